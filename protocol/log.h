@@ -1,0 +1,57 @@
+/*
+ * log: JSON lines on stderr (never stdout: stdout carries protocol only).
+ *
+ *   {"ts":"2026-11-27T19:47:19.123Z","level":"info","component":"afu9-github",
+ *    "msg":"...", "fields":{...}}
+ *
+ * AFU9_LOG_LEVEL = debug|info|warn|error (default info).
+ * AFU9_LOG_FORMAT = json (default) | text (one human line per event).
+ * Every message and every field value passes through redact_str()/
+ * redact_json() before it is written, so a registered secret never reaches
+ * the log.  Writes are single write(2) calls of a whole line.
+ *
+ * log_warn() and fatal() append strerror(errno); the -x variants do not.
+ * Helpers below the top layer return errors instead of logging (STYLE.md).
+ */
+#ifndef AFU9_LOG_H
+#define AFU9_LOG_H
+
+#include <stdarg.h>
+#include <jansson.h>
+
+enum log_level {
+	LOG_LVL_DEBUG = 0,
+	LOG_LVL_INFO,
+	LOG_LVL_WARN,
+	LOG_LVL_ERROR,
+};
+
+/* Reads AFU9_LOG_LEVEL and AFU9_LOG_FORMAT; component names the process. */
+void	log_init(const char *component);
+void	log_set_level(enum log_level);
+enum log_level log_get_level(void);
+/* "debug"|"info"|"warn"|"warning"|"error" -> 0 and *out; else -1. */
+int	log_level_parse(const char *, enum log_level *out);
+const char *log_level_name(enum log_level);
+/* Redirect output (tests); fd 2 by default. */
+void	log_set_fd(int fd);
+
+/*
+ * The one emitter.  `component` NULL means the process component set by
+ * log_init().  `fields` is borrowed and may be NULL; it is redacted before
+ * it is printed.
+ */
+void	log_emit(enum log_level, const char *component, const json_t *fields,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	log_vemit(enum log_level, const char *component, const json_t *fields,
+	    const char *fmt, va_list);
+
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatal(const char *, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatalx(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

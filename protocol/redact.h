@@ -1,0 +1,36 @@
+/*
+ * redact: keeps secrets out of logs, errors and database rows.
+ *
+ * Two rules:
+ *  - values under sensitive keys (case-insensitive match of: token,
+ *    password, passwd, secret, authorization, api_key/apikey, credential,
+ *    private_key, cookie, session_token, access_key — as the whole key or a
+ *    part of it such as "githubToken", "x-api-key", "AWS_SECRET_ACCESS_KEY")
+ *    are replaced by "[REDACTED]";
+ *  - every registered secret value (>= 4 bytes) found inside any string is
+ *    replaced by "[REDACTED]".
+ * The registry is process-global and append-only; typical callers register
+ * GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN at start.
+ */
+#ifndef AFU9_REDACT_H
+#define AFU9_REDACT_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#define REDACTED "[REDACTED]"
+
+/* Register a secret value; copies it.  0, or -1 if too short / ENOMEM. */
+int	 redact_add_secret(const char *value);
+/* Forget every registered secret (tests). */
+void	 redact_clear(void);
+/* Non-zero if a key names something secret. */
+int	 redact_is_sensitive_key(const char *key);
+/* New malloc'd copy of s with secrets replaced; NULL on ENOMEM. */
+char	*redact_str(const char *s);
+/* Non-zero if s contains any registered secret. */
+int	 redact_contains_secret(const char *s, size_t len);
+/* New reference: a deep copy with both rules applied; NULL on ENOMEM. */
+json_t	*redact_json(const json_t *v);
+
+#endif

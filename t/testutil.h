@@ -1,0 +1,54 @@
+/*
+ * Shared helpers for the Check suites: spawning real server processes on
+ * pipes, reading their output with a deadline, and locating build files.
+ */
+#ifndef AFU9_TESTUTIL_H
+#define AFU9_TESTUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tproc {
+	pid_t	pid;
+	int	in;	/* write end: the child's stdin */
+	int	out;	/* read end: the child's stdout */
+	int	err;	/* read end: the child's stderr, or -1 if inherited */
+};
+
+/*
+ * Path of a file in the build tree ($AFU9_BUILDDIR, else ".") or source
+ * tree ($AFU9_SRCDIR, else "."); static buffer rotated among 4 slots.
+ */
+const char *t_builddir(const char *rel);
+const char *t_srcdir(const char *rel);
+
+/*
+ * Spawn argv with stdin/stdout (and stderr when capture_err) on pipes.
+ * $AFU9_TEST_WRAPPER (e.g. a valgrind command line) is prepended when set.
+ * envp NULL inherits the environment.  Returns 0 or -1.
+ */
+int	t_spawn(struct tproc *, char *const argv[], char *const envp[],
+	    int capture_err);
+/* Write all bytes (blocking). 0 or -1. */
+int	t_write(int fd, const void *, size_t);
+/*
+ * Read until `needle` appears in what was read, EOF, or timeout_ms.
+ * Returns a malloc'd NUL-terminated string of everything read (caller
+ * frees), or NULL on timeout with nothing read.  *eof set on EOF.
+ */
+char	*t_read_until(int fd, const char *needle, int timeout_ms, int *eof);
+/* Read one NDJSON line (without '\n'); malloc'd; NULL on timeout/EOF. */
+char	*t_read_line(int fd, int timeout_ms);
+/* Read one Content-Length framed body; malloc'd; NULL on timeout/EOF/bad. */
+char	*t_read_cl(int fd, int timeout_ms);
+/* Close stdin, wait up to timeout_ms for exit; returns the wait status, or
+   -1 on timeout (the child is then killed). */
+int	t_finish(struct tproc *, int timeout_ms);
+/* Is the process still alive (not a zombie)? */
+int	t_alive(pid_t);
+/* Milliseconds from a monotonic clock. */
+double	t_now_ms(void);
+/* Multiplier for timeouts: 10 under valgrind ($AFU9_UNDER_VALGRIND), else 1. */
+int	t_slow(void);
+
+#endif
