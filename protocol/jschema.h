@@ -37,4 +37,10 @@ int	jschema_check(const json_t *schema, char *err, size_t errlen);
 int	jschema_validate(const json_t *schema, const json_t *instance,
 	    char *err, size_t errlen);
 
+/*
+ * Free the cache of compiled patterns (also done at exit).  Later calls
+ * compile again as needed.
+ */
+void	jschema_cache_clear(void);
+
 #endif
