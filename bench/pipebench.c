@@ -1,0 +1,617 @@
+/*
+ * pipebench: the physical limit mcpbench is compared against.
+ *
+ *	pipebench [-s spawns] [-n count] [-m messages] [-w window] [--json]
+ *
+ * The parent runs its own binary again as an echo child on two pipes
+ * (fork + exec, as mcpbench starts a server) and sends it messages of
+ * the size of an NDJSON ping request; the child writes back every byte it
+ * reads, with no parsing.  Measured, with the same write / poll / read
+ * pattern as mcpbench:
+ *  1. spawn: fork() to the first echoed message, over -s fresh children;
+ *  2. sequential round trip p50/p99 over -n messages (after --warmup);
+ *  3. pipelined throughput: -m messages with --window in flight;
+ *  4. the echo child's peak RSS (VmHWM), the floor for a C process.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PB_MAX_COUNT	100000000L
+#define PB_MAX_SIZE	65536L
+#define PB_CHUNK	65536
+#define PB_MAX_ROUNDS	100
+
+struct opts {
+	long	 spawns, n, m, window, rounds, warmup, size;
+	int	 timeout_ms;
+	int	 json;
+};
+
+/* An echo child and the parent's ends of its pipes (non-blocking). */
+struct peer {
+	pid_t	 pid;
+	int	 wfd, rfd;
+};
+
+struct stats {
+	long	 n;
+	double	 p50, p99, mean, min, max;
+};
+
+static char	 self[4096];	/* our own binary, for exec */
+static char	*msg;		/* one message, opts.size bytes */
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static pid_t	 live_pid;	/* the echo child not yet reaped */
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (live_pid > 0)
+		kill(live_pid, SIGKILL);
+	fputs("pipebench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentiles of v[0..n) (sorted in place); n > 0. */
+static struct stats
+summarize(double *v, long n)
+{
+	struct stats s = { .n = n };
+	double sum = 0;
+	long i, k;
+
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	for (i = 0; i < n; i++)
+		sum += v[i];
+	k = (50 * n + 99) / 100 - 1;		/* ceil(0.50 n) - 1 */
+	s.p50 = v[k];
+	k = (99 * n + 99) / 100 - 1;		/* ceil(0.99 n) - 1 */
+	s.p99 = v[k];
+	s.mean = sum / n;
+	s.min = v[0];
+	s.max = v[n - 1];
+	return s;
+}
+
+/*
+ * CPU time the process has used so far in ns (/proc/PID/schedstat, first
+ * field), or -1.  As in mcpbench: less disturbed by a busy machine than
+ * wall time.
+ */
+static long long
+proc_cpu_ns(pid_t pid)
+{
+	char path[64];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/schedstat", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static double
+cpu_per_msg_us(long long before, long long after, long msgs)
+{
+	if (before < 0 || after < 0 || msgs <= 0)
+		return -1;
+	return (after - before) / 1e3 / msgs;
+}
+
+/* The child: copy stdin to stdout until EOF.  Never returns. */
+static void __attribute__((noreturn))
+echo_child(void)
+{
+	static char buf[PB_CHUNK];
+	ssize_t n, w, off;
+
+	for (;;) {
+		n = read(0, buf, sizeof(buf));
+		if (n == 0)
+			_exit(0);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		for (off = 0; off < n; off += w)
+			if ((w = write(1, buf + off, (size_t)(n - off))) == -1 &&
+			    errno != EINTR)
+				_exit(1);
+			else if (w == -1)
+				w = 0;
+	}
+}
+
+/* Start an echo child.  Exits on failure. */
+static void
+peer_spawn(struct peer *p)
+{
+	int in[2], out[2];
+	char *argv[] = { self, "--echo-child", NULL };
+
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
+		die("pipe: %s", strerror(errno));
+	if ((p->pid = fork()) == -1)
+		die("fork: %s", strerror(errno));
+	if (p->pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1)
+			_exit(126);
+		execv(self, argv);
+		_exit(127);
+	}
+	live_pid = p->pid;
+	close(in[0]);
+	close(out[1]);
+	p->wfd = in[1];
+	p->rfd = out[0];
+	fcntl(p->wfd, F_SETFL, O_NONBLOCK);
+	fcntl(p->rfd, F_SETFL, O_NONBLOCK);
+}
+
+/*
+ * Close the child's stdin and reap it; returns its VmHWM in KiB or -1, and
+ * stores the CPU time of its life (user + system, ms) in *cpu.
+ */
+static long
+peer_close(struct peer *p, int want_rss, double *cpu)
+{
+	char path[64], line[256];
+	struct rusage ru;
+	long hwm = -1;
+	FILE *f;
+	int status;
+
+	if (want_rss) {
+		snprintf(path, sizeof(path), "/proc/%ld/status", (long)p->pid);
+		if ((f = fopen(path, "re")) != NULL) {
+			while (fgets(line, sizeof(line), f))
+				sscanf(line, "VmHWM: %ld", &hwm);
+			fclose(f);
+		}
+	}
+	close(p->wfd);
+	close(p->rfd);
+	while (wait4(p->pid, &status, 0, &ru) == -1)
+		if (errno != EINTR)
+			die("wait4: %s", strerror(errno));
+	live_pid = 0;
+	*cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("echo child ended badly (wait status %#x)", status);
+	return hwm;
+}
+
+/*
+ * Move bytes: write from out[*woff..wlen) when writable, read into a
+ * scratch buffer when readable.  Blocks in poll() until some input was
+ * read; returns the number of bytes read.  Exits on EOF or the deadline.
+ */
+static size_t
+pump(struct peer *p, const char *out, size_t wlen, size_t *woff,
+    double deadline)
+{
+	static char in[PB_CHUNK];
+	struct pollfd pfd[2];
+	ssize_t n;
+	int left, nfd;
+
+	for (;;) {
+		left = (int)((deadline - now_us()) / 1e3);
+		if (left <= 0)
+			die("timed out waiting for the echo child");
+		pfd[0] = (struct pollfd){ .fd = p->rfd, .events = POLLIN };
+		nfd = 1;
+		if (*woff < wlen) {
+			pfd[1] = (struct pollfd){ .fd = p->wfd,
+			    .events = POLLOUT };
+			nfd = 2;
+		}
+		if (poll(pfd, (nfds_t)nfd, left) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("poll: %s", strerror(errno));
+		}
+		if (nfd == 2 && pfd[1].revents) {
+			n = write(p->wfd, out + *woff, wlen - *woff);
+			if (n == -1 && errno != EAGAIN && errno != EINTR)
+				die("write: %s", strerror(errno));
+			if (n > 0)
+				*woff += (size_t)n;
+		}
+		if (pfd[0].revents == 0)
+			continue;
+		n = read(p->rfd, in, sizeof(in));
+		if (n > 0)
+			return (size_t)n;
+		if (n == 0)
+			die("echo child closed its stdout");
+		if (errno != EAGAIN && errno != EINTR)
+			die("read: %s", strerror(errno));
+	}
+}
+
+/* Write what can be written now without blocking. */
+static void
+push(struct peer *p, const char *out, size_t wlen, size_t *woff)
+{
+	ssize_t n;
+
+	while (*woff < wlen) {
+		n = write(p->wfd, out + *woff, wlen - *woff);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			die("write: %s", strerror(errno));
+		}
+		*woff += (size_t)n;
+	}
+}
+
+/* One message out and back. */
+static void
+roundtrip(struct peer *p, const struct opts *o)
+{
+	size_t woff = 0, got = 0, len = (size_t)o->size;
+	double deadline = now_us() + o->timeout_ms * 1e3;
+
+	push(p, msg, len, &woff);
+	while (got < len)
+		got += pump(p, msg, len, &woff, deadline);
+	if (got != len)
+		die("echo child sent %zu bytes for one %zu-byte message", got,
+		    len);
+}
+
+/* Wall time fork() to first echo into *wall; CPU per child life into *cpu. */
+static void
+phase_spawn(const struct opts *o, struct stats *wall, struct stats *cpu)
+{
+	struct peer p;
+	double *v, *c, t0;
+	long i;
+
+	v = calloc((size_t)o->spawns, sizeof(*v));
+	c = calloc((size_t)o->spawns, sizeof(*c));
+	if (v == NULL || c == NULL)
+		die("out of memory");
+	for (i = 0; i < o->spawns; i++) {
+		t0 = now_us();
+		peer_spawn(&p);
+		roundtrip(&p, o);
+		v[i] = (now_us() - t0) / 1e3;
+		peer_close(&p, 0, &c[i]);
+	}
+	*wall = summarize(v, o->spawns);
+	*cpu = summarize(c, o->spawns);
+	free(v);
+	free(c);
+}
+
+/* Sequential round trips; the child's CPU per message into *cpu_us. */
+static struct stats
+phase_seq(struct peer *p, const struct opts *o, double *cpu_us)
+{
+	struct stats s;
+	double *v, t0;
+	long long cpu0;
+	long i;
+
+	if ((v = calloc((size_t)o->n, sizeof(*v))) == NULL)
+		die("out of memory");
+	for (i = 0; i < o->warmup; i++)
+		roundtrip(p, o);
+	cpu0 = proc_cpu_ns(p->pid);
+	for (i = 0; i < o->n; i++) {
+		t0 = now_us();
+		roundtrip(p, o);
+		v[i] = now_us() - t0;
+	}
+	*cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(p->pid), o->n);
+	s = summarize(v, o->n);
+	free(v);
+	return s;
+}
+
+/*
+ * m messages with up to `window` in flight, queued in batches as replies
+ * come back.  Returns messages per second.
+ */
+static double
+pipe_round(struct peer *p, const struct opts *o)
+{
+	size_t len = (size_t)o->size, cap = (size_t)o->window * len;
+	size_t qlen = 0, woff = 0, back = 0;
+	long sent = 0, got = 0;
+	double t0, deadline;
+	char *q;
+
+	if ((q = malloc(cap)) == NULL)
+		die("out of memory");
+	t0 = now_us();
+	deadline = t0 + o->timeout_ms * 1e3;
+	while (got < o->m) {
+		if (woff == qlen)
+			woff = qlen = 0;
+		while (sent < o->m && sent - got < o->window &&
+		    qlen + len <= cap) {
+			memcpy(q + qlen, msg, len);
+			qlen += len;
+			sent++;
+		}
+		push(p, q, qlen, &woff);
+		back += pump(p, q, qlen, &woff, deadline);
+		got = (long)(back / len);
+		if (got > sent)
+			die("echo child sent more than it was sent");
+		deadline = now_us() + o->timeout_ms * 1e3;
+	}
+	free(q);
+	return o->m / ((now_us() - t0) / 1e6);
+}
+
+/* --rounds rounds; the median is the figure, as in mcpbench. */
+static struct stats
+phase_pipe(struct peer *p, const struct opts *o, double *cpu_us)
+{
+	double v[PB_MAX_ROUNDS];
+	long long cpu0 = proc_cpu_ns(p->pid);
+	long i;
+
+	for (i = 0; i < o->rounds; i++)
+		v[i] = pipe_round(p, o);
+	*cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(p->pid), o->rounds * o->m);
+	return summarize(v, o->rounds);
+}
+
+static void
+print_stats_json(const char *pfx, const char *unit, const struct stats *s,
+    int last)
+{
+	printf(" \"%s_n\": %ld,\n \"%s_p50_%s\": %.3f,\n \"%s_p99_%s\": %.3f,\n"
+	    " \"%s_mean_%s\": %.3f,\n \"%s_min_%s\": %.3f,\n"
+	    " \"%s_max_%s\": %.3f%s\n", pfx, s->n, pfx, unit, s->p50, pfx, unit,
+	    s->p99, pfx, unit, s->mean, pfx, unit, s->min, pfx, unit, s->max,
+	    last ? "" : ",");
+}
+
+static void
+print_stats(const char *label, const char *unit, const struct stats *s)
+{
+	printf("%-22s p50 %9.2f %s  p99 %9.2f %s  mean %9.2f  min %9.2f  "
+	    "max %9.2f  (n=%ld)\n", label, s->p50, unit, s->p99, unit,
+	    s->mean, s->min, s->max, s->n);
+}
+
+static void __attribute__((noreturn))
+usage(int code)
+{
+	fprintf(code ? stderr : stdout,
+	    "usage: pipebench [options]\n"
+	    "  -s, --spawns N     fork+exec-to-first-echo samples (default 20)\n"
+	    "  -n, --count N      sequential round trips (default 20000)\n"
+	    "  -m, --messages N   pipelined messages (default 200000)\n"
+	    "  -w, --window N     messages in flight (default 64)\n"
+	    "  -r, --rounds N     pipelined rounds, median reported (default 3)\n"
+	    "  --warmup N         untimed round trips (default 200)\n"
+	    "  --size BYTES       message size (default: an NDJSON ping, %zu)\n"
+	    "  --timeout MS       deadline per wait (default 10000)\n"
+	    "  --json             one JSON object on stdout\n",
+	    strlen(msg));
+	exit(code);
+}
+
+static long
+num_arg(const char *s, const char *flag, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		die("%s: want an integer from %ld to %ld, got '%s'", flag, min,
+		    max, s);
+	return v;
+}
+
+static void
+parse_opts(struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "spawns", required_argument, NULL, 's' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "messages", required_argument, NULL, 'm' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "warmup", required_argument, NULL, 'W' },
+		{ "size", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	*o = (struct opts){ .spawns = 20, .n = 20000, .m = 200000,
+	    .window = 64, .rounds = 3, .warmup = 200, .size = (long)strlen(msg),
+	    .timeout_ms = 10000 };
+	while ((ch = getopt_long(argc, argv, "s:n:m:w:r:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			o->spawns = num_arg(optarg, "--spawns", 0, 100000);
+			break;
+		case 'n':
+			o->n = num_arg(optarg, "--count", 0, PB_MAX_COUNT);
+			break;
+		case 'm':
+			o->m = num_arg(optarg, "--messages", 0, PB_MAX_COUNT);
+			break;
+		case 'w':
+			o->window = num_arg(optarg, "--window", 1, 1000000);
+			break;
+		case 'r':
+			o->rounds = num_arg(optarg, "--rounds", 1,
+			    PB_MAX_ROUNDS);
+			break;
+		case 'W':
+			o->warmup = num_arg(optarg, "--warmup", 0, PB_MAX_COUNT);
+			break;
+		case 'S':
+			o->size = num_arg(optarg, "--size", 1, PB_MAX_SIZE);
+			break;
+		case 'T':
+			o->timeout_ms = (int)num_arg(optarg, "--timeout", 1,
+			    3600000);
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+}
+
+/*
+ * The message: an NDJSON ping as mcpbench sends it (six-digit id), padded
+ * with spaces before the newline or cut to o->size bytes.
+ */
+static void
+make_message(long size)
+{
+	static const char ping[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":100000,\"method\":\"ping\"}";
+	char *m;
+
+	if ((m = malloc((size_t)size)) == NULL)
+		die("out of memory");
+	memset(m, ' ', (size_t)size);
+	memcpy(m, ping, (size_t)size - 1 < sizeof(ping) - 1 ?
+	    (size_t)size - 1 : sizeof(ping) - 1);
+	m[size - 1] = '\n';
+	free(msg);
+	msg = m;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct peer p;
+	struct stats sp = { 0 }, spc = { 0 }, rt = { 0 }, pr = { 0 };
+	double cpu, seq_cpu = -1, pipe_cpu = -1;
+	long hwm;
+	ssize_t n;
+
+	if (argc == 2 && strcmp(argv[1], "--echo-child") == 0)
+		echo_child();
+	msg = strdup("{\"jsonrpc\":\"2.0\",\"id\":100000,\"method\":"
+	    "\"ping\"}\n");
+	if (msg == NULL)
+		die("out of memory");
+	parse_opts(&o, argc, argv);
+	make_message(o.size);
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		die("readlink /proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
+	signal(SIGPIPE, SIG_IGN);
+
+	if (o.spawns > 0)
+		phase_spawn(&o, &sp, &spc);
+	peer_spawn(&p);
+	if (o.n > 0)
+		rt = phase_seq(&p, &o, &seq_cpu);
+	if (o.m > 0)
+		pr = phase_pipe(&p, &o, &pipe_cpu);
+	hwm = peer_close(&p, 1, &cpu);
+
+	if (o.json) {
+		printf("{\n \"message_bytes\": %ld,\n", o.size);
+		if (o.spawns > 0) {
+			print_stats_json("spawn_init", "ms", &sp, 0);
+			print_stats_json("spawn_cpu", "ms", &spc, 0);
+		}
+		if (o.n > 0) {
+			print_stats_json("ping", "us", &rt, 0);
+			if (seq_cpu >= 0)
+				printf(" \"ping_srv_cpu_us\": %.3f,\n", seq_cpu);
+		}
+		if (o.m > 0)
+			printf(" \"pipe_messages\": %ld,\n \"pipe_window\": %ld,\n"
+			    " \"pipe_rounds\": %ld,\n \"pipe_msgs_per_s\": %.0f,\n"
+			    " \"pipe_msgs_per_s_min\": %.0f,\n"
+			    " \"pipe_msgs_per_s_max\": %.0f,\n", o.m, o.window,
+			    o.rounds, pr.p50, pr.min, pr.max);
+		if (o.m > 0 && pipe_cpu >= 0)
+			printf(" \"pipe_srv_cpu_us\": %.3f,\n", pipe_cpu);
+		printf(" \"vmhwm_kib\": %ld\n}\n", hwm);
+		return 0;
+	}
+	printf("raw pipe echo, %ld-byte messages\n", o.size);
+	if (o.spawns > 0) {
+		print_stats("spawn->first echo", "ms", &sp);
+		print_stats("  child CPU per life", "ms", &spc);
+	}
+	if (o.n > 0) {
+		print_stats("round trip", "us", &rt);
+		printf("%-22s %.2f us per message\n", "  child CPU", seq_cpu);
+	}
+	if (o.m > 0)
+		printf("%-22s %ld messages, window %ld, %ld rounds: median "
+		    "%.0f msg/s (min %.0f, max %.0f)\n", "pipelined", o.m,
+		    o.window, o.rounds, pr.p50, pr.min, pr.max);
+	if (o.m > 0)
+		printf("%-22s %.2f us per message\n", "  child CPU", pipe_cpu);
+	printf("%-22s VmHWM %ld KiB\n", "echo child memory", hwm);
+	return 0;
+}

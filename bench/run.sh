@@ -1,0 +1,200 @@
+#!/bin/sh
+# The *_ARGS lists below are split into words on purpose.
+# shellcheck disable=SC2086
+# bench/run.sh: the afu9 benchmarks in one run (`make bench` calls it).
+#
+# Runs, in this order and on this machine:
+#   1. bench/pipebench: raw pipe echo between two processes (the limit);
+#   2. bench/mcpbench on t/conformance-server, NDJSON and Content-Length;
+#   3. bench/mcpbench on the reference server, the official TypeScript
+#      @modelcontextprotocol/server-everything (stdio, NDJSON), from
+#      t/node_modules (cd t && npm ci);
+# then prints a table and the ratios against the targets.  Builds nothing:
+# the programs come from $BUILDDIR (default: the current directory).
+#
+# Environment: BUILDDIR, NODE (default: node on PATH), REF_SERVER (path of
+# server-everything's dist/index.js), BENCH_QUICK=1 for a short smoke run.
+# Exit status: 0 when every benchmark ran (targets missed or not), 1 when
+# one failed to run.
+set -u
+
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+B=${BUILDDIR:-.}
+NODE=${NODE:-node}
+REF=${REF_SERVER:-$srcdir/t/node_modules/@modelcontextprotocol/server-everything/dist/index.js}
+
+# Sample sizes.  The reference server is ~100x slower per message, so it
+# gets fewer messages; every figure is a rate, a median or a percentile,
+# so the counts only set the precision.
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	PIPE_ARGS="-s 5 -n 2000 -m 20000 -r 1"
+	C_ARGS="-s 5 -n 500 -m 20000 -r 1 --warmup 100"
+	REF_ARGS="-s 2 -n 200 -m 2000 -r 1 --warmup 200"
+else
+	PIPE_ARGS="-s 50 -n 20000 -m 200000 -r 5"
+	C_ARGS="-s 50 -n 5000 -m 200000 -r 5 --warmup 500"
+	REF_ARGS="-s 10 -n 2000 -m 20000 -r 3 --warmup 2000"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/afu9-bench.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failed=0
+
+# quote ARG: ARG as it would be typed to a shell.
+quote() {
+	case $1 in
+	*[!A-Za-z0-9_./=:,+-]*)
+		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+	*)	printf '%s' "$1" ;;
+	esac
+}
+
+# run NAME CMD...: print the command, run it, keep its JSON in $tmp/NAME.
+run() {
+	name=$1
+	shift
+	line=
+	for a in "$@"; do
+		line="$line${line:+ }$(quote "$a")"
+	done
+	printf '+ %s\n' "$line"
+	if ! "$@" > "$tmp/$name"; then
+		echo "bench: $name failed (see above)" >&2
+		rm -f "$tmp/$name"
+		failed=1
+	fi
+}
+
+# get NAME KEY: a numeric value from NAME's flat JSON, or "" if absent.
+get() {
+	[ -f "$tmp/$1" ] || return 0
+	sed -n "s/^ *\"$2\": *\\([-0-9.e+]*\\),\\{0,1\\}\$/\\1/p" "$tmp/$1"
+}
+
+for p in bench/pipebench bench/mcpbench t/conformance-server; do
+	if [ ! -x "$B/$p" ]; then
+		echo "bench: $B/$p not built (run make in the build directory," \
+		    "or set BUILDDIR)" >&2
+		exit 1
+	fi
+done
+
+echo "== machine"
+echo "cpus: $(nproc), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
+echo "kernel: $(uname -sr); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "== runs"
+run pipe "$B/bench/pipebench" --json $PIPE_ARGS
+run c_nd "$B/bench/mcpbench" --json --framing ndjson $C_ARGS \
+    --tool echo --args '{"text":"hi"}' -- "$B/t/conformance-server"
+run c_cl "$B/bench/mcpbench" --json --framing cl $C_ARGS \
+    --tool echo --args '{"text":"hi"}' -- "$B/t/conformance-server"
+have_ref=0
+if ! command -v "$NODE" > /dev/null 2>&1; then
+	echo "bench: node not found; the reference server is skipped" >&2
+elif [ ! -f "$REF" ]; then
+	echo "bench: $REF missing (cd t && npm ci); the reference server" \
+	    "is skipped" >&2
+else
+	echo "# reference: node $("$NODE" --version), server-everything" \
+	    "$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+	    "$(dirname "$REF")/../package.json" | head -1)"
+	run ref "$B/bench/mcpbench" --json --framing ndjson $REF_ARGS \
+	    --tool echo --args '{"message":"hi"}' -- "$NODE" "$REF" stdio
+	[ -f "$tmp/ref" ] && have_ref=1
+fi
+
+# fmt VALUE [DECIMALS]: a number, or "-" when absent.
+fmt() {
+	if [ -z "$1" ]; then printf '%s' -; else
+		awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'
+	fi
+}
+
+row() {
+	label=$1 key=$2 dec=$3
+	printf '%-30s %12s %12s %12s %12s\n' "$label" \
+	    "$(fmt "$(get pipe "$key")" "$dec")" \
+	    "$(fmt "$(get c_nd "$key")" "$dec")" \
+	    "$(fmt "$(get c_cl "$key")" "$dec")" \
+	    "$(fmt "$(get ref "$key")" "$dec")"
+}
+
+echo
+echo "== results"
+printf '%-30s %12s %12s %12s %12s\n' "" "raw pipe" "afu9 NDJSON" "afu9 CL" \
+    "reference"
+row "spawn->initialize median ms" spawn_init_p50_ms 2
+row "  server CPU per life ms" spawn_cpu_p50_ms 2
+row "ping round trip p50 us" ping_p50_us 1
+row "ping round trip p99 us" ping_p99_us 1
+row "  server CPU per ping us" ping_srv_cpu_us 2
+row "tools/call echo p50 us" call_p50_us 1
+row "tools/call echo p99 us" call_p99_us 1
+row "  server CPU per call us" call_srv_cpu_us 2
+row "pipelined ping msg/s (median)" pipe_msgs_per_s 0
+row "  server CPU per ping us" pipe_srv_cpu_us 2
+row "peak RSS (VmHWM) KiB" vmhwm_kib 0
+echo "(raw pipe: the server is the echo child; spawn is fork+exec to the"
+echo " first echo.  CPU figures are the server's own, summed over its"
+echo " threads from /proc/PID/task/*/schedstat: less disturbed by other load.)"
+
+# check LABEL VALUE OP LIMIT NOTE: one target line; VALUE may be empty.
+check() {
+	if [ -z "$2" ]; then
+		printf '%-46s %10s   %s\n' "$1" "n/a" "$5"
+		return
+	fi
+	awk -v l="$1" -v v="$2" -v op="$3" -v lim="$4" -v note="$5" 'BEGIN {
+		ok = (op == "<=") ? v <= lim : (op == ">=") ? v >= lim : v < lim
+		printf "%-46s %10.2f   %s %s %s  %s\n", l, v,
+		    ok ? "met:" : "MISSED:", op, lim, note
+	}'
+}
+
+ratio() {
+	[ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" \
+	    'BEGIN { if (b > 0) printf "%.4f", a / b }'
+}
+
+echo
+echo "== targets"
+for f in c_nd c_cl; do
+	[ -f "$tmp/$f" ] || continue
+	if [ $f = c_nd ]; then fr=NDJSON; else fr=CL; fi
+	check "ping p50 RTT / raw pipe RTT ($fr)" \
+	    "$(ratio "$(get $f ping_p50_us)" "$(get pipe ping_p50_us)")" \
+	    "<=" 1.5 "(x)"
+	if [ $have_ref = 1 ]; then
+		check "pipelined ping rate / reference ($fr)" \
+		    "$(ratio "$(get $f pipe_msgs_per_s)" \
+		    "$(get ref pipe_msgs_per_s)")" ">=" 20 "(x)"
+	else
+		check "pipelined ping rate / reference ($fr)" "" "" "" \
+		    "(no reference run)"
+	fi
+	check "peak RSS MiB ($fr)" \
+	    "$(ratio "$(get $f vmhwm_kib)" 1024)" "<" 4 \
+	    "(reference: $(fmt "$(ratio "$(get ref vmhwm_kib)" 1024)" 1) MiB)"
+	check "spawn->initialize median ms ($fr)" \
+	    "$(get $f spawn_init_p50_ms)" "<" 5 \
+	    "(reference: $(fmt "$(get ref spawn_init_p50_ms)" 1) ms)"
+done
+if [ $have_ref = 1 ]; then
+	echo
+	echo "== afu9 (NDJSON) against the reference, as factors"
+	printf '%-46s %10s\n' "spawn->initialize, reference / afu9" \
+	    "$(fmt "$(ratio "$(get ref spawn_init_p50_ms)" "$(get c_nd spawn_init_p50_ms)")" 1)"
+	printf '%-46s %10s\n' "ping p50 RTT, reference / afu9" \
+	    "$(fmt "$(ratio "$(get ref ping_p50_us)" "$(get c_nd ping_p50_us)")" 1)"
+	printf '%-46s %10s\n' "tools/call echo p50, reference / afu9" \
+	    "$(fmt "$(ratio "$(get ref call_p50_us)" "$(get c_nd call_p50_us)")" 1)"
+	printf '%-46s %10s\n' "pipelined rate, afu9 / reference" \
+	    "$(fmt "$(ratio "$(get c_nd pipe_msgs_per_s)" "$(get ref pipe_msgs_per_s)")" 1)"
+	printf '%-46s %10s\n' "server CPU per pipelined ping, reference / afu9" \
+	    "$(fmt "$(ratio "$(get ref pipe_srv_cpu_us)" "$(get c_nd pipe_srv_cpu_us)")" 1)"
+	printf '%-46s %10s\n' "peak RSS, reference / afu9" \
+	    "$(fmt "$(ratio "$(get ref vmhwm_kib)" "$(get c_nd vmhwm_kib)")" 1)"
+fi
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit $failed
