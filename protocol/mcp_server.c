@@ -1,1 +1,1339 @@
+/*
+ * mcp_server: the MCP server runtime (see mcp_server.h).
+ *
+ * Connection states, derived from flags rather than one enum because they
+ * combine:
+ *   reading   input watcher on; messages are dispatched as they complete.
+ *   paused    queued output reached the high-water mark (max_out / 2):
+ *             neither read(2) nor dispatch until the writer drains below
+ *             it.  A peer that does not read us is not read either, so
+ *             memory stays bounded by max_msg + max_out.
+ *   stopping  EOF, SIGTERM/SIGINT, mcp_server_shutdown() or a fatal framing
+ *             error: input is closed, calls in flight get `shutdown_grace`
+ *             seconds, then are cancelled; the loop ends once no call is
+ *             active and the output is flushed.
+ *   out_dead  write(2) failed (EPIPE: nobody is listening): every call is
+ *             cancelled and the loop ends at once with status 1.
+ *
+ * Exit statuses from mcp_server_run(): 0 after EOF or a signal; 1 after an
+ * output error, or after a fatal framing error (a Content-Length stream
+ * that cannot be resynchronised: the peer got a -32700 error with id null,
+ * in-flight calls were still answered, and the session ended).
+ *
+ * Calls.  A tools/call becomes a struct mcp_call owned by the server and
+ * lent to the tool handler until it completes.  Cancellation (the peer's
+ * notifications/cancelled, or shutdown grace running out) runs the call's
+ * cancel hook and frees the call; a call without a hook (a handler that
+ * keeps no asynchronous state should complete at once and need none) is
+ * only marked: its response is suppressed when the handler completes it,
+ * and it is freed then or by mcp_server_free().  A hook that completes its
+ * call by mistake is tolerated: the completion is ignored.
+ *
+ * Safe freeing: a call is freed only by its own completion or after its
+ * hook returned, never while the runtime still uses it; the server is freed
+ * only by mcp_server_free(), which must not be called from a callback.
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jschema.h"
+#include "log.h"
+#include "mcp_server.h"
+#include "redact.h"
+#include "rpc.h"
+
+#ifndef AFU9_VERSION
+#define AFU9_VERSION "0"
+#endif
+
+/* Calls in flight at once; more are refused with -32603. */
+#define MCP_MAX_INFLIGHT	4096
+#define MCP_TOOL_NAME_MAX	64
+/* Longest tool name quoted back in "Unknown tool: ..." */
+#define MCP_QUOTE_MAX		128
+
+static const char *const mcp_versions[] = {
+	MCP_LATEST_VERSION, "2025-06-18", "2025-03-26", "2024-11-05",
+};
+
+static const char *const mcp_levels[] = {
+	"debug", "info", "notice", "warning", "error", "critical", "alert",
+	"emergency",
+};
+#define MCP_NLEVELS	(sizeof(mcp_levels) / sizeof(mcp_levels[0]))
+#define MCP_LEVEL_INFO	1
+
+struct srv_tool {
+	const struct mcp_tool	*def;
+	void			*udata;
+	json_t			*input_schema;	/* owned */
+	json_t			*output_schema;	/* owned; NULL if none */
+	json_t			*listing;	/* owned: the tools/list entry */
+};
+
+struct mcp_call {
+	struct mcp_server	*srv;
+	struct mcp_call		*prev, *next;
+	const struct srv_tool	*tool;
+	char			*id_raw;	/* owned */
+	json_t			*args;		/* owned reference */
+	json_t			*progress_token;/* owned reference; NULL */
+	double			 last_progress;
+	int			 sent_progress;
+	mcp_cancel_fn		 cancel_fn;
+	void			*cancel_arg;
+	int			 cancelled;	/* response suppressed */
+	int			 in_hook;	/* cancel hook running */
+};
+
+struct mcp_server {
+	struct ev_loop		*loop;
+	struct mcp_server_opts	 opts;
+	int			 in_fd, out_fd;
+	struct frame_reader	 rd;
+	struct frame_writer	 wr;
+	size_t			 hwm;
+	ev_io			 rio, wio;
+	ev_signal		 sigterm, sigint;
+	ev_timer		 grace;
+
+	struct srv_tool		*tools;
+	size_t			 ntools, captools;
+	struct mcp_call		*calls;
+	size_t			 nactive;	/* calls not cancelled */
+
+	int			 log_level;	/* index into mcp_levels */
+	uint32_t		 salt;		/* cursor tags */
+	char			 version[16];	/* negotiated revision */
+	int			 initialized;
+
+	int			 paused;
+	int			 in_eof;
+	int			 stopping;
+	int			 out_dead;
+	int			 freeing;
+	int			 done;
+	int			 status;
+};
+
+static void srv_pump(struct mcp_server *);
+static void srv_begin_stop(struct mcp_server *, int status);
+
+/* ---- small helpers ---- */
+
+/*
+ * Length of the valid UTF-8 sequence at s (at most `left` bytes), or 0 if
+ * the bytes there are not one (overlong, surrogate, > U+10FFFF, cut).
+ */
+static size_t
+utf8_seq(const unsigned char *s, size_t left)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/*
+ * New malloc'd copy of s that is valid UTF-8: invalid bytes become U+FFFD,
+ * and the copy stops at a character boundary before `max` bytes, marked
+ * with "...".  NULL on ENOMEM.
+ */
+static char *
+utf8_clean(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, o = 0, n;
+	char *out;
+
+	if ((out = malloc(len * 3 + 4)) == NULL)
+		return NULL;
+	while (i < len) {
+		n = utf8_seq(p + i, len - i);
+		if (o + (n ? n : 3) > max) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (n == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(out + o, p + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* New JSON string of s, repaired when s is not valid UTF-8; NULL on ENOMEM. */
+static json_t *
+jstr(const char *s)
+{
+	json_t *v;
+	char *clean;
+
+	if ((v = json_string(s)) != NULL)
+		return v;
+	if ((clean = utf8_clean(s, SIZE_MAX)) == NULL)
+		return NULL;
+	v = json_string(clean);
+	free(clean);
+	return v;
+}
+
+/* A JSON number for d: an integer when d has no fraction. */
+static json_t *
+jnum(double d)
+{
+	if (d == floor(d) && fabs(d) < 9007199254740992.0)
+		return json_integer((json_int_t)d);
+	return json_real(d);
+}
+
+static int
+level_index(const char *level)
+{
+	size_t i;
+
+	for (i = 0; level && i < MCP_NLEVELS; i++)
+		if (strcmp(level, mcp_levels[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+tool_name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > MCP_TOOL_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') ||
+		    strchr("_./-", name[i]) != NULL))
+			return 0;
+	return 1;
+}
+
+/* ---- I/O ---- */
+
+/* Watcher interest follows state: read when there is room, write when
+   output is pending. */
+static void
+srv_update_io(struct mcp_server *srv)
+{
+	int want_read, want_write;
+
+	if (srv->freeing)
+		return;
+	want_read = !srv->stopping && !srv->in_eof && !srv->paused &&
+	    !srv->out_dead;
+	want_write = !srv->out_dead && frame_writer_pending(&srv->wr) > 0;
+	if (want_read && !ev_is_active(&srv->rio))
+		ev_io_start(srv->loop, &srv->rio);
+	else if (!want_read && ev_is_active(&srv->rio))
+		ev_io_stop(srv->loop, &srv->rio);
+	if (want_write && !ev_is_active(&srv->wio))
+		ev_io_start(srv->loop, &srv->wio);
+	else if (!want_write && ev_is_active(&srv->wio))
+		ev_io_stop(srv->loop, &srv->wio);
+}
+
+/* End the loop once stopping, no call is active and the output is out. */
+static void
+srv_check_done(struct mcp_server *srv)
+{
+	if (srv->done || !srv->stopping || srv->nactive > 0)
+		return;
+	if (!srv->out_dead && frame_writer_pending(&srv->wr) > 0)
+		return;
+	srv->done = 1;
+	ev_timer_stop(srv->loop, &srv->grace);
+	ev_break(srv->loop, EVBREAK_ONE);
+}
+
+/*
+ * Queue one framed message.  Notifications are dropped while output is
+ * above the high-water mark (they are advisory); responses are queued up
+ * to max_out.  0, or -1 when nothing was queued.
+ */
+static int
+srv_send(struct mcp_server *srv, const char *text, size_t len, int response)
+{
+	if (srv->out_dead || srv->freeing)
+		return -1;
+	if (!response && frame_writer_pending(&srv->wr) >= srv->hwm) {
+		log_debug("notification dropped: %zu bytes of output queued",
+		    frame_writer_pending(&srv->wr));
+		return -1;
+	}
+	if (frame_write(&srv->wr, text, len) == -1)
+		return -1;
+	srv_update_io(srv);
+	return 0;
+}
+
+static void
+srv_send_error(struct mcp_server *srv, const char *id_raw, int code,
+    const char *message)
+{
+	size_t len;
+	char *text;
+
+	if ((text = rpc_build_error(id_raw, code, message, NULL, &len)) == NULL) {
+		log_warnx("cannot build error response (code %d)", code);
+		return;
+	}
+	if (srv_send(srv, text, len, 1) == -1 && !srv->out_dead)
+		log_warnx("error response dropped: output queue full");
+	free(text);
+}
+
+/*
+ * Answer request id_raw with `result` (stolen).  A result that cannot be
+ * built or does not fit the output bound becomes a -32603 error, so the
+ * peer is never left waiting.
+ */
+static void
+srv_reply(struct mcp_server *srv, const char *id_raw, json_t *result)
+{
+	size_t len = 0;
+	char *text = NULL;
+
+	if (result != NULL)
+		text = rpc_build_result(id_raw, result, &len);
+	json_decref(result);
+	if (text == NULL) {
+		srv_send_error(srv, id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: cannot encode the result");
+		return;
+	}
+	if (srv_send(srv, text, len, 1) == -1 && !srv->out_dead) {
+		log_warnx("response of %zu bytes dropped: output bound %zu",
+		    len, srv->wr.out.max);
+		srv_send_error(srv, id_raw, RPC_INTERNAL_ERROR,
+		    len > srv->wr.out.max ?
+		    "internal error: result too large" :
+		    "internal error: output queue full");
+	}
+	free(text);
+}
+
+static void
+srv_notify(struct mcp_server *srv, const char *method, json_t *params)
+{
+	size_t len;
+	char *text;
+
+	text = rpc_build_notification(method, params, &len);
+	json_decref(params);
+	if (text == NULL)
+		return;
+	srv_send(srv, text, len, 0);
+	free(text);
+}
+
+/* ---- calls ---- */
+
+static void
+srv_call_free(struct mcp_call *c)
+{
+	struct mcp_server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (!c->cancelled)
+		srv->nactive--;
+	free(c->id_raw);
+	json_decref(c->args);
+	json_decref(c->progress_token);
+	free(c);
+	srv_check_done(srv);
+}
+
+/* Cancel one active call: run its hook and free it, or mark it. */
+static void
+srv_call_cancel(struct mcp_call *c)
+{
+	struct mcp_server *srv = c->srv;
+
+	if (c->cancelled || c->in_hook)
+		return;
+	if (c->cancel_fn == NULL) {
+		c->cancelled = 1;
+		srv->nactive--;
+		srv_check_done(srv);
+		return;
+	}
+	c->in_hook = 1;
+	c->cancel_fn(c, c->cancel_arg);
+	srv_call_free(c);
+}
+
+static void
+srv_cancel_all(struct mcp_server *srv)
+{
+	struct mcp_call *c;
+
+	for (;;) {
+		for (c = srv->calls; c && (c->cancelled || c->in_hook);
+		    c = c->next)
+			;
+		if (c == NULL)
+			break;
+		srv_call_cancel(c);
+	}
+}
+
+/*
+ * Completion: `result` (stolen) answers the call unless it was cancelled.
+ * Frees the call.
+ */
+static void
+srv_call_complete(struct mcp_call *c, json_t *result)
+{
+	if (c->in_hook) {
+		json_decref(result);
+		return;
+	}
+	if (!c->cancelled)
+		srv_reply(c->srv, c->id_raw, result);
+	else
+		json_decref(result);
+	srv_call_free(c);
+}
+
+/* ---- lifecycle ---- */
+
+static void
+srv_begin_stop(struct mcp_server *srv, int status)
+{
+	if (status > srv->status)
+		srv->status = status;
+	if (srv->stopping)
+		return;
+	srv->stopping = 1;
+	srv_update_io(srv);
+	if (srv->nactive > 0 && !srv->done) {
+		ev_timer_set(&srv->grace, srv->opts.shutdown_grace, 0.);
+		ev_timer_start(srv->loop, &srv->grace);
+	}
+	srv_check_done(srv);
+}
+
+static void
+srv_output_failed(struct mcp_server *srv, int err)
+{
+	if (err == EPIPE || err == ECONNRESET)
+		log_debug("peer closed our output");
+	else
+		log_warnx("write: %s", strerror(err));
+	srv->out_dead = 1;
+	srv->status = 1;
+	srv->stopping = 1;
+	srv_update_io(srv);
+	srv_cancel_all(srv);
+	srv_check_done(srv);
+}
+
+static void
+srv_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mcp_server *srv = w->data;
+
+	if (srv->nactive > 0)
+		log_warnx("shutdown: cancelling %zu call(s) still running",
+		    srv->nactive);
+	srv_cancel_all(srv);
+	srv_check_done(srv);
+}
+
+static void
+srv_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct mcp_server *srv = w->data;
+
+	if (srv->stopping) {
+		/* A second signal: no more grace. */
+		srv_cancel_all(srv);
+		srv_check_done(srv);
+		return;
+	}
+	log_info("signal %d: stopping", w->signum);
+	srv_begin_stop(srv, 0);
+}
+
+static void
+srv_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mcp_server *srv = w->data;
+
+	if (frame_writer_flush(&srv->wr, srv->out_fd) == -1) {
+		srv_output_failed(srv, errno);
+		return;
+	}
+	if (srv->paused && frame_writer_pending(&srv->wr) < srv->hwm)
+		srv_pump(srv);
+	else
+		srv_update_io(srv);
+	srv_check_done(srv);
+}
+
+static void
+srv_input_eof(struct mcp_server *srv)
+{
+	srv->in_eof = 1;
+	/* The peer may still read: tell it its last message was cut. */
+	if (frame_reader_eof(&srv->rd)) {
+		log_warnx("input ended inside a message: %s", srv->rd.err);
+		srv_send_error(srv, NULL, srv->rd.err_code ? srv->rd.err_code :
+		    RPC_PARSE_ERROR, srv->rd.err);
+	}
+	srv_begin_stop(srv, 0);
+}
+
+static void
+srv_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mcp_server *srv = w->data;
+	size_t avail;
+	ssize_t n;
+	char *p;
+
+	if ((p = frame_reader_space(&srv->rd, &avail)) == NULL) {
+		srv_pump(srv);
+		if (!srv->stopping) {
+			log_warnx("input buffer exhausted");
+			srv_begin_stop(srv, 1);
+		}
+		return;
+	}
+	n = read(srv->in_fd, p, avail);
+	if (n == -1) {
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno != ECONNRESET)
+			log_warn("read");
+		n = 0;
+	}
+	if (n == 0) {
+		srv_input_eof(srv);
+		return;
+	}
+	frame_reader_commit(&srv->rd, (size_t)n);
+	srv_pump(srv);
+}
+
+/* ---- methods ---- */
+
+static void
+m_initialize(struct mcp_server *srv, struct rpc_msg *m)
+{
+	json_t *v = m->params ? json_object_get(m->params, "protocolVersion") :
+	    NULL;
+	json_t *res, *info;
+	const char *want, *ver = MCP_LATEST_VERSION;
+	size_t i;
+
+	if (!json_is_string(v)) {
+		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		    "invalid params: protocolVersion must be a string");
+		return;
+	}
+	want = json_string_value(v);
+	for (i = 0; i < sizeof(mcp_versions) / sizeof(mcp_versions[0]); i++)
+		if (strcmp(want, mcp_versions[i]) == 0)
+			ver = mcp_versions[i];
+	snprintf(srv->version, sizeof(srv->version), "%s", ver);
+
+	info = json_object();
+	json_object_set_new(info, "name", jstr(srv->opts.name));
+	if (srv->opts.title)
+		json_object_set_new(info, "title", jstr(srv->opts.title));
+	json_object_set_new(info, "version", jstr(srv->opts.version));
+	res = json_pack("{s:s, s:{s:{s:b}, s:{}}, s:o}",
+	    "protocolVersion", ver,
+	    "capabilities", "tools", "listChanged", 1, "logging",
+	    "serverInfo", info);
+	if (res && srv->opts.instructions)
+		json_object_set_new(res, "instructions",
+		    jstr(srv->opts.instructions));
+	srv_reply(srv, m->id_raw, res);
+}
+
+static void
+m_ping(struct mcp_server *srv, struct rpc_msg *m)
+{
+	srv_reply(srv, m->id_raw, json_object());
+}
+
+static uint32_t
+cursor_tag(const struct mcp_server *srv, uint32_t off)
+{
+	uint32_t h = srv->salt ^ (off * 0x9e3779b1u);
+
+	h ^= h >> 15;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/* Offset encoded in an opaque cursor, or 0 if it is not one of ours. */
+static size_t
+cursor_decode(const struct mcp_server *srv, const char *s)
+{
+	unsigned long off, tag;
+	char a[9], b[9], *end;
+
+	if (strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16)
+		return 0;
+	memcpy(a, s, 8);
+	memcpy(b, s + 8, 8);
+	a[8] = b[8] = '\0';
+	off = strtoul(a, &end, 16);
+	tag = strtoul(b, &end, 16);
+	if (off == 0 || off >= srv->ntools || tag != cursor_tag(srv, (uint32_t)off))
+		return 0;
+	return off;
+}
+
+static void
+m_tools_list(struct mcp_server *srv, struct rpc_msg *m)
+{
+	json_t *cur = m->params ? json_object_get(m->params, "cursor") : NULL;
+	json_t *res, *list;
+	size_t off = 0, i, end;
+	char next[24];
+
+	if (cur && !json_is_null(cur)) {
+		if (!json_is_string(cur) ||
+		    (off = cursor_decode(srv, json_string_value(cur))) == 0) {
+			srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+			    "invalid params: invalid cursor");
+			return;
+		}
+	}
+	end = off + srv->opts.page_size;
+	if (end > srv->ntools)
+		end = srv->ntools;
+	list = json_array();
+	for (i = off; i < end; i++)
+		json_array_append(list, srv->tools[i].listing);
+	res = json_pack("{s:o}", "tools", list);
+	if (res && end < srv->ntools) {
+		snprintf(next, sizeof(next), "%08x%08x", (unsigned)end,
+		    (unsigned)cursor_tag(srv, (uint32_t)end));
+		json_object_set_new(res, "nextCursor", json_string(next));
+	}
+	srv_reply(srv, m->id_raw, res);
+}
+
+static const struct srv_tool *
+find_tool(const struct mcp_server *srv, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < srv->ntools; i++)
+		if (strcmp(srv->tools[i].def->name, name) == 0)
+			return &srv->tools[i];
+	return NULL;
+}
+
+static void
+call_unknown_tool(struct mcp_server *srv, struct rpc_msg *m, const char *name)
+{
+	char *q = utf8_clean(name, MCP_QUOTE_MAX), *msg = NULL;
+
+	if (q && asprintf(&msg, "Unknown tool: %s", q) == -1)
+		msg = NULL;
+	srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+	    msg ? msg : "Unknown tool");
+	free(msg);
+	free(q);
+}
+
+/* Arguments failed the input schema: an isError result the model can fix. */
+static void
+call_invalid_args(struct mcp_server *srv, struct rpc_msg *m,
+    const struct srv_tool *t, const char *why)
+{
+	char *text = NULL;
+	json_t *res;
+
+	if (asprintf(&text, "Invalid arguments for tool %s: %s", t->def->name,
+	    why) == -1)
+		text = NULL;
+	res = json_pack("{s:[{s:s, s:o}], s:b}", "content", "type", "text",
+	    "text", jstr(text ? text : "Invalid arguments"), "isError", 1);
+	free(text);
+	srv_reply(srv, m->id_raw, res);
+}
+
+/* The call's _meta.progressToken when it is a string or an integer. */
+static json_t *
+progress_token(const json_t *params)
+{
+	json_t *meta = json_object_get(params, "_meta");
+	json_t *tok = json_object_get(meta, "progressToken");
+
+	if (json_is_string(tok) || json_is_integer(tok))
+		return json_incref(tok);
+	return NULL;
+}
+
+static void
+m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
+{
+	json_t *name = m->params ? json_object_get(m->params, "name") : NULL;
+	json_t *args = m->params ? json_object_get(m->params, "arguments") :
+	    NULL;
+	const struct srv_tool *t;
+	struct mcp_call *c;
+	char err[512];
+
+	if (!json_is_string(name)) {
+		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		    "invalid params: name must be a string");
+		return;
+	}
+	if ((t = find_tool(srv, json_string_value(name))) == NULL) {
+		call_unknown_tool(srv, m, json_string_value(name));
+		return;
+	}
+	if (args != NULL && !json_is_null(args) && !json_is_object(args)) {
+		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		    "invalid params: arguments must be an object");
+		return;
+	}
+	if (srv->nactive >= MCP_MAX_INFLIGHT) {
+		srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: too many calls in flight");
+		return;
+	}
+	args = json_is_object(args) ? json_incref(args) : json_object();
+	if (jschema_validate(t->input_schema, args, err, sizeof(err)) == -1) {
+		json_decref(args);
+		call_invalid_args(srv, m, t, err);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->id_raw = strdup(m->id_raw)) == NULL) {
+		free(c);
+		json_decref(args);
+		srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: out of memory");
+		return;
+	}
+	c->srv = srv;
+	c->tool = t;
+	c->args = args;
+	c->progress_token = progress_token(m->params);
+	c->next = srv->calls;
+	if (srv->calls)
+		srv->calls->prev = c;
+	srv->calls = c;
+	srv->nactive++;
+	/* The handler may complete (and so free) the call before returning. */
+	t->def->fn(c, c->args, t->udata);
+}
+
+static void
+m_set_level(struct mcp_server *srv, struct rpc_msg *m)
+{
+	json_t *v = m->params ? json_object_get(m->params, "level") : NULL;
+	int lvl = json_is_string(v) ? level_index(json_string_value(v)) : -1;
+
+	if (lvl < 0) {
+		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		    "invalid params: level must be one of debug, info, notice, "
+		    "warning, error, critical, alert, emergency");
+		return;
+	}
+	srv->log_level = lvl;
+	srv_reply(srv, m->id_raw, json_object());
+}
+
+static const struct {
+	const char	*name;
+	void		(*fn)(struct mcp_server *, struct rpc_msg *);
+} methods[] = {
+	{ "initialize", m_initialize },
+	{ "ping", m_ping },
+	{ "tools/list", m_tools_list },
+	{ "tools/call", m_tools_call },
+	{ "logging/setLevel", m_set_level },
+};
+
+static void
+srv_request(struct mcp_server *srv, struct rpc_msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(m->method, methods[i].name) == 0) {
+			methods[i].fn(srv, m);
+			return;
+		}
+	srv_send_error(srv, m->id_raw, RPC_METHOD_NOT_FOUND,
+	    "Method not found");
+}
+
+static void
+n_cancelled(struct mcp_server *srv, struct rpc_msg *m)
+{
+	json_t *id = m->params ? json_object_get(m->params, "requestId") : NULL;
+	struct mcp_call *c;
+
+	if (id == NULL)
+		return;
+	for (c = srv->calls; c; c = c->next)
+		if (!c->cancelled && !c->in_hook && rpc_id_equal(c->id_raw, id))
+			break;
+	if (c == NULL) {
+		log_debug("cancellation of a request not in flight ignored");
+		return;
+	}
+	srv_call_cancel(c);
+}
+
+static void
+srv_notification(struct mcp_server *srv, struct rpc_msg *m)
+{
+	if (strcmp(m->method, "notifications/initialized") == 0)
+		srv->initialized = 1;
+	else if (strcmp(m->method, "notifications/cancelled") == 0)
+		n_cancelled(srv, m);
+	else
+		log_debug("notification %.64s ignored", m->method);
+}
+
+/* Handle one framed message. */
+static void
+srv_dispatch(struct mcp_server *srv, const char *msg, size_t len)
+{
+	struct rpc_msg m;
+	struct rpc_err e;
+
+	if (rpc_parse(msg, len, &m, &e) == -1) {
+		if (rpc_err_answerable(&e))
+			srv_send_error(srv, e.id_raw, e.code, e.message);
+		else
+			log_debug("unanswerable message ignored: %s", e.message);
+		rpc_err_clear(&e);
+		return;
+	}
+	switch (m.kind) {
+	case RPC_REQUEST:
+		srv_request(srv, &m);
+		break;
+	case RPC_NOTIFICATION:
+		srv_notification(srv, &m);
+		break;
+	default:
+		log_debug("response to id %.64s ignored: we sent no request",
+		    m.id_raw ? m.id_raw : "null");
+		break;
+	}
+	rpc_msg_free(&m);
+}
+
+/*
+ * Dispatch every complete message buffered, unless output reaches the
+ * high-water mark first (then pause until the writer drains).
+ */
+static void
+srv_pump(struct mcp_server *srv)
+{
+	enum frame_status st;
+	const char *msg;
+	size_t len;
+
+	srv->paused = 0;
+	while (!srv->stopping) {
+		if (frame_writer_pending(&srv->wr) >= srv->hwm) {
+			srv->paused = 1;
+			break;
+		}
+		st = frame_reader_next(&srv->rd, &msg, &len);
+		if (srv->wr.mode == FRAME_AUTO && srv->rd.mode != FRAME_AUTO)
+			srv->wr.mode = srv->rd.mode;
+		if (st == FRAME_MORE)
+			break;
+		if (st == FRAME_MSG) {
+			srv_dispatch(srv, msg, len);
+			continue;
+		}
+		srv_send_error(srv, NULL, srv->rd.err_code ? srv->rd.err_code :
+		    RPC_PARSE_ERROR, srv->rd.err);
+		if (st == FRAME_FATAL) {
+			log_warnx("input framing: %s; closing", srv->rd.err);
+			srv_begin_stop(srv, 1);
+		}
+	}
+	srv_update_io(srv);
+}
+
+/* ---- public ---- */
+
+struct mcp_server *
+mcp_server_new(struct ev_loop *loop, const struct mcp_server_opts *opts,
+    int in_fd, int out_fd)
+{
+	struct mcp_server *srv;
+	int fl;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return NULL;
+	srv->loop = loop;
+	srv->opts = *opts;
+	if (srv->opts.name == NULL)
+		srv->opts.name = "afu9";
+	if (srv->opts.version == NULL)
+		srv->opts.version = AFU9_VERSION;
+	if (srv->opts.max_msg == 0)
+		srv->opts.max_msg = frame_max_msg_from_env();
+	if (srv->opts.max_out == 0)
+		srv->opts.max_out = FRAME_DEFAULT_MAX_OUT;
+	if (srv->opts.page_size == 0)
+		srv->opts.page_size = 100;
+	if (srv->opts.shutdown_grace == 0)
+		srv->opts.shutdown_grace = 10.;
+	else if (srv->opts.shutdown_grace < 0)
+		srv->opts.shutdown_grace = 0.;
+	srv->hwm = srv->opts.max_out / 2 ? srv->opts.max_out / 2 : 1;
+	srv->in_fd = in_fd;
+	srv->out_fd = out_fd;
+	srv->log_level = MCP_LEVEL_INFO;
+	srv->salt = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^
+	    (uint32_t)(uintptr_t)srv;
+	snprintf(srv->version, sizeof(srv->version), "%s", MCP_LATEST_VERSION);
+	frame_reader_init(&srv->rd, srv->opts.mode, srv->opts.max_msg);
+	frame_writer_init(&srv->wr, srv->opts.mode, srv->opts.max_out);
+	if ((fl = fcntl(in_fd, F_GETFL)) != -1)
+		fcntl(in_fd, F_SETFL, fl | O_NONBLOCK);
+	if ((fl = fcntl(out_fd, F_GETFL)) != -1)
+		fcntl(out_fd, F_SETFL, fl | O_NONBLOCK);
+	ev_io_init(&srv->rio, srv_read_cb, in_fd, EV_READ);
+	ev_io_init(&srv->wio, srv_write_cb, out_fd, EV_WRITE);
+	ev_signal_init(&srv->sigterm, srv_signal_cb, SIGTERM);
+	ev_signal_init(&srv->sigint, srv_signal_cb, SIGINT);
+	ev_timer_init(&srv->grace, srv_grace_cb, 0., 0.);
+	srv->rio.data = srv->wio.data = srv;
+	srv->sigterm.data = srv->sigint.data = srv->grace.data = srv;
+	srv_update_io(srv);
+	return srv;
+}
+
+/* The tools/list entry for a tool; new reference or NULL. */
+static json_t *
+tool_listing(const struct srv_tool *t)
+{
+	const struct mcp_tool *d = t->def;
+	json_t *o = json_object(), *ann = json_object();
+
+	if (o == NULL || ann == NULL) {
+		json_decref(o);
+		json_decref(ann);
+		return NULL;
+	}
+	json_object_set_new(o, "name", json_string(d->name));
+	if (d->title) {
+		json_object_set_new(o, "title", jstr(d->title));
+		json_object_set_new(ann, "title", jstr(d->title));
+	}
+	if (d->description)
+		json_object_set_new(o, "description", jstr(d->description));
+	json_object_set(o, "inputSchema", t->input_schema);
+	if (t->output_schema)
+		json_object_set(o, "outputSchema", t->output_schema);
+	json_object_set_new(ann, "readOnlyHint", json_boolean(d->read_only));
+	json_object_set_new(ann, "destructiveHint",
+	    json_boolean(d->destructive));
+	json_object_set_new(ann, "idempotentHint", json_boolean(d->idempotent));
+	json_object_set_new(ann, "openWorldHint", json_boolean(d->open_world));
+	json_object_set_new(o, "annotations", ann);
+	return o;
+}
+
+/* Parse and check one schema; new reference, or NULL with err filled. */
+static json_t *
+load_schema(const char *what, const char *text, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *s;
+	char why[256];
+
+	if ((s = json_loads(text, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		snprintf(err, errlen, "%s: %s (line %d)", what, je.text, je.line);
+		return NULL;
+	}
+	if (!json_is_object(s)) {
+		snprintf(err, errlen, "%s: not a JSON object", what);
+		json_decref(s);
+		return NULL;
+	}
+	if (jschema_check(s, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: %s", what, why);
+		json_decref(s);
+		return NULL;
+	}
+	return s;
+}
+
+int
+mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
+    void *udata, char *err, size_t errlen)
+{
+	struct srv_tool t, *nt;
+	json_t *type;
+	size_t ncap;
+
+	memset(&t, 0, sizeof(t));
+	if (tool->name == NULL || !tool_name_ok(tool->name)) {
+		snprintf(err, errlen, "invalid tool name: 1-%d characters of "
+		    "[A-Za-z0-9_./-]", MCP_TOOL_NAME_MAX);
+		return -1;
+	}
+	if (find_tool(srv, tool->name)) {
+		snprintf(err, errlen, "tool %s: name already registered",
+		    tool->name);
+		return -1;
+	}
+	if (tool->fn == NULL || tool->input_schema == NULL) {
+		snprintf(err, errlen, "tool %s: handler and input schema are "
+		    "required", tool->name);
+		return -1;
+	}
+	t.def = tool;
+	t.udata = udata;
+	if ((t.input_schema = load_schema("inputSchema", tool->input_schema,
+	    err, errlen)) == NULL)
+		return -1;
+	type = json_object_get(t.input_schema, "type");
+	if (!json_is_string(type) ||
+	    strcmp(json_string_value(type), "object") != 0) {
+		snprintf(err, errlen, "tool %s: inputSchema must have "
+		    "\"type\": \"object\"", tool->name);
+		json_decref(t.input_schema);
+		return -1;
+	}
+	if (tool->output_schema && (t.output_schema = load_schema(
+	    "outputSchema", tool->output_schema, err, errlen)) == NULL) {
+		json_decref(t.input_schema);
+		return -1;
+	}
+	if (srv->ntools == srv->captools) {
+		ncap = srv->captools ? srv->captools * 2 : 16;
+		if ((nt = realloc(srv->tools, ncap * sizeof(*nt))) == NULL)
+			goto nomem;
+		srv->tools = nt;
+		srv->captools = ncap;
+	}
+	if ((t.listing = tool_listing(&t)) == NULL)
+		goto nomem;
+	srv->tools[srv->ntools++] = t;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	json_decref(t.input_schema);
+	json_decref(t.output_schema);
+	return -1;
+}
+
+int
+mcp_server_run(struct mcp_server *srv)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	ev_signal_start(srv->loop, &srv->sigterm);
+	ev_signal_start(srv->loop, &srv->sigint);
+	srv_update_io(srv);
+	if (!srv->done)
+		ev_run(srv->loop, 0);
+	ev_signal_stop(srv->loop, &srv->sigterm);
+	ev_signal_stop(srv->loop, &srv->sigint);
+	ev_io_stop(srv->loop, &srv->rio);
+	ev_io_stop(srv->loop, &srv->wio);
+	ev_timer_stop(srv->loop, &srv->grace);
+	return srv->status;
+}
+
+void
+mcp_server_shutdown(struct mcp_server *srv)
+{
+	srv_begin_stop(srv, 0);
+}
+
+void
+mcp_server_free(struct mcp_server *srv)
+{
+	struct mcp_call *c;
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	ev_io_stop(srv->loop, &srv->rio);
+	ev_io_stop(srv->loop, &srv->wio);
+	ev_timer_stop(srv->loop, &srv->grace);
+	ev_signal_stop(srv->loop, &srv->sigterm);
+	ev_signal_stop(srv->loop, &srv->sigint);
+	srv->freeing = 1;
+	srv->stopping = 1;
+	srv->done = 1;
+	srv_cancel_all(srv);
+	while ((c = srv->calls) != NULL) {
+		c->cancelled = 1;	/* already uncounted */
+		srv_call_free(c);
+	}
+	for (i = 0; i < srv->ntools; i++) {
+		json_decref(srv->tools[i].input_schema);
+		json_decref(srv->tools[i].output_schema);
+		json_decref(srv->tools[i].listing);
+	}
+	free(srv->tools);
+	frame_reader_free(&srv->rd);
+	frame_writer_free(&srv->wr);
+	free(srv);
+}
+
+int
+mcp_server_log(struct mcp_server *srv, const char *level, const char *logger,
+    json_t *data)
+{
+	int lvl = level_index(level);
+	json_t *params, *red;
+
+	if (lvl < 0) {
+		json_decref(data);
+		return -1;
+	}
+	if (lvl < srv->log_level) {
+		json_decref(data);
+		return 0;
+	}
+	red = data ? redact_json(data) : json_null();
+	json_decref(data);
+	if (red == NULL)
+		return 0;
+	params = json_object();
+	json_object_set_new(params, "level", json_string(mcp_levels[lvl]));
+	if (logger)
+		json_object_set_new(params, "logger", jstr(logger));
+	json_object_set_new(params, "data", red);
+	srv_notify(srv, "notifications/message", params);
+	return 0;
+}
+
+void
+mcp_server_tools_changed(struct mcp_server *srv)
+{
+	srv_notify(srv, "notifications/tools/list_changed", NULL);
+}
+
+struct ev_loop *
+mcp_server_loop(struct mcp_server *srv)
+{
+	return srv->loop;
+}
+
+/* ---- per call ---- */
+
+struct mcp_server *
+mcp_call_server(struct mcp_call *c)
+{
+	return c->srv;
+}
+
+const char *
+mcp_call_tool(const struct mcp_call *c)
+{
+	return c->tool->def->name;
+}
+
+void
+mcp_call_on_cancel(struct mcp_call *c, mcp_cancel_fn fn, void *arg)
+{
+	c->cancel_fn = fn;
+	c->cancel_arg = arg;
+}
+
+int
+mcp_call_has_progress(const struct mcp_call *c)
+{
+	return c->progress_token != NULL;
+}
+
+void
+mcp_call_progress(struct mcp_call *c, double progress, double total,
+    const char *message)
+{
+	json_t *params;
+
+	if (c->progress_token == NULL || c->cancelled || c->in_hook ||
+	    !isfinite(progress))
+		return;
+	if (c->sent_progress && progress <= c->last_progress)
+		return;
+	c->sent_progress = 1;
+	c->last_progress = progress;
+	params = json_object();
+	json_object_set(params, "progressToken", c->progress_token);
+	json_object_set_new(params, "progress", jnum(progress));
+	if (total >= 0 && isfinite(total))
+		json_object_set_new(params, "total", jnum(total));
+	if (message)
+		json_object_set_new(params, "message", jstr(message));
+	srv_notify(c->srv, "notifications/progress", params);
+}
+
+/*
+ * Check a success result against the tool's outputSchema.  0 if fine;
+ * -1 with err filled.
+ */
+static int
+check_output(const struct mcp_call *c, const json_t *structured, char *err,
+    size_t errlen)
+{
+	const json_t *schema = c->tool->output_schema;
+
+	if (schema == NULL)
+		return 0;
+	if (structured == NULL) {
+		snprintf(err, errlen, "no structured content");
+		return -1;
+	}
+	return jschema_validate(schema, structured, err, errlen);
+}
+
+void
+mcp_call_return_content(struct mcp_call *c, json_t *content,
+    json_t *structured, int is_error)
+{
+	json_t *res;
+	char err[512];
+
+	if (content == NULL)
+		content = json_array();
+	if (!json_is_array(content)) {
+		log_warnx("tool %s: content is not an array", mcp_call_tool(c));
+		json_decref(content);
+		json_decref(structured);
+		mcp_call_fail(c, RPC_INTERNAL_ERROR,
+		    "internal error: malformed tool result");
+		return;
+	}
+	if (!is_error && !c->in_hook && !c->cancelled &&
+	    check_output(c, structured, err, sizeof(err)) == -1) {
+		log_warnx("tool %s: result does not match its outputSchema: %s",
+		    mcp_call_tool(c), err);
+		json_decref(content);
+		json_decref(structured);
+		mcp_call_error(c, "internal error: the tool result does not "
+		    "match its outputSchema: %s", err);
+		return;
+	}
+	res = json_object();
+	json_object_set_new(res, "content", content);
+	if (structured)
+		json_object_set_new(res, "structuredContent", structured);
+	if (is_error)
+		json_object_set_new(res, "isError", json_true());
+	srv_call_complete(c, res);
+}
+
+void
+mcp_call_return(struct mcp_call *c, json_t *structured, const char *text)
+{
+	json_t *content = json_array(), *t = NULL;
+	char *dump = NULL;
+
+	if (text)
+		t = jstr(text);
+	else if (structured) {
+		dump = json_dumps(structured, JSON_COMPACT | JSON_ENCODE_ANY);
+		t = dump ? jstr(dump) : NULL;
+		free(dump);
+	}
+	if (t)
+		json_array_append_new(content,
+		    json_pack("{s:s, s:o}", "type", "text", "text", t));
+	mcp_call_return_content(c, content, structured, 0);
+}
+
+void
+mcp_call_error(struct mcp_call *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+	json_t *content, *t;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	t = jstr(r == -1 ? "tool failed" : msg);
+	free(msg);
+	content = json_pack("[{s:s, s:o}]", "type", "text", "text", t);
+	mcp_call_return_content(c, content, NULL, 1);
+}
+
+void
+mcp_call_fail(struct mcp_call *c, int code, const char *message)
+{
+	char *m;
+
+	if (c->in_hook)
+		return;
+	if (!c->cancelled) {
+		m = utf8_clean(message ? message : "", 1024);
+		srv_send_error(c->srv, c->id_raw, code, m ? m : "error");
+		free(m);
+	}
+	srv_call_free(c);
+}
