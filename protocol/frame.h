@@ -84,8 +84,9 @@ void	 frame_reader_commit(struct frame_reader *, size_t n);
 /* Copying convenience for tests and fuzzers: space + memcpy + commit. */
 int	 frame_reader_feed(struct frame_reader *, const void *, size_t);
 /*
- * Next event.  On FRAME_MSG, *msg/*len point into the reader and stay valid
- * until the next call on this reader.  Call repeatedly until FRAME_MORE.
+ * Next event.  On FRAME_MSG, *msg and *len point into the reader and stay
+ * valid until the next call on this reader.  Call repeatedly until
+ * FRAME_MORE.
  * After FRAME_FATAL every further call returns FRAME_FATAL.
  */
 enum frame_status frame_reader_next(struct frame_reader *, const char **msg,

@@ -62,6 +62,8 @@ struct rpc_err {
 				   is valid, else NULL (reply with id null) */
 	int	 is_response;	/* the bad message looked like a response:
 				   never answer it, only log it */
+	int	 is_notification; /* it had "method" and no "id": a
+				   notification, never answered either */
 };
 
 /*
