@@ -1,0 +1,1076 @@
+/*
+ * http: the embedded server over real sockets.  Each test runs a server
+ * on its own libev loop in a thread and talks to it as a client would,
+ * through 127.0.0.1 (or [::1]) on a kernel-chosen port, checking the
+ * bytes that come back.  Server counters are read over HTTP (/stats).
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "http.h"
+#include "testutil.h"
+
+#define BIG_BODY	65536
+
+/* ---- the server under test, in a thread ---- */
+
+struct tsrv {
+	struct ev_loop		*loop;
+	struct http_server	*srv;
+	pthread_t		 th;
+	ev_async		 stop;	/* graceful stop, from the test */
+	int			 port;
+	int			 stopped;	/* done callback ran */
+	int			 delayed;	/* /v1 answers waiting on a timer */
+};
+
+struct delayed {
+	ev_timer		 t;
+	struct tsrv		*ts;
+	struct http_exchange	*x;
+	char			 body[64];
+	int			 rc;
+};
+
+static const char *const plain[] = {
+	"Content-Type: text/plain; charset=utf-8", NULL };
+
+static void
+health(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	http_respond(x, 200, plain, "ok\n", 3);
+}
+
+static void
+echo(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	http_respond(x, 200, plain, req->body, req->body_len);
+}
+
+static void
+big(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	static char body[BIG_BODY];
+
+	if (body[0] == '\0')
+		memset(body, 'b', sizeof(body));
+	http_respond(x, 200, plain, body, sizeof(body));
+}
+
+static void
+later_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct delayed *d = w->data;
+
+	d->ts->delayed--;
+	http_respond(d->x, 200, plain, d->body, strlen(d->body));
+	free(d);
+}
+
+/*
+ * /v1/...: answers "v1 <path>\n"; after 100 ms when the query is "delay",
+ * else at once.
+ */
+static void
+v1(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	struct tsrv *ts = arg;
+	struct delayed *d;
+	char body[64];
+	int n;
+
+	n = snprintf(body, sizeof(body), "v1 %.*s\n", (int)req->path.len,
+	    req->path.p);
+	if (!(req->query.len == 5 && memcmp(req->query.p, "delay", 5) == 0)) {
+		http_respond(x, 200, plain, body, (size_t)n);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	d->x = x;
+	d->ts = ts;
+	ts->delayed++;
+	memcpy(d->body, body, sizeof(body));
+	ev_timer_init(&d->t, later_cb, 0.1, 0);
+	d->t.data = d;
+	ev_timer_start(ts->loop, &d->t);
+}
+
+static void
+stats(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	struct tsrv *ts = arg;
+	struct http_stats st;
+	char body[512];
+	int n;
+
+	http_server_stats(ts->srv, &st);
+	n = snprintf(body, sizeof(body), "open=%llu accepted=%llu "
+	    "rejected=%llu rtimeouts=%llu itimeouts=%llu buffered=%llu "
+	    "r200=%llu delayed=%d\n", (unsigned long long)st.open,
+	    (unsigned long long)st.accepted, (unsigned long long)st.rejected,
+	    (unsigned long long)st.request_timeouts,
+	    (unsigned long long)st.idle_timeouts,
+	    (unsigned long long)st.out_buffered,
+	    (unsigned long long)st.responses[200 - HTTP_STATUS_MIN],
+	    ts->delayed);
+	http_respond(x, 200, plain, body, (size_t)n);
+}
+
+static void
+metrics(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	struct tsrv *ts = arg;
+	struct buf b;
+
+	buf_init(&b, 65536);
+	ck_assert_int_eq(http_server_metrics(ts->srv, &b), 0);
+	http_respond(x, 200, plain, buf_data(&b), buf_used(&b));
+	buf_free(&b);
+}
+
+static void
+badheader(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	static const char *const evil[] = { "X-Evil: a\r\nSet-Cookie: b",
+	    NULL };
+
+	errno = 0;
+	ck_assert_int_eq(http_respond(x, 200, evil, "no", 2), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+
+static void
+stopped(void *arg)
+{
+	struct tsrv *ts = arg;
+
+	ts->stopped = 1;
+	ev_break(ts->loop, EVBREAK_ALL);
+}
+
+static void
+stop_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct tsrv *ts = w->data;
+
+	http_server_stop(ts->srv, stopped, ts);
+}
+
+static void *
+run(void *arg)
+{
+	struct tsrv *ts = arg;
+
+	ev_run(ts->loop, 0);
+	return NULL;
+}
+
+static void
+tsrv_start(struct tsrv *ts, const char *addr, const struct http_limits *l)
+{
+	char err[256];
+
+	memset(ts, 0, sizeof(*ts));
+	signal(SIGPIPE, SIG_IGN);
+	ts->loop = ev_loop_new(EVFLAG_AUTO);
+	ts->srv = http_server_new(ts->loop, addr, l, err, sizeof(err));
+	ck_assert_msg(ts->srv != NULL, "%s", err);
+	ts->port = http_server_port(ts->srv);
+	ck_assert_int_gt(ts->port, 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/health",
+	    HTTP_ROUTE_EXACT, health, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "POST", "/echo",
+	    HTTP_ROUTE_EXACT, echo, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/big",
+	    HTTP_ROUTE_EXACT, big, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/stats",
+	    HTTP_ROUTE_EXACT, stats, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/metrics",
+	    HTTP_ROUTE_EXACT, metrics, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/badheader",
+	    HTTP_ROUTE_EXACT, badheader, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/v1/",
+	    HTTP_ROUTE_PREFIX, v1, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "POST", "/v1/",
+	    HTTP_ROUTE_PREFIX, v1, ts), 0);
+	ev_async_init(&ts->stop, stop_cb);
+	ts->stop.data = ts;
+	ev_async_start(ts->loop, &ts->stop);
+	ck_assert_int_eq(pthread_create(&ts->th, NULL, run, ts), 0);
+}
+
+/* Graceful stop from the test thread; waits for the loop to end. */
+static void
+tsrv_stop(struct tsrv *ts)
+{
+	ev_async_send(ts->loop, &ts->stop);
+	pthread_join(ts->th, NULL);
+	ck_assert_int_eq(ts->stopped, 1);
+	http_server_free(ts->srv);
+	ev_loop_destroy(ts->loop);
+}
+
+/* ---- the client side ---- */
+
+struct cli {
+	int	 fd;
+	char	 buf[1 << 20];
+	size_t	 len;
+};
+
+struct resp {
+	int	 status;
+	char	*head;		/* status line and headers, NUL-terminated */
+	char	*body;
+	size_t	 body_len;
+};
+
+static struct cli *
+cli_open_af(int af, int port)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+	int r;
+
+	c->fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(c->fd, 0);
+	if (af == AF_INET6) {
+		memset(&s6, 0, sizeof(s6));
+		s6.sin6_family = AF_INET6;
+		s6.sin6_port = htons((uint16_t)port);
+		s6.sin6_addr = in6addr_loopback;
+		r = connect(c->fd, (struct sockaddr *)&s6, sizeof(s6));
+	} else {
+		memset(&s4, 0, sizeof(s4));
+		s4.sin_family = AF_INET;
+		s4.sin_port = htons((uint16_t)port);
+		s4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		r = connect(c->fd, (struct sockaddr *)&s4, sizeof(s4));
+	}
+	ck_assert_msg(r == 0, "connect: %s", strerror(errno));
+	return c;
+}
+
+static struct cli *
+cli_open(int port)
+{
+	return cli_open_af(AF_INET, port);
+}
+
+static void
+cli_close(struct cli *c)
+{
+	close(c->fd);
+	free(c);
+}
+
+static void
+cli_send(struct cli *c, const char *s, size_t n)
+{
+	ck_assert_int_eq(t_write(c->fd, s, n), 0);
+}
+
+#define SEND(c, lit)	cli_send((c), (lit), sizeof(lit) - 1)
+
+/*
+ * Read more into c->buf within the deadline.  1 read something, 0 EOF,
+ * -1 timeout, -2 error (a reset counts as EOF for most tests).
+ */
+static int
+cli_fill(struct cli *c, double deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	ssize_t n;
+	int left;
+
+	for (;;) {
+		left = (int)(deadline - t_now_ms());
+		if (left <= 0)
+			return -1;
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (n > 0) {
+			c->len += (size_t)n;
+			return 1;
+		}
+		return n == 0 ? 0 : -2;
+	}
+}
+
+static void
+resp_free(struct resp *r)
+{
+	free(r->head);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Read one response (interim 1xx included) within timeout_ms.  `head`
+ * true: the request was HEAD (no body whatever Content-Length says).
+ * Returns 1, or 0 on EOF / timeout before a whole response.
+ */
+static int
+cli_resp(struct cli *c, struct resp *r, int timeout_ms, int head)
+{
+	double deadline = t_now_ms() + timeout_ms * t_slow();
+	char *end, *cl;
+	size_t hl, bl = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+		if (end) {
+			hl = (size_t)(end + 4 - c->buf);
+			r->head = strndup(c->buf, hl);
+			cl = strcasestr(r->head, "\r\ncontent-length: ");
+			bl = cl && !head ? strtoul(cl + 18, NULL, 10) : 0;
+			if (c->len >= hl + bl)
+				break;
+			free(r->head);
+			r->head = NULL;
+		}
+		if (cli_fill(c, deadline) != 1)
+			return 0;
+	}
+	r->status = atoi(r->head + 9);
+	r->body = malloc(bl + 1);
+	memcpy(r->body, c->buf + hl, bl);
+	r->body[bl] = '\0';
+	r->body_len = bl;
+	memmove(c->buf, c->buf + hl + bl, c->len - hl - bl);
+	c->len -= hl + bl;
+	return 1;
+}
+
+/* Wait for EOF (or reset) with nothing more sent; 1 if so. */
+static int
+cli_eof(struct cli *c, int timeout_ms)
+{
+	double deadline = t_now_ms() + timeout_ms * t_slow();
+	size_t before = c->len;
+	int r;
+
+	while ((r = cli_fill(c, deadline)) == 1)
+		;
+	return (r == 0 || r == -2) && c->len == before;
+}
+
+/* GET path on a fresh connection; the response body (malloc'd). */
+static char *
+get_once(int port, const char *path)
+{
+	struct cli *c = cli_open(port);
+	struct resp r;
+	char req[256];
+	char *body;
+	int n;
+
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", path);
+	cli_send(c, req, (size_t)n);
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	body = r.body;
+	r.body = NULL;
+	resp_free(&r);
+	cli_close(c);
+	return body;
+}
+
+/* A counter from /stats ("name=value"). */
+static long long
+stat_of(int port, const char *name)
+{
+	char *body = get_once(port, "/stats"), key[64], *p;
+	long long v;
+
+	snprintf(key, sizeof(key), "%s=", name);
+	p = strstr(body, key);
+	ck_assert_msg(p != NULL, "no %s in %s", name, body);
+	v = atoll(p + strlen(key));
+	free(body);
+	return v;
+}
+
+/* ---- tests ---- */
+
+START_TEST(health_exact_bytes)
+{
+	static const char want_tail[] = "\r\nContent-Length: 3\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n\r\nok\n";
+	struct tsrv ts;
+	struct cli *c;
+	size_t i;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	c = cli_open(ts.port);
+	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	while (c->len < 23 + 29 + sizeof(want_tail) - 1)
+		ck_assert_int_eq(cli_fill(c, t_now_ms() + 2000 * t_slow()), 1);
+	ck_assert_uint_eq(c->len, 23 + 29 + sizeof(want_tail) - 1);
+	ck_assert(memcmp(c->buf, "HTTP/1.1 200 OK\r\nDate: ", 23) == 0);
+	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+	for (i = 0; i < 29; i++)
+		ck_assert_msg(strchr(" ,:", "Sun, 06 Nov 1994 08:49:37 GMT"[i]) ?
+		    c->buf[23 + i] == "Sun, 06 Nov 1994 08:49:37 GMT"[i] :
+		    c->buf[23 + i] != ' ', "date byte %zu", i);
+	ck_assert(memcmp(c->buf + 23 + 26, "GMT", 3) == 0);
+	ck_assert(memcmp(c->buf + 23 + 29, want_tail, sizeof(want_tail) - 1)
+	    == 0);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(keepalive_hundred)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+	int i;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	c = cli_open(ts.port);
+	for (i = 0; i < 100; i++) {
+		SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+		ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(r.body, "ok\n");
+		ck_assert_ptr_null(strcasestr(r.head, "Connection:"));
+		resp_free(&r);
+	}
+	/* 100 requests, one connection (the stats one is the second). */
+	ck_assert_int_eq(stat_of(ts.port, "accepted"), 2);
+	ck_assert_int_eq(stat_of(ts.port, "r200"), 101);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+/* Three requests in one write; the first is answered last by its
+   handler, yet the responses come back in request order. */
+START_TEST(pipelined_in_order)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	c = cli_open(ts.port);
+	SEND(c, "GET /v1/one?delay HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /v1/two HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /v1/three HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_str_eq(r.body, "v1 /v1/one\n");
+	resp_free(&r);
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_str_eq(r.body, "v1 /v1/two\n");
+	resp_free(&r);
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_str_eq(r.body, "v1 /v1/three\n");
+	resp_free(&r);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+/* Send `req`, expect `status` with Connection: close, then EOF. */
+static void
+expect_fatal(int port, const char *req, size_t n, int status)
+{
+	struct cli *c = cli_open(port);
+	struct resp r;
+
+	cli_send(c, req, n);
+	ck_assert_msg(cli_resp(c, &r, 2000, 0) == 1, "no response to %.40s",
+	    req);
+	ck_assert_msg(r.status == status, "%d, not %d, for %.60s: %s",
+	    r.status, status, req, r.body);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nConnection: close\r\n"));
+	ck_assert(cli_eof(c, 2000));
+	resp_free(&r);
+	cli_close(c);
+}
+
+#define FATAL(port, lit, st)	expect_fatal((port), (lit), sizeof(lit) - 1, (st))
+
+START_TEST(limit_codes)
+{
+	struct http_limits l = { .max_line = 100, .max_head = 400,
+	    .max_headers = 8, .max_body = 1000 };
+	char req[2048];
+	struct tsrv ts;
+	int n;
+
+	tsrv_start(&ts, "127.0.0.1:0", &l);
+	n = snprintf(req, sizeof(req), "GET /%0100d HTTP/1.1\r\nHost: t\r\n"
+	    "\r\n", 0);
+	expect_fatal(ts.port, req, (size_t)n, 414);
+	n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\n"
+	    "X: %0400d\r\n\r\n", 0);
+	expect_fatal(ts.port, req, (size_t)n, 431);
+	FATAL(ts.port, "GET / HTTP/1.1\r\nHost: t\r\nA: 1\r\nB: 2\r\nC: 3\r\n"
+	    "D: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\n\r\n", 431);
+	/* The body is refused from its Content-Length, none of it sent. */
+	FATAL(ts.port, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 1001\r\n\r\n", 413);
+	FATAL(ts.port, "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505);
+	FATAL(ts.port, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", 411);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(not_found_and_method)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	c = cli_open(ts.port);
+	SEND(c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_str_eq(r.body, "404 Not Found\n");
+	resp_free(&r);
+	/* Same connection still usable: 404/405 do not close. */
+	SEND(c, "POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nAllow: GET, HEAD\r\n"));
+	resp_free(&r);
+	SEND(c, "DELETE /v1/x HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nAllow: GET, HEAD, POST\r\n"));
+	resp_free(&r);
+	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(malformed_get_400)
+{
+	static const char *const bad[] = {
+		"GET /health HTTP/1.1\r\nHost : t\r\n\r\n",
+		"GET /health HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n",
+		"GET /health HTTP/1.1\rHost: t\r\n\r\n",
+		"GET  /health HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /health HTTP/1.1 \r\nHost: t\r\n\r\n",
+		"GET /health\r\n\r\n",
+		"G@T /health HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /he\"alth HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /health HTTP/1.1\r\n\r\n",
+		"GET /health HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+		    "Content-Length: 3\r\n\r\nab",
+		"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\nab",
+		"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0x2\r\n\r\n",
+		"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
+		"GET /health HTTP/1.1\r\nHost: t\r\nX: \x01\r\n\r\n",
+	};
+	struct tsrv ts;
+	size_t i;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_fatal(ts.port, bad[i], strlen(bad[i]), 400);
+	/* A bad request after a good one on the same connection: the
+	   good one is answered, then 400, then close. */
+	{
+		struct cli *c = cli_open(ts.port);
+		struct resp r;
+
+		SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+		    "GET /health HTTP/1.1\r\nHost : t\r\n\r\n");
+		ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_ptr_null(strstr(r.head, "Connection:"));
+		resp_free(&r);
+		ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+		ck_assert_int_eq(r.status, 400);
+		ck_assert_str_eq(r.body,
+		    "400 Bad Request: whitespace before colon\n");
+		resp_free(&r);
+		ck_assert(cli_eof(c, 2000));
+		cli_close(c);
+	}
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(slowloris_408)
+{
+	struct http_limits l = { .request_timeout = 0.3 };
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+	double t0;
+
+	tsrv_start(&ts, "127.0.0.1:0", &l);
+	c = cli_open(ts.port);
+	t0 = t_now_ms();
+	SEND(c, "GET /health HTTP/1.1\r\nHo");
+	ck_assert_int_eq(cli_resp(c, &r, 3000, 0), 1);
+	ck_assert_int_eq(r.status, 408);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nConnection: close\r\n"));
+	ck_assert(cli_eof(c, 3000));
+	ck_assert_msg(t_now_ms() - t0 < 3000 * t_slow(), "took %.0f ms",
+	    t_now_ms() - t0);
+	ck_assert_msg(t_now_ms() - t0 >= 250, "408 too early");
+	resp_free(&r);
+	cli_close(c);
+	ck_assert_int_eq(stat_of(ts.port, "rtimeouts"), 1);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+/* Bytes trickling in do not extend the request timeout. */
+START_TEST(slowloris_trickle)
+{
+	struct http_limits l = { .request_timeout = 0.4 };
+	static const char req[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+	size_t i;
+
+	tsrv_start(&ts, "127.0.0.1:0", &l);
+	c = cli_open(ts.port);
+	for (i = 0; i < sizeof(req) - 3; i++) {
+		if (send(c->fd, req + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		if (cli_fill(c, t_now_ms() + 50) != -1)
+			break;		/* the server answered (or closed) */
+	}
+	ck_assert_int_eq(cli_resp(c, &r, 3000, 0), 1);
+	ck_assert_int_eq(r.status, 408);
+	resp_free(&r);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(idle_keepalive_closed)
+{
+	struct http_limits l = { .idle_timeout = 0.3 };
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+
+	tsrv_start(&ts, "127.0.0.1:0", &l);
+	c = cli_open(ts.port);
+	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	resp_free(&r);
+	ck_assert(cli_eof(c, 3000));
+	cli_close(c);
+	ck_assert_int_eq(stat_of(ts.port, "itimeouts"), 1);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(connection_cap)
+{
+	struct http_limits l = { .max_connections = 2 };
+	struct tsrv ts;
+	struct cli *a, *b, *c;
+	struct resp r;
+	double deadline;
+	long long rej = -1, fails = 0;
+
+	tsrv_start(&ts, "127.0.0.1:0", &l);
+	a = cli_open(ts.port);
+	b = cli_open(ts.port);
+	SEND(a, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(a, &r, 2000, 0), 1);
+	resp_free(&r);
+	SEND(b, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(b, &r, 2000, 0), 1);
+	resp_free(&r);
+	/* Both slots taken: the next one is closed at once, after a
+	   best-effort 503, and never served. */
+	c = cli_open(ts.port);
+	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	if (cli_resp(c, &r, 2000, 0) == 1) {
+		ck_assert_int_eq(r.status, 503);
+		resp_free(&r);
+	}
+	ck_assert(cli_eof(c, 2000));
+	cli_close(c);
+	cli_close(b);
+	/* A slot is free again once the server has seen b go. */
+	deadline = t_now_ms() + 2000 * t_slow();
+	while (t_now_ms() < deadline) {
+		struct cli *d = cli_open(ts.port);
+
+		SEND(d, "GET /stats HTTP/1.1\r\nHost: t\r\n\r\n");
+		if (cli_resp(d, &r, 2000, 0) == 1 && r.status == 200) {
+			rej = atoll(strstr(r.body, "rejected=") + 9);
+			resp_free(&r);
+			cli_close(d);
+			break;
+		}
+		resp_free(&r);
+		cli_close(d);
+		fails++;	/* b's close not seen yet: rejected too */
+	}
+	ck_assert_int_eq(rej, 1 + fails);
+	cli_close(a);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(async_after_timer)
+{
+	struct tsrv ts;
+	struct cli *a, *b;
+	struct resp r;
+	double t0;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	a = cli_open(ts.port);
+	b = cli_open(ts.port);
+	t0 = t_now_ms();
+	SEND(a, "GET /v1/slow?delay HTTP/1.1\r\nHost: t\r\n\r\n");
+	/* The loop is not blocked while /v1/slow waits. */
+	SEND(b, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(b, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	ck_assert_int_eq(a->len, 0);
+	ck_assert_int_eq(cli_resp(a, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "v1 /v1/slow\n");
+	ck_assert_msg(t_now_ms() - t0 >= 90, "answered before the timer");
+	resp_free(&r);
+	/* A client that leaves before the answer: the late answer is
+	   dropped; the server goes on. */
+	SEND(b, "GET /v1/gone?delay HTTP/1.1\r\nHost: t\r\n\r\n");
+	cli_close(b);
+	SEND(a, "GET /v1/after?delay HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(a, &r, 2000, 0), 1);
+	ck_assert_str_eq(r.body, "v1 /v1/after\n");
+	resp_free(&r);
+	cli_close(a);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(ipv6_listen)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+
+	tsrv_start(&ts, "[::1]:0", NULL);
+	c = cli_open_af(AF_INET6, ts.port);
+	SEND(c, "GET /health HTTP/1.1\r\nHost: [::1]\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	resp_free(&r);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(dual_stack_any)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+
+	tsrv_start(&ts, "[::]:0", NULL);
+	c = cli_open_af(AF_INET, ts.port);	/* IPv4 on the v6 socket */
+	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(bad_listen_address)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	static const char *const bad[] = { "8080", "::1:80", "[::1]80",
+	    "1.2.3:80", "127.0.0.1:65536", "127.0.0.1:", "localhost:80",
+	    "127.0.0.1:8x" };
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_ptr_null(http_server_new(loop, bad[i], NULL, err,
+		    sizeof(err)));
+		ck_assert_msg(strstr(err, bad[i]) != NULL, "%s", err);
+	}
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+/*
+ * A client that sends many requests for big responses and never reads:
+ * the server stops reading it once out_high_water is queued, so what it
+ * holds stays under the bound; once the client reads, every response
+ * arrives, in order.
+ */
+START_TEST(nonreading_client_bounded)
+{
+	struct http_limits l = { .out_high_water = 32768 };
+	static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+	const long long bound = 32768 + BIG_BODY + 1024;
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+	long long buffered, prev = -1;
+	int i, sent = 0, stable = 0, flags;
+	double deadline;
+
+	tsrv_start(&ts, "127.0.0.1:0", &l);
+	c = cli_open(ts.port);
+	flags = fcntl(c->fd, F_GETFL);
+	fcntl(c->fd, F_SETFL, flags | O_NONBLOCK);
+	for (i = 0; i < 400; i++) {
+		if (send(c->fd, req, sizeof(req) - 1, MSG_NOSIGNAL) !=
+		    (ssize_t)sizeof(req) - 1)
+			break;
+		sent++;
+	}
+	ck_assert_int_gt(sent, 100);
+	/* Sample until the server's buffered output settles. */
+	deadline = t_now_ms() + 3000 * t_slow();
+	while (stable < 3 && t_now_ms() < deadline) {
+		buffered = stat_of(ts.port, "buffered");
+		ck_assert_msg(buffered <= bound, "buffered %lld > %lld",
+		    buffered, bound);
+		stable = buffered == prev && buffered > 0 ? stable + 1 : 0;
+		prev = buffered;
+		poll(NULL, 0, 30);
+	}
+	ck_assert_int_eq(stable, 3);
+	ck_assert_int_gt(prev, 0);
+	fcntl(c->fd, F_SETFL, flags);
+	for (i = 0; i < sent; i++) {
+		ck_assert_msg(cli_resp(c, &r, 5000, 0) == 1, "response %d", i);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_uint_eq(r.body_len, BIG_BODY);
+		resp_free(&r);
+	}
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(http10_and_close)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	/* HTTP/1.0: closed after the response. */
+	c = cli_open(ts.port);
+	SEND(c, "GET /health HTTP/1.0\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strncmp(r.head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nConnection: close\r\n"));
+	resp_free(&r);
+	ck_assert(cli_eof(c, 2000));
+	cli_close(c);
+	/* HTTP/1.0 keep-alive: kept, and said so. */
+	c = cli_open(ts.port);
+	SEND(c, "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nConnection: keep-alive\r\n"));
+	resp_free(&r);
+	SEND(c, "GET /health HTTP/1.0\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nConnection: close\r\n"));
+	resp_free(&r);
+	ck_assert(cli_eof(c, 2000));
+	cli_close(c);
+	/* HTTP/1.1 Connection: close. */
+	c = cli_open(ts.port);
+	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+	    "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nConnection: close\r\n"));
+	resp_free(&r);
+	ck_assert(cli_eof(c, 2000));	/* the second is not answered */
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(body_head_and_continue)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	c = cli_open(ts.port);
+	/* A body in two pieces. */
+	SEND(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n"
+	    "hello");
+	ck_assert(cli_fill(c, t_now_ms() + 100) == -1);
+	SEND(c, " world");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_str_eq(r.body, "hello world");
+	resp_free(&r);
+	/* Expect: 100-continue gets the interim response first. */
+	SEND(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+	    "Expect: 100-continue\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 100);
+	ck_assert_str_eq(r.head, "HTTP/1.1 100 Continue\r\n\r\n");
+	resp_free(&r);
+	SEND(c, "data");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "data");
+	resp_free(&r);
+	/* HEAD: GET's headers, no body; the next response follows. */
+	SEND(c, "HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 1), 1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Length: 3\r\n"));
+	resp_free(&r);
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_str_eq(r.body, "ok\n");
+	resp_free(&r);
+	/* A handler's CR/LF in a header gets a 500, not a split response. */
+	SEND(c, "GET /badheader HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 500);
+	ck_assert_ptr_null(strstr(r.head, "Set-Cookie"));
+	resp_free(&r);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+START_TEST(metrics_text)
+{
+	struct tsrv ts;
+	char *body;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	free(get_once(ts.port, "/health"));
+	free(get_once(ts.port, "/health"));
+	body = get_once(ts.port, "/metrics");
+	ck_assert_ptr_nonnull(strstr(body,
+	    "\nafu9_http_responses_total{code=\"200\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(body, "\nafu9_http_connections_open "));
+	ck_assert_ptr_nonnull(strstr(body,
+	    "\nafu9_http_connections_accepted_total 3\n"));
+	free(body);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+/* Stop: no new connections; a request in flight is still answered,
+   with Connection: close, and the done callback runs. */
+START_TEST(graceful_stop)
+{
+	struct tsrv ts;
+	struct cli *a, *idle;
+	struct resp r;
+	int fd;
+	struct sockaddr_in s4;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	idle = cli_open(ts.port);
+	a = cli_open(ts.port);
+	SEND(a, "GET /v1/inflight?delay HTTP/1.1\r\nHost: t\r\n\r\n");
+	/* Stop once the server holds the request. */
+	while (stat_of(ts.port, "delayed") == 0)
+		;
+	ev_async_send(ts.loop, &ts.stop);
+	ck_assert_int_eq(cli_resp(a, &r, 2000, 0), 1);
+	ck_assert_str_eq(r.body, "v1 /v1/inflight\n");
+	ck_assert_ptr_nonnull(strstr(r.head, "\r\nConnection: close\r\n"));
+	resp_free(&r);
+	ck_assert(cli_eof(a, 2000));
+	ck_assert(cli_eof(idle, 2000));
+	pthread_join(ts.th, NULL);
+	ck_assert_int_eq(ts.stopped, 1);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = htons((uint16_t)ts.port);
+	s4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&s4, sizeof(s4)), -1);
+	close(fd);
+	cli_close(a);
+	cli_close(idle);
+	http_server_free(ts.srv);
+	ev_loop_destroy(ts.loop);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc = tcase_create("http");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, health_exact_bytes);
+	tcase_add_test(tc, keepalive_hundred);
+	tcase_add_test(tc, pipelined_in_order);
+	tcase_add_test(tc, limit_codes);
+	tcase_add_test(tc, not_found_and_method);
+	tcase_add_test(tc, malformed_get_400);
+	tcase_add_test(tc, slowloris_408);
+	tcase_add_test(tc, slowloris_trickle);
+	tcase_add_test(tc, idle_keepalive_closed);
+	tcase_add_test(tc, connection_cap);
+	tcase_add_test(tc, async_after_timer);
+	tcase_add_test(tc, ipv6_listen);
+	tcase_add_test(tc, dual_stack_any);
+	tcase_add_test(tc, bad_listen_address);
+	tcase_add_test(tc, nonreading_client_bounded);
+	tcase_add_test(tc, http10_and_close);
+	tcase_add_test(tc, body_head_and_continue);
+	tcase_add_test(tc, metrics_text);
+	tcase_add_test(tc, graceful_stop);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
