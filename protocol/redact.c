@@ -38,7 +38,8 @@ static const char *const sensitive_stems[] = {
  * The registry is process-global and not locked: register secrets at
  * start-up, before any thread that logs is started.
  */
-#define REDACT_MAX_SECRETS	64
+#define REDACT_MAX_SECRETS	64	/* pinned: redact_add_secret() */
+#define REDACT_MAX_ROTATING	192	/* redact_add_rotating_secret() */
 #define REDACT_MIN_SECRET	4
 #define REDACT_MAX_SECRET	8192
 #define REDACT_MAX_DEPTH	128
@@ -46,12 +47,16 @@ static const char *const sensitive_stems[] = {
 #define BEARER_MIN		16
 
 struct secret {
-	char	*val;
-	size_t	 len;
+	char		*val;
+	size_t		 len;
+	int		 rotating;
+	unsigned long	 seq;		/* registration order */
 };
 
-static struct secret	secrets[REDACT_MAX_SECRETS];
+static struct secret	secrets[REDACT_MAX_SECRETS + REDACT_MAX_ROTATING];
 static size_t		nsecrets;
+static size_t		npinned, nrotating;
+static unsigned long	next_seq;
 
 static int
 is_sep(unsigned char c)
@@ -102,10 +107,24 @@ redact_is_sensitive_key(const char *key)
  * change the result of the coverage scan, but it keeps the cheapest
  * rejection tests last).  Registering a value twice is a no-op.
  */
-int
-redact_add_secret(const char *value)
+/* Remove entry i, keeping the longest-first order. */
+static void
+secret_remove(size_t i)
 {
-	size_t len, i;
+	if (secrets[i].rotating)
+		nrotating--;
+	else
+		npinned--;
+	free(secrets[i].val);
+	memmove(&secrets[i], &secrets[i + 1], (nsecrets - i - 1) * sizeof(secrets[0]));
+	nsecrets--;
+	memset(&secrets[nsecrets], 0, sizeof(secrets[0]));
+}
+
+static int
+secret_add(const char *value, int rotating)
+{
+	size_t len, i, oldest;
 	char *copy;
 
 	if (value == NULL || (len = strlen(value)) < REDACT_MIN_SECRET ||
@@ -114,20 +133,63 @@ redact_add_secret(const char *value)
 		return -1;
 	}
 	for (i = 0; i < nsecrets; i++)
-		if (secrets[i].len == len && memcmp(secrets[i].val, value, len) == 0)
+		if (secrets[i].len == len && memcmp(secrets[i].val, value, len) == 0) {
+			if (!rotating && secrets[i].rotating) {
+				/* pinning wins: it must never be evicted */
+				if (npinned == REDACT_MAX_SECRETS) {
+					errno = ENOSPC;
+					return -1;
+				}
+				secrets[i].rotating = 0;
+				nrotating--;
+				npinned++;
+			} else if (rotating && secrets[i].rotating)
+				secrets[i].seq = next_seq++;
 			return 0;
-	if (nsecrets == REDACT_MAX_SECRETS) {
+		}
+	if (!rotating && npinned == REDACT_MAX_SECRETS) {
 		errno = ENOSPC;
 		return -1;
 	}
 	if ((copy = strdup(value)) == NULL)
 		return -1;
+	if (rotating && nrotating == REDACT_MAX_ROTATING) {
+		oldest = nsecrets;
+		for (i = 0; i < nsecrets; i++)
+			if (secrets[i].rotating && (oldest == nsecrets ||
+			    secrets[i].seq < secrets[oldest].seq))
+				oldest = i;
+		secret_remove(oldest);
+	}
 	for (i = nsecrets; i > 0 && secrets[i - 1].len < len; i--)
 		secrets[i] = secrets[i - 1];
 	secrets[i].val = copy;
 	secrets[i].len = len;
+	secrets[i].rotating = rotating;
+	secrets[i].seq = next_seq++;
 	nsecrets++;
+	if (rotating)
+		nrotating++;
+	else
+		npinned++;
 	return 0;
+}
+
+/*
+ * Register a copy of value.  Kept sorted longest first (the order does not
+ * change the result of the coverage scan, but it keeps the cheapest
+ * rejection tests last).  Registering a value twice is a no-op.
+ */
+int
+redact_add_secret(const char *value)
+{
+	return secret_add(value, 0);
+}
+
+int
+redact_add_rotating_secret(const char *value)
+{
+	return secret_add(value, 1);
 }
 
 void
@@ -140,7 +202,7 @@ redact_clear(void)
 		secrets[i].val = NULL;
 		secrets[i].len = 0;
 	}
-	nsecrets = 0;
+	nsecrets = npinned = nrotating = 0;
 }
 
 int

@@ -22,6 +22,13 @@
 
 /* Register a secret value; copies it.  0, or -1 if too short / ENOMEM. */
 int	 redact_add_secret(const char *value);
+/*
+ * Register a secret that is replaced over time (temporary AWS credentials,
+ * refreshed tokens).  These live in a separate registry of 192: when it is
+ * full the oldest rotating secret is forgotten, so a long-running process
+ * never runs out of room; pinned secrets (above, 64) are never evicted.
+ */
+int	 redact_add_rotating_secret(const char *value);
 /* Forget every registered secret (tests). */
 void	 redact_clear(void);
 /* Non-zero if a key names something secret. */

@@ -623,6 +623,34 @@ START_TEST(registry_bounds)
 }
 END_TEST
 
+/* Rotating secrets never exhaust the registry: the oldest is forgotten,
+ * pinned ones stay. */
+START_TEST(registry_rotating_evicts_oldest)
+{
+	char v[32];
+	int i;
+
+	ck_assert_int_eq(redact_add_secret("pinned-token"), 0);
+	for (i = 0; i < 1000; i++) {
+		snprintf(v, sizeof(v), "rotating-%04d", i);
+		ck_assert_int_eq(redact_add_rotating_secret(v), 0);
+	}
+	/* 192 kept: 0808..0999; 0807 and older evicted */
+	assert_redacts("rotating-0999 rotating-0808", "[REDACTED] [REDACTED]");
+	assert_redacts("rotating-0807", "rotating-0807");
+	assert_redacts("pinned-token", "[REDACTED]");
+	/* pinning a rotating value moves it out of the eviction ring */
+	ck_assert_int_eq(redact_add_secret("rotating-0808"), 0);
+	for (i = 0; i < 200; i++) {
+		snprintf(v, sizeof(v), "later-%04d", i);
+		ck_assert_int_eq(redact_add_rotating_secret(v), 0);
+	}
+	assert_redacts("rotating-0808", "[REDACTED]");
+	assert_redacts("rotating-0809", "rotating-0809");
+	redact_clear();
+}
+END_TEST
+
 START_TEST(scrub_every_occurrence)
 {
 	ck_assert_int_eq(redact_add_secret("hunter2"), 0);
@@ -754,6 +782,7 @@ main(void)
 	tcase_add_checked_fixture(tr, setup, teardown);
 	tcase_add_test(tr, sensitive_keys);
 	tcase_add_test(tr, registry_bounds);
+	tcase_add_test(tr, registry_rotating_evicts_oldest);
 	tcase_add_test(tr, scrub_every_occurrence);
 	tcase_add_test(tr, scrub_keeps_utf8_whole);
 	tcase_add_test(tr, scrub_token_shapes);

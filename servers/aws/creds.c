@@ -1149,10 +1149,10 @@ resolve_done(struct aws_creds_provider *p, struct aws_creds *c)
 	wipe_free(p->webid_token);
 	p->webid_token = NULL;
 	if (c != NULL) {
-		/* best effort: the registry is bounded */
-		(void)redact_add_secret(c->secret_access_key);
+		/* rotating: refreshes never exhaust the registry */
+		(void)redact_add_rotating_secret(c->secret_access_key);
 		if (c->session_token != NULL)
-			(void)redact_add_secret(c->session_token);
+			(void)redact_add_rotating_secret(c->session_token);
 		creds_free(p->cache);
 		p->cache = c;
 		p->stale = 0;
