@@ -1,0 +1,1307 @@
+/*
+ * afu9-github end to end: the real binary over stdio (NDJSON), against
+ *  - t/faultserver.py serving GitHub answers recorded in the shape of the
+ *    real API (t/fixtures/github/responses.json): every tool's success
+ *    path, its error paths (404, 422, conflict) and idempotent re-runs;
+ *    the requests the server sent are checked (method, path, query, body);
+ *  - @octokit/fixtures-server replaying traffic recorded from GitHub
+ *    strictly (get-repository, paginate-issues), when Node and
+ *    t/node_modules are there;
+ *  - the official TypeScript SDK client launching afu9-github
+ *    (t/fixtures/github/sdk-call.mjs), same condition.
+ * The token must appear in nothing the server writes.  Also: the text
+ * cleaner (servers/github/text.c) directly.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "github/text.h"
+#include "testutil.h"
+
+#define TOKEN		"tok-Ghs3rv-9Qx7Wv3-faultserver"
+#define FIX_TOKEN	"0000000000000000000000000000000000000001"
+#define TRUNK_SHA	"aa218f56b14c9653891f9e74264a383fa43fefbd"
+#define OTHER_SHA	"1111111111111111111111111111111111111111"
+
+static json_t	*R;		/* responses.json */
+
+/* ---- the fault server ---- */
+
+static struct tproc	fs;
+static long		fs_seq;
+static char		base[64];
+
+static void
+fs_start(void)
+{
+	const char *py = getenv("PYTHON");
+	char script[4096], *line;
+	char *argv[3];
+	const char *wrap = getenv("AFU9_TEST_WRAPPER");
+	char *saved = wrap ? strdup(wrap) : NULL;
+
+	snprintf(script, sizeof(script), "%s", t_srcdir("t/faultserver.py"));
+	argv[0] = (char *)(py && *py ? py : "python3");
+	argv[1] = script;
+	argv[2] = NULL;
+	unsetenv("AFU9_TEST_WRAPPER");	/* a test tool, never wrapped */
+	if (t_spawn(&fs, argv, NULL, 0) == -1 ||
+	    (line = t_read_line(fs.out, 20000)) == NULL) {
+		fprintf(stderr, "cannot start %s %s\n", argv[0], script);
+		exit(99);
+	}
+	if (saved != NULL) {
+		setenv("AFU9_TEST_WRAPPER", saved, 1);
+		free(saved);
+	}
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", atoi(line));
+	free(line);
+}
+
+/* Send a command (stolen); its reply (new reference). */
+static json_t *
+fs_cmd(json_t *cmd)
+{
+	long long id = (long long)getpid() * 1000000 + ++fs_seq;
+	json_t *reply;
+	char *s, *line;
+
+	json_object_set_new(cmd, "id", json_integer(id));
+	s = json_dumps(cmd, JSON_COMPACT);
+	json_decref(cmd);
+	ck_assert_int_eq(t_write(fs.in, s, strlen(s)), 0);
+	ck_assert_int_eq(t_write(fs.in, "\n", 1), 0);
+	free(s);
+	for (;;) {
+		line = t_read_line(fs.out, 15000 * t_slow());
+		ck_assert_msg(line != NULL, "fault server did not answer");
+		reply = json_loads(line, 0, NULL);
+		free(line);
+		ck_assert_ptr_nonnull(reply);
+		if (json_integer_value(json_object_get(reply, "id")) == id)
+			return reply;
+		json_decref(reply);
+	}
+}
+
+/* Answer METHOD PATH (the whole target) once with status and the named
+   body from responses.json (NULL: none). */
+static void
+fs_on(const char *method, const char *path, int status, const char *name)
+{
+	json_t *spec = json_pack("{s:i, s:{s:s, s:s}}", "status", status,
+	    "match", "method", method, "path", path);
+
+	if (name != NULL) {
+		ck_assert_msg(json_object_get(R, name) != NULL, "no %s", name);
+		json_object_set(spec, "json", json_object_get(R, name));
+	}
+	json_decref(fs_cmd(json_pack("{s:s, s:o}", "cmd", "push", "response",
+	    spec)));
+}
+
+/* Every request seen (new reference). */
+static json_t *
+fs_requests(void)
+{
+	json_t *r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
+	json_t *a = json_incref(json_object_get(r, "requests"));
+
+	json_decref(r);
+	return a;
+}
+
+/* Assert the requests seen were exactly these "METHOD TARGET" lines. */
+static void
+assert_requests(const char *const *want)
+{
+	json_t *a = fs_requests(), *q;
+	char got[8192];
+	size_t i;
+
+	for (i = 0; want[i] != NULL; i++) {
+		q = json_array_get(a, i);
+		ck_assert_msg(q != NULL, "request %zu (%s) not sent", i,
+		    want[i]);
+		snprintf(got, sizeof(got), "%s %s",
+		    json_string_value(json_object_get(q, "method")),
+		    json_string_value(json_object_get(q, "target")));
+		ck_assert_str_eq(got, want[i]);
+	}
+	ck_assert_msg(json_array_size(a) == i, "%zu requests, want %zu",
+	    json_array_size(a), i);
+	json_decref(a);
+}
+
+/* The body of request n (0-based), parsed; new reference. */
+static json_t *
+request_body(size_t n)
+{
+	json_t *a = fs_requests(), *b;
+
+	b = json_loads(json_string_value(json_object_get(json_array_get(a, n),
+	    "body")), 0, NULL);
+	json_decref(a);
+	ck_assert_msg(b != NULL, "request %zu has no JSON body", n);
+	return b;
+}
+
+/* ---- the server under test ---- */
+
+static struct tproc	srv;
+static long		rpc_id;
+
+/* Start afu9-github with extra args (NULL-terminated) and env set. */
+static void
+srv_start_args(const char *api_url, const char *token, const char *const *extra)
+{
+	char *argv[16];
+	size_t n = 0;
+
+	argv[n++] = (char *)t_builddir("servers/github/afu9-github");
+	while (extra != NULL && *extra != NULL && n < 15)
+		argv[n++] = (char *)*extra++;
+	argv[n] = NULL;
+	setenv("GITHUB_API_URL", api_url, 1);
+	if (token != NULL)
+		setenv("GITHUB_TOKEN", token, 1);
+	else
+		unsetenv("GITHUB_TOKEN");
+	unsetenv("GITHUB_TOKEN_FILE");
+	unsetenv("AFU9_GITHUB_READ_ONLY");
+	setenv("AFU9_LOG_LEVEL", "debug", 1);
+	ck_assert_int_eq(t_spawn(&srv, argv, NULL, 1), 0);
+}
+
+static void
+srv_start(void)
+{
+	srv_start_args(base, TOKEN, NULL);
+}
+
+/* Send one request; its response line (new reference). */
+static json_t *
+rpc(const char *method, json_t *params)
+{
+	json_t *req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0",
+	    "id", (json_int_t)++rpc_id, "method", method, "params",
+	    params ? params : json_object());
+	json_t *resp;
+	char *s, *line;
+
+	s = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	ck_assert_int_eq(t_write(srv.in, s, strlen(s)), 0);
+	ck_assert_int_eq(t_write(srv.in, "\n", 1), 0);
+	free(s);
+	line = t_read_line(srv.out, 15000);
+	ck_assert_msg(line != NULL, "no answer to %s", method);
+	ck_assert_msg(strstr(line, TOKEN) == NULL, "token in %s", line);
+	resp = json_loads(line, 0, NULL);
+	ck_assert_msg(resp != NULL, "not JSON: %s", line);
+	free(line);
+	ck_assert_int_eq(json_integer_value(json_object_get(resp, "id")),
+	    rpc_id);
+	return resp;
+}
+
+/* tools/call; the result object (new reference). */
+static json_t *
+call(const char *tool, json_t *args)
+{
+	json_t *resp = rpc("tools/call", json_pack("{s:s, s:o}", "name", tool,
+	    "arguments", args));
+	json_t *res = json_incref(json_object_get(resp, "result"));
+
+	ck_assert_msg(res != NULL, "%s: no result", tool);
+	json_decref(resp);
+	return res;
+}
+
+/* A successful call's structuredContent (new reference). */
+static json_t *
+call_ok(const char *tool, json_t *args)
+{
+	json_t *res = call(tool, args), *sc;
+
+	ck_assert_msg(!json_is_true(json_object_get(res, "isError")),
+	    "%s failed: %s", tool, json_string_value(json_object_get(
+	    json_array_get(json_object_get(res, "content"), 0), "text")));
+	sc = json_incref(json_object_get(res, "structuredContent"));
+	ck_assert_ptr_nonnull(sc);
+	json_decref(res);
+	return sc;
+}
+
+/* A failed call's error text (malloc'd). */
+static char *
+call_err(const char *tool, json_t *args)
+{
+	json_t *res = call(tool, args);
+	const char *t = json_string_value(json_object_get(json_array_get(
+	    json_object_get(res, "content"), 0), "text"));
+	char *s;
+
+	ck_assert_msg(json_is_true(json_object_get(res, "isError")),
+	    "%s succeeded", tool);
+	ck_assert_ptr_nonnull(t);
+	s = strdup(t);
+	json_decref(res);
+	return s;
+}
+
+/* End the server: EOF, everything it wrote checked for the token, exit 0. */
+static void
+srv_stop(void)
+{
+	char *out, *err;
+	int eof, st;
+
+	close(srv.in);
+	srv.in = -1;
+	out = t_read_until(srv.out, "\x01", 15000, &eof);
+	err = t_read_until(srv.err, "\x01", 15000, &eof);
+	st = t_finish(&srv, 15000);
+	ck_assert_msg(out == NULL || strstr(out, TOKEN) == NULL, "token on "
+	    "stdout");
+	ck_assert_msg(err != NULL && strstr(err, "\"component\":"
+	    "\"afu9-github\"") != NULL, "no log on stderr");
+	ck_assert_msg(strstr(err, TOKEN) == NULL, "token on stderr: %s", err);
+	ck_assert_msg(strstr(err, FIX_TOKEN) == NULL, "token on stderr");
+	free(out);
+	free(err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d", st);
+}
+
+static void
+setup(void)
+{
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	srv_start();
+}
+
+static void
+teardown(void)
+{
+	srv_stop();
+}
+
+#define ARGS(...)	json_pack(__VA_ARGS__)
+#define OR	"owner", "acme", "repo", "widgets"
+
+static const char *
+sget(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* A note containing `needle` exists. */
+static int
+has_note(const json_t *sc, const char *needle)
+{
+	const json_t *n;
+	size_t i;
+
+	json_array_foreach(json_object_get(sc, "notes"), i, n)
+		if (strstr(json_string_value(n), needle) != NULL)
+			return 1;
+	return 0;
+}
+
+/* ---- tool selection, no token ---- */
+
+/* Names of the listed tools, comma-joined (malloc'd). */
+static char *
+tool_names(void)
+{
+	json_t *resp = rpc("tools/list", NULL), *t;
+	char buf[1024] = "";
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(resp, "result"),
+	    "tools"), i, t) {
+		if (i)
+			strcat(buf, ",");
+		strcat(buf, sget(t, "name"));
+	}
+	json_decref(resp);
+	return strdup(buf);
+}
+
+#define ALL_TOOLS "getRepository,getFileContents,getIssue,listIssues," \
+	"getPullRequest,listPullRequests,createBranch,createPullRequest," \
+	"pushFiles,addIssueComment,mergePullRequest"
+#define READ_TOOLS "getRepository,getFileContents,getIssue,listIssues," \
+	"getPullRequest,listPullRequests"
+
+START_TEST(test_list_all_and_annotations)
+{
+	json_t *resp, *t;
+	char *names;
+	size_t i;
+
+	srv_start();
+	names = tool_names();
+	ck_assert_str_eq(names, ALL_TOOLS);
+	free(names);
+	resp = rpc("tools/list", NULL);
+	json_array_foreach(json_object_get(json_object_get(resp, "result"),
+	    "tools"), i, t) {
+		const json_t *a = json_object_get(t, "annotations");
+		const char *n = sget(t, "name");
+		int w = i >= 6;
+
+		ck_assert_msg(json_object_get(t, "outputSchema") != NULL, "%s", n);
+		ck_assert_int_eq(json_is_true(json_object_get(a,
+		    "readOnlyHint")), !w);
+		ck_assert_int_eq(json_is_true(json_object_get(a,
+		    "destructiveHint")), strcmp(n, "pushFiles") == 0 ||
+		    strcmp(n, "mergePullRequest") == 0);
+		ck_assert_int_eq(json_is_true(json_object_get(a,
+		    "idempotentHint")), strcmp(n, "addIssueComment") != 0);
+	}
+	json_decref(resp);
+	srv_stop();
+}
+END_TEST
+
+START_TEST(test_read_only_hides_write_tools)
+{
+	static const char *const ro[] = { "--read-only", NULL };
+	static const char *const sel[] = { "--tools",
+	    "getIssue,createBranch,pushFiles", "--exclude-tools", "pushFiles",
+	    NULL };
+	json_t *resp;
+	char *names;
+
+	srv_start_args(base, TOKEN, ro);
+	names = tool_names();
+	ck_assert_str_eq(names, READ_TOOLS);
+	free(names);
+	/* a hidden tool cannot be called either */
+	resp = rpc("tools/call", ARGS("{s:s, s:{s:s, s:s, s:s}}", "name",
+	    "createBranch", "arguments", OR, "branch", "x"));
+	ck_assert_str_eq(sget(json_object_get(resp, "error"), "message"),
+	    "Unknown tool: createBranch");
+	json_decref(resp);
+	srv_stop();
+
+	srv_start_args(base, TOKEN, sel);
+	names = tool_names();
+	ck_assert_str_eq(names, "getIssue,createBranch");
+	free(names);
+	srv_stop();
+}
+END_TEST
+
+START_TEST(test_read_only_env)
+{
+	char *argv[] = { (char *)t_builddir("servers/github/afu9-github"),
+	    NULL };
+	char *names;
+
+	setenv("GITHUB_API_URL", base, 1);
+	setenv("GITHUB_TOKEN", TOKEN, 1);
+	setenv("AFU9_GITHUB_READ_ONLY", "1", 1);
+	ck_assert_int_eq(t_spawn(&srv, argv, NULL, 1), 0);
+	names = tool_names();
+	ck_assert_str_eq(names, READ_TOOLS);
+	free(names);
+	srv_stop();
+	unsetenv("AFU9_GITHUB_READ_ONLY");
+}
+END_TEST
+
+START_TEST(test_unknown_tool_option)
+{
+	static const char *const bad[] = { "--tools", "getIssue,nope", NULL };
+	char *err;
+	int eof, st;
+
+	srv_start_args(base, TOKEN, bad);
+	close(srv.in);
+	srv.in = -1;
+	err = t_read_until(srv.err, "\x01", 10000, &eof);
+	st = t_finish(&srv, 10000);
+	ck_assert_msg(err != NULL && strstr(err, "--tools: unknown tool "
+	    "'nope'") != NULL, "%s", err ? err : "");
+	free(err);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+}
+END_TEST
+
+START_TEST(test_no_token)
+{
+	char *names, *e;
+
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	srv_start_args(base, NULL, NULL);
+	names = tool_names();
+	ck_assert_str_eq(names, ALL_TOOLS);
+	free(names);
+	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	ck_assert_msg(strncmp(e, "GITHUB_TOKEN is not set", 23) == 0, "%s", e);
+	free(e);
+	srv_stop();
+	assert_requests((const char *const[]){ NULL });
+}
+END_TEST
+
+START_TEST(test_help_lists_everything)
+{
+	static const char *const help[] = { "--help", NULL };
+	const char *want[] = { "getRepository", "getFileContents", "getIssue",
+	    "listIssues", "getPullRequest", "listPullRequests", "createBranch",
+	    "createPullRequest", "pushFiles", "addIssueComment",
+	    "mergePullRequest", "--read-only", "--tools", "--exclude-tools",
+	    "GITHUB_TOKEN", "GITHUB_TOKEN_FILE", "GITHUB_API_URL",
+	    "AFU9_GITHUB_READ_ONLY", NULL };
+	char *out;
+	size_t i;
+	int eof, st;
+
+	srv_start_args(base, TOKEN, help);
+	out = t_read_until(srv.out, "\x01", 10000, &eof);
+	st = t_finish(&srv, 10000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (i = 0; want[i] != NULL; i++)
+		ck_assert_msg(out && strstr(out, want[i]), "--help lacks %s",
+		    want[i]);
+	free(out);
+}
+END_TEST
+
+/* ---- read tools ---- */
+
+START_TEST(test_get_repository)
+{
+	json_t *sc;
+	char *e;
+
+	fs_on("GET", "/repos/acme/widgets", 200, "repo");
+	sc = call_ok("getRepository", ARGS("{s:s, s:s}", OR));
+	ck_assert_str_eq(sget(sc, "fullName"), "acme/widgets");
+	ck_assert_str_eq(sget(sc, "defaultBranch"), "trunk");
+	ck_assert(json_is_true(json_object_get(json_object_get(sc,
+	    "permissions"), "push")));
+	ck_assert_ptr_null(json_object_get(sc, "owner"));	/* compact */
+	json_decref(sc);
+	fs_on("GET", "/repos/acme/nope", 404, "not_found");
+	e = call_err("getRepository", ARGS("{s:s, s:s}", "owner", "acme",
+	    "repo", "nope"));
+	ck_assert_str_eq(e, "not found, or the token cannot see it: acme/nope "
+	    "(GET /repos/acme/nope)");
+	free(e);
+	e = call_err("getRepository", ARGS("{s:s, s:s}", "owner", "..",
+	    "repo", "x"));
+	ck_assert_str_eq(e, "'..' is not a valid owner name");
+	free(e);
+	assert_requests((const char *const[]){ "GET /repos/acme/widgets",
+	    "GET /repos/acme/nope", NULL });
+}
+END_TEST
+
+START_TEST(test_get_issue_strips_and_comments)
+{
+	json_t *sc, *c;
+
+	fs_on("GET", "/repos/acme/widgets/issues/7", 200, "issue_7");
+	fs_on("GET", "/repos/acme/widgets/issues/7/comments?per_page=20", 200,
+	    "comments_7");
+	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i, s:b}", OR, "number", 7,
+	    "includeComments", 1));
+	ck_assert_str_eq(sget(sc, "title"), "Login fails on Safari");
+	ck_assert_str_eq(sget(sc, "body"),
+	    "Steps:\n1. open the page\n2. log in");
+	ck_assert(has_note(sc, "removed 1 invisible Unicode character (tag, "
+	    "bidirectional-control or zero-width) from a title"));
+	ck_assert(has_note(sc, "removed 7 invisible Unicode characters"));
+	ck_assert_str_eq(sget(sc, "author"), "octocat");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(sc,
+	    "labels"), 0)), "bug");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(sc,
+	    "assignees"), 0)), "hubot");
+	c = json_object_get(sc, "commentList");
+	ck_assert_int_eq(json_array_size(c), 2);
+	ck_assert_str_eq(sget(json_array_get(c, 1), "body"), "Fixed in #9.");
+	ck_assert(json_is_false(json_object_get(sc, "isPullRequest")));
+	json_decref(sc);
+}
+END_TEST
+
+START_TEST(test_get_issue_long_body_capped)
+{
+	json_t *issue = json_deep_copy(json_object_get(R, "issue_7")), *sc;
+	char *big = malloc(40001);
+
+	memset(big, 'a', 40000);
+	big[40000] = '\0';
+	json_object_set_new(issue, "body", json_string(big));
+	json_object_set_new(issue, "title", json_string("Plain"));
+	free(big);
+	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:o}}", "cmd", "push",
+	    "response", "status", 200, "json", issue)));
+	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	ck_assert_uint_eq(strlen(sget(sc, "body")), 16384);
+	ck_assert(has_note(sc, "the body cut at 16384 bytes: 23616 more bytes "
+	    "not shown"));
+	ck_assert_ptr_null(json_object_get(sc, "commentList"));
+	json_decref(sc);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/issues/7", NULL });
+}
+END_TEST
+
+START_TEST(test_list_issues_query_and_prs)
+{
+	json_t *sc, *items;
+
+	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "push",
+	    "response", "status", 200, "json", json_object_get(R,
+	    "issues_page"))));
+	sc = call_ok("listIssues", ARGS("{s:s, s:s, s:s, s:[s,s], s:s, s:s,"
+	    " s:i}", OR, "state", "all", "labels", "bug", "ui", "since",
+	    "2024-04-01T00:00:00Z", "direction", "asc", "maxItems", 50));
+	items = json_object_get(sc, "items");
+	ck_assert_int_eq(json_array_size(items), 2);	/* #9 is a PR */
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
+	    items, 0), "number")), 8);
+	ck_assert(json_is_false(json_object_get(sc, "hasMore")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "count")), 2);
+	json_decref(sc);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/issues?state=all&labels=bug%2Cui&since="
+	    "2024-04-01T00%3A00%3A00Z&direction=asc&per_page=50", NULL });
+
+	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "push",
+	    "response", "status", 200, "json", json_object_get(R,
+	    "issues_page"))));
+	sc = call_ok("listIssues", ARGS("{s:s, s:s, s:s, s:b, s:i}", OR,
+	    "labels", "bug,ui", "includePullRequests", 1, "maxItems", 2));
+	ck_assert_int_eq(json_array_size(json_object_get(sc, "items")), 2);
+	ck_assert(json_is_true(json_object_get(sc, "hasMore")));
+	ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(
+	    sc, "items"), 0), "isPullRequest")));
+	json_decref(sc);
+}
+END_TEST
+
+START_TEST(test_get_file_contents)
+{
+	json_t *sc;
+	char *e;
+
+	fs_on("GET", "/repos/acme/widgets/contents/docs/README.md?ref=v1.0",
+	    200, "file_readme");
+	sc = call_ok("getFileContents", ARGS("{s:s, s:s, s:s, s:s}", OR,
+	    "path", "/docs/README.md", "ref", "v1.0"));
+	ck_assert_str_eq(sget(sc, "content"), "# Widgets\n\nBuild: make\n");
+	ck_assert(json_is_false(json_object_get(sc, "truncated")));
+	json_decref(sc);
+
+	fs_on("GET", "/repos/acme/widgets/contents/docs/README.md", 200,
+	    "file_readme");
+	sc = call_ok("getFileContents", ARGS("{s:s, s:s, s:s, s:i}", OR,
+	    "path", "docs/README.md", "maxBytes", 9));
+	ck_assert_str_eq(sget(sc, "content"), "# Widgets");
+	ck_assert(json_is_true(json_object_get(sc, "truncated")));
+	ck_assert(has_note(sc, "content cut at 9 bytes: 14 more bytes"));
+	json_decref(sc);
+
+	fs_on("GET", "/repos/acme/widgets/contents/logo.png", 200,
+	    "file_binary");
+	sc = call_ok("getFileContents", ARGS("{s:s, s:s, s:s}", OR, "path",
+	    "logo.png"));
+	ck_assert(json_is_true(json_object_get(sc, "binary")));
+	ck_assert_ptr_null(json_object_get(sc, "content"));
+	json_decref(sc);
+
+	fs_on("GET", "/repos/acme/widgets/contents/", 200, "dir_root");
+	sc = call_ok("getFileContents", ARGS("{s:s, s:s, s:s}", OR, "path",
+	    ""));
+	ck_assert_str_eq(sget(sc, "type"), "dir");
+	ck_assert_str_eq(sget(json_array_get(json_object_get(sc, "entries"),
+	    1), "name"), "src");
+	json_decref(sc);
+
+	fs_on("GET", "/repos/acme/widgets/contents/a%20b.txt", 404,
+	    "not_found");
+	e = call_err("getFileContents", ARGS("{s:s, s:s, s:s}", OR, "path",
+	    "a b.txt"));
+	ck_assert_str_eq(e, "not found, or the token cannot see it: "
+	    "acme/widgets (GET /repos/acme/widgets/contents/a%20b.txt)");
+	free(e);
+	e = call_err("getFileContents", ARGS("{s:s, s:s, s:s}", OR, "path",
+	    "src/../../etc"));
+	ck_assert_msg(strstr(e, "'..' segment") != NULL, "%s", e);
+	free(e);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/contents/docs/README.md?ref=v1.0",
+	    "GET /repos/acme/widgets/contents/docs/README.md",
+	    "GET /repos/acme/widgets/contents/logo.png",
+	    "GET /repos/acme/widgets/contents/",
+	    "GET /repos/acme/widgets/contents/a%20b.txt", NULL });
+}
+END_TEST
+
+START_TEST(test_get_pull_request_checks)
+{
+	json_t *sc, *ck;
+
+	fs_on("GET", "/repos/acme/widgets/pulls/9", 200, "pull_9");
+	fs_on("GET", "/repos/acme/widgets/commits/6dcb09b5b57875f334f61aebed6"
+	    "95e2e4193db5e/status", 200, "status_9");
+	fs_on("GET", "/repos/acme/widgets/commits/6dcb09b5b57875f334f61aebed6"
+	    "95e2e4193db5e/check-runs?per_page=100", 200, "check_runs_9");
+	sc = call_ok("getPullRequest", ARGS("{s:s, s:s, s:i}", OR, "number",
+	    9));
+	ck_assert_str_eq(sget(sc, "head"), "acme:feature/login");
+	ck_assert_str_eq(sget(sc, "base"), "trunk");
+	ck_assert(json_is_null(json_object_get(sc, "mergeable")));
+	ck_assert(has_note(sc, "GitHub is still computing it"));
+	ck = json_object_get(sc, "checks");
+	ck_assert_str_eq(sget(ck, "state"), "failure");
+	ck_assert_int_eq(json_integer_value(json_object_get(ck, "total")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(ck, "successful")),
+	    2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(ck,
+	    "failing"), 0)), "ci/lint");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(ck,
+	    "pending"), 0)), "e2e");
+	ck_assert_str_eq(sget(sc, "body"), "Fixes #7.");
+	json_decref(sc);
+}
+END_TEST
+
+START_TEST(test_list_pull_requests)
+{
+	json_t *sc;
+
+	fs_on("GET", "/repos/acme/widgets/pulls?head=acme%3Afeature%2Flogin&"
+	    "per_page=30", 200, "pulls_list");
+	sc = call_ok("listPullRequests", ARGS("{s:s, s:s, s:s}", OR, "head",
+	    "feature/login"));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "count")), 1);
+	ck_assert_str_eq(sget(json_array_get(json_object_get(sc, "items"), 0),
+	    "head"), "acme:feature/login");
+	json_decref(sc);
+}
+END_TEST
+
+/* ---- write tools ---- */
+
+START_TEST(test_create_branch_default_and_rerun)
+{
+	json_t *sc, *b;
+	char *e;
+
+	/* from the real default branch ("trunk", not main or master) */
+	fs_on("GET", "/repos/acme/widgets", 200, "repo");
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/trunk", 200,
+	    "ref_trunk");
+	fs_on("POST", "/repos/acme/widgets/git/refs", 201, "ref_created");
+	sc = call_ok("createBranch", ARGS("{s:s, s:s, s:s}", OR, "branch",
+	    "feature/login"));
+	ck_assert(json_is_true(json_object_get(sc, "created")));
+	ck_assert_str_eq(sget(sc, "from"), "trunk");
+	ck_assert_str_eq(sget(sc, "sha"), TRUNK_SHA);
+	json_decref(sc);
+	b = request_body(2);
+	ck_assert_str_eq(sget(b, "ref"), "refs/heads/feature/login");
+	ck_assert_str_eq(sget(b, "sha"), TRUNK_SHA);
+	json_decref(b);
+
+	/* the same again: already there at the same commit */
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/trunk", 200,
+	    "ref_trunk");
+	fs_on("POST", "/repos/acme/widgets/git/refs", 422, "ref_exists");
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/feature/login", 200,
+	    "ref_created");
+	sc = call_ok("createBranch", ARGS("{s:s, s:s, s:s, s:s}", OR, "branch",
+	    "feature/login", "from", "trunk"));
+	ck_assert(json_is_false(json_object_get(sc, "created")));
+	json_decref(sc);
+
+	/* there, but at another commit */
+	fs_on("POST", "/repos/acme/widgets/git/refs", 422, "ref_exists");
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/feature/login", 200,
+	    "ref_created");
+	e = call_err("createBranch", ARGS("{s:s, s:s, s:s, s:s}", OR, "branch",
+	    "feature/login", "from", OTHER_SHA));
+	ck_assert_str_eq(e, "branch 'feature/login' already exists in "
+	    "acme/widgets at commit " TRUNK_SHA ", not at " OTHER_SHA
+	    " (the head of '" OTHER_SHA "'): nothing was changed; use another "
+	    "branch name, or work on the existing branch as it is");
+	free(e);
+
+	/* from a branch that does not exist */
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/nope", 404,
+	    "not_found");
+	e = call_err("createBranch", ARGS("{s:s, s:s, s:s, s:s}", OR, "branch",
+	    "x", "from", "nope"));
+	ck_assert_str_eq(e, "branch 'nope' (to create 'x' from) does not "
+	    "exist in acme/widgets: name an existing branch or a commit SHA");
+	free(e);
+	e = call_err("createBranch", ARGS("{s:s, s:s, s:s}", OR, "branch",
+	    "bad..name"));
+	ck_assert_msg(strstr(e, "not a valid branch name") != NULL, "%s", e);
+	free(e);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets",
+	    "GET /repos/acme/widgets/git/ref/heads/trunk",
+	    "POST /repos/acme/widgets/git/refs",
+	    "GET /repos/acme/widgets/git/ref/heads/trunk",
+	    "POST /repos/acme/widgets/git/refs",
+	    "GET /repos/acme/widgets/git/ref/heads/feature/login",
+	    "POST /repos/acme/widgets/git/refs",
+	    "GET /repos/acme/widgets/git/ref/heads/feature/login",
+	    "GET /repos/acme/widgets/git/ref/heads/nope", NULL });
+}
+END_TEST
+
+START_TEST(test_create_pull_request)
+{
+	json_t *sc, *b;
+	char *e;
+
+	/* base from the repository; none open yet: created */
+	fs_on("GET", "/repos/acme/widgets", 200, "repo");
+	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:[], s:{s:s, s:s}}}",
+	    "cmd", "push", "response", "status", 200, "json", "match",
+	    "method", "GET", "path", "/repos/acme/widgets/pulls?state=open&"
+	    "head=acme%3Afeature%2Fform&base=trunk")));
+	fs_on("POST", "/repos/acme/widgets/pulls", 201, "pull_created");
+	sc = call_ok("createPullRequest", ARGS("{s:s, s:s, s:s, s:s, s:s,"
+	    " s:b}", OR, "title", "Add login form", "head", "feature/form",
+	    "body", "Adds the form.", "draft", 1));
+	ck_assert(json_is_true(json_object_get(sc, "created")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "number")), 10);
+	json_decref(sc);
+	b = request_body(2);
+	ck_assert_str_eq(sget(b, "base"), "trunk");
+	ck_assert_str_eq(sget(b, "head"), "feature/form");
+	ck_assert_str_eq(sget(b, "body"), "Adds the form.");
+	ck_assert(json_is_true(json_object_get(b, "draft")));
+	ck_assert_ptr_null(json_object_get(b, "maintainer_can_modify"));
+	json_decref(b);
+
+	/* again: the open one is returned, nothing is created */
+	fs_on("GET", "/repos/acme/widgets/pulls?state=open&head=acme%3A"
+	    "feature%2Flogin&base=trunk", 200, "pulls_list");
+	sc = call_ok("createPullRequest", ARGS("{s:s, s:s, s:s, s:s, s:s}",
+	    OR, "title", "Fix login", "head", "feature/login", "base",
+	    "trunk"));
+	ck_assert(json_is_false(json_object_get(sc, "created")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "number")), 9);
+	json_decref(sc);
+
+	/* GitHub's 422, precisely */
+	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:[], s:{s:s, s:s}}}",
+	    "cmd", "push", "response", "status", 200, "json", "match",
+	    "method", "GET", "path", "/repos/acme/widgets/pulls?state=open&"
+	    "head=acme%3Afeature%2Fempty&base=trunk")));
+	fs_on("POST", "/repos/acme/widgets/pulls", 422, "pull_no_commits");
+	e = call_err("createPullRequest", ARGS("{s:s, s:s, s:s, s:s, s:s}",
+	    OR, "title", "Empty", "head", "feature/empty", "base", "trunk"));
+	ck_assert_str_eq(e, "GitHub rejected POST /repos/acme/widgets/pulls "
+	    "(422): Validation Failed: PullRequest custom: No commits between "
+	    "trunk and feature/empty");
+	free(e);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets",
+	    "GET /repos/acme/widgets/pulls?state=open&head=acme%3Afeature%2F"
+	    "form&base=trunk",
+	    "POST /repos/acme/widgets/pulls",
+	    "GET /repos/acme/widgets/pulls?state=open&head=acme%3Afeature%2F"
+	    "login&base=trunk",
+	    "GET /repos/acme/widgets/pulls?state=open&head=acme%3Afeature%2F"
+	    "empty&base=trunk",
+	    "POST /repos/acme/widgets/pulls", NULL });
+}
+END_TEST
+
+static void
+push_prefix(void)
+{
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/trunk", 200,
+	    "ref_trunk");
+	fs_on("GET", "/repos/acme/widgets/git/commits/" TRUNK_SHA, 200,
+	    "commit_trunk");
+}
+
+START_TEST(test_push_files)
+{
+	json_t *sc, *b, *files = json_pack("[{s:s, s:s}, {s:s, s:b}]",
+	    "path", "src/form.c", "content", "int form;\n",
+	    "path", "old.txt", "delete", 1);
+	char *e;
+
+	push_prefix();
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
+	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
+	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
+	    "ref_updated");
+	sc = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
+	    "branch", "trunk", "message", "Add login form", "files", files));
+	ck_assert(json_is_true(json_object_get(sc, "changed")));
+	ck_assert_str_eq(sget(sc, "commit"),
+	    "7638417db6d59f3c431d3e1f261cc637155684cd");
+	ck_assert_str_eq(sget(sc, "parent"), TRUNK_SHA);
+	json_decref(sc);
+	b = request_body(2);
+	ck_assert_str_eq(sget(b, "content"), "int form;\n");
+	ck_assert_str_eq(sget(b, "encoding"), "utf-8");
+	json_decref(b);
+	b = request_body(3);
+	ck_assert_str_eq(sget(b, "base_tree"),
+	    "9fb037999f264ba9a7fc6274d15fa3ae2ab98312");
+	ck_assert_str_eq(sget(json_array_get(json_object_get(b, "tree"), 0),
+	    "sha"), "3a0f86fb8db8eea7ccbb9a95f325ddbedfb25e15");
+	ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(
+	    b, "tree"), 1), "sha")));
+	json_decref(b);
+	b = request_body(4);
+	ck_assert_str_eq(sget(b, "tree"),
+	    "cd8274d15fa3ae2ab983129fb037999f264ba9a7");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(b,
+	    "parents"), 0)), TRUNK_SHA);
+	json_decref(b);
+	b = request_body(5);
+	ck_assert(json_is_false(json_object_get(b, "force")));
+	json_decref(b);
+
+	/* the branch moved meanwhile: not a fast-forward */
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	push_prefix();
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
+	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
+	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 422,
+	    "not_fast_forward");
+	e = call_err("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
+	    "branch", "trunk", "message", "Add login form", "files", files));
+	ck_assert_msg(strncmp(e, "branch 'trunk' in acme/widgets moved while "
+	    "the push ran (it is no longer at " TRUNK_SHA "), so the update "
+	    "would not be a fast-forward: nothing was changed", 150) == 0 &&
+	    strstr(e, "Update is not a fast forward") != NULL, "%s", e);
+	free(e);
+
+	/* the same content again: no new commit */
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	push_prefix();
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_same");
+	sc = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
+	    "branch", "trunk", "message", "Add login form", "files", files));
+	ck_assert(json_is_false(json_object_get(sc, "changed")));
+	ck_assert_str_eq(sget(sc, "commit"), TRUNK_SHA);
+	json_decref(sc);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/git/ref/heads/trunk",
+	    "GET /repos/acme/widgets/git/commits/" TRUNK_SHA,
+	    "POST /repos/acme/widgets/git/blobs",
+	    "POST /repos/acme/widgets/git/trees", NULL });
+
+	/* a branch that does not exist; a bad file list (nothing sent) */
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/gone", 404,
+	    "not_found");
+	e = call_err("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
+	    "branch", "gone", "message", "m", "files", files));
+	ck_assert_str_eq(e, "branch 'gone' does not exist in acme/widgets (or "
+	    "the token cannot see the repository): create it first with "
+	    "createBranch");
+	free(e);
+	e = call_err("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:[{s:s, s:s,"
+	    " s:b}]}", OR, "branch", "trunk", "message", "m", "files", "path",
+	    "a", "content", "x", "delete", 1));
+	ck_assert_str_eq(e, "files[0] (a): give either content or delete: "
+	    "true, not both");
+	free(e);
+	e = call_err("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:[{s:s, s:s},"
+	    " {s:s, s:s}]}", OR, "branch", "trunk", "message", "m", "files",
+	    "path", "a", "content", "x", "path", "/a", "content", "y"));
+	ck_assert_str_eq(e, "files[1]: path 'a' also appears in files[0]");
+	free(e);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/git/ref/heads/gone", NULL });
+	json_decref(files);
+}
+END_TEST
+
+START_TEST(test_add_issue_comment)
+{
+	json_t *sc, *b;
+	char *e;
+
+	fs_on("POST", "/repos/acme/widgets/issues/7/comments", 201,
+	    "comment_new");
+	sc = call_ok("addIssueComment", ARGS("{s:s, s:s, s:i, s:s}", OR,
+	    "number", 7, "body", "On it."));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "id")), 1234);
+	json_decref(sc);
+	b = request_body(0);
+	ck_assert_str_eq(sget(b, "body"), "On it.");
+	json_decref(b);
+	fs_on("POST", "/repos/acme/widgets/issues/70/comments", 404,
+	    "not_found");
+	e = call_err("addIssueComment", ARGS("{s:s, s:s, s:i, s:s}", OR,
+	    "number", 70, "body", "x"));
+	ck_assert_str_eq(e, "not found, or the token cannot see it: "
+	    "acme/widgets (POST /repos/acme/widgets/issues/70/comments)");
+	free(e);
+}
+END_TEST
+
+START_TEST(test_merge_pull_request)
+{
+	json_t *sc, *b;
+	char *e;
+
+	fs_on("PUT", "/repos/acme/widgets/pulls/9/merge", 200, "merged");
+	sc = call_ok("mergePullRequest", ARGS("{s:s, s:s, s:i, s:s, s:s}", OR,
+	    "number", 9, "method", "squash", "expectedHeadSha",
+	    "6dcb09b5b57875f334f61aebed695e2e4193db5e"));
+	ck_assert(json_is_false(json_object_get(sc, "alreadyMerged")));
+	json_decref(sc);
+	b = request_body(0);
+	ck_assert_str_eq(sget(b, "merge_method"), "squash");
+	ck_assert_str_eq(sget(b, "sha"),
+	    "6dcb09b5b57875f334f61aebed695e2e4193db5e");
+	json_decref(b);
+
+	/* again: 405, and the pull request is merged already */
+	fs_on("PUT", "/repos/acme/widgets/pulls/9/merge", 405,
+	    "not_mergeable");
+	fs_on("GET", "/repos/acme/widgets/pulls/9", 200, "pull_9_merged");
+	sc = call_ok("mergePullRequest", ARGS("{s:s, s:s, s:i}", OR, "number",
+	    9));
+	ck_assert(json_is_true(json_object_get(sc, "alreadyMerged")));
+	ck_assert_str_eq(sget(sc, "sha"),
+	    "e5bd3914e2e596debea16f433f57875b5b90bcd6");
+	json_decref(sc);
+
+	/* the head moved: 409, open and not merged */
+	fs_on("PUT", "/repos/acme/widgets/pulls/9/merge", 409,
+	    "head_modified");
+	fs_on("GET", "/repos/acme/widgets/pulls/9", 200, "pull_9");
+	e = call_err("mergePullRequest", ARGS("{s:s, s:s, s:i, s:s}", OR,
+	    "number", 9, "expectedHeadSha", OTHER_SHA));
+	ck_assert_str_eq(e, "GitHub reported a conflict on PUT /repos/acme/"
+	    "widgets/pulls/9/merge (409): Head branch was modified. Review and "
+	    "try the merge again.");
+	free(e);
+}
+END_TEST
+
+/* ---- the text cleaner ---- */
+
+START_TEST(test_text_clean)
+{
+	struct ghtext t;
+	/* a, ZWSP, b, RLO, c, U+E0041, d, invalid byte, U+FEFF */
+	const char in[] = "a\xE2\x80\x8B" "b\xE2\x80\xAE" "c\xF3\xA0\x81\x81"
+	    "d\xFF\xEF\xBB\xBF";
+
+	ck_assert_int_eq(ghtext_clean(in, sizeof(in) - 1, 0, GHTEXT_STRIP,
+	    &t), 0);
+	ck_assert_str_eq(t.s, "abcd\xEF\xBF\xBD");
+	ck_assert_uint_eq(t.invisible, 4);
+	ck_assert_uint_eq(t.cut, 0);
+	free(t.s);
+	ck_assert_int_eq(ghtext_clean(in, sizeof(in) - 1, 0, 0, &t), 0);
+	ck_assert_uint_eq(t.invisible, 4);
+	ck_assert_uint_eq(t.len, sizeof(in) - 1 + 2);	/* FF -> EF BF BD */
+	free(t.s);
+	/* the cap never splits a character: "é" is 2 bytes */
+	ck_assert_int_eq(ghtext_clean("x\xC3\xA9y", 4, 2, GHTEXT_STRIP, &t), 0);
+	ck_assert_str_eq(t.s, "x");
+	ck_assert_uint_eq(t.cut, 3);
+	free(t.s);
+	ck_assert(ghtext_is_invisible(0xE007F) && !ghtext_is_invisible(0xE0080));
+	ck_assert(ghtext_is_invisible(0x2069) && !ghtext_is_invisible(0x206A));
+	ck_assert(ghtext_is_invisible(0x2060) && !ghtext_is_invisible(0x2061));
+	ck_assert(ghtext_is_text("ok\xC3\xA9", 4));
+	ck_assert(!ghtext_is_text("a\0b", 3));
+	ck_assert(!ghtext_is_text("\xC0\xAF", 2));	/* overlong */
+	ck_assert(!ghtext_is_text("\xED\xA0\x80", 3));	/* surrogate */
+}
+END_TEST
+
+/* ---- Node: @octokit/fixtures-server and the SDK client ---- */
+
+static struct tproc	fx;
+static int		fx_port;
+
+/* Start argv[] under the Node that t/interop/pick-node.sh picks. */
+static int
+node_spawn(struct tproc *p, const char *script, const char *const *more,
+    int capture_err)
+{
+	char *argv[24];
+	size_t n = 0;
+
+	argv[n++] = "/bin/sh";
+	argv[n++] = "-c";
+	argv[n++] = "mods=$1; . \"$2\"; [ -n \"$node\" ] || exit 77; "
+	    "shift 2; exec \"$node\" \"$@\"";
+	argv[n++] = "sh";
+	argv[n++] = (char *)t_srcdir("t/node_modules");
+	argv[n++] = (char *)t_srcdir("t/interop/pick-node.sh");
+	argv[n++] = (char *)script;
+	while (more != NULL && *more != NULL && n < 23)
+		argv[n++] = (char *)*more++;
+	argv[n] = NULL;
+	return t_spawn(p, argv, NULL, capture_err);
+}
+
+static void
+fx_setup(void)
+{
+	char script[4096], *line, *wrap = getenv("AFU9_TEST_WRAPPER");
+
+	wrap = wrap ? strdup(wrap) : NULL;
+	unsetenv("AFU9_TEST_WRAPPER");
+	snprintf(script, sizeof(script), "%s",
+	    t_srcdir("t/fixtures/github/fixtures-server.mjs"));
+	ck_assert_int_eq(node_spawn(&fx, script, NULL, 1), 0);
+	if (wrap) {
+		setenv("AFU9_TEST_WRAPPER", wrap, 1);
+		free(wrap);
+	}
+	line = t_read_line(fx.out, 30000);
+	ck_assert_msg(line != NULL, "fixtures-server did not start");
+	fx_port = atoi(line);
+	free(line);
+	ck_assert_int_gt(fx_port, 0);
+}
+
+static void
+fx_teardown(void)
+{
+	t_finish(&fx, 10000);
+}
+
+/* Load a scenario; the API URL for its replay (static buffer). */
+static const char *
+fx_scenario(const char *name)
+{
+	static char url[512];
+	char cmd[1024], buf[2048];
+	json_t *j;
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "curl -s -S -X POST -H 'Content-Type: "
+	    "application/json' -d '{\"scenario\":\"%s\"}' "
+	    "http://127.0.0.1:%d/fixtures", name, fx_port);
+	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	ck_assert_int_eq(pclose(f), 0);
+	j = json_loads(buf, 0, NULL);
+	ck_assert_msg(sget(j, "url") != NULL, "no scenario %s: %s", name, buf);
+	snprintf(url, sizeof(url), "%s", sget(j, "url"));
+	json_decref(j);
+	return url;
+}
+
+START_TEST(test_fixtures_get_repository)
+{
+	json_t *sc;
+
+	srv_start_args(fx_scenario("get-repository"), FIX_TOKEN, NULL);
+	sc = call_ok("getRepository", ARGS("{s:s, s:s}", "owner",
+	    "octokit-fixture-org", "repo", "hello-world"));
+	ck_assert_str_eq(sget(sc, "fullName"), "octokit-fixture-org/hello-world");
+	ck_assert_str_eq(sget(sc, "defaultBranch"), "master");
+	ck_assert(json_is_false(json_object_get(sc, "private")));
+	json_decref(sc);
+	srv_stop();
+}
+END_TEST
+
+START_TEST(test_fixtures_paginate_issues)
+{
+	json_t *sc, *items;
+	size_t i;
+
+	/* all five pages, through the Link rel="next" URLs */
+	srv_start_args(fx_scenario("paginate-issues"), FIX_TOKEN, NULL);
+	sc = call_ok("listIssues", ARGS("{s:s, s:s, s:i, s:i}", "owner",
+	    "octokit-fixture-org", "repo", "paginate-issues", "perPage", 3,
+	    "maxItems", 300));
+	items = json_object_get(sc, "items");
+	ck_assert_int_eq(json_array_size(items), 13);
+	for (i = 0; i < 13; i++)
+		ck_assert_int_eq(json_integer_value(json_object_get(
+		    json_array_get(items, i), "number")), 13 - (long)i);
+	ck_assert(json_is_false(json_object_get(sc, "hasMore")));
+	json_decref(sc);
+	srv_stop();
+
+	/* a bound: two pages, and more is said to exist */
+	srv_start_args(fx_scenario("paginate-issues"), FIX_TOKEN, NULL);
+	sc = call_ok("listIssues", ARGS("{s:s, s:s, s:i, s:i}", "owner",
+	    "octokit-fixture-org", "repo", "paginate-issues", "perPage", 3,
+	    "maxItems", 5));
+	ck_assert_int_eq(json_array_size(json_object_get(sc, "items")), 5);
+	ck_assert(json_is_true(json_object_get(sc, "hasMore")));
+	json_decref(sc);
+	srv_stop();
+}
+END_TEST
+
+START_TEST(test_fixtures_wrong_token_refused)
+{
+	char *e;
+
+	/* the replay is strict: another token does not match the recording */
+	srv_start_args(fx_scenario("get-repository"), TOKEN, NULL);
+	e = call_err("getRepository", ARGS("{s:s, s:s}", "owner",
+	    "octokit-fixture-org", "repo", "hello-world"));
+	ck_assert_msg(strstr(e, "not found") != NULL, "%s", e);
+	free(e);
+	srv_stop();
+}
+END_TEST
+
+START_TEST(test_sdk_client_calls_tool)
+{
+	const char *wrap = getenv("AFU9_TEST_WRAPPER");
+	const char *more[16];
+	char script[4096], *out, *words = NULL, *w;
+	struct tproc p;
+	size_t n = 0;
+	int eof, st;
+
+	setenv("GITHUB_API_URL", fx_scenario("get-repository"), 1);
+	setenv("GITHUB_TOKEN", FIX_TOKEN, 1);
+	unsetenv("AFU9_GITHUB_READ_ONLY");
+	snprintf(script, sizeof(script), "%s",
+	    t_srcdir("t/fixtures/github/sdk-call.mjs"));
+	more[n++] = "--";
+	if (wrap != NULL && *wrap) {
+		words = strdup(wrap);
+		for (w = strtok(words, " "); w && n < 12; w = strtok(NULL, " "))
+			more[n++] = w;
+	}
+	more[n++] = t_builddir("servers/github/afu9-github");
+	more[n] = NULL;
+	unsetenv("AFU9_TEST_WRAPPER");
+	ck_assert_int_eq(node_spawn(&p, script, more, 0), 0);
+	if (wrap != NULL)
+		setenv("AFU9_TEST_WRAPPER", wrap, 1);
+	close(p.in);
+	p.in = -1;
+	out = t_read_until(p.out, "\x01", 60000, &eof);
+	st = t_finish(&p, 60000);
+	free(words);
+	ck_assert_msg(out != NULL && strstr(out, "not ok") == NULL &&
+	    strstr(out, "ok defaultBranch=master") != NULL, "%s",
+	    out ? out : "(nothing)");
+	ck_assert_msg(strstr(out, TOKEN) == NULL && strstr(out, FIX_TOKEN) ==
+	    NULL, "token in the SDK output");
+	free(out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+END_TEST
+
+/* Are Node, the SDK and fixtures-server there?  1 yes, 0 skip. */
+static int
+node_available(void)
+{
+	struct stat sb;
+	const char *req = getenv("AFU9_REQUIRE_NODE_TESTS");
+
+	if (stat(t_srcdir("t/node_modules/@octokit/fixtures-server"), &sb) ==
+	    0 && stat(t_srcdir("t/node_modules/@modelcontextprotocol/sdk"),
+	    &sb) == 0 && system("command -v curl >/dev/null 2>&1") == 0)
+		return 1;
+	if (req != NULL && strcmp(req, "1") == 0)
+		return 1;	/* run them, and let them fail */
+	fprintf(stderr, "# SKIP Node tests: t/node_modules (scripts/"
+	    "node-deps.sh) or curl missing\n");
+	return 0;
+}
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("ghserver");
+	TCase *tc;
+
+	tc = tcase_create("options");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_list_all_and_annotations);
+	tcase_add_test(tc, test_read_only_hides_write_tools);
+	tcase_add_test(tc, test_read_only_env);
+	tcase_add_test(tc, test_unknown_tool_option);
+	tcase_add_test(tc, test_no_token);
+	tcase_add_test(tc, test_help_lists_everything);
+	tcase_add_test(tc, test_text_clean);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tools");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_get_repository);
+	tcase_add_test(tc, test_get_issue_strips_and_comments);
+	tcase_add_test(tc, test_get_issue_long_body_capped);
+	tcase_add_test(tc, test_list_issues_query_and_prs);
+	tcase_add_test(tc, test_get_file_contents);
+	tcase_add_test(tc, test_get_pull_request_checks);
+	tcase_add_test(tc, test_list_pull_requests);
+	tcase_add_test(tc, test_create_branch_default_and_rerun);
+	tcase_add_test(tc, test_create_pull_request);
+	tcase_add_test(tc, test_push_files);
+	tcase_add_test(tc, test_add_issue_comment);
+	tcase_add_test(tc, test_merge_pull_request);
+	suite_add_tcase(s, tc);
+
+	if (node_available()) {
+		tc = tcase_create("node");
+		tcase_set_timeout(tc, 120);
+		tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+		tcase_add_test(tc, test_fixtures_get_repository);
+		tcase_add_test(tc, test_fixtures_paginate_issues);
+		tcase_add_test(tc, test_fixtures_wrong_token_refused);
+		tcase_add_test(tc, test_sdk_client_calls_tool);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	R = json_load_file(t_srcdir("t/fixtures/github/responses.json"), 0,
+	    NULL);
+	if (R == NULL) {
+		fprintf(stderr, "cannot read t/fixtures/github/responses.json\n");
+		return 99;
+	}
+	fs_start();
+	sr = srunner_create(suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	t_finish(&fs, 10000);
+	json_decref(R);
+	return failed ? 1 : 0;
+}
