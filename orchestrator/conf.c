@@ -1306,6 +1306,15 @@ find_exec(const char *exe_dir, const char *prog, char **out)
 		n = snprintf(cand, sizeof(cand), "%s/%s", exe_dir, prog);
 		if (n > 0 && (size_t)n < sizeof(cand) && is_exec_file(cand))
 			return (*out = strdup(cand)) != NULL ? 0 : -1;
+		/* the build tree: orchestrator/afu9, servers/github/afu9-github */
+		if (strncmp(prog, "afu9-", 5) == 0) {
+			n = snprintf(cand, sizeof(cand), "%s/../servers/%s/%s",
+			    exe_dir, prog + 5, prog);
+			if (n > 0 && (size_t)n < sizeof(cand) &&
+			    is_exec_file(cand))
+				return (*out = realpath(cand, NULL)) != NULL ?
+				    0 : -1;
+		}
 	}
 	for (p = path; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
 		if ((e = strchr(p, ':')) == NULL)
@@ -1328,10 +1337,14 @@ builtin_server(struct ctx *c, struct config_server *s, const char *name,
 	server_defaults(s);
 	if ((s->name = strdup(name)) == NULL)
 		return oom(c);
-	if (find_exec(exe_dir, prog, &s->command) == -1)
-		return errno == ENOMEM ? oom(c) : ctx_ferr(c, "%s not found "
-		    "in %s or $PATH", prog, exe_dir != NULL && *exe_dir ?
-		    exe_dir : "(no binary directory)");
+	/*
+	 * Not found: keep the bare name.  The orchestrator still runs; that
+	 * child fails with "exec failed: No such file or directory", which
+	 * /ready shows, instead of the whole task refusing to start.
+	 */
+	if (find_exec(exe_dir, prog, &s->command) == -1 &&
+	    (errno == ENOMEM || (s->command = strdup(prog)) == NULL))
+		return oom(c);
 	if ((s->argv = calloc(2, sizeof(*s->argv))) == NULL ||
 	    (s->argv[0] = strdup(s->command)) == NULL ||
 	    (s->env = calloc(1, sizeof(*s->env))) == NULL)

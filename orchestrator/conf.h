@@ -94,8 +94,11 @@
  * that name is there; any other bare name is left to the supervisor's
  * $PATH search.  Without a file, the built-in configuration runs
  * github (afu9-github), deploy (afu9-deploy) and observability
- * (afu9-observability), each found in exe_dir or else on $PATH (stored
- * as a full path; an error when not found), with every default above.
+ * (afu9-observability), each found in exe_dir, in the build tree's
+ * exe_dir/../servers/NAME/, or else on $PATH (stored as a full path); a
+ * binary found nowhere keeps its bare name, so afu9 still starts and that
+ * child fails with "exec failed", which /ready shows.  Every default
+ * above applies.
  *
  * Environment variables are read with getenv() during the load only.
  */

@@ -60,6 +60,8 @@
 /* Calls in flight at once; more are refused with -32603. */
 #define MCP_MAX_INFLIGHT	4096
 #define MCP_TOOL_NAME_MAX	64
+/* JSON tools carry "server.tool" names. */
+#define MCP_JSON_TOOL_NAME_MAX	128
 /* Longest tool name quoted back in "Unknown tool: ..." */
 #define MCP_QUOTE_MAX		128
 
@@ -74,18 +76,28 @@ static const char *const mcp_levels[] = {
 #define MCP_NLEVELS	(sizeof(mcp_levels) / sizeof(mcp_levels[0]))
 #define MCP_LEVEL_INFO	1
 
+/*
+ * A registered tool.  Each is allocated on its own so a call can hold it
+ * while tools are added or removed: a removed tool is freed when the last
+ * call on it is.
+ */
 struct srv_tool {
-	const struct mcp_tool	*def;
+	const struct mcp_tool	*def;		/* NULL for a JSON tool */
+	char			*name;		/* owned */
+	mcp_tool_fn		 fn;
 	void			*udata;
 	json_t			*input_schema;	/* owned */
-	json_t			*output_schema;	/* owned; NULL if none */
+	json_t			*output_schema;	/* owned; NULL if none (always
+						   for a JSON tool) */
 	json_t			*listing;	/* owned: the tools/list entry */
+	unsigned		 refs;		/* calls holding it */
+	int			 removed;
 };
 
 struct mcp_call {
 	struct mcp_server	*srv;
 	struct mcp_call		*prev, *next;
-	const struct srv_tool	*tool;
+	struct srv_tool		*tool;
 	char			*id_raw;	/* owned */
 	json_t			*args;		/* owned reference */
 	json_t			*progress_token;/* owned reference; NULL */
@@ -108,16 +120,19 @@ struct mcp_server {
 	ev_signal		 sigterm, sigint;
 	ev_timer		 grace;
 
-	struct srv_tool		*tools;
+	struct srv_tool		**tools;
 	size_t			 ntools, captools;
 	struct mcp_call		*calls;
 	size_t			 nactive;	/* calls not cancelled */
 
+	json_t			*empty;		/* owned: {}, the result of
+						   ping and logging/setLevel */
 	int			 log_level;	/* index into mcp_levels */
 	uint32_t		 salt;		/* cursor tags */
 	char			 version[16];	/* negotiated revision */
 	int			 initialized;
 
+	int			 in_pump;	/* dispatching: write at the end */
 	int			 paused;
 	int			 in_eof;
 	int			 stopping;
@@ -129,6 +144,7 @@ struct mcp_server {
 
 static void srv_pump(struct mcp_server *);
 static void srv_begin_stop(struct mcp_server *, int status);
+static void tool_free(struct srv_tool *);
 
 /* ---- small helpers ---- */
 
@@ -237,11 +253,11 @@ level_index(const char *level)
 }
 
 static int
-tool_name_ok(const char *name)
+tool_name_ok(const char *name, size_t max)
 {
 	size_t i, n = strlen(name);
 
-	if (n == 0 || n > MCP_TOOL_NAME_MAX)
+	if (n == 0 || n > max)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!((name[i] >= 'a' && name[i] <= 'z') ||
@@ -254,8 +270,28 @@ tool_name_ok(const char *name)
 
 /* ---- I/O ---- */
 
-/* Watcher interest follows state: read when there is room, write when
-   output is pending. */
+/*
+ * Write queued output now, unless the write watcher already waits for the
+ * descriptor.  Returns what frame_writer_flush() returns, or 1 when there
+ * is nothing to do here.  An error is not handled here (this may run deep
+ * inside a tool completion): the output stays queued, so the write watcher
+ * is armed and meets the error again at a safe point, srv_write_cb().
+ */
+static int
+srv_flush(struct mcp_server *srv)
+{
+	if (srv->out_dead || srv->freeing || ev_is_active(&srv->wio) ||
+	    frame_writer_pending(&srv->wr) == 0)
+		return 1;
+	return frame_writer_flush(&srv->wr, srv->out_fd);
+}
+
+/*
+ * Watcher interest follows state: read when there is room, write only
+ * when output is still pending after a direct write (the pipe is full).
+ * A request and its answer so cost one read(2) and one write(2), with no
+ * epoll_ctl(2) in between.
+ */
 static void
 srv_update_io(struct mcp_server *srv)
 {
@@ -263,6 +299,7 @@ srv_update_io(struct mcp_server *srv)
 
 	if (srv->freeing)
 		return;
+	srv_flush(srv);
 	want_read = !srv->stopping && !srv->in_eof && !srv->paused &&
 	    !srv->out_dead;
 	want_write = !srv->out_dead && frame_writer_pending(&srv->wr) > 0;
@@ -290,9 +327,10 @@ srv_check_done(struct mcp_server *srv)
 }
 
 /*
- * Queue one framed message.  Notifications are dropped while output is
- * above the high-water mark (they are advisory); responses are queued up
- * to max_out.  0, or -1 when nothing was queued.
+ * Queue one framed message and, outside srv_pump() (which writes once per
+ * batch of input), write it out.  Notifications are dropped while output
+ * is above the high-water mark (they are advisory); responses are queued
+ * up to max_out.  0, or -1 when nothing was queued.
  */
 static int
 srv_send(struct mcp_server *srv, const char *text, size_t len, int response)
@@ -306,7 +344,8 @@ srv_send(struct mcp_server *srv, const char *text, size_t len, int response)
 	}
 	if (frame_write(&srv->wr, text, len) == -1)
 		return -1;
-	srv_update_io(srv);
+	if (!srv->in_pump)
+		srv_update_io(srv);
 	return 0;
 }
 
@@ -385,6 +424,8 @@ srv_call_free(struct mcp_call *c)
 		c->next->prev = c->prev;
 	if (!c->cancelled)
 		srv->nactive--;
+	if (--c->tool->refs == 0 && c->tool->removed)
+		tool_free(c->tool);
 	free(c->id_raw);
 	json_decref(c->args);
 	json_decref(c->progress_token);
@@ -605,7 +646,7 @@ m_initialize(struct mcp_server *srv, struct rpc_msg *m)
 static void
 m_ping(struct mcp_server *srv, struct rpc_msg *m)
 {
-	srv_reply(srv, m->id_raw, json_object());
+	srv_reply(srv, m->id_raw, json_incref(srv->empty));
 }
 
 static uint32_t
@@ -661,7 +702,7 @@ m_tools_list(struct mcp_server *srv, struct rpc_msg *m)
 		end = srv->ntools;
 	list = json_array();
 	for (i = off; i < end; i++)
-		json_array_append(list, srv->tools[i].listing);
+		json_array_append(list, srv->tools[i]->listing);
 	res = json_pack("{s:o}", "tools", list);
 	if (res && end < srv->ntools) {
 		snprintf(next, sizeof(next), "%08x%08x", (unsigned)end,
@@ -671,15 +712,24 @@ m_tools_list(struct mcp_server *srv, struct rpc_msg *m)
 	srv_reply(srv, m->id_raw, res);
 }
 
-static const struct srv_tool *
-find_tool(const struct mcp_server *srv, const char *name)
+/* The index of the tool called name, or -1. */
+static ssize_t
+tool_index(const struct mcp_server *srv, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < srv->ntools; i++)
-		if (strcmp(srv->tools[i].def->name, name) == 0)
-			return &srv->tools[i];
-	return NULL;
+		if (strcmp(srv->tools[i]->name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static struct srv_tool *
+find_tool(const struct mcp_server *srv, const char *name)
+{
+	ssize_t i = tool_index(srv, name);
+
+	return i < 0 ? NULL : srv->tools[i];
 }
 
 static void
@@ -703,7 +753,7 @@ call_invalid_args(struct mcp_server *srv, struct rpc_msg *m,
 	char *text = NULL;
 	json_t *res;
 
-	if (asprintf(&text, "Invalid arguments for tool %s: %s", t->def->name,
+	if (asprintf(&text, "Invalid arguments for tool %s: %s", t->name,
 	    why) == -1)
 		text = NULL;
 	res = json_pack("{s:[{s:s, s:o}], s:b}", "content", "type", "text",
@@ -730,7 +780,7 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 	json_t *name = m->params ? json_object_get(m->params, "name") : NULL;
 	json_t *args = m->params ? json_object_get(m->params, "arguments") :
 	    NULL;
-	const struct srv_tool *t;
+	struct srv_tool *t;
 	struct mcp_call *c;
 	char err[512];
 
@@ -754,7 +804,9 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 		return;
 	}
 	args = json_is_object(args) ? json_incref(args) : json_object();
-	if (jschema_validate(t->input_schema, args, err, sizeof(err)) == -1) {
+	/* A JSON tool's arguments are checked by the server behind it. */
+	if (t->def != NULL &&
+	    jschema_validate(t->input_schema, args, err, sizeof(err)) == -1) {
 		json_decref(args);
 		call_invalid_args(srv, m, t, err);
 		return;
@@ -769,6 +821,7 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 	}
 	c->srv = srv;
 	c->tool = t;
+	t->refs++;
 	c->args = args;
 	c->progress_token = progress_token(m->params);
 	c->next = srv->calls;
@@ -777,7 +830,7 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 	srv->calls = c;
 	srv->nactive++;
 	/* The handler may complete (and so free) the call before returning. */
-	t->def->fn(c, c->args, t->udata);
+	t->fn(c, c->args, t->udata);
 }
 
 static void
@@ -793,7 +846,7 @@ m_set_level(struct mcp_server *srv, struct rpc_msg *m)
 		return;
 	}
 	srv->log_level = lvl;
-	srv_reply(srv, m->id_raw, json_object());
+	srv_reply(srv, m->id_raw, json_incref(srv->empty));
 }
 
 static const struct {
@@ -882,7 +935,8 @@ srv_dispatch(struct mcp_server *srv, const char *msg, size_t len)
 
 /*
  * Dispatch every complete message buffered, unless output reaches the
- * high-water mark first (then pause until the writer drains).
+ * high-water mark and cannot be written out (then pause until the writer
+ * drains).  The answers to a batch of input go out in one write(2).
  */
 static void
 srv_pump(struct mcp_server *srv)
@@ -892,7 +946,10 @@ srv_pump(struct mcp_server *srv)
 	size_t len;
 
 	srv->paused = 0;
+	srv->in_pump++;
 	while (!srv->stopping) {
+		if (frame_writer_pending(&srv->wr) >= srv->hwm)
+			srv_flush(srv);
 		if (frame_writer_pending(&srv->wr) >= srv->hwm) {
 			srv->paused = 1;
 			break;
@@ -913,7 +970,9 @@ srv_pump(struct mcp_server *srv)
 			srv_begin_stop(srv, 1);
 		}
 	}
+	srv->in_pump--;
 	srv_update_io(srv);
+	srv_check_done(srv);
 }
 
 /* ---- public ---- */
@@ -927,6 +986,10 @@ mcp_server_new(struct ev_loop *loop, const struct mcp_server_opts *opts,
 
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return NULL;
+	if ((srv->empty = json_object()) == NULL) {
+		free(srv);
+		return NULL;
+	}
 	srv->loop = loop;
 	srv->opts = *opts;
 	if (srv->opts.name == NULL)
@@ -967,6 +1030,37 @@ mcp_server_new(struct ev_loop *loop, const struct mcp_server_opts *opts,
 	return srv;
 }
 
+static void
+tool_free(struct srv_tool *t)
+{
+	free(t->name);
+	json_decref(t->input_schema);
+	json_decref(t->output_schema);
+	json_decref(t->listing);
+	free(t);
+}
+
+/* Append a copy of *t to the table (t's references move).  0 or -1. */
+static int
+tool_insert(struct mcp_server *srv, const struct srv_tool *t)
+{
+	struct srv_tool **nt, *p;
+	size_t ncap;
+
+	if (srv->ntools == srv->captools) {
+		ncap = srv->captools ? srv->captools * 2 : 16;
+		if ((nt = realloc(srv->tools, ncap * sizeof(*nt))) == NULL)
+			return -1;
+		srv->tools = nt;
+		srv->captools = ncap;
+	}
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return -1;
+	*p = *t;
+	srv->tools[srv->ntools++] = p;
+	return 0;
+}
+
 /* The tools/list entry for a tool; new reference or NULL. */
 static json_t *
 tool_listing(const struct srv_tool *t)
@@ -979,7 +1073,7 @@ tool_listing(const struct srv_tool *t)
 		json_decref(ann);
 		return NULL;
 	}
-	json_object_set_new(o, "name", json_string(d->name));
+	json_object_set_new(o, "name", json_string(t->name));
 	if (d->title) {
 		json_object_set_new(o, "title", jstr(d->title));
 		json_object_set_new(ann, "title", jstr(d->title));
@@ -1027,12 +1121,11 @@ int
 mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
     void *udata, char *err, size_t errlen)
 {
-	struct srv_tool t, *nt;
+	struct srv_tool t;
 	json_t *type;
-	size_t ncap;
 
 	memset(&t, 0, sizeof(t));
-	if (tool->name == NULL || !tool_name_ok(tool->name)) {
+	if (tool->name == NULL || !tool_name_ok(tool->name, MCP_TOOL_NAME_MAX)) {
 		snprintf(err, errlen, "invalid tool name: 1-%d characters of "
 		    "[A-Za-z0-9_./-]", MCP_TOOL_NAME_MAX);
 		return -1;
@@ -1048,6 +1141,7 @@ mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
 		return -1;
 	}
 	t.def = tool;
+	t.fn = tool->fn;
 	t.udata = udata;
 	if ((t.input_schema = load_schema("inputSchema", tool->input_schema,
 	    err, errlen)) == NULL)
@@ -1065,22 +1159,75 @@ mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
 		json_decref(t.input_schema);
 		return -1;
 	}
-	if (srv->ntools == srv->captools) {
-		ncap = srv->captools ? srv->captools * 2 : 16;
-		if ((nt = realloc(srv->tools, ncap * sizeof(*nt))) == NULL)
-			goto nomem;
-		srv->tools = nt;
-		srv->captools = ncap;
+	if ((t.name = strdup(tool->name)) == NULL ||
+	    (t.listing = tool_listing(&t)) == NULL ||
+	    tool_insert(srv, &t) == -1) {
+		snprintf(err, errlen, "out of memory");
+		free(t.name);
+		json_decref(t.listing);
+		json_decref(t.input_schema);
+		json_decref(t.output_schema);
+		return -1;
 	}
-	if ((t.listing = tool_listing(&t)) == NULL)
-		goto nomem;
-	srv->tools[srv->ntools++] = t;
 	return 0;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	json_decref(t.input_schema);
-	json_decref(t.output_schema);
-	return -1;
+}
+
+int
+mcp_server_add_tool_json(struct mcp_server *srv, const json_t *listing,
+    mcp_tool_fn fn, void *udata, char *err, size_t errlen)
+{
+	struct srv_tool t;
+	const char *name;
+	json_t *is;
+
+	memset(&t, 0, sizeof(t));
+	name = json_string_value(json_object_get(listing, "name"));
+	if (name == NULL || !tool_name_ok(name, MCP_JSON_TOOL_NAME_MAX)) {
+		snprintf(err, errlen, "invalid tool name: 1-%d characters of "
+		    "[A-Za-z0-9_./-]", MCP_JSON_TOOL_NAME_MAX);
+		return -1;
+	}
+	if (find_tool(srv, name)) {
+		snprintf(err, errlen, "tool %s: name already registered", name);
+		return -1;
+	}
+	is = json_object_get(listing, "inputSchema");
+	if (fn == NULL || !json_is_object(is)) {
+		snprintf(err, errlen, "tool %s: handler and an inputSchema "
+		    "object are required", name);
+		return -1;
+	}
+	t.fn = fn;
+	t.udata = udata;
+	if ((t.name = strdup(name)) == NULL ||
+	    (t.input_schema = json_deep_copy(is)) == NULL ||
+	    (t.listing = json_deep_copy(listing)) == NULL ||
+	    tool_insert(srv, &t) == -1) {
+		snprintf(err, errlen, "out of memory");
+		free(t.name);
+		json_decref(t.input_schema);
+		json_decref(t.listing);
+		return -1;
+	}
+	return 0;
+}
+
+int
+mcp_server_remove_tool(struct mcp_server *srv, const char *name)
+{
+	ssize_t i = tool_index(srv, name);
+	struct srv_tool *t;
+
+	if (i < 0)
+		return -1;
+	t = srv->tools[i];
+	memmove(&srv->tools[i], &srv->tools[i + 1],
+	    (srv->ntools - (size_t)i - 1) * sizeof(srv->tools[0]));
+	srv->ntools--;
+	t->removed = 1;
+	if (t->refs == 0)
+		tool_free(t);
+	return 0;
 }
 
 int
@@ -1131,12 +1278,10 @@ mcp_server_free(struct mcp_server *srv)
 		c->cancelled = 1;	/* already uncounted */
 		srv_call_free(c);
 	}
-	for (i = 0; i < srv->ntools; i++) {
-		json_decref(srv->tools[i].input_schema);
-		json_decref(srv->tools[i].output_schema);
-		json_decref(srv->tools[i].listing);
-	}
+	for (i = 0; i < srv->ntools; i++)
+		tool_free(srv->tools[i]);
 	free(srv->tools);
+	json_decref(srv->empty);
 	frame_reader_free(&srv->rd);
 	frame_writer_free(&srv->wr);
 	free(srv);
@@ -1193,7 +1338,7 @@ mcp_call_server(struct mcp_call *c)
 const char *
 mcp_call_tool(const struct mcp_call *c)
 {
-	return c->tool->def->name;
+	return c->tool->name;
 }
 
 void

@@ -89,6 +89,23 @@ struct mcp_server *mcp_server_new(struct ev_loop *, const struct mcp_server_opts
 int	mcp_server_add_tool(struct mcp_server *, const struct mcp_tool *,
 	    void *udata, char *err, size_t errlen);
 /*
+ * Register a tool described by its tools/list entry (a gateway forwarding
+ * another server's tools): `listing` is borrowed and deep-copied and is
+ * listed as given.  Its "name" (1-128 characters of [A-Za-z0-9_./-])
+ * names the tool; "inputSchema" must be an object.  Arguments are passed
+ * to fn unvalidated and results are not checked against an outputSchema:
+ * the server behind does both.  Allowed while the server runs.  0, or -1
+ * with err filled.
+ */
+int	mcp_server_add_tool_json(struct mcp_server *, const json_t *listing,
+	    mcp_tool_fn fn, void *udata, char *err, size_t errlen);
+/*
+ * Unregister a tool (either kind); calls in flight on it go on.  0, or -1
+ * when there is no such tool.  Follow a batch of changes with
+ * mcp_server_tools_changed().
+ */
+int	mcp_server_remove_tool(struct mcp_server *, const char *name);
+/*
  * Run the loop until the session ends (see Lifecycle).  Installs SIGTERM/
  * SIGINT watchers and ignores SIGPIPE.  Returns the process exit status.
  */

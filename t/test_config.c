@@ -992,8 +992,11 @@ START_TEST(default_from_path)
 }
 END_TEST
 
+/* A missing server binary keeps its bare name: afu9 still starts and that
+ * child fails with "exec failed", visible in /ready. */
 START_TEST(default_missing_server)
 {
+	struct afu9_config *cfg;
 	char bin[512], want[PATH_MAX];
 
 	snprintf(bin, sizeof(bin), "%s", tpath("bin"));
@@ -1001,13 +1004,40 @@ START_TEST(default_missing_server)
 	fake_exec(tpath("bin/afu9-github"), 0755);
 	fake_exec(tpath("bin/afu9-observability"), 0755);
 	setenv("PATH", bin, 1);
-	ck_assert_ptr_null(config_default(bin, err, sizeof(err)));
-	snprintf(want, sizeof(want), "built-in config: afu9-deploy not found "
-	    "in %s or $PATH", bin);
-	ck_assert_str_eq(err, want);
-	ck_assert_ptr_null(config_default(NULL, err, sizeof(err)));
-	ck_assert_str_eq(err, "built-in config: afu9-deploy not found in "
-	    "(no binary directory) or $PATH");
+	cfg = config_default(bin, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_str_eq(cfg->servers[1].name, "deploy");
+	ck_assert_str_eq(cfg->servers[1].command, "afu9-deploy");
+	snprintf(want, sizeof(want), "%s/afu9-github", bin);
+	ck_assert_str_eq(cfg->servers[0].command, want);
+	config_free(cfg);
+	cfg = config_default(NULL, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	config_free(cfg);
+}
+END_TEST
+
+/* The build tree: orchestrator/afu9 finds servers/<name>/afu9-<name>. */
+START_TEST(default_build_tree_layout)
+{
+	struct afu9_config *cfg;
+	char orch[512], want[PATH_MAX], *real;
+
+	snprintf(orch, sizeof(orch), "%s", tpath("tree/orchestrator"));
+	mkdir_p(tpath("tree"));
+	mkdir_p(orch);
+	mkdir_p(tpath("tree/servers"));
+	mkdir_p(tpath("tree/servers/deploy"));
+	fake_exec(tpath("tree/servers/deploy/afu9-deploy"), 0755);
+	setenv("PATH", "/nonexistent", 1);
+	cfg = config_default(orch, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	real = realpath(tpath("tree/servers/deploy/afu9-deploy"), NULL);
+	snprintf(want, sizeof(want), "%s", real);
+	free(real);
+	ck_assert_str_eq(cfg->servers[1].command, want);
+	ck_assert_str_eq(cfg->servers[0].command, "afu9-github");
+	config_free(cfg);
 }
 END_TEST
 
@@ -1206,6 +1236,7 @@ main(void)
 	tcase_add_test(tc, default_from_exe_dir);
 	tcase_add_test(tc, default_from_path);
 	tcase_add_test(tc, default_missing_server);
+	tcase_add_test(tc, default_build_tree_layout);
 	tcase_add_test(tc, listen_from_env);
 	tcase_add_test(tc, exe_dir_of_self);
 	tcase_add_test(tc, build_env_exact);

@@ -1,0 +1,41 @@
+/*
+ * cli: the one-shot subcommands of afu9.  `tools` and `call` start the
+ * configured servers themselves (no daemon needed; one process per
+ * server, no restarts), wait until they are ready or have failed, act,
+ * and stop them.
+ *
+ *   afu9 tools [--json] [--config FILE]
+ *   afu9 call [--config FILE] [--raw] SERVER.TOOL [--json '{...}'] [KEY=VALUE...]
+ *   afu9 health [URL]           default http://127.0.0.1:PORT/health,
+ *                               PORT from $AFU9_HTTP_LISTEN, else 8080
+ *   afu9 version
+ *
+ * Exit status of `call`: 0 success; 1 the tool reported an error
+ * (isError); 2 usage or protocol error (unknown tool, bad arguments, a
+ * JSON-RPC error); 3 server unavailable (did not start, died, timed out).
+ * `tools`: 0, 2 (usage, configuration), 3 when a server could not be
+ * listed (the others are still printed).  `health`: 0 if the answer is
+ * 200, else 1 (2: usage).
+ */
+#ifndef AFU9_CLI_H
+#define AFU9_CLI_H
+
+#include <jansson.h>
+
+/* argv[0] is the subcommand name.  Each returns the exit status. */
+int	cli_tools(int argc, char **argv);
+int	cli_call(int argc, char **argv);
+int	cli_health(int argc, char **argv);
+int	cli_version(int argc, char **argv);
+
+/*
+ * Coerce one KEY=VALUE argument by the property schema `prop` (borrowed,
+ * may be NULL: a string): integer, number, boolean (true/false/1/0/yes/
+ * no), array (JSON text starting with '[', else comma-separated items
+ * coerced by "items"), object (JSON text), else string.  A new reference,
+ * or NULL with a reason in err.
+ */
+json_t	*cli_coerce(const json_t *prop, const char *value, char *err,
+	    size_t errlen);
+
+#endif

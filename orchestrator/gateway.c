@@ -1,0 +1,217 @@
+/*
+ * gateway: the orchestrator as an MCP server (see gateway.h).
+ *
+ * A forwarded call is a struct gwcall tying the runtime's mcp_call to the
+ * router's call.  Exactly one side ends it: the router's done callback
+ * (which completes the mcp_call), or the runtime's cancel hook (which
+ * cancels the router call: no router callback follows).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "mcp_server.h"
+#include "rpc.h"
+
+#define LOGGER_MAX	256
+
+struct gateway {
+	struct router		*r;
+	struct mcp_server	*srv;
+	json_t			*reg;	/* name -> listing registered */
+};
+
+struct gwcall {
+	struct mcp_call		*call;
+	struct router_call	*rc;
+};
+
+static void
+gw_done(struct router_call *rc, const json_t *result,
+    const struct router_err *e, void *arg)
+{
+	struct gwcall *gc = arg;
+	json_t *content, *sc;
+
+	if (e != NULL) {
+		if (e->kind == ROUTER_E_PROTOCOL)
+			mcp_call_fail(gc->call, e->code, e->message);
+		else if (e->kind == ROUTER_E_UNKNOWN)
+			mcp_call_fail(gc->call, RPC_INVALID_PARAMS, e->message);
+		else
+			mcp_call_error(gc->call, "%s", e->message);
+		free(gc);
+		return;
+	}
+	content = json_object_get(result, "content");
+	sc = json_object_get(result, "structuredContent");
+	mcp_call_return_content(gc->call, json_is_array(content) ?
+	    json_incref(content) : json_array(), sc ? json_incref(sc) : NULL,
+	    json_is_true(json_object_get(result, "isError")));
+	free(gc);
+}
+
+static void
+gw_progress(struct router_call *rc, const json_t *params, void *arg)
+{
+	struct gwcall *gc = arg;
+	const json_t *p = json_object_get(params, "progress");
+	const json_t *t = json_object_get(params, "total");
+
+	if (!json_is_number(p))
+		return;
+	mcp_call_progress(gc->call, json_number_value(p), json_is_number(t) ?
+	    json_number_value(t) : -1,
+	    json_string_value(json_object_get(params, "message")));
+}
+
+static void
+gw_cancel(struct mcp_call *call, void *arg)
+{
+	struct gwcall *gc = arg;
+
+	router_call_cancel(gc->rc, "cancelled by the client");
+	free(gc);
+}
+
+static void
+gw_tool(struct mcp_call *call, const json_t *args, void *udata)
+{
+	struct gateway *gw = udata;
+	struct router_err e;
+	struct gwcall *gc;
+
+	if ((gc = calloc(1, sizeof(*gc))) == NULL) {
+		mcp_call_fail(call, RPC_INTERNAL_ERROR,
+		    "internal error: out of memory");
+		return;
+	}
+	gc->call = call;
+	gc->rc = router_call(gw->r, mcp_call_tool(call),
+	    json_incref((json_t *)args), gw_done,
+	    mcp_call_has_progress(call) ? gw_progress : NULL, gc, &e);
+	if (gc->rc == NULL) {
+		free(gc);
+		if (e.kind == ROUTER_E_UNKNOWN)
+			mcp_call_fail(call, RPC_INVALID_PARAMS, e.message);
+		else
+			mcp_call_error(call, "%s", e.message);
+		return;
+	}
+	mcp_call_on_cancel(call, gw_cancel, gc);
+}
+
+/* Sync the registered tools; tell the client when notify is set. */
+static void
+sync_tools(struct gateway *gw, int notify)
+{
+	json_t *now, *want, *t;
+	const char *name;
+	char err[256];
+	void *tmp;
+	size_t i;
+	int changed = 0;
+
+	if ((now = router_tools(gw->r)) == NULL || (want = json_object())
+	    == NULL) {
+		json_decref(now);
+		return;
+	}
+	json_array_foreach(now, i, t)
+		json_object_set(want, json_string_value(json_object_get(t,
+		    "name")), t);
+	json_object_foreach_safe(gw->reg, tmp, name, t) {
+		if (json_equal(t, json_object_get(want, name)))
+			continue;
+		mcp_server_remove_tool(gw->srv, name);
+		json_object_del(gw->reg, name);
+		changed = 1;
+	}
+	json_object_foreach(want, name, t) {
+		if (json_object_get(gw->reg, name))
+			continue;
+		if (mcp_server_add_tool_json(gw->srv, t, gw_tool, gw, err,
+		    sizeof(err)) == -1) {
+			log_warnx("tool %s not offered: %s", name, err);
+			continue;
+		}
+		json_object_set(gw->reg, name, t);
+		changed = 1;
+	}
+	json_decref(want);
+	json_decref(now);
+	if (changed && notify)
+		mcp_server_tools_changed(gw->srv);
+}
+
+void
+gateway_sync(struct gateway *gw)
+{
+	sync_tools(gw, 1);
+}
+
+void
+gateway_message(struct gateway *gw, const char *server, const json_t *params)
+{
+	const char *level = json_string_value(json_object_get(params,
+	    "level"));
+	const char *lg = json_string_value(json_object_get(params, "logger"));
+	json_t *data = json_object_get(params, "data");
+	char logger[LOGGER_MAX];
+
+	if (lg)
+		snprintf(logger, sizeof(logger), "%s/%s", server, lg);
+	else
+		snprintf(logger, sizeof(logger), "%s", server);
+	(void)mcp_server_log(gw->srv, level ? level : "info", logger,
+	    data ? json_incref(data) : NULL);
+}
+
+struct gateway *
+gateway_new(struct ev_loop *loop, struct router *r, int in_fd, int out_fd,
+    unsigned grace_ms, char *err, size_t errlen)
+{
+	struct mcp_server_opts o = {
+		.name = "afu9",
+		.title = "afu9 orchestrator",
+		.version = AFU9_VERSION,
+		.instructions = "afu9 gateway: the tools of every configured MCP "
+		    "server, named server.tool (for example github.getIssue).",
+		.mode = FRAME_AUTO,
+		.shutdown_grace = grace_ms > 0 ? grace_ms / 1000. : -1.,
+	};
+	struct gateway *gw;
+
+	if ((gw = calloc(1, sizeof(*gw))) == NULL ||
+	    (gw->reg = json_object()) == NULL ||
+	    (gw->srv = mcp_server_new(loop, &o, in_fd, out_fd)) == NULL) {
+		if (gw)
+			json_decref(gw->reg);
+		free(gw);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	gw->r = r;
+	sync_tools(gw, 0);
+	return gw;
+}
+
+int
+gateway_run(struct gateway *gw)
+{
+	return mcp_server_run(gw->srv);
+}
+
+void
+gateway_free(struct gateway *gw)
+{
+	if (gw == NULL)
+		return;
+	mcp_server_free(gw->srv);
+	json_decref(gw->reg);
+	free(gw);
+}

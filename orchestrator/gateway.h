@@ -1,0 +1,42 @@
+/*
+ * gateway: `afu9 serve --stdio`.  The orchestrator as an MCP server on a
+ * pair of fds (its stdin/stdout), built on the mcp_server runtime: every
+ * READY child's tools are listed under "server.tool" names with their
+ * schemas, annotations and outputSchema as the child gave them; calls,
+ * progress and cancellation are forwarded through the router; a change of
+ * any child's tool list sends notifications/tools/list_changed; children's
+ * notifications/message are forwarded with logger "server" (or
+ * "server/logger").
+ *
+ * Tool failures the model can act on (the server is down or died, the
+ * call timed out) are isError results naming the server; an unknown tool
+ * is JSON-RPC -32602; a JSON-RPC error from a child is passed on as is.
+ */
+#ifndef AFU9_GATEWAY_H
+#define AFU9_GATEWAY_H
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "router.h"
+
+struct gateway;
+
+/*
+ * A gateway on in_fd/out_fd for router r (borrowed; outlives the
+ * gateway), with the router's current tools registered.  grace_ms: how
+ * long calls in flight may run on after EOF or SIGTERM.  NULL with err.
+ */
+struct gateway	*gateway_new(struct ev_loop *, struct router *r, int in_fd,
+		    int out_fd, unsigned grace_ms, char *err, size_t errlen);
+/* Bring the tool set in line with the router; notify the client when it
+   changed. */
+void		 gateway_sync(struct gateway *);
+/* Forward a child's notifications/message params (borrowed). */
+void		 gateway_message(struct gateway *, const char *server,
+		    const json_t *params);
+/* Serve until the client leaves or SIGTERM/SIGINT: mcp_server_run(). */
+int		 gateway_run(struct gateway *);
+void		 gateway_free(struct gateway *);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * afu9: the orchestrator binary.  Subcommand dispatch and --help; each
+ * subcommand lives in its own module (serve.c, cli.c).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "serve.h"
+
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char **);
+} commands[] = {
+	{ "serve", serve_main },
+	{ "tools", cli_tools },
+	{ "call", cli_call },
+	{ "health", cli_health },
+	{ "version", cli_version },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: afu9 COMMAND [ARGS]\n"
+	    "\n"
+	    "  serve [--config FILE] [--stdio] [--check-config]\n"
+	    "        run the orchestrator: supervise the MCP servers, serve\n"
+	    "        /health /ready /metrics over HTTP; --stdio: be an MCP\n"
+	    "        server on stdin/stdout offering their tools as server.tool\n"
+	    "  tools [--json] [--config FILE]\n"
+	    "        start the servers and list their tools\n"
+	    "  call [--config FILE] [--raw] SERVER.TOOL [--json '{...}'] [KEY=VALUE...]\n"
+	    "        call one tool; exit 0 ok, 1 tool error, 2 usage or\n"
+	    "        protocol error, 3 server unavailable\n"
+	    "  health [URL]\n"
+	    "        GET URL (default http://127.0.0.1:8080/health); exit 0 on 200\n"
+	    "  version\n"
+	    "\n"
+	    "Configuration: --config FILE, else $AFU9_CONFIG, else the built-in\n"
+	    "github, deploy and observability servers.  See afu9(1).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cli_version(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "afu9: unknown command %s\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,1279 @@
+/*
+ * router: child sessions, tool registry, call routing (see router.h).
+ *
+ * One struct rsrv per configured server.  Its session state:
+ *   no session     no process, or the process is not exec'd yet
+ *   initializing   session open, initialize (then tools/list) in flight
+ *   ready          tools listed; calls accepted; pinged periodically
+ * A process generation number (gen) tells calls of an old process from
+ * calls of the current one.
+ *
+ * How a death reaches callers at once: when the child dies, its stdout
+ * ends and the session fails every pending request with "connection
+ * closed".  The cause ("killed by signal 9") is known only when the
+ * supervisor reports the process gone, which usually follows within a
+ * millisecond.  So a call whose session closed is parked as "lost" and
+ * failed by `gone` with the cause, or by a short timer (LOST_WAIT) with
+ * "closed its output" if the process lingers; a process that closed its
+ * stdout but lives on is then restarted.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mcp_client.h"
+#include "mcp_server.h"
+#include "router.h"
+#include "rpc.h"
+#include "supervisor.h"
+
+extern char **environ;
+
+#define LOST_WAIT		0.08	/* s: wait for the cause of a death */
+#define INIT_TIMEOUT_MIN	10.	/* s: initialize and each tools/list */
+#define LIST_MAX_PAGES		100
+#define LIST_MAX_TOOLS		1000
+#define QNAME_MAX		128
+#define METRIC_MAX_SERIES	1024
+#define CAUSE_MAX		(SUP_CAUSE_MAX + 300)
+
+enum outcome { OC_OK, OC_ERROR, OC_TIMEOUT, OC_UNAVAILABLE, OC_PROTOCOL,
+	OC_CANCELLED, OC_N };
+static const char *const outcome_names[OC_N] = { "ok", "error", "timeout",
+	"unavailable", "protocol_error", "cancelled" };
+
+static const double hist_le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	1, 2.5, 5, 10, 30, 60 };
+#define NBUCKETS	(sizeof(hist_le) / sizeof(hist_le[0]))
+
+struct series {
+	size_t		 server;
+	char		*tool;
+	uint64_t	 count[OC_N];
+	uint64_t	 bucket[NBUCKETS];	/* cumulative at output time */
+	uint64_t	 n;
+	double		 sum;
+};
+
+struct rsrv;
+
+struct router_call {
+	struct router		*r;
+	struct rsrv		*s;
+	struct router_call	*prev, *next;	/* in s->calls */
+	char			*tool;		/* the child's tool name */
+	int64_t			 id;		/* request id; 0 when none */
+	unsigned		 gen;		/* process it went to */
+	double			 t0;
+	router_done_fn		 done;
+	router_progress_fn	 progress;
+	void			*arg;
+	int			 cancelled;	/* by the caller */
+	int			 lost;		/* session closed, cause awaited */
+};
+
+struct rsrv {
+	struct router		*r;
+	size_t			 idx;
+	const struct config_server *cfg;
+	struct sup_child	*child;
+	struct mcp_client	*cl;		/* NULL: no session */
+	unsigned		 gen;		/* current process */
+	unsigned		 gone_gen;	/* last process that is gone */
+	int			 ready;
+	int			 settled;
+	int			 listing;	/* tools/list in flight */
+	int			 relist;	/* list_changed meanwhile */
+	unsigned		 pages;
+	json_t			*tools;		/* array: the child's entries */
+	json_t			*acc;		/* array being listed */
+	struct router_call	*calls;
+	size_t			 ncalls;
+	int64_t			 ping_id;	/* 0: none in flight */
+	double			 ping_t0;
+	double			 ping_rtt_ms;	/* < 0: none */
+	ev_timer		 ping;
+	ev_timer		 lost;
+	char			 cause[CAUSE_MAX];	/* last death, human */
+	char			 kill_reason[256];	/* our reason, or "" */
+};
+
+struct router {
+	struct ev_loop		*loop;
+	const struct afu9_config *cfg;
+	struct router_opts	 opts;
+	struct router_cb	 cb;
+	void			*arg;
+	struct sup		*sup;
+	struct rsrv		*srv;
+	size_t			 nsrv;
+	size_t			 ncalls;
+	int			 stopping;	/* no new calls */
+	int			 stopping_children;
+	unsigned		 kill_grace_ms;
+	void			(*done)(void *);
+	void			*done_arg;
+	int			 done_called;
+	int			 freeing;
+	ev_timer		 grace;
+	ev_timer		 check;		/* deferred shutdown steps */
+	struct series		*series;
+	size_t			 nseries, capseries;
+	char			 errbuf[CAUSE_MAX + 256];
+};
+
+static void	srv_list_page(struct rsrv *, const char *cursor);
+static void	router_step(struct router *);
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *
+router_state_name(enum router_sstate st)
+{
+	static const char *const names[] = { "disabled", "starting", "ready",
+	    "down", "failed", "stopped" };
+
+	return (size_t)st < sizeof(names) / sizeof(names[0]) ? names[st] :
+	    "unknown";
+}
+
+/* ---- metrics ---- */
+
+/* The series for (server, tool), created on first use; NULL past the bound
+   or on ENOMEM (then the call is simply not counted by tool). */
+static struct series *
+series_get(struct router *r, size_t server, const char *tool)
+{
+	struct series *ns;
+	size_t i, ncap;
+
+	for (i = 0; i < r->nseries; i++)
+		if (r->series[i].server == server &&
+		    strcmp(r->series[i].tool, tool) == 0)
+			return &r->series[i];
+	if (r->nseries >= METRIC_MAX_SERIES)
+		return NULL;
+	if (r->nseries == r->capseries) {
+		ncap = r->capseries ? r->capseries * 2 : 16;
+		if ((ns = realloc(r->series, ncap * sizeof(*ns))) == NULL)
+			return NULL;
+		r->series = ns;
+		r->capseries = ncap;
+	}
+	ns = &r->series[r->nseries];
+	memset(ns, 0, sizeof(*ns));
+	if ((ns->tool = strdup(tool)) == NULL)
+		return NULL;
+	ns->server = server;
+	r->nseries++;
+	return ns;
+}
+
+static void
+count_call(struct router_call *c, enum outcome oc)
+{
+	struct series *se = series_get(c->r, c->s->idx, c->tool);
+	double d = now_s() - c->t0;
+	size_t i;
+
+	if (se == NULL)
+		return;
+	se->count[oc]++;
+	se->n++;
+	se->sum += d;
+	for (i = 0; i < NBUCKETS; i++)
+		if (d <= hist_le[i]) {
+			se->bucket[i]++;
+			break;
+		}
+}
+
+/* A label value: quotes, backslashes and newlines escaped. */
+static int
+label(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\') {
+			if (buf_printf(out, "\\%c", *s) == -1)
+				return -1;
+		} else if (*s == '\n') {
+			if (buf_printf(out, "\\n") == -1)
+				return -1;
+		} else if (buf_append(out, s, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+series_metrics(const struct router *r, const struct series *se,
+    struct buf *out)
+{
+	const char *sv = r->srv[se->server].cfg->name;
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i < NBUCKETS; i++) {
+		cum += se->bucket[i];
+		if (buf_printf(out, "afu9_tool_call_duration_seconds_bucket"
+		    "{server=\"%s\",tool=\"", sv) == -1 ||
+		    label(out, se->tool) == -1 ||
+		    buf_printf(out, "\",le=\"%g\"} %llu\n", hist_le[i],
+		    (unsigned long long)cum) == -1)
+			return -1;
+	}
+	if (buf_printf(out, "afu9_tool_call_duration_seconds_bucket"
+	    "{server=\"%s\",tool=\"", sv) == -1 || label(out, se->tool) == -1 ||
+	    buf_printf(out, "\",le=\"+Inf\"} %llu\n",
+	    (unsigned long long)se->n) == -1 ||
+	    buf_printf(out, "afu9_tool_call_duration_seconds_sum{server=\"%s\","
+	    "tool=\"", sv) == -1 || label(out, se->tool) == -1 ||
+	    buf_printf(out, "\"} %.6f\n", se->sum) == -1 ||
+	    buf_printf(out, "afu9_tool_call_duration_seconds_count{server="
+	    "\"%s\",tool=\"", sv) == -1 || label(out, se->tool) == -1 ||
+	    buf_printf(out, "\"} %llu\n", (unsigned long long)se->n) == -1)
+		return -1;
+	return 0;
+}
+
+int
+router_metrics(const struct router *r, struct buf *out)
+{
+	struct sup_info si;
+	size_t i, k;
+
+	if (buf_printf(out, "# HELP afu9_tool_calls_total Tool calls routed, "
+	    "by outcome.\n# TYPE afu9_tool_calls_total counter\n") == -1)
+		return -1;
+	for (i = 0; i < r->nseries; i++)
+		for (k = 0; k < OC_N; k++) {
+			if (r->series[i].count[k] == 0)
+				continue;
+			if (buf_printf(out, "afu9_tool_calls_total{server=\"%s\","
+			    "tool=\"", r->srv[r->series[i].server].cfg->name)
+			    == -1 || label(out, r->series[i].tool) == -1 ||
+			    buf_printf(out, "\",outcome=\"%s\"} %llu\n",
+			    outcome_names[k],
+			    (unsigned long long)r->series[i].count[k]) == -1)
+				return -1;
+		}
+	if (buf_printf(out, "# HELP afu9_tool_call_duration_seconds Tool call "
+	    "duration.\n# TYPE afu9_tool_call_duration_seconds histogram\n")
+	    == -1)
+		return -1;
+	for (i = 0; i < r->nseries; i++)
+		if (series_metrics(r, &r->series[i], out) == -1)
+			return -1;
+	if (buf_printf(out, "# HELP afu9_server_restarts_total Processes "
+	    "restarted.\n# TYPE afu9_server_restarts_total counter\n") == -1)
+		return -1;
+	for (i = 0; i < r->nsrv; i++) {
+		if (r->srv[i].child == NULL)
+			continue;
+		sup_info(r->srv[i].child, &si);
+		if (buf_printf(out, "afu9_server_restarts_total{server=\"%s\"} "
+		    "%u\n", r->srv[i].cfg->name, si.restarts) == -1)
+			return -1;
+	}
+	if (buf_printf(out, "# HELP afu9_server_up 1 when the server is "
+	    "initialized and its tools listed.\n# TYPE afu9_server_up gauge\n")
+	    == -1)
+		return -1;
+	for (i = 0; i < r->nsrv; i++)
+		if (buf_printf(out, "afu9_server_up{server=\"%s\"} %d\n",
+		    r->srv[i].cfg->name, r->srv[i].ready) == -1)
+			return -1;
+	return 0;
+}
+
+/* ---- calls ---- */
+
+static void
+call_unlink(struct router_call *c)
+{
+	struct rsrv *s = c->s;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->ncalls--;
+	c->r->ncalls--;
+	free(c->tool);
+	free(c);
+}
+
+/* Finish a call: count it, run done (unless cancelled), free it. */
+static void
+call_finish(struct router_call *c, enum outcome oc, const json_t *result,
+    const struct router_err *e)
+{
+	struct router *r = c->r;
+
+	count_call(c, oc);
+	if (!c->cancelled && c->done)
+		c->done(c, result, e, c->arg);
+	call_unlink(c);
+	if (r->stopping && r->ncalls == 0)
+		router_step(r);
+}
+
+static void
+call_fail(struct router_call *c, enum router_ekind kind, enum outcome oc,
+    int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+call_fail(struct router_call *c, enum router_ekind kind, enum outcome oc,
+    int code, const char *fmt, ...)
+{
+	struct router_err e;
+	char msg[CAUSE_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e.kind = kind;
+	e.code = code;
+	e.message = msg;
+	call_finish(c, oc, NULL, &e);
+}
+
+/* Fail every lost call of s with the cause of the death. */
+static void
+fail_lost(struct rsrv *s)
+{
+	struct router_call *c, *next;
+
+	for (c = s->calls; c; c = next) {
+		next = c->next;
+		if (c->lost)
+			call_fail(c, ROUTER_E_UNAVAILABLE, OC_UNAVAILABLE, 0,
+			    "server %s %s", s->cfg->name, s->cause);
+	}
+}
+
+static void
+call_reply(struct mcp_client *cl, int64_t id, const json_t *result,
+    const struct mcp_error *err, void *arg)
+{
+	struct router_call *c = arg;
+	struct rsrv *s = c->s;
+	const json_t *ie;
+
+	c->id = 0;
+	if (c->cancelled) {
+		call_finish(c, OC_CANCELLED, NULL, NULL);
+		return;
+	}
+	if (err == NULL) {
+		ie = json_object_get(result, "isError");
+		call_finish(c, json_is_true(ie) ? OC_ERROR : OC_OK, result,
+		    NULL);
+		return;
+	}
+	switch (err->code) {
+	case RPC_CONNECTION_CLOSED:
+		if (s->gone_gen >= c->gen) {
+			call_fail(c, ROUTER_E_UNAVAILABLE, OC_UNAVAILABLE, 0,
+			    "server %s %s", s->cfg->name, s->cause);
+			return;
+		}
+		if (s->r->stopping_children) {
+			call_fail(c, ROUTER_E_SHUTDOWN, OC_UNAVAILABLE, 0,
+			    "server %s stopped: shutting down", s->cfg->name);
+			return;
+		}
+		c->lost = 1;
+		if (!ev_is_active(&s->lost))
+			ev_timer_start(s->r->loop, &s->lost);
+		return;
+	case RPC_REQUEST_TIMEOUT:
+		call_fail(c, ROUTER_E_TIMEOUT, OC_TIMEOUT, err->code,
+		    "server %s: tool %s did not answer within %u ms (cancelled)",
+		    s->cfg->name, c->tool, s->cfg->call_timeout_ms);
+		return;
+	default:
+		call_fail(c, ROUTER_E_PROTOCOL, OC_PROTOCOL, err->code,
+		    "server %s: %s", s->cfg->name,
+		    err->message ? err->message : "error");
+		return;
+	}
+}
+
+static void
+call_progress(struct mcp_client *cl, int64_t id, const json_t *params,
+    void *arg)
+{
+	struct router_call *c = arg;
+
+	if (!c->cancelled && c->progress)
+		c->progress(c, params, c->arg);
+}
+
+/* The server part of "server.tool", or NULL; *tool set past the dot. */
+static struct rsrv *
+split_qname(struct router *r, const char *qname, const char **tool)
+{
+	const char *dot = strchr(qname, '.');
+	size_t i, n;
+
+	if (dot == NULL || dot[1] == '\0')
+		return NULL;
+	n = (size_t)(dot - qname);
+	for (i = 0; i < r->nsrv; i++)
+		if (strlen(r->srv[i].cfg->name) == n &&
+		    strncmp(r->srv[i].cfg->name, qname, n) == 0) {
+			*tool = dot + 1;
+			return &r->srv[i];
+		}
+	return NULL;
+}
+
+static const json_t *
+srv_find_tool(const struct rsrv *s, const char *tool)
+{
+	const json_t *t;
+	size_t i;
+
+	json_array_foreach(s->tools, i, t)
+		if (strcmp(json_string_value(json_object_get(t, "name")),
+		    tool) == 0)
+			return t;
+	return NULL;
+}
+
+/* Fill *err from r->errbuf; returns NULL for the caller to return. */
+static struct router_call *
+call_refuse(struct router *r, struct router_err *err, enum router_ekind kind,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static struct router_call *
+call_refuse(struct router *r, struct router_err *err, enum router_ekind kind,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->errbuf, sizeof(r->errbuf), fmt, ap);
+	va_end(ap);
+	if (err) {
+		err->kind = kind;
+		err->code = 0;
+		err->message = r->errbuf;
+	}
+	return NULL;
+}
+
+/* Why s takes no call now. */
+static const char *
+srv_down_reason(const struct rsrv *s, char *buf, size_t len)
+{
+	struct sup_info si;
+
+	if (s->cfg->disabled)
+		return "is disabled";
+	sup_info(s->child, &si);
+	if (si.last_cause[0] != '\0' && si.state != SUP_RUNNING)
+		snprintf(buf, len, "is %s (last exit: %s)",
+		    si.crashloop ? "failed" : sup_state_name(si.state),
+		    si.last_cause);
+	else
+		snprintf(buf, len, "is %s", s->ready ? "ready" :
+		    si.state == SUP_RUNNING ? "initializing" :
+		    sup_state_name(si.state));
+	return buf;
+}
+
+struct router_call *
+router_call(struct router *r, const char *qname, json_t *args,
+    router_done_fn done, router_progress_fn progress, void *arg,
+    struct router_err *err)
+{
+	struct router_call *c;
+	const char *tool;
+	struct rsrv *s;
+	json_t *params;
+	char why[CAUSE_MAX + 64];
+
+	if (r->stopping) {
+		json_decref(args);
+		return call_refuse(r, err, ROUTER_E_SHUTDOWN,
+		    "afu9 is shutting down");
+	}
+	if ((s = split_qname(r, qname, &tool)) == NULL) {
+		json_decref(args);
+		return call_refuse(r, err, ROUTER_E_UNKNOWN, "Unknown tool: "
+		    "%.200s (tools are named server.tool)", qname);
+	}
+	if (!s->ready || s->cl == NULL) {
+		json_decref(args);
+		return call_refuse(r, err, ROUTER_E_UNAVAILABLE,
+		    "server %s %s", s->cfg->name,
+		    srv_down_reason(s, why, sizeof(why)));
+	}
+	if (srv_find_tool(s, tool) == NULL) {
+		json_decref(args);
+		return call_refuse(r, err, ROUTER_E_UNKNOWN, "Unknown tool: "
+		    "%.200s", qname);
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->tool = strdup(tool)) == NULL) {
+		free(c);
+		json_decref(args);
+		return call_refuse(r, err, ROUTER_E_INTERNAL, "out of memory");
+	}
+	params = json_object();
+	json_object_set_new(params, "name", json_string(tool));
+	json_object_set_new(params, "arguments", args ? args : json_object());
+	c->r = r;
+	c->s = s;
+	c->gen = s->gen;
+	c->t0 = now_s();
+	c->done = done;
+	c->progress = progress;
+	c->arg = arg;
+	c->id = mcp_client_request(s->cl, "tools/call", params,
+	    s->cfg->call_timeout_ms / 1000., call_reply,
+	    progress ? call_progress : NULL, c);
+	if (c->id < 0) {
+		free(c->tool);
+		free(c);
+		return call_refuse(r, err, ROUTER_E_INTERNAL, "server %s: "
+		    "cannot send the request (output full or closed)",
+		    s->cfg->name);
+	}
+	c->next = s->calls;
+	if (s->calls)
+		s->calls->prev = c;
+	s->calls = c;
+	s->ncalls++;
+	r->ncalls++;
+	return c;
+}
+
+void
+router_call_cancel(struct router_call *c, const char *reason)
+{
+	if (c->cancelled)
+		return;
+	c->cancelled = 1;
+	/*
+	 * The reply callback (MCP_ERR_CANCELLED) frees it from the loop; a
+	 * lost call is freed by `gone` or the lost timer.
+	 */
+	if (c->id > 0 && c->s->cl)
+		(void)mcp_client_cancel(c->s->cl, c->id, reason);
+}
+
+size_t
+router_calls_in_flight(const struct router *r)
+{
+	return r->ncalls;
+}
+
+/* ---- registry ---- */
+
+static int
+qname_ok(const char *server, const char *tool)
+{
+	const char *p;
+
+	if (strlen(server) + 1 + strlen(tool) > QNAME_MAX || *tool == '\0')
+		return 0;
+	for (p = tool; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("_./-", *p)))
+			return 0;
+	return 1;
+}
+
+json_t *
+router_tools(const struct router *r)
+{
+	json_t *out = json_array(), *e;
+	const json_t *t;
+	char q[QNAME_MAX + 2];
+	size_t i, k;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < r->nsrv; i++) {
+		if (!r->srv[i].ready)
+			continue;
+		json_array_foreach(r->srv[i].tools, k, t) {
+			snprintf(q, sizeof(q), "%s.%s", r->srv[i].cfg->name,
+			    json_string_value(json_object_get(t, "name")));
+			if ((e = json_copy((json_t *)t)) == NULL) {
+				json_decref(out);
+				return NULL;
+			}
+			json_object_set_new(e, "name", json_string(q));
+			json_array_append_new(out, e);
+		}
+	}
+	return out;
+}
+
+const json_t *
+router_tool(const struct router *r, const char *qname)
+{
+	const char *tool;
+	struct rsrv *s = split_qname((struct router *)r, qname, &tool);
+
+	return s && s->ready ? srv_find_tool(s, tool) : NULL;
+}
+
+/* ---- sessions ---- */
+
+static void
+notify_state(struct rsrv *s)
+{
+	if (s->r->cb.state_changed)
+		s->r->cb.state_changed(s->r, s->cfg->name, s->r->arg);
+}
+
+static void
+notify_tools(struct rsrv *s)
+{
+	if (s->r->cb.tools_changed)
+		s->r->cb.tools_changed(s->r, s->r->arg);
+}
+
+/*
+ * A liveness or protocol failure of a running child: kill it (a restart
+ * follows unless restarts are off).  reason is kept as the cause callers
+ * see.
+ */
+static void
+srv_kill(struct rsrv *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+srv_kill(struct rsrv *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->kill_reason, sizeof(s->kill_reason), fmt, ap);
+	va_end(ap);
+	log_emit(LOG_LVL_WARN, s->cfg->name, NULL, "%s: killing the process",
+	    s->kill_reason);
+	if (s->r->opts.no_restart || s->r->stopping_children)
+		(void)sup_kill(s->child, SIGKILL);
+	else if (sup_restart(s->child) == -1)
+		(void)sup_kill(s->child, SIGKILL);
+}
+
+static void
+srv_set_ready(struct rsrv *s)
+{
+	s->ready = 1;
+	s->settled = 1;
+	log_emit(LOG_LVL_INFO, s->cfg->name, NULL, "ready: %zu tool(s)",
+	    json_array_size(s->tools));
+	if (s->cfg->ping_interval_ms > 0 && !ev_is_active(&s->ping)) {
+		ev_timer_set(&s->ping, s->cfg->ping_interval_ms / 1000.,
+		    s->cfg->ping_interval_ms / 1000.);
+		ev_timer_start(s->r->loop, &s->ping);
+	}
+	notify_state(s);
+	notify_tools(s);
+}
+
+static double
+init_timeout(const struct rsrv *s)
+{
+	double t = s->cfg->ping_timeout_ms / 1000.;
+
+	return t > INIT_TIMEOUT_MIN ? t : INIT_TIMEOUT_MIN;
+}
+
+/* Keep the valid entries of one tools/list page. */
+static void
+list_take(struct rsrv *s, const json_t *tools)
+{
+	const json_t *t;
+	const char *name;
+	size_t i;
+
+	json_array_foreach(tools, i, t) {
+		name = json_string_value(json_object_get(t, "name"));
+		if (name == NULL || !json_is_object(json_object_get(t,
+		    "inputSchema")) || !qname_ok(s->cfg->name, name)) {
+			log_emit(LOG_LVL_WARN, s->cfg->name, NULL, "tool %.64s "
+			    "skipped: no valid name or inputSchema",
+			    name ? name : "(unnamed)");
+			continue;
+		}
+		if (json_array_size(s->acc) >= LIST_MAX_TOOLS)
+			return;
+		json_array_append(s->acc, (json_t *)t);
+	}
+}
+
+static void
+list_reply(struct mcp_client *cl, int64_t id, const json_t *result,
+    const struct mcp_error *err, void *arg)
+{
+	struct rsrv *s = arg;
+	const json_t *tools, *next;
+	int was_ready = s->ready;
+
+	s->listing = 0;
+	if (err != NULL) {
+		json_decref(s->acc);
+		s->acc = NULL;
+		if (err->code != RPC_CONNECTION_CLOSED)
+			srv_kill(s, "tools/list failed: %s", err->message);
+		return;
+	}
+	tools = json_object_get(result, "tools");
+	next = json_object_get(result, "nextCursor");
+	if (!json_is_array(tools)) {
+		srv_kill(s, "tools/list: the result has no tools array");
+		return;
+	}
+	list_take(s, tools);
+	if (json_is_string(next) && ++s->pages < LIST_MAX_PAGES &&
+	    json_array_size(s->acc) < LIST_MAX_TOOLS) {
+		srv_list_page(s, json_string_value(next));
+		return;
+	}
+	json_decref(s->tools);
+	s->tools = s->acc;
+	s->acc = NULL;
+	if (s->relist) {
+		s->relist = 0;
+		srv_list_page(s, NULL);
+	}
+	if (!was_ready)
+		srv_set_ready(s);
+	else
+		notify_tools(s);
+}
+
+static void
+srv_list_page(struct rsrv *s, const char *cursor)
+{
+	json_t *params = NULL;
+
+	if (cursor == NULL) {
+		json_decref(s->acc);
+		s->acc = json_array();
+		s->pages = 0;
+	} else
+		params = json_pack("{s:s}", "cursor", cursor);
+	s->listing = 1;
+	if (mcp_client_request(s->cl, "tools/list", params, init_timeout(s),
+	    list_reply, NULL, s) < 0) {
+		s->listing = 0;
+		srv_kill(s, "cannot send tools/list");
+	}
+}
+
+static void
+init_reply(struct mcp_client *cl, int64_t id, const json_t *result,
+    const struct mcp_error *err, void *arg)
+{
+	struct rsrv *s = arg;
+
+	if (err != NULL) {
+		if (err->code != RPC_CONNECTION_CLOSED)
+			srv_kill(s, "initialize failed: %s", err->message);
+		return;
+	}
+	srv_list_page(s, NULL);
+}
+
+static void
+sess_notify(struct mcp_client *cl, const char *method, const json_t *params,
+    void *arg)
+{
+	struct rsrv *s = arg;
+
+	if (strcmp(method, "notifications/tools/list_changed") == 0) {
+		if (s->listing)
+			s->relist = 1;
+		else if (s->ready)
+			srv_list_page(s, NULL);
+		return;
+	}
+	if (strcmp(method, "notifications/message") == 0) {
+		if (s->r->cb.message)
+			s->r->cb.message(s->r, s->cfg->name, params, s->r->arg);
+		else
+			log_emit(LOG_LVL_INFO, s->cfg->name, params,
+			    "notifications/message");
+		return;
+	}
+	log_emit(LOG_LVL_DEBUG, s->cfg->name, NULL, "notification %.64s "
+	    "ignored", method);
+}
+
+/* Drop the session's state: not ready, no tools, no ping. */
+static void
+srv_reset(struct rsrv *s)
+{
+	int had_tools = s->ready;
+
+	ev_timer_stop(s->r->loop, &s->ping);
+	s->ping_id = 0;
+	s->ready = 0;
+	s->listing = s->relist = 0;
+	json_decref(s->acc);
+	s->acc = NULL;
+	json_array_clear(s->tools);
+	if (had_tools)
+		notify_tools(s);
+}
+
+static void
+sess_closed(struct mcp_client *cl, const char *reason, void *arg)
+{
+	struct rsrv *s = arg;
+
+	if (s->cl != cl)
+		return;
+	log_emit(s->r->stopping_children ? LOG_LVL_DEBUG : LOG_LVL_INFO,
+	    s->cfg->name, NULL, "session closed: %s", reason);
+	s->cl = NULL;
+	mcp_client_free(cl);
+	srv_reset(s);
+	if (s->gone_gen < s->gen && !s->r->stopping_children &&
+	    !ev_is_active(&s->lost))
+		ev_timer_start(s->r->loop, &s->lost);
+	notify_state(s);
+}
+
+/* The process closed its stdout but `gone` did not follow. */
+static void
+lost_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rsrv *s = w->data;
+	struct sup_info si;
+
+	if (s->gone_gen >= s->gen)
+		return;
+	snprintf(s->cause, sizeof(s->cause), "closed its output (stdout)");
+	fail_lost(s);
+	sup_info(s->child, &si);
+	if (si.state == SUP_RUNNING && s->cl == NULL)
+		srv_kill(s, "the process closed its stdout");
+}
+
+static void
+ping_reply(struct mcp_client *cl, int64_t id, const json_t *result,
+    const struct mcp_error *err, void *arg)
+{
+	struct rsrv *s = arg;
+
+	if (s->ping_id != id)
+		return;
+	s->ping_id = 0;
+	if (err == NULL) {
+		s->ping_rtt_ms = (now_s() - s->ping_t0) * 1000.;
+		return;
+	}
+	if (err->code == RPC_REQUEST_TIMEOUT)
+		srv_kill(s, "no answer to ping within %u ms",
+		    s->cfg->ping_timeout_ms);
+}
+
+static void
+ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rsrv *s = w->data;
+	int64_t id;
+
+	if (!s->ready || s->cl == NULL || s->ping_id != 0)
+		return;
+	s->ping_t0 = now_s();
+	id = mcp_client_request(s->cl, "ping", NULL,
+	    s->cfg->ping_timeout_ms / 1000., ping_reply, NULL, s);
+	if (id > 0)
+		s->ping_id = id;
+}
+
+static void
+sup_started(struct sup_child *ch, int in_fd, int out_fd, void *arg)
+{
+	struct rsrv *s = arg;
+	struct mcp_client_opts o = {
+		.mode = s->cfg->framing,
+		.max_msg = s->cfg->max_message_bytes,
+		.name = "afu9",
+		.version = AFU9_VERSION,
+	};
+	struct mcp_client_cb cb = { sess_notify, sess_closed };
+
+	s->gen++;
+	s->kill_reason[0] = '\0';
+	ev_timer_stop(s->r->loop, &s->lost);
+	if ((s->cl = mcp_client_new(s->r->loop, out_fd, in_fd, &o, &cb, s))
+	    == NULL) {
+		close(in_fd);
+		close(out_fd);
+		srv_kill(s, "cannot open a session: out of memory");
+		return;
+	}
+	if (mcp_client_initialize(s->cl, init_timeout(s), init_reply, s) == -1)
+		srv_kill(s, "cannot send initialize");
+	notify_state(s);
+}
+
+static void
+sup_close_input(struct sup_child *ch, void *arg)
+{
+	struct rsrv *s = arg;
+
+	if (s->cl)
+		mcp_client_close(s->cl, "stopping");
+}
+
+static void
+sup_gone(struct sup_child *ch, const char *cause, void *arg)
+{
+	struct rsrv *s = arg;
+	struct router *r = s->r;
+
+	s->gone_gen = s->gen;
+	s->settled = 1;
+	ev_timer_stop(r->loop, &s->lost);
+	if (s->kill_reason[0] != '\0')
+		snprintf(s->cause, sizeof(s->cause), "was killed (%s): %s",
+		    s->kill_reason, cause);
+	else
+		snprintf(s->cause, sizeof(s->cause), "exited: %s", cause);
+	if (!r->stopping_children)
+		log_emit(LOG_LVL_WARN, s->cfg->name, NULL, "process %s",
+		    s->cause);
+	if (s->cl)
+		mcp_client_close(s->cl, cause);	/* fails pending calls now */
+	fail_lost(s);
+	srv_reset(s);
+	notify_state(s);
+	if (r->stopping_children)
+		router_step(r);
+}
+
+static void
+sup_state_cb(struct sup_child *ch, enum sup_state st, void *arg)
+{
+	struct rsrv *s = arg;
+
+	if (st == SUP_FAILED || st == SUP_BACKOFF)
+		notify_state(s);
+}
+
+/* ---- public ---- */
+
+struct router *
+router_new(struct ev_loop *loop, const struct afu9_config *cfg,
+    const struct router_opts *opts, const struct router_cb *cb, void *arg,
+    char *err, size_t errlen)
+{
+	struct sup_cb scb = { sup_started, sup_close_input, sup_gone,
+	    sup_state_cb, NULL };
+	struct sup_spec sp;
+	struct router *r;
+	struct rsrv *s;
+	char **env;
+	size_t i;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->srv = calloc(cfg->nservers ? cfg->nservers : 1,
+	    sizeof(*r->srv))) == NULL) {
+		free(r);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->loop = loop;
+	r->cfg = cfg;
+	if (opts)
+		r->opts = *opts;
+	if (cb)
+		r->cb = *cb;
+	r->arg = arg;
+	ev_timer_init(&r->grace, NULL, 0., 0.);
+	ev_timer_init(&r->check, NULL, 0., 0.);
+	if ((r->sup = sup_new(loop)) == NULL) {
+		snprintf(err, errlen, "supervisor: %s", strerror(errno));
+		free(r->srv);
+		free(r);
+		return NULL;
+	}
+	for (i = 0; i < cfg->nservers; i++) {
+		s = &r->srv[i];
+		s->r = r;
+		s->idx = i;
+		s->cfg = &cfg->servers[i];
+		s->ping_rtt_ms = -1;
+		s->tools = json_array();
+		ev_timer_init(&s->ping, ping_cb, 0., 0.);
+		ev_timer_init(&s->lost, lost_cb, LOST_WAIT, 0.);
+		s->ping.data = s->lost.data = s;
+		r->nsrv++;
+		if (s->cfg->disabled)
+			continue;
+		memset(&sp, 0, sizeof(sp));
+		if ((env = config_build_env(s->cfg, environ)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		sp.name = s->cfg->name;
+		sp.argv = (const char *const *)s->cfg->argv;
+		sp.env = (const char *const *)env;
+		sp.policy = r->opts.no_restart ? SUP_NEVER : s->cfg->restart;
+		s->child = sup_add(r->sup, &sp, &scb, s, err, errlen);
+		config_env_free(env);
+		if (s->child == NULL)
+			goto fail;
+	}
+	return r;
+fail:
+	router_free(r);
+	return NULL;
+}
+
+int
+router_start(struct router *r, char *err, size_t errlen)
+{
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < r->nsrv; i++) {
+		if (r->srv[i].child == NULL)
+			continue;
+		if (sup_start(r->srv[i].child, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "server %s: %s",
+			    r->srv[i].cfg->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+fire_done(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct router *r = w->data;
+
+	if (r->done_called)
+		return;
+	r->done_called = 1;
+	if (r->done)
+		r->done(r->done_arg);
+}
+
+static void
+stop_children(struct router *r)
+{
+	size_t i;
+
+	if (r->stopping_children)
+		return;
+	r->stopping_children = 1;
+	ev_timer_stop(r->loop, &r->grace);
+	for (i = 0; i < r->nsrv; i++)
+		ev_timer_stop(r->loop, &r->srv[i].ping);
+	sup_stop_all(r->sup, r->kill_grace_ms);
+}
+
+/* The next shutdown step, when its condition holds. */
+static void
+router_step(struct router *r)
+{
+	if (!r->stopping || r->freeing)
+		return;
+	if (!r->stopping_children && r->ncalls == 0)
+		stop_children(r);
+	if (r->stopping_children && sup_active(r->sup) == 0 &&
+	    !r->done_called && !ev_is_active(&r->check)) {
+		ev_timer_set(&r->check, 0., 0.);
+		ev_set_cb(&r->check, fire_done);
+		r->check.data = r;
+		ev_timer_start(r->loop, &r->check);
+	}
+}
+
+static void
+grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct router *r = w->data;
+
+	if (r->ncalls > 0)
+		log_warnx("shutdown: %zu call(s) still in flight after the "
+		    "grace period; stopping the servers", r->ncalls);
+	stop_children(r);
+	router_step(r);
+}
+
+static void
+step_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct router *r = w->data;
+
+	router_step(r);
+}
+
+void
+router_shutdown(struct router *r, unsigned grace_ms, unsigned kill_grace_ms,
+    void (*done)(void *), void *arg)
+{
+	if (r->stopping)
+		return;
+	r->stopping = 1;
+	r->kill_grace_ms = kill_grace_ms;
+	r->done = done;
+	r->done_arg = arg;
+	r->grace.data = r;
+	ev_set_cb(&r->grace, grace_cb);
+	if (r->ncalls > 0) {
+		ev_timer_set(&r->grace, grace_ms / 1000., 0.);
+		ev_timer_start(r->loop, &r->grace);
+	}
+	/* The rest from the loop: no callback inside this call. */
+	ev_set_cb(&r->check, step_cb);
+	r->check.data = r;
+	ev_timer_set(&r->check, 0., 0.);
+	ev_timer_start(r->loop, &r->check);
+}
+
+void
+router_free(struct router *r)
+{
+	struct router_call *c;
+	struct rsrv *s;
+	size_t i;
+
+	if (r == NULL)
+		return;
+	ev_timer_stop(r->loop, &r->grace);
+	ev_timer_stop(r->loop, &r->check);
+	r->stopping = r->stopping_children = r->freeing = 1;
+	for (i = 0; i < r->nsrv; i++) {
+		s = &r->srv[i];
+		ev_timer_stop(r->loop, &s->ping);
+		ev_timer_stop(r->loop, &s->lost);
+		for (c = s->calls; c; c = c->next)
+			c->cancelled = 1;
+		if (s->cl) {
+			struct mcp_client *cl = s->cl;
+
+			s->cl = NULL;
+			mcp_client_free(cl);
+		}
+		while (s->calls)
+			call_unlink(s->calls);
+		json_decref(s->tools);
+		json_decref(s->acc);
+	}
+	sup_free(r->sup);
+	for (i = 0; i < r->nseries; i++)
+		free(r->series[i].tool);
+	free(r->series);
+	free(r->srv);
+	free(r);
+}
+
+size_t
+router_nservers(const struct router *r)
+{
+	return r->nsrv;
+}
+
+int
+router_server_index(const struct router *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsrv; i++)
+		if (strcmp(r->srv[i].cfg->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+void
+router_server_info(const struct router *r, size_t i, struct router_sinfo *o)
+{
+	const struct rsrv *s = &r->srv[i];
+	struct sup_info si;
+
+	memset(o, 0, sizeof(*o));
+	o->name = s->cfg->name;
+	o->required = s->cfg->required;
+	o->ping_rtt_ms = s->ping_rtt_ms;
+	o->last_cause = "";
+	if (s->cfg->disabled || s->child == NULL) {
+		o->state = RS_DISABLED;
+		o->settled = 1;
+		return;
+	}
+	sup_info(s->child, &si);
+	o->pid = (int)si.pid;
+	o->restarts = si.restarts;
+	o->last_cause = si.last_cause;
+	o->ntools = s->ready ? json_array_size(s->tools) : 0;
+	o->up = s->ready;
+	o->settled = s->settled;
+	switch (si.state) {
+	case SUP_STARTING:
+	case SUP_RUNNING:
+		o->state = s->ready ? RS_READY : si.crashloop ? RS_FAILED :
+		    RS_STARTING;
+		break;
+	case SUP_BACKOFF:
+		o->state = si.crashloop ? RS_FAILED : RS_DOWN;
+		break;
+	case SUP_FAILED:
+		o->state = RS_FAILED;
+		break;
+	default:
+		o->state = RS_STOPPED;
+		break;
+	}
+}
+
+int
+router_ready(const struct router *r)
+{
+	size_t i;
+
+	if (r->stopping)
+		return 0;
+	for (i = 0; i < r->nsrv; i++)
+		if (r->srv[i].cfg->required && !r->srv[i].cfg->disabled &&
+		    !r->srv[i].ready)
+			return 0;
+	return 1;
+}
+
+int
+router_settled(const struct router *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsrv; i++)
+		if (!r->srv[i].cfg->disabled && !r->srv[i].settled)
+			return 0;
+	return 1;
+}

@@ -1,0 +1,178 @@
+/*
+ * router: one MCP client session per child server, the tool registry, and
+ * the routing of "server.tool" calls.
+ *
+ * Each enabled server of the configuration is a supervised child (see
+ * supervisor.h).  When its process runs, the router opens an MCP client
+ * session on its pipes (framing per config), sends initialize, lists its
+ * tools (every page) and the server is READY.  notifications/tools/
+ * list_changed makes it list again.  While READY it is pinged every
+ * ping_interval_ms; no answer within ping_timeout_ms (a child stopped
+ * with SIGSTOP, a wedged loop) kills and restarts it.  The child's stderr
+ * lines go to the log under the server's name; its notifications/message
+ * reach the `message` callback.
+ *
+ * Calls: router_call() sends tools/call to the named server with the
+ * server's call_timeout_ms; on timeout the child gets notifications/
+ * cancelled and the caller an error.  Progress reaches the call's
+ * progress callback.  router_call_cancel() forwards a caller's
+ * cancellation.  When a child dies, every call in flight to it fails at
+ * once with an error naming the server and how it died ("server github
+ * exited: killed by signal 9 (Killed)").
+ *
+ * Shutdown: router_shutdown() refuses new calls, lets calls in flight
+ * finish up to grace_ms, then stops the children (stdin closed, SIGTERM,
+ * SIGKILL after kill_grace_ms) and calls `done` once every child is gone.
+ *
+ * Everything runs on the default libev loop (the supervisor needs it);
+ * callbacks run from the loop, never from inside the router_* call that
+ * causes them, except where noted.
+ */
+#ifndef AFU9_ROUTER_H
+#define AFU9_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ev.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "conf.h"
+
+struct router;
+struct router_call;
+
+/* Failure kinds of a call (struct router_err.kind). */
+enum router_ekind {
+	ROUTER_E_UNKNOWN = 1,	/* no such server or tool */
+	ROUTER_E_UNAVAILABLE,	/* server not ready, or it died */
+	ROUTER_E_TIMEOUT,	/* call_timeout_ms passed */
+	ROUTER_E_SHUTDOWN,	/* the router is stopping */
+	ROUTER_E_PROTOCOL,	/* the child answered a JSON-RPC error */
+	ROUTER_E_INTERNAL,	/* out of memory, output bound */
+};
+
+struct router_err {
+	enum router_ekind kind;
+	int		 code;		/* JSON-RPC code from the child, or 0 */
+	const char	*message;	/* human text naming the server */
+};
+
+/* Server states as /ready reports them. */
+enum router_sstate {
+	RS_DISABLED = 0,	/* disabled in the config */
+	RS_STARTING,		/* process starting, or initialize/tools/list */
+	RS_READY,		/* initialized, tools listed */
+	RS_DOWN,		/* no process; a restart is planned */
+	RS_FAILED,		/* crash loop: restarts go on */
+	RS_STOPPED,		/* no process, no restart (policy, shutdown) */
+};
+
+/* A snapshot for /ready and the CLI; strings borrowed until the loop runs. */
+struct router_sinfo {
+	const char	*name;
+	enum router_sstate state;
+	int		 required;
+	int		 pid;		/* 0: none */
+	unsigned	 restarts;
+	const char	*last_cause;	/* "" if none */
+	size_t		 ntools;
+	double		 ping_rtt_ms;	/* last ping; < 0: none yet */
+	int		 up;		/* READY now */
+	int		 settled;	/* READY, or its first start failed */
+};
+
+struct router_cb {
+	/* The set of tools changed (a server became ready, left, or its list
+	   changed).  May be NULL. */
+	void	(*tools_changed)(struct router *, void *arg);
+	/* A server changed state.  May be NULL. */
+	void	(*state_changed)(struct router *, const char *server,
+		    void *arg);
+	/* notifications/message from a child: params borrowed.  NULL: the
+	   message is only logged. */
+	void	(*message)(struct router *, const char *server,
+		    const json_t *params, void *arg);
+};
+
+struct router_opts {
+	int	 no_restart;	/* one process per server, never restarted
+				   (CLI use) */
+};
+
+/*
+ * A router for cfg (borrowed: it must outlive the router) on the default
+ * loop.  Nothing starts yet.  NULL with a reason in err.
+ */
+struct router	*router_new(struct ev_loop *, const struct afu9_config *cfg,
+		    const struct router_opts *, const struct router_cb *,
+		    void *arg, char *err, size_t errlen);
+/* Start every enabled server.  0, or -1 with err (a spawn failed). */
+int		 router_start(struct router *, char *err, size_t errlen);
+/*
+ * Graceful stop (see above); done(arg) runs from the loop once every
+ * child is gone.  Call once.
+ */
+void		 router_shutdown(struct router *, unsigned grace_ms,
+		    unsigned kill_grace_ms, void (*done)(void *), void *arg);
+/* Free everything: children still alive are killed.  Not from a
+   callback.  Pending calls are dropped without callbacks. */
+void		 router_free(struct router *);
+
+/* Servers, in config order. */
+size_t		 router_nservers(const struct router *);
+void		 router_server_info(const struct router *, size_t i,
+		    struct router_sinfo *);
+/* Index of the server called name, or -1. */
+int		 router_server_index(const struct router *, const char *name);
+/* Every required, enabled server is READY (and not shutting down). */
+int		 router_ready(const struct router *);
+/* Every enabled server has settled (READY, or its first start failed). */
+int		 router_settled(const struct router *);
+
+/*
+ * The tools of every READY server as tools/list entries named
+ * "server.tool", in config order: a new reference to an array, or NULL
+ * on ENOMEM.
+ */
+json_t		*router_tools(const struct router *);
+/* The tools/list entry of "server.tool" as the child gave it (borrowed
+   until the loop runs), or NULL. */
+const json_t	*router_tool(const struct router *, const char *qname);
+
+/*
+ * done: exactly once, unless the call was cancelled by its caller.
+ * result borrowed (the child's tools/call result) when err is NULL.
+ */
+typedef void (*router_done_fn)(struct router_call *, const json_t *result,
+		    const struct router_err *err, void *arg);
+/* A progress notification for the call: params borrowed. */
+typedef void (*router_progress_fn)(struct router_call *,
+		    const json_t *params, void *arg);
+
+/*
+ * Call "server.tool" with args (stolen; NULL: {}).  progress NULL: no
+ * progress requested.  Returns the call handle, or NULL when it fails at
+ * once: then done has NOT run and *err (if err not NULL) says why (its
+ * message valid until the next router call).
+ */
+struct router_call *router_call(struct router *, const char *qname,
+		    json_t *args, router_done_fn done,
+		    router_progress_fn progress, void *arg,
+		    struct router_err *err);
+/* The caller gives up: the child gets notifications/cancelled; no
+   callback of this call runs after this. */
+void		 router_call_cancel(struct router_call *, const char *reason);
+size_t		 router_calls_in_flight(const struct router *);
+
+/*
+ * Prometheus text for the router: afu9_tool_calls_total{server,tool,
+ * outcome}, afu9_tool_call_duration_seconds histogram,
+ * afu9_server_restarts_total, afu9_server_up.  0, or -1 when out is full.
+ */
+int		 router_metrics(const struct router *, struct buf *out);
+
+/* "disabled", "starting", "ready", "down", "failed", "stopped". */
+const char	*router_state_name(enum router_sstate);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * routes: /health, /ready and /metrics (see routes.h).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "routes.h"
+
+#define METRICS_MAX	(8u * 1024 * 1024)
+
+struct routes {
+	struct http_server	*hs;
+	struct router		*r;
+	double			 started;	/* monotonic seconds */
+};
+
+static const char *const json_hdr[] = {
+	"Content-Type: application/json", "Cache-Control: no-store", NULL };
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Answer x with the compact JSON of v (stolen). */
+static void
+respond_json(struct http_exchange *x, int status, json_t *v)
+{
+	char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+
+	json_decref(v);
+	if (s == NULL) {
+		http_respond(x, 500, NULL, "out of memory\n", 14);
+		return;
+	}
+	http_respond(x, status, json_hdr, s, strlen(s));
+	free(s);
+}
+
+static void
+h_health(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	struct routes *rt = arg;
+
+	respond_json(x, 200, json_pack("{s:s, s:s, s:s, s:I}", "status", "ok",
+	    "service", "afu9", "version", AFU9_VERSION, "uptime_s",
+	    (json_int_t)(mono_s() - rt->started)));
+}
+
+/* One server's entry in the /ready body; new reference. */
+static json_t *
+server_json(const struct router_sinfo *si)
+{
+	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:s}", "name", si->name,
+	    "state", router_state_name(si->state), "required", si->required,
+	    "restarts", (json_int_t)si->restarts, "last_exit",
+	    si->last_cause ? si->last_cause : "");
+
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "pid", si->pid > 0 ?
+	    json_integer(si->pid) : json_null());
+	json_object_set_new(o, "tools", json_integer((json_int_t)si->ntools));
+	json_object_set_new(o, "ping_rtt_ms", si->ping_rtt_ms >= 0 ?
+	    json_real(si->ping_rtt_ms) : json_null());
+	return o;
+}
+
+static void
+h_ready(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	struct routes *rt = arg;
+	struct router_sinfo si;
+	json_t *list = json_array(), *body;
+	int ready = router_ready(rt->r);
+	size_t i;
+
+	for (i = 0; i < router_nservers(rt->r); i++) {
+		router_server_info(rt->r, i, &si);
+		json_array_append_new(list, server_json(&si));
+	}
+	body = json_pack("{s:s, s:b, s:o}", "status", ready ? "ready" :
+	    "not ready", "ready", ready, "servers", list);
+	respond_json(x, ready ? 200 : 503, body);
+}
+
+/* Resident set size in bytes from /proc/self/statm; -1 if unknown. */
+static long long
+rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long long size, res;
+	int n;
+
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "%lld %lld", &size, &res);
+	fclose(f);
+	if (n != 2)
+		return -1;
+	return res * sysconf(_SC_PAGESIZE);
+}
+
+/* Open file descriptors (entries of /proc/self/fd); -1 if unknown. */
+static long
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own fd */
+}
+
+static int
+process_metrics(struct buf *b)
+{
+	long long rss = rss_bytes();
+	long fds = open_fds();
+
+	if (rss >= 0 && buf_printf(b, "# HELP process_resident_memory_bytes "
+	    "Resident memory size in bytes.\n# TYPE "
+	    "process_resident_memory_bytes gauge\n"
+	    "process_resident_memory_bytes %lld\n", rss) == -1)
+		return -1;
+	if (fds >= 0 && buf_printf(b, "# HELP process_open_fds Open file "
+	    "descriptors.\n# TYPE process_open_fds gauge\n"
+	    "process_open_fds %ld\n", fds) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+h_metrics(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	static const char *const hdr[] = {
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8",
+	    "Cache-Control: no-store", NULL };
+	struct routes *rt = arg;
+	struct buf b;
+
+	buf_init(&b, METRICS_MAX);
+	if (router_metrics(rt->r, &b) == -1 ||
+	    http_server_metrics(rt->hs, &b) == -1 ||
+	    process_metrics(&b) == -1) {
+		buf_free(&b);
+		http_respond(x, 500, NULL, "metrics too large\n", 18);
+		return;
+	}
+	http_respond(x, 200, hdr, buf_data(&b), buf_used(&b));
+	buf_free(&b);
+}
+
+struct routes *
+routes_new(struct http_server *hs, struct router *r, char *err,
+    size_t errlen)
+{
+	struct routes *rt;
+
+	if ((rt = calloc(1, sizeof(*rt))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rt->hs = hs;
+	rt->r = r;
+	rt->started = mono_s();
+	if (http_server_route(hs, "GET", "/health", HTTP_ROUTE_EXACT,
+	    h_health, rt) == -1 ||
+	    http_server_route(hs, "GET", "/ready", HTTP_ROUTE_EXACT,
+	    h_ready, rt) == -1 ||
+	    http_server_route(hs, "GET", "/metrics", HTTP_ROUTE_EXACT,
+	    h_metrics, rt) == -1) {
+		snprintf(err, errlen, "cannot add HTTP routes");
+		free(rt);
+		return NULL;
+	}
+	return rt;
+}
+
+void
+routes_free(struct routes *rt)
+{
+	free(rt);
+}

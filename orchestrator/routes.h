@@ -1,0 +1,29 @@
+/*
+ * routes: the orchestrator's own HTTP endpoints.
+ *
+ *   GET /health   200 {"status":"ok","service":"afu9","version":V,
+ *                 "uptime_s":N} always: it never waits on a child or a
+ *                 database (the load balancer's liveness check).
+ *   GET /ready    200 when every required server is initialized and the
+ *                 process is not shutting down, else 503; the body names
+ *                 each server's state, pid, restarts, last exit cause,
+ *                 tool count and last ping round trip.
+ *   GET /metrics  Prometheus text: the router's call counters and
+ *                 histogram, server restarts and up gauges, the HTTP
+ *                 server's counters, process RSS and open fds.
+ */
+#ifndef AFU9_ROUTES_H
+#define AFU9_ROUTES_H
+
+#include "http.h"
+#include "router.h"
+
+struct routes;
+
+/* Install the routes on hs.  hs and r are borrowed and must outlive the
+   result (free it after both stop).  NULL with err on failure. */
+struct routes	*routes_new(struct http_server *hs, struct router *r,
+		    char *err, size_t errlen);
+void		 routes_free(struct routes *);
+
+#endif

@@ -1,0 +1,361 @@
+/*
+ * serve: the orchestrator process (see serve.h).
+ *
+ * HTTP mode (`afu9 serve`): children start, the HTTP server listens on
+ * afu9.http.listen / $AFU9_HTTP_LISTEN / 0.0.0.0:8080, and the loop runs
+ * until SIGTERM or SIGINT.  Then: /ready turns 503 and no new call is
+ * taken; calls in flight get up to shutdownGraceMs; children's stdin is
+ * closed and they get SIGTERM, then SIGKILL after min(shutdownGraceMs,
+ * 5 s); the HTTP server drains; exit 0.
+ *
+ * Gateway mode (`afu9 serve --stdio`): stdout carries the MCP protocol
+ * only.  The MCP server on stdin/stdout opens once every enabled child
+ * has settled (ready, or its first start failed; at most SETTLE_MAX
+ * seconds), so the client's first tools/list sees every tool.  HTTP
+ * listens only when the address is set explicitly ("afu9.http.listen" in
+ * the file, or $AFU9_HTTP_LISTEN).  EOF on stdin or a signal ends the
+ * session as the runtime describes; then the children are stopped as
+ * above.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "gateway.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+#include "routes.h"
+#include "serve.h"
+
+#define SETTLE_MAX	30.	/* s: gateway waits this long for children */
+#define KILL_GRACE_MAX	5000u	/* ms: SIGTERM to SIGKILL, at most */
+
+struct serve {
+	struct ev_loop		*loop;
+	struct afu9_config	*cfg;
+	struct router		*r;
+	struct http_server	*hs;
+	struct routes		*rt;
+	struct gateway		*gw;
+	ev_signal		 sigterm, sigint;
+	ev_timer		 settle;
+	int			 stdio;
+	int			 stopping;
+	int			 waiting;	/* gateway not open yet */
+	int			 finished;	/* everything stopped */
+	int			 gw_open;	/* the MCP session runs */
+};
+
+struct afu9_config *
+serve_load_config(const char *path, char *err, size_t errlen)
+{
+	char dir[4096];
+	const char *exe_dir = NULL;
+
+	if (path == NULL && (path = getenv("AFU9_CONFIG")) != NULL &&
+	    *path == '\0')
+		path = NULL;
+	if (config_exe_dir(dir, sizeof(dir)) == 0)
+		exe_dir = dir;
+	return config_load(path, exe_dir, err, errlen);
+}
+
+static unsigned
+kill_grace(const struct afu9_config *cfg)
+{
+	return cfg->shutdown_grace_ms < KILL_GRACE_MAX ?
+	    cfg->shutdown_grace_ms : KILL_GRACE_MAX;
+}
+
+/* ---- shutdown ---- */
+
+static void
+http_done(void *arg)
+{
+	struct serve *sv = arg;
+
+	sv->finished = 1;
+	ev_break(sv->loop, EVBREAK_ALL);
+}
+
+static void
+router_done(void *arg)
+{
+	struct serve *sv = arg;
+
+	if (sv->hs)
+		http_server_stop(sv->hs, http_done, sv);
+	else
+		http_done(sv);
+}
+
+static void
+begin_stop(struct serve *sv, unsigned grace_ms)
+{
+	if (sv->stopping)
+		return;
+	sv->stopping = 1;
+	sv->waiting = 0;
+	ev_timer_stop(sv->loop, &sv->settle);
+	router_shutdown(sv->r, grace_ms, kill_grace(sv->cfg), router_done, sv);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct serve *sv = w->data;
+
+	if (sv->stopping) {
+		log_info("signal %d: already stopping", w->signum);
+		return;
+	}
+	log_info("signal %d: stopping (calls in flight get up to %u ms)",
+	    w->signum, sv->cfg->shutdown_grace_ms);
+	begin_stop(sv, sv->cfg->shutdown_grace_ms);
+}
+
+/* ---- router callbacks ---- */
+
+static void
+open_gateway(struct serve *sv)
+{
+	if (!sv->waiting)
+		return;
+	sv->waiting = 0;
+	ev_timer_stop(sv->loop, &sv->settle);
+	ev_break(sv->loop, EVBREAK_ONE);
+}
+
+static void
+on_tools(struct router *r, void *arg)
+{
+	struct serve *sv = arg;
+
+	if (sv->gw_open)
+		gateway_sync(sv->gw);
+}
+
+static void
+on_state(struct router *r, const char *server, void *arg)
+{
+	struct serve *sv = arg;
+
+	if (sv->waiting && router_settled(r))
+		open_gateway(sv);
+}
+
+static void
+on_message(struct router *r, const char *server, const json_t *params,
+    void *arg)
+{
+	struct serve *sv = arg;
+	json_t *data = json_object_get(params, "data");
+	const char *level = json_string_value(json_object_get(params,
+	    "level"));
+	enum log_level lvl = LOG_LVL_INFO;
+
+	if (sv->gw_open)
+		gateway_message(sv->gw, server, params);
+	if (level && log_level_parse(level, &lvl) == -1)
+		lvl = strcmp(level, "debug") == 0 ? LOG_LVL_DEBUG :
+		    strcmp(level, "notice") == 0 ? LOG_LVL_INFO : LOG_LVL_ERROR;
+	log_emit(lvl, server, json_is_object(data) ? data : NULL,
+	    "notifications/message%s%s", json_is_object(data) ? "" : ": ",
+	    json_is_string(data) ? json_string_value(data) : "");
+}
+
+static void
+settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct serve *sv = w->data;
+
+	log_warnx("not every server is ready after %.0f s; serving the tools "
+	    "of those that are", SETTLE_MAX);
+	open_gateway(sv);
+}
+
+/* ---- set-up ---- */
+
+/* Was the HTTP address set explicitly (file key or environment)? */
+static int
+listen_explicit(const struct afu9_config *cfg)
+{
+	json_t *root, *v;
+	int yes;
+
+	if (getenv("AFU9_HTTP_LISTEN") && *getenv("AFU9_HTTP_LISTEN"))
+		return 1;
+	if (cfg->source == NULL ||
+	    (root = json_load_file(cfg->source, 0, NULL)) == NULL)
+		return 0;
+	v = json_object_get(json_object_get(json_object_get(root, "afu9"),
+	    "http"), "listen");
+	yes = json_is_string(v);
+	json_decref(root);
+	return yes;
+}
+
+static int
+start_http(struct serve *sv, char *err, size_t errlen)
+{
+	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, NULL, err,
+	    errlen)) == NULL)
+		return -1;
+	if ((sv->rt = routes_new(sv->hs, sv->r, err, errlen)) == NULL)
+		return -1;
+	log_emit(LOG_LVL_INFO, NULL, NULL, "http: listening on %s (port %d)",
+	    sv->cfg->listen, http_server_port(sv->hs));
+	return 0;
+}
+
+static int
+setup(struct serve *sv, char *err, size_t errlen)
+{
+	struct router_cb cb = { on_tools, on_state, on_message };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if ((sv->loop = ev_default_loop(0)) == NULL) {
+		snprintf(err, errlen, "cannot initialise the event loop");
+		return -1;
+	}
+	if ((sv->r = router_new(sv->loop, sv->cfg, NULL, &cb, sv, err,
+	    errlen)) == NULL)
+		return -1;
+	if ((!sv->stdio || listen_explicit(sv->cfg)) &&
+	    start_http(sv, err, errlen) == -1)
+		return -1;
+	ev_signal_init(&sv->sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&sv->sigint, signal_cb, SIGINT);
+	ev_timer_init(&sv->settle, settle_cb, SETTLE_MAX, 0.);
+	sv->sigterm.data = sv->sigint.data = sv->settle.data = sv;
+	ev_signal_start(sv->loop, &sv->sigterm);
+	ev_signal_start(sv->loop, &sv->sigint);
+	return router_start(sv->r, err, errlen);
+}
+
+static void
+teardown(struct serve *sv)
+{
+	if (sv->loop) {
+		ev_signal_stop(sv->loop, &sv->sigterm);
+		ev_signal_stop(sv->loop, &sv->sigint);
+		ev_timer_stop(sv->loop, &sv->settle);
+	}
+	gateway_free(sv->gw);
+	if (sv->hs)
+		http_server_free(sv->hs);
+	routes_free(sv->rt);
+	router_free(sv->r);
+	config_free(sv->cfg);
+	if (sv->loop)
+		ev_loop_destroy(sv->loop);
+}
+
+/* Gateway mode after set-up: wait for the children, serve, stop. */
+static int
+run_stdio(struct serve *sv)
+{
+	char err[512];
+	int status = 0;
+
+	sv->waiting = 1;
+	ev_timer_start(sv->loop, &sv->settle);
+	if (router_settled(sv->r))
+		open_gateway(sv);
+	else
+		ev_run(sv->loop, 0);
+	if (!sv->stopping) {
+		if ((sv->gw = gateway_new(sv->loop, sv->r, 0, 1,
+		    sv->cfg->shutdown_grace_ms, err, sizeof(err))) == NULL) {
+			log_error("gateway: %s", err);
+			status = 1;
+		} else {
+			/* The runtime handles SIGTERM/SIGINT from here. */
+			ev_signal_stop(sv->loop, &sv->sigterm);
+			ev_signal_stop(sv->loop, &sv->sigint);
+			sv->gw_open = 1;
+			status = gateway_run(sv->gw);
+			sv->gw_open = 0;
+			ev_signal_start(sv->loop, &sv->sigterm);
+			ev_signal_start(sv->loop, &sv->sigint);
+		}
+		begin_stop(sv, 0);
+	}
+	while (!sv->finished)
+		ev_run(sv->loop, 0);
+	return status;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: afu9 serve [--config FILE] [--stdio] "
+	    "[--check-config]\n");
+}
+
+int
+serve_main(int argc, char **argv)
+{
+	struct serve sv;
+	const char *path = NULL;
+	char err[1024];
+	int i, check = 0, status;
+
+	memset(&sv, 0, sizeof(sv));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+		else if (strcmp(argv[i], "--stdio") == 0)
+			sv.stdio = 1;
+		else if (strcmp(argv[i], "--check-config") == 0)
+			check = 1;
+		else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_init("afu9");
+	if ((sv.cfg = serve_load_config(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "afu9: %s\n", err);
+		return 2;
+	}
+	if (check) {
+		printf("%s: configuration OK (%zu server(s))\n",
+		    sv.cfg->source ? sv.cfg->source : "built-in",
+		    sv.cfg->nservers);
+		config_free(sv.cfg);
+		return 0;
+	}
+	if (setup(&sv, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		teardown(&sv);
+		return 1;
+	}
+	if (sv.stdio)
+		status = run_stdio(&sv);
+	else {
+		while (!sv.finished)
+			ev_run(sv.loop, 0);
+		status = 0;
+	}
+	log_info("stopped");
+	teardown(&sv);
+	return status;
+}
