@@ -9,6 +9,12 @@
  *    t/node_modules are there;
  *  - the official TypeScript SDK client launching afu9-github
  *    (t/fixtures/github/sdk-call.mjs), same condition.
+ *  - t/faultserver.py scripting the transport: one connection for a
+ *    burst, the headers sent, ETag/304, cancellation closing the transfer,
+ *    calls in flight at once with ping answered, retries on 5xx,
+ *    Retry-After, the primary rate limit, the total timeout, and the
+ *    401/403/404/409/422 messages (timings shrunk with the
+ *    AFU9_GITHUB_* knobs).
  * The token must appear in nothing the server writes.  Also: the text
  * cleaner (servers/github/text.c) directly.
  */
@@ -22,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,6 +400,9 @@ START_TEST(test_read_only_hides_write_tools)
 	    "createBranch", "arguments", OR, "branch", "x"));
 	ck_assert_str_eq(sget(json_object_get(resp, "error"), "message"),
 	    "Unknown tool: createBranch");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    resp, "error"), "code")), -32602);
+	ck_assert_ptr_null(json_object_get(resp, "result"));
 	json_decref(resp);
 	srv_stop();
 
@@ -440,6 +450,26 @@ START_TEST(test_unknown_tool_option)
 }
 END_TEST
 
+START_TEST(test_bad_knob)
+{
+	char *err;
+	int eof, st;
+
+	setenv("AFU9_GITHUB_TIMEOUT_MS", "0", 1);
+	srv_start_args(base, TOKEN, NULL);
+	unsetenv("AFU9_GITHUB_TIMEOUT_MS");
+	close(srv.in);
+	srv.in = -1;
+	err = t_read_until(srv.err, "\x01", 10000, &eof);
+	st = t_finish(&srv, 10000);
+	ck_assert_msg(err != NULL && strstr(err, "afu9-github: "
+	    "AFU9_GITHUB_TIMEOUT_MS must be a number from 1 to 3600000, not "
+	    "'0'\n") != NULL, "%s", err ? err : "");
+	free(err);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+}
+END_TEST
+
 START_TEST(test_no_token)
 {
 	char *names, *e;
@@ -465,7 +495,8 @@ START_TEST(test_help_lists_everything)
 	    "createPullRequest", "pushFiles", "addIssueComment",
 	    "mergePullRequest", "--read-only", "--tools", "--exclude-tools",
 	    "GITHUB_TOKEN", "GITHUB_TOKEN_FILE", "GITHUB_API_URL",
-	    "AFU9_GITHUB_READ_ONLY", NULL };
+	    "AFU9_GITHUB_READ_ONLY", "AFU9_GITHUB_TIMEOUT_MS",
+	    "AFU9_GITHUB_RETRY_BASE_MS", "AFU9_GITHUB_WAIT_SCALE", NULL };
 	char *out;
 	size_t i;
 	int eof, st;
@@ -1005,6 +1036,428 @@ START_TEST(test_merge_pull_request)
 }
 END_TEST
 
+/* ---- transport behaviour through the server ---- */
+
+/* Start the server with fast retry timings (and a total timeout when
+   timeout_ms is not NULL); the knobs are gone from our environment after. */
+static void
+srv_start_fast(const char *timeout_ms)
+{
+	setenv("AFU9_GITHUB_RETRY_BASE_MS", "1", 1);
+	setenv("AFU9_GITHUB_WAIT_SCALE", "0.1", 1);
+	if (timeout_ms != NULL)
+		setenv("AFU9_GITHUB_TIMEOUT_MS", timeout_ms, 1);
+	srv_start();
+	unsetenv("AFU9_GITHUB_RETRY_BASE_MS");
+	unsetenv("AFU9_GITHUB_WAIT_SCALE");
+	unsetenv("AFU9_GITHUB_TIMEOUT_MS");
+}
+
+static void
+fast_setup(void)
+{
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	srv_start_fast(NULL);
+}
+
+/* Queue one scripted answer (spec stolen). */
+static void
+fs_push(json_t *spec)
+{
+	json_decref(fs_cmd(json_pack("{s:s, s:o}", "cmd", "push", "response",
+	    spec)));
+}
+
+/* Wait until the fault server saw what cond (stolen) names; assert it. */
+static void
+fs_wait(json_t *cond)
+{
+	json_t *r;
+
+	json_object_set_new(cond, "cmd", json_string("wait"));
+	json_object_set_new(cond, "timeout_ms", json_integer(10000 *
+	    t_slow()));
+	r = fs_cmd(cond);
+	ck_assert_msg(json_is_true(json_object_get(r, "ok")), "fault server "
+	    "wait: %lld requests, %zu closed", json_integer_value(
+	    json_object_get(r, "requests")), json_array_size(json_object_get(r,
+	    "closed")));
+	json_decref(r);
+}
+
+/* Send a tools/call for getIssue #number with this id; no read. */
+static void
+send_get_issue(long id, int number)
+{
+	char buf[256];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "{\"jsonrpc\":\"2.0\",\"id\":%ld,"
+	    "\"method\":\"tools/call\",\"params\":{\"name\":\"getIssue\","
+	    "\"arguments\":{\"owner\":\"acme\",\"repo\":\"widgets\","
+	    "\"number\":%d}}}\n", id, number);
+	ck_assert_int_eq(t_write(srv.in, buf, (size_t)n), 0);
+}
+
+/* Send one NDJSON line to the server. */
+static void
+send_line(const char *s)
+{
+	ck_assert_int_eq(t_write(srv.in, s, strlen(s)), 0);
+	ck_assert_int_eq(t_write(srv.in, "\n", 1), 0);
+}
+
+/* The next message from the server (new reference). */
+static json_t *
+next_msg(int timeout_ms)
+{
+	char *line = t_read_line(srv.out, timeout_ms * t_slow());
+	json_t *j;
+
+	ck_assert_msg(line != NULL, "no message from the server");
+	j = json_loads(line, 0, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", line);
+	free(line);
+	return j;
+}
+
+/* issue_7 renumbered and retitled: a 200 answer for /issues/n. */
+static json_t *
+issue_spec(int n, long delay_ms)
+{
+	json_t *is = json_deep_copy(json_object_get(R, "issue_7"));
+	char path[128], title[64];
+
+	json_object_set_new(is, "number", json_integer(n));
+	snprintf(title, sizeof(title), "Issue %d", n);
+	json_object_set_new(is, "title", json_string(title));
+	snprintf(path, sizeof(path), "/repos/acme/widgets/issues/%d", n);
+	return json_pack("{s:i, s:o, s:I, s:{s:s, s:s}}", "status", 200,
+	    "json", is, "delay_ms", (json_int_t)delay_ms, "match", "method",
+	    "GET", "path", path);
+}
+
+/* Header `name` of request n as the fault server recorded it, or NULL
+   (static copy). */
+static const char *
+req_header(size_t n, const char *name)
+{
+	static char out[1024];
+	json_t *a = fs_requests(), *h;
+	size_t i;
+
+	out[0] = '\0';
+	json_array_foreach(json_object_get(json_array_get(a, n), "headers"),
+	    i, h)
+		if (strcasecmp(json_string_value(json_array_get(h, 0)),
+		    name) == 0)
+			snprintf(out, sizeof(out), "%s", json_string_value(
+			    json_array_get(h, 1)));
+	json_decref(a);
+	return out[0] ? out : NULL;
+}
+
+START_TEST(test_burst_one_connection)
+{
+	json_t *r, *sc;
+	int i;
+
+	/* 20 calls one after the other: one kept-alive connection */
+	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "default",
+	    "response", "status", 200, "json", json_object_get(R,
+	    "issue_7"))));
+	for (i = 0; i < 20; i++) {
+		sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number",
+		    7));
+		ck_assert_int_eq(json_integer_value(json_object_get(sc,
+		    "number")), 7);
+		json_decref(sc);
+	}
+	r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
+	ck_assert_int_eq(json_array_size(json_object_get(r, "requests")), 20);
+	ck_assert_int_eq(json_integer_value(json_object_get(r,
+	    "connections")), 1);
+	ck_assert_int_eq(json_array_size(json_object_get(r, "closed")), 0);
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(test_headers_sent)
+{
+	json_t *sc;
+
+	fs_on("GET", "/repos/acme/widgets/issues/7", 200, "issue_7");
+	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	json_decref(sc);
+	ck_assert_str_eq(req_header(0, "User-Agent"), "afu9/" AFU9_VERSION);
+	ck_assert_str_eq(req_header(0, "Accept"),
+	    "application/vnd.github+json");
+	ck_assert_str_eq(req_header(0, "X-GitHub-Api-Version"), "2022-11-28");
+	ck_assert_str_eq(req_header(0, "Authorization"), "Bearer " TOKEN);
+	ck_assert_ptr_null(req_header(0, "If-None-Match"));
+}
+END_TEST
+
+START_TEST(test_etag_304_served_from_cache)
+{
+	json_t *spec, *a, *b;
+
+	spec = issue_spec(7, 0);
+	json_object_set_new(spec, "headers", json_pack("{s:s}", "ETag",
+	    "W/\"5ad3\""));
+	fs_push(spec);
+	a = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s, s:s}}", "status", 304,
+	    "headers", "ETag", "W/\"5ad3\"", "match", "method", "GET", "path",
+	    "/repos/acme/widgets/issues/7"));
+	b = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	ck_assert_str_eq(req_header(1, "If-None-Match"), "W/\"5ad3\"");
+	ck_assert_str_eq(sget(b, "title"), "Issue 7");
+	ck_assert_msg(json_equal(a, b), "the 304 answer differs");
+	json_decref(a);
+	json_decref(b);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/issues/7",
+	    "GET /repos/acme/widgets/issues/7", NULL });
+}
+END_TEST
+
+START_TEST(test_cancel_aborts_transfer)
+{
+	json_t *m, *sc;
+
+	fs_push(json_pack("{s:s, s:{s:s, s:s}}", "action", "hold", "match",
+	    "method", "GET", "path", "/repos/acme/widgets/issues/7"));
+	send_get_issue(900, 7);
+	fs_wait(json_pack("{s:i}", "requests", 1));
+	send_line("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+	    "cancelled\",\"params\":{\"requestId\":900,\"reason\":"
+	    "\"user\"}}");
+	/* the client closes the held connection */
+	fs_wait(json_pack("{s:i, s:i}", "closed", 1, "closed_conn", 1));
+	/* and nothing answers id 900: the next message is the ping's */
+	send_line("{\"jsonrpc\":\"2.0\",\"id\":901,\"method\":\"ping\"}");
+	m = next_msg(10000);
+	ck_assert_int_eq(json_integer_value(json_object_get(m, "id")), 901);
+	ck_assert_ptr_nonnull(json_object_get(m, "result"));
+	json_decref(m);
+	/* the server goes on, on a new connection */
+	fs_on("GET", "/repos/acme/widgets/issues/7", 200, "issue_7");
+	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	json_decref(sc);
+	m = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
+	ck_assert_int_eq(json_integer_value(json_object_get(m,
+	    "connections")), 2);
+	json_decref(m);
+}
+END_TEST
+
+START_TEST(test_concurrent_calls_and_ping)
+{
+	json_t *m;
+	long want[] = { 703, 702, 701 };
+	char title[32];
+	int i;
+
+	/* three calls in flight at once, answered in reverse order */
+	fs_push(issue_spec(1, 1500));
+	fs_push(issue_spec(2, 1000));
+	fs_push(issue_spec(3, 500));
+	send_get_issue(701, 1);
+	send_get_issue(702, 2);
+	send_get_issue(703, 3);
+	fs_wait(json_pack("{s:i}", "requests", 3));	/* all three sent */
+	send_line("{\"jsonrpc\":\"2.0\",\"id\":704,\"method\":\"ping\"}");
+	m = next_msg(10000);
+	ck_assert_msg(json_integer_value(json_object_get(m, "id")) == 704,
+	    "ping not answered first while the tools ran");
+	json_decref(m);
+	for (i = 0; i < 3; i++) {
+		m = next_msg(10000);
+		ck_assert_int_eq(json_integer_value(json_object_get(m, "id")),
+		    want[i]);
+		snprintf(title, sizeof(title), "Issue %ld", want[i] - 700);
+		ck_assert_str_eq(sget(json_object_get(json_object_get(m,
+		    "result"), "structuredContent"), "title"), title);
+		json_decref(m);
+	}
+}
+END_TEST
+
+START_TEST(test_retry_5xx)
+{
+	json_t *sc;
+	char *e;
+
+	/* 502, 503, then 200: the GET is retried and succeeds */
+	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 502, "json",
+	    "message", "Server Error", "match", "method", "GET"));
+	fs_push(json_pack("{s:i, s:{s:s}}", "status", 503, "match", "method",
+	    "GET"));
+	fs_on("GET", "/repos/acme/widgets/issues/7", 200, "issue_7");
+	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	json_decref(sc);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/issues/7",
+	    "GET /repos/acme/widgets/issues/7",
+	    "GET /repos/acme/widgets/issues/7", NULL });
+
+	/* 500 every time: three attempts, then an isError */
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	ck_assert_str_eq(e, "GitHub failed GET /repos/acme/widgets/issues/7 "
+	    "with 500: faultserver: nothing scripted (3 attempts); try again "
+	    "later");
+	free(e);
+
+	/* a POST that may have taken effect is never repeated */
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	e = call_err("addIssueComment", ARGS("{s:s, s:s, s:i, s:s}", OR,
+	    "number", 7, "body", "x"));
+	ck_assert_str_eq(e, "GitHub failed POST /repos/acme/widgets/issues/7/"
+	    "comments with 500: faultserver: nothing scripted; not retried "
+	    "because it may have taken effect: check before repeating it");
+	free(e);
+	assert_requests((const char *const[]){
+	    "POST /repos/acme/widgets/issues/7/comments", NULL });
+}
+END_TEST
+
+START_TEST(test_secondary_limit_retry_after)
+{
+	json_t *sc, *a;
+	double gap;
+	char *e;
+
+	/* Retry-After: 4 s, scaled by 0.1: the retry comes >= 400 ms later
+	   (the backoff alone would wait about 1 ms) */
+	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 403,
+	    "headers", "Retry-After", "4", "json", "message", "You have "
+	    "exceeded a secondary rate limit. Please wait a few minutes."));
+	fs_on("GET", "/repos/acme/widgets/issues/7", 200, "issue_7");
+	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	json_decref(sc);
+	a = fs_requests();
+	ck_assert_int_eq(json_array_size(a), 2);
+	gap = json_number_value(json_object_get(json_array_get(a, 1),
+	    "t_ms")) - json_number_value(json_object_get(json_array_get(a,
+	    0), "t_ms"));
+	json_decref(a);
+	ck_assert_msg(gap >= 395, "retried after %.0f ms", gap);
+
+	/* a wait longer than 60 s is reported, not slept through */
+	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 429,
+	    "headers", "Retry-After", "120", "json", "message", "You have "
+	    "exceeded a secondary rate limit."));
+	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	ck_assert_str_eq(e, "GitHub's secondary rate limit stopped GET "
+	    "/repos/acme/widgets/issues/7: wait 120 s before retrying it, and "
+	    "send fewer requests at once (content-creating ones especially)");
+	free(e);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/issues/7", NULL });
+}
+END_TEST
+
+START_TEST(test_primary_rate_limit)
+{
+	static const char want[] = "GitHub API rate limit exhausted (limit "
+	    "5000, resource core) on GET /repos/acme/widgets/issues/7: it "
+	    "resets at 2100-01-01 00:00:00 UTC, in ";
+	char *e;
+
+	fs_push(json_pack("{s:i, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:s}}",
+	    "status", 403, "headers", "X-RateLimit-Limit", "5000",
+	    "X-RateLimit-Remaining", "0", "X-RateLimit-Used", "5000",
+	    "X-RateLimit-Reset", "4102444800", "X-RateLimit-Resource", "core",
+	    "json", "message", "API rate limit exceeded for user ID 1."));
+	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	ck_assert_msg(strncmp(e, want, sizeof(want) - 1) == 0, "%s", e);
+	ck_assert_msg(strspn(e + sizeof(want) - 1, "0123456789") > 0 &&
+	    strcmp(e + sizeof(want) - 1 + strspn(e + sizeof(want) - 1,
+	    "0123456789"), " s; do not retry before then") == 0, "%s", e);
+	free(e);
+	/* never retried */
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/issues/7", NULL });
+}
+END_TEST
+
+START_TEST(test_timeout_names_url)
+{
+	json_t *r;
+	char want[512], *e;
+
+	srv_stop();
+	srv_start_fast("300");
+	json_decref(fs_cmd(json_pack("{s:s, s:{s:s}}", "cmd", "default",
+	    "response", "action", "hold")));
+	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	snprintf(want, sizeof(want), "could not reach %s for GET /repos/acme/"
+	    "widgets/issues/7: Operation timed out after ", base);
+	ck_assert_msg(strncmp(e, want, strlen(want)) == 0, "%s", e);
+	ck_assert_msg(strstr(e, " (3 attempts)") != NULL, "%s", e);
+	free(e);
+	/* each attempt's connection was closed by the client */
+	fs_wait(json_pack("{s:i}", "closed", 3));
+	r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
+	ck_assert_int_eq(json_array_size(json_object_get(r, "requests")), 3);
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(test_http_error_messages)
+{
+	char *e;
+
+	fs_push(json_pack("{s:i, s:{s:s, s:s}}", "status", 401, "json",
+	    "message", "Bad credentials", "documentation_url",
+	    "https://docs.github.com/rest"));
+	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	ck_assert_str_eq(e, "GitHub rejected the token (invalid or expired): set a valid "
+	    "GITHUB_TOKEN");
+	free(e);
+
+	fs_push(json_pack("{s:i, s:{s:s, s:s}, s:{s:s}}", "status", 403,
+	    "headers", "X-Accepted-OAuth-Scopes", "repo",
+	    "X-OAuth-Scopes", "read:org, gist", "json", "message",
+	    "Resource not accessible by personal access token"));
+	e = call_err("addIssueComment", ARGS("{s:s, s:s, s:i, s:s}", OR,
+	    "number", 7, "body", "x"));
+	ck_assert_str_eq(e, "the token lacks the OAuth scope \"repo\" needed for POST "
+	    "/repos/acme/widgets/issues/7/comments (the token has: read:org, "
+	    "gist); add the scope to the token or use one that has it");
+	free(e);
+
+	fs_push(json_pack("{s:i, s:{s:s}}", "status", 404, "json",
+	    "message", "Not Found"));
+	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 70));
+	ck_assert_str_eq(e, "not found, or the token cannot see it: acme/widgets (GET "
+	    "/repos/acme/widgets/issues/70)");
+	free(e);
+
+	fs_push(json_pack("{s:i, s:{s:s}}", "status", 409, "json",
+	    "message", "Git Repository is empty."));
+	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
+	ck_assert_str_eq(e, "GitHub reported a conflict on GET /repos/acme/widgets/issues/7 "
+	    "(409): Git Repository is empty.");
+	free(e);
+
+	fs_push(json_pack("{s:i, s:{s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, "
+	    "s:s, s:s}]}}", "status", 422, "json", "message",
+	    "Validation Failed", "errors", "resource", "IssueComment",
+	    "field", "body", "code", "missing_field", "resource", "Issue",
+	    "field", "number", "code", "custom", "message", "locked"));
+	e = call_err("addIssueComment", ARGS("{s:s, s:s, s:i, s:s}", OR,
+	    "number", 7, "body", "x"));
+	ck_assert_str_eq(e, "GitHub rejected POST /repos/acme/widgets/issues/7/comments "
+	    "(422): Validation Failed: IssueComment.body missing_field; "
+	    "Issue.number custom: locked");
+	free(e);
+}
+END_TEST
+
 /* ---- the text cleaner ---- */
 
 START_TEST(test_text_clean)
@@ -1248,6 +1701,7 @@ suite(void)
 	tcase_add_test(tc, test_read_only_hides_write_tools);
 	tcase_add_test(tc, test_read_only_env);
 	tcase_add_test(tc, test_unknown_tool_option);
+	tcase_add_test(tc, test_bad_knob);
 	tcase_add_test(tc, test_no_token);
 	tcase_add_test(tc, test_help_lists_everything);
 	tcase_add_test(tc, test_text_clean);
@@ -1268,6 +1722,21 @@ suite(void)
 	tcase_add_test(tc, test_push_files);
 	tcase_add_test(tc, test_add_issue_comment);
 	tcase_add_test(tc, test_merge_pull_request);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("transport");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, fast_setup, teardown);
+	tcase_add_test(tc, test_burst_one_connection);
+	tcase_add_test(tc, test_headers_sent);
+	tcase_add_test(tc, test_etag_304_served_from_cache);
+	tcase_add_test(tc, test_cancel_aborts_transfer);
+	tcase_add_test(tc, test_concurrent_calls_and_ping);
+	tcase_add_test(tc, test_retry_5xx);
+	tcase_add_test(tc, test_secondary_limit_retry_after);
+	tcase_add_test(tc, test_primary_rate_limit);
+	tcase_add_test(tc, test_timeout_names_url);
+	tcase_add_test(tc, test_http_error_messages);
 	suite_add_tcase(s, tc);
 
 	if (node_available()) {

@@ -1159,7 +1159,7 @@ judge_transport(struct gh_req *r, const struct httpc_response *resp,
 	    (p = strstr(why, " failed: ")) != NULL)
 		why = p + 9;
 	res->err = GH_ERR_NETWORK;
-	msg_add(m, "could not reach %s: ", r->g->api_url);
+	msg_add(m, "could not reach %s for %s: ", r->g->api_url, r->what);
 	msg_text(m, why, GH_QUOTE_MAX);
 	/* nothing was sent when the connection never opened */
 	unsent = resp->error == CURLE_COULDNT_CONNECT ||
@@ -1170,8 +1170,8 @@ judge_transport(struct gh_req *r, const struct httpc_response *resp,
 	if (r->attempts > 1)
 		msg_add(m, " (%u attempts)", r->attempts);
 	if (!r->idempotent && !unsent)
-		msg_add(m, "; %s was not retried because it may have taken "
-		    "effect: check before repeating it", r->what);
+		msg_add(m, "; it was not retried because it may have taken "
+		    "effect: check before repeating it");
 	return -1;
 }
 

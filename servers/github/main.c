@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,31 @@ struct opts {
 	int		 read_only;
 	const char	*only;		/* --tools, or NULL */
 	const char	*exclude;	/* --exclude-tools, or NULL */
+	struct gh_config gc;		/* timings from the environment */
+};
+
+/* A numeric environment knob: its name, its bounds, where it goes. */
+struct knob {
+	const char	*name;
+	double		 min, max;
+	double		 scale;		/* value * scale is stored */
+	size_t		 off_long;	/* offsetof a long, or 0 */
+	size_t		 off_double;	/* offsetof a double, or 0 */
+};
+
+/*
+ * AFU9_GITHUB_TIMEOUT_MS bounds each HTTP attempt.  The other two exist
+ * so that tests can run the retry paths in milliseconds: the base of the
+ * exponential backoff, and a factor applied to every wait GitHub asks
+ * for (Retry-After, the 60 s secondary-limit default).
+ */
+static const struct knob knobs[] = {
+	{ "AFU9_GITHUB_TIMEOUT_MS", 1, 3600000, 1,
+	    offsetof(struct gh_config, timeout_ms), 0 },
+	{ "AFU9_GITHUB_RETRY_BASE_MS", 1, 60000, 0.001,
+	    0, offsetof(struct gh_config, backoff_base_s) },
+	{ "AFU9_GITHUB_WAIT_SCALE", 0.0001, 1, 1,
+	    0, offsetof(struct gh_config, wait_scale) },
 };
 
 static void
@@ -61,6 +88,12 @@ usage(FILE *f)
 	    "  GITHUB_API_URL         API base (default %s;\n"
 	    "                         GitHub Enterprise: https://HOST/api/v3)\n"
 	    "  AFU9_GITHUB_READ_ONLY  1: as --read-only\n"
+	    "  AFU9_GITHUB_TIMEOUT_MS total time allowed for one HTTP attempt\n"
+	    "                         (default 60000)\n"
+	    "  AFU9_GITHUB_RETRY_BASE_MS  (tests) backoff base before a retry\n"
+	    "                         (default 1000)\n"
+	    "  AFU9_GITHUB_WAIT_SCALE (tests) factor on the waits GitHub asks\n"
+	    "                         for, such as Retry-After (default 1)\n"
 	    "  AFU9_LOG_LEVEL         debug, info, warn, error (default info)\n"
 	    "  AFU9_LOG_FORMAT        json (default) or text\n"
 	    "  AFU9_MAX_MESSAGE_BYTES largest MCP message accepted\n"
@@ -115,6 +148,41 @@ check_list(const char *opt, const char *list, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Read the knobs set in the environment into o->gc.  0, or -1 with err
+ * filled when one is not a number within its bounds.
+ */
+static int
+read_knobs(struct opts *o, char *err, size_t errlen)
+{
+	const struct knob *k;
+	const char *v;
+	char *end;
+	double d;
+	size_t i;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		k = &knobs[i];
+		if ((v = getenv(k->name)) == NULL || *v == '\0')
+			continue;
+		errno = 0;
+		d = strtod(v, &end);
+		if (errno != 0 || *end != '\0' || !(d >= k->min &&
+		    d <= k->max)) {
+			snprintf(err, errlen, "%s must be a number from %.10g to "
+			    "%.10g, not '%.64s'", k->name, k->min, k->max, v);
+			return -1;
+		}
+		if (k->off_long)
+			*(long *)(void *)((char *)&o->gc + k->off_long) =
+			    (long)(d * k->scale);
+		else
+			*(double *)(void *)((char *)&o->gc + k->off_double) =
+			    d * k->scale;
+	}
+	return 0;
+}
+
 /* 0 on success, 1 for --help/--version done, 2 on a usage error. */
 static int
 parse_args(int argc, char **argv, struct opts *o)
@@ -151,7 +219,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if ((o->only && check_list("--tools", o->only, err, sizeof(err))) ||
 	    (o->exclude && check_list("--exclude-tools", o->exclude, err,
-	    sizeof(err)))) {
+	    sizeof(err))) || read_knobs(o, err, sizeof(err)) == -1) {
 		fprintf(stderr, "afu9-github: %s\n", err);
 		return 2;
 	}
@@ -210,7 +278,7 @@ main(int argc, char **argv)
 		fatalx("cannot initialise the event loop");
 	if ((hc = httpc_new(loop, NULL)) == NULL)
 		fatalx("cannot initialise the HTTP client");
-	if ((gh = gh_new(loop, hc, NULL, err, sizeof(err))) == NULL)
+	if ((gh = gh_new(loop, hc, &o.gc, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if ((srv = mcp_server_new(loop, &mo, 0, 1)) == NULL)
 		fatalx("out of memory");
