@@ -86,6 +86,16 @@ path_push(char *buf, size_t *len, const char *fmt, ...)
 	return old;
 }
 
+/* Append one byte (the hot path: member names are copied per byte). */
+static void
+path_putc(char *buf, size_t *len, char ch)
+{
+	if (*len + 1 < JS_PATH_MAX) {
+		buf[(*len)++] = ch;
+		buf[*len] = '\0';
+	}
+}
+
 static void
 path_pop(char *buf, size_t *len, size_t old)
 {
@@ -100,14 +110,13 @@ spath_push(struct jctx *c, const char *tok)
 	size_t old = c->slen;
 	const char *p;
 
-	path_push(c->spath, &c->slen, "/");
+	path_putc(c->spath, &c->slen, '/');
 	for (p = tok; *p != '\0'; p++) {
-		if (*p == '~')
-			path_push(c->spath, &c->slen, "~0");
-		else if (*p == '/')
-			path_push(c->spath, &c->slen, "~1");
-		else
-			path_push(c->spath, &c->slen, "%c", *p);
+		if (*p == '~' || *p == '/') {
+			path_putc(c->spath, &c->slen, '~');
+			path_putc(c->spath, &c->slen, *p == '~' ? '0' : '1');
+		} else
+			path_putc(c->spath, &c->slen, *p);
 	}
 	return old;
 }
@@ -120,9 +129,9 @@ ipath_push_key(struct jctx *c, const char *key)
 	const char *p;
 
 	if (c->ilen > 0)
-		path_push(c->ipath, &c->ilen, ".");
+		path_putc(c->ipath, &c->ilen, '.');
 	for (p = key; *p != '\0'; p++)
-		path_push(c->ipath, &c->ilen, "%c",
+		path_putc(c->ipath, &c->ilen,
 		    (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
 	return old;
 }
