@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "rpc.h"
 
 /*
@@ -20,8 +21,13 @@
  */
 enum scan_state { SC_VALUE, SC_KEY, SC_AFTER };
 
+/* A read position in a text: never past end. */
+struct cur {
+	const unsigned char	*p, *end;
+};
+
 struct scan {
-	const unsigned char	*p, *end, *start;
+	struct cur		 c;
 	uint64_t		 small[64];	/* 1 bit per level: object? */
 	uint64_t		*kinds;
 	size_t			 cap;		/* levels `kinds` holds */
@@ -85,11 +91,14 @@ utf8_fix(char *s)
 }
 
 static void
-scan_ws(struct scan *s)
+scan_ws(struct cur *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
-	    *s->p == '\n' || *s->p == '\r'))
-		s->p++;
+	const unsigned char *p = s->p;
+
+	while (p < s->end && (*p == ' ' || *p == '\t' || *p == '\n' ||
+	    *p == '\r'))
+		p++;
+	s->p = p;
 }
 
 static int
@@ -115,7 +124,7 @@ hex4(const unsigned char *p, unsigned *out)
 
 /* One escape after '\'; s->p on the byte after the backslash. */
 static int
-scan_escape(struct scan *s)
+scan_escape(struct cur *s)
 {
 	unsigned u, lo;
 
@@ -141,7 +150,7 @@ scan_escape(struct scan *s)
 
 /* A string; s->p on the opening quote, left after the closing one. */
 static int
-scan_string(struct scan *s)
+scan_string(struct cur *s)
 {
 	size_t n;
 
@@ -168,7 +177,7 @@ scan_string(struct scan *s)
 }
 
 static int
-scan_digits(struct scan *s)
+scan_digits(struct cur *s)
 {
 	const unsigned char *b = s->p;
 
@@ -179,7 +188,7 @@ scan_digits(struct scan *s)
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int
-scan_number(struct scan *s)
+scan_number(struct cur *s)
 {
 	if (*s->p == '-')
 		s->p++;
@@ -204,7 +213,7 @@ scan_number(struct scan *s)
 }
 
 static int
-scan_literal(struct scan *s, const char *lit)
+scan_literal(struct cur *s, const char *lit)
 {
 	size_t n = strlen(lit);
 
@@ -215,7 +224,7 @@ scan_literal(struct scan *s, const char *lit)
 }
 
 static int
-scan_scalar(struct scan *s)
+scan_scalar(struct cur *s)
 {
 	switch (*s->p) {
 	case '"':
@@ -320,22 +329,22 @@ scan_value(struct scan *s, enum scan_state *st)
 {
 	int obj;
 
-	scan_ws(s);
-	if (s->p >= s->end)
+	scan_ws(&s->c);
+	if (s->c.p >= s->c.end)
 		return -1;
 	if (s->in_id && s->depth == 1)
-		s->id = s->p;
-	if (*s->p != '{' && *s->p != '[') {
+		s->id = s->c.p;
+	if (*s->c.p != '{' && *s->c.p != '[') {
 		*st = SC_AFTER;
-		return scan_scalar(s);
+		return scan_scalar(&s->c);
 	}
-	obj = *s->p == '{';
-	s->p++;
+	obj = *s->c.p == '{';
+	s->c.p++;
 	if (scan_push(s, obj) == -1)
 		return -1;
-	scan_ws(s);
-	if (s->p < s->end && *s->p == (obj ? '}' : ']')) {
-		s->p++;
+	scan_ws(&s->c);
+	if (s->c.p < s->c.end && *s->c.p == (obj ? '}' : ']')) {
+		s->c.p++;
 		s->depth--;
 		*st = SC_AFTER;
 	} else
@@ -348,17 +357,17 @@ scan_key(struct scan *s, enum scan_state *st)
 {
 	const unsigned char *k;
 
-	scan_ws(s);
-	if (s->p >= s->end || *s->p != '"')
+	scan_ws(&s->c);
+	if (s->c.p >= s->c.end || *s->c.p != '"')
 		return -1;
-	k = s->p;
-	if (scan_string(s) == -1)
+	k = s->c.p;
+	if (scan_string(&s->c) == -1)
 		return -1;
-	scan_member(s, k, (size_t)(s->p - k));
-	scan_ws(s);
-	if (s->p >= s->end || *s->p != ':')
+	scan_member(s, k, (size_t)(s->c.p - k));
+	scan_ws(&s->c);
+	if (s->c.p >= s->c.end || *s->c.p != ':')
 		return -1;
-	s->p++;
+	s->c.p++;
 	*st = SC_VALUE;
 	return 0;
 }
@@ -370,23 +379,23 @@ scan_after(struct scan *s, enum scan_state *st)
 	int obj;
 
 	if (s->in_id && s->depth == 1) {
-		s->id_len = (size_t)(s->p - s->id);
+		s->id_len = (size_t)(s->c.p - s->id);
 		s->in_id = 0;
 	}
-	scan_ws(s);
+	scan_ws(&s->c);
 	if (s->depth == 0)
-		return s->p == s->end ? 1 : -1;
-	if (s->p >= s->end)
+		return s->c.p == s->c.end ? 1 : -1;
+	if (s->c.p >= s->c.end)
 		return -1;
 	obj = scan_top_is_obj(s);
-	if (*s->p == ',') {
-		s->p++;
+	if (*s->c.p == ',') {
+		s->c.p++;
 		*st = obj ? SC_KEY : SC_VALUE;
 		return 0;
 	}
-	if (*s->p != (obj ? '}' : ']'))
+	if (*s->c.p != (obj ? '}' : ']'))
 		return -1;
-	s->p++;
+	s->c.p++;
 	s->depth--;
 	return 0;
 }
@@ -402,12 +411,12 @@ scan_json(struct scan *s, const char *buf, size_t len)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	s->start = s->p = (const unsigned char *)buf;
-	s->end = s->p + len;
+	s->c.p = (const unsigned char *)buf;
+	s->c.end = s->c.p + len;
 	s->kinds = s->small;
 	s->cap = sizeof(s->small) * 8;
-	scan_ws(s);
-	s->top = s->p < s->end ? *s->p : -1;
+	scan_ws(&s->c);
+	s->top = s->c.p < s->c.end ? *s->c.p : -1;
 	for (;;) {
 		if (st == SC_VALUE)
 			rc = scan_value(s, &st);
@@ -458,6 +467,58 @@ id_text_ok(const char *raw, int allow_null)
 	    (allow_null && json_is_null(v));
 	json_decref(v);
 	return ok;
+}
+
+/* Integer ids up to this many digits always fit int64. */
+#define FAST_ID_DIGITS	18
+
+/*
+ * id_text_ok() without a parse for the ids that matter: integers of up to
+ * 18 digits and strings without escapes or controls are decided here;
+ * anything else is left to jansson.
+ */
+static int
+id_ok(const char *raw, int allow_null)
+{
+	const unsigned char *p = (const unsigned char *)raw;
+	size_t n, left;
+
+	if (raw == NULL)
+		return 0;
+	if (*p == '"') {
+		for (p++, left = strlen(raw) - 1; left > 1; p += n, left -= n)
+			if (*p == '"' || *p == '\\' || *p < 0x20)
+				break;
+			else if (*p < 0x80)
+				n = 1;
+			else if ((n = utf8_len(p, left - 1)) == 0)
+				break;
+		if (left == 1 && *p == '"')
+			return 1;
+	} else {
+		p += *p == '-';
+		for (n = 0; p[n] >= '0' && p[n] <= '9'; n++)
+			;
+		if (n > 0 && p[n] == '\0' && n <= FAST_ID_DIGITS &&
+		    (p[0] != '0' || n == 1))
+			return 1;
+	}
+	return id_text_ok(raw, allow_null);
+}
+
+/* Is s, NUL-terminated, valid UTF-8? */
+static int
+utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, left = strlen(s);
+
+	for (; left > 0; p += n, left -= n)
+		if (*p < 0x80)
+			n = 1;
+		else if ((n = utf8_len(p, left)) == 0)
+			return 0;
+	return 1;
 }
 
 static int
@@ -674,6 +735,354 @@ envelope(struct rpc_msg *m, struct rpc_err *e, const char *buf, size_t len)
 }
 
 /*
+ * The fast path.  Almost every message is a small request, notification
+ * or result response whose envelope is plain: "jsonrpc":"2.0", an integer
+ * id of at most 18 digits or a string id without escapes, a method name
+ * without escapes, params an object, result an object or array, and no
+ * other member.  For those, one pass over the envelope replaces jansson's
+ * full parse plus the scanner's second pass: the envelope is scanned here,
+ * only the params or result value goes through jansson, and the root
+ * object is assembled from the pieces.  It is the tree jansson would have
+ * built from the whole text, and the id bytes are the ones sent.
+ * Anything else (an unknown, repeated or escaped member name, an escape in
+ * a value, a broken rule, a value jansson refuses, deep nesting) is left
+ * to the strict path below, which decides with its exact codes and
+ * messages.  The fast path never refuses a message by itself.
+ */
+enum fkey { FK_JSONRPC, FK_ID, FK_METHOD, FK_PARAMS, FK_RESULT, FK_NKEYS };
+
+static const char *const fkeys[FK_NKEYS] = {
+	"jsonrpc", "id", "method", "params", "result",
+};
+
+struct fmember {
+	enum fkey		 key;
+	const unsigned char	*v;	/* the value's text */
+	size_t			 vlen;
+	json_t			*val;	/* params/result, parsed; owned */
+};
+
+struct fast {
+	struct fmember	 mem[FK_NKEYS];	/* in text order */
+	int		 n;
+	int		 at[FK_NKEYS];	/* index into mem; -1 when absent */
+};
+
+/*
+ * Bytes a string holds as they are: printable ASCII but '"' and '\\'.
+ * Controls are invalid, '\\' starts an escape, bytes >= 0x80 start a
+ * UTF-8 sequence.
+ */
+static const unsigned char plain_ascii[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20 '"' */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x40 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x50 '\\' */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x60 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	/* 0x80-0xff: 0 */
+};
+
+/*
+ * A string without escapes; c->p on the opening quote, left after the
+ * closing one.  -1 when it is not valid JSON or holds an escape (the
+ * strict path takes those).
+ */
+static int
+fast_string(struct cur *c)
+{
+	const unsigned char *p = c->p + 1, *end = c->end;
+	size_t n;
+
+	for (;;) {
+		while (p < end && plain_ascii[*p])
+			p++;
+		if (p >= end || *p < 0x80)
+			break;
+		if ((n = utf8_len(p, (size_t)(end - p))) == 0)
+			return -1;
+		p += n;
+	}
+	if (p >= end || *p != '"')
+		return -1;
+	c->p = p + 1;
+	return 0;
+}
+
+/* The envelope member a member name (without quotes) names, or -1. */
+static int
+fast_key(const unsigned char *k, size_t n)
+{
+	if (n == 2 && k[0] == 'i' && k[1] == 'd')
+		return FK_ID;
+	if (n == 7 && memcmp(k, "jsonrpc", 7) == 0)
+		return FK_JSONRPC;
+	if (n != 6)
+		return -1;
+	if (memcmp(k, "method", 6) == 0)
+		return FK_METHOD;
+	if (memcmp(k, "params", 6) == 0)
+		return FK_PARAMS;
+	if (memcmp(k, "result", 6) == 0)
+		return FK_RESULT;
+	return -1;
+}
+
+/* -?(0|[1-9][0-9]{0,17}): an integer that surely fits int64. */
+static int
+fast_int(struct cur *c)
+{
+	const unsigned char *b;
+
+	if (*c->p == '-')
+		c->p++;
+	b = c->p;
+	if (c->p < c->end && *c->p == '0')
+		c->p++;
+	else if (scan_digits(c) == -1 || *b == '0')
+		return -1;
+	return c->p - b <= FAST_ID_DIGITS ? 0 : -1;
+}
+
+static long long
+fast_int_value(const unsigned char *p, size_t n)
+{
+	const unsigned char *e = p + n;
+	long long v = 0;
+	int neg = *p == '-';
+
+	for (p += neg; p < e; p++)
+		v = v * 10 + (*p - '0');
+	return neg ? -v : v;
+}
+
+/*
+ * Container nesting of the valid JSON text t..t+n, counted until it
+ * passes `limit`.
+ */
+static size_t
+nest_depth(const unsigned char *t, size_t n, size_t limit)
+{
+	size_t i, d = 0, max = 0;
+	int in_str = 0;
+
+	for (i = 0; i < n && max <= limit; i++) {
+		if (in_str) {
+			if (t[i] == '\\')
+				i++;
+			else if (t[i] == '"')
+				in_str = 0;
+		} else if (t[i] == '"')
+			in_str = 1;
+		else if (t[i] == '{' || t[i] == '[') {
+			if (++d > max)
+				max = d;
+		} else if (t[i] == '}' || t[i] == ']')
+			d--;
+	}
+	return max;
+}
+
+/*
+ * The object or array at c->p, parsed by jansson as the strict parser
+ * would parse it inside the envelope: duplicate keys refused, and no
+ * deeper than the whole text may be (jansson counts every value, scalars
+ * too, and the envelope is one level).  New reference with c->p moved
+ * past the value, or NULL.
+ */
+static json_t *
+fast_container(struct cur *c)
+{
+	enum { MAX_NEST = JSON_PARSER_MAX_DEPTH - 2 };
+	json_error_t je;
+	json_t *v;
+	size_t n;
+
+	v = json_loadb((const char *)c->p, (size_t)(c->end - c->p),
+	    JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &je);
+	if (v == NULL)
+		return NULL;
+	n = je.position > 0 ? (size_t)je.position : 0;
+	/* n bytes of JSON nest at most n / 2 containers deep */
+	if (n == 0 || n > (size_t)(c->end - c->p) || (n / 2 > MAX_NEST &&
+	    nest_depth(c->p, n, MAX_NEST) > MAX_NEST)) {
+		json_decref(v);
+		return NULL;
+	}
+	c->p += n;
+	return v;
+}
+
+/* One member: name, colon, value.  0, or -1 to leave the text to the
+   strict path. */
+static int
+fast_member(struct cur *c, struct fast *f)
+{
+	const unsigned char *k = c->p;
+	struct fmember *fm;
+	int key;
+
+	if (c->p >= c->end || *c->p != '"' || fast_string(c) == -1 ||
+	    (key = fast_key(k + 1, (size_t)(c->p - k) - 2)) == -1 ||
+	    f->at[key] != -1)
+		return -1;
+	scan_ws(c);
+	if (c->p >= c->end || *c->p != ':')
+		return -1;
+	c->p++;
+	scan_ws(c);
+	if (c->p >= c->end)
+		return -1;
+	fm = &f->mem[f->n];
+	fm->key = key;
+	fm->v = c->p;
+	fm->val = NULL;
+	f->at[key] = f->n++;
+	if (*c->p == '"') {
+		if (key == FK_PARAMS || key == FK_RESULT ||
+		    fast_string(c) == -1)
+			return -1;
+	} else if (*c->p == '{' || *c->p == '[') {
+		if ((key != FK_PARAMS && key != FK_RESULT) ||
+		    (key == FK_PARAMS && *c->p != '{') ||
+		    (fm->val = fast_container(c)) == NULL)
+			return -1;
+	} else if (key != FK_ID || fast_int(c) == -1)
+		return -1;
+	fm->vlen = (size_t)(c->p - fm->v);
+	return 0;
+}
+
+/* Scan the envelope into f.  0, or -1 (release f with fast_release()). */
+static int
+fast_scan(const char *buf, size_t len, struct fast *f)
+{
+	struct cur c;
+	int i;
+
+	c.p = (const unsigned char *)buf;
+	c.end = c.p + len;
+	f->n = 0;
+	for (i = 0; i < FK_NKEYS; i++)
+		f->at[i] = -1;
+	scan_ws(&c);
+	if (c.p >= c.end || *c.p++ != '{')
+		return -1;
+	for (;;) {
+		scan_ws(&c);
+		if (f->n == FK_NKEYS || fast_member(&c, f) == -1)
+			return -1;
+		scan_ws(&c);
+		if (c.p >= c.end)
+			return -1;
+		if (*c.p++ == '}')
+			break;
+		if (c.p[-1] != ',')
+			return -1;
+	}
+	scan_ws(&c);
+	return c.p == c.end ? 0 : -1;
+}
+
+static void
+fast_release(struct fast *f)
+{
+	int i;
+
+	for (i = 0; i < f->n; i++) {
+		json_decref(f->mem[i].val);
+		f->mem[i].val = NULL;
+	}
+}
+
+/*
+ * The kind of a message whose members the strict rules accept, or -1.
+ * Member types are already known: jsonrpc, id and method are plain
+ * strings or an integer id; params an object; result a container.
+ */
+static int
+fast_kind(const struct fast *f, enum rpc_kind *kind)
+{
+	const struct fmember *v;
+
+	if (f->at[FK_JSONRPC] == -1)
+		return -1;
+	v = &f->mem[f->at[FK_JSONRPC]];
+	if (v->vlen != 5 || memcmp(v->v, "\"2.0\"", 5) != 0)
+		return -1;
+	if (f->at[FK_METHOD] != -1) {
+		if (*f->mem[f->at[FK_METHOD]].v != '"' ||
+		    f->at[FK_RESULT] != -1)
+			return -1;
+		*kind = f->at[FK_ID] != -1 ? RPC_REQUEST : RPC_NOTIFICATION;
+		return 0;
+	}
+	if (f->at[FK_RESULT] == -1 || f->at[FK_ID] == -1)
+		return -1;
+	*kind = RPC_RESPONSE;
+	return 0;
+}
+
+/* Assemble m from f, members in text order.  0, or -1 on ENOMEM. */
+static int
+fast_build(struct fast *f, enum rpc_kind kind, struct rpc_msg *m)
+{
+	struct fmember *fm;
+	json_t *v;
+	int i;
+
+	if ((m->root = json_object()) == NULL)
+		return -1;
+	m->kind = kind;
+	for (i = 0; i < f->n; i++) {
+		fm = &f->mem[i];
+		if (fm->val != NULL)
+			v = fm->val;
+		else if (*fm->v == '"')
+			v = json_stringn_nocheck((const char *)fm->v + 1,
+			    fm->vlen - 2);
+		else
+			v = json_integer(fast_int_value(fm->v, fm->vlen));
+		fm->val = NULL;
+		/* steals v, even on failure */
+		if (json_object_set_new_nocheck(m->root, fkeys[fm->key],
+		    v) == -1)
+			return -1;
+		if (fm->key == FK_ID) {
+			m->id = v;
+			if ((m->id_raw = xstrndup(fm->v, fm->vlen)) == NULL)
+				return -1;
+		} else if (fm->key == FK_METHOD)
+			m->method = json_string_value(v);
+		else if (fm->key == FK_PARAMS && kind != RPC_RESPONSE)
+			m->params = v;
+		else if (fm->key == FK_RESULT)
+			m->result = v;
+	}
+	return 0;
+}
+
+/* 0 with *m filled, or -1 with *m empty: the strict path decides. */
+static int
+fast_parse(const char *buf, size_t len, struct rpc_msg *m)
+{
+	struct fast f;
+	enum rpc_kind kind;
+	int rc = -1;
+
+	if (len > INT_MAX)	/* jansson reports positions as int */
+		return -1;
+	if (fast_scan(buf, len, &f) == 0 && fast_kind(&f, &kind) == 0) {
+		if ((rc = fast_build(&f, kind, m)) == -1)
+			rpc_msg_free(m);
+	}
+	fast_release(&f);
+	return rc;
+}
+
+/*
  * Parse one message (see rpc.h).  On failure *m is left empty and *e owns
  * the recovered id, if any.
  */
@@ -688,6 +1097,8 @@ rpc_parse(const char *buf, size_t len, struct rpc_msg *m, struct rpc_err *e)
 		buf = "";
 		len = 0;
 	}
+	if (fast_parse(buf, len, m) == 0)
+		return 0;
 	m->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
 	    &je);
 	if (m->root == NULL)
@@ -731,152 +1142,297 @@ rpc_err_answerable(const struct rpc_err *e)
 	return !e->is_response && !e->is_notification;
 }
 
-/* Compact encoding of any value; UTF-8 kept as is.  New string or NULL. */
-static char *
-dump(const json_t *v)
+/*
+ * Builders write the whole message into one sink: a stack buffer for the
+ * usual small message, spilling into a growing buf for large ones.  The
+ * result is one malloc'd string of the exact size (small) or the buf's
+ * own memory (large).
+ */
+#define SINK_SMALL	256
+
+struct sink {
+	char		 small[SINK_SMALL];
+	size_t		 n;		/* bytes in small while big is unused */
+	struct buf	 big;
+	int		 failed;	/* ENOMEM; the text is lost */
+};
+
+static void
+sink_init(struct sink *k)
 {
-	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-	    JSON_PRESERVE_ORDER);
+	k->n = 0;
+	k->failed = 0;
+	buf_init(&k->big, SIZE_MAX / 2);
 }
 
-/* A JSON string literal for s (valid UTF-8 required).  New or NULL. */
-static char *
-dump_string(const char *s)
+/* sink_put() past the small buffer: move to (or grow) the buf. */
+static void
+sink_spill(struct sink *k, const void *p, size_t n)
 {
-	json_t *v;
-	char *out;
+	if (k->failed)
+		return;
+	if ((k->big.base == NULL && buf_append(&k->big, k->small, k->n) == -1) ||
+	    buf_append(&k->big, p, n) == -1)
+		k->failed = 1;
+}
 
-	if ((v = json_string(s)) == NULL)
-		return NULL;
-	out = dump(v);
-	json_decref(v);
-	return out;
+static inline void
+sink_put(struct sink *k, const void *p, size_t n)
+{
+	if (k->big.base == NULL && n <= SINK_SMALL - k->n) {
+		memcpy(k->small + k->n, p, n);
+		k->n += n;
+	} else
+		sink_spill(k, p, n);
+}
+
+#define sink_lit(k, s)	sink_put((k), (s), sizeof(s) - 1)
+
+static void
+sink_str(struct sink *k, const char *s)
+{
+	sink_put(k, s, strlen(s));
+}
+
+/* json_dump_callback() output function. */
+static int
+sink_cb(const char *p, size_t n, void *arg)
+{
+	struct sink *k = arg;
+
+	sink_put(k, p, n);
+	return k->failed ? -1 : 0;
 }
 
 /*
- * Join the envelope: {"jsonrpc":"2.0"[,"id":ID],"K1":V1[,"K2":V2]}.
- * Returns a new string and its length, or NULL (errno set).
+ * Compact encoding of any value, UTF-8 kept as is, members in insertion
+ * order (jansson's encoder; an empty object, the common result, is
+ * written directly).  0, or -1 when v cannot be encoded.
+ */
+static int
+sink_json(struct sink *k, const json_t *v)
+{
+	if (json_is_object(v) && json_object_size(v) == 0) {
+		sink_lit(k, "{}");
+		return 0;
+	}
+	return json_dump_callback(v, sink_cb, k, JSON_COMPACT |
+	    JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+}
+
+/*
+ * s as a JSON string literal, escaped exactly as jansson's encoder does
+ * (\" \\ \b \f \n \r \t, other controls as \u00XX, the rest verbatim).
+ * 0, or -1 when s is not valid UTF-8.
+ */
+static int
+sink_jstr(struct sink *k, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s, *run;
+	char esc[6] = { '\\', 'u', '0', '0' };
+	size_t n, left = strlen(s);
+
+	sink_lit(k, "\"");
+	while (left > 0) {
+		for (run = p; left > 0 && *p >= 0x20 && *p != '"' &&
+		    *p != '\\'; p += n, left -= n)
+			if (*p < 0x80)
+				n = 1;
+			else if ((n = utf8_len(p, left)) == 0)
+				return -1;
+		sink_put(k, run, (size_t)(p - run));
+		if (left == 0)
+			break;
+		esc[1] = *p == '"' ? '"' : *p == '\\' ? '\\' : *p == '\b' ?
+		    'b' : *p == '\f' ? 'f' : *p == '\n' ? 'n' : *p == '\r' ?
+		    'r' : *p == '\t' ? 't' : 'u';
+		esc[4] = hex[*p >> 4];
+		esc[5] = hex[*p & 0xf];
+		sink_put(k, esc, esc[1] == 'u' ? 6 : 2);
+		p++;
+		left--;
+	}
+	sink_lit(k, "\"");
+	return 0;
+}
+
+static void
+sink_int(struct sink *k, long long v)
+{
+	char d[24], *p = d + sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+	    (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	sink_put(k, p, (size_t)(d + sizeof(d) - p));
+}
+
+/*
+ * The finished text: new, NUL-terminated, its length in *len (when len is
+ * not NULL).  NULL with errno ENOMEM when the sink failed.
  */
 static char *
-join(const char *id, const char *k1, const char *v1, const char *k2,
-    const char *v2, size_t *len)
+sink_finish(struct sink *k, size_t *len)
 {
+	size_t n;
 	char *out;
-	int n;
 
-	if (v1 == NULL) {
+	sink_put(k, "", 1);
+	if (k->failed) {
+		buf_free(&k->big);
 		errno = ENOMEM;
 		return NULL;
 	}
-	n = asprintf(&out, "{\"jsonrpc\":\"2.0\"%s%s,\"%s\":%s%s%s%s%s}",
-	    id ? ",\"id\":" : "", id ? id : "", k1, v1,
-	    v2 ? ",\"" : "", v2 ? k2 : "", v2 ? "\":" : "", v2 ? v2 : "");
-	if (n < 0) {
-		errno = ENOMEM;
-		return NULL;
+	if (k->big.base != NULL) {
+		n = buf_used(&k->big) - 1;
+		out = k->big.base;	/* nothing was consumed: off is 0 */
+	} else {
+		n = k->n - 1;
+		if ((out = malloc(k->n)) == NULL) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		memcpy(out, k->small, k->n);
 	}
 	if (len != NULL)
-		*len = (size_t)n;
+		*len = n;
 	return out;
+}
+
+static void
+sink_discard(struct sink *k)
+{
+	buf_free(&k->big);
+}
+
+/* {"jsonrpc":"2.0","id":ID, or {"jsonrpc":"2.0", without an id. */
+static void
+sink_head(struct sink *k, const char *id_raw)
+{
+	if (id_raw == NULL) {
+		sink_lit(k, "{\"jsonrpc\":\"2.0\",");
+		return;
+	}
+	sink_lit(k, "{\"jsonrpc\":\"2.0\",\"id\":");
+	sink_str(k, id_raw);
+	sink_lit(k, ",");
 }
 
 char *
 rpc_build_result(const char *id_raw, const json_t *result, size_t *len)
 {
-	char *r, *out;
+	struct sink k;
 
-	if (!id_text_ok(id_raw, 0) || result == NULL) {
+	if (!id_ok(id_raw, 0) || result == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
-	r = dump(result);
-	out = join(id_raw, "result", r, NULL, NULL, len);
-	free(r);
-	return out;
-}
-
-/* {"code":C,"message":M[,"data":D]}; the message is made valid UTF-8. */
-static char *
-error_object(int code, const char *message, const json_t *data)
-{
-	char *msg, *m, *d = NULL, *out = NULL;
-
-	if ((m = strdup(message ? message : rpc_code_name(code))) == NULL)
+	sink_init(&k);
+	sink_head(&k, id_raw);
+	sink_lit(&k, "\"result\":");
+	if (sink_json(&k, result) == -1) {
+		sink_discard(&k);
+		errno = ENOMEM;
 		return NULL;
-	utf8_fix(m);
-	msg = dump_string(m);
-	free(m);
-	if (data != NULL && (d = dump(data)) == NULL)
-		goto done;
-	if (msg != NULL && asprintf(&out, "{\"code\":%d,\"message\":%s%s%s}",
-	    code, msg, d ? ",\"data\":" : "", d ? d : "") < 0)
-		out = NULL;
-done:
-	free(msg);
-	free(d);
-	return out;
+	}
+	sink_lit(&k, "}");
+	return sink_finish(&k, len);
 }
 
 char *
 rpc_build_error(const char *id_raw, int code, const char *message,
     const json_t *data, size_t *len)
 {
-	char *eo, *out;
+	struct sink k;
+	char *m;
+	int rc;
 
-	if (id_raw != NULL && !id_text_ok(id_raw, 1)) {
+	if (id_raw != NULL && !id_ok(id_raw, 1)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	eo = error_object(code, message, data);
-	out = join(id_raw ? id_raw : "null", "error", eo, NULL, NULL, len);
-	free(eo);
-	return out;
+	sink_init(&k);
+	sink_head(&k, id_raw ? id_raw : "null");
+	sink_lit(&k, "\"error\":{\"code\":");
+	sink_int(&k, code);
+	sink_lit(&k, ",\"message\":");
+	if (message == NULL)
+		message = rpc_code_name(code);
+	/* the message is made valid UTF-8, never refused */
+	if (utf8_valid(message))
+		rc = sink_jstr(&k, message);
+	else if ((m = strdup(message)) == NULL)
+		rc = -1;
+	else {
+		utf8_fix(m);
+		rc = sink_jstr(&k, m);
+		free(m);
+	}
+	if (rc == 0 && data != NULL) {
+		sink_lit(&k, ",\"data\":");
+		rc = sink_json(&k, data);
+	}
+	if (rc == -1) {
+		sink_discard(&k);
+		errno = ENOMEM;
+		return NULL;
+	}
+	sink_lit(&k, "}}");
+	return sink_finish(&k, len);
+}
+
+/* {"jsonrpc":"2.0"[,"id":ID],"method":M[,"params":P]}; NULL, errno set. */
+static char *
+build_call(const char *id_raw, const char *method, const json_t *params,
+    size_t *len)
+{
+	struct sink k;
+
+	sink_init(&k);
+	sink_head(&k, id_raw);
+	sink_lit(&k, "\"method\":");
+	if (sink_jstr(&k, method) == -1) {
+		sink_discard(&k);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (params != NULL) {
+		sink_lit(&k, ",\"params\":");
+		if (sink_json(&k, params) == -1) {
+			sink_discard(&k);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	sink_lit(&k, "}");
+	return sink_finish(&k, len);
 }
 
 char *
 rpc_build_request(const char *id_raw, const char *method,
     const json_t *params, size_t *len)
 {
-	char *m, *p = NULL, *out;
-
-	if (!id_text_ok(id_raw, 0) || method == NULL) {
+	if (!id_ok(id_raw, 0) || method == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if ((m = dump_string(method)) == NULL) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (params != NULL && (p = dump(params)) == NULL) {
-		free(m);
-		errno = ENOMEM;
-		return NULL;
-	}
-	out = join(id_raw, "method", m, "params", p, len);
-	free(m);
-	free(p);
-	return out;
+	return build_call(id_raw, method, params, len);
 }
 
 char *
 rpc_build_notification(const char *method, const json_t *params,
     size_t *len)
 {
-	char *m, *p = NULL, *out;
-
-	if (method == NULL || (m = dump_string(method)) == NULL) {
+	if (method == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (params != NULL && (p = dump(params)) == NULL) {
-		free(m);
-		errno = ENOMEM;
-		return NULL;
-	}
-	out = join(NULL, "method", m, "params", p, len);
-	free(m);
-	free(p);
-	return out;
+	return build_call(NULL, method, params, len);
 }
 
 char *

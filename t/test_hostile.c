@@ -283,6 +283,33 @@ static const struct hcase cases[] = {
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"\\u0041b\",\"method\":\"ping\"}\n",
 	    { "{\"jsonrpc\":\"2.0\",\"id\":\"\\u0041b\",\"result\":{}}" },
 	    END_PING, NULL },
+	{ "ids -0 and 19 digits echoed as sent", NDJ,
+	    "{\"jsonrpc\":\"2.0\",\"id\":-0,\"method\":\"ping\"}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,\"method\":"
+	    "\"ping\"}\n",
+	    { "{\"jsonrpc\":\"2.0\",\"id\":-0,\"result\":{}}",
+	    "{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,\"result\":"
+	    "{}}" }, END_PING, NULL },
+	{ "id beyond int64", NDJ,
+	    "{\"jsonrpc\":\"2.0\",\"id\":9223372036854775808,\"method\":"
+	    "\"ping\"}\n",
+	    { ERR_NULL(-32600, "invalid request: too big integer near "
+	    "'9223372036854775808' at line 1 column 41") }, END_PING, NULL },
+	{ "escaped member names and method", NDJ,
+	    "{\"json\\u0072pc\":\"2.0\",\"\\u0069d\":\"e\",\"method\":"
+	    "\"p\\u0069ng\"}\n",
+	    { "{\"jsonrpc\":\"2.0\",\"id\":\"e\",\"result\":{}}" },
+	    END_PING, NULL },
+	{ "duplicate member in params", NDJ,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\",\"params\":"
+	    "{\"a\":1,\"a\":1}}\n",
+	    { ERR_ID("4", -32600, "invalid request: duplicate object key near "
+	    "'\\\"a\\\"' at line 1 column 59") }, END_PING, NULL },
+	{ "duplicate envelope member", NDJ,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\",\"method\":"
+	    "\"ping\"}\n",
+	    { ERR_ID("4", -32600, "invalid request: duplicate object key near "
+	    "'\\\"method\\\"' at line 1 column 48") }, END_PING, NULL },
 	{ "CL well-formed", CL,
 	    CLH(40) "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
 	    { "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}" }, END_PING, NULL },
@@ -456,6 +483,36 @@ START_TEST(deep_nesting)
 }
 END_TEST
 
+/*
+ * At jansson's bound: the envelope, params, its member's array and 2045
+ * more arrays are 2048 levels, answered; one level more is refused with
+ * the id.
+ */
+START_TEST(nesting_at_the_bound)
+{
+	struct str in = { 0 }, want = { 0 };
+	int i, n;
+
+	for (n = 2046; n <= 2047; n++) {
+		str_cat(&in, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
+		    "\"ping\",\"params\":{\"a\":");
+		for (i = 0; i < n; i++)
+			str_cat(&in, "[");
+		for (i = 0; i < n; i++)
+			str_cat(&in, "]");
+		str_cat(&in, "}}\n");
+		str_frame(&want, NDJ, n == 2046 ?
+		    "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{}}" :
+		    ERR_ID("9", -32600, "invalid request: nesting deeper than "
+		    "2048 levels"));
+	}
+	run("nesting at the bound", NDJ, in.s, in.len, want.s, END_PING, NULL,
+	    0);
+	free(in.s);
+	free(want.s);
+}
+END_TEST
+
 #define SLEEP_REQ(id, ms) \
 	"{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\"," \
 	"\"params\":{\"name\":\"sleep\",\"arguments\":{\"ms\":" #ms "}}}\n"
@@ -554,6 +611,7 @@ hostile_suite(void)
 	tcase_add_test(tc, thousand_messages_one_write_ndjson);
 	tcase_add_test(tc, thousand_messages_one_write_cl);
 	tcase_add_test(tc, deep_nesting);
+	tcase_add_test(tc, nesting_at_the_bound);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lifecycle");
 	tcase_set_timeout(tc, 60);

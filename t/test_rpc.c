@@ -548,6 +548,309 @@ START_TEST(long_error_text_truncated_cleanly)
 }
 END_TEST
 
+/*
+ * Accepted messages, plain ones and ones with escapes, unknown members or
+ * long ids: the tree holds every member in the order sent, the pointers
+ * borrow from it, and the id is the exact bytes sent.
+ */
+static const struct {
+	const char	*in;
+	enum rpc_kind	 kind;
+	const char	*id;		/* NULL: none */
+	const char	*method;	/* NULL: none */
+	const char	*tree;		/* compact, members in order */
+} good[] = {
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", RPC_REQUEST,
+	  "1", "ping", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}" },
+	{ " \t{ \"method\" : \"m\" ,\"params\":{\"b\":[1,{\"c\":null}],"
+	  "\"a\":\"\xc3\xa9\"},\r\n\"id\":\"x y\",\"jsonrpc\":\"2.0\"}\n",
+	  RPC_REQUEST, "\"x y\"", "m", "{\"method\":\"m\",\"params\":{\"b\":"
+	  "[1,{\"c\":null}],\"a\":\"\xc3\xa9\"},\"id\":\"x y\",\"jsonrpc\":"
+	  "\"2.0\"}" },
+	{ "{\"jsonrpc\":\"2.0\",\"method\":\"n\",\"params\":{}}",
+	  RPC_NOTIFICATION, NULL, "n",
+	  "{\"jsonrpc\":\"2.0\",\"method\":\"n\",\"params\":{}}" },
+	{ "{\"id\":-0,\"jsonrpc\":\"2.0\",\"result\":[1,\"a\",{}]}",
+	  RPC_RESPONSE, "-0", NULL,
+	  "{\"id\":0,\"jsonrpc\":\"2.0\",\"result\":[1,\"a\",{}]}" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"result\":{\"n\":1.5e3},"
+	  "\"params\":{\"p\":1}}", RPC_RESPONSE, "\"r\"", NULL,
+	  "{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"result\":{\"n\":1500.0},"
+	  "\"params\":{\"p\":1}}" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":123456789012345678,\"method\":\"m\"}",
+	  RPC_REQUEST, "123456789012345678", "m", "{\"jsonrpc\":\"2.0\","
+	  "\"id\":123456789012345678,\"method\":\"m\"}" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":-1234567890123456789,\"method\":\"m\"}",
+	  RPC_REQUEST, "-1234567890123456789", "m", "{\"jsonrpc\":\"2.0\","
+	  "\"id\":-1234567890123456789,\"method\":\"m\"}" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"p\\u0069ng\"}",
+	  RPC_REQUEST, "7", "ping",
+	  "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}" },
+	{ "{\"jsonrpc\":\"2\\u002e0\",\"id\":7,\"method\":\"m\"}",
+	  RPC_REQUEST, "7", "m",
+	  "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"m\"}" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":\"q\",\"method\":\"m\",\"x\":{\"y\":[]}}",
+	  RPC_REQUEST, "\"q\"", "m", "{\"jsonrpc\":\"2.0\",\"id\":\"q\","
+	  "\"method\":\"m\",\"x\":{\"y\":[]}}" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":\"\\/\",\"method\":\"m\"}", RPC_REQUEST,
+	  "\"\\/\"", "m", "{\"jsonrpc\":\"2.0\",\"id\":\"/\",\"method\":\"m\"}" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"a\":1},\"x\":2}",
+	  RPC_RESPONSE, "5", NULL,
+	  "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"a\":1},\"x\":2}" },
+};
+
+START_TEST(accepted_trees)
+{
+	struct rpc_msg m;
+	struct rpc_err e;
+	char *tree;
+
+	ck_assert_msg(parse(good[_i].in, &m, &e) == 0, "%s: %s", good[_i].in,
+	    e.message);
+	ck_assert_int_eq(m.kind, good[_i].kind);
+	tree = json_dumps(m.root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	ck_assert_str_eq(tree, good[_i].tree);
+	free(tree);
+	if (good[_i].id == NULL) {
+		ck_assert_ptr_null(m.id_raw);
+		ck_assert_ptr_null(m.id);
+	} else {
+		ck_assert_str_eq(m.id_raw, good[_i].id);
+		ck_assert_ptr_eq(m.id, json_object_get(m.root, "id"));
+		ck_assert(rpc_id_equal(m.id_raw, m.id));
+	}
+	if (good[_i].method == NULL)
+		ck_assert_ptr_null(m.method);
+	else {
+		ck_assert_str_eq(m.method, good[_i].method);
+		ck_assert_ptr_eq(m.method, json_string_value(
+		    json_object_get(m.root, "method")));
+	}
+	if (m.kind == RPC_RESPONSE) {
+		ck_assert_ptr_null(m.params);
+		ck_assert_ptr_eq(m.result, json_object_get(m.root, "result"));
+	} else {
+		ck_assert_ptr_null(m.result);
+		ck_assert_ptr_eq(m.params, json_object_get(m.root, "params"));
+	}
+	rpc_msg_free(&m);
+}
+END_TEST
+
+/* {"jsonrpc":"2.0","id":9,"method":"m","params":{"a":[...]}} with n
+   arrays around `leaf` ("" for none); new string. */
+static char *
+nested_params(int n, const char *leaf, const char *member)
+{
+	static const char pre[] = "{\"jsonrpc\":\"2.0\",\"id\":9,";
+	size_t len = sizeof(pre) + strlen(member) + 2 * (size_t)n +
+	    strlen(leaf) + 16, off;
+	char *s = malloc(len);
+	int i;
+
+	ck_assert_ptr_nonnull(s);
+	off = (size_t)snprintf(s, len, "%s%s{\"a\":", pre, member);
+	for (i = 0; i < n; i++)
+		s[off++] = '[';
+	off += (size_t)snprintf(s + off, len - off, "%s", leaf);
+	for (i = 0; i < n; i++)
+		s[off++] = ']';
+	memcpy(s + off, "}}", 3);
+	return s;
+}
+
+/*
+ * jansson's bound counts every value, scalars included: the envelope,
+ * params and 2046 arrays make 2048 levels (accepted); one more array or
+ * a scalar inside is refused, with the id kept.  Requests and responses
+ * alike.
+ */
+START_TEST(nesting_at_the_bound)
+{
+	static const char *member[] = {
+		"\"method\":\"m\",\"params\":", "\"result\":",
+	};
+	static const struct {
+		int		 n;
+		const char	*leaf;
+		int		 ok;
+	} t[] = {
+		{ 2046, "", 1 }, { 2045, "7", 1 }, { 2045, "{}", 1 },
+		{ 2046, "7", 0 }, { 2047, "", 0 }, { 2046, "{}", 0 },
+	};
+	struct rpc_msg m;
+	struct rpc_err e;
+	size_t i, j;
+	char *in;
+
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			in = nested_params(t[i].n, t[i].leaf, member[j]);
+			if (t[i].ok) {
+				ck_assert_msg(parse(in, &m, &e) == 0,
+				    "%zu/%zu: %s", j, i, e.message);
+				ck_assert_int_eq(m.kind, j ? RPC_RESPONSE :
+				    RPC_REQUEST);
+				ck_assert_str_eq(m.id_raw, "9");
+				rpc_msg_free(&m);
+			} else {
+				ck_assert_int_eq(parse(in, &m, &e), -1);
+				ck_assert_int_eq(e.code, RPC_INVALID_REQUEST);
+				ck_assert_str_eq(e.message, j ?
+				    "invalid response: nesting deeper than "
+				    "2048 levels" : "invalid request: nesting "
+				    "deeper than 2048 levels");
+				ck_assert_str_eq(e.id_raw, "9");
+				ck_assert_int_eq(rpc_err_answerable(&e), !j);
+				rpc_err_clear(&e);
+			}
+			free(in);
+		}
+}
+END_TEST
+
+/* Long, shallow params (past any small-input shortcut) are accepted. */
+START_TEST(long_params)
+{
+	enum { N = 20000 };
+	static const char pre[] = "{\"jsonrpc\":\"2.0\",\"id\":\"L\",\"method\":"
+	    "\"m\",\"params\":{\"a\":\"";
+	char *in = malloc(sizeof(pre) + N + 8);
+	struct rpc_msg m;
+	struct rpc_err e;
+	size_t n = sizeof(pre) - 1;
+
+	memcpy(in, pre, n);
+	memset(in + n, 'x', N);
+	n += N;
+	memcpy(in + n, "\"}}", 3);
+	n += 3;
+	ck_assert_int_eq(rpc_parse(in, n, &m, &e), 0);
+	ck_assert_str_eq(m.id_raw, "\"L\"");
+	ck_assert_uint_eq(json_string_length(json_object_get(m.params, "a")),
+	    N);
+	rpc_msg_free(&m);
+	/* and a duplicate key at its very end is still refused */
+	memcpy(in + n - 2, ",\"a\":1}}", 8);
+	ck_assert_int_eq(rpc_parse(in, n + 6, &m, &e), -1);
+	ck_assert_int_eq(e.code, RPC_INVALID_REQUEST);
+	ck_assert_ptr_nonnull(strstr(e.message, "duplicate object key"));
+	ck_assert_str_eq(e.id_raw, "\"L\"");
+	rpc_err_clear(&e);
+	free(in);
+}
+END_TEST
+
+/* Error text is escaped as jansson's encoder escapes it. */
+START_TEST(error_text_escapes)
+{
+	char msg[64], *out;
+	size_t i, len;
+
+	for (i = 1; i < 0x20; i++)
+		msg[i - 1] = (char)i;
+	memcpy(msg + 31, "\"\\/\x7f\xe2\x80\xa8z", 9);
+	out = rpc_build_error("\"e\"", -32000, msg, NULL, &len);
+	ck_assert_str_eq(out, "{\"jsonrpc\":\"2.0\",\"id\":\"e\",\"error\":"
+	    "{\"code\":-32000,\"message\":\"\\u0001\\u0002\\u0003\\u0004"
+	    "\\u0005\\u0006\\u0007\\b\\t\\n\\u000B\\f\\r\\u000E\\u000F"
+	    "\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017"
+	    "\\u0018\\u0019\\u001A\\u001B\\u001C\\u001D\\u001E\\u001F"
+	    "\\\"\\\\/\x7f\xe2\x80\xa8z\"}}");
+	ck_assert_uint_eq(len, strlen(out));
+	free(out);
+	/* extreme codes */
+	out = rpc_build_error("1", INT_MIN, "m", NULL, NULL);
+	ck_assert_str_eq(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":"
+	    "{\"code\":-2147483648,\"message\":\"m\"}}");
+	free(out);
+	out = rpc_build_error("1", 0, "", NULL, NULL);
+	ck_assert_str_eq(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":"
+	    "{\"code\":0,\"message\":\"\"}}");
+	free(out);
+	/* a cut multi-byte character and a stray byte become '?' */
+	out = rpc_build_notification("a\xc3", NULL, NULL);
+	ck_assert_ptr_null(out);
+	out = rpc_build_error(NULL, 1, "a\xc3", NULL, NULL);
+	ck_assert_str_eq(out, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+	    "{\"code\":1,\"message\":\"a?\"}}");
+	free(out);
+}
+END_TEST
+
+/* Ids the builders take as they are, and ids they refuse. */
+START_TEST(builder_ids)
+{
+	static const char *ok[] = {
+		"0", "-0", "7", "123456789012345678", "-123456789012345678",
+		"1234567890123456789", "9223372036854775807",
+		"-9223372036854775808", "\"\"", "\"a b\"", "\"\xc3\xa9\"",
+		"\"\\u0041\"", "\"\\\"\"", "\"\xf0\x9f\x98\x80\"",
+	};
+	static const char *refused[] = {
+		"9223372036854775808", "-9223372036854775809", "01", "-01",
+		"-", "+1", "\"\xff\"", "\"\xc3\"", "\"a\nb\"", "\"a\\u0000\"",
+		"\"a\"b\"", "\"\\\"", "1x", "\"\\q\"",
+	};
+	json_t *r = json_object();
+	char *out, want[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		out = rpc_build_result(ok[i], r, NULL);
+		snprintf(want, sizeof(want),
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}", ok[i]);
+		ck_assert_msg(out != NULL, "refused %s", ok[i]);
+		ck_assert_str_eq(out, want);
+		free(out);
+	}
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		errno = 0;
+		ck_assert_msg(rpc_build_result(refused[i], r, NULL) == NULL,
+		    "took %s", refused[i]);
+		ck_assert_int_eq(errno, EINVAL);
+		ck_assert_ptr_null(rpc_build_error(refused[i], 1, "m", NULL, NULL));
+	}
+	json_decref(r);
+}
+END_TEST
+
+/* Results larger than any inline buffer come out whole. */
+START_TEST(large_results)
+{
+	static const size_t sizes[] = { 200, 230, 231, 232, 4096, 300000 };
+	char *text, *out, *want;
+	size_t i, n, len;
+	json_t *r;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		n = sizes[i];
+		text = malloc(n + 1);
+		want = malloc(n + 64);
+		memset(text, 'y', n);
+		text[n] = '\0';
+		r = json_pack("{s:s}", "t", text);
+		out = rpc_build_result("\"big\"", r, &len);
+		snprintf(want, n + 64,
+		    "{\"jsonrpc\":\"2.0\",\"id\":\"big\",\"result\":{\"t\":\"%s\"}}",
+		    text);
+		ck_assert_str_eq(out, want);
+		ck_assert_uint_eq(len, strlen(want));
+		free(out);
+		out = rpc_build_notification("n", r, &len);
+		snprintf(want, n + 64,
+		    "{\"jsonrpc\":\"2.0\",\"method\":\"n\",\"params\":{\"t\":\"%s\"}}",
+		    text);
+		ck_assert_str_eq(out, want);
+		ck_assert_uint_eq(len, strlen(want));
+		free(out);
+		json_decref(r);
+		free(text);
+		free(want);
+	}
+}
+END_TEST
+
 /* Inputs parsed in place right before a PROT_NONE page. */
 static const char *guard_inputs[] = {
 	"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\"}",
@@ -569,6 +872,11 @@ static const char *guard_inputs[] = {
 	"\"",
 	"-",
 	"",
+	"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"a\":[1]}}",
+	"{\"jsonrpc\":\"2.0\",\"id\":123456789012345678",
+	"{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":[",
+	"{\"jsonrpc\":\"2.0\",\"method\":\"m\"} ",
+	"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{\"a\":\"\\",
 };
 
 START_TEST(guard_page)
@@ -619,6 +927,13 @@ main(void)
 	tcase_add_test(tc, build_refuses_bad_ids);
 	tcase_add_test(tc, ids_and_names);
 	tcase_add_test(tc, long_error_text_truncated_cleanly);
+	tcase_add_loop_test(tc, accepted_trees, 0,
+	    sizeof(good) / sizeof(good[0]));
+	tcase_add_test(tc, nesting_at_the_bound);
+	tcase_add_test(tc, long_params);
+	tcase_add_test(tc, error_text_escapes);
+	tcase_add_test(tc, builder_ids);
+	tcase_add_test(tc, large_results);
 	tcase_add_loop_test(tc, guard_page, 0,
 	    sizeof(guard_inputs) / sizeof(guard_inputs[0]));
 	suite_add_tcase(s, tc);
