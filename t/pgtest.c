@@ -297,6 +297,39 @@ keeper_start(const struct pgtest *pg, char *err, size_t errlen)
 }
 
 /*
+ * A command from pgt_server_stop()/pgt_server_start(): 'S' stops the
+ * server (fast shutdown: sessions end with an error; the data stays),
+ * 'R' starts it again on the same socket.  Returns the server's pid, 0
+ * while it is stopped on request.
+ */
+static pid_t
+keeper_command(const struct pgtest *pg, char c, pid_t pid)
+{
+	const char *bin = bindir();
+	struct runas ra;
+	char err[4096];
+
+	if (c == 'S' && pid > 0) {
+		kill(pid, SIGINT);
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		return 0;
+	}
+	if (c != 'R' || pid > 0 || bin == NULL ||
+	    runas_pick(&ra, err, sizeof(err)) == -1)
+		return pid;
+	if ((pid = keeper_postgres(&ra, pg, bin, err, sizeof(err))) == -1)
+		return 0;
+	if (keeper_wait_ready(pg, pid, err, sizeof(err)) == -1) {
+		kill(pid, SIGQUIT);
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		return 0;
+	}
+	return pid;
+}
+
+/*
  * The keeper: start the server, report "ok" or the error on st (then
  * close it), wait for EOF on ctl or the server's death, clean up.  Never
  * returns.
@@ -317,9 +350,13 @@ keeper(const struct pgtest *pg, int ctl, int st)
 	(void)!write(st, "ok", 2);
 	close(st);
 	for (;;) {
-		if (poll(&pfd, 1, 200) == 1 && read(ctl, &c, 1) <= 0)
-			break;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
+		if (poll(&pfd, 1, 200) == 1) {
+			if (read(ctl, &c, 1) <= 0)
+				break;
+			pid = keeper_command(pg, c, pid);
+			continue;
+		}
+		if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid) {
 			pid = -1;
 			break;
 		}
@@ -506,4 +543,45 @@ pgt_createdb(const struct pgtest *pg, const char *db, char *err,
 	PQclear(res);
 	PQfinish(conn);
 	return rc;
+}
+
+/* Send a keeper command; then wait until PQping says want (deadline). */
+static int
+server_ctl(struct pgtest *pg, char c, PGPing want, char *err, size_t errlen)
+{
+	double deadline = t_now_ms() + (double)PGT_START_MS * t_slow();
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	char *ci = pgt_conninfo(pg, "postgres");
+	int rc = -1;
+
+	if (ci == NULL || write(pg->ctl, &c, 1) != 1) {
+		snprintf(err, errlen, "pgtest: %s", ci ? strerror(errno) :
+		    "out of memory");
+		free(ci);
+		return -1;
+	}
+	while (rc == -1 && t_now_ms() < deadline) {
+		if (PQping(ci) == want)
+			rc = 0;
+		else
+			nanosleep(&tick, NULL);	/* no fd to wait on: poll */
+	}
+	if (rc == -1)
+		snprintf(err, errlen, "pgtest: the server did not %s within "
+		    "%d ms", c == 'S' ? "stop" : "start",
+		    PGT_START_MS * t_slow());
+	free(ci);
+	return rc;
+}
+
+int
+pgt_server_stop(struct pgtest *pg, char *err, size_t errlen)
+{
+	return server_ctl(pg, 'S', PQPING_NO_RESPONSE, err, errlen);
+}
+
+int
+pgt_server_start(struct pgtest *pg, char *err, size_t errlen)
+{
+	return server_ctl(pg, 'R', PQPING_OK, err, errlen);
 }

@@ -41,5 +41,13 @@ const char	*pgt_dir(const struct pgtest *pg);
 /* CREATE DATABASE db ([a-z0-9_]+).  0, or -1 with err set. */
 int		 pgt_createdb(const struct pgtest *pg, const char *db,
 		    char *err, size_t errlen);
+/*
+ * Stop the server (fast shutdown: open sessions end with an error) and
+ * keep its data, for tests of a database that goes away; returns once it
+ * no longer answers.  pgt_server_start() starts it again on the same
+ * socket and returns once it accepts connections.  0, or -1 with err.
+ */
+int		 pgt_server_stop(struct pgtest *pg, char *err, size_t errlen);
+int		 pgt_server_start(struct pgtest *pg, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,989 @@
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "log.h"
+#include "migrate.h"
+#include "pgtest.h"
+#include "redact.h"
+#include "store.h"
+#include "testutil.h"
+
+#define SECRET	"sekrit-0123456789"	/* a registered secret value */
+#define TOKEN	"ghp_tokvalue0987654321" /* under a sensitive key only */
+#define T0	1767225600.0		/* 2026-01-01T00:00:00Z */
+#define WAIT_MS	(10000 * t_slow())
+
+static struct pgtest	*pg;		/* one server for the whole suite */
+static char		*ci;		/* this test's conninfo (own schema) */
+static PGconn		*db;		/* a side connection for checks */
+static struct ev_loop	*loop;
+static struct store	*st;
+static FILE		*logfp;		/* captured log lines */
+static char		 err[1024];
+
+/* State changes seen through the callback. */
+static enum store_state	 seen[64];
+static size_t		 nseen;
+
+static void
+pg_up(void)
+{
+	char e[4096];
+
+	pg = pgt_start(e, sizeof(e));
+	if (pg == NULL)
+		fprintf(stderr, "%s\n", e);
+	ck_assert_msg(pg != NULL, "throwaway PostgreSQL did not start");
+	ck_assert_msg(pgt_createdb(pg, "t", e, sizeof(e)) == 0, "%s", e);
+}
+
+static void
+pg_down(void)
+{
+	pgt_stop(pg);
+	pg = NULL;
+}
+
+static void
+exec_ok(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+static void
+side_connect(void)
+{
+	PQfinish(db);
+	ck_assert_msg(mig_connect(ci, &db, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* A fresh schema per test (search_path of database "t"), migrated
+   unless bare. */
+static void
+schema_new(int bare)
+{
+	static int n;
+	char name[64], sql[128], *base;
+	int applied;
+
+	snprintf(name, sizeof(name), "s%d_%d", (int)getpid(), n++);
+	ck_assert_ptr_nonnull(base = pgt_conninfo(pg, "t"));
+	ck_assert_msg(mig_connect(base, &db, err, sizeof(err)) == 0, "%s",
+	    err);
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", name);
+	exec_ok(db, sql);
+	ck_assert_int_ne(asprintf(&ci, "%s options='-csearch_path=%s'", base,
+	    name), -1);
+	free(base);
+	side_connect();
+	if (!bare)
+		ck_assert_msg(mig_up(db, t_srcdir("migrations"), &applied, err,
+		    sizeof(err)) == 0, "%s", err);
+}
+
+static void
+setup(void)
+{
+	log_init("test_store");
+	ck_assert_ptr_nonnull(logfp = tmpfile());
+	log_set_fd(fileno(logfp));
+	ck_assert_int_eq(redact_add_secret(SECRET), 0);
+	ck_assert_ptr_nonnull(loop = ev_loop_new(EVFLAG_AUTO));
+	nseen = 0;
+	st = NULL;
+	db = NULL;
+	ci = NULL;
+}
+
+static void
+teardown(void)
+{
+	store_free(st);
+	st = NULL;
+	ev_loop_destroy(loop);
+	loop = NULL;
+	PQfinish(db);
+	db = NULL;
+	free(ci);
+	ci = NULL;
+	log_set_fd(2);
+	fclose(logfp);
+}
+
+/* Everything logged so far; malloc'd. */
+static char *
+logged(void)
+{
+	long n;
+	char *s;
+
+	fflush(logfp);
+	ck_assert_int_eq(fseek(logfp, 0, SEEK_END), 0);
+	n = ftell(logfp);
+	rewind(logfp);
+	ck_assert_ptr_nonnull(s = malloc((size_t)n + 1));
+	ck_assert_int_eq(fread(s, 1, (size_t)n, logfp), n);
+	s[n] = '\0';
+	return s;
+}
+
+static int
+count_str(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+static void
+on_state(struct store *s, enum store_state state, void *arg)
+{
+	if (nseen < sizeof(seen) / sizeof(seen[0]))
+		seen[nseen++] = state;
+}
+
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+/* Run the loop until pred() holds or ms pass; pred's last value. */
+static int
+run_until(int (*pred)(void), int ms)
+{
+	double deadline = t_now_ms() + ms;
+	ev_timer tick;
+	int ok;
+
+	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
+	ev_timer_start(loop, &tick);
+	while (!(ok = pred()) && t_now_ms() < deadline)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &tick);
+	return ok;
+}
+
+static struct store_stats
+stats(void)
+{
+	struct store_stats s;
+
+	store_get_stats(st, &s);
+	return s;
+}
+
+static int is_up(void) { return store_state(st) == STORE_UP; }
+static int is_down(void) { return store_state(st) == STORE_DOWN; }
+static int is_idle(void)
+{
+	struct store_stats s = stats();
+
+	return store_state(st) == STORE_UP && s.queued == 0 &&
+	    s.servers_pending == 0;
+}
+
+static struct store_opts
+fast_opts(void)
+{
+	struct store_opts o = { 0 };
+
+	o.backoff_base_s = 0.02;
+	o.backoff_cap_s = 0.1;
+	o.state_changed = on_state;
+	o.reported_by = "task-1";
+	return o;
+}
+
+static void
+store_up(const struct store_opts *o)
+{
+	st = store_new(loop, ci, o, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	ck_assert_msg(run_until(is_up, WAIT_MS), "store not up: %s",
+	    store_last_error(st));
+}
+
+/* First value of a one-row query, malloc'd ("" for NULL). */
+static char *
+q1p(const char *sql, const char *p1)
+{
+	const char *params[1] = { p1 };
+	PGresult *r = PQexecParams(db, sql, p1 ? 1 : 0, NULL, params, NULL,
+	    NULL, 0);
+	char *s;
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQresultErrorMessage(r));
+	ck_assert_int_eq(PQntuples(r), 1);
+	s = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return s;
+}
+
+#define ck_q(sql, p1, want) do {					\
+	char *v_ = q1p(sql, p1);					\
+	ck_assert_str_eq(v_, want);					\
+	free(v_);							\
+} while (0)
+
+/* Row n of the standard test data: every 7th from 3 failed, every 5th
+   a tool error; secrets in arguments, summary and error message. */
+static int
+audit_n(int n)
+{
+	json_t *args = json_pack("{s:s, s:i, s:s, s:s, s:s#}", "owner", "o",
+	    "n", n, "githubToken", TOKEN, "q", "x " SECRET " y", "nul",
+	    "a\0b", (size_t)3);
+	json_t *id = n % 2 ? json_sprintf("r-%d", n) : json_integer(n);
+	char summary[64];
+	struct audit_row a = {
+		.server = "github", .tool = "getIssue", .rpc_id = id,
+		.caller = n % 2 ? AUDIT_CLI : AUDIT_GATEWAY,
+		.arguments = args, .result_summary = summary,
+		.is_error = n % 5 == 0, .failed = n % 7 == 3,
+		.error_code = -32603, .error_message = "boom " SECRET,
+		.started_at = T0 + n + 0.25, .duration_ms = n * 10,
+	};
+	int rc;
+
+	snprintf(summary, sizeof(summary), "found %s #%d", SECRET, n);
+	ck_assert_ptr_nonnull(args);
+	rc = store_audit_call(st, &a);
+	json_decref(args);
+	json_decref(id);
+	return rc;
+}
+
+/* n in 0..total-1 each present exactly once, nothing else. */
+static void
+ck_rows_exactly(int total)
+{
+	char want[32], sql[256];
+
+	snprintf(want, sizeof(want), "%d", total);
+	ck_q("SELECT count(*) FROM mcp_tool_calls", NULL, want);
+	ck_q("SELECT count(DISTINCT arguments->>'n') FROM mcp_tool_calls",
+	    NULL, want);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM mcp_tool_calls "
+	    "WHERE (arguments->>'n')::int NOT BETWEEN 0 AND %d", total - 1);
+	ck_q(sql, NULL, "0");
+}
+
+static int want_written;
+static int all_written(void)
+{
+	return is_idle() && (int)stats().audit_written >= want_written;
+}
+
+START_TEST(test_audit_rows)
+{
+	struct store_opts o = fast_opts();
+	struct store_stats s;
+	char *log;
+	int i;
+
+	schema_new(0);
+	store_up(&o);
+	for (i = 0; i < 40; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	ck_assert_uint_eq(stats().queued, 40);
+	want_written = 40;
+	ck_assert_msg(run_until(all_written, WAIT_MS), "rows not written");
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 40);
+	ck_assert_uint_eq(s.audit_duplicates, 0);
+	ck_assert_uint_eq(s.audit_dropped, 0);
+	ck_rows_exactly(40);
+
+	/* One completed row, field by field. */
+	ck_q("SELECT concat_ws('|', server, tool, rpc_id::text, caller, "
+	    "status, result_summary, is_error, error_code, error_message, "
+	    "duration_ms, extract(epoch FROM started_at)) FROM "
+	    "mcp_tool_calls WHERE arguments->>'n' = '20'", NULL,
+	    "github|getIssue|20|gateway|completed|found [REDACTED] #20|t|"
+	    "200|1767225620.250000");
+	ck_q("SELECT concat_ws('|', rpc_id::text, caller, is_error) FROM "
+	    "mcp_tool_calls WHERE arguments->>'n' = '11'", NULL,
+	    "\"r-11\"|cli|f");
+	/* A failed one (no result: error code and message). */
+	ck_q("SELECT concat_ws('|', status, is_error, error_code, "
+	    "error_message, duration_ms) FROM mcp_tool_calls WHERE "
+	    "arguments->>'n' = '3'", NULL,
+	    "failed|f|-32603|boom [REDACTED]|30");
+	ck_q("SELECT count(*) FROM mcp_tool_calls WHERE status = 'failed'",
+	    NULL, "6");
+	ck_q("SELECT count(*) FROM mcp_tool_calls WHERE is_error", NULL, "7");
+	/* Redaction: by key, by registered value; NUL made storable. */
+	ck_q("SELECT arguments::text FROM mcp_tool_calls WHERE "
+	    "arguments->>'n' = '4'", NULL, "{\"n\": 4, \"q\": \"x [REDACTED] "
+	    "y\", \"nul\": \"a\xef\xbf\xbd" "b\", \"owner\": \"o\", "
+	    "\"githubToken\": \"[REDACTED]\"}");
+	ck_q("SELECT count(*) FROM mcp_tool_calls t WHERE strpos(t::text, "
+	    "$1) > 0", SECRET, "0");
+	ck_q("SELECT count(*) FROM mcp_tool_calls t WHERE strpos(t::text, "
+	    "$1) > 0", TOKEN, "0");
+	ck_q("SELECT count(DISTINCT id) FROM mcp_tool_calls", NULL, "40");
+	log = logged();
+	ck_assert_ptr_null(strstr(log, SECRET));
+	ck_assert_ptr_null(strstr(log, TOKEN));
+	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
+	ck_assert_ptr_nonnull(strstr(log, "connected to database"));
+	free(log);
+	/* Created connecting: the first change is to up. */
+	ck_assert_int_eq(seen[0], STORE_UP);
+	ck_assert_uint_eq(nseen, 1);
+}
+END_TEST
+
+static int in_flight_10(void) { return stats().in_flight == 10; }
+
+START_TEST(test_db_restart)
+{
+	struct store_opts o = fast_opts();
+	struct store_stats s;
+	json_t *status;
+	char *log;
+	int i;
+
+	schema_new(0);
+	store_up(&o);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	want_written = 10;
+	ck_assert(run_until(all_written, WAIT_MS));
+
+	/* Ten rows sent and held by a lock when the server goes. */
+	exec_ok(db, "BEGIN");
+	exec_ok(db, "LOCK TABLE mcp_tool_calls IN ACCESS EXCLUSIVE MODE");
+	for (i = 10; i < 20; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	ck_assert_msg(run_until(in_flight_10, WAIT_MS), "rows not sent");
+	ck_assert_msg(pgt_server_stop(pg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(run_until(is_down, WAIT_MS), "store did not notice");
+	ck_assert_str_ne(store_last_error(st), "");
+	ck_assert_ptr_null(strstr(store_last_error(st), pgt_password(pg)));
+	ck_assert_ptr_nonnull(status = store_status(st));
+	ck_assert_str_eq(json_string_value(json_object_get(status, "state")),
+	    "down");
+	ck_assert(json_is_string(json_object_get(status, "error")));
+	json_decref(status);
+
+	/* Calls go on being accepted while it is down. */
+	for (i = 20; i < 35; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	s = stats();
+	ck_assert_uint_eq(s.queued, 25);
+	ck_assert_uint_eq(s.in_flight, 0);
+	ck_assert_int_ne(store_state(st), STORE_UP);
+
+	ck_assert_msg(pgt_server_start(pg, err, sizeof(err)) == 0, "%s", err);
+	want_written = 35;
+	ck_assert_msg(run_until(all_written, WAIT_MS), "not written after "
+	    "restart: %s", store_last_error(st));
+	side_connect();
+	ck_rows_exactly(35);
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 35);
+	ck_assert_uint_eq(s.audit_duplicates, 0);
+	ck_assert_uint_ge(s.reconnects, 1);
+	ck_assert_str_eq(store_last_error(st), "");
+	ck_assert_int_eq(seen[0], STORE_UP);
+	ck_assert_int_eq(seen[1], STORE_DOWN);
+	ck_assert_int_eq(seen[2], STORE_CONNECTING);
+	ck_assert_int_eq(seen[nseen - 2], STORE_CONNECTING);
+	ck_assert_int_eq(seen[nseen - 1], STORE_UP);
+	log = logged();
+	ck_assert_int_eq(count_str(log, "database connection lost"), 1);
+	ck_assert_int_eq(count_str(log, "database connection restored"), 1);
+	ck_assert_ptr_null(strstr(log, SECRET));
+	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
+	free(log);
+}
+END_TEST
+
+static int is_up_again(void)
+{
+	return is_up() && nseen >= 3;
+}
+
+/* The server ends an idle session: noticed, reconnected, still works. */
+START_TEST(test_idle_drop)
+{
+	struct store_opts o = fast_opts();
+
+	schema_new(0);
+	store_up(&o);
+	ck_q("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+	    "WHERE application_name = 'afu9' AND datname = 't'", NULL, "1");
+	ck_assert_msg(run_until(is_up_again, WAIT_MS), "no reconnect: %s",
+	    store_last_error(st));
+	ck_assert_int_eq(seen[1], STORE_DOWN);
+	ck_assert_uint_eq(stats().reconnects, 1);
+	ck_assert_int_eq(audit_n(0), 0);
+	want_written = 1;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_rows_exactly(1);
+}
+END_TEST
+
+/* DATABASE_URL in URI form, as scripts/localdb.sh prints it. */
+START_TEST(test_uri)
+{
+	struct store_opts o = fast_opts();
+	const char *schema;
+	char *uri;
+
+	schema_new(0);
+	ck_assert_ptr_nonnull(schema = strstr(ci, "search_path="));
+	ck_assert_int_ne(asprintf(&uri, "postgresql://afu9:%s@/t?host=%s&"
+	    "port=5432&options=-csearch_path%%3D%.*s", pgt_password(pg),
+	    pgt_dir(pg), (int)strcspn(schema + 12, "'"), schema + 12), -1);
+	free(ci);
+	ci = uri;
+	store_up(&o);
+	ck_assert_int_eq(audit_n(0), 0);
+	want_written = 1;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_rows_exactly(1);
+}
+END_TEST
+
+static int in_flight_20(void) { return stats().in_flight == 20; }
+
+/*
+ * The server committed the rows but their acknowledgements were lost with
+ * the connection: they are sent again and land exactly once.
+ */
+START_TEST(test_lost_ack_exactly_once)
+{
+	struct store_opts o = fast_opts();
+	struct store_stats s;
+	double deadline;
+	char *n = NULL;
+	int i;
+
+	schema_new(0);
+	store_up(&o);
+	exec_ok(db, "BEGIN");
+	exec_ok(db, "LOCK TABLE mcp_tool_calls IN ACCESS EXCLUSIVE MODE");
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	ck_assert(run_until(in_flight_20, WAIT_MS));
+	exec_ok(db, "COMMIT");
+	/* The store's loop does not run: its acks stay unread. */
+	deadline = t_now_ms() + WAIT_MS;
+	do {
+		free(n);
+		n = q1p("SELECT count(*) FROM mcp_tool_calls", NULL);
+	} while (strcmp(n, "20") != 0 && t_now_ms() < deadline);
+	ck_assert_str_eq(n, "20");
+	free(n);
+	ck_assert_uint_eq(stats().in_flight, 20);
+	store_reconnect(st);
+	ck_assert_int_eq(store_state(st), STORE_DOWN);
+	ck_assert_uint_eq(stats().queued, 20);
+	want_written = 0;
+	ck_assert(run_until(all_written, WAIT_MS));
+	s = stats();
+	ck_assert_uint_eq(s.audit_duplicates, 20);
+	ck_assert_uint_eq(s.audit_written, 0);
+	ck_rows_exactly(20);
+}
+END_TEST
+
+static int drop_logged_twice(void)
+{
+	char *log = logged();
+	int n = count_str(log, "audit queue full");
+
+	free(log);
+	return n >= 2;
+}
+
+START_TEST(test_overflow)
+{
+	struct store_opts o = fast_opts();
+	struct buf b;
+	json_t *status;
+	char *log, big[3001];
+	struct audit_row a = { .server = "s", .tool = "t",
+	    .result_summary = big, .started_at = T0, .duration_ms = 1 };
+	int i;
+
+	schema_new(0);
+	o.queue_max = 10;
+	o.drop_log_interval_ms = 100;
+	store_up(&o);
+	/* Nothing is sent before the loop runs: the queue fills. */
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	for (i = 10; i < 15; i++)
+		ck_assert_int_eq(audit_n(i), 1);
+	ck_assert_uint_eq(stats().audit_dropped, 5);
+	ck_assert_uint_eq(stats().queued, 10);
+	log = logged();
+	ck_assert_int_eq(count_str(log, "audit queue full"), 1);
+	ck_assert_ptr_nonnull(strstr(log, "dropped 1 new audit row(s), 1 in "
+	    "total"));
+	free(log);
+	buf_init(&b, 1 << 16);
+	ck_assert_int_eq(store_metrics(st, &b), 0);
+	ck_assert_int_eq(buf_append(&b, "", 1), 0);
+	ck_assert_ptr_nonnull(strstr(buf_data(&b),
+	    "\nafu9_audit_dropped_total 5\n"));
+	ck_assert_ptr_nonnull(strstr(buf_data(&b), "\nafu9_store_up 1\n"));
+	buf_free(&b);
+	ck_assert_ptr_nonnull(status = store_status(st));
+	ck_assert_int_eq(json_integer_value(json_object_get(status,
+	    "dropped")), 5);
+	json_decref(status);
+	/* The rest of the interval's drops are reported when it ends. */
+	ck_assert_msg(run_until(drop_logged_twice, WAIT_MS), "no summary");
+	log = logged();
+	ck_assert_ptr_nonnull(strstr(log, "dropped 4 new audit row(s), 5 in "
+	    "total"));
+	free(log);
+	want_written = 10;
+	ck_assert(run_until(all_written, WAIT_MS));
+	/* The newest were dropped: the first ten are in. */
+	ck_rows_exactly(10);
+
+	/* The byte bound. */
+	store_free(st);
+	o.queue_max = 0;
+	o.queue_max_bytes = 4096;
+	store_up(&o);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(store_audit_call(st, &a), 0);
+	ck_assert_int_eq(store_audit_call(st, &a), 1);
+	ck_assert_uint_eq(stats().audit_dropped, 1);
+}
+END_TEST
+
+START_TEST(test_rejected_row)
+{
+	struct store_opts o = fast_opts();
+	struct audit_row bad = { .server = "", .tool = "t",
+	    .started_at = T0 };
+	json_t *args = json_pack("{s:s}", "k", SECRET);
+	struct audit_row r = { .server = "github", .tool = "reject_me",
+	    .arguments = args, .started_at = T0, .duration_ms = 1 };
+	struct store_stats s;
+	char *log;
+
+	schema_new(0);
+	exec_ok(db, "ALTER TABLE mcp_tool_calls ADD CONSTRAINT "
+	    "t_reject_check CHECK (tool <> 'reject_me')");
+	store_up(&o);
+	ck_assert_int_eq(audit_n(0), 0);
+	ck_assert_int_eq(store_audit_call(st, &r), 0);
+	ck_assert_int_eq(audit_n(1), 0);
+	errno = 0;
+	ck_assert_int_eq(store_audit_call(st, &bad), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	bad.server = "s";
+	bad.tool = "\xff";
+	ck_assert_int_eq(store_audit_call(st, &bad), -1);
+	want_written = 2;
+	ck_assert(run_until(all_written, WAIT_MS));
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 2);
+	ck_assert_uint_eq(s.audit_rejected, 3);
+	ck_assert_uint_eq(s.reconnects, 0);
+	ck_rows_exactly(2);
+	log = logged();
+	ck_assert_ptr_nonnull(strstr(log, "audit row for github.reject_me "
+	    "rejected by the database"));
+	ck_assert_ptr_nonnull(strstr(log, "t_reject_check"));
+	ck_assert_ptr_null(strstr(log, SECRET));
+	free(log);
+	json_decref(args);
+}
+END_TEST
+
+static int is_down_twice(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nseen; i++)
+		n += seen[i] == STORE_DOWN;
+	return n >= 2;
+}
+
+START_TEST(test_states)
+{
+	struct store_opts o = fast_opts();
+	char *bad, *log;
+	json_t *status;
+	int applied;
+
+	/* No tables yet: preparing fails, the store retries. */
+	schema_new(1);
+	st = store_new(loop, ci, &o, err, sizeof(err));
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_state(st), STORE_CONNECTING);
+	ck_assert_int_eq(audit_n(0), 0);
+	ck_assert_msg(run_until(is_down_twice, WAIT_MS), "no retry");
+	ck_assert_ptr_nonnull(strstr(store_last_error(st),
+	    "preparing statements: relation \"mcp_tool_calls\" does not "
+	    "exist"));
+	/* Migrated meanwhile: the next attempt succeeds; the row waited. */
+	ck_assert_msg(mig_up(db, t_srcdir("migrations"), &applied, err,
+	    sizeof(err)) == 0, "%s", err);
+	want_written = 1;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_rows_exactly(1);
+	ck_assert_int_eq(seen[nseen - 1], STORE_UP);
+	ck_assert_ptr_nonnull(status = store_status(st));
+	ck_assert_str_eq(json_string_value(json_object_get(status, "state")),
+	    "up");
+	ck_assert(json_is_null(json_object_get(status, "error")));
+	json_decref(status);
+	store_free(st);
+	st = NULL;
+
+	/* A wrong password: down, and the password is not in the error. */
+	ck_assert_int_ne(asprintf(&bad, "host=%s port=5432 user=afu9 "
+	    "password=wrongpass-4242 dbname=t", pgt_dir(pg)), -1);
+	st = store_new(loop, bad, &o, err, sizeof(err));
+	ck_assert_ptr_nonnull(st);
+	ck_assert(run_until(is_down, WAIT_MS));
+	ck_assert_ptr_nonnull(strstr(store_last_error(st),
+	    "password authentication failed"));
+	ck_assert_ptr_null(strstr(store_last_error(st), "wrongpass-4242"));
+	store_free(st);
+	st = NULL;
+	free(bad);
+
+	/* Nobody listening. */
+	st = store_new(loop, "host=/nonexistent-afu9 dbname=x", &o, err,
+	    sizeof(err));
+	ck_assert_ptr_nonnull(st);
+	ck_assert(run_until(is_down, WAIT_MS));
+	ck_assert_ptr_nonnull(strstr(store_last_error(st), "/nonexistent"));
+	log = logged();
+	ck_assert_ptr_null(strstr(log, "wrongpass-4242"));
+	ck_assert_ptr_nonnull(strstr(log, "password=" REDACTED));
+	free(log);
+
+	/* Unparsable: refused at once, password not echoed. */
+	ck_assert_ptr_null(store_new(loop, "host=x password=pw-77777 bogus",
+	    &o, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "cannot be parsed"));
+	ck_assert_ptr_null(strstr(err, "pw-77777"));
+}
+END_TEST
+
+START_TEST(test_server_state)
+{
+	struct store_opts o = fast_opts();
+	json_t *args = json_pack("[ss]", "--stdio", "-v");
+	struct server_row r = { .name = "github", .command = "/bin/afu9-github",
+	    .args = args, .state = "starting" };
+
+	schema_new(0);
+	store_up(&o);
+	/* Three reports before the loop runs: only the last is written. */
+	ck_assert_int_eq(store_server_state(st, &r), 0);
+	r.state = "running";
+	r.pid = 1234;
+	ck_assert_int_eq(store_server_state(st, &r), 0);
+	r.health = "healthy";
+	r.tool_count = 11;
+	r.protocol_version = "2025-11-25";
+	ck_assert_int_eq(store_server_state(st, &r), 0);
+	ck_assert_uint_eq(stats().servers_pending, 1);
+	ck_assert(run_until(is_idle, WAIT_MS));
+	ck_assert_uint_eq(stats().servers_written, 1);
+	ck_q("SELECT concat_ws('|', name, command, args::text, state, health, "
+	    "pid, restarts, tool_count, protocol_version, reported_by, "
+	    "last_exit_cause IS NULL) FROM mcp_servers", NULL,
+	    "github|/bin/afu9-github|[\"--stdio\", \"-v\"]|running|healthy|"
+	    "1234|0|11|2025-11-25|task-1|t");
+
+	r.state = "backoff";
+	r.pid = 0;
+	r.restarts = 1;
+	r.health = NULL;
+	r.last_exit = "exited with status 3: " SECRET;
+	ck_assert_int_eq(store_server_state(st, &r), 0);
+	ck_assert(run_until(is_idle, WAIT_MS));
+	ck_q("SELECT concat_ws('|', count(*), min(state), min(health), "
+	    "min(pid), min(restarts), min(last_exit_cause)) FROM mcp_servers",
+	    NULL, "1|backoff|unknown|1|exited with status 3: [REDACTED]");
+
+	r.name = "a.b";
+	errno = 0;
+	ck_assert_int_eq(store_server_state(st, &r), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	r.name = "github";
+	r.state = "bogus";
+	ck_assert_int_eq(store_server_state(st, &r), -1);
+	r.state = "running";
+	r.health = "sick";
+	ck_assert_int_eq(store_server_state(st, &r), -1);
+	json_decref(args);
+}
+END_TEST
+
+static int shut_done;
+static void on_done(void *arg) { shut_done++; }
+static int is_shut(void) { return shut_done > 0; }
+
+START_TEST(test_disabled)
+{
+	struct audit_row a = { .server = "s", .tool = "t", .started_at = T0 };
+	struct server_row r = { .name = "s", .command = "c",
+	    .state = "running" };
+	struct store_stats s;
+	json_t *status;
+	struct buf b;
+
+	st = store_new(loop, getenv("AFU9_NO_SUCH_VAR"), NULL, err,
+	    sizeof(err));
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_state(st), STORE_DISABLED);
+	ck_assert_str_eq(store_state_name(store_state(st)), "disabled");
+	ck_assert_int_eq(store_audit_call(st, &a), 0);
+	ck_assert_int_eq(store_server_state(st, &r), 0);
+	store_reconnect(st);
+	/* No watcher of any kind. */
+	ck_assert_int_eq(ev_run(loop, EVRUN_NOWAIT), 0);
+	s = stats();
+	ck_assert_uint_eq(s.queued + s.audit_dropped + s.audit_rejected +
+	    s.servers_pending, 0);
+	ck_assert_ptr_nonnull(status = store_status(st));
+	ck_assert_str_eq(json_string_value(json_object_get(status, "state")),
+	    "disabled");
+	json_decref(status);
+	buf_init(&b, 1 << 16);
+	ck_assert_int_eq(store_metrics(st, &b), 0);
+	ck_assert_int_eq(buf_append(&b, "", 1), 0);
+	ck_assert_ptr_nonnull(strstr(buf_data(&b), "\nafu9_store_up 0\n"));
+	buf_free(&b);
+	shut_done = 0;
+	store_shutdown(st, 5000, on_done, NULL);
+	ck_assert_int_eq(shut_done, 0);
+	ck_assert(run_until(is_shut, WAIT_MS));
+	ck_assert_str_eq(store_state_name(STORE_CONNECTING), "connecting");
+}
+END_TEST
+
+START_TEST(test_shutdown)
+{
+	struct store_opts o = fast_opts();
+	char *log;
+	int i;
+
+	schema_new(0);
+	store_up(&o);
+	for (i = 0; i < 25; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	shut_done = 0;
+	store_shutdown(st, 10000, on_done, NULL);
+	ck_assert_int_eq(shut_done, 0);
+	ck_assert(run_until(is_shut, WAIT_MS));
+	ck_rows_exactly(25);
+	store_free(st);
+
+	/* Unreachable: done after the grace period, the loss logged. */
+	st = store_new(loop, "host=/nonexistent-afu9 dbname=x", &o, err,
+	    sizeof(err));
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(audit_n(0), 0);
+	shut_done = 0;
+	store_shutdown(st, 100, on_done, NULL);
+	ck_assert(run_until(is_shut, WAIT_MS));
+	log = logged();
+	ck_assert_ptr_nonnull(strstr(log, "shutting down: 1 audit rows and 0 "
+	    "server states not written"));
+	free(log);
+}
+END_TEST
+
+/* One row with explicit server, time and tool. */
+static void
+audit_at(const char *server, double t)
+{
+	json_t *args = json_pack("{s:s}", "apiKey", TOKEN);
+	json_t *id = json_string("q1");
+	struct audit_row a = { .server = server, .tool = "getIssue",
+	    .rpc_id = id, .arguments = args, .result_summary = "ok",
+	    .started_at = t, .duration_ms = 41, .caller = AUDIT_WORKFLOW };
+
+	ck_assert_int_eq(store_audit_call(st, &a), 0);
+	json_decref(args);
+	json_decref(id);
+}
+
+static int
+query_n(const char *server, const char *since, unsigned limit)
+{
+	struct audit_query q = { server, since, limit };
+	json_t *rows;
+	int n;
+
+	ck_assert_msg(store_audit_query(ci, &q, &rows, err, sizeof(err)) == 0,
+	    "%s", err);
+	n = (int)json_array_size(rows);
+	json_decref(rows);
+	return n;
+}
+
+START_TEST(test_query)
+{
+	struct store_opts o = fast_opts();
+	struct audit_query q = { .server = "a" };
+	json_t *rows, *r;
+	char *out = NULL;
+	size_t outlen;
+	FILE *fp;
+
+	schema_new(0);
+	store_up(&o);
+	audit_at("a", 1735689600.0);	/* 2025-01-01 */
+	audit_at("b", 1738368000.0);	/* 2025-02-01 */
+	audit_at("a", 1740787200.5);	/* 2025-03-01 */
+	audit_at("a", ev_now(loop));
+	want_written = 4;
+	ck_assert(run_until(all_written, WAIT_MS));
+
+	ck_assert_int_eq(query_n(NULL, NULL, 0), 4);
+	ck_assert_int_eq(query_n("a", NULL, 0), 3);
+	ck_assert_int_eq(query_n("b", NULL, 0), 1);
+	ck_assert_int_eq(query_n("c", NULL, 0), 0);
+	ck_assert_int_eq(query_n(NULL, "2025-02-15", 0), 2);
+	ck_assert_int_eq(query_n("b", "2025-01-15T00:00:00Z", 0), 1);
+	ck_assert_int_eq(query_n(NULL, "1h", 0), 1);
+	ck_assert_int_eq(query_n(NULL, "400000d", 0), 4);
+	ck_assert_int_eq(query_n(NULL, NULL, 2), 2);
+
+	/* Newest first, every field. */
+	ck_assert_int_eq(store_audit_query(ci, &q, &rows, err, sizeof(err)),
+	    0);
+	r = json_array_get(rows, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "started_at")),
+	    "2025-03-01T00:00:00.500Z");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "rpc_id")),
+	    "q1");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "caller")),
+	    "workflow");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r,
+	    "arguments"), "apiKey")), REDACTED);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "status")),
+	    "completed");
+	ck_assert_int_eq(json_integer_value(json_object_get(r,
+	    "duration_ms")), 41);
+	ck_assert(json_is_null(json_object_get(r, "error_code")));
+	ck_assert_int_eq(strlen(json_string_value(json_object_get(r, "id"))),
+	    36);
+	ck_assert_ptr_nonnull(fp = open_memstream(&out, &outlen));
+	ck_assert_int_eq(store_audit_print(fp, rows), 0);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(out, "2025-03-01T00:00:00.500Z  "
+	    "a.getIssue  completed  41 ms  workflow\n"));
+	free(out);
+	json_decref(rows);
+
+	q.since = "the day before";
+	ck_assert_int_eq(store_audit_query(ci, &q, &rows, err, sizeof(err)),
+	    -1);
+	ck_assert_ptr_null(rows);
+	ck_assert_ptr_nonnull(strstr(err, "invalid input syntax"));
+}
+END_TEST
+
+START_TEST(test_result_summary)
+{
+	json_t *res = json_pack("{s:[{s:s, s:s}, {s:s, s:s}, {s:s}], s:b}",
+	    "content", "type", "text", "text", "one", "type", "text", "text",
+	    "two", "type", "image", "isError", 0);
+	json_t *big;
+	char *s, *long_text;
+	size_t i, n;
+
+	ck_assert_ptr_nonnull(s = store_result_summary(res));
+	ck_assert_str_eq(s, "one\ntwo");
+	free(s);
+	json_decref(res);
+	res = json_pack("{s:[], s:{s:i}}", "content", "structuredContent",
+	    "n", 1);
+	ck_assert_ptr_nonnull(s = store_result_summary(res));
+	ck_assert_str_eq(s, "{\"content\":[],\"structuredContent\":{\"n\":1}}");
+	free(s);
+	json_decref(res);
+	ck_assert_ptr_null(store_result_summary(NULL));
+
+	/* Cut at a character boundary: 5000 two-byte characters. */
+	n = 5000;
+	ck_assert_ptr_nonnull(long_text = malloc(2 * n + 1));
+	for (i = 0; i < n; i++)
+		memcpy(long_text + 2 * i, "\xc3\xa9", 2);
+	long_text[2 * n] = '\0';
+	big = json_pack("{s:[{s:s, s:s}]}", "content", "type", "text",
+	    "text", long_text);
+	ck_assert_ptr_nonnull(s = store_result_summary(big));
+	ck_assert_uint_eq(strlen(s), STORE_SUMMARY_MAX);
+	ck_assert_int_eq(memcmp(s + STORE_SUMMARY_MAX - 2, "\xc3\xa9", 2), 0);
+	free(s);
+	json_decref(big);
+	free(long_text);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *unit = tcase_create("unit"), *db_tc = tcase_create("db");
+	SRunner *sr;
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	tcase_add_checked_fixture(unit, setup, teardown);
+	tcase_add_test(unit, test_result_summary);
+	tcase_add_test(unit, test_disabled);
+	suite_add_tcase(s, unit);
+	tcase_add_unchecked_fixture(db_tc, pg_up, pg_down);
+	tcase_add_checked_fixture(db_tc, setup, teardown);
+	tcase_set_timeout(db_tc, 60);
+	tcase_add_test(db_tc, test_audit_rows);
+	tcase_add_test(db_tc, test_db_restart);
+	tcase_add_test(db_tc, test_lost_ack_exactly_once);
+	tcase_add_test(db_tc, test_idle_drop);
+	tcase_add_test(db_tc, test_uri);
+	tcase_add_test(db_tc, test_overflow);
+	tcase_add_test(db_tc, test_rejected_row);
+	tcase_add_test(db_tc, test_states);
+	tcase_add_test(db_tc, test_server_state);
+	tcase_add_test(db_tc, test_shutdown);
+	tcase_add_test(db_tc, test_query);
+	suite_add_tcase(s, db_tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
