@@ -11,8 +11,16 @@
  *     untimed requests of each kind);
  *  3. pipelined throughput: -m pings with --window requests kept in
  *     flight (messages per second);
- *  4. the server's peak RSS: VmHWM and friends from /proc/PID/status read
+ *     With --pipe-calls, the same for tools/call requests;
+ *  4. with --busy S: tools/call requests kept --window in flight for S
+ *     seconds (load for another tool to measure under: the gateway's
+ *     /health under wrk, say);
+ *  5. the server's peak RSS: VmHWM and friends from /proc/PID/status read
  *     just before stdin is closed, and ru_maxrss from wait4().
+ *
+ * Beside the server's own CPU time per call, the CPU time of its direct
+ * children is reported (a gateway such as `afu9 serve --stdio` forwards
+ * each call to one; for a plain server it is 0).
  *
  * The client is deliberately thin so that it measures the server: each
  * request is a preformatted string with only the id changing; responses
@@ -86,6 +94,8 @@ struct opts {
 	const char	*args;		/* JSON object text */
 	const char	*protover;
 	int		 json;
+	int		 pipe_calls;	/* pipeline tools/call too */
+	long		 busy_s;	/* seconds of busy load; 0: none */
 	char		**argv;		/* the server command */
 };
 
@@ -1178,6 +1188,43 @@ cpu_per_msg_us(long long before, long long after, long msgs)
 	return (after - before) / 1e3 / msgs;
 }
 
+/*
+ * CPU time used so far by the direct children of pid (processes whose
+ * parent it is, found by scanning /proc/N/stat), in nanoseconds, as
+ * proc_cpu_ns() sums it.  Children that exited meanwhile are not
+ * counted, nor grandchildren.  Returns 0 when there are none, -1 when
+ * /proc cannot be read.
+ */
+static long long
+proc_children_cpu_ns(pid_t pid)
+{
+	char path[96], line[512], *rp;
+	struct dirent *de;
+	long long sum = 0, v;
+	long ppid;
+	DIR *d;
+	FILE *f;
+
+	if ((d = opendir("/proc")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", de->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		/* "pid (comm) state ppid ...": comm may hold spaces. */
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    (rp = strrchr(line, ')')) != NULL &&
+		    sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == pid &&
+		    (v = proc_cpu_ns((pid_t)atol(de->d_name))) > 0)
+			sum += v;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
 /* ---- phases ---- */
 
 struct bench {
@@ -1189,6 +1236,12 @@ struct bench {
 	long		 call_tool_errors;
 	struct stats	 pipe_rate;	/* msg/s over the rounds */
 	double		 ping_cpu_us, call_cpu_us, pipe_cpu_us;	/* server's */
+	double		 call_child_us;	/* its children's, per call */
+	struct stats	 pcall_rate;	/* --pipe-calls: calls/s */
+	double		 pcall_cpu_us, pcall_child_us;
+	long		 pcall_tool_errors;
+	long		 busy_calls, busy_tool_errors;	/* --busy */
+	double		 busy_rate, busy_cpu_us, busy_child_us;
 	struct rss	 rss;
 	long		 ru_maxrss;	/* KiB */
 	long		 notifications, server_requests;
@@ -1267,9 +1320,9 @@ phase_spawn(struct bench *b)
  */
 static struct stats
 phase_seq(struct bench *b, struct conn *c, struct reqtmpl *t,
-    const char *label, long *tool_errors, double *cpu_us)
+    const char *label, long *tool_errors, double *cpu_us, double *child_us)
 {
-	long long cpu0 = -1;
+	long long cpu0 = -1, ch0 = -1;
 	struct reply r;
 	char what[256];
 	double *v, t0;
@@ -1282,8 +1335,11 @@ phase_seq(struct bench *b, struct conn *c, struct reqtmpl *t,
 
 		snprintf(what, sizeof(what), "awaiting the response to %s "
 		    "id %lld", label, id);
-		if (i == b->o->warmup)
+		if (i == b->o->warmup) {
 			cpu0 = proc_cpu_ns(c->pid);
+			if (child_us)
+				ch0 = proc_children_cpu_ns(c->pid);
+		}
 		t0 = now_us();
 		if (roundtrip(c, t, id, b->o->timeout_ms, what, &r) == -1)
 			die("%s", c->err);
@@ -1295,41 +1351,54 @@ phase_seq(struct bench *b, struct conn *c, struct reqtmpl *t,
 			(*tool_errors)++;
 	}
 	*cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid), b->o->n);
+	if (child_us)
+		*child_us = cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
+		    b->o->n);
 	struct stats s = summarize(v, b->o->n);
 	free(v);
 	return s;
 }
 
 /*
- * One round: m pings with up to `window` in flight.  Requests are queued in batches
- * and written together; responses may arrive in any order, each id is
- * checked against a bitmap of outstanding ids.  The deadline is per
- * stretch without a response.  Returns messages per second.
+ * One pipelined round of requests from template t (`label` names them in
+ * errors): m requests with up to `window` in flight, or, when `until` is
+ * non-zero, as many as are sent before that now_us() time (m is then only
+ * the upper bound).  Requests are queued in batches and written together;
+ * responses may arrive in any order, each id is checked against a bitmap
+ * of outstanding ids.  The deadline is per stretch without a response.
+ * A JSON-RPC error ends the run; isError results are added to
+ * *tool_errors when it is not NULL.  Returns responses per second, and
+ * their number in *done.
  */
 static double
-pipe_round(struct bench *b, struct conn *c)
+pipe_round(struct bench *b, struct conn *c, struct reqtmpl *t,
+    const char *label, long m, double until, long *done, long *tool_errors)
 {
-	long m = b->o->m, w = b->o->window, sent = 0, got = 0;
+	long w = b->o->window, sent = 0, got = 0;
 	long long base = b->next_id + 1, id;
 	unsigned char *seen;
 	struct reply r;
 	const char *msg;
 	double t0, deadline;
+	char what[160];
 	size_t len;
 	int k, progress = 0;
 
+	snprintf(what, sizeof(what), "awaiting pipelined %s responses", label);
 	if ((seen = calloc((size_t)m / 8 + 1, 1)) == NULL)
 		die("out of memory");
 	t0 = now_us();
 	deadline = t0 + b->o->timeout_ms * 1e3;
 	while (got < m) {
+		if (until > 0 && sent < m && now_us() >= until)
+			m = sent;
 		while (sent < m && sent - got < w)
-			if (queue_req(c, &b->ping, base + sent++) == -1)
+			if (queue_req(c, t, base + sent++) == -1)
 				die("%s", c->err);
-		if (conn_flush(c) == -1 ||
-		    conn_fill(c, deadline, "awaiting pipelined ping responses")
-		    == -1)
-			die("%s (%ld of %ld answered)", c->err, got, m);
+		if (got == m)
+			break;
+		if (conn_flush(c) == -1 || conn_fill(c, deadline, what) == -1)
+			die("%s (%ld of %ld answered)", c->err, got, sent);
 		while ((k = conn_next(c, &msg, &len)) == 1) {
 			if ((k = handle_msg(c, msg, len, &r)) == -1)
 				die("%s", c->err);
@@ -1340,8 +1409,10 @@ pipe_round(struct bench *b, struct conn *c)
 				die("pipelined: unexpected or repeated "
 				    "response id %lld", r.id);
 			if (r.is_error)
-				die("pipelined ping %lld: error %d %s", r.id,
-				    r.err_code, r.err_msg);
+				die("pipelined %s %lld: error %d %s", label,
+				    r.id, r.err_code, r.err_msg);
+			if (r.tool_error && tool_errors)
+				(*tool_errors)++;
 			seen[id / 8] |= (unsigned char)(1u << (id % 8));
 			got++;
 			progress = 1;
@@ -1353,27 +1424,58 @@ pipe_round(struct bench *b, struct conn *c)
 		progress = 0;
 	}
 	t0 = (now_us() - t0) / 1e6;
-	b->next_id = base + m;
+	b->next_id = base + sent;
 	free(seen);
-	return m / t0;
+	*done = got;
+	return t0 > 0 ? got / t0 : 0;
 }
 
 /*
- * --rounds pipelined rounds on one session; the median is the figure
- * (a round can be slowed by whatever else the machine runs).
+ * --rounds pipelined rounds of pings on one session, then as many of
+ * tools/call with --pipe-calls; the median is the figure (a round can be
+ * slowed by whatever else the machine runs).
  */
 static void
 phase_pipe(struct bench *b, struct conn *c)
 {
 	double v[MB_MAX_ROUNDS];
-	long long cpu0 = proc_cpu_ns(c->pid);
-	long i;
+	long long cpu0 = proc_cpu_ns(c->pid), ch0;
+	long i, done;
 
 	for (i = 0; i < b->o->rounds; i++)
-		v[i] = pipe_round(b, c);
+		v[i] = pipe_round(b, c, &b->ping, "ping", b->o->m, 0, &done,
+		    NULL);
 	b->pipe_cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
 	    b->o->rounds * b->o->m);
 	b->pipe_rate = summarize(v, b->o->rounds);
+	if (!b->o->pipe_calls)
+		return;
+	cpu0 = proc_cpu_ns(c->pid);
+	ch0 = proc_children_cpu_ns(c->pid);
+	for (i = 0; i < b->o->rounds; i++)
+		v[i] = pipe_round(b, c, &b->call, "tools/call", b->o->m, 0,
+		    &done, &b->pcall_tool_errors);
+	b->pcall_cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
+	    b->o->rounds * b->o->m);
+	b->pcall_child_us = cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
+	    b->o->rounds * b->o->m);
+	b->pcall_rate = summarize(v, b->o->rounds);
+}
+
+/* --busy: tools/call with --window in flight for --busy seconds. */
+static void
+phase_busy(struct bench *b, struct conn *c)
+{
+	long long cpu0 = proc_cpu_ns(c->pid), ch0;
+
+	ch0 = proc_children_cpu_ns(c->pid);
+	b->busy_rate = pipe_round(b, c, &b->call, "tools/call", MB_MAX_COUNT,
+	    now_us() + b->o->busy_s * 1e6, &b->busy_calls,
+	    &b->busy_tool_errors);
+	b->busy_cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
+	    b->busy_calls);
+	b->busy_child_us = cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
+	    b->busy_calls);
 }
 
 /* VmHWM, VmRSS, RssAnon, RssFile of pid in KiB (-1 when absent). */
@@ -1404,21 +1506,24 @@ phase_session(struct bench *b)
 	double ms;
 	char label[160];
 
-	if (b->o->n <= 0 && b->o->m <= 0)
+	if (b->o->n <= 0 && b->o->m <= 0 && b->o->busy_s <= 0)
 		return;
 	session_open(b, &c, &ms);
 	if (b->o->n > 0) {
 		b->ping_us = phase_seq(b, &c, &b->ping, "ping", NULL,
-		    &b->ping_cpu_us);
+		    &b->ping_cpu_us, NULL);
 		if (b->o->tool) {
 			snprintf(label, sizeof(label), "tools/call %s",
 			    b->o->tool);
 			b->call_us = phase_seq(b, &c, &b->call, label,
-			    &b->call_tool_errors, &b->call_cpu_us);
+			    &b->call_tool_errors, &b->call_cpu_us,
+			    &b->call_child_us);
 		}
 	}
 	if (b->o->m > 0)
 		phase_pipe(b, &c);
+	if (b->o->busy_s > 0)
+		phase_busy(b, &c);
 	b->rss = read_rss(c.pid);
 	b->notifications = c.notifications;
 	b->server_requests = c.server_requests;
@@ -1537,8 +1642,10 @@ print_json(struct bench *b, const char *cmd)
 	if (b->o->tool) {
 		json_object_set_new(o, "call_tool", json_string(b->o->tool));
 		set_stats(o, "call", "us", &b->call_us);
-		if (b->call_us.n > 0)
+		if (b->call_us.n > 0) {
 			set_cpu(o, "call_srv_cpu_us", b->call_cpu_us);
+			set_cpu(o, "call_child_cpu_us", b->call_child_us);
+		}
 		json_object_set_new(o, "call_tool_errors",
 		    json_integer(b->call_tool_errors));
 	}
@@ -1556,7 +1663,30 @@ print_json(struct bench *b, const char *cmd)
 		    json_integer((json_int_t)b->pipe_rate.max));
 		set_cpu(o, "pipe_srv_cpu_us", b->pipe_cpu_us);
 	}
-	if (b->o->n > 0 || b->o->m > 0) {
+	if (b->o->m > 0 && b->o->pipe_calls) {
+		json_object_set_new(o, "pipe_call_msgs_per_s",
+		    json_integer((json_int_t)b->pcall_rate.p50));
+		json_object_set_new(o, "pipe_call_msgs_per_s_min",
+		    json_integer((json_int_t)b->pcall_rate.min));
+		json_object_set_new(o, "pipe_call_msgs_per_s_max",
+		    json_integer((json_int_t)b->pcall_rate.max));
+		set_cpu(o, "pipe_call_srv_cpu_us", b->pcall_cpu_us);
+		set_cpu(o, "pipe_call_child_cpu_us", b->pcall_child_us);
+		json_object_set_new(o, "pipe_call_tool_errors",
+		    json_integer(b->pcall_tool_errors));
+	}
+	if (b->o->busy_s > 0) {
+		json_object_set_new(o, "busy_s", json_integer(b->o->busy_s));
+		json_object_set_new(o, "busy_calls",
+		    json_integer(b->busy_calls));
+		json_object_set_new(o, "busy_calls_per_s",
+		    json_integer((json_int_t)b->busy_rate));
+		set_cpu(o, "busy_srv_cpu_us", b->busy_cpu_us);
+		set_cpu(o, "busy_child_cpu_us", b->busy_child_us);
+		json_object_set_new(o, "busy_tool_errors",
+		    json_integer(b->busy_tool_errors));
+	}
+	if (b->o->n > 0 || b->o->m > 0 || b->o->busy_s > 0) {
 		json_object_set_new(o, "vmhwm_kib", json_integer(b->rss.vmhwm));
 		json_object_set_new(o, "vmrss_kib", json_integer(b->rss.vmrss));
 		json_object_set_new(o, "rssanon_kib",
@@ -1610,8 +1740,8 @@ print_text(struct bench *b, const char *cmd)
 	if (b->call_us.n) {
 		snprintf(label, sizeof(label), "tools/call %s", b->o->tool);
 		print_stats(label, "us", &b->call_us);
-		printf("%-22s %.2f us per call\n", "  server CPU",
-		    b->call_cpu_us);
+		printf("%-22s %.2f us per call (its children: %.2f us)\n",
+		    "  server CPU", b->call_cpu_us, b->call_child_us);
 		if (b->call_tool_errors)
 			printf("  (%ld results had isError: true)\n",
 			    b->call_tool_errors);
@@ -1624,7 +1754,20 @@ print_text(struct bench *b, const char *cmd)
 	if (b->o->m > 0)
 		printf("%-22s %.2f us per ping\n", "  server CPU",
 		    b->pipe_cpu_us);
-	if (b->o->n > 0 || b->o->m > 0) {
+	if (b->o->m > 0 && b->o->pipe_calls)
+		printf("%-22s %ld calls, window %ld, %ld rounds: median %.0f "
+		    "calls/s (min %.0f, max %.0f)\n%-22s %.2f us per call "
+		    "(its children: %.2f us)\n", "pipelined tools/call",
+		    b->o->m, b->o->window, b->o->rounds, b->pcall_rate.p50,
+		    b->pcall_rate.min, b->pcall_rate.max, "  server CPU",
+		    b->pcall_cpu_us, b->pcall_child_us);
+	if (b->o->busy_s > 0)
+		printf("%-22s %ld calls in %ld s, window %ld: %.0f calls/s\n"
+		    "%-22s %.2f us per call (its children: %.2f us)\n",
+		    "busy load", b->busy_calls, b->o->busy_s, b->o->window,
+		    b->busy_rate, "  server CPU", b->busy_cpu_us,
+		    b->busy_child_us);
+	if (b->o->n > 0 || b->o->m > 0 || b->o->busy_s > 0) {
 		printf("%-22s VmHWM %ld KiB  VmRSS %ld KiB  (RssAnon %ld, "
 		    "RssFile %ld)  ru_maxrss %ld KiB\n", "server memory",
 		    b->rss.vmhwm, b->rss.vmrss, b->rss.rssanon,
@@ -1652,6 +1795,8 @@ usage(int code)
 	    "  --warmup N            untimed requests per kind (default 200)\n"
 	    "  --tool NAME           also time tools/call NAME\n"
 	    "  --args JSON           its arguments (default {})\n"
+	    "  --pipe-calls          pipeline tools/call too (-m, -w, -r)\n"
+	    "  --busy SECONDS        then keep -w tools/call in flight that long\n"
 	    "  --protocol VERSION    protocolVersion to offer (default 2025-11-25)\n"
 	    "  --timeout MS          per-response deadline (default 10000)\n"
 	    "  --json                one JSON object on stdout\n"
@@ -1689,6 +1834,8 @@ parse_opts(struct opts *o, int argc, char **argv)
 		{ "protocol", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "pipe-calls", no_argument, NULL, 'P' },
+		{ "busy", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1744,6 +1891,12 @@ parse_opts(struct opts *o, int argc, char **argv)
 		case 'j':
 			o->json = 1;
 			break;
+		case 'P':
+			o->pipe_calls = 1;
+			break;
+		case 'B':
+			o->busy_s = num_arg(optarg, "--busy", 0, 86400);
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -1752,6 +1905,8 @@ parse_opts(struct opts *o, int argc, char **argv)
 	}
 	if (optind >= argc)
 		usage(2);
+	if ((o->pipe_calls || o->busy_s > 0) && o->tool == NULL)
+		die("--pipe-calls and --busy need --tool");
 	o->argv = argv + optind;
 }
 

@@ -9,8 +9,13 @@
 #   3. bench/mcpbench on the reference server, the official TypeScript
 #      @modelcontextprotocol/server-everything (stdio, NDJSON), from
 #      t/node_modules (cd t && npm ci);
-# then prints a table and the ratios against the targets.  Builds nothing:
-# the programs come from $BUILDDIR (default: the current directory).
+#   4. bench/ghbench: getIssue through afu9-github against its own fixture
+#      HTTP server, beside raw HTTP and MCP ping (its own baselines);
+# then prints a table and the ratios against the targets; and last
+#   5. bench/orchbench.sh: the orchestrator (gateway overhead against a
+#      direct connection, GET /health under wrk), with its own table.
+# Builds nothing: the programs come from $BUILDDIR (default: the current
+# directory).
 #
 # Environment: BUILDDIR, NODE (default: node on PATH), REF_SERVER (path of
 # server-everything's dist/index.js), BENCH_QUICK=1 for a short smoke run.
@@ -30,10 +35,12 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	PIPE_ARGS="-s 5 -n 2000 -m 20000 -r 1"
 	C_ARGS="-s 5 -n 500 -m 20000 -r 1 --warmup 100"
 	REF_ARGS="-s 2 -n 200 -m 2000 -r 1 --warmup 200"
+	GH_ARGS="-n 500 -w 16"
 else
 	PIPE_ARGS="-s 50 -n 20000 -m 200000 -r 5"
 	C_ARGS="-s 50 -n 5000 -m 200000 -r 5 --warmup 500"
 	REF_ARGS="-s 10 -n 2000 -m 20000 -r 3 --warmup 2000"
+	GH_ARGS="-n 20000 -w 16"
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/afu9-bench.XXXXXX") || exit 1
@@ -102,6 +109,13 @@ else
 	run ref "$B/bench/mcpbench" --json --framing ndjson $REF_ARGS \
 	    --tool echo --args '{"message":"hi"}' -- "$NODE" "$REF" stdio
 	[ -f "$tmp/ref" ] && have_ref=1
+fi
+if [ -x "$B/bench/ghbench" ] && [ -x "$B/servers/github/afu9-github" ]; then
+	run gh "$B/bench/ghbench" $GH_ARGS --json -- \
+	    "$B/servers/github/afu9-github"
+else
+	echo "bench: bench/ghbench or servers/github/afu9-github not built;" \
+	    "the GitHub server run is skipped" >&2
 fi
 
 # fmt VALUE [DECIMALS]: a number, or "-" when absent.
@@ -196,5 +210,31 @@ if [ $have_ref = 1 ]; then
 	printf '%-46s %10s\n' "peak RSS, reference / afu9" \
 	    "$(fmt "$(ratio "$(get ref vmhwm_kib)" "$(get c_nd vmhwm_kib)")" 1)"
 fi
+if [ -f "$tmp/gh" ]; then
+	echo
+	echo "== afu9-github getIssue against a local fixture (bench/ghbench)"
+	printf '%-30s %12s %10s %10s\n' "" "calls/s" "p50 ms" "p99 ms"
+	for k in raw_http_seq raw_http_win ping_seq ping_win getIssue_seq \
+	    getIssue_win; do
+		printf '%-30s %12s %10s %10s\n' "$k" \
+		    "$(fmt "$(get gh ${k}_rate)" 0)" \
+		    "$(fmt "$(get gh ${k}_p50_ms)" 3)" \
+		    "$(fmt "$(get gh ${k}_p99_ms)" 3)"
+	done
+	printf '%-30s %12s\n' "getIssue / raw HTTP, sequential" \
+	    "$(fmt "$(ratio "$(get gh getIssue_seq_rate)" \
+	    "$(get gh raw_http_seq_rate)")" 2)"
+	printf '%-30s %12s\n' "getIssue / raw HTTP, window" \
+	    "$(fmt "$(ratio "$(get gh getIssue_win_rate)" \
+	    "$(get gh raw_http_win_rate)")" 2)"
+	printf '%-30s %12s KiB\n' "afu9-github VmHWM" "$(get gh vmhwm_kib)"
+fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+if [ -x "$B/orchestrator/afu9" ] && [ -x "$B/bench/httpbench" ]; then
+	BUILDDIR=$B sh "$srcdir/bench/orchbench.sh" || failed=1
+else
+	echo "bench: orchestrator/afu9 or bench/httpbench not built; the" \
+	    "orchestrator runs are skipped" >&2
+fi
 exit $failed

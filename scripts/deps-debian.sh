@@ -1,12 +1,37 @@
 #!/bin/sh
-# Install the Debian 12 packages afu9 needs to build and test.
+# Install the Debian 12 packages afu9 needs.
+#
+#   deps-debian.sh [--build | --runtime] [--print]
+#
+#   (no option)  everything to build and test afu9 (the default)
+#   --build      only what building needs: the image's build stage
+#   --runtime    only the shared libraries the installed binaries load and
+#                the CA certificates: the image's runtime stage
+#   --print      print the package names, one a line; install nothing
+#
 # Idempotent: does nothing when every package is already installed.
 set -eu
 
-PKGS="build-essential autoconf automake libtool pkg-config
+BUILD="build-essential autoconf automake libtool pkg-config
 libjansson-dev libpq-dev libcurl4-openssl-dev libsodium-dev libev-dev check
-valgrind clang curl ca-certificates nodejs npm python3
-postgresql-15 postgresql-client-15"
+ca-certificates"
+RUNTIME="libjansson4 libpq5 libcurl4 libsodium23 libev4 ca-certificates"
+TEST="valgrind clang curl nodejs npm python3
+postgresql-15 postgresql-client-15 docker-compose"
+
+PKGS="$BUILD $TEST" print=0
+for arg in "$@"; do
+	case $arg in
+	--build) PKGS=$BUILD ;;
+	--runtime) PKGS=$RUNTIME ;;
+	--print) print=1 ;;
+	*) echo "usage: deps-debian.sh [--build | --runtime] [--print]" >&2; exit 2 ;;
+	esac
+done
+if [ "$print" = 1 ]; then
+	printf '%s\n' $PKGS
+	exit 0
+fi
 
 missing=""
 for p in $PKGS; do
