@@ -400,6 +400,26 @@ child_execve(const struct spawn_ctx *sp)
 }
 
 /*
+ * glibc keeps signals 32 and 33 for itself and refuses sigaction() on
+ * them, yet a parent may have left them ignored, and ignored dispositions
+ * survive exec.  The kernel accepts SIG_DFL for them: ask it directly.
+ */
+static void
+reset_reserved_signal(int sig)
+{
+	struct {
+		void		(*handler)(int);
+		unsigned long	 flags;
+		void		(*restorer)(void);
+		unsigned long	 mask;
+	} ksa;
+
+	memset(&ksa, 0, sizeof(ksa));
+	ksa.handler = SIG_DFL;
+	(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
+/*
  * In the forked child, with every signal blocked: default dispositions, own
  * process group, pipes on 0/1/2, the status pipe on 3 (close-on-exec),
  * everything else closed, empty signal mask, exec.  Never returns.
@@ -415,7 +435,8 @@ child_run(const struct spawn_ctx *sp)
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	for (i = 1; i < NSIG; i++)
-		(void)sigaction(i, &sa, NULL);
+		if (sigaction(i, &sa, NULL) == -1 && i < SIGRTMIN)
+			reset_reserved_signal(i);
 	st = sp->st;
 	if (setpgid(0, 0) == -1)
 		child_fail(st, STAGE_SETUP, errno);
