@@ -1,5 +1,5 @@
 /*
- * cli: tools, call, health, version (see cli.h).
+ * cli: tools, call, migrate, audit, health, version (see cli.h).
  */
 #include "config.h"
 
@@ -21,13 +21,16 @@
 #include "buf.h"
 #include "cli.h"
 #include "log.h"
+#include "migrate.h"
 #include "router.h"
 #include "serve.h"
+#include "store.h"
 
 #define CLI_SETTLE_S		30.	/* wait for servers to start */
 #define CLI_KILL_GRACE_MS	2000u
 #define HEALTH_TIMEOUT_MS	5000
 #define HEALTH_MAX		(1024u * 1024)
+#define CLI_DRAIN_MS		5000u	/* audit rows: wait at most this */
 #define EX_TOOL_ERROR		1
 #define EX_USAGE		2
 #define EX_UNAVAILABLE		3
@@ -36,6 +39,7 @@ struct cli {
 	struct ev_loop		*loop;
 	struct afu9_config	*cfg;
 	struct router		*r;
+	struct store		*st;		/* audit; NULL: none */
 	ev_timer		 deadline;
 	int			 want;		/* server index; -1: all */
 	int			 waiting;
@@ -195,12 +199,14 @@ deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ONE);
 }
 
-/* Load, start and wait.  0, or an exit status. */
+/* Load, start and wait; audit: open the store when DATABASE_URL is set.
+   0, or an exit status. */
 static int
-cli_boot(struct cli *c, const char *path, const char *server)
+cli_boot(struct cli *c, const char *path, const char *server, int audit)
 {
 	struct router_opts ro = { .no_restart = 1 };
 	struct router_cb cb = { NULL, on_state, NULL };
+	const char *url;
 	char err[1024];
 	size_t i;
 
@@ -226,8 +232,18 @@ cli_boot(struct cli *c, const char *path, const char *server)
 	}
 	c->loop = ev_default_loop(0);
 	if ((c->r = router_new(c->loop, c->cfg, &ro, &cb, c, err,
-	    sizeof(err))) == NULL || router_start(c->r, err, sizeof(err))
-	    == -1) {
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "afu9: %s\n", err);
+		return EX_UNAVAILABLE;
+	}
+	/* After the configuration: its secrets are registered already. */
+	if (audit && (url = getenv("DATABASE_URL")) != NULL && *url != '\0') {
+		if ((c->st = store_new(c->loop, url, NULL, err, sizeof(err)))
+		    == NULL)
+			fprintf(stderr, "afu9: audit disabled: %s\n", err);
+		router_set_store(c->r, c->st, 0);
+	}
+	if (router_start(c->r, err, sizeof(err)) == -1) {
 		fprintf(stderr, "afu9: %s\n", err);
 		return EX_UNAVAILABLE;
 	}
@@ -251,6 +267,10 @@ down_done(void *arg)
 	ev_break(c->loop, EVBREAK_ALL);
 }
 
+/*
+ * Stop the servers, then write the audit rows still queued (at most
+ * CLI_DRAIN_MS; the store logs what it could not write), free all.
+ */
 static void
 cli_down(struct cli *c)
 {
@@ -260,6 +280,13 @@ cli_down(struct cli *c)
 		while (!c->done)
 			ev_run(c->loop, 0);
 		router_free(c->r);
+	}
+	if (c->st) {
+		c->done = 0;
+		store_shutdown(c->st, CLI_DRAIN_MS, down_done, c);
+		while (!c->done)
+			ev_run(c->loop, 0);
+		store_free(c->st);
 	}
 	json_decref(c->result);
 	config_free(c->cfg);
@@ -321,7 +348,7 @@ cli_tools(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if ((rc = cli_boot(&c, path, NULL)) != 0) {
+	if ((rc = cli_boot(&c, path, NULL, 0)) != 0) {
 		cli_down(&c);
 		return rc;
 	}
@@ -474,6 +501,7 @@ cli_call(int argc, char **argv)
 {
 	const char *path = NULL, *qname = NULL, *jtext = NULL, *dot;
 	char server[CONFIG_NAME_MAX + 1];
+	struct router_origin o = { AUDIT_CLI, NULL };
 	struct router_err e;
 	struct cli c;
 	json_t *args;
@@ -504,7 +532,7 @@ cli_call(int argc, char **argv)
 		return EX_USAGE;
 	}
 	snprintf(server, sizeof(server), "%.*s", (int)(dot - qname), qname);
-	if ((rc = cli_boot(&c, path, server)) != 0) {
+	if ((rc = cli_boot(&c, path, server, 1)) != 0) {
 		cli_down(&c);
 		return rc;
 	}
@@ -513,8 +541,8 @@ cli_call(int argc, char **argv)
 		cli_down(&c);
 		return EX_USAGE;
 	}
-	if (router_call(c.r, qname, args, call_done, call_progress, &c, &e)
-	    == NULL) {
+	if (router_call(c.r, qname, args, &o, call_done, call_progress, &c,
+	    &e) == NULL) {
 		fprintf(stderr, "afu9: %s\n", e.message);
 		rc = exit_for(e.kind);
 		cli_down(&c);
@@ -532,6 +560,152 @@ cli_call(int argc, char **argv)
 	}
 	fflush(stdout);
 	cli_down(&c);
+	return rc;
+}
+
+/* ---- migrate ---- */
+
+static int
+migrate_usage(void)
+{
+	fprintf(stderr, "usage: afu9 migrate [up | status] [--dir DIR]\n");
+	return EX_USAGE;
+}
+
+/* The report of `status`; 0 when everything is applied, else 3. */
+static int
+migrate_status(PGconn *conn, const char *dir)
+{
+	struct mig_report rep;
+	char err[MIG_ERR_MAX];
+	size_t i;
+	int rc = 0;
+
+	if (mig_status(conn, dir, &rep, err, sizeof(err)) == -1) {
+		fprintf(stderr, "afu9 migrate: %s\n", err);
+		return 1;
+	}
+	if (rep.n == 0)
+		printf("no migrations in %s\n", dir);
+	if (mig_report_print(stdout, &rep) == -1)
+		rc = 1;
+	for (i = 0; rc == 0 && i < rep.n; i++)
+		if (rep.v[i].state != MIG_APPLIED)
+			rc = EX_UNAVAILABLE;
+	mig_report_free(&rep);
+	return rc;
+}
+
+int
+cli_migrate(int argc, char **argv)
+{
+	const char *dir = NULL, *url = getenv("DATABASE_URL"), *cmd = "up";
+	char dbuf[PATH_MAX], err[MIG_ERR_MAX];
+	PGconn *conn;
+	int i, applied = 0, rc, have_cmd = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			dir = argv[++i];
+		else if (strncmp(argv[i], "--dir=", 6) == 0)
+			dir = argv[i] + 6;
+		else if (!have_cmd && (strcmp(argv[i], "up") == 0 ||
+		    strcmp(argv[i], "status") == 0)) {
+			cmd = argv[i];
+			have_cmd = 1;
+		} else
+			return migrate_usage();
+	}
+	if (url == NULL || *url == '\0') {
+		fprintf(stderr, "afu9 migrate: DATABASE_URL is not set\n");
+		return EX_USAGE;
+	}
+	log_init("afu9");
+	serve_migrations_dir(dir, dbuf, sizeof(dbuf));
+	if (mig_connect(url, &conn, err, sizeof(err)) == -1) {
+		fprintf(stderr, "afu9 migrate: %s\n", err);
+		return 1;
+	}
+	if (strcmp(cmd, "status") == 0)
+		rc = migrate_status(conn, dbuf);
+	else if (mig_up(conn, dbuf, &applied, err, sizeof(err)) == -1) {
+		fprintf(stderr, "afu9 migrate: %s\n", err);
+		if (applied > 0)
+			fprintf(stderr, "afu9 migrate: %d migration(s) were "
+			    "applied before the failure\n", applied);
+		rc = 1;
+	} else {
+		if (applied > 0)
+			printf("applied %d migration(s) from %s\n", applied,
+			    dbuf);
+		else
+			printf("up to date: nothing to apply from %s\n", dbuf);
+		rc = 0;
+	}
+	PQfinish(conn);
+	if (fflush(stdout) == EOF && rc == 0)
+		rc = 1;
+	return rc;
+}
+
+/* ---- audit ---- */
+
+static int
+audit_usage(void)
+{
+	fprintf(stderr, "usage: afu9 audit [--server S] [--since T] [--json] "
+	    "[--limit N]\n");
+	return EX_USAGE;
+}
+
+int
+cli_audit(int argc, char **argv)
+{
+	struct audit_query q = { NULL, NULL, 0 };
+	const char *url = getenv("DATABASE_URL");
+	char err[MIG_ERR_MAX], *end;
+	json_t *rows;
+	unsigned long n;
+	int i, as_json = 0, rc = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			as_json = 1;
+		else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+			q.server = argv[++i];
+		else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
+			q.since = argv[++i];
+		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
+			errno = 0;
+			n = strtoul(argv[++i], &end, 10);
+			if (*argv[i] < '0' || *argv[i] > '9' || *end != '\0' ||
+			    errno != 0 || n < 1 || n > STORE_QUERY_MAX) {
+				fprintf(stderr, "afu9 audit: --limit: a number "
+				    "from 1 to %d\n", STORE_QUERY_MAX);
+				return EX_USAGE;
+			}
+			q.limit = (unsigned)n;
+		} else
+			return audit_usage();
+	}
+	if (url == NULL || *url == '\0') {
+		fprintf(stderr, "afu9 audit: DATABASE_URL is not set\n");
+		return EX_USAGE;
+	}
+	log_init("afu9");
+	if (store_audit_query(url, &q, &rows, err, sizeof(err)) == -1) {
+		fprintf(stderr, "afu9 audit: %s\n", err);
+		return 1;
+	}
+	if (as_json) {
+		if (json_dumpf(rows, stdout, JSON_INDENT(2)) == -1 ||
+		    putchar('\n') == EOF)
+			rc = 1;
+	} else if (store_audit_print(stdout, rows) == -1)
+		rc = 1;
+	json_decref(rows);
+	if (fflush(stdout) == EOF)
+		rc = 1;
 	return rc;
 }
 

@@ -6,6 +6,11 @@
  *
  *   afu9 tools [--json] [--config FILE]
  *   afu9 call [--config FILE] [--raw] SERVER.TOOL [--json '{...}'] [KEY=VALUE...]
+ *   afu9 migrate [up | status] [--dir DIR]
+ *                               DATABASE_URL required; DIR default:
+ *                               serve_migrations_dir()
+ *   afu9 audit [--server S] [--since T] [--json] [--limit N]
+ *                               recent tool calls from mcp_tool_calls
  *   afu9 health [URL]           default http://127.0.0.1:PORT/health,
  *                               PORT from $AFU9_HTTP_LISTEN, else 8080
  *   afu9 version
@@ -15,7 +20,16 @@
  * JSON-RPC error); 3 server unavailable (did not start, died, timed out).
  * `tools`: 0, 2 (usage, configuration), 3 when a server could not be
  * listed (the others are still printed).  `health`: 0 if the answer is
- * 200, else 1 (2: usage).
+ * 200, else 1 (2: usage).  `migrate`: 0 done (up) or everything applied
+ * (status); 1 the database or a migration failed (nothing of a failed
+ * file stays applied); 2 usage or DATABASE_URL unset; 3 (status) some
+ * migration pending, modified or missing.  `audit`: 0, 1 database error
+ * or bad --since, 2 usage or DATABASE_URL unset.
+ *
+ * Audit: with DATABASE_URL set, `call` writes its mcp_tool_calls row
+ * (caller "cli") and waits up to 5 s for it to be written before exiting
+ * (the store logs a row it could not write).  `tools` makes no tool call
+ * and writes nothing.
  */
 #ifndef AFU9_CLI_H
 #define AFU9_CLI_H
@@ -25,6 +39,8 @@
 /* argv[0] is the subcommand name.  Each returns the exit status. */
 int	cli_tools(int argc, char **argv);
 int	cli_call(int argc, char **argv);
+int	cli_migrate(int argc, char **argv);
+int	cli_audit(int argc, char **argv);
 int	cli_health(int argc, char **argv);
 int	cli_version(int argc, char **argv);
 

@@ -82,8 +82,10 @@ static void
 gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 {
 	struct gateway *gw = udata;
+	struct router_origin o = { AUDIT_GATEWAY, NULL };
 	struct router_err e;
 	struct gwcall *gc;
+	json_t *id;
 
 	if ((gc = calloc(1, sizeof(*gc))) == NULL) {
 		mcp_call_fail(call, RPC_INTERNAL_ERROR,
@@ -91,9 +93,13 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 		return;
 	}
 	gc->call = call;
+	/* The id as the client sent it, for the audit row. */
+	id = json_loads(mcp_call_id(call), JSON_DECODE_ANY, NULL);
+	o.rpc_id = id;
 	gc->rc = router_call(gw->r, mcp_call_tool(call),
-	    json_incref((json_t *)args), gw_done,
+	    json_incref((json_t *)args), &o, gw_done,
 	    mcp_call_has_progress(call) ? gw_progress : NULL, gc, &e);
+	json_decref(id);
 	if (gc->rc == NULL) {
 		free(gc);
 		if (e.kind == ROUTER_E_UNKNOWN)

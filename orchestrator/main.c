@@ -17,6 +17,8 @@ static const struct {
 	{ "serve", serve_main },
 	{ "tools", cli_tools },
 	{ "call", cli_call },
+	{ "migrate", cli_migrate },
+	{ "audit", cli_audit },
 	{ "health", cli_health },
 	{ "version", cli_version },
 };
@@ -27,15 +29,20 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: afu9 COMMAND [ARGS]\n"
 	    "\n"
-	    "  serve [--config FILE] [--stdio] [--check-config]\n"
+	    "  serve [--config FILE] [--stdio] [--check-config] [--no-migrate]\n"
 	    "        run the orchestrator: supervise the MCP servers, serve\n"
 	    "        /health /ready /metrics over HTTP; --stdio: be an MCP\n"
-	    "        server on stdin/stdout offering their tools as server.tool\n"
+	    "        server on stdin/stdout offering their tools as server.tool;\n"
+	    "        with DATABASE_URL: migrate first, audit every tool call\n"
 	    "  tools [--json] [--config FILE]\n"
 	    "        start the servers and list their tools\n"
 	    "  call [--config FILE] [--raw] SERVER.TOOL [--json '{...}'] [KEY=VALUE...]\n"
 	    "        call one tool; exit 0 ok, 1 tool error, 2 usage or\n"
 	    "        protocol error, 3 server unavailable\n"
+	    "  migrate [up | status] [--dir DIR]\n"
+	    "        apply or show the database migrations (DATABASE_URL)\n"
+	    "  audit [--server S] [--since T] [--json] [--limit N]\n"
+	    "        recent tool calls from the audit table, newest first\n"
 	    "  health [URL]\n"
 	    "        GET URL (default http://127.0.0.1:8080/health); exit 0 on 200\n"
 	    "  version\n"

@@ -79,6 +79,12 @@ struct router_call {
 	void			*arg;
 	int			 cancelled;	/* by the caller */
 	int			 lost;		/* session closed, cause awaited */
+	/* audit: only when `audit` is set */
+	int			 audit;
+	enum audit_caller	 caller;
+	json_t			*args;		/* owned reference */
+	json_t			*rpc_id;	/* owned; NULL: none */
+	double			 wall0;		/* ev_now() at the start */
 };
 
 struct rsrv {
@@ -128,6 +134,8 @@ struct router {
 	ev_timer		 check;		/* deferred shutdown steps */
 	struct series		*series;
 	size_t			 nseries, capseries;
+	struct store		*store;		/* borrowed; NULL: no audit */
+	int			 report_servers;
 	char			 errbuf[CAUSE_MAX + 256];
 };
 
@@ -317,8 +325,108 @@ call_unlink(struct router_call *c)
 		c->next->prev = c->prev;
 	s->ncalls--;
 	c->r->ncalls--;
+	json_decref(c->args);
+	json_decref(c->rpc_id);
 	free(c->tool);
 	free(c);
+}
+
+/* ---- audit ---- */
+
+/* The JSON-RPC code recorded for a failure of this kind. */
+static int
+audit_code(const struct router_err *e)
+{
+	if (e->code != 0)
+		return e->code;
+	switch (e->kind) {
+	case ROUTER_E_UNKNOWN:
+		return RPC_INVALID_PARAMS;
+	case ROUTER_E_TIMEOUT:
+		return RPC_REQUEST_TIMEOUT;
+	case ROUTER_E_INTERNAL:
+		return RPC_INTERNAL_ERROR;
+	default:
+		return RPC_CONNECTION_CLOSED;
+	}
+}
+
+/*
+ * Complete row a with the outcome and queue it: result (borrowed) when
+ * the child answered, else e, else the caller cancelled.  The store
+ * counts and logs its own drops; a row it refuses as invalid is logged
+ * here, since only the router knows which call it was.
+ */
+static void
+audit_submit(struct router *r, struct audit_row *a, const json_t *result,
+    const struct router_err *e)
+{
+	char *sum = NULL;
+
+	if (e != NULL) {
+		a->failed = 1;
+		a->error_code = audit_code(e);
+		a->error_message = e->message;
+	} else if (result != NULL) {
+		sum = store_result_summary(result);
+		a->result_summary = sum;
+		a->is_error = json_is_true(json_object_get(result, "isError"));
+	} else {
+		a->failed = 1;
+		a->error_code = MCP_ERR_CANCELLED;
+		a->error_message = "cancelled by the caller";
+	}
+	if (store_audit_call(r->store, a) == -1 && errno == EINVAL)
+		log_emit(LOG_LVL_WARN, a->server, NULL, "audit: the row for "
+		    "tool %.128s was refused as invalid", a->tool);
+	free(sum);
+}
+
+/* Should calls be audited now (a store that is not disabled)? */
+static int
+audit_on(const struct router *r)
+{
+	return r->store != NULL && store_state(r->store) != STORE_DISABLED;
+}
+
+static void
+call_audit(struct router_call *c, const json_t *result,
+    const struct router_err *e)
+{
+	struct audit_row a;
+
+	if (!c->audit || !audit_on(c->r))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.server = c->s->cfg->name;
+	a.tool = c->tool;
+	a.rpc_id = c->rpc_id;
+	a.caller = c->caller;
+	a.arguments = c->args;
+	a.started_at = c->wall0;
+	a.duration_ms = (now_s() - c->t0) * 1000.;
+	audit_submit(c->r, &a, result, e);
+}
+
+/* A call to server s refused before it was sent (server not ready). */
+static void
+audit_refused(struct router *r, const struct rsrv *s, const char *tool,
+    const json_t *args, const struct router_origin *o, enum router_ekind kind,
+    const char *msg)
+{
+	struct router_err e = { kind, 0, msg };
+	struct audit_row a;
+
+	if (o == NULL || !audit_on(r))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.server = s->cfg->name;
+	a.tool = tool;
+	a.rpc_id = o->rpc_id;
+	a.caller = o->caller;
+	a.arguments = args;
+	a.started_at = ev_now(r->loop);
+	audit_submit(r, &a, NULL, &e);
 }
 
 /* Finish a call: count it, run done (unless cancelled), free it. */
@@ -329,6 +437,7 @@ call_finish(struct router_call *c, enum outcome oc, const json_t *result,
 	struct router *r = c->r;
 
 	count_call(c, oc);
+	call_audit(c, c->cancelled ? NULL : result, c->cancelled ? NULL : e);
 	if (!c->cancelled && c->done)
 		c->done(c, result, e, c->arg);
 	call_unlink(c);
@@ -505,8 +614,8 @@ srv_down_reason(const struct rsrv *s, char *buf, size_t len)
 
 struct router_call *
 router_call(struct router *r, const char *qname, json_t *args,
-    router_done_fn done, router_progress_fn progress, void *arg,
-    struct router_err *err)
+    const struct router_origin *origin, router_done_fn done,
+    router_progress_fn progress, void *arg, struct router_err *err)
 {
 	struct router_call *c;
 	const char *tool;
@@ -525,10 +634,13 @@ router_call(struct router *r, const char *qname, json_t *args,
 		    "%.200s (tools are named server.tool)", qname);
 	}
 	if (!s->ready || s->cl == NULL) {
-		json_decref(args);
-		return call_refuse(r, err, ROUTER_E_UNAVAILABLE,
+		(void)call_refuse(r, err, ROUTER_E_UNAVAILABLE,
 		    "server %s %s", s->cfg->name,
 		    srv_down_reason(s, why, sizeof(why)));
+		audit_refused(r, s, tool, args, origin, ROUTER_E_UNAVAILABLE,
+		    r->errbuf);
+		json_decref(args);
+		return NULL;
 	}
 	if (srv_find_tool(s, tool) == NULL) {
 		json_decref(args);
@@ -541,9 +653,19 @@ router_call(struct router *r, const char *qname, json_t *args,
 		json_decref(args);
 		return call_refuse(r, err, ROUTER_E_INTERNAL, "out of memory");
 	}
+	if (args == NULL)
+		args = json_object();
+	if (origin != NULL && audit_on(r)) {
+		c->audit = 1;
+		c->caller = origin->caller;
+		c->args = json_incref(args);
+		if (origin->rpc_id != NULL)
+			c->rpc_id = json_deep_copy(origin->rpc_id);
+		c->wall0 = ev_now(r->loop);
+	}
 	params = json_object();
 	json_object_set_new(params, "name", json_string(tool));
-	json_object_set_new(params, "arguments", args ? args : json_object());
+	json_object_set_new(params, "arguments", args);
 	c->r = r;
 	c->s = s;
 	c->gen = s->gen;
@@ -555,11 +677,17 @@ router_call(struct router *r, const char *qname, json_t *args,
 	    s->cfg->call_timeout_ms / 1000., call_reply,
 	    progress ? call_progress : NULL, c);
 	if (c->id < 0) {
-		free(c->tool);
-		free(c);
-		return call_refuse(r, err, ROUTER_E_INTERNAL, "server %s: "
+		(void)call_refuse(r, err, ROUTER_E_INTERNAL, "server %s: "
 		    "cannot send the request (output full or closed)",
 		    s->cfg->name);
+		if (c->audit)
+			audit_refused(r, s, tool, c->args, origin,
+			    ROUTER_E_INTERNAL, r->errbuf);
+		json_decref(c->args);
+		json_decref(c->rpc_id);
+		free(c->tool);
+		free(c);
+		return NULL;
 	}
 	c->next = s->calls;
 	if (s->calls)
@@ -644,9 +772,47 @@ router_tool(const struct router *r, const char *qname)
 
 /* ---- sessions ---- */
 
+/* Write s's state to mcp_servers when the router reports servers. */
+static void
+report_server(struct rsrv *s)
+{
+	struct router_sinfo ri;
+	struct server_row row;
+	struct sup_info si;
+	json_t *args;
+	size_t i;
+
+	if (!s->r->report_servers || s->r->freeing || !audit_on(s->r) ||
+	    s->child == NULL)
+		return;
+	sup_info(s->child, &si);
+	router_server_info(s->r, s->idx, &ri);
+	if ((args = json_array()) == NULL)
+		return;
+	for (i = 1; i < s->cfg->argc; i++)
+		json_array_append_new(args, json_string(s->cfg->argv[i]));
+	memset(&row, 0, sizeof(row));
+	row.name = s->cfg->name;
+	row.command = s->cfg->argv[0];
+	row.args = args;
+	row.state = sup_state_name(si.state);
+	row.health = s->ready ? "healthy" : (si.state == SUP_BACKOFF ||
+	    si.state == SUP_FAILED || si.crashloop) ? "unhealthy" : "unknown";
+	row.pid = (int)si.pid;
+	row.restarts = si.restarts;
+	row.last_exit = si.last_cause[0] ? si.last_cause : NULL;
+	row.tool_count = (unsigned)ri.ntools;
+	row.protocol_version = ri.protocol_version;
+	if (store_server_state(s->r->store, &row) == -1)
+		log_emit(LOG_LVL_WARN, s->cfg->name, NULL, "cannot record the "
+		    "server state: %s", strerror(errno));
+	json_decref(args);
+}
+
 static void
 notify_state(struct rsrv *s)
 {
+	report_server(s);
 	if (s->r->cb.state_changed)
 		s->r->cb.state_changed(s->r, s->cfg->name, s->r->arg);
 }
@@ -982,6 +1148,8 @@ sup_state_cb(struct sup_child *ch, enum sup_state st, void *arg)
 
 	if (st == SUP_FAILED || st == SUP_BACKOFF)
 		notify_state(s);
+	else
+		report_server(s);
 }
 
 /* ---- public ---- */
@@ -1052,6 +1220,13 @@ router_new(struct ev_loop *loop, const struct afu9_config *cfg,
 fail:
 	router_free(r);
 	return NULL;
+}
+
+void
+router_set_store(struct router *r, struct store *st, int report_servers)
+{
+	r->store = st;
+	r->report_servers = report_servers;
 }
 
 int
@@ -1235,6 +1410,9 @@ router_server_info(const struct router *r, size_t i, struct router_sinfo *o)
 	o->ntools = s->ready ? json_array_size(s->tools) : 0;
 	o->up = s->ready;
 	o->settled = s->settled;
+	if (s->ready && s->cl != NULL)
+		o->protocol_version = json_string_value(json_object_get(
+		    mcp_client_server_info(s->cl), "protocolVersion"));
 	switch (si.state) {
 	case SUP_STARTING:
 	case SUP_RUNNING:

@@ -20,6 +20,16 @@
  * once with an error naming the server and how it died ("server github
  * exited: killed by signal 9 (Killed)").
  *
+ * Audit: with a store set (router_set_store()), every call that reaches a
+ * known server ends in exactly one store_audit_call() row: when its
+ * result or failure arrives, when the caller cancels it, or at once when
+ * the server is not ready.  Unknown tools, calls refused during shutdown
+ * and calls without an origin are not audited.  Failures carry a JSON-RPC
+ * code: the child's, RPC_REQUEST_TIMEOUT, MCP_ERR_CANCELLED, or
+ * RPC_CONNECTION_CLOSED (server not ready, or it died).  With
+ * report_servers, every state change of a server is also written with
+ * store_server_state() (mcp_servers).
+ *
  * Shutdown: router_shutdown() refuses new calls, lets calls in flight
  * finish up to grace_ms, then stops the children (stdin closed, SIGTERM,
  * SIGKILL after kill_grace_ms) and calls `done` once every child is gone.
@@ -38,6 +48,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "store.h"
 
 struct router;
 struct router_call;
@@ -80,6 +91,14 @@ struct router_sinfo {
 	double		 ping_rtt_ms;	/* last ping; < 0: none yet */
 	int		 up;		/* READY now */
 	int		 settled;	/* READY, or its first start failed */
+	const char	*protocol_version; /* negotiated; NULL: none */
+};
+
+/* Who asked for a call, for its audit row. */
+struct router_origin {
+	enum audit_caller caller;
+	const json_t	*rpc_id;	/* the caller's JSON-RPC id (string or
+					   number), copied; NULL: none */
 };
 
 struct router_cb {
@@ -107,6 +126,12 @@ struct router_opts {
 struct router	*router_new(struct ev_loop *, const struct afu9_config *cfg,
 		    const struct router_opts *, const struct router_cb *,
 		    void *arg, char *err, size_t errlen);
+/*
+ * Audit calls into st (borrowed: it must outlive the router's calls;
+ * NULL: no audit).  report_servers: also write server states.
+ */
+void		 router_set_store(struct router *, struct store *st,
+		    int report_servers);
 /* Start every enabled server.  0, or -1 with err (a spawn failed). */
 int		 router_start(struct router *, char *err, size_t errlen);
 /*
@@ -152,12 +177,14 @@ typedef void (*router_progress_fn)(struct router_call *,
 
 /*
  * Call "server.tool" with args (stolen; NULL: {}).  progress NULL: no
- * progress requested.  Returns the call handle, or NULL when it fails at
+ * progress requested.  origin (borrowed for this call only; NULL: not
+ * audited) names the caller for the audit row.  Returns the call handle, or NULL when it fails at
  * once: then done has NOT run and *err (if err not NULL) says why (its
  * message valid until the next router call).
  */
 struct router_call *router_call(struct router *, const char *qname,
-		    json_t *args, router_done_fn done,
+		    json_t *args, const struct router_origin *origin,
+		    router_done_fn done,
 		    router_progress_fn progress, void *arg,
 		    struct router_err *err);
 /* The caller gives up: the child gets notifications/cancelled; no

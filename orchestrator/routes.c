@@ -20,6 +20,7 @@
 struct routes {
 	struct http_server	*hs;
 	struct router		*r;
+	struct store		*st;
 	double			 started;	/* monotonic seconds */
 };
 
@@ -85,15 +86,18 @@ h_ready(const struct http_request *req, struct http_exchange *x, void *arg)
 	struct routes *rt = arg;
 	struct router_sinfo si;
 	json_t *list = json_array(), *body;
-	int ready = router_ready(rt->r);
+	enum store_state ss = store_state(rt->st);
+	int ready = router_ready(rt->r) && (ss == STORE_DISABLED ||
+	    ss == STORE_UP);
 	size_t i;
 
 	for (i = 0; i < router_nservers(rt->r); i++) {
 		router_server_info(rt->r, i, &si);
 		json_array_append_new(list, server_json(&si));
 	}
-	body = json_pack("{s:s, s:b, s:o}", "status", ready ? "ready" :
-	    "not ready", "ready", ready, "servers", list);
+	body = json_pack("{s:s, s:b, s:o, s:o*}", "status", ready ? "ready" :
+	    "not ready", "ready", ready, "servers", list, "database",
+	    store_status(rt->st));
 	respond_json(x, ready ? 200 : 503, body);
 }
 
@@ -160,6 +164,7 @@ h_metrics(const struct http_request *req, struct http_exchange *x, void *arg)
 
 	buf_init(&b, METRICS_MAX);
 	if (router_metrics(rt->r, &b) == -1 ||
+	    store_metrics(rt->st, &b) == -1 ||
 	    http_server_metrics(rt->hs, &b) == -1 ||
 	    process_metrics(&b) == -1) {
 		buf_free(&b);
@@ -171,8 +176,8 @@ h_metrics(const struct http_request *req, struct http_exchange *x, void *arg)
 }
 
 struct routes *
-routes_new(struct http_server *hs, struct router *r, char *err,
-    size_t errlen)
+routes_new(struct http_server *hs, struct router *r, struct store *st,
+    char *err, size_t errlen)
 {
 	struct routes *rt;
 
@@ -182,6 +187,7 @@ routes_new(struct http_server *hs, struct router *r, char *err,
 	}
 	rt->hs = hs;
 	rt->r = r;
+	rt->st = st;
 	rt->started = mono_s();
 	if (http_server_route(hs, "GET", "/health", HTTP_ROUTE_EXACT,
 	    h_health, rt) == -1 ||

@@ -8,6 +8,11 @@
  * closed and they get SIGTERM, then SIGKILL after min(shutdownGraceMs,
  * 5 s); the HTTP server drains; exit 0.
  *
+ * Database (see serve.h): migrations before the router exists, then the
+ * store on the loop; on shutdown the store drains after the router
+ * stopped (the last calls' rows included) for up to shutdownGraceMs,
+ * then the HTTP server stops.
+ *
  * Gateway mode (`afu9 serve --stdio`): stdout carries the MCP protocol
  * only.  The MCP server on stdin/stdout opens once every enabled child
  * has settled (ready, or its first start failed; at most SETTLE_MAX
@@ -20,20 +25,35 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
+#include "migrate.h"
 #include "router.h"
 #include "routes.h"
 #include "serve.h"
+#include "store.h"
+
+/* Set by Makefile.am; empty when built otherwise. */
+#ifndef AFU9_MIGRATIONS_DATADIR
+#define AFU9_MIGRATIONS_DATADIR	""
+#endif
+#ifndef AFU9_BUILD_TREE
+#define AFU9_BUILD_TREE		""
+#endif
+#ifndef AFU9_SOURCE_TREE
+#define AFU9_SOURCE_TREE	""
+#endif
 
 #define SETTLE_MAX	30.	/* s: gateway waits this long for children */
 #define KILL_GRACE_MAX	5000u	/* ms: SIGTERM to SIGKILL, at most */
@@ -42,12 +62,14 @@ struct serve {
 	struct ev_loop		*loop;
 	struct afu9_config	*cfg;
 	struct router		*r;
+	struct store		*st;
 	struct http_server	*hs;
 	struct routes		*rt;
 	struct gateway		*gw;
 	ev_signal		 sigterm, sigint;
 	ev_timer		 settle;
 	int			 stdio;
+	int			 no_migrate;
 	int			 stopping;
 	int			 waiting;	/* gateway not open yet */
 	int			 finished;	/* everything stopped */
@@ -68,6 +90,62 @@ serve_load_config(const char *path, char *err, size_t errlen)
 	return config_load(path, exe_dir, err, errlen);
 }
 
+static int
+is_dir(const char *path)
+{
+	struct stat sb;
+
+	return *path != '\0' && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Does this binary run from the build tree it was configured in? */
+static int
+in_build_tree(void)
+{
+	char exe[PATH_MAX], want[PATH_MAX], real[PATH_MAX];
+
+	if (*AFU9_BUILD_TREE == '\0' || config_exe_dir(exe, sizeof(exe)) == -1)
+		return 0;
+	if ((size_t)snprintf(want, sizeof(want), "%s/orchestrator",
+	    AFU9_BUILD_TREE) >= sizeof(want) || realpath(want, real) == NULL)
+		return 0;
+	return strcmp(exe, real) == 0;
+}
+
+const char *
+serve_migrations_dir(const char *opt, char *buf, size_t len)
+{
+	const char *env = getenv("AFU9_MIGRATIONS_DIR");
+	char src[PATH_MAX];
+
+	if (opt != NULL)
+		snprintf(buf, len, "%s", opt);
+	else if (env != NULL && *env != '\0')
+		snprintf(buf, len, "%s", env);
+	else if (in_build_tree() && (size_t)snprintf(src, sizeof(src),
+	    "%s/migrations", AFU9_SOURCE_TREE) < sizeof(src) && is_dir(src))
+		snprintf(buf, len, "%s", src);
+	else
+		snprintf(buf, len, "%s", AFU9_MIGRATIONS_DATADIR);
+	return buf;
+}
+
+int
+serve_migrate(const char *conninfo, const char *dir, int *applied,
+    char *err, size_t errlen)
+{
+	PGconn *conn;
+	int rc;
+
+	if (applied)
+		*applied = 0;
+	if (mig_connect(conninfo, &conn, err, errlen) == -1)
+		return -1;
+	rc = mig_up(conn, dir, applied, err, errlen);
+	PQfinish(conn);
+	return rc;
+}
+
 static unsigned
 kill_grace(const struct afu9_config *cfg)
 {
@@ -76,6 +154,8 @@ kill_grace(const struct afu9_config *cfg)
 }
 
 /* ---- shutdown ---- */
+
+static void	store_done(void *);
 
 static void
 http_done(void *arg)
@@ -87,7 +167,7 @@ http_done(void *arg)
 }
 
 static void
-router_done(void *arg)
+store_done(void *arg)
 {
 	struct serve *sv = arg;
 
@@ -95,6 +175,15 @@ router_done(void *arg)
 		http_server_stop(sv->hs, http_done, sv);
 	else
 		http_done(sv);
+}
+
+/* The children are gone: no row can come any more; drain the store. */
+static void
+router_done(void *arg)
+{
+	struct serve *sv = arg;
+
+	store_shutdown(sv->st, sv->cfg->shutdown_grace_ms, store_done, sv);
 }
 
 static void
@@ -209,10 +298,39 @@ start_http(struct serve *sv, char *err, size_t errlen)
 	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, NULL, err,
 	    errlen)) == NULL)
 		return -1;
-	if ((sv->rt = routes_new(sv->hs, sv->r, err, errlen)) == NULL)
+	if ((sv->rt = routes_new(sv->hs, sv->r, sv->st, err, errlen)) == NULL)
 		return -1;
 	log_emit(LOG_LVL_INFO, NULL, NULL, "http: listening on %s (port %d)",
 	    sv->cfg->listen, http_server_port(sv->hs));
+	return 0;
+}
+
+/* Migrate (unless told not to) and open the store. */
+static int
+setup_db(struct serve *sv, char *err, size_t errlen)
+{
+	const char *url = getenv("DATABASE_URL"), *mig = getenv("AFU9_MIGRATE");
+	char dir[PATH_MAX], why[MIG_ERR_MAX], shown[1024];
+	int applied;
+
+	if (url == NULL || *url == '\0') {
+		log_info("database: DATABASE_URL is not set; running without "
+		    "a database (no audit)");
+		url = NULL;
+	} else if (sv->no_migrate || (mig != NULL && strcmp(mig, "0") == 0))
+		log_info("database: migrations skipped");
+	else {
+		serve_migrations_dir(NULL, dir, sizeof(dir));
+		if (serve_migrate(url, dir, &applied, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "migrate (%.256s): %.700s", dir, why);
+			return -1;
+		}
+		log_info("database: %s: %d migration(s) applied",
+		    mig_conninfo_redact(url, shown, sizeof(shown)), applied);
+	}
+	if ((sv->st = store_new(sv->loop, url, NULL, err, errlen)) == NULL)
+		return -1;
+	router_set_store(sv->r, sv->st, 1);
 	return 0;
 }
 
@@ -230,7 +348,7 @@ setup(struct serve *sv, char *err, size_t errlen)
 		return -1;
 	}
 	if ((sv->r = router_new(sv->loop, sv->cfg, NULL, &cb, sv, err,
-	    errlen)) == NULL)
+	    errlen)) == NULL || setup_db(sv, err, errlen) == -1)
 		return -1;
 	if ((!sv->stdio || listen_explicit(sv->cfg)) &&
 	    start_http(sv, err, errlen) == -1)
@@ -257,6 +375,7 @@ teardown(struct serve *sv)
 		http_server_free(sv->hs);
 	routes_free(sv->rt);
 	router_free(sv->r);
+	store_free(sv->st);
 	config_free(sv->cfg);
 	if (sv->loop)
 		ev_loop_destroy(sv->loop);
@@ -301,7 +420,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: afu9 serve [--config FILE] [--stdio] "
-	    "[--check-config]\n");
+	    "[--check-config] [--no-migrate]\n");
 }
 
 int
@@ -322,6 +441,8 @@ serve_main(int argc, char **argv)
 			sv.stdio = 1;
 		else if (strcmp(argv[i], "--check-config") == 0)
 			check = 1;
+		else if (strcmp(argv[i], "--no-migrate") == 0)
+			sv.no_migrate = 1;
 		else if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
 			usage(stdout);

@@ -1341,6 +1341,12 @@ mcp_call_tool(const struct mcp_call *c)
 	return c->tool->name;
 }
 
+const char *
+mcp_call_id(const struct mcp_call *c)
+{
+	return c->id_raw;
+}
+
 void
 mcp_call_on_cancel(struct mcp_call *c, mcp_cancel_fn fn, void *arg)
 {

@@ -129,6 +129,9 @@ struct ev_loop *mcp_server_loop(struct mcp_server *);
 /* --- per call --- */
 struct mcp_server *mcp_call_server(struct mcp_call *);
 const char *mcp_call_tool(const struct mcp_call *);
+/* The request's id as the client sent it: its JSON text (a number, or a
+   quoted string); borrowed until the call completes. */
+const char *mcp_call_id(const struct mcp_call *);
 void	mcp_call_on_cancel(struct mcp_call *, mcp_cancel_fn, void *arg);
 /* Non-zero if the request carried _meta.progressToken. */
 int	mcp_call_has_progress(const struct mcp_call *);

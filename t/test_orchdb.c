@@ -1,0 +1,703 @@
+/*
+ * The afu9 binary with a real PostgreSQL (t/pgtest.h): `afu9 migrate`
+ * (from empty, re-run, two at once, status), the audit rows of calls
+ * through the gateway and the CLI, the database stopped mid-run, secrets
+ * kept out of rows and logs, /ready with the database disabled or down,
+ * a failed migration at start, and `afu9 audit`.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "pgtest.h"
+#include "testutil.h"
+
+#define SECRET	"tok-Zq8vW3xK9mP2"	/* a configured secret's value */
+
+static char tmpdir[] = "/tmp/afu9-orchdb-XXXXXX";
+static struct pgtest *pg;
+
+/* ---- the database ---- */
+
+static void
+pg_up(void)
+{
+	char e[4096];
+
+	if ((pg = pgt_start(e, sizeof(e))) == NULL)
+		fprintf(stderr, "%s\n", e);
+	ck_assert_msg(pg != NULL, "throwaway PostgreSQL did not start");
+}
+
+static void
+pg_down(void)
+{
+	pgt_stop(pg);
+	pg = NULL;
+}
+
+/*
+ * A fresh database db; DATABASE_URL names it; the other afu9 variables
+ * are cleared.  The conninfo is returned (malloc'd).
+ */
+static char *
+use_db(const char *db)
+{
+	char e[1024], *ci;
+
+	ck_assert_msg(pgt_createdb(pg, db, e, sizeof(e)) == 0, "%s", e);
+	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, db));
+	setenv("DATABASE_URL", ci, 1);
+	unsetenv("AFU9_MIGRATIONS_DIR");
+	unsetenv("AFU9_MIGRATE");
+	return ci;
+}
+
+/* One value of a one-row query (malloc'd; "" for NULL). */
+static char *
+q_text(const char *ci, const char *sql)
+{
+	PGconn *c = PQconnectdb(ci);
+	PGresult *r;
+	char *v;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1,
+	    "%s: %s", sql, PQresultErrorMessage(r));
+	v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+static long long
+q_int(const char *ci, const char *sql)
+{
+	char *v = q_text(ci, sql);
+	long long n = atoll(v);
+
+	free(v);
+	return n;
+}
+
+/* Poll until sql gives want, or fail at the deadline. */
+static void
+q_wait(const char *ci, const char *sql, long long want, int deadline_ms)
+{
+	double end = t_now_ms() + deadline_ms * t_slow();
+	long long n;
+
+	while ((n = q_int(ci, sql)) != want) {
+		ck_assert_msg(t_now_ms() < end, "%s: %lld, want %lld", sql, n,
+		    want);
+		usleep(20000);
+	}
+}
+
+/* ---- afu9 ---- */
+
+/* A config file in tmpdir; @SERVER@ names t/conformance-server. */
+static const char *
+write_config(const char *name, const char *text)
+{
+	static char path[512];
+	const char *s;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	for (s = text; *s; s++) {
+		if (strncmp(s, "@SERVER@", 8) == 0) {
+			fputs(t_builddir("t/conformance-server"), f);
+			s += 7;
+		} else
+			fputc(*s, f);
+	}
+	fclose(f);
+	return path;
+}
+
+static const char *
+conf_config(void)
+{
+	return write_config("db.json", "{\"mcpServers\":{\"conf\":{"
+	    "\"command\":\"@SERVER@\",\"env\":{\"API_TOKEN\":\"" SECRET "\"}}},"
+	    "\"afu9\":{\"http\":{\"listen\":\"127.0.0.1:0\"},"
+	    "\"shutdownGraceMs\":5000}}");
+}
+
+static void
+spawn_afu9(struct tproc *p, const char *const *args)
+{
+	char *argv[32];
+	int i, n = 0;
+
+	argv[n++] = (char *)t_builddir("orchestrator/afu9");
+	for (i = 0; args[i] && n < 31; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	ck_assert_int_eq(t_spawn(p, argv, NULL, 1), 0);
+}
+
+/* Collect a spawned afu9's output and exit status. */
+static int
+reap_afu9(struct tproc *p, char **out, char **err)
+{
+	int eof, st;
+
+	close(p->in);
+	*out = t_read_until(p->out, "\001never", 30000 * t_slow(), &eof);
+	*err = t_read_until(p->err, "\001never", 30000 * t_slow(), &eof);
+	if (*out == NULL)
+		*out = strdup("");
+	if (*err == NULL)
+		*err = strdup("");
+	close(p->out);
+	close(p->err);
+	if (waitpid(p->pid, &st, 0) == -1)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int
+run_afu9(const char *const *args, char **out, char **err)
+{
+	struct tproc p;
+
+	spawn_afu9(&p, args);
+	return reap_afu9(&p, out, err);
+}
+
+#define RUN(out, err, ...) run_afu9((const char *const []){ __VA_ARGS__, \
+	    NULL }, out, err)
+
+/* `afu9 serve [--stdio] --config c`, its HTTP port; *log gets stderr so
+   far (malloc'd). */
+struct afu9 {
+	struct tproc	 p;
+	int		 port;
+	char		*log;
+};
+
+static void
+start_serve(struct afu9 *a, const char *config, int stdio, const char *extra)
+{
+	const char *args[] = { "serve", "--config", config,
+	    stdio ? "--stdio" : extra, stdio ? extra : NULL, NULL };
+	char *at;
+	int eof;
+
+	spawn_afu9(&a->p, args);
+	a->log = t_read_until(a->p.err, "(port ", 20000 * t_slow(), &eof);
+	ck_assert_msg(a->log && (at = strstr(a->log, "(port ")) != NULL,
+	    "no listening line: %s", a->log ? a->log : "(nothing)");
+	a->port = atoi(at + 6);
+	ck_assert_int_gt(a->port, 0);
+}
+
+/* Everything afu9 logged, after it exited; its exit status. */
+static int
+end_serve(struct afu9 *a, int sig, char **log)
+{
+	char *rest;
+	int eof, st;
+
+	if (sig)
+		kill(a->p.pid, sig);
+	else
+		close(a->p.in);
+	rest = t_read_until(a->p.err, "\001never", 20000 * t_slow(), &eof);
+	if (sig)
+		close(a->p.in);
+	st = t_finish(&a->p, 20000 * t_slow());
+	close(a->p.out);
+	close(a->p.err);
+	ck_assert_int_ne(asprintf(log, "%s%s", a->log, rest ? rest : ""), -1);
+	free(a->log);
+	free(rest);
+	return st;
+}
+
+static int
+http_get(int port, const char *path, char **body)
+{
+	struct sockaddr_in sa;
+	char req[256], *resp, *sep;
+	int fd, eof, status = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", path);
+	ck_assert_int_eq(t_write(fd, req, strlen(req)), 0);
+	resp = t_read_until(fd, "\001never", 5000 * t_slow(), &eof);
+	close(fd);
+	ck_assert_ptr_nonnull(resp);
+	sscanf(resp, "HTTP/1.1 %d", &status);
+	sep = strstr(resp, "\r\n\r\n");
+	*body = strdup(sep ? sep + 4 : "");
+	free(resp);
+	return status;
+}
+
+/* Poll /ready until the database state is want and servers are settled
+   (status 200 or 503 as given); the body (new reference). */
+static json_t *
+wait_ready(struct afu9 *a, const char *dbstate, int status, int deadline_ms)
+{
+	double end = t_now_ms() + deadline_ms * t_slow();
+	const char *got;
+	char *body;
+	json_t *j;
+	int st;
+
+	for (;;) {
+		st = http_get(a->port, "/ready", &body);
+		ck_assert_ptr_nonnull(j = json_loads(body, 0, NULL));
+		got = json_string_value(json_object_get(json_object_get(j,
+		    "database"), "state"));
+		if (st == status && got && strcmp(got, dbstate) == 0) {
+			free(body);
+			return j;
+		}
+		ck_assert_msg(t_now_ms() < end, "/ready: %d %s", st, body);
+		free(body);
+		json_decref(j);
+		usleep(20000);
+	}
+}
+
+static void
+gw_send(struct afu9 *a, const char *line)
+{
+	ck_assert_int_eq(t_write(a->p.in, line, strlen(line)), 0);
+}
+
+/* The reply with this id (malloc'd). */
+static char *
+gw_reply(struct afu9 *a, const char *id)
+{
+	char want[64], *l;
+	double end = t_now_ms() + 10000 * t_slow();
+
+	snprintf(want, sizeof(want), "\"id\":%s", id);
+	while (t_now_ms() < end) {
+		if ((l = t_read_line(a->p.out, (int)(end - t_now_ms()) + 1))
+		    == NULL)
+			break;
+		if (strstr(l, want) && !strstr(l, "\"method\""))
+			return l;
+		free(l);
+	}
+	ck_abort_msg("no reply with id %s", id);
+	return NULL;
+}
+
+static void
+gw_init(struct afu9 *a)
+{
+	gw_send(a, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
+	    "\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":"
+	    "{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}\n");
+	free(gw_reply(a, "0"));
+	gw_send(a, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/initialized\"}\n");
+}
+
+/* tools/call conf.add {a:i, b:1} with id i; checks the answer. */
+static void
+gw_add(struct afu9 *a, int i)
+{
+	char line[256], id[16], want[32], *l;
+
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"conf.add\",\"arguments\":"
+	    "{\"a\":%d,\"b\":1}}}\n", i, i);
+	gw_send(a, line);
+	snprintf(id, sizeof(id), "%d", i);
+	l = gw_reply(a, id);
+	snprintf(want, sizeof(want), "{\"sum\":%d}", i + 1);
+	ck_assert_msg(strstr(l, want), "%s", l);
+	free(l);
+}
+
+/* ---- migrate ---- */
+
+START_TEST(migrate_cli)
+{
+	char *ci = use_db("mig"), *out, *err;
+
+	ck_assert_int_eq(RUN(&out, &err, "migrate", "status"), 3);
+	ck_assert_msg(strstr(out, "001_initial_schema.sql") &&
+	    strstr(out, "pending"), "%s", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "migrate", "up"), 0);
+	ck_assert_msg(strncmp(out, "applied 1 migration(s) from ", 28) == 0 &&
+	    strstr(out, "/migrations\n"), "%s", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM schema_migrations"),
+	    1);
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM information_schema."
+	    "tables WHERE table_name = 'mcp_tool_calls'"), 1);
+	/* Re-run: a no-op (the default command is up). */
+	ck_assert_int_eq(RUN(&out, &err, "migrate"), 0);
+	ck_assert_msg(strncmp(out, "up to date: nothing to apply", 28) == 0,
+	    "%s", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "migrate", "status"), 0);
+	ck_assert_msg(strncmp(out, "001_initial_schema.sql", 22) == 0 &&
+	    strstr(out, " applied ") && !strstr(out, "pending"), "%s", out);
+	free(out);
+	free(err);
+	/* Errors: usage, a missing directory, no DATABASE_URL. */
+	ck_assert_int_eq(RUN(&out, &err, "migrate", "down"), 2);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "migrate", "up", "--dir",
+	    "/nonexistent/migrations"), 1);
+	ck_assert_msg(strstr(err, "afu9 migrate: ") && strstr(err,
+	    "/nonexistent/migrations"), "%s", err);
+	free(out);
+	free(err);
+	unsetenv("DATABASE_URL");
+	ck_assert_int_eq(RUN(&out, &err, "migrate", "up"), 2);
+	ck_assert_str_eq(err, "afu9 migrate: DATABASE_URL is not set\n");
+	free(out);
+	free(err);
+	free(ci);
+}
+END_TEST
+
+START_TEST(migrate_twice_at_once)
+{
+	char *ci = use_db("mig2"), *out[2], *err[2];
+	const char *const args[] = { "migrate", "up", NULL };
+	struct tproc p[2];
+	int i, applied = 0, uptodate = 0;
+
+	spawn_afu9(&p[0], args);
+	spawn_afu9(&p[1], args);
+	for (i = 0; i < 2; i++) {
+		ck_assert_msg(reap_afu9(&p[i], &out[i], &err[i]) == 0, "%s",
+		    err[i]);
+		applied += strncmp(out[i], "applied 1 migration(s)", 22) == 0;
+		uptodate += strncmp(out[i], "up to date", 10) == 0;
+		free(out[i]);
+		free(err[i]);
+	}
+	ck_assert_int_eq(applied, 1);
+	ck_assert_int_eq(uptodate, 1);
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM schema_migrations"),
+	    1);
+	free(ci);
+}
+END_TEST
+
+/* A migration that fails at `afu9 serve` start is fatal, redacted. */
+START_TEST(serve_migration_fails)
+{
+	char *ci = use_db("migbad"), dir[600], file[700], *out, *err;
+	const char *c = conf_config();
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/badmig", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/001_broken.sql", dir);
+	ck_assert_ptr_nonnull(f = fopen(file, "w"));
+	fputs("CREATE TABLE t1 (a int);\nSELECT no_such_function();\n", f);
+	fclose(f);
+	setenv("AFU9_MIGRATIONS_DIR", dir, 1);
+	ck_assert_int_eq(RUN(&out, &err, "serve", "--config", c), 1);
+	ck_assert_msg(strstr(err, "migrate (") && strstr(err,
+	    "001_broken.sql") && strstr(err, "no_such_function"), "%s", err);
+	ck_assert_ptr_null(strstr(err, pgt_password(pg)));
+	free(out);
+	free(err);
+	/* The failed file left nothing behind. */
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM information_schema."
+	    "tables WHERE table_name = 't1'"), 0);
+	free(ci);
+}
+END_TEST
+
+/* ---- audit ---- */
+
+START_TEST(gateway_rows_and_secrets)
+{
+	char *ci = use_db("gw"), *l, *log, *out, *err, *v;
+	struct afu9 a;
+	json_t *j;
+	int i, st;
+
+	start_serve(&a, conf_config(), 1, NULL);
+	gw_init(&a);
+	for (i = 1; i <= 20; i++)
+		gw_add(&a, i);
+	/* A string id, and the secret sent to the child and echoed back. */
+	gw_send(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"s-1\",\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"conf.echo\",\"arguments\":"
+	    "{\"text\":\"the key is " SECRET "\"}}}\n");
+	l = gw_reply(&a, "\"s-1\"");
+	ck_assert_msg(strstr(l, "the key is " SECRET), "%s", l);
+	free(l);
+	gw_send(&a, "{\"jsonrpc\":\"2.0\",\"id\":30,\"method\":\"tools/call\","
+	    "\"params\":{\"name\":\"conf.fail\",\"arguments\":{}}}\n");
+	free(gw_reply(&a, "30"));
+	st = end_serve(&a, 0, &log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
+	    st, log);
+	/* Every row was written before exit: exactly one per call. */
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_tool_calls"), 22);
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "caller = 'gateway' AND server = 'conf' AND status = 'completed' "
+	    "AND duration_ms >= 0"), 22);
+	ck_assert_int_eq(q_int(ci, "SELECT count(DISTINCT rpc_id) FROM "
+	    "mcp_tool_calls WHERE tool = 'add' AND rpc_id::text::int BETWEEN "
+	    "1 AND 20 AND arguments->'b' = '1' AND (arguments->>'a')::int = "
+	    "rpc_id::text::int AND result_summary = '{\"sum\":' || "
+	    "(rpc_id::text::int + 1) || '}' AND NOT is_error"), 20);
+	v = q_text(ci, "SELECT rpc_id::text || ' ' || arguments::text || ' ' "
+	    "|| result_summary FROM mcp_tool_calls WHERE tool = 'echo'");
+	ck_assert_str_eq(v, "\"s-1\" {\"text\": \"the key is [REDACTED]\"} "
+	    "the key is [REDACTED]");
+	free(v);
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "tool = 'fail' AND is_error AND rpc_id = '30'"), 1);
+	/* The secret is nowhere: no row of either table, no log line. */
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_tool_calls t "
+	    "WHERE t::text LIKE '%" SECRET "%'"), 0);
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_servers s "
+	    "WHERE s::text LIKE '%" SECRET "%'"), 0);
+	ck_assert_ptr_null(strstr(log, SECRET));
+	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
+	/* The supervisor's last report: stopped at shutdown. */
+	v = q_text(ci, "SELECT state || ' ' || restarts || ' ' || "
+	    "(command LIKE '%conformance-server') FROM mcp_servers WHERE "
+	    "name = 'conf'");
+	ck_assert_str_eq(v, "stopped 0 true");
+	free(v);
+	free(log);
+	/* afu9 audit: newest first, one line per call; --json. */
+	ck_assert_int_eq(RUN(&out, &err, "audit", "--server", "conf",
+	    "--limit", "2"), 0);
+	ck_assert_msg(strstr(out, "  conf.fail  completed (tool error)  ") &&
+	    strstr(out, "  conf.echo  completed  ") && strstr(out,
+	    " gateway\n") && strchr(strchr(out, '\n') + 1, '\n') &&
+	    strstr(out, "conf.fail") < strstr(out, "conf.echo") &&
+	    !strstr(out, "conf.add"), "%s", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "audit", "--json", "--since", "1h"),
+	    0);
+	ck_assert_ptr_nonnull(j = json_loads(out, 0, NULL));
+	ck_assert_int_eq(json_array_size(j), 22);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j,
+	    0), "tool")), "fail");
+	json_decref(j);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "audit", "--server", "nosuch"), 0);
+	ck_assert_str_eq(out, "");
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "audit", "--limit", "0"), 2);
+	free(out);
+	free(err);
+	unsetenv("DATABASE_URL");
+	ck_assert_int_eq(RUN(&out, &err, "audit"), 2);
+	ck_assert_str_eq(err, "afu9 audit: DATABASE_URL is not set\n");
+	free(out);
+	free(err);
+	free(ci);
+}
+END_TEST
+
+START_TEST(cli_call_rows)
+{
+	char *ci = use_db("cli"), *out, *err, *v;
+	const char *c = conf_config();
+
+	ck_assert_int_eq(RUN(&out, &err, "migrate"), 0);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "call", "--config", c, "conf.add",
+	    "a=2", "b=40"), 0);
+	ck_assert_str_eq(out, "{\"sum\":42}\n");
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "call", "--config", c, "conf.echo",
+	    "text=" SECRET), 0);
+	ck_assert_str_eq(out, SECRET "\n");
+	ck_assert_ptr_null(strstr(err, SECRET));
+	free(out);
+	free(err);
+	/* Written before `afu9 call` exited. */
+	v = q_text(ci, "SELECT string_agg(tool || ' ' || caller || ' ' || "
+	    "status || ' ' || arguments::text || ' ' || result_summary || ' ' "
+	    "|| (rpc_id IS NULL), ' | ' ORDER BY started_at) FROM "
+	    "mcp_tool_calls");
+	ck_assert_str_eq(v, "add cli completed {\"a\": 2, \"b\": 40} "
+	    "{\"sum\":42} true | echo cli completed {\"text\": \"[REDACTED]\"} "
+	    "[REDACTED] true");
+	free(v);
+	/* The CLI does not report server states (the daemon owns them). */
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_servers"), 0);
+	free(ci);
+}
+END_TEST
+
+START_TEST(database_stops_mid_run)
+{
+	char *ci = use_db("down"), e[1024], *log, *body;
+	struct afu9 a;
+	json_t *r;
+	int i, st;
+
+	/* serve migrates the empty database itself. */
+	start_serve(&a, conf_config(), 1, NULL);
+	gw_init(&a);
+	json_decref(wait_ready(&a, "up", 200, 10000));
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM schema_migrations"),
+	    1);
+	for (i = 1; i <= 5; i++)
+		gw_add(&a, i);
+	q_wait(ci, "SELECT count(*) FROM mcp_tool_calls", 5, 10000);
+	ck_assert_msg(pgt_server_stop(pg, e, sizeof(e)) == 0, "%s", e);
+	r = wait_ready(&a, "down", 503, 10000);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "status")),
+	    "not ready");
+	json_decref(r);
+	/* Calls go on while the database is away. */
+	for (i = 6; i <= 10; i++)
+		gw_add(&a, i);
+	ck_assert_int_eq(http_get(a.port, "/metrics", &body), 200);
+	ck_assert_msg(strstr(body, "afu9_store_up 0\n") &&
+	    strstr(body, "afu9_audit_queue_rows 5\n") &&
+	    strstr(body, "afu9_audit_dropped_total 0\n"), "%s", body);
+	free(body);
+	ck_assert_msg(pgt_server_start(pg, e, sizeof(e)) == 0, "%s", e);
+	json_decref(wait_ready(&a, "up", 200, 15000));
+	q_wait(ci, "SELECT count(*) FROM mcp_tool_calls", 10, 10000);
+	ck_assert_int_eq(http_get(a.port, "/metrics", &body), 200);
+	ck_assert_msg(strstr(body, "afu9_store_up 1\n") &&
+	    strstr(body, "afu9_audit_queue_rows 0\n") &&
+	    strstr(body, "afu9_audit_written_total 10\n") &&
+	    strstr(body, "afu9_store_reconnects_total "), "%s", body);
+	free(body);
+	st = end_serve(&a, SIGTERM, &log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
+	    st, log);
+	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
+	free(log);
+	/* None lost, none twice. */
+	ck_assert_int_eq(q_int(ci, "SELECT count(DISTINCT rpc_id) FROM "
+	    "mcp_tool_calls WHERE caller = 'gateway'"), 10);
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_tool_calls"), 10);
+	free(ci);
+}
+END_TEST
+
+START_TEST(ready_disabled_and_down)
+{
+	char ci[600], *log, *body;
+	const char *c = conf_config();
+	struct afu9 a;
+	json_t *r;
+	int st;
+
+	/* No database at all: runs, says so, still ready. */
+	unsetenv("DATABASE_URL");
+	start_serve(&a, c, 0, NULL);
+	r = wait_ready(&a, "disabled", 200, 10000);
+	ck_assert(json_is_true(json_object_get(r, "ready")));
+	ck_assert(json_is_null(json_object_get(json_object_get(r, "database"),
+	    "error")));
+	json_decref(r);
+	ck_assert_int_eq(http_get(a.port, "/metrics", &body), 200);
+	ck_assert_msg(strstr(body, "afu9_store_up 0\n") &&
+	    strstr(body, "afu9_audit_dropped_total 0\n"), "%s", body);
+	free(body);
+	st = end_serve(&a, SIGTERM, &log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	ck_assert_msg(strstr(log, "DATABASE_URL is not set"), "%s", log);
+	free(log);
+	/* Configured but unreachable (not migrated at start): 503. */
+	snprintf(ci, sizeof(ci), "host=%s/nowhere port=5 user=afu9 "
+	    "password=pw-Hq7Lx2Vb9 dbname=x connect_timeout=2", tmpdir);
+	setenv("DATABASE_URL", ci, 1);
+	start_serve(&a, c, 0, "--no-migrate");
+	r = wait_ready(&a, "down", 503, 10000);
+	ck_assert_msg(strlen(json_string_value(json_object_get(
+	    json_object_get(r, "database"), "error"))) > 0, "no error");
+	body = json_dumps(r, 0);
+	ck_assert_msg(!strstr(body, "pw-Hq7Lx2Vb9"), "%s", body);
+	free(body);
+	json_decref(r);
+	st = end_serve(&a, SIGTERM, &log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	ck_assert_ptr_null(strstr(log, "pw-Hq7Lx2Vb9"));
+	free(log);
+}
+END_TEST
+
+static Suite *
+orchdb_suite(void)
+{
+	Suite *s = suite_create("orchdb");
+	TCase *tc = tcase_create("afu9+postgresql");
+
+	tcase_add_unchecked_fixture(tc, pg_up, pg_down);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, migrate_cli);
+	tcase_add_test(tc, migrate_twice_at_once);
+	tcase_add_test(tc, serve_migration_fails);
+	tcase_add_test(tc, gateway_rows_and_secrets);
+	tcase_add_test(tc, cli_call_rows);
+	tcase_add_test(tc, database_stops_mid_run);
+	tcase_add_test(tc, ready_disabled_and_down);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+	char cmd[600];
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 99;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sr = srunner_create(orchdb_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return failed ? 1 : 0;
+}
