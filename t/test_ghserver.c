@@ -16,7 +16,7 @@
  *    401/403/404/409/422 messages (timings shrunk with the
  *    AFU9_GITHUB_* knobs).
  * The token must appear in nothing the server writes.  Also: the text
- * cleaner (servers/github/text.c) directly.
+ * cleaner (servers/common/text.c) directly.
  */
 #include "config.h"
 
@@ -32,7 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "github/text.h"
+#include "common/text.h"
 #include "testutil.h"
 
 #define TOKEN		"tok-Ghs3rv-9Qx7Wv3-faultserver"

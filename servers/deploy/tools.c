@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "deploy/tools.h"
-#include "github/text.h"
+#include "common/text.h"
 
 #define NOTE_MAX	512
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "github/text.h"
+#include "common/text.h"
 #include "github/tools.h"
 
 #define NOTE_MAX	512

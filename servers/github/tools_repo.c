@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "github/text.h"
+#include "common/text.h"
 #include "github/tools.h"
 
 #define DIR_MAX_ENTRIES	1000

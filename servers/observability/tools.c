@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "github/text.h"
+#include "common/text.h"
 #include "log.h"
 #include "observability/timeparse.h"
 #include "observability/tools.h"

@@ -1,13 +1,13 @@
 /*
  * text: invisible-character stripping, UTF-8 repair and byte caps for the
- * text afu9-github hands to a model (see text.h).
+ * text the afu9 servers hand to a model (see text.h).
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "github/text.h"
+#include "common/text.h"
 
 int
 ghtext_is_invisible(uint32_t cp)

@@ -1,16 +1,17 @@
 /*
- * text: what afu9-github does to GitHub text before a model reads it.
+ * text: what the afu9 servers do to outside text (GitHub issues and pull
+ * requests, AWS events, log lines) before a model reads it.
  *
- * Issue and pull-request text can carry characters that render as nothing
- * in GitHub's web view yet are read by a model: Unicode tag characters
- * (U+E0000-U+E007F), bidirectional controls (U+202A-U+202E,
- * U+2066-U+2069) and zero-width characters (U+200B-U+200D, U+2060,
- * U+FEFF).  ghtext_clean() removes them (or only counts them), replaces
- * invalid UTF-8 with U+FFFD, and cuts the text at a byte bound on a
- * character boundary.
+ * Such text can carry characters that render as nothing in a web view
+ * yet are read by a model: Unicode tag characters (U+E0000-U+E007F),
+ * bidirectional controls (U+202A-U+202E, U+2066-U+2069) and zero-width
+ * characters (U+200B-U+200D, U+2060, U+FEFF).  ghtext_clean() removes
+ * them (or only counts them), replaces invalid UTF-8 with U+FFFD, and
+ * cuts the text at a byte bound on a character boundary.  (The ghtext_
+ * prefix is historical: the cleaner began in afu9-github.)
  */
-#ifndef AFU9_GHTEXT_H
-#define AFU9_GHTEXT_H
+#ifndef AFU9_TEXT_H
+#define AFU9_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>
