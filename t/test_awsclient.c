@@ -8,6 +8,13 @@
  * attempts) and what the callback got (error kind, code, the exact
  * message).
  *
+ * botocore (t/aws/botocheck.py, started once): the requests afu9 sent to
+ * the fault server, signed again by botocore's SigV4 signer at the time
+ * they name; afu9's Authorization must be botocore's byte for byte, for
+ * every service, with and without a session token, another region,
+ * endpoints with paths and retried attempts.  Without botocore these
+ * tests are left out the same way as moto's (below).
+ *
  * moto_server (started once through t/aws/moto.py on an ephemeral port):
  * real ECS, CloudWatch Logs and CloudWatch calls and a real error.  When
  * moto_server is not installed its tests are left out (a "# SKIP" note in
@@ -93,11 +100,12 @@ fs_start(void)
 }
 
 /*
- * Send a command (stolen) and return its reply (new reference).  Ids carry
+ * Send a command (stolen) to a line-per-command helper process (the fault
+ * server, botocheck.py) and return its reply (new reference).  Ids carry
  * the pid, so a reply left behind by an earlier forked test is skipped.
  */
 static json_t *
-fs_cmd(json_t *cmd)
+proc_cmd(struct tproc *p, const char *what, json_t *cmd)
 {
 	long long id = (long long)getpid() * 1000000 + ++fs_seq;
 	json_t *reply;
@@ -107,12 +115,12 @@ fs_cmd(json_t *cmd)
 	s = json_dumps(cmd, JSON_COMPACT);
 	json_decref(cmd);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(t_write(fs.in, s, strlen(s)), 0);
-	ck_assert_int_eq(t_write(fs.in, "\n", 1), 0);
+	ck_assert_int_eq(t_write(p->in, s, strlen(s)), 0);
+	ck_assert_int_eq(t_write(p->in, "\n", 1), 0);
 	free(s);
 	for (;;) {
-		line = t_read_line(fs.out, 15000 * t_slow());
-		ck_assert_msg(line != NULL, "fault server did not answer");
+		line = t_read_line(p->out, 15000 * t_slow());
+		ck_assert_msg(line != NULL, "%s did not answer", what);
 		reply = json_loads(line, 0, NULL);
 		free(line);
 		ck_assert_ptr_nonnull(reply);
@@ -120,6 +128,12 @@ fs_cmd(json_t *cmd)
 			return reply;
 		json_decref(reply);
 	}
+}
+
+static json_t *
+fs_cmd(json_t *cmd)
+{
+	return proc_cmd(&fs, "fault server", cmd);
 }
 
 static void
@@ -250,6 +264,41 @@ moto_start(void)
 		moto_port = atoi(line + 5);
 	else
 		snprintf(moto_why, sizeof(moto_why), "%s", line);
+	free(line);
+}
+
+/* ---- botocore ---- */
+
+static struct tproc	bc;
+static int		bc_ready;	/* botocheck.py said READY */
+static char		bc_why[4200];	/* else why not */
+
+/*
+ * Start t/aws/botocheck.py, which signs recorded requests with botocore;
+ * sets bc_ready, or bc_why to its "ABSENT reason" or what went wrong.
+ */
+static void
+bc_start(void)
+{
+	const char *py = getenv("PYTHON");
+	char script[4096], *line;
+	char *argv[3];
+
+	snprintf(script, sizeof(script), "%s", t_srcdir("t/aws/botocheck.py"));
+	argv[0] = (char *)(py && *py ? py : "python3");
+	argv[1] = script;
+	argv[2] = NULL;
+	if (t_spawn(&bc, argv, NULL, 0) == -1) {
+		snprintf(bc_why, sizeof(bc_why), "cannot run %s", script);
+		bc.pid = 0;
+		return;
+	}
+	if ((line = t_read_line(bc.out, 30000)) == NULL)
+		snprintf(bc_why, sizeof(bc_why), "%s said nothing", script);
+	else if (strncmp(line, "READY ", 6) == 0)
+		bc_ready = 1;
+	else
+		snprintf(bc_why, sizeof(bc_why), "%s", line);
 	free(line);
 }
 
@@ -471,35 +520,46 @@ amz_time(const char *s)
  * signed and the time in its X-Amz-Date; assert the Authorization header
  * sent is exactly the one computed and SignedHeaders is `signed_want`.
  */
+/* The SignedHeaders list of a recorded request's Authorization into
+   names (namelen bytes). */
 static void
-assert_signed(const json_t *req, const char *akid, const char *secret,
-    const char *token, const char *service, const char *signed_want)
+signed_list(const json_t *req, char *names, size_t namelen)
 {
-	struct aws_sigv4_header hs[AWS_SIGV4_MAX_HEADERS];
-	struct aws_sigv4_creds sc = { akid, secret, token };
-	struct aws_sigv4_req rq;
-	struct aws_sigv4_out out;
-	const char *auth, *date, *p, *body;
-	char names[512], *name, *save, err[256], scope[128];
-	size_t n = 0;
+	const char *auth, *p;
 	int cnt;
 
 	auth = req_header(req, "Authorization", &cnt);
 	ck_assert_int_eq(cnt, 1);
-	date = req_header(req, "X-Amz-Date", &cnt);
-	ck_assert_int_eq(cnt, 1);
-	snprintf(scope, sizeof(scope), "Credential=%s/%.8s/us-east-1/%s/"
-	    "aws4_request, ", akid, date, service);
-	ck_assert_msg(strstr(auth, scope) != NULL, "%s", auth);
 	ck_assert_ptr_nonnull(p = strstr(auth, "SignedHeaders="));
 	p += strlen("SignedHeaders=");
-	snprintf(names, sizeof(names), "%.*s", (int)strcspn(p, ","), p);
-	ck_assert_str_eq(names, signed_want);
+	snprintf(names, namelen, "%.*s", (int)strcspn(p, ","), p);
+}
+
+/*
+ * Sign the recorded request `req` again with afu9's signer, as it names
+ * in SignedHeaders and at the time in its X-Amz-Date, into *out (free
+ * with aws_sigv4_out_free()).
+ */
+static void
+resign(const json_t *req, const struct aws_sigv4_creds *sc,
+    const char *region, const char *service, struct aws_sigv4_out *out)
+{
+	struct aws_sigv4_header hs[AWS_SIGV4_MAX_HEADERS];
+	struct aws_sigv4_req rq;
+	const char *date, *body;
+	char names[512], *name, *save, err[256];
+	size_t n = 0;
+	int cnt;
+
+	date = req_header(req, "X-Amz-Date", &cnt);
+	ck_assert_int_eq(cnt, 1);
+	signed_list(req, names, sizeof(names));
 	for (name = strtok_r(names, ";", &save); name != NULL;
 	    name = strtok_r(NULL, ";", &save)) {
 		if (strcmp(name, "x-amz-date") == 0 ||
 		    strcmp(name, "x-amz-security-token") == 0)
 			continue;	/* the signer adds these itself */
+		ck_assert_uint_lt(n, AWS_SIGV4_MAX_HEADERS);
 		hs[n].name = name;
 		hs[n].value = req_header(req, name, &cnt);
 		ck_assert_msg(cnt == 1, "%s sent %d times", name, cnt);
@@ -514,16 +574,107 @@ assert_signed(const json_t *req, const char *akid, const char *secret,
 	rq.nheaders = n;
 	rq.body = body;
 	rq.body_len = strlen(body);
-	memset(&out, 0, sizeof(out));
-	ck_assert_msg(aws_sigv4_sign(&rq, &sc, "us-east-1", service,
-	    amz_time(date), &out, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_str_eq(out.amz_date, date);
+	memset(out, 0, sizeof(*out));
+	ck_assert_msg(aws_sigv4_sign(&rq, sc, region, service,
+	    amz_time(date), out, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(out->amz_date, date);
+}
+
+static void
+assert_signed(const json_t *req, const char *akid, const char *secret,
+    const char *token, const char *service, const char *signed_want)
+{
+	struct aws_sigv4_creds sc = { akid, secret, token };
+	struct aws_sigv4_out out;
+	const char *auth, *date;
+	char names[512], scope[128];
+	int cnt;
+
+	auth = req_header(req, "Authorization", &cnt);
+	ck_assert_int_eq(cnt, 1);
+	date = req_header(req, "X-Amz-Date", &cnt);
+	ck_assert_int_eq(cnt, 1);
+	snprintf(scope, sizeof(scope), "Credential=%s/%.8s/us-east-1/%s/"
+	    "aws4_request, ", akid, date, service);
+	ck_assert_msg(strstr(auth, scope) != NULL, "%s", auth);
+	signed_list(req, names, sizeof(names));
+	ck_assert_str_eq(names, signed_want);
+	resign(req, &sc, "us-east-1", service, &out);
 	ck_assert_str_eq(auth, out.authorization);
 	aws_sigv4_out_free(&out);
 	if (token != NULL)
 		assert_header(req, "X-Amz-Security-Token", token);
 	else
 		assert_no_header(req, "X-Amz-Security-Token");
+}
+
+/*
+ * Have botocore sign the recorded request `req` again (t/aws/botocheck.py:
+ * the same method, URL, body and the headers its SignedHeaders names, at
+ * the time in its X-Amz-Date, with these credentials for `service` in
+ * `region`) and assert that the Authorization afu9 sent is byte for byte
+ * botocore's, that SignedHeaders is `signed_want`, and that botocore
+ * sent the same X-Amz-Date and X-Amz-Security-Token.  On a mismatch the
+ * message shows both canonical requests.
+ */
+static void
+assert_botocore(const json_t *req, const char *akid, const char *secret,
+    const char *token, const char *region, const char *service,
+    const char *signed_want)
+{
+	struct aws_sigv4_creds sc = { akid, secret, token };
+	struct aws_sigv4_out out;
+	const char *auth, *date, *bauth, *sent_token;
+	char names[512], msg[8192];
+	json_t *reply;
+	long long skew;
+	int cnt;
+
+	ck_assert_msg(bc_ready, "botocore not available: %s", bc_why);
+	auth = req_header(req, "Authorization", &cnt);
+	ck_assert_int_eq(cnt, 1);
+	date = req_header(req, "X-Amz-Date", &cnt);
+	ck_assert_int_eq(cnt, 1);
+	/* signed now, not at some fixed time both sides might share */
+	skew = (long long)amz_time(date) - (long long)time(NULL);
+	ck_assert_msg(skew > -300 && skew < 300, "X-Amz-Date %s is %llds "
+	    "off", date, skew);
+	signed_list(req, names, sizeof(names));
+	ck_assert_str_eq(names, signed_want);
+	sent_token = req_header(req, "X-Amz-Security-Token", &cnt);
+	ck_assert_int_eq(cnt, token != NULL);
+
+	reply = proc_cmd(&bc, "botocheck.py", json_pack("{s:O, s:s, s:s, "
+	    "s:s?, s:s, s:s}", "request", req, "access_key", akid,
+	    "secret_key", secret, "token", token, "region", region,
+	    "service", service));
+	ck_assert_msg(json_is_true(json_object_get(reply, "ok")),
+	    "botocore could not sign it: %s", json_string_value(
+	    json_object_get(reply, "error")));
+	ck_assert_str_eq(json_string_value(json_object_get(reply,
+	    "amz_date")), date);
+	if (token != NULL) {
+		ck_assert_str_eq(sent_token, token);
+		ck_assert_str_eq(json_string_value(json_object_get(reply,
+		    "security_token")), token);
+	} else
+		ck_assert(json_is_null(json_object_get(reply,
+		    "security_token")));
+	bauth = json_string_value(json_object_get(reply, "authorization"));
+	ck_assert_ptr_nonnull(bauth);
+	if (strcmp(auth, bauth) != 0) {
+		resign(req, &sc, region, service, &out);
+		snprintf(msg, sizeof(msg), "Authorization differs from "
+		    "botocore's\nafu9:     %s\nbotocore: %s\n"
+		    "botocore canonical request:\n%s\n"
+		    "afu9 canonical request (recomputed):\n%s", auth, bauth,
+		    json_string_value(json_object_get(reply,
+		    "canonical_request")), out.canonical_request);
+		aws_sigv4_out_free(&out);
+		json_decref(reply);
+		ck_abort_msg("%s", msg);
+	}
+	json_decref(reply);
 }
 
 /* ---- wire format ---- */
@@ -1725,6 +1876,194 @@ moto_teardown(void)
 		teardown();
 }
 
+/* ---- afu9's signatures against botocore's signer ---- */
+
+#define SIGNED_JSON \
+	"content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
+
+static void
+botocore_setup(void)
+{
+	if (!bc_ready)	/* only with AFU9_REQUIRE_MOTO=1 */
+		ck_abort_msg("botocore not available: %s", bc_why);
+	setup();
+}
+
+static void
+botocore_teardown(void)
+{
+	if (loop != NULL)	/* NULL: botocore_setup() gave up */
+		teardown();
+}
+
+/*
+ * Make one call (params borrowed), answered 200 {}, and return the one
+ * request the server saw (new reference to the array holding it in *reqs).
+ */
+static const json_t *
+one_request(json_t **reqs, enum aws_service svc, const char *op,
+    const json_t *params)
+{
+	struct outcome o;
+
+	fs_simple(json_pack("{s:s}", "cmd", "reset"));
+	fs_push_ok(json_object(), "r");
+	call(&o, svc, op, params);
+	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
+	outcome_free(&o);
+	*reqs = fs_requests();
+	ck_assert_int_eq(json_array_size(*reqs), 1);
+	return json_array_get(*reqs, 0);
+}
+
+/* Each service afu9 calls, with a session token, bodies as afu9 sends
+   them (UTF-8, escapes, numbers). */
+START_TEST(botocore_each_service)
+{
+	static const struct {
+		enum aws_service svc;
+		const char	*op;
+		const char	*params;
+		const char	*target;
+		const char	*name;
+		const char	*signed_want;
+	} t[] = {
+		{ AWS_SVC_ECS, "DescribeServices",
+		  "{\"cluster\": \"prod\", \"services\": [\"web\", \"api\"], "
+		  "\"include\": [\"TAGS\"]}",
+		  "AmazonEC2ContainerServiceV20141113.DescribeServices",
+		  "ecs", SIGNED_JSON },
+		{ AWS_SVC_LOGS, "FilterLogEvents",
+		  "{\"logGroupName\": \"/ecs/web\", \"filterPattern\": "
+		  "\"\\\"ERROR\\\" \u00e9t\u00e9 \u2713 \\\\d+\", "
+		  "\"startTime\": 1700000000000, \"limit\": 100}",
+		  "Logs_20140328.FilterLogEvents", "logs", SIGNED_JSON },
+		{ AWS_SVC_MONITORING, "GetMetricData",
+		  "{\"MetricDataQueries\": [{\"Id\": \"cpu\", \"MetricStat\": "
+		  "{\"Metric\": {\"Namespace\": \"AWS/ECS\", \"MetricName\": "
+		  "\"CPUUtilization\", \"Dimensions\": [{\"Name\": "
+		  "\"ClusterName\", \"Value\": \"prod\"}]}, \"Period\": 300, "
+		  "\"Stat\": \"Average\"}}], \"StartTime\": 1700000000, "
+		  "\"EndTime\": 1700003600.5}",
+		  "GraniteServiceVersion20100801.GetMetricData", "monitoring",
+		  SIGNED_JSON ";x-amzn-query-mode" },
+		{ AWS_SVC_SECRETSMANAGER, "GetSecretValue",
+		  "{\"SecretId\": \"prod/db+main@x=1\"}",
+		  "secretsmanager.GetSecretValue", "secretsmanager",
+		  SIGNED_JSON },
+	};
+	json_t *params, *reqs;
+	const json_t *rq;
+	json_error_t jerr;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		params = json_loads(t[i].params, 0, &jerr);
+		ck_assert_msg(params != NULL, "%s", jerr.text);
+		rq = one_request(&reqs, t[i].svc, t[i].op, params);
+		json_decref(params);
+		assert_header(rq, "X-Amz-Target", t[i].target);
+		if (t[i].svc == AWS_SVC_MONITORING)
+			assert_header(rq, "x-amzn-query-mode", "true");
+		if (t[i].svc == AWS_SVC_LOGS)	/* the UTF-8 went as is */
+			ck_assert_ptr_nonnull(strstr(json_string_value(
+			    json_object_get(rq, "body")), "\u00e9t\u00e9 "
+			    "\u2713"));
+		assert_botocore(rq, AKID, SECRET, STOKEN, "us-east-1",
+		    t[i].name, t[i].signed_want);
+		json_decref(reqs);
+	}
+}
+END_TEST
+
+START_TEST(botocore_long_term_credentials)
+{
+	json_t *reqs;
+	const json_t *rq;
+
+	unsetenv("AWS_SESSION_TOKEN");
+	rebuild();
+	rq = one_request(&reqs, AWS_SVC_LOGS, "DescribeLogGroups", NULL);
+	assert_botocore(rq, AKID, SECRET, NULL, "us-east-1", "logs",
+	    "content-type;host;x-amz-date;x-amz-target");
+	json_decref(reqs);
+}
+END_TEST
+
+/* Another region is in the scope and the signing key. */
+START_TEST(botocore_other_region)
+{
+	json_t *reqs;
+	const json_t *rq;
+
+	setenv("AWS_REGION", "ap-southeast-2", 1);
+	rebuild();
+	rq = one_request(&reqs, AWS_SVC_MONITORING, "DescribeAlarms", NULL);
+	assert_botocore(rq, AKID, SECRET, STOKEN, "ap-southeast-2",
+	    "monitoring", SIGNED_JSON ";x-amzn-query-mode");
+	json_decref(reqs);
+}
+END_TEST
+
+/*
+ * Endpoints with a path: a plain prefix, one with bytes the canonical URI
+ * percent-encodes (an escape in it encoded again, as every service but S3
+ * expects), and dot segments.  The recorded target is what went on the
+ * wire; botocore signs that.
+ */
+START_TEST(botocore_endpoint_paths)
+{
+	static const struct {
+		const char	*path;	/* after the base URL */
+		const char	*sent;	/* the target on the wire */
+	} t[] = {
+		{ "/prefix", "/prefix/" },
+		{ "/aws/proxy/", "/aws/proxy/" },
+		{ "/a%20b/c:d=e,f(g)!*'$@+~x", "/a%20b/c:d=e,f(g)!*'$@+~x/" },
+		{ "/x/./y/../z", "/x/z/" },
+	};
+	json_t *reqs;
+	const json_t *rq;
+	char url[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(url, sizeof(url), "%s%s", base, t[i].path);
+		setenv("AWS_ENDPOINT_URL_ECS", url, 1);
+		rebuild();
+		rq = one_request(&reqs, AWS_SVC_ECS, "ListServices", NULL);
+		ck_assert_str_eq(json_string_value(json_object_get(rq,
+		    "target")), t[i].sent);
+		assert_botocore(rq, AKID, SECRET, STOKEN, "us-east-1", "ecs",
+		    SIGNED_JSON);
+		json_decref(reqs);
+	}
+}
+END_TEST
+
+/* Every attempt of a retried call is signed afresh, and right. */
+START_TEST(botocore_retried_attempts)
+{
+	struct outcome o;
+	json_t *reqs;
+	size_t i;
+
+	fs_push_error(400, "ThrottlingException", "Rate exceeded", "t-1", 1);
+	fs_push_error(503, "ServiceUnavailableException", NULL, "t-2", 1);
+	fs_push_ok(json_object(), "t-3");
+	call(&o, AWS_SVC_ECS, "UpdateService", NULL);
+	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
+	ck_assert_int_eq(o.attempts, 3);
+	outcome_free(&o);
+	reqs = fs_requests();
+	ck_assert_int_eq(json_array_size(reqs), 3);
+	for (i = 0; i < 3; i++)
+		assert_botocore(json_array_get(reqs, i), AKID, SECRET, STOKEN,
+		    "us-east-1", "ecs", SIGNED_JSON);
+	json_decref(reqs);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1732,17 +2071,26 @@ main(void)
 	Suite *s = suite_create("awsclient");
 	SRunner *sr;
 	TCase *tc;
-	int failed, with_moto;
+	int failed, with_moto, with_bc;
 
 	/* the fault server and moto are test tools: never wrapped */
 	unsetenv("AFU9_TEST_WRAPPER");
 	fs_start();
 	moto_start();
+	bc_start();
 	with_moto = moto_port != 0 || (req != NULL && strcmp(req, "1") == 0) ||
 	    strncmp(moto_why, "ABSENT ", 7) != 0;
 	if (!with_moto) {
 		printf("# SKIP moto tests: %s (AFU9_REQUIRE_MOTO=1 makes this "
 		    "a failure)\n", moto_why + 7);
+		fflush(stdout);
+	}
+
+	with_bc = bc_ready || (req != NULL && strcmp(req, "1") == 0) ||
+	    strncmp(bc_why, "ABSENT ", 7) != 0;
+	if (!with_bc) {
+		printf("# SKIP botocore cross-check: %s (AFU9_REQUIRE_MOTO=1 "
+		    "makes this a failure)\n", bc_why + 7);
 		fflush(stdout);
 	}
 
@@ -1794,6 +2142,18 @@ main(void)
 		suite_add_tcase(s, tc);
 	}
 
+	if (with_bc) {
+		tc = tcase_create("botocore");
+		tcase_add_checked_fixture(tc, botocore_setup,
+		    botocore_teardown);
+		tcase_add_test(tc, botocore_each_service);
+		tcase_add_test(tc, botocore_long_term_credentials);
+		tcase_add_test(tc, botocore_other_region);
+		tcase_add_test(tc, botocore_endpoint_paths);
+		tcase_add_test(tc, botocore_retried_attempts);
+		suite_add_tcase(s, tc);
+	}
+
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
@@ -1801,5 +2161,7 @@ main(void)
 	t_finish(&fs, 5000);
 	if (moto.pid > 0)
 		t_finish(&moto, 10000);
+	if (bc.pid > 0)
+		t_finish(&bc, 5000);
 	return failed ? 1 : 0;
 }
