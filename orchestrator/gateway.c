@@ -30,12 +30,30 @@ struct gwcall {
 	struct router_call	*rc;
 };
 
+/* The old way, for a result that is not an object: rebuilt from parts. */
 static void
-gw_done(struct router_call *rc, const json_t *result,
+gw_return_tree(struct mcp_call *call, const char *res, size_t len)
+{
+	json_t *result = json_loadb(res, len, JSON_DECODE_ANY, NULL);
+	json_t *content = json_object_get(result, "content");
+	json_t *sc = json_object_get(result, "structuredContent");
+
+	mcp_call_return_content(call, json_is_array(content) ?
+	    json_incref(content) : json_array(), sc ? json_incref(sc) : NULL,
+	    json_is_true(json_object_get(result, "isError")));
+	json_decref(result);
+}
+
+/*
+ * The child's result goes to the client as the child wrote it, under the
+ * client's id: no tree is built or encoded on the way.
+ */
+static void
+gw_done(struct router_call *rc, const char *res, size_t len, int is_error,
     const struct router_err *e, void *arg)
 {
 	struct gwcall *gc = arg;
-	json_t *content, *sc;
+	size_t i = 0;
 
 	if (e != NULL) {
 		if (e->kind == ROUTER_E_PROTOCOL)
@@ -47,11 +65,12 @@ gw_done(struct router_call *rc, const json_t *result,
 		free(gc);
 		return;
 	}
-	content = json_object_get(result, "content");
-	sc = json_object_get(result, "structuredContent");
-	mcp_call_return_content(gc->call, json_is_array(content) ?
-	    json_incref(content) : json_array(), sc ? json_incref(sc) : NULL,
-	    json_is_true(json_object_get(result, "isError")));
+	while (i < len && strchr(" \t\r\n", res[i]) != NULL)
+		i++;
+	if (i < len && res[i] == '{')
+		mcp_call_return_raw(gc->call, res, len);
+	else
+		gw_return_tree(gc->call, res, len);
 	free(gc);
 }
 
@@ -85,7 +104,10 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 	struct router_origin o = { AUDIT_GATEWAY, NULL };
 	struct router_err e;
 	struct gwcall *gc;
-	json_t *id;
+	const char *raw;
+	size_t len = 0;
+	char *text = NULL;
+	json_t *id = NULL;
 
 	if ((gc = calloc(1, sizeof(*gc))) == NULL) {
 		mcp_call_fail(call, RPC_INTERNAL_ERROR,
@@ -93,12 +115,24 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 		return;
 	}
 	gc->call = call;
-	/* The id as the client sent it, for the audit row. */
-	id = json_loads(mcp_call_id(call), JSON_DECODE_ANY, NULL);
-	o.rpc_id = id;
-	gc->rc = router_call(gw->r, mcp_call_tool(call),
-	    json_incref((json_t *)args), &o, gw_done,
-	    mcp_call_has_progress(call) ? gw_progress : NULL, gc, &e);
+	/* The arguments as the client wrote them, else encoded once. */
+	if ((raw = mcp_call_arguments_raw(call, &len)) == NULL) {
+		if ((text = json_dumps(args, JSON_COMPACT)) == NULL) {
+			free(gc);
+			mcp_call_fail(call, RPC_INTERNAL_ERROR,
+			    "internal error: out of memory");
+			return;
+		}
+		raw = text;
+		len = strlen(text);
+	}
+	/* The id as the client sent it, for the audit row (if any). */
+	if (router_audits(gw->r))
+		o.rpc_id = id = json_loads(mcp_call_id(call), JSON_DECODE_ANY,
+		    NULL);
+	gc->rc = router_call_raw(gw->r, mcp_call_tool(call), raw, len, &o,
+	    gw_done, mcp_call_has_progress(call) ? gw_progress : NULL, gc, &e);
+	free(text);
 	json_decref(id);
 	if (gc->rc == NULL) {
 		free(gc);

@@ -74,7 +74,8 @@ struct router_call {
 	int64_t			 id;		/* request id; 0 when none */
 	unsigned		 gen;		/* process it went to */
 	double			 t0;
-	router_done_fn		 done;
+	router_done_fn		 done;		/* one of done, done_raw */
+	router_done_raw_fn	 done_raw;
 	router_progress_fn	 progress;
 	void			*arg;
 	int			 cancelled;	/* by the caller */
@@ -101,6 +102,7 @@ struct rsrv {
 	int			 relist;	/* list_changed meanwhile */
 	unsigned		 pages;
 	json_t			*tools;		/* array: the child's entries */
+	json_t			*byname;	/* name -> entry of tools */
 	json_t			*acc;		/* array being listed */
 	struct router_call	*calls;
 	size_t			 ncalls;
@@ -358,16 +360,19 @@ audit_code(const struct router_err *e)
  * here, since only the router knows which call it was.
  */
 static void
-audit_submit(struct router *r, struct audit_row *a, const json_t *result,
-    const struct router_err *e)
+audit_submit(struct router *r, struct audit_row *a, const char *res,
+    size_t rlen, const struct router_err *e)
 {
+	json_t *result = NULL;
 	char *sum = NULL;
 
 	if (e != NULL) {
 		a->failed = 1;
 		a->error_code = audit_code(e);
 		a->error_message = e->message;
-	} else if (result != NULL) {
+	} else if (res != NULL) {
+		/* Parsed only here: calls that are not audited never are. */
+		result = json_loadb(res, rlen, JSON_DECODE_ANY, NULL);
 		sum = store_result_summary(result);
 		a->result_summary = sum;
 		a->is_error = json_is_true(json_object_get(result, "isError"));
@@ -380,6 +385,7 @@ audit_submit(struct router *r, struct audit_row *a, const json_t *result,
 		log_emit(LOG_LVL_WARN, a->server, NULL, "audit: the row for "
 		    "tool %.128s was refused as invalid", a->tool);
 	free(sum);
+	json_decref(result);
 }
 
 /* Should calls be audited now (a store that is not disabled)? */
@@ -390,7 +396,7 @@ audit_on(const struct router *r)
 }
 
 static void
-call_audit(struct router_call *c, const json_t *result,
+call_audit(struct router_call *c, const char *res, size_t rlen,
     const struct router_err *e)
 {
 	struct audit_row a;
@@ -405,7 +411,25 @@ call_audit(struct router_call *c, const json_t *result,
 	a.arguments = c->args;
 	a.started_at = c->wall0;
 	a.duration_ms = (now_s() - c->t0) * 1000.;
-	audit_submit(c->r, &a, result, e);
+	audit_submit(c->r, &a, res, rlen, e);
+}
+
+/* The caller's id for an audit row: a new reference, or NULL. */
+static json_t *
+origin_id(const struct router_origin *o)
+{
+	return o->rpc_id != NULL ? json_deep_copy(o->rpc_id) : NULL;
+}
+
+/* Arguments for an audit row: tree (borrowed) or text; new reference. */
+static json_t *
+args_json(const json_t *tree, const char *text, size_t len)
+{
+	if (tree != NULL)
+		return json_incref((json_t *)tree);
+	if (text != NULL)
+		return json_loadb(text, len, 0, NULL);
+	return json_object();
 }
 
 /* A call to server s refused before it was sent (server not ready). */
@@ -416,30 +440,61 @@ audit_refused(struct router *r, const struct rsrv *s, const char *tool,
 {
 	struct router_err e = { kind, 0, msg };
 	struct audit_row a;
+	json_t *id;
 
 	if (o == NULL || !audit_on(r))
 		return;
+	id = origin_id(o);
 	memset(&a, 0, sizeof(a));
 	a.server = s->cfg->name;
 	a.tool = tool;
-	a.rpc_id = o->rpc_id;
+	a.rpc_id = id;
 	a.caller = o->caller;
 	a.arguments = args;
 	a.started_at = ev_now(r->loop);
-	audit_submit(r, &a, NULL, &e);
+	audit_submit(r, &a, NULL, 0, &e);
+	json_decref(id);
 }
 
-/* Finish a call: count it, run done (unless cancelled), free it. */
+/*
+ * Run the caller's done with the result text (or e).  A tree caller gets
+ * the text parsed.
+ */
 static void
-call_finish(struct router_call *c, enum outcome oc, const json_t *result,
+call_done(struct router_call *c, const char *res, size_t rlen, int is_error,
     const struct router_err *e)
+{
+	struct router_err oom = { ROUTER_E_INTERNAL, 0, "out of memory" };
+	json_t *tree = NULL;
+
+	if (c->done_raw != NULL) {
+		c->done_raw(c, res, rlen, is_error, e, c->arg);
+		return;
+	}
+	if (c->done == NULL)
+		return;
+	if (res != NULL && (tree = json_loadb(res, rlen, JSON_DECODE_ANY,
+	    NULL)) == NULL)
+		e = &oom;
+	c->done(c, tree, tree ? NULL : e, c->arg);
+	json_decref(tree);
+}
+
+/*
+ * Finish a call: count it, audit it, run done (unless cancelled), free it.
+ * res (rlen bytes, borrowed) is the child's result text when it answered.
+ */
+static void
+call_finish(struct router_call *c, enum outcome oc, const char *res,
+    size_t rlen, int is_error, const struct router_err *e)
 {
 	struct router *r = c->r;
 
 	count_call(c, oc);
-	call_audit(c, c->cancelled ? NULL : result, c->cancelled ? NULL : e);
-	if (!c->cancelled && c->done)
-		c->done(c, result, e, c->arg);
+	call_audit(c, c->cancelled ? NULL : res, rlen,
+	    c->cancelled ? NULL : e);
+	if (!c->cancelled)
+		call_done(c, res, rlen, is_error, e);
 	call_unlink(c);
 	if (r->stopping && r->ncalls == 0)
 		router_step(r);
@@ -463,7 +518,7 @@ call_fail(struct router_call *c, enum router_ekind kind, enum outcome oc,
 	e.kind = kind;
 	e.code = code;
 	e.message = msg;
-	call_finish(c, oc, NULL, &e);
+	call_finish(c, oc, NULL, 0, 0, &e);
 }
 
 /* Fail every lost call of s with the cause of the death. */
@@ -480,23 +535,47 @@ fail_lost(struct rsrv *s)
 	}
 }
 
+/*
+ * Does the result text say "isError": true?  A look at its top-level
+ * members; a parse only when that cannot tell (an escaped member name).
+ */
+static int
+result_is_error(const char *res, size_t len)
+{
+	const char *v;
+	size_t vlen;
+	json_t *t;
+	int rc;
+
+	switch (rpc_raw_member(res, len, "isError", &v, &vlen)) {
+	case 1:
+		return vlen == 4 && memcmp(v, "true", 4) == 0;
+	case 0:
+		return 0;
+	default:
+		t = json_loadb(res, len, JSON_DECODE_ANY, NULL);
+		rc = json_is_true(json_object_get(t, "isError"));
+		json_decref(t);
+		return rc;
+	}
+}
+
 static void
-call_reply(struct mcp_client *cl, int64_t id, const json_t *result,
-    const struct mcp_error *err, void *arg)
+call_reply(struct mcp_client *cl, int64_t id, const char *result,
+    size_t len, const struct mcp_error *err, void *arg)
 {
 	struct router_call *c = arg;
 	struct rsrv *s = c->s;
-	const json_t *ie;
+	int ie;
 
 	c->id = 0;
 	if (c->cancelled) {
-		call_finish(c, OC_CANCELLED, NULL, NULL);
+		call_finish(c, OC_CANCELLED, NULL, 0, 0, NULL);
 		return;
 	}
 	if (err == NULL) {
-		ie = json_object_get(result, "isError");
-		call_finish(c, json_is_true(ie) ? OC_ERROR : OC_OK, result,
-		    NULL);
+		ie = result_is_error(result, len);
+		call_finish(c, ie ? OC_ERROR : OC_OK, result, len, ie, NULL);
 		return;
 	}
 	switch (err->code) {
@@ -560,14 +639,7 @@ split_qname(struct router *r, const char *qname, const char **tool)
 static const json_t *
 srv_find_tool(const struct rsrv *s, const char *tool)
 {
-	const json_t *t;
-	size_t i;
-
-	json_array_foreach(s->tools, i, t)
-		if (strcmp(json_string_value(json_object_get(t, "name")),
-		    tool) == 0)
-			return t;
-	return NULL;
+	return json_object_get(s->byname, tool);
 }
 
 /* Fill *err from r->errbuf; returns NULL for the caller to return. */
@@ -612,70 +684,100 @@ srv_down_reason(const struct rsrv *s, char *buf, size_t len)
 	return buf;
 }
 
-struct router_call *
-router_call(struct router *r, const char *qname, json_t *args,
-    const struct router_origin *origin, router_done_fn done,
+/*
+ * {"name":"<tool>","arguments":<args>}: new, in *len bytes, or NULL.
+ * Tool names are [A-Za-z0-9_./-] (qname_ok): nothing to escape.
+ */
+static char *
+call_params(const char *tool, const char *args, size_t alen, size_t *len)
+{
+	static const char a[] = "{\"name\":\"", b[] = "\",\"arguments\":";
+	size_t tl = strlen(tool), n;
+	char *p;
+
+	if (args == NULL) {
+		args = "{}";
+		alen = 2;
+	}
+	n = sizeof(a) - 1 + tl + sizeof(b) - 1 + alen + 1;
+	if ((p = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(p, a, sizeof(a) - 1);
+	memcpy(p + sizeof(a) - 1, tool, tl);
+	memcpy(p + sizeof(a) - 1 + tl, b, sizeof(b) - 1);
+	memcpy(p + n - 1 - alen, args, alen);
+	p[n - 1] = '}';
+	p[n] = '\0';
+	*len = n;
+	return p;
+}
+
+/*
+ * The one way a call starts: args as text (borrowed; NULL: {}), and
+ * tree, the same arguments parsed when the caller has them (borrowed; for
+ * an audit row).  Exactly one of done and done_raw.  See router_call().
+ */
+static struct router_call *
+call_start(struct router *r, const char *qname, const char *args,
+    size_t alen, const json_t *tree, const struct router_origin *origin,
+    router_done_fn done, router_done_raw_fn done_raw,
     router_progress_fn progress, void *arg, struct router_err *err)
 {
 	struct router_call *c;
 	const char *tool;
 	struct rsrv *s;
-	json_t *params;
-	char why[CAUSE_MAX + 64];
+	json_t *aj;
+	size_t plen;
+	char why[CAUSE_MAX + 64], *params;
 
-	if (r->stopping) {
-		json_decref(args);
+	if (r->stopping)
 		return call_refuse(r, err, ROUTER_E_SHUTDOWN,
 		    "afu9 is shutting down");
-	}
-	if ((s = split_qname(r, qname, &tool)) == NULL) {
-		json_decref(args);
+	if ((s = split_qname(r, qname, &tool)) == NULL)
 		return call_refuse(r, err, ROUTER_E_UNKNOWN, "Unknown tool: "
 		    "%.200s (tools are named server.tool)", qname);
-	}
 	if (!s->ready || s->cl == NULL) {
 		(void)call_refuse(r, err, ROUTER_E_UNAVAILABLE,
 		    "server %s %s", s->cfg->name,
 		    srv_down_reason(s, why, sizeof(why)));
-		audit_refused(r, s, tool, args, origin, ROUTER_E_UNAVAILABLE,
-		    r->errbuf);
-		json_decref(args);
+		if (origin != NULL && audit_on(r)) {
+			aj = args_json(tree, args, alen);
+			audit_refused(r, s, tool, aj, origin,
+			    ROUTER_E_UNAVAILABLE, r->errbuf);
+			json_decref(aj);
+		}
 		return NULL;
 	}
-	if (srv_find_tool(s, tool) == NULL) {
-		json_decref(args);
+	if (srv_find_tool(s, tool) == NULL)
 		return call_refuse(r, err, ROUTER_E_UNKNOWN, "Unknown tool: "
 		    "%.200s", qname);
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->tool = strdup(tool)) == NULL) {
+	    (c->tool = strdup(tool)) == NULL ||
+	    (params = call_params(tool, args, alen, &plen)) == NULL) {
+		if (c)
+			free(c->tool);
 		free(c);
-		json_decref(args);
 		return call_refuse(r, err, ROUTER_E_INTERNAL, "out of memory");
 	}
-	if (args == NULL)
-		args = json_object();
 	if (origin != NULL && audit_on(r)) {
 		c->audit = 1;
 		c->caller = origin->caller;
-		c->args = json_incref(args);
-		if (origin->rpc_id != NULL)
-			c->rpc_id = json_deep_copy(origin->rpc_id);
+		c->args = args_json(tree, args, alen);
+		c->rpc_id = origin_id(origin);
 		c->wall0 = ev_now(r->loop);
 	}
-	params = json_object();
-	json_object_set_new(params, "name", json_string(tool));
-	json_object_set_new(params, "arguments", args);
 	c->r = r;
 	c->s = s;
 	c->gen = s->gen;
 	c->t0 = now_s();
 	c->done = done;
+	c->done_raw = done_raw;
 	c->progress = progress;
 	c->arg = arg;
-	c->id = mcp_client_request(s->cl, "tools/call", params,
+	c->id = mcp_client_request_raw(s->cl, "tools/call", params, plen,
 	    s->cfg->call_timeout_ms / 1000., call_reply,
 	    progress ? call_progress : NULL, c);
+	free(params);
 	if (c->id < 0) {
 		(void)call_refuse(r, err, ROUTER_E_INTERNAL, "server %s: "
 		    "cannot send the request (output full or closed)",
@@ -698,6 +800,36 @@ router_call(struct router *r, const char *qname, json_t *args,
 	return c;
 }
 
+struct router_call *
+router_call(struct router *r, const char *qname, json_t *args,
+    const struct router_origin *origin, router_done_fn done,
+    router_progress_fn progress, void *arg, struct router_err *err)
+{
+	struct router_call *c;
+	char *text = NULL;
+
+	if (args != NULL && (text = json_dumps(args, JSON_COMPACT |
+	    JSON_ENCODE_ANY)) == NULL) {
+		json_decref(args);
+		return call_refuse(r, err, ROUTER_E_INTERNAL, "out of memory");
+	}
+	c = call_start(r, qname, text, text ? strlen(text) : 0, args, origin,
+	    done, NULL, progress, arg, err);
+	free(text);
+	json_decref(args);
+	return c;
+}
+
+struct router_call *
+router_call_raw(struct router *r, const char *qname, const char *args,
+    size_t args_len, const struct router_origin *origin,
+    router_done_raw_fn done, router_progress_fn progress, void *arg,
+    struct router_err *err)
+{
+	return call_start(r, qname, args, args_len, NULL, origin, NULL, done,
+	    progress, arg, err);
+}
+
 void
 router_call_cancel(struct router_call *c, const char *reason)
 {
@@ -716,6 +848,12 @@ size_t
 router_calls_in_flight(const struct router *r)
 {
 	return r->ncalls;
+}
+
+int
+router_audits(const struct router *r)
+{
+	return audit_on(r);
 }
 
 /* ---- registry ---- */
@@ -896,6 +1034,19 @@ list_take(struct rsrv *s, const json_t *tools)
 	}
 }
 
+/* Index s->tools by name (entries borrowed from the array). */
+static void
+srv_index_tools(struct rsrv *s)
+{
+	const json_t *t;
+	size_t i;
+
+	json_object_clear(s->byname);
+	json_array_foreach(s->tools, i, t)
+		json_object_set(s->byname, json_string_value(json_object_get(t,
+		    "name")), (json_t *)t);
+}
+
 static void
 list_reply(struct mcp_client *cl, int64_t id, const json_t *result,
     const struct mcp_error *err, void *arg)
@@ -927,6 +1078,7 @@ list_reply(struct mcp_client *cl, int64_t id, const json_t *result,
 	json_decref(s->tools);
 	s->tools = s->acc;
 	s->acc = NULL;
+	srv_index_tools(s);
 	if (s->relist) {
 		s->relist = 0;
 		srv_list_page(s, NULL);
@@ -1008,6 +1160,7 @@ srv_reset(struct rsrv *s)
 	json_decref(s->acc);
 	s->acc = NULL;
 	json_array_clear(s->tools);
+	json_object_clear(s->byname);
 	if (had_tools)
 		notify_tools(s);
 }
@@ -1196,6 +1349,7 @@ router_new(struct ev_loop *loop, const struct afu9_config *cfg,
 		s->cfg = &cfg->servers[i];
 		s->ping_rtt_ms = -1;
 		s->tools = json_array();
+		s->byname = json_object();
 		ev_timer_init(&s->ping, ping_cb, 0., 0.);
 		ev_timer_init(&s->lost, lost_cb, LOST_WAIT, 0.);
 		s->ping.data = s->lost.data = s;
@@ -1360,6 +1514,7 @@ router_free(struct router *r)
 		while (s->calls)
 			call_unlink(s->calls);
 		json_decref(s->tools);
+		json_decref(s->byname);
 		json_decref(s->acc);
 	}
 	sup_free(r->sup);

@@ -187,10 +187,32 @@ struct router_call *router_call(struct router *, const char *qname,
 		    router_done_fn done,
 		    router_progress_fn progress, void *arg,
 		    struct router_err *err);
+/*
+ * done for router_call_raw(): the child's result as JSON text (len bytes,
+ * borrowed for the callback; valid JSON as the child sent it, whitespace
+ * and all) and whether it said "isError": true, when err is NULL.
+ */
+typedef void (*router_done_raw_fn)(struct router_call *, const char *result,
+		    size_t len, int is_error, const struct router_err *err,
+		    void *arg);
+/*
+ * router_call() without trees on the way: args is the text of a JSON
+ * object (args_len bytes, borrowed for this call only; NULL: {}), spliced
+ * into the request to the child as it is, and the child's result comes
+ * back as text.  Only an audit row parses them.  Same rules otherwise.
+ */
+struct router_call *router_call_raw(struct router *, const char *qname,
+		    const char *args, size_t args_len,
+		    const struct router_origin *origin, router_done_raw_fn done,
+		    router_progress_fn progress, void *arg,
+		    struct router_err *err);
 /* The caller gives up: the child gets notifications/cancelled; no
    callback of this call runs after this. */
 void		 router_call_cancel(struct router_call *, const char *reason);
 size_t		 router_calls_in_flight(const struct router *);
+/* Are calls with an origin audited now (a store that is not disabled)?
+   Callers may skip building origin->rpc_id when not. */
+int		 router_audits(const struct router *);
 
 /*
  * Prometheus text for the router: afu9_tool_calls_total{server,tool,

@@ -4,15 +4,25 @@
  *
  * Connection life: DOWN/CONNECTING with no PGconn -> PQconnectStartParams,
  * PQconnectPoll on socket readiness (connect_timeout_ms guards it) ->
- * pipeline mode, the two statements prepared -> UP.  Any connection-level
- * failure closes the PGconn, puts everything unacknowledged back to be
- * sent, and arms the backoff timer; its expiry starts the next attempt.
+ * pipeline mode, the statements prepared (and synchronous_commit set when
+ * asked) -> UP.  Any connection-level failure closes the PGconn, puts
+ * everything unacknowledged back to be sent, and arms the backoff timer;
+ * its expiry starts the next attempt.
  *
  * Every statement is followed by its own PQpipelineSync, so the results
  * for one operation are: its result, a NULL, a PGRES_PIPELINE_SYNC.
  * s->ops mirrors what was sent, in order: results are matched to it.
- * Audit rows are sent in queue order, so the oldest audit op in flight is
- * always the queue's head.
+ *
+ * Audit rows go in batches: everything queued (up to BATCH_ROWS rows and
+ * BATCH_BYTES) becomes one INSERT ... SELECT FROM unnest() of thirteen
+ * array parameters, one statement and so one transaction and one WAL
+ * flush.  One batch is in flight at a time: rows queued while it is
+ * written form the next one, so the batch size follows the commit time.
+ * A batch refused for a row's data (SQLSTATE class 22, 23) names no
+ * row, so its rows are then sent one statement each ("isolating"): only
+ * the bad row is dropped, and batching resumes after them.  Rows are
+ * sent in queue order, so the audit rows in flight are always the
+ * queue's first qsent.
  */
 #include "config.h"
 
@@ -36,6 +46,15 @@
 
 #define OPS_MAX		128	/* statements in flight on the pipeline */
 #define AUDIT_NPARAM	13
+#define BATCH_ROWS	500	/* audit rows in one statement */
+#define BATCH_BYTES	(4u << 20) /* row bytes in one statement (one
+				   row always goes, whatever its size) */
+#define ARRAYS_MAX	(4 * BATCH_BYTES) /* bound of the array literals:
+				   quoting at most doubles a row */
+#define RAND_POOL	4096	/* random bytes fetched at once */
+#define START_MAX	9e12	/* started_at bound: PostgreSQL's range
+				   ends at 9.2e12 s; microseconds fit in
+				   a long long */
 #define SRV_NPARAM	11
 #define NAME_MAX_SRV	64
 #define TOOL_MAX	128
@@ -43,6 +62,7 @@
 #define MSG_MAX		256	/* one failed operation's message */
 
 #define STMT_AUDIT	"afu9_audit_insert"
+#define STMT_BATCH	"afu9_audit_batch"
 #define STMT_SERVER	"afu9_server_upsert"
 
 static const char audit_sql[] =
@@ -52,6 +72,23 @@ static const char audit_sql[] =
     "$4::jsonb, $5, $6::jsonb, $7, $8, $9::boolean, $10::integer, $11, "
     "$12::integer, to_timestamp($13::double precision)) "
     "ON CONFLICT (id) DO NOTHING";
+
+/* The same columns, one array per column, one row per element. */
+static const char batch_sql[] =
+    "INSERT INTO mcp_tool_calls (id, server, tool, rpc_id, caller, "
+    "arguments, status, result_summary, is_error, error_code, "
+    "error_message, duration_ms, started_at) SELECT id, server, tool, "
+    "rpc_id, caller, arguments, status, result_summary, is_error, "
+    "error_code, error_message, duration_ms, to_timestamp(started_at) "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], "
+    "$5::text[], $6::jsonb[], $7::text[], $8::text[], $9::boolean[], "
+    "$10::integer[], $11::text[], $12::integer[], "
+    "$13::double precision[]) AS u (id, server, tool, rpc_id, caller, "
+    "arguments, status, result_summary, is_error, error_code, "
+    "error_message, duration_ms, started_at) "
+    "ON CONFLICT (id) DO NOTHING";
+
+static const char async_sql[] = "SET synchronous_commit = off";
 
 static const char server_sql[] =
     "INSERT INTO mcp_servers (name, command, args, state, health, pid, "
@@ -78,8 +115,8 @@ static const char *const server_healths[] = {
 };
 
 enum op_kind {
-	OP_PREPARE = 0,
-	OP_AUDIT,
+	OP_SETUP = 0,	/* a PREPARE or the SET of the session */
+	OP_AUDIT,	/* one row (STMT_AUDIT) or a batch (STMT_BATCH) */
 	OP_SERVER,
 };
 
@@ -87,16 +124,31 @@ enum op_kind {
 struct op {
 	enum op_kind	 kind;
 	size_t		 slot;		/* OP_SERVER: index in s->srv */
+	size_t		 nrows;		/* OP_AUDIT: rows it carries */
+	int		 batch;		/* OP_AUDIT: STMT_BATCH */
 	int		 failed;	/* an error result came */
 	int		 permanent;	/* ... for the row's data (22, 23) */
-	int		 inserted;	/* OP_AUDIT: a row went in */
+	size_t		 inserted;	/* OP_AUDIT: rows that went in */
 	char		 msg[MSG_MAX];	/* the error, for the log */
 };
 
-/* An audit row as statement parameters (each malloc'd; NULL is NULL). */
+/* Room for the short parameters: uuid, server, tool, an integer rpc_id,
+   error_code, duration_ms, started_at, each with its NUL. */
+#define ROW_INLINE	(37 + NAME_MAX_SRV + 1 + TOOL_MAX + 1 + 24 + 12 + \
+			    12 + 32)
+#define ROW_OWN		4	/* rpc_id, arguments, summary, message */
+
+/*
+ * An audit row as statement parameters (text; NULL is SQL NULL).  One
+ * allocation holds the short ones (inl) and the pointers; p[] points
+ * into inl, at constant strings, or at own[], which the row frees.
+ */
 struct qrow {
-	char	*p[AUDIT_NPARAM];
-	size_t	 bytes;
+	const char	*p[AUDIT_NPARAM];
+	char		*own[ROW_OWN];
+	size_t		 bytes;		/* counted against queue_max_bytes */
+	size_t		 used;		/* of inl */
+	char		 inl[ROW_INLINE];
 };
 
 /* One server's reports: the newest waiting one and the one in flight. */
@@ -118,7 +170,9 @@ struct store {
 	char		 err[STORE_ERR_MAX];
 	PGconn		*conn;
 	int		 connected;	/* PQconnectPoll said OK */
-	int		 prepared;	/* OP_PREPARE answered */
+	int		 async_commit;	/* AFU9_AUDIT_SYNC_COMMIT=off */
+	int		 nsetup;	/* OP_SETUP sent per connection */
+	int		 prepared;	/* OP_SETUP answered */
 	int		 ever_up;
 	unsigned	 attempt;	/* failures since the last UP */
 	ev_io		 io;
@@ -131,6 +185,14 @@ struct store {
 	size_t		 qcap, qhead, qlen;
 	size_t		 qsent;		/* the first qsent rows are in flight */
 	size_t		 qbytes;
+	size_t		 isolate;	/* the first isolate rows go one
+					   statement each (a batch of them
+					   was refused) */
+	struct buf	 arrays;	/* a batch's array literals */
+	struct buf	 scratch;	/* arguments being written */
+	unsigned char	 rand[RAND_POOL]; /* random bytes for uuids */
+	size_t		 rand_used;	/* taken from rand (RAND_POOL:
+					   empty) */
 
 	struct srv	*srv;
 	size_t		 nsrv;
@@ -252,6 +314,8 @@ safe_text(const char *s, size_t max)
 
 	if ((r = redact_str(s)) == NULL)
 		return NULL;
+	if (strlen(r) <= max && u8valid(r))
+		return r;	/* the usual case: nothing to cut */
 	c = u8clean(r, max);
 	free(r);
 	return c;
@@ -302,18 +366,70 @@ xprintf(const char *fmt, ...)
 	return rc == -1 ? NULL : s;
 }
 
-/* A random (version 4) uuid in its text form; malloc'd or NULL. */
-static char *
-uuid_new(void)
+/*
+ * The text form of a random (version 4) uuid into out[37].  The random
+ * bytes come from a pool refilled RAND_POOL bytes at a time: libsodium
+ * may make one getrandom(2) per request, and this runs once per call.
+ */
+static void
+uuid_text(struct store *s, char *out)
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
+	size_t i;
 
-	randombytes_buf(b, sizeof(b));
+	if (s->rand_used + sizeof(b) > sizeof(s->rand)) {
+		randombytes_buf(s->rand, sizeof(s->rand));
+		s->rand_used = 0;
+	}
+	memcpy(b, s->rand + s->rand_used, sizeof(b));
+	s->rand_used += sizeof(b);
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	return xprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*out++ = '-';
+		*out++ = hex[b[i] >> 4];
+		*out++ = hex[b[i] & 0x0f];
+	}
+	*out = '\0';
+}
+
+/* Decimal text of v into out (room for 21 bytes); returns its length. */
+static size_t
+int_text(char *out, long long v)
+{
+	char tmp[24], *t = tmp + sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+	    (unsigned long long)v;
+	size_t n;
+
+	do {
+		*--t = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--t = '-';
+	n = (size_t)(tmp + sizeof(tmp) - t);
+	memcpy(out, t, n);
+	out[n] = '\0';
+	return n;
+}
+
+/*
+ * Seconds since the epoch, 0 < t < START_MAX, as "S.UUUUUU" (rounded to
+ * the microsecond) into out (room for 32 bytes).
+ */
+static void
+time_text(char *out, double t)
+{
+	long long us = llround(t * 1e6), frac = us % 1000000;
+	size_t n = int_text(out, us / 1000000), i;
+
+	out[n] = '.';
+	for (i = 6; i > 0; i--, frac /= 10)
+		out[n + i] = (char)('0' + frac % 10);
+	out[n + 7] = '\0';
 }
 
 static int
@@ -351,38 +467,173 @@ params_free(char **p, size_t n)
 static void
 qrow_free(struct qrow *r)
 {
+	size_t i;
+
 	if (r == NULL)
 		return;
-	params_free(r->p, AUDIT_NPARAM);
+	for (i = 0; i < ROW_OWN; i++)
+		free(r->own[i]);
 	free(r);
 }
 
-/* The redacted arguments as jsonb text, bounded by STORE_ARGS_MAX. */
+/* Append a JSON string needing no escape; 0 when one is needed. */
+static int
+dump_str(struct buf *b, const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == '"' || v[i] == '\\' || (unsigned char)v[i] < 0x20)
+			return 0;
+	return buf_append(b, "\"", 1) == -1 || buf_append(b, v, n) == -1 ||
+	    buf_append(b, "\"", 1) == -1 ? -1 : 1;
+}
+
+static int	dump_value(struct buf *, const json_t *, int);
+
+static int
+dump_object(struct buf *b, const json_t *v, int depth)
+{
+	const char *key, *sep = "{";
+	json_t *val;
+	int rc;
+
+	json_object_foreach((json_t *)v, key, val) {
+		if (redact_is_sensitive_key(key))
+			return 0;
+		if (buf_append(b, sep, 1) == -1)
+			return -1;
+		sep = ",";
+		if ((rc = dump_str(b, key, strlen(key))) != 1 ||
+		    (rc = buf_append(b, ":", 1)) == -1 ||
+		    (rc = dump_value(b, val, depth + 1)) != 1)
+			return rc;
+	}
+	return buf_append(b, *sep == '{' ? "{}" : "}", *sep == '{' ? 2 :
+	    1) == -1 ? -1 : 1;
+}
+
+static int
+dump_array(struct buf *b, const json_t *v, int depth)
+{
+	const char *sep = "[";
+	json_t *val;
+	size_t i;
+	int rc;
+
+	json_array_foreach(v, i, val) {
+		if (buf_append(b, sep, 1) == -1)
+			return -1;
+		sep = ",";
+		if ((rc = dump_value(b, val, depth + 1)) != 1)
+			return rc;
+	}
+	return buf_append(b, *sep == '[' ? "[]" : "]", *sep == '[' ? 2 :
+	    1) == -1 ? -1 : 1;
+}
+
+/*
+ * Compact JSON text of v appended to b, as redact_json() would leave it
+ * if it redacted nothing: 1 when done; 0 when v needs the exact path (a
+ * key it redacts by name, a character that must be escaped, nesting
+ * deeper than 32); -1 when b is full (ENOBUFS) or ENOMEM.
+ */
+static int
+dump_value(struct buf *b, const json_t *v, int depth)
+{
+	char num[32];
+	size_t n;
+
+	if (depth > 32)
+		return 0;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return dump_object(b, v, depth);
+	case JSON_ARRAY:
+		return dump_array(b, v, depth);
+	case JSON_STRING:
+		return dump_str(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		n = int_text(num, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		n = (size_t)snprintf(num, sizeof(num), "%.17g",
+		    json_real_value(v));
+		break;
+	case JSON_TRUE:
+		return buf_append(b, "true", 4) == -1 ? -1 : 1;
+	case JSON_FALSE:
+		return buf_append(b, "false", 5) == -1 ? -1 : 1;
+	default:
+		return buf_append(b, "null", 4) == -1 ? -1 : 1;
+	}
+	return buf_append(b, num, n) == -1 ? -1 : 1;
+}
+
+/*
+ * The text of args as it is after redact_json(), without the copy, or
+ * NULL when only the exact path will do.  Taken when dump_value() could
+ * write it with no escape sequence, so that every string and key stands
+ * in the text byte for byte between its quotes, and redacting the whole
+ * text changes nothing: then no string held a secret or a token shape
+ * either (none can hide across a quote unseen: a match would have
+ * changed the text), and the text is what the copy would give.  Sets
+ * *nomem on ENOMEM.  Malloc'd.
+ */
 static char *
-args_param(const json_t *args)
+args_fast(struct store *s, const json_t *args, int *nomem)
+{
+	struct buf *b = &s->scratch;
+	char *r;
+	int rc;
+
+	buf_reset(b);
+	if ((rc = dump_value(b, args, 0)) == -1 && errno != ENOBUFS)
+		*nomem = 1;
+	if (rc != 1 || buf_append(b, "", 1) == -1)
+		return NULL;
+	if ((r = redact_str(buf_data(b))) == NULL) {
+		*nomem = 1;
+		return NULL;
+	}
+	if (strcmp(r, buf_data(b)) == 0)
+		return r;
+	free(r);
+	return NULL;
+}
+
+/*
+ * The redacted arguments as jsonb text, bounded by STORE_ARGS_MAX, in
+ * *out: malloc'd, or NULL for the constant "{}".  0, or -1 on ENOMEM.
+ */
+static int
+args_param(struct store *s, const json_t *args, char **out)
 {
 	json_t *red;
 	char *j;
 	size_t n;
+	int nomem = 0;
 
-	if (args == NULL)
-		return strdup("{}");
-	if ((red = redact_json(args)) == NULL)
-		return NULL;
-	j = json_param(red);
-	json_decref(red);
-	if (j == NULL || (n = strlen(j)) <= STORE_ARGS_MAX)
-		return j;
-	free(j);
-	return xprintf("{\"truncated\":true,\"bytes\":%zu}", n);
-}
-
-static char *
-rpc_id_param(const json_t *id)
-{
-	if (json_is_integer(id))
-		return xprintf("%" JSON_INTEGER_FORMAT, json_integer_value(id));
-	return json_param(id);
+	*out = NULL;
+	if (args == NULL || (json_is_object(args) && json_object_size(args) ==
+	    0))
+		return 0;
+	if ((j = args_fast(s, args, &nomem)) == NULL && !nomem) {
+		if ((red = redact_json(args)) == NULL)
+			return -1;
+		j = json_param(red);
+		json_decref(red);
+	}
+	if (j == NULL)
+		return -1;
+	if ((n = strlen(j)) > STORE_ARGS_MAX) {
+		free(j);
+		if ((j = xprintf("{\"truncated\":true,\"bytes\":%zu}", n)) ==
+		    NULL)
+			return -1;
+	}
+	*out = j;
+	return 0;
 }
 
 static int
@@ -395,53 +646,162 @@ audit_row_ok(const struct audit_row *a)
 	    nt >= 1 && nt <= TOOL_MAX && u8valid(a->tool) &&
 	    (unsigned)a->caller < sizeof(caller_names) /
 	    sizeof(caller_names[0]) && isfinite(a->started_at) &&
-	    a->started_at > 0 && isfinite(a->duration_ms) &&
-	    a->duration_ms >= 0;
+	    a->started_at > 0 && a->started_at < START_MAX &&
+	    isfinite(a->duration_ms) && a->duration_ms >= 0;
+}
+
+/* Room for n more bytes in r->inl; the caller writes them. */
+static char *
+inl_take(struct qrow *r, size_t n)
+{
+	char *p = r->inl + r->used;
+
+	r->used += n;
+	return p;
+}
+
+static const char *
+inl_copy(struct qrow *r, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(inl_take(r, n), s, n);
+}
+
+static const char *
+inl_int(struct qrow *r, long long v)
+{
+	char *p = r->inl + r->used;
+
+	r->used += int_text(p, v) + 1;
+	return p;
+}
+
+/* The rpc_id parameter (NULL: none), in r->inl or r->own[0]. */
+static int
+rpc_id_param(struct qrow *r, const json_t *id)
+{
+	if (json_is_integer(id))
+		r->p[3] = inl_int(r, json_integer_value(id));
+	else if (json_is_string(id) || json_is_number(id)) {
+		if ((r->own[0] = json_param(id)) == NULL)
+			return -1;
+		r->p[3] = r->own[0];
+	}
+	return 0;
 }
 
 /*
  * Build the parameters of one row (see audit_sql), redacting what came
- * from tools.  NULL on ENOMEM.
+ * from tools.  The short ones are formatted by hand: this runs once per
+ * call, on the loop.  NULL on ENOMEM.
  */
 static struct qrow *
-qrow_new(const struct audit_row *a)
+qrow_new(struct store *s, const struct audit_row *a)
 {
 	struct qrow *r;
 	double ms = a->duration_ms > INT_MAX ? INT_MAX : a->duration_ms;
 	size_t i;
-	int ok = 1;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = malloc(sizeof(*r))) == NULL)
 		return NULL;
-	ok &= (r->p[0] = uuid_new()) != NULL;
-	ok &= (r->p[1] = strdup(a->server)) != NULL;
-	ok &= (r->p[2] = strdup(a->tool)) != NULL;
-	if (json_is_string(a->rpc_id) || json_is_number(a->rpc_id))
-		ok &= (r->p[3] = rpc_id_param(a->rpc_id)) != NULL;
-	ok &= (r->p[4] = strdup(caller_names[a->caller])) != NULL;
-	ok &= (r->p[5] = args_param(a->arguments)) != NULL;
-	ok &= (r->p[6] = strdup(a->failed ? "failed" : "completed")) != NULL;
-	if (a->result_summary)
-		ok &= (r->p[7] = safe_text(a->result_summary,
-		    STORE_SUMMARY_MAX)) != NULL;
-	ok &= (r->p[8] = strdup(a->is_error && !a->failed ? "true" :
-	    "false")) != NULL;
-	if (a->failed) {
-		ok &= (r->p[9] = xprintf("%d", a->error_code)) != NULL;
-		if (a->error_message)
-			ok &= (r->p[10] = safe_text(a->error_message,
-			    STORE_SUMMARY_MAX)) != NULL;
-	}
-	ok &= (r->p[11] = xprintf("%d", (int)ms)) != NULL;
-	ok &= (r->p[12] = xprintf("%.6f", a->started_at)) != NULL;
-	if (!ok) {
+	memset(r->p, 0, sizeof(r->p));
+	memset(r->own, 0, sizeof(r->own));
+	r->used = 0;
+	uuid_text(s, inl_take(r, 37));
+	r->p[0] = r->inl;
+	r->p[1] = inl_copy(r, a->server);
+	r->p[2] = inl_copy(r, a->tool);
+	r->p[4] = caller_names[a->caller];
+	r->p[6] = a->failed ? "failed" : "completed";
+	r->p[8] = a->is_error && !a->failed ? "true" : "false";
+	r->p[11] = inl_int(r, (long long)ms);
+	time_text(inl_take(r, 32), a->started_at);
+	r->p[12] = r->inl + r->used - 32;
+	if (a->failed)
+		r->p[9] = inl_int(r, a->error_code);
+	if (rpc_id_param(r, a->rpc_id) == -1 ||
+	    args_param(s, a->arguments, &r->own[1]) == -1 ||
+	    (a->result_summary && (r->own[2] = safe_text(a->result_summary,
+	    STORE_SUMMARY_MAX)) == NULL) ||
+	    (a->failed && a->error_message && (r->own[3] =
+	    safe_text(a->error_message, STORE_SUMMARY_MAX)) == NULL)) {
 		qrow_free(r);
 		return NULL;
 	}
+	r->p[5] = r->own[1] ? r->own[1] : "{}";
+	r->p[7] = r->own[2];
+	r->p[10] = r->own[3];
 	r->bytes = sizeof(*r);
-	for (i = 0; i < AUDIT_NPARAM; i++)
-		r->bytes += r->p[i] ? strlen(r->p[i]) + 1 : 0;
+	for (i = 0; i < ROW_OWN; i++)
+		r->bytes += r->own[i] ? strlen(r->own[i]) + 1 : 0;
 	return r;
+}
+
+/*
+ * Append s to b as one element of an array literal: "..." with '"' and
+ * '\' escaped, or NULL.  0, or -1 when b is full (ENOBUFS, ENOMEM).
+ */
+static int
+arr_elem(struct buf *b, const char *s)
+{
+	size_t n, avail, k;
+	char *o, *p;
+
+	if (s == NULL)
+		return buf_append(b, "NULL,", 5);
+	n = strlen(s);
+	if ((o = p = buf_reserve(b, 2 * n + 3, &avail)) == NULL)
+		return -1;
+	if (avail < 2 * n + 3) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	*p++ = '"';
+	while (*s) {
+		k = strcspn(s, "\"\\");
+		memcpy(p, s, k);
+		p += k;
+		s += k;
+		if (*s) {
+			*p++ = '\\';
+			*p++ = *s++;
+		}
+	}
+	*p++ = '"';
+	*p++ = ',';
+	buf_commit(b, (size_t)(p - o));
+	return 0;
+}
+
+/*
+ * The batch's parameters: for each column, the array literal of the
+ * queue's first n rows (NUL-terminated, in s->arrays; valid until
+ * the next call).  0, or -1 (ENOBUFS, ENOMEM).
+ */
+static int
+batch_params(struct store *s, size_t n, const char *params[AUDIT_NPARAM])
+{
+	size_t off[AUDIT_NPARAM], c, i;
+	struct buf *b = &s->arrays;
+
+	buf_reset(b);
+	for (c = 0; c < AUDIT_NPARAM; c++) {
+		off[c] = buf_used(b);
+		if (buf_append(b, "{", 1) == -1)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (arr_elem(b, s->q[(s->qhead + i) % s->qcap]->p[c])
+			    == -1)
+				return -1;
+		/* The last element's ',' becomes the closing brace. */
+		b->len--;
+		if (buf_append(b, "}", 2) == -1)
+			return -1;
+	}
+	for (c = 0; c < AUDIT_NPARAM; c++)
+		params[c] = buf_data(b) + off[c];
+	return 0;
 }
 
 /* ---- watchers ---- */
@@ -481,11 +841,24 @@ timer_arm(struct store *s, double after)
 	ev_timer_start(s->loop, &s->timer);
 }
 
+/*
+ * Audit rows that may be sent now: while isolating, the suspect rows
+ * not yet sent, one statement each; else, when no batch is in flight,
+ * the next batch.
+ */
+static int
+audit_sendable(const struct store *s)
+{
+	if (s->isolate > 0)
+		return s->qsent < s->isolate;
+	return s->qsent == 0 && s->qlen > 0;
+}
+
 /* Something waits to be sent: send it before the loop next blocks. */
 static void
 want_kick(struct store *s)
 {
-	int work = s->qsent < s->qlen;
+	int work = audit_sendable(s);
 	size_t i;
 
 	for (i = 0; !work && i < s->nsrv; i++)
@@ -609,23 +982,42 @@ fail(struct store *s, const char *fmt, ...)
 	timer_arm(s, delay);
 }
 
-static void
-send_prepares(struct store *s)
+/*
+ * The session's setup, each statement with its sync: the three prepared
+ * statements, and synchronous_commit when asked.  0, or -1 (libpq's
+ * error; the caller fails the connection).
+ */
+static int
+send_setup(struct store *s)
 {
-	if (!PQsendPrepare(s->conn, STMT_AUDIT, audit_sql, AUDIT_NPARAM,
-	    NULL) || !PQpipelineSync(s->conn)) {
-		fail(s, "%s", PQerrorMessage(s->conn));
-		return;
+	static const struct {
+		const char	*name, *sql;
+		int		 nparam;
+	} stmts[] = {
+		{ STMT_AUDIT, audit_sql, AUDIT_NPARAM },
+		{ STMT_BATCH, batch_sql, AUDIT_NPARAM },
+		{ STMT_SERVER, server_sql, SRV_NPARAM },
+	};
+	size_t i;
+
+	s->nsetup = 0;
+	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		if (!PQsendPrepare(s->conn, stmts[i].name, stmts[i].sql,
+		    stmts[i].nparam, NULL) || !PQpipelineSync(s->conn))
+			return -1;
+		s->ops[(s->ophead + s->opn++) % OPS_MAX] = (struct op){
+		    .kind = OP_SETUP };
+		s->nsetup++;
 	}
-	s->ops[(s->ophead + s->opn++) % OPS_MAX] = (struct op){ .kind =
-	    OP_PREPARE };
-	if (!PQsendPrepare(s->conn, STMT_SERVER, server_sql, SRV_NPARAM,
-	    NULL) || !PQpipelineSync(s->conn)) {
-		fail(s, "%s", PQerrorMessage(s->conn));
-		return;
+	if (s->async_commit) {
+		if (!PQsendQueryParams(s->conn, async_sql, 0, NULL, NULL,
+		    NULL, NULL, 0) || !PQpipelineSync(s->conn))
+			return -1;
+		s->ops[(s->ophead + s->opn++) % OPS_MAX] = (struct op){
+		    .kind = OP_SETUP };
+		s->nsetup++;
 	}
-	s->ops[(s->ophead + s->opn++) % OPS_MAX] = (struct op){ .kind =
-	    OP_PREPARE };
+	return 0;
 }
 
 /* Write what libpq holds; watch for writability while some remains. */
@@ -658,9 +1050,11 @@ on_connected(struct store *s)
 		fail(s, "%s", PQerrorMessage(s->conn));
 		return;
 	}
-	send_prepares(s);
-	if (s->conn)
-		flush(s);
+	if (send_setup(s) == -1) {
+		fail(s, "%s", PQerrorMessage(s->conn));
+		return;
+	}
+	flush(s);
 }
 
 static void
@@ -718,7 +1112,7 @@ op_result(struct store *s, PGresult *res)
 	switch (PQresultStatus(res)) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
-		op->inserted = strcmp(PQcmdTuples(res), "1") == 0;
+		op->inserted = strtoul(PQcmdTuples(res), NULL, 10);
 		return;
 	default:
 		break;
@@ -734,6 +1128,7 @@ op_result(struct store *s, PGresult *res)
 	    con ? con : "");
 }
 
+/* The queue's head row was answered: forget it. */
 static void
 audit_pop(struct store *s)
 {
@@ -745,6 +1140,38 @@ audit_pop(struct store *s)
 	s->qhead = (s->qhead + 1) % s->qcap;
 	s->qlen--;
 	s->qsent--;
+	if (s->isolate > 0)
+		s->isolate--;
+}
+
+/*
+ * An audit statement (the oldest in flight, so for the queue's first
+ * op->nrows rows) is done and did not fail the connection.  A refused
+ * batch is taken apart; a refused single row is dropped.
+ */
+static void
+audit_done(struct store *s, const struct op *op)
+{
+	const struct qrow *r = s->q[s->qhead];
+	size_t i;
+
+	if (op->failed && op->batch) {
+		log_debug("audit batch of %zu rows refused (%s); writing them "
+		    "one by one", op->nrows, op->msg);
+		s->qsent -= op->nrows;
+		s->isolate = op->nrows;
+		return;
+	}
+	if (op->failed) {
+		s->st.audit_rejected++;
+		log_warnx("audit row for %s.%s rejected by the database: %s",
+		    r->p[1], r->p[2], op->msg);
+	} else {
+		s->st.audit_written += op->inserted;
+		s->st.audit_duplicates += op->nrows - op->inserted;
+	}
+	for (i = 0; i < op->nrows; i++)
+		audit_pop(s);
 }
 
 static void
@@ -774,27 +1201,18 @@ op_done(struct store *s)
 
 	s->ophead = (s->ophead + 1) % OPS_MAX;
 	s->opn--;
-	if (op.failed && (!op.permanent || op.kind == OP_PREPARE)) {
-		fail(s, "%s%s", op.kind == OP_PREPARE ?
+	if (op.failed && (!op.permanent || op.kind == OP_SETUP)) {
+		fail(s, "%s%s", op.kind == OP_SETUP ?
 		    "preparing statements: " : "", op.msg);
 		return -1;
 	}
 	switch (op.kind) {
-	case OP_PREPARE:
-		if (++s->prepared == 2)
+	case OP_SETUP:
+		if (++s->prepared == s->nsetup)
 			became_up(s);
 		break;
 	case OP_AUDIT:
-		if (op.failed) {
-			s->st.audit_rejected++;
-			log_warnx("audit row for %s.%s rejected by the "
-			    "database: %s", s->q[s->qhead]->p[1],
-			    s->q[s->qhead]->p[2], op.msg);
-		} else if (op.inserted)
-			s->st.audit_written++;
-		else
-			s->st.audit_duplicates++;
-		audit_pop(s);
+		audit_done(s, &op);
 		break;
 	case OP_SERVER:
 		v = &s->srv[op.slot];
@@ -884,18 +1302,60 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- sending ---- */
 
+static void
+op_push(struct store *s, struct op op)
+{
+	s->ops[(s->ophead + s->opn++) % OPS_MAX] = op;
+}
+
+/* The next unsent row as its own statement.  0, or -1 (libpq's error). */
 static int
-send_audit(struct store *s)
+send_row(struct store *s)
 {
 	struct qrow *r = s->q[(s->qhead + s->qsent) % s->qcap];
 
-	if (!PQsendQueryPrepared(s->conn, STMT_AUDIT, AUDIT_NPARAM,
-	    (const char *const *)r->p, NULL, NULL, 0) ||
-	    !PQpipelineSync(s->conn))
+	if (!PQsendQueryPrepared(s->conn, STMT_AUDIT, AUDIT_NPARAM, r->p,
+	    NULL, NULL, 0) || !PQpipelineSync(s->conn))
 		return -1;
 	s->qsent++;
-	s->ops[(s->ophead + s->opn++) % OPS_MAX] = (struct op){ .kind =
-	    OP_AUDIT };
+	op_push(s, (struct op){ .kind = OP_AUDIT, .nrows = 1 });
+	return 0;
+}
+
+/*
+ * Every queued row, up to BATCH_ROWS and BATCH_BYTES, as one statement
+ * (one row alone goes as send_row()).  0, or -1 with the error in err.
+ */
+static int
+send_batch(struct store *s, char *err, size_t errlen)
+{
+	const char *params[AUDIT_NPARAM];
+	size_t n, bytes = 0, b;
+
+	for (n = 0; n < s->qlen && n < BATCH_ROWS; n++) {
+		b = s->q[(s->qhead + n) % s->qcap]->bytes;
+		if (n > 0 && bytes + b > BATCH_BYTES)
+			break;
+		bytes += b;
+	}
+	if (n == 1) {
+		if (send_row(s) == 0)
+			return 0;
+		errf(err, errlen, "%s", PQerrorMessage(s->conn));
+		return -1;
+	}
+	if (batch_params(s, n, params) == -1) {
+		errf(err, errlen, "audit batch of %zu rows: %s", n,
+		    strerror(errno));
+		return -1;
+	}
+	if (!PQsendQueryPrepared(s->conn, STMT_BATCH, AUDIT_NPARAM, params,
+	    NULL, NULL, 0) || !PQpipelineSync(s->conn)) {
+		errf(err, errlen, "%s", PQerrorMessage(s->conn));
+		return -1;
+	}
+	s->qsent = n;
+	op_push(s, (struct op){ .kind = OP_AUDIT, .nrows = n, .batch = 1 });
 	return 0;
 }
 
@@ -912,16 +1372,20 @@ send_server(struct store *s, size_t i)
 	memset(v->pending, 0, sizeof(v->pending));
 	v->has_inflight = 1;
 	v->has_pending = 0;
-	s->ops[(s->ophead + s->opn++) % OPS_MAX] = (struct op){ .kind =
-	    OP_SERVER, .slot = i };
+	op_push(s, (struct op){ .kind = OP_SERVER, .slot = i });
 	return 0;
 }
 
-/* Send what waits, up to OPS_MAX in flight: server reports first (few,
-   and /ready readers want them fresh), then audit rows in order. */
+/*
+ * Send what waits, up to OPS_MAX statements in flight: server reports
+ * first (few, and /ready readers want them fresh), then audit rows in
+ * order: the suspect rows of a refused batch one by one, else the next
+ * batch once the last one is answered.
+ */
 static void
 pump(struct store *s)
 {
+	char err[STORE_ERR_MAX];
 	size_t i;
 	int sent = 0;
 
@@ -935,9 +1399,16 @@ pump(struct store *s)
 			goto bad;
 		sent = 1;
 	}
-	while (s->qsent < s->qlen && s->opn < OPS_MAX) {
-		if (send_audit(s) == -1)
+	while (s->isolate > 0 && s->qsent < s->isolate && s->opn < OPS_MAX) {
+		if (send_row(s) == -1)
 			goto bad;
+		sent = 1;
+	}
+	if (audit_sendable(s) && s->opn < OPS_MAX) {
+		if (send_batch(s, err, sizeof(err)) == -1) {
+			fail(s, "%s", err);
+			return;
+		}
 		sent = 1;
 	}
 	if (sent)
@@ -1076,6 +1547,7 @@ store_new(struct ev_loop *loop, const char *conninfo,
     const struct store_opts *opts, char *err, size_t errlen)
 {
 	struct store *s;
+	const char *sc;
 	char host[128];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL || sodium_init() < 0) {
@@ -1084,12 +1556,22 @@ store_new(struct ev_loop *loop, const char *conninfo,
 		return NULL;
 	}
 	s->loop = loop;
+	s->rand_used = RAND_POOL;
 	opts_defaults(&s->o, opts);
 	watchers_init(s);
+	buf_init(&s->arrays, ARRAYS_MAX);
+	buf_init(&s->scratch, STORE_ARGS_MAX + 1);
 	if (conninfo == NULL || *conninfo == '\0') {
 		s->state = STORE_DISABLED;
 		return s;
 	}
+	if ((sc = getenv("AFU9_AUDIT_SYNC_COMMIT")) != NULL && *sc != '\0' &&
+	    strcmp(sc, "on") != 0 && strcmp(sc, "off") != 0) {
+		errf(err, errlen, "AFU9_AUDIT_SYNC_COMMIT must be on or off");
+		free(s);
+		return NULL;
+	}
+	s->async_commit = sc != NULL && strcmp(sc, "off") == 0;
 	if (register_password(conninfo) == -1) {
 		errf(err, errlen, "database connection string cannot be "
 		    "parsed (check DATABASE_URL)");
@@ -1144,6 +1626,8 @@ store_free(struct store *s)
 	free(s->srv);
 	free(s->q);
 	free(s->conninfo);
+	buf_free(&s->arrays);
+	buf_free(&s->scratch);
 	free(s);
 }
 
@@ -1161,7 +1645,7 @@ store_audit_call(struct store *s, const struct audit_row *a)
 	}
 	if (s->qlen >= s->qcap)
 		return drop(s);
-	if ((r = qrow_new(a)) == NULL)
+	if ((r = qrow_new(s, a)) == NULL)
 		return drop(s);
 	if (s->qbytes + r->bytes > s->o.queue_max_bytes) {
 		qrow_free(r);
@@ -1283,13 +1767,17 @@ store_last_error(const struct store *s)
 void
 store_get_stats(const struct store *s, struct store_stats *out)
 {
+	size_t i;
+
 	memset(out, 0, sizeof(*out));
 	if (s == NULL)
 		return;
 	*out = s->st;
 	out->queued = s->qlen;
 	out->queued_bytes = s->qbytes;
-	out->in_flight = s->opn;
+	out->in_flight = s->qsent;
+	for (i = 0; i < s->nsrv; i++)
+		out->in_flight += s->srv[i].has_inflight;
 	out->servers_pending = servers_pending(s);
 }
 

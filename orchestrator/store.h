@@ -4,10 +4,9 @@
  * Everything runs on the caller's libev loop and nothing ever blocks it:
  * libpq in non-blocking mode (PQconnectStart/PQconnectPoll driven by an
  * ev_io on PQsocket, then pipeline mode: PQsendQueryPrepared and one
- * PQpipelineSync per statement, so a row the server rejects never takes
- * its neighbours down; PQflush with a write watcher while output is
- * pending; PQconsumeInput/PQisBusy/PQgetResult on read).  Only prepared
- * statements with parameters: no SQL text ever carries a value.
+ * PQpipelineSync per statement; PQflush with a write watcher while
+ * output is pending; PQconsumeInput/PQisBusy/PQgetResult on read).  Only
+ * prepared statements with parameters: no SQL text ever carries a value.
  *
  * States (store_state(), for /ready):
  *   disabled    no DATABASE_URL: every call is a no-op that succeeds
@@ -19,7 +18,12 @@
  * message, redacted (the connection password is registered as a secret).
  *
  * Audit (mcp_tool_calls): store_audit_call() copies, redacts and queues a
- * row and returns at once.  Rows are written in order, asynchronously.
+ * row and returns at once.  Rows are written in order, asynchronously,
+ * in batches: whatever is queued when the previous batch is answered
+ * (at most 500 rows, 4 MiB) goes as one INSERT ... SELECT FROM unnest()
+ * of array parameters: one statement, one transaction, one WAL flush.
+ * A batch refused for a row's data is retried one row per statement, so
+ * only the bad row is lost (below).
  * While the database is down they wait in the queue and are written after
  * the reconnect.  Each row carries a client-generated uuid and is inserted
  * with ON CONFLICT (id) DO NOTHING, so a row whose acknowledgement was
@@ -37,6 +41,14 @@
  * server refuses for its data (SQLSTATE class 22 or 23) is dropped,
  * counted (afu9_audit_rejected_total) and logged; any other failure is
  * treated as the connection's and the row is retried after reconnecting.
+ *
+ * Durability: each batch commits with the server's synchronous_commit
+ * (default on: acknowledged rows survive a database crash).  With
+ * AFU9_AUDIT_SYNC_COMMIT=off in the environment the audit session sets
+ * synchronous_commit = off: commits no longer wait for the WAL flush, so
+ * a database crash may lose the last few hundred milliseconds of
+ * acknowledged rows (never corrupt them; the calls returned long
+ * before).  Any value but "on", "off" or empty makes store_new() fail.
  *
  * Server states (mcp_servers): store_server_state() upserts by name;
  * only the latest report per server waits to be written (coalesced), and
@@ -101,7 +113,8 @@ struct audit_row {
 	int		 failed;	/* no result: error_code/message */
 	int		 error_code;	/* JSON-RPC code; used when failed */
 	const char	*error_message;	/* used when failed; NULL: none */
-	double		 started_at;	/* seconds since the epoch (ev_now) */
+	double		 started_at;	/* seconds since the epoch (ev_now),
+					   below 9e12 */
 	double		 duration_ms;	/* >= 0 */
 };
 
@@ -151,7 +164,8 @@ struct store_stats {
 	uint64_t	 reconnects;	/* connections made after the first */
 	size_t		 queued;	/* audit rows not yet acknowledged */
 	size_t		 queued_bytes;
-	size_t		 in_flight;	/* statements sent, not answered */
+	size_t		 in_flight;	/* audit rows and server reports
+					   sent, not answered */
 	size_t		 servers_pending; /* server reports not yet written */
 };
 
@@ -160,7 +174,7 @@ struct store_stats {
  * (DATABASE_URL), copied; NULL or "" gives a disabled store.  opts may be
  * NULL.  Connecting starts from the loop.  Returns the store (free with
  * store_free()), or NULL with err set (ENOMEM, unparsable conninfo: the
- * message never shows the password).
+ * message never shows the password; a bad AFU9_AUDIT_SYNC_COMMIT).
  */
 struct store	*store_new(struct ev_loop *, const char *conninfo,
 		    const struct store_opts *, char *err, size_t errlen);

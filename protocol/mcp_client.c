@@ -49,6 +49,7 @@ struct pending {
 	char			*method;
 	struct mcp_client	*c;
 	mcp_reply_fn		 fn;
+	mcp_raw_reply_fn	 raw_fn;	/* instead of fn */
 	mcp_progress_fn		 progress;
 	void			*arg;
 	double			 timeout_s;
@@ -243,13 +244,18 @@ tab_remove(struct mcp_client *c, struct pending *p)
 
 /* --- completions -------------------------------------------------------- */
 
-/* Run p's callback (exactly once) and free p.  p is out of the table. */
+/*
+ * Run p's callback (exactly once) with a failure and free p.  p is out of
+ * the table.
+ */
 static void
-pending_reply(struct mcp_client *c, struct pending *p, const json_t *result,
+pending_reply(struct mcp_client *c, struct pending *p,
     const struct mcp_error *err)
 {
-	if (p->fn != NULL)
-		p->fn(c, p->id, result, err, p->arg);
+	if (p->raw_fn != NULL)
+		p->raw_fn(c, p->id, NULL, 0, err, p->arg);
+	else if (p->fn != NULL)
+		p->fn(c, p->id, NULL, err, p->arg);
 	pending_free(p);
 }
 
@@ -259,7 +265,48 @@ pending_fail(struct mcp_client *c, struct pending *p, int code,
 {
 	struct mcp_error e = { code, msg, NULL };
 
-	pending_reply(c, p, NULL, &e);
+	pending_reply(c, p, &e);
+}
+
+/*
+ * Run p's callback with the result of response m and free p.  A raw
+ * callback gets the text as sent (or the tree's encoding when the strict
+ * parser built it); a tree callback gets the tree (parsed here when the
+ * parser left it as text).
+ */
+static void
+pending_result(struct mcp_client *c, struct pending *p,
+    const struct rpc_msg *m)
+{
+	const char *raw = m->result_raw;
+	size_t len = m->result_len;
+	json_t *tree = NULL;
+	char *text = NULL;
+
+	if (p->raw_fn != NULL && raw == NULL) {
+		if ((text = json_dumps(m->result, JSON_COMPACT |
+		    JSON_ENCODE_ANY)) == NULL) {
+			pending_fail(c, p, RPC_INTERNAL_ERROR, "internal error: "
+			    "out of memory for the result");
+			return;
+		}
+		raw = text;
+		len = strlen(text);
+	}
+	if (p->raw_fn == NULL && m->result == NULL &&
+	    (tree = json_loadb(raw, len, JSON_DECODE_ANY |
+	    JSON_REJECT_DUPLICATES, NULL)) == NULL) {
+		pending_fail(c, p, RPC_INTERNAL_ERROR, "internal error: "
+		    "out of memory for the result");
+		return;
+	}
+	if (p->raw_fn != NULL)
+		p->raw_fn(c, p->id, raw, len, NULL, p->arg);
+	else if (p->fn != NULL)
+		p->fn(c, p->id, tree ? tree : m->result, NULL, p->arg);
+	json_decref(tree);
+	free(text);
+	pending_free(p);
 }
 
 static void
@@ -465,13 +512,13 @@ client_on_response(struct mcp_client *c, const struct rpc_msg *m)
 	}
 	tab_remove(c, p);
 	if (m->kind == RPC_RESPONSE) {
-		pending_reply(c, p, m->result, NULL);
+		pending_result(c, p, m);
 		return;
 	}
 	e.code = m->error_code;
 	e.message = m->error_message;
 	e.data = json_object_get(m->error, "data");
-	pending_reply(c, p, NULL, &e);
+	pending_reply(c, p, &e);
 }
 
 /* The server asked something: "ping" gets {}, anything else -32601. */
@@ -564,7 +611,8 @@ client_dispatch(struct mcp_client *c, const char *text, size_t len)
 
 	memset(&m, 0, sizeof(m));
 	memset(&e, 0, sizeof(e));
-	if (rpc_parse(text, len, &m, &e) == -1) {
+	/* Results reach callbacks as text or tree: build only when asked. */
+	if (rpc_parse_flags(text, len, RPC_PARSE_RAW_RESULT, &m, &e) == -1) {
 		client_on_invalid(c, &e);
 		rpc_err_clear(&e);
 		return;
@@ -899,6 +947,47 @@ fail:
 }
 
 /*
+ * Queue request `text` (new, freed here; NULL on ENOMEM) as id c->next_id
+ * and record it as pending.  Returns the id, or -1 (nothing queued).
+ */
+static int64_t
+request_queue(struct mcp_client *c, const char *method, char *text,
+    size_t len, double timeout_s, mcp_reply_fn fn, mcp_raw_reply_fn raw_fn,
+    mcp_progress_fn progress, void *arg)
+{
+	struct pending *p = NULL;
+	int64_t id = c->next_id;
+
+	if (text == NULL || (p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->method = strdup(method)) == NULL) {
+		free(text);
+		free(p);
+		return -1;
+	}
+	if (client_queue(c, text, len) == -1) {
+		pending_free(p);
+		return -1;
+	}
+	c->next_id++;
+	p->id = id;
+	p->c = c;
+	p->fn = fn;
+	p->raw_fn = raw_fn;
+	p->progress = progress;
+	p->arg = arg;
+	p->timeout_s = timeout_s;
+	ev_timer_init(&p->timer, client_timeout_cb, timeout_s, 0.);
+	p->timer.data = p;
+	tab_insert(c, p);
+	if (timeout_s > 0) {
+		/* The loop's clock may be stale if the caller ran long. */
+		ev_now_update(c->loop);
+		ev_timer_start(c->loop, &p->timer);
+	}
+	return id;
+}
+
+/*
  * See mcp_client.h.  Also -1 (params released) when params is not an
  * object.  The id is used up only when the request was queued.  The reply
  * callback runs from the loop or from a later close/free, never from here.
@@ -907,7 +996,6 @@ int64_t
 mcp_client_request(struct mcp_client *c, const char *method, json_t *params,
     double timeout_s, mcp_reply_fn fn, mcp_progress_fn progress, void *arg)
 {
-	struct pending *p = NULL;
 	int64_t id = c->next_id;
 	size_t len = 0;
 	char *id_raw, *text = NULL;
@@ -923,32 +1011,83 @@ mcp_client_request(struct mcp_client *c, const char *method, json_t *params,
 		text = rpc_build_request(id_raw, method, params, &len);
 	free(id_raw);
 	json_decref(params);
-	if (text == NULL || (p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->method = strdup(method)) == NULL) {
-		free(text);
-		free(p);
+	return request_queue(c, method, text, len, timeout_s, fn, NULL,
+	    progress, arg);
+}
+
+/*
+ * The request text for params text `params` with the progressToken `id`
+ * spliced in as a new last member "_meta".  NULL on ENOMEM, or when
+ * params has (or may have) a "_meta" already: the caller merges then.
+ */
+static char *
+request_text_progress(const char *id_raw, int64_t id, const char *method,
+    const char *params, size_t plen, size_t *len)
+{
+	const char *v;
+	size_t vlen, end = plen, open = 0, n;
+	char meta[64], *buf, *text;
+
+	if (rpc_raw_member(params, plen, "_meta", &v, &vlen) != 0)
+		return NULL;
+	while (end > 0 && params[end - 1] != '}')
+		end--;
+	while (open < plen && params[open] != '{')
+		open++;
+	if (end == 0 || open >= end)
+		return NULL;
+	for (n = open + 1; n < end - 1 && strchr(" \t\r\n", params[n]); n++)
+		;
+	snprintf(meta, sizeof(meta), "%s\"_meta\":{\"progressToken\":%lld}}",
+	    n < end - 1 ? "," : "", (long long)id);
+	if ((buf = malloc(end - 1 + strlen(meta))) == NULL)
+		return NULL;
+	memcpy(buf, params, end - 1);
+	memcpy(buf + end - 1, meta, strlen(meta));
+	text = rpc_build_request_text(id_raw, method, buf,
+	    end - 1 + strlen(meta), len);
+	free(buf);
+	return text;
+}
+
+int64_t
+mcp_client_request_raw(struct mcp_client *c, const char *method,
+    const char *params, size_t plen, double timeout_s,
+    mcp_raw_reply_fn fn, mcp_progress_fn progress, void *arg)
+{
+	int64_t id = c->next_id;
+	json_t *tree = NULL;
+	size_t len = 0, i = 0;
+	char *id_raw, *text = NULL;
+
+	if (c->state != CLIENT_OPEN || c->want_free || method == NULL)
 		return -1;
+	if (params != NULL) {
+		while (i < plen && strchr(" \t\r\n", params[i]) && params[i])
+			i++;
+		if (i >= plen || params[i] != '{')
+			return -1;
 	}
-	if (client_queue(c, text, len) == -1) {
-		pending_free(p);
+	if ((id_raw = rpc_id_from_int(id)) == NULL)
 		return -1;
+	if (progress == NULL)
+		text = params ? rpc_build_request_text(id_raw, method, params,
+		    plen, &len) : rpc_build_request(id_raw, method, NULL, &len);
+	else if (params == NULL || (text = request_text_progress(id_raw, id,
+	    method, params, plen, &len)) == NULL) {
+		/* The general way: merge into the parsed params' _meta. */
+		if (params != NULL && (tree = json_loadb(params, plen, 0,
+		    NULL)) == NULL) {
+			free(id_raw);
+			return -1;
+		}
+		if ((tree = add_progress_token(tree, id)) != NULL)
+			text = rpc_build_request(id_raw, method, tree, &len);
+		json_decref(tree);
 	}
-	c->next_id++;
-	p->id = id;
-	p->c = c;
-	p->fn = fn;
-	p->progress = progress;
-	p->arg = arg;
-	p->timeout_s = timeout_s;
-	ev_timer_init(&p->timer, client_timeout_cb, timeout_s, 0.);
-	p->timer.data = p;
-	tab_insert(c, p);
-	if (timeout_s > 0) {
-		/* The loop's clock may be stale if the caller ran long. */
-		ev_now_update(c->loop);
-		ev_timer_start(c->loop, &p->timer);
-	}
-	return id;
+	free(id_raw);
+	return request_queue(c, method, text, len, timeout_s, NULL, fn,
+	    progress, arg);
 }
 
 int

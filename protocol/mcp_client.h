@@ -41,6 +41,16 @@ struct mcp_error {
 /* result borrowed (NULL when err is set). */
 typedef void (*mcp_reply_fn)(struct mcp_client *, int64_t id,
 	    const json_t *result, const struct mcp_error *err, void *arg);
+/*
+ * The same with the result as JSON text: `result` (len bytes, not
+ * NUL-terminated, borrowed for the callback) is the exact text the server
+ * sent when the response was plain, else the compact encoding of the
+ * parsed value; valid JSON either way, possibly with whitespace (raw
+ * newlines included).  NULL when err is set.
+ */
+typedef void (*mcp_raw_reply_fn)(struct mcp_client *, int64_t id,
+	    const char *result, size_t len, const struct mcp_error *err,
+	    void *arg);
 /* params of notifications/progress for this request, borrowed. */
 typedef void (*mcp_progress_fn)(struct mcp_client *, int64_t id,
 	    const json_t *params, void *arg);
@@ -85,6 +95,18 @@ const json_t *mcp_client_server_info(const struct mcp_client *);
 int64_t	mcp_client_request(struct mcp_client *, const char *method,
 	    json_t *params, double timeout_s, mcp_reply_fn, mcp_progress_fn,
 	    void *arg);
+/*
+ * As mcp_client_request(), with params given as the text of a JSON object
+ * (plen bytes, borrowed; NULL: none) and the reply as text: neither is
+ * parsed nor built as a tree on the way.  params must be valid JSON (it
+ * is only checked to be an object; whitespace is dropped on the wire).
+ * With `progress`, the progressToken is spliced in as "_meta"; params that
+ * already have a "_meta" get it merged (through a parse).  Returns the id,
+ * or -1 as mcp_client_request() does.
+ */
+int64_t	mcp_client_request_raw(struct mcp_client *, const char *method,
+	    const char *params, size_t plen, double timeout_s,
+	    mcp_raw_reply_fn, mcp_progress_fn, void *arg);
 /* Send a notification; params stolen.  0 or -1. */
 int	mcp_client_notify(struct mcp_client *, const char *method, json_t *params);
 /*

@@ -122,6 +122,14 @@ struct mcp_server {
 
 	struct srv_tool		**tools;
 	size_t			 ntools, captools;
+	/* name -> tool: open addressing, linear probing, tombstones */
+	struct srv_tool		**htab;
+	size_t			 hsize;		/* power of two; 0: none */
+	size_t			 hused;		/* tools + tombstones */
+	/* the tools/call being handed to its handler, and its params text */
+	struct mcp_call		*cur_call;
+	const char		*cur_params;
+	size_t			 cur_params_len;
 	struct mcp_call		*calls;
 	size_t			 nactive;	/* calls not cancelled */
 
@@ -724,12 +732,85 @@ tool_index(const struct mcp_server *srv, const char *name)
 	return -1;
 }
 
+/* A removed tool's slot in the name table: probing goes on past it. */
+static struct srv_tool htab_tomb;
+
+/* FNV-1a. */
+static size_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The registered tool called name (a hash lookup), or NULL. */
 static struct srv_tool *
 find_tool(const struct mcp_server *srv, const char *name)
 {
-	ssize_t i = tool_index(srv, name);
+	struct srv_tool *t;
+	size_t i, mask = srv->hsize - 1;
 
-	return i < 0 ? NULL : srv->tools[i];
+	if (srv->hsize == 0)
+		return NULL;
+	for (i = name_hash(name) & mask; (t = srv->htab[i]) != NULL;
+	    i = (i + 1) & mask)
+		if (t != &htab_tomb && strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static void
+htab_put(struct srv_tool **tab, size_t size, struct srv_tool *t)
+{
+	size_t i;
+
+	for (i = name_hash(t->name) & (size - 1);
+	    tab[i] != NULL && tab[i] != &htab_tomb; i = (i + 1) & (size - 1))
+		;
+	tab[i] = t;
+}
+
+/*
+ * Room in the name table for one more tool: rebuilt (tombstones dropped)
+ * at half load.  0, or -1 on ENOMEM (the table is unchanged).
+ */
+static int
+htab_reserve(struct mcp_server *srv)
+{
+	struct srv_tool **nt;
+	size_t size = 16, i;
+
+	if ((srv->hused + 1) * 2 <= srv->hsize)
+		return 0;
+	while (size < (srv->ntools + 1) * 4)
+		size *= 2;
+	if ((nt = calloc(size, sizeof(*nt))) == NULL)
+		return -1;
+	for (i = 0; i < srv->ntools; i++)
+		htab_put(nt, size, srv->tools[i]);
+	free(srv->htab);
+	srv->htab = nt;
+	srv->hsize = size;
+	srv->hused = srv->ntools;
+	return 0;
+}
+
+static void
+htab_del(struct mcp_server *srv, const struct srv_tool *t)
+{
+	size_t i, mask = srv->hsize - 1;
+
+	if (srv->hsize == 0)
+		return;
+	for (i = name_hash(t->name) & mask; srv->htab[i] != NULL;
+	    i = (i + 1) & mask)
+		if (srv->htab[i] == t) {
+			srv->htab[i] = &htab_tomb;
+			return;
+		}
 }
 
 static void
@@ -829,8 +910,13 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 		srv->calls->prev = c;
 	srv->calls = c;
 	srv->nactive++;
+	srv->cur_call = c;
+	srv->cur_params = m->params_raw;
+	srv->cur_params_len = m->params_len;
 	/* The handler may complete (and so free) the call before returning. */
 	t->fn(c, c->args, t->udata);
+	srv->cur_call = NULL;
+	srv->cur_params = NULL;
 }
 
 static void
@@ -1054,10 +1140,12 @@ tool_insert(struct mcp_server *srv, const struct srv_tool *t)
 		srv->tools = nt;
 		srv->captools = ncap;
 	}
-	if ((p = malloc(sizeof(*p))) == NULL)
+	if (htab_reserve(srv) == -1 || (p = malloc(sizeof(*p))) == NULL)
 		return -1;
 	*p = *t;
 	srv->tools[srv->ntools++] = p;
+	htab_put(srv->htab, srv->hsize, p);
+	srv->hused++;
 	return 0;
 }
 
@@ -1221,6 +1309,7 @@ mcp_server_remove_tool(struct mcp_server *srv, const char *name)
 	if (i < 0)
 		return -1;
 	t = srv->tools[i];
+	htab_del(srv, t);
 	memmove(&srv->tools[i], &srv->tools[i + 1],
 	    (srv->ntools - (size_t)i - 1) * sizeof(srv->tools[0]));
 	srv->ntools--;
@@ -1281,6 +1370,7 @@ mcp_server_free(struct mcp_server *srv)
 	for (i = 0; i < srv->ntools; i++)
 		tool_free(srv->tools[i]);
 	free(srv->tools);
+	free(srv->htab);
 	json_decref(srv->empty);
 	frame_reader_free(&srv->rd);
 	frame_writer_free(&srv->wr);
@@ -1352,6 +1442,25 @@ mcp_call_on_cancel(struct mcp_call *c, mcp_cancel_fn fn, void *arg)
 {
 	c->cancel_fn = fn;
 	c->cancel_arg = arg;
+}
+
+/*
+ * The "arguments" text of the request, found in the params text the
+ * parser kept, while the handler runs; NULL when there is none to give.
+ */
+const char *
+mcp_call_arguments_raw(const struct mcp_call *c, size_t *len)
+{
+	const struct mcp_server *srv = c->srv;
+	const char *v;
+	size_t vlen;
+
+	if (srv->cur_call != c || srv->cur_params == NULL ||
+	    rpc_raw_member(srv->cur_params, srv->cur_params_len, "arguments",
+	    &v, &vlen) != 1 || vlen == 0 || *v != '{')
+		return NULL;
+	*len = vlen;
+	return v;
 }
 
 int
@@ -1436,6 +1545,62 @@ mcp_call_return_content(struct mcp_call *c, json_t *content,
 	if (is_error)
 		json_object_set_new(res, "isError", json_true());
 	srv_call_complete(c, res);
+}
+
+/*
+ * The result as text: sent as it is (whitespace dropped) with the call's
+ * id, unless the tool has an outputSchema to check it against (then it
+ * goes through mcp_call_return_content()).  A result that is not an
+ * object, cannot be built or does not fit the output bound becomes a
+ * JSON-RPC error.
+ */
+void
+mcp_call_return_raw(struct mcp_call *c, const char *result, size_t len)
+{
+	struct mcp_server *srv = c->srv;
+	json_t *res;
+	size_t i = 0, n = 0;
+	char *text;
+
+	while (i < len && (result[i] == ' ' || result[i] == '\t' ||
+	    result[i] == '\n' || result[i] == '\r'))
+		i++;
+	if (i >= len || result[i] != '{') {
+		mcp_call_fail(c, RPC_INTERNAL_ERROR,
+		    "internal error: malformed tool result");
+		return;
+	}
+	if (c->tool->output_schema != NULL) {
+		if ((res = json_loadb(result, len, 0, NULL)) == NULL) {
+			mcp_call_fail(c, RPC_INTERNAL_ERROR,
+			    "internal error: malformed tool result");
+			return;
+		}
+		mcp_call_return_content(c, json_incref(json_object_get(res,
+		    "content")), json_incref(json_object_get(res,
+		    "structuredContent")), json_is_true(json_object_get(res,
+		    "isError")));
+		json_decref(res);
+		return;
+	}
+	if (c->in_hook)
+		return;
+	if (c->cancelled) {
+		srv_call_free(c);
+		return;
+	}
+	if ((text = rpc_build_result_text(c->id_raw, result, len, &n)) == NULL)
+		srv_send_error(srv, c->id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: cannot encode the result");
+	else if (srv_send(srv, text, n, 1) == -1 && !srv->out_dead) {
+		log_warnx("response of %zu bytes dropped: output bound %zu",
+		    n, srv->wr.out.max);
+		srv_send_error(srv, c->id_raw, RPC_INTERNAL_ERROR,
+		    n > srv->wr.out.max ? "internal error: result too large" :
+		    "internal error: output queue full");
+	}
+	free(text);
+	srv_call_free(c);
 }
 
 void

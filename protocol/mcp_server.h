@@ -133,6 +133,14 @@ const char *mcp_call_tool(const struct mcp_call *);
    quoted string); borrowed until the call completes. */
 const char *mcp_call_id(const struct mcp_call *);
 void	mcp_call_on_cancel(struct mcp_call *, mcp_cancel_fn, void *arg);
+/*
+ * The text of the request's "arguments" object exactly as the client sent
+ * it (*len bytes, not NUL-terminated, valid JSON, may hold whitespace),
+ * or NULL when it is not at hand (no arguments, or a message the parser
+ * did not keep as text: use `args`).  Only while the handler runs, and
+ * borrowed until it returns.
+ */
+const char *mcp_call_arguments_raw(const struct mcp_call *, size_t *len);
 /* Non-zero if the request carried _meta.progressToken. */
 int	mcp_call_has_progress(const struct mcp_call *);
 /* notifications/progress; total < 0 means unknown; message may be NULL.
@@ -146,6 +154,14 @@ void	mcp_call_progress(struct mcp_call *, double progress, double total,
  * `structured`.  Completes the call.
  */
 void	mcp_call_return(struct mcp_call *, json_t *structured, const char *text);
+/*
+ * A complete result given as JSON text (len bytes, borrowed; a valid JSON
+ * object, e.g. another server's tools/call result) is sent with the
+ * call's id without being parsed; whitespace is dropped.  A tool with an
+ * outputSchema has it parsed and checked as by mcp_call_return_content().
+ * Completes the call.
+ */
+void	mcp_call_return_raw(struct mcp_call *, const char *result, size_t len);
 /* General result: `content` array and `structured` stolen (may be NULL). */
 void	mcp_call_return_content(struct mcp_call *, json_t *content,
 	    json_t *structured, int is_error);

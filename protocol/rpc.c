@@ -760,12 +760,14 @@ struct fmember {
 	const unsigned char	*v;	/* the value's text */
 	size_t			 vlen;
 	json_t			*val;	/* params/result, parsed; owned */
+	int			 raw;	/* result checked, not parsed */
 };
 
 struct fast {
 	struct fmember	 mem[FK_NKEYS];	/* in text order */
 	int		 n;
 	int		 at[FK_NKEYS];	/* index into mem; -1 when absent */
+	int		 flags;		/* RPC_PARSE_* */
 };
 
 /*
@@ -915,6 +917,264 @@ fast_container(struct cur *c)
 	return v;
 }
 
+/*
+ * The raw checker: is the container at c->p a value jansson would accept
+ * (JSON_REJECT_DUPLICATES, no \u0000, integers within int64, reals that
+ * do not overflow, nesting bounded), without building it?  It is
+ * conservative: whatever it cannot decide cheaply (an escape in a member
+ * name, an integer of more than 18 digits, an exponent of more than two
+ * digits, a long number, deep nesting, many members) it leaves to jansson
+ * by answering "no".  It never accepts what jansson refuses.
+ */
+#define RAW_MAX_DEPTH	256
+#define RAW_KEYS_SMALL	64
+#define RAW_PAIRWISE	24	/* members compared pairwise, else sorted */
+#define RAW_NUM_MAX	200	/* bytes: a real this long cannot overflow */
+
+struct rawkey {
+	const unsigned char	*p;	/* the name, without quotes */
+	size_t			 n;
+};
+
+struct rawchk {
+	struct cur	 c;
+	struct rawkey	 small[RAW_KEYS_SMALL];
+	struct rawkey	*keys;
+	size_t		 nkeys, cap;
+	size_t		 start[RAW_MAX_DEPTH];	/* an object's first key */
+	unsigned char	 obj[RAW_MAX_DEPTH];
+	size_t		 depth;
+};
+
+/* A string; c->p on the opening quote.  No escape at all in a name. */
+static int
+raw_string(struct cur *c, int is_key)
+{
+	const unsigned char *p, *end = c->end;
+	size_t n;
+
+	c->p++;
+	for (;;) {
+		p = c->p;
+		while (p < end && plain_ascii[*p])
+			p++;
+		c->p = p;
+		if (p >= end)
+			return -1;
+		if (*p == '"') {
+			c->p++;
+			return 0;
+		}
+		if (*p == '\\') {
+			if (is_key || (end - p >= 6 && p[1] == 'u' &&
+			    memcmp(p + 2, "0000", 4) == 0))
+				return -1;
+			c->p++;
+			if (scan_escape(c) == -1)
+				return -1;
+		} else if (*p < 0x80 || (n = utf8_len(p,
+		    (size_t)(end - p))) == 0)
+			return -1;
+		else
+			c->p += n;
+	}
+}
+
+/* A number jansson surely takes as the same kind of number. */
+static int
+raw_number(struct cur *c)
+{
+	const unsigned char *b = c->p, *e;
+	int real = 0;
+
+	if (scan_number(c) == -1)
+		return -1;
+	for (e = b; e < c->p; e++)
+		if (*e == '.' || *e == 'e' || *e == 'E')
+			real = 1;
+	if (!real)
+		return c->p - b - (*b == '-') <= FAST_ID_DIGITS ? 0 : -1;
+	if (c->p - b > RAW_NUM_MAX)
+		return -1;
+	for (e = b; e < c->p && *e != 'e' && *e != 'E'; e++)
+		;
+	if (e < c->p && (e[1] == '+' || e[1] == '-'))
+		e++;
+	return c->p - e - 1 <= 2 ? 0 : -1;
+}
+
+static int
+rawkey_cmp(const void *a, const void *b)
+{
+	const struct rawkey *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	return memcmp(x->p, y->p, x->n);
+}
+
+/* The names of the object closing now are distinct; drops them. */
+static int
+raw_close_object(struct rawchk *r)
+{
+	struct rawkey *k = r->keys + r->start[r->depth - 1];
+	size_t n = r->nkeys - r->start[r->depth - 1], i, j;
+
+	r->nkeys = r->start[r->depth - 1];
+	if (n <= RAW_PAIRWISE) {
+		for (i = 1; i < n; i++)
+			for (j = 0; j < i; j++)
+				if (k[i].n == k[j].n &&
+				    memcmp(k[i].p, k[j].p, k[i].n) == 0)
+					return -1;
+		return 0;
+	}
+	qsort(k, n, sizeof(*k), rawkey_cmp);
+	for (i = 1; i < n; i++)
+		if (rawkey_cmp(&k[i - 1], &k[i]) == 0)
+			return -1;
+	return 0;
+}
+
+static int
+raw_push_key(struct rawchk *r, const unsigned char *p, size_t n)
+{
+	struct rawkey *nk;
+	size_t ncap;
+
+	if (r->nkeys == r->cap) {
+		ncap = r->cap * 2;
+		if ((nk = malloc(ncap * sizeof(*nk))) == NULL)
+			return -1;
+		memcpy(nk, r->keys, r->nkeys * sizeof(*nk));
+		if (r->keys != r->small)
+			free(r->keys);
+		r->keys = nk;
+		r->cap = ncap;
+	}
+	r->keys[r->nkeys].p = p;
+	r->keys[r->nkeys].n = n;
+	r->nkeys++;
+	return 0;
+}
+
+/* Value start: a container opens (maybe closes at once), or a scalar. */
+static int
+raw_value(struct rawchk *r, enum scan_state *st)
+{
+	struct cur *c = &r->c;
+	int obj;
+
+	scan_ws(c);
+	if (c->p >= c->end)
+		return -1;
+	*st = SC_AFTER;
+	switch (*c->p) {
+	case '{':
+	case '[':
+		break;
+	case '"':
+		return raw_string(c, 0);
+	case 't':
+		return scan_literal(c, "true");
+	case 'f':
+		return scan_literal(c, "false");
+	case 'n':
+		return scan_literal(c, "null");
+	default:
+		return raw_number(c);
+	}
+	if (r->depth == RAW_MAX_DEPTH)
+		return -1;
+	obj = *c->p++ == '{';
+	scan_ws(c);
+	if (c->p < c->end && *c->p == (obj ? '}' : ']')) {
+		c->p++;
+		return 0;
+	}
+	r->obj[r->depth] = (unsigned char)obj;
+	r->start[r->depth] = r->nkeys;
+	r->depth++;
+	*st = obj ? SC_KEY : SC_VALUE;
+	return 0;
+}
+
+static int
+raw_key(struct rawchk *r, enum scan_state *st)
+{
+	struct cur *c = &r->c;
+	const unsigned char *k;
+
+	scan_ws(c);
+	if (c->p >= c->end || *c->p != '"')
+		return -1;
+	k = c->p;
+	if (raw_string(c, 1) == -1 ||
+	    raw_push_key(r, k + 1, (size_t)(c->p - k) - 2) == -1)
+		return -1;
+	scan_ws(c);
+	if (c->p >= c->end || *c->p != ':')
+		return -1;
+	c->p++;
+	*st = SC_VALUE;
+	return 0;
+}
+
+/* After a value: 1 when the outermost container closed. */
+static int
+raw_after(struct rawchk *r, enum scan_state *st)
+{
+	struct cur *c = &r->c;
+	int obj;
+
+	if (r->depth == 0)
+		return 1;
+	scan_ws(c);
+	if (c->p >= c->end)
+		return -1;
+	obj = r->obj[r->depth - 1];
+	if (*c->p == ',') {
+		c->p++;
+		*st = obj ? SC_KEY : SC_VALUE;
+		return 0;
+	}
+	if (*c->p != (obj ? '}' : ']'))
+		return -1;
+	c->p++;
+	if (obj && raw_close_object(r) == -1)
+		return -1;
+	r->depth--;
+	return 0;
+}
+
+/* 0 with c->p past the container at c->p, or -1 (c unchanged). */
+static int
+raw_check(struct cur *c)
+{
+	struct rawchk r;
+	enum scan_state st = SC_VALUE;
+	int rc;
+
+	r.c = *c;
+	r.keys = r.small;
+	r.cap = RAW_KEYS_SMALL;
+	r.nkeys = r.depth = 0;
+	do {
+		if (st == SC_VALUE)
+			rc = raw_value(&r, &st);
+		else if (st == SC_KEY)
+			rc = raw_key(&r, &st);
+		else
+			rc = raw_after(&r, &st);
+	} while (rc == 0);
+	if (r.keys != r.small)
+		free(r.keys);
+	if (rc == -1)
+		return -1;
+	*c = r.c;
+	return 0;
+}
+
 /* One member: name, colon, value.  0, or -1 to leave the text to the
    strict path. */
 static int
@@ -939,6 +1199,7 @@ fast_member(struct cur *c, struct fast *f)
 	fm->key = key;
 	fm->v = c->p;
 	fm->val = NULL;
+	fm->raw = 0;
 	f->at[key] = f->n++;
 	if (*c->p == '"') {
 		if (key == FK_PARAMS || key == FK_RESULT ||
@@ -946,8 +1207,13 @@ fast_member(struct cur *c, struct fast *f)
 			return -1;
 	} else if (*c->p == '{' || *c->p == '[') {
 		if ((key != FK_PARAMS && key != FK_RESULT) ||
-		    (key == FK_PARAMS && *c->p != '{') ||
-		    (fm->val = fast_container(c)) == NULL)
+		    (key == FK_PARAMS && *c->p != '{'))
+			return -1;
+		fm->raw = 0;
+		if (key == FK_RESULT && (f->flags & RPC_PARSE_RAW_RESULT) &&
+		    raw_check(c) == 0)
+			fm->raw = 1;
+		else if ((fm->val = fast_container(c)) == NULL)
 			return -1;
 	} else if (key != FK_ID || fast_int(c) == -1)
 		return -1;
@@ -1038,6 +1304,15 @@ fast_build(struct fast *f, enum rpc_kind kind, struct rpc_msg *m)
 	m->kind = kind;
 	for (i = 0; i < f->n; i++) {
 		fm = &f->mem[i];
+		if (fm->key == FK_PARAMS) {
+			m->params_raw = (const char *)fm->v;
+			m->params_len = fm->vlen;
+		} else if (fm->key == FK_RESULT) {
+			m->result_raw = (const char *)fm->v;
+			m->result_len = fm->vlen;
+			if (fm->raw)
+				continue;	/* not built */
+		}
 		if (fm->val != NULL)
 			v = fm->val;
 		else if (*fm->v == '"')
@@ -1066,7 +1341,7 @@ fast_build(struct fast *f, enum rpc_kind kind, struct rpc_msg *m)
 
 /* 0 with *m filled, or -1 with *m empty: the strict path decides. */
 static int
-fast_parse(const char *buf, size_t len, struct rpc_msg *m)
+fast_parse(const char *buf, size_t len, int flags, struct rpc_msg *m)
 {
 	struct fast f;
 	enum rpc_kind kind;
@@ -1074,6 +1349,7 @@ fast_parse(const char *buf, size_t len, struct rpc_msg *m)
 
 	if (len > INT_MAX)	/* jansson reports positions as int */
 		return -1;
+	f.flags = flags;
 	if (fast_scan(buf, len, &f) == 0 && fast_kind(&f, &kind) == 0) {
 		if ((rc = fast_build(&f, kind, m)) == -1)
 			rpc_msg_free(m);
@@ -1089,6 +1365,13 @@ fast_parse(const char *buf, size_t len, struct rpc_msg *m)
 int
 rpc_parse(const char *buf, size_t len, struct rpc_msg *m, struct rpc_err *e)
 {
+	return rpc_parse_flags(buf, len, 0, m, e);
+}
+
+int
+rpc_parse_flags(const char *buf, size_t len, int flags, struct rpc_msg *m,
+    struct rpc_err *e)
+{
 	json_error_t je;
 
 	memset(m, 0, sizeof(*m));
@@ -1097,7 +1380,7 @@ rpc_parse(const char *buf, size_t len, struct rpc_msg *m, struct rpc_err *e)
 		buf = "";
 		len = 0;
 	}
-	if (fast_parse(buf, len, m) == 0)
+	if (fast_parse(buf, len, flags, m) == 0)
 		return 0;
 	m->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
 	    &je);
@@ -1342,6 +1625,174 @@ rpc_build_result(const char *id_raw, const json_t *result, size_t *len)
 	}
 	sink_lit(&k, "}");
 	return sink_finish(&k, len);
+}
+
+/*
+ * The valid JSON text t (n bytes) without the whitespace outside its
+ * strings: a pretty-printed value becomes one line.
+ */
+static void
+sink_compact(struct sink *k, const char *t, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)t;
+	size_t i, run = 0;
+	int in_str = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in_str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in_str = 0;
+		} else if (p[i] == '"')
+			in_str = 1;
+		else if (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+		    p[i] == '\r') {
+			sink_put(k, p + run, i - run);
+			run = i + 1;
+		}
+	}
+	if (run < n)
+		sink_put(k, p + run, n - run);
+}
+
+char *
+rpc_build_result_text(const char *id_raw, const char *result, size_t rlen,
+    size_t *len)
+{
+	struct sink k;
+
+	if (!id_ok(id_raw, 0) || result == NULL || rlen == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	sink_init(&k);
+	sink_head(&k, id_raw);
+	sink_lit(&k, "\"result\":");
+	sink_compact(&k, result, rlen);
+	sink_lit(&k, "}");
+	return sink_finish(&k, len);
+}
+
+char *
+rpc_build_request_text(const char *id_raw, const char *method,
+    const char *params, size_t plen, size_t *len)
+{
+	struct sink k;
+
+	if (!id_ok(id_raw, 0) || method == NULL || params == NULL ||
+	    plen == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	sink_init(&k);
+	sink_head(&k, id_raw);
+	sink_lit(&k, "\"method\":");
+	if (sink_jstr(&k, method) == -1) {
+		sink_discard(&k);
+		errno = EINVAL;
+		return NULL;
+	}
+	sink_lit(&k, ",\"params\":");
+	sink_compact(&k, params, plen);
+	sink_lit(&k, "}");
+	return sink_finish(&k, len);
+}
+
+/* Index past the value of valid JSON text p that starts at i (< n). */
+static size_t
+raw_skip(const unsigned char *p, size_t i, size_t n)
+{
+	size_t depth = 0;
+	int in_str = 0;
+
+	for (; i < n; i++) {
+		if (in_str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"') {
+				in_str = 0;
+				if (depth == 0)
+					return i + 1;
+			}
+			continue;
+		}
+		switch (p[i]) {
+		case '"':
+			in_str = 1;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return i;
+			if (--depth == 0)
+				return i + 1;
+			break;
+		case ',':
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			if (depth == 0)
+				return i;
+			break;
+		}
+	}
+	return n;
+}
+
+/* Index of the first byte at or after i that is not whitespace. */
+static size_t
+raw_ws(const unsigned char *p, size_t i, size_t n)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+	    p[i] == '\r'))
+		i++;
+	return i;
+}
+
+int
+rpc_raw_member(const char *obj, size_t len, const char *name,
+    const char **val, size_t *vlen)
+{
+	const unsigned char *p = (const unsigned char *)obj;
+	size_t i, k, klen, nlen = strlen(name);
+
+	i = raw_ws(p, 0, len);
+	if (i >= len || p[i] != '{')
+		return -1;
+	i++;
+	for (;;) {
+		i = raw_ws(p, i, len);
+		if (i >= len || p[i] == '}')
+			return 0;
+		if (p[i] == ',')
+			i = raw_ws(p, i + 1, len);
+		if (i >= len || p[i] != '"')
+			return -1;
+		for (k = ++i; i < len && p[i] != '"'; i++)
+			if (p[i] == '\\')
+				return -1;
+		if (i >= len)
+			return -1;
+		klen = i - k;
+		i = raw_ws(p, i + 1, len);
+		if (i >= len || p[i] != ':')
+			return -1;
+		i = raw_ws(p, i + 1, len);
+		if (i >= len)
+			return -1;
+		if (klen == nlen && memcmp(p + k, name, nlen) == 0) {
+			*val = obj + i;
+			*vlen = raw_skip(p, i, len) - i;
+			return 1;
+		}
+		i = raw_skip(p, i, len);
+	}
 }
 
 char *

@@ -53,7 +53,26 @@ struct rpc_msg {
 	json_t		*error;		/* borrowed; RPC_ERROR_RESPONSE */
 	int		 error_code;	/* RPC_ERROR_RESPONSE: error.code */
 	const char	*error_message;	/* RPC_ERROR_RESPONSE: error.message */
+	/*
+	 * The exact text of "params" / "result" as sent, borrowed from the
+	 * parsed buffer (valid while it is), when the single-pass scanner
+	 * took the message; NULL otherwise (then use the trees).  The text
+	 * is valid JSON but may hold whitespace, raw newlines included.
+	 */
+	const char	*params_raw;
+	size_t		 params_len;
+	const char	*result_raw;
+	size_t		 result_len;
 };
+
+/*
+ * rpc_parse_flags(): with RPC_PARSE_RAW_RESULT a response's result is
+ * checked (everything jansson would refuse is refused or left to jansson)
+ * but not built when it can be: then m->result is NULL, m->root has no
+ * "result" member and result_raw/result_len hold its text.  Otherwise
+ * (and without the flag) the result is built as by rpc_parse().
+ */
+#define RPC_PARSE_RAW_RESULT	0x1
 
 struct rpc_err {
 	int	 code;		/* RPC_PARSE_ERROR, RPC_INVALID_REQUEST, ... */
@@ -73,6 +92,8 @@ struct rpc_err {
  * rpc_err_answerable().
  */
 int	 rpc_parse(const char *buf, size_t len, struct rpc_msg *m, struct rpc_err *e);
+int	 rpc_parse_flags(const char *buf, size_t len, int flags,
+	    struct rpc_msg *m, struct rpc_err *e);
 void	 rpc_msg_free(struct rpc_msg *);
 void	 rpc_err_clear(struct rpc_err *);
 /* Should an error reply be sent for this failed parse? (not for responses,
@@ -90,6 +111,24 @@ char	*rpc_build_request(const char *id_raw, const char *method,
 /* {"jsonrpc":"2.0","method":M[,"params":P]} */
 char	*rpc_build_notification(const char *method, const json_t *params,
 	    size_t *len);
+/*
+ * As rpc_build_result() and rpc_build_request(), with the value given as
+ * JSON text (len bytes, borrowed): it must be valid JSON (params: an
+ * object); whitespace outside strings is dropped, so the message stays
+ * one NDJSON line.  NULL on ENOMEM.
+ */
+char	*rpc_build_result_text(const char *id_raw, const char *result,
+	    size_t rlen, size_t *len);
+char	*rpc_build_request_text(const char *id_raw, const char *method,
+	    const char *params, size_t plen, size_t *len);
+/*
+ * In the valid JSON object text obj (len bytes), the value of the
+ * top-level member `name`: 1 with *val and *vlen set (borrowed from obj),
+ * 0 when there is no such member, -1 when it cannot tell cheaply (a
+ * member name with an escape, or obj is not an object): parse it then.
+ */
+int	 rpc_raw_member(const char *obj, size_t len, const char *name,
+	    const char **val, size_t *vlen);
 /* Raw text of an integer id, e.g. for client-allocated ids; new string. */
 char	*rpc_id_from_int(long long);
 /* Compare a raw id against a json id value (for routing); 1 if equal. */

@@ -623,6 +623,217 @@ START_TEST(test_rejected_row)
 }
 END_TEST
 
+/* Transactions that wrote the rows matching cond (one per batch). */
+static char *
+txns(const char *cond)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT xmin::text) FROM "
+	    "mcp_tool_calls WHERE %s", cond);
+	return q1p(sql, NULL);
+}
+
+/*
+ * Rows queued together go as one batch; a bad row in the middle fails
+ * that batch, its rows are retried one by one, only the bad one is
+ * dropped, and batching resumes after them.
+ */
+START_TEST(test_batch_bad_row)
+{
+	struct store_opts o = fast_opts();
+	struct audit_row r = { .server = "github", .tool = "reject_me",
+	    .started_at = T0, .duration_ms = 1 };
+	struct store_stats s;
+	char *log, *n;
+	int i;
+
+	schema_new(0);
+	exec_ok(db, "ALTER TABLE mcp_tool_calls ADD CONSTRAINT "
+	    "t_reject_check CHECK (tool <> 'reject_me')");
+	store_up(&o);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	ck_assert_int_eq(store_audit_call(st, &r), 0);
+	for (i = 5; i < 10; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	want_written = 10;
+	ck_assert(run_until(all_written, WAIT_MS));
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 10);
+	ck_assert_uint_eq(s.audit_rejected, 1);
+	ck_assert_uint_eq(s.audit_dropped, 0);
+	ck_assert_uint_eq(s.reconnects, 0);
+	ck_rows_exactly(10);
+	/* Isolated: each good row went in its own transaction. */
+	ck_assert_str_eq(n = txns("true"), "10");
+	free(n);
+	log = logged();
+	ck_assert_int_eq(count_str(log, "rejected by the database"), 1);
+	ck_assert_ptr_nonnull(strstr(log, "audit row for github.reject_me "
+	    "rejected by the database"));
+	free(log);
+
+	/* The next rows queued together are one batch again. */
+	for (i = 10; i < 40; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	want_written = 40;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_rows_exactly(40);
+	ck_assert_str_eq(n = txns("(arguments->>'n')::int >= 10"), "1");
+	free(n);
+}
+END_TEST
+
+static int in_flight_100(void) { return stats().in_flight == 100; }
+
+/*
+ * A burst of 5000 rows while the database is stalled (table locked):
+ * all of them wait within the queue bound, none is lost, and they are
+ * written in batches of at most 500 once it moves again.
+ */
+START_TEST(test_burst_slow_db)
+{
+	struct store_opts o = fast_opts();
+	struct store_stats s;
+	char *n;
+	int i;
+
+	schema_new(0);
+	store_up(&o);
+	exec_ok(db, "BEGIN");
+	exec_ok(db, "LOCK TABLE mcp_tool_calls IN ACCESS EXCLUSIVE MODE");
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	ck_assert_msg(run_until(in_flight_100, WAIT_MS), "batch not sent");
+	for (i = 100; i < 5000; i++) {
+		ck_assert_int_eq(audit_n(i), 0);
+		if (i % 1000 == 0)
+			ev_run(loop, EVRUN_NOWAIT);
+	}
+	s = stats();
+	ck_assert_uint_eq(s.queued, 5000);
+	ck_assert_uint_eq(s.in_flight, 100);
+	ck_assert_uint_eq(s.audit_dropped, 0);
+	exec_ok(db, "COMMIT");
+	want_written = 5000;
+	ck_assert_msg(run_until(all_written, WAIT_MS), "not written: %s",
+	    store_last_error(st));
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 5000);
+	ck_assert_uint_eq(s.audit_dropped, 0);
+	ck_rows_exactly(5000);
+	/* 100, then 4900 in batches of 500. */
+	ck_assert_str_eq(n = txns("true"), "11");
+	free(n);
+}
+END_TEST
+
+/* The arguments stored for tool equal the JSON text want. */
+static void
+ck_args(const char *tool, const char *want)
+{
+	const char *params[2] = { tool, want };
+	PGresult *r = PQexecParams(db, "SELECT arguments = $2::jsonb, "
+	    "arguments::text FROM mcp_tool_calls WHERE tool = $1", 2, NULL,
+	    params, NULL, NULL, 0);
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s",
+	    PQresultErrorMessage(r));
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_msg(strcmp(PQgetvalue(r, 0, 0), "t") == 0, "%s: stored %s, "
+	    "want %s", tool, PQgetvalue(r, 0, 1), want);
+	PQclear(r);
+}
+
+/*
+ * Arguments are stored exactly as redact_json() leaves them, whichever
+ * way the store gets there: plain trees, secrets and token shapes in
+ * strings and keys, names redacted by key, escapes, deep nesting.
+ */
+START_TEST(test_args_redaction)
+{
+	static const char *const cases[] = {
+		"{\"text\":\"hi\"}",
+		"{\"text\":\"hi\",\"n\":-12,\"r\":1.5,\"t\":true,\"f\":false,"
+		    "\"z\":null,\"a\":[1,\"x\",[],{}],\"o\":{\"deep\":{\"er\":"
+		    "\"\xc3\xa9 \xf0\x9f\x98\x80\"}}}",
+		"{\"q\":\"x " SECRET " y\"}",
+		"{\"list\":[\"Bearer abcdefghijklmnopqrstuvwxyz0123\"]}",
+		"{\"k\":\"" TOKEN "\",\"owner\":\"o\"}",
+		"{\"x-" SECRET "\":1}",
+		"{\"max_tokens\":5,\"inner\":{\"password\":[1,2]}}",
+		"{\"quote\":\"a\\\"b\\\\c\\nd\",\"u\":\"\\u00e9\"}",
+		"{\"ctl\":\"" SECRET "\\t\"}",
+		"[1,2]",
+		"{}",
+	};
+	struct store_opts o = fast_opts();
+	struct audit_row a = { .server = "s", .started_at = T0,
+	    .duration_ms = 1 };
+	json_t *args[16], *red;
+	char tool[16], *want;
+	size_t i, k, ncase = sizeof(cases) / sizeof(cases[0]);
+
+	schema_new(0);
+	store_up(&o);
+	for (i = 0; i < ncase; i++) {
+		ck_assert_ptr_nonnull(args[i] = json_loads(cases[i],
+		    JSON_DECODE_ANY, NULL));
+		snprintf(tool, sizeof(tool), "t%zu", i);
+		a.tool = tool;
+		a.arguments = args[i];
+		ck_assert_int_eq(store_audit_call(st, &a), 0);
+	}
+	/* 40 levels: deeper than the store walks itself. */
+	ck_assert_ptr_nonnull(args[ncase] = json_pack("{s:s}", "leaf",
+	    "v " SECRET));
+	for (k = 0; k < 40; k++)
+		ck_assert_ptr_nonnull(args[ncase] = json_pack("{s:o}", "d",
+		    args[ncase]));
+	a.tool = "deep";
+	a.arguments = args[ncase];
+	ck_assert_int_eq(store_audit_call(st, &a), 0);
+	want_written = (int)ncase + 1;
+	ck_assert(run_until(all_written, WAIT_MS));
+	for (i = 0; i <= ncase; i++) {
+		ck_assert_ptr_nonnull(red = redact_json(args[i]));
+		ck_assert_ptr_nonnull(want = json_dumps(red, JSON_COMPACT |
+		    JSON_ENCODE_ANY));
+		snprintf(tool, sizeof(tool), "t%zu", i);
+		ck_args(i < ncase ? tool : "deep", want);
+		free(want);
+		json_decref(red);
+	}
+	ck_q("SELECT count(*) FROM mcp_tool_calls t WHERE strpos(t::text, "
+	    "$1) > 0", SECRET, "0");
+	for (i = 0; i <= ncase; i++)
+		json_decref(args[i]);
+}
+END_TEST
+
+/* AFU9_AUDIT_SYNC_COMMIT=off: the session is set up and writes rows;
+   anything but on/off is refused at once. */
+START_TEST(test_sync_commit)
+{
+	struct store_opts o = fast_opts();
+
+	schema_new(0);
+	ck_assert_int_eq(setenv("AFU9_AUDIT_SYNC_COMMIT", "maybe", 1), 0);
+	ck_assert_ptr_null(store_new(loop, ci, &o, err, sizeof(err)));
+	ck_assert_str_eq(err, "AFU9_AUDIT_SYNC_COMMIT must be on or off");
+	ck_assert_int_eq(setenv("AFU9_AUDIT_SYNC_COMMIT", "off", 1), 0);
+	store_up(&o);
+	ck_assert_int_eq(unsetenv("AFU9_AUDIT_SYNC_COMMIT"), 0);
+	ck_assert_int_eq(audit_n(0), 0);
+	ck_assert_int_eq(audit_n(1), 0);
+	want_written = 2;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_rows_exactly(2);
+	ck_assert_uint_eq(stats().reconnects, 0);
+}
+END_TEST
+
 static int is_down_twice(void)
 {
 	size_t i, n = 0;
@@ -976,6 +1187,10 @@ main(void)
 	tcase_add_test(db_tc, test_uri);
 	tcase_add_test(db_tc, test_overflow);
 	tcase_add_test(db_tc, test_rejected_row);
+	tcase_add_test(db_tc, test_batch_bad_row);
+	tcase_add_test(db_tc, test_burst_slow_db);
+	tcase_add_test(db_tc, test_args_redaction);
+	tcase_add_test(db_tc, test_sync_commit);
 	tcase_add_test(db_tc, test_states);
 	tcase_add_test(db_tc, test_server_state);
 	tcase_add_test(db_tc, test_shutdown);
