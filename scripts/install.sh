@@ -7,6 +7,9 @@
 #
 #   BUILDDIR=_build scripts/install.sh DESTDIR
 #
+# PREFIX overrides the configured prefix for the install step only (the
+# suite uses /usr/local, the image's layout, whatever the build used).
+#
 # The container image's build stage runs this into /out and copies the
 # tree into the runtime stage; t/test_ship.sh runs it into a temporary
 # directory and checks what lands there.
@@ -17,10 +20,10 @@ BUILDDIR=${BUILDDIR:-$top/_build}
 [ -f "$BUILDDIR/Makefile" ] || { echo "install.sh: $BUILDDIR is not built (scripts/build.sh)" >&2; exit 1; }
 mkdir -p "$1"
 dest=$(cd "$1" && pwd)
-prefix=$(sed -n 's/^prefix = //p' "$BUILDDIR/Makefile")
+prefix=${PREFIX:-$(sed -n 's/^prefix = //p' "$BUILDDIR/Makefile")}
 # Run on its own: not as part of an enclosing make's job server.
 unset MAKEFLAGS MFLAGS MAKELEVEL
-make -s -C "$BUILDDIR" install DESTDIR="$dest" >/dev/null
+make -s -C "$BUILDDIR" install DESTDIR="$dest" prefix="$prefix" >/dev/null
 for b in afu9 afu9-github afu9-deploy afu9-observability; do
 	strip --strip-unneeded "$dest$prefix/bin/$b"
 done

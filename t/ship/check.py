@@ -241,7 +241,7 @@ def installed_tree():
         d = tempfile.mkdtemp(prefix="afu9-ship-")
         INSTALL["dir"] = d
         r = run(["sh", src("scripts", "install.sh"), d],
-                env=dict(os.environ, BUILDDIR=BUILD))
+                env=dict(os.environ, BUILDDIR=BUILD, PREFIX="/usr/local"))
         INSTALL["rc"], INSTALL["err"] = r.returncode, r.stderr
     assert INSTALL["rc"] == 0, "install.sh failed: " + INSTALL["err"]
     return INSTALL["dir"]
