@@ -115,7 +115,8 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 		return;
 	}
 	gc->call = call;
-	/* The arguments as the client wrote them, else encoded once. */
+	/* The arguments as the client wrote them, else encoded once (args
+	   is NULL only when the text is at hand). */
 	if ((raw = mcp_call_arguments_raw(call, &len)) == NULL) {
 		if ((text = json_dumps(args, JSON_COMPACT)) == NULL) {
 			free(gc);
@@ -174,7 +175,7 @@ sync_tools(struct gateway *gw, int notify)
 	json_object_foreach(want, name, t) {
 		if (json_object_get(gw->reg, name))
 			continue;
-		if (mcp_server_add_tool_json(gw->srv, t, gw_tool, gw, err,
+		if (mcp_server_add_tool_raw(gw->srv, t, gw_tool, gw, err,
 		    sizeof(err)) == -1) {
 			log_warnx("tool %s not offered: %s", name, err);
 			continue;

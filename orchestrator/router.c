@@ -83,7 +83,10 @@ struct router_call {
 	/* audit: only when `audit` is set */
 	int			 audit;
 	enum audit_caller	 caller;
-	json_t			*args;		/* owned reference */
+	json_t			*args;		/* owned reference; NULL: parse
+						   args_text when needed */
+	char			*args_text;	/* owned; NULL: none */
+	size_t			 args_len;
 	json_t			*rpc_id;	/* owned; NULL: none */
 	double			 wall0;		/* ev_now() at the start */
 };
@@ -328,6 +331,7 @@ call_unlink(struct router_call *c)
 	s->ncalls--;
 	c->r->ncalls--;
 	json_decref(c->args);
+	free(c->args_text);
 	json_decref(c->rpc_id);
 	free(c->tool);
 	free(c);
@@ -361,9 +365,8 @@ audit_code(const struct router_err *e)
  */
 static void
 audit_submit(struct router *r, struct audit_row *a, const char *res,
-    size_t rlen, const struct router_err *e)
+    size_t rlen, int is_error, const struct router_err *e)
 {
-	json_t *result = NULL;
 	char *sum = NULL;
 
 	if (e != NULL) {
@@ -371,11 +374,10 @@ audit_submit(struct router *r, struct audit_row *a, const char *res,
 		a->error_code = audit_code(e);
 		a->error_message = e->message;
 	} else if (res != NULL) {
-		/* Parsed only here: calls that are not audited never are. */
-		result = json_loadb(res, rlen, JSON_DECODE_ANY, NULL);
-		sum = store_result_summary(result);
+		/* Only here: calls that are not audited never pay for it. */
+		sum = store_result_summary_text(res, rlen);
 		a->result_summary = sum;
-		a->is_error = json_is_true(json_object_get(result, "isError"));
+		a->is_error = is_error;
 	} else {
 		a->failed = 1;
 		a->error_code = MCP_ERR_CANCELLED;
@@ -385,7 +387,6 @@ audit_submit(struct router *r, struct audit_row *a, const char *res,
 		log_emit(LOG_LVL_WARN, a->server, NULL, "audit: the row for "
 		    "tool %.128s was refused as invalid", a->tool);
 	free(sum);
-	json_decref(result);
 }
 
 /* Should calls be audited now (a store that is not disabled)? */
@@ -395,9 +396,24 @@ audit_on(const struct router *r)
 	return r->store != NULL && store_state(r->store) != STORE_DISABLED;
 }
 
+static json_t	*args_json(const json_t *, const char *, size_t);
+
+/*
+ * The call's arguments for its audit row (borrowed): parsed from the
+ * text only now, so a call's start does not pay for its audit row.
+ */
+static const json_t *
+call_args(struct router_call *c)
+{
+	if (c->args == NULL && c->args_text != NULL)
+		c->args = args_json(NULL, c->args_text, c->args_len);
+	return c->args;
+}
+
+/* Audit call c, which ended at time end (now_s()). */
 static void
-call_audit(struct router_call *c, const char *res, size_t rlen,
-    const struct router_err *e)
+call_audit(struct router_call *c, double end, const char *res, size_t rlen,
+    int is_error, const struct router_err *e)
 {
 	struct audit_row a;
 
@@ -408,10 +424,10 @@ call_audit(struct router_call *c, const char *res, size_t rlen,
 	a.tool = c->tool;
 	a.rpc_id = c->rpc_id;
 	a.caller = c->caller;
-	a.arguments = c->args;
+	a.arguments = call_args(c);
 	a.started_at = c->wall0;
-	a.duration_ms = (now_s() - c->t0) * 1000.;
-	audit_submit(c->r, &a, res, rlen, e);
+	a.duration_ms = (end - c->t0) * 1000.;
+	audit_submit(c->r, &a, res, rlen, is_error, e);
 }
 
 /* The caller's id for an audit row: a new reference, or NULL. */
@@ -452,7 +468,7 @@ audit_refused(struct router *r, const struct rsrv *s, const char *tool,
 	a.caller = o->caller;
 	a.arguments = args;
 	a.started_at = ev_now(r->loop);
-	audit_submit(r, &a, NULL, 0, &e);
+	audit_submit(r, &a, NULL, 0, 0, &e);
 	json_decref(id);
 }
 
@@ -481,20 +497,25 @@ call_done(struct router_call *c, const char *res, size_t rlen, int is_error,
 }
 
 /*
- * Finish a call: count it, audit it, run done (unless cancelled), free it.
- * res (rlen bytes, borrowed) is the child's result text when it answered.
+ * Finish a call: count it, run done (unless cancelled), audit it, free
+ * it.  res (rlen bytes, borrowed) is the child's result text when it
+ * answered.  done goes first so the caller's reply is written before the
+ * audit row is built: the row costs the caller no latency.  The call stays
+ * linked (and r->ncalls counted) until the row is queued.
  */
 static void
 call_finish(struct router_call *c, enum outcome oc, const char *res,
     size_t rlen, int is_error, const struct router_err *e)
 {
 	struct router *r = c->r;
+	int cancelled = c->cancelled;
+	double end = c->audit ? now_s() : 0.;
 
 	count_call(c, oc);
-	call_audit(c, c->cancelled ? NULL : res, rlen,
-	    c->cancelled ? NULL : e);
-	if (!c->cancelled)
+	if (!cancelled)
 		call_done(c, res, rlen, is_error, e);
+	call_audit(c, end, cancelled ? NULL : res, rlen, is_error,
+	    cancelled ? NULL : e);
 	call_unlink(c);
 	if (r->stopping && r->ncalls == 0)
 		router_step(r);
@@ -762,7 +783,13 @@ call_start(struct router *r, const char *qname, const char *args,
 	if (origin != NULL && audit_on(r)) {
 		c->audit = 1;
 		c->caller = origin->caller;
-		c->args = args_json(tree, args, alen);
+		if (tree == NULL && args != NULL &&
+		    (c->args_text = malloc(alen + 1)) != NULL) {
+			memcpy(c->args_text, args, alen);
+			c->args_text[alen] = '\0';
+			c->args_len = alen;
+		} else
+			c->args = args_json(tree, args, alen);
 		c->rpc_id = origin_id(origin);
 		c->wall0 = ev_now(r->loop);
 	}
@@ -783,9 +810,10 @@ call_start(struct router *r, const char *qname, const char *args,
 		    "cannot send the request (output full or closed)",
 		    s->cfg->name);
 		if (c->audit)
-			audit_refused(r, s, tool, c->args, origin,
+			audit_refused(r, s, tool, call_args(c), origin,
 			    ROUTER_E_INTERNAL, r->errbuf);
 		json_decref(c->args);
+		free(c->args_text);
 		json_decref(c->rpc_id);
 		free(c->tool);
 		free(c);

@@ -42,6 +42,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "redact.h"
+#include "rpc.h"
 #include "store.h"
 
 #define OPS_MAX		128	/* statements in flight on the pipeline */
@@ -1892,6 +1893,76 @@ store_result_summary(const json_t *result)
 	out = u8clean(k.p, STORE_SUMMARY_MAX);
 	free(k.p);
 	return out;
+}
+
+/* Is the JSON string body s (n bytes) plain: no escape, valid UTF-8? */
+static int
+plain_text(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k;
+
+	while (n > 0) {
+		if (*p < 0x20 || *p == '\\' || (k = u8len(p, n)) == 0)
+			return 0;
+		p += k;
+		n -= k;
+	}
+	return 1;
+}
+
+/*
+ * The summary from the text when its content items' "text" members are
+ * plain strings: 1 with *out set (NULL on ENOMEM), or 0 to parse instead
+ * (anything else, and no text at all: then the summary is the result's
+ * JSON encoding).  The same steps as store_result_summary() on the tree.
+ */
+static int
+summary_text(const char *res, size_t len, char **out)
+{
+	char buf[STORE_SUMMARY_MAX + 5];
+	struct sink k = { buf, 0, STORE_SUMMARY_MAX + 4 };
+	const char *arr, *it, *v;
+	size_t alen, ilen, vlen, pos = 0;
+	int rc;
+
+	if (rpc_raw_member(res, len, "content", &arr, &alen) != 1 ||
+	    alen == 0 || *arr != '[')
+		return 0;
+	while ((rc = rpc_raw_element(arr, alen, &pos, &it, &ilen)) == 1) {
+		if (*it != '{')
+			continue;
+		if ((rc = rpc_raw_member(it, ilen, "text", &v, &vlen)) == -1)
+			return 0;
+		if (rc == 0 || *v != '"' || vlen < 2)
+			continue;
+		if (!plain_text(v + 1, vlen - 2))
+			return 0;
+		if (k.len >= k.max)
+			continue;
+		if (k.len > 0)
+			sink_add("\n", 1, &k);
+		sink_add(v + 1, vlen - 2, &k);
+	}
+	if (rc == -1 || k.len == 0)
+		return 0;
+	buf[k.len] = '\0';
+	*out = u8clean(buf, STORE_SUMMARY_MAX);
+	return 1;
+}
+
+char *
+store_result_summary_text(const char *res, size_t len)
+{
+	json_t *result;
+	char *sum = NULL;
+
+	if (summary_text(res, len, &sum))
+		return sum;
+	result = json_loadb(res, len, JSON_DECODE_ANY, NULL);
+	sum = store_result_summary(result);
+	json_decref(result);
+	return sum;
 }
 
 static const char query_sql[] =

@@ -240,6 +240,13 @@ void		 store_shutdown(struct store *, unsigned grace_ms,
  * (store_audit_call() does it).  Malloc'd, NULL for a NULL result or ENOMEM.
  */
 char		*store_result_summary(const json_t *result);
+/*
+ * store_result_summary() of the result text res (len bytes, valid JSON,
+ * as a child sent it), found in the text without parsing it when its
+ * content texts are plain strings (no escapes); else parsed.  The same
+ * string either way.  Malloc'd; NULL when res does not parse, or ENOMEM.
+ */
+char		*store_result_summary_text(const char *res, size_t len);
 
 /* Filters for store_audit_query(); NULL / 0: no filter, default. */
 struct audit_query {

@@ -90,6 +90,7 @@ struct srv_tool {
 	json_t			*output_schema;	/* owned; NULL if none (always
 						   for a JSON tool) */
 	json_t			*listing;	/* owned: the tools/list entry */
+	int			 raw_args;	/* fn takes the arguments text */
 	unsigned		 refs;		/* calls holding it */
 	int			 removed;
 };
@@ -130,6 +131,11 @@ struct mcp_server {
 	struct mcp_call		*cur_call;
 	const char		*cur_params;
 	size_t			 cur_params_len;
+	const char		*cur_args;	/* "arguments" span; NULL: look */
+	size_t			 cur_args_len;
+	int			 raw_tools;	/* a raw-arguments tool was ever
+						   registered: parse params
+						   lazily */
 	struct mcp_call		*calls;
 	size_t			 nactive;	/* calls not cancelled */
 
@@ -855,6 +861,138 @@ progress_token(const json_t *params)
 	return NULL;
 }
 
+/*
+ * Start a call of tool t and hand it to the handler.  args and tok
+ * (progress token, may be NULL) are stolen; args is NULL only for a
+ * raw-arguments tool given the arguments text (araw, alen: borrowed from
+ * the message).
+ */
+static void
+call_begin(struct mcp_server *srv, struct rpc_msg *m, struct srv_tool *t,
+    json_t *args, json_t *tok, const char *araw, size_t alen)
+{
+	struct mcp_call *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->id_raw = strdup(m->id_raw)) == NULL) {
+		free(c);
+		json_decref(args);
+		json_decref(tok);
+		srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: out of memory");
+		return;
+	}
+	c->srv = srv;
+	c->tool = t;
+	t->refs++;
+	c->args = args;
+	c->progress_token = tok;
+	c->next = srv->calls;
+	if (srv->calls)
+		srv->calls->prev = c;
+	srv->calls = c;
+	srv->nactive++;
+	srv->cur_call = c;
+	srv->cur_params = m->params_raw;
+	srv->cur_params_len = m->params_len;
+	srv->cur_args = araw;
+	srv->cur_args_len = alen;
+	/* The handler may complete (and so free) the call before returning. */
+	t->fn(c, c->args, t->udata);
+	srv->cur_call = NULL;
+	srv->cur_params = NULL;
+	srv->cur_args = NULL;
+}
+
+/*
+ * Build m->params from the text the parser kept (RPC_PARSE_RAW_PARAMS):
+ * the tree rpc_parse() would have built.  0, or -1 on ENOMEM.
+ */
+static int
+msg_params(struct rpc_msg *m)
+{
+	json_t *p;
+
+	if (m->params != NULL || m->params_raw == NULL)
+		return 0;
+	if ((p = json_loadb(m->params_raw, m->params_len,
+	    JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return -1;
+	if (json_object_set_new_nocheck(m->root, "params", p) == -1)
+		return -1;
+	m->params = p;
+	return 0;
+}
+
+/* A top-level member of the params text: 1 found, 0 absent, -1 unsure. */
+static int
+params_member(const struct rpc_msg *m, const char *name, const char **v,
+    size_t *vlen)
+{
+	return rpc_raw_member(m->params_raw, m->params_len, name, v, vlen);
+}
+
+/*
+ * tools/call of a raw-arguments tool without building the params tree:
+ * name, arguments and _meta are found in the params text.  1 when it
+ * cannot tell from the text (the tree path then decides, and answers
+ * exactly as it always did), 0 when the request was handled.
+ */
+static int
+call_lazy(struct mcp_server *srv, struct rpc_msg *m)
+{
+	char name[MCP_JSON_TOOL_NAME_MAX + 1];
+	const char *v, *a = NULL;
+	size_t vlen, alen = 0;
+	struct srv_tool *t;
+	json_t *meta, *tok = NULL;
+
+	if (params_member(m, "name", &v, &vlen) != 1 || vlen < 2 ||
+	    *v != '"' || vlen - 2 > MCP_JSON_TOOL_NAME_MAX ||
+	    memchr(v, '\\', vlen) != NULL)
+		return 1;
+	memcpy(name, v + 1, vlen - 2);
+	name[vlen - 2] = '\0';
+	if ((t = find_tool(srv, name)) == NULL || !t->raw_args)
+		return 1;
+	switch (params_member(m, "arguments", &a, &alen)) {
+	case -1:
+		return 1;
+	case 1:
+		if (*a == '{')
+			break;
+		if (alen != 4 || memcmp(a, "null", 4) != 0) {
+			srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+			    "invalid params: arguments must be an object");
+			return 0;
+		}
+		/* FALLTHROUGH */
+	default:
+		a = NULL;
+		break;
+	}
+	if (srv->nactive >= MCP_MAX_INFLIGHT) {
+		srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: too many calls in flight");
+		return 0;
+	}
+	switch (params_member(m, "_meta", &v, &vlen)) {
+	case -1:
+		return 1;
+	case 1:
+		meta = json_loadb(v, vlen, JSON_DECODE_ANY, NULL);
+		tok = json_object_get(meta, "progressToken");
+		tok = json_is_string(tok) || json_is_integer(tok) ?
+		    json_incref(tok) : NULL;
+		json_decref(meta);
+		break;
+	default:
+		break;
+	}
+	call_begin(srv, m, t, a != NULL ? NULL : json_object(), tok, a, alen);
+	return 0;
+}
+
 static void
 m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 {
@@ -862,9 +1000,19 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 	json_t *args = m->params ? json_object_get(m->params, "arguments") :
 	    NULL;
 	struct srv_tool *t;
-	struct mcp_call *c;
 	char err[512];
 
+	if (m->params == NULL && m->params_raw != NULL) {
+		if (call_lazy(srv, m) == 0)
+			return;
+		if (msg_params(m) == -1) {
+			srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+			    "internal error: out of memory");
+			return;
+		}
+		name = json_object_get(m->params, "name");
+		args = json_object_get(m->params, "arguments");
+	}
 	if (!json_is_string(name)) {
 		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
 		    "invalid params: name must be a string");
@@ -892,31 +1040,7 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 		call_invalid_args(srv, m, t, err);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->id_raw = strdup(m->id_raw)) == NULL) {
-		free(c);
-		json_decref(args);
-		srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
-		    "internal error: out of memory");
-		return;
-	}
-	c->srv = srv;
-	c->tool = t;
-	t->refs++;
-	c->args = args;
-	c->progress_token = progress_token(m->params);
-	c->next = srv->calls;
-	if (srv->calls)
-		srv->calls->prev = c;
-	srv->calls = c;
-	srv->nactive++;
-	srv->cur_call = c;
-	srv->cur_params = m->params_raw;
-	srv->cur_params_len = m->params_len;
-	/* The handler may complete (and so free) the call before returning. */
-	t->fn(c, c->args, t->udata);
-	srv->cur_call = NULL;
-	srv->cur_params = NULL;
+	call_begin(srv, m, t, args, progress_token(m->params), NULL, 0);
 }
 
 static void
@@ -996,7 +1120,10 @@ srv_dispatch(struct mcp_server *srv, const char *msg, size_t len)
 	struct rpc_msg m;
 	struct rpc_err e;
 
-	if (rpc_parse(msg, len, &m, &e) == -1) {
+	/* With raw-arguments tools, params stay text until a method needs
+	   them (their tools/call does not). */
+	if (rpc_parse_flags(msg, len, srv->raw_tools ? RPC_PARSE_RAW_PARAMS :
+	    0, &m, &e) == -1) {
 		if (rpc_err_answerable(&e))
 			srv_send_error(srv, e.id_raw, e.code, e.message);
 		else
@@ -1006,10 +1133,19 @@ srv_dispatch(struct mcp_server *srv, const char *msg, size_t len)
 	}
 	switch (m.kind) {
 	case RPC_REQUEST:
-		srv_request(srv, &m);
+		if (strcmp(m.method, "tools/call") != 0 &&
+		    msg_params(&m) == -1)
+			srv_send_error(srv, m.id_raw, RPC_INTERNAL_ERROR,
+			    "internal error: out of memory");
+		else
+			srv_request(srv, &m);
 		break;
 	case RPC_NOTIFICATION:
-		srv_notification(srv, &m);
+		if (msg_params(&m) == -1)
+			log_debug("notification %.64s dropped: out of memory",
+			    m.method);
+		else
+			srv_notification(srv, &m);
 		break;
 	default:
 		log_debug("response to id %.64s ignored: we sent no request",
@@ -1260,9 +1396,10 @@ mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
 	return 0;
 }
 
-int
-mcp_server_add_tool_json(struct mcp_server *srv, const json_t *listing,
-    mcp_tool_fn fn, void *udata, char *err, size_t errlen)
+/* mcp_server_add_tool_json() and mcp_server_add_tool_raw(). */
+static int
+add_json_tool(struct mcp_server *srv, const json_t *listing, mcp_tool_fn fn,
+    void *udata, int raw_args, char *err, size_t errlen)
 {
 	struct srv_tool t;
 	const char *name;
@@ -1287,6 +1424,7 @@ mcp_server_add_tool_json(struct mcp_server *srv, const json_t *listing,
 	}
 	t.fn = fn;
 	t.udata = udata;
+	t.raw_args = raw_args;
 	if ((t.name = strdup(name)) == NULL ||
 	    (t.input_schema = json_deep_copy(is)) == NULL ||
 	    (t.listing = json_deep_copy(listing)) == NULL ||
@@ -1297,6 +1435,23 @@ mcp_server_add_tool_json(struct mcp_server *srv, const json_t *listing,
 		json_decref(t.listing);
 		return -1;
 	}
+	return 0;
+}
+
+int
+mcp_server_add_tool_json(struct mcp_server *srv, const json_t *listing,
+    mcp_tool_fn fn, void *udata, char *err, size_t errlen)
+{
+	return add_json_tool(srv, listing, fn, udata, 0, err, errlen);
+}
+
+int
+mcp_server_add_tool_raw(struct mcp_server *srv, const json_t *listing,
+    mcp_tool_fn fn, void *udata, char *err, size_t errlen)
+{
+	if (add_json_tool(srv, listing, fn, udata, 1, err, errlen) == -1)
+		return -1;
+	srv->raw_tools = 1;
 	return 0;
 }
 
@@ -1455,6 +1610,10 @@ mcp_call_arguments_raw(const struct mcp_call *c, size_t *len)
 	const char *v;
 	size_t vlen;
 
+	if (srv->cur_call == c && srv->cur_args != NULL) {
+		*len = srv->cur_args_len;
+		return srv->cur_args;
+	}
 	if (srv->cur_call != c || srv->cur_params == NULL ||
 	    rpc_raw_member(srv->cur_params, srv->cur_params_len, "arguments",
 	    &v, &vlen) != 1 || vlen == 0 || *v != '{')

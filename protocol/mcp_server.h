@@ -100,6 +100,17 @@ int	mcp_server_add_tool(struct mcp_server *, const struct mcp_tool *,
 int	mcp_server_add_tool_json(struct mcp_server *, const json_t *listing,
 	    mcp_tool_fn fn, void *udata, char *err, size_t errlen);
 /*
+ * As mcp_server_add_tool_json(), for a handler that forwards the
+ * arguments as text: a tools/call of it is answered without building the
+ * request's params tree when the text allows.  fn then gets args NULL and
+ * mcp_call_arguments_raw() returns the "arguments" object's text; when
+ * that returns NULL, args is the tree as for a JSON tool ({} when the
+ * arguments were absent or null).  Requests are refused exactly as for a
+ * JSON tool.
+ */
+int	mcp_server_add_tool_raw(struct mcp_server *, const json_t *listing,
+	    mcp_tool_fn fn, void *udata, char *err, size_t errlen);
+/*
  * Unregister a tool (either kind); calls in flight on it go on.  0, or -1
  * when there is no such tool.  Follow a batch of changes with
  * mcp_server_tools_changed().

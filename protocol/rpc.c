@@ -1210,7 +1210,8 @@ fast_member(struct cur *c, struct fast *f)
 		    (key == FK_PARAMS && *c->p != '{'))
 			return -1;
 		fm->raw = 0;
-		if (key == FK_RESULT && (f->flags & RPC_PARSE_RAW_RESULT) &&
+		if (((key == FK_RESULT && (f->flags & RPC_PARSE_RAW_RESULT)) ||
+		    (key == FK_PARAMS && (f->flags & RPC_PARSE_RAW_PARAMS))) &&
 		    raw_check(c) == 0)
 			fm->raw = 1;
 		else if ((fm->val = fast_container(c)) == NULL)
@@ -1307,6 +1308,8 @@ fast_build(struct fast *f, enum rpc_kind kind, struct rpc_msg *m)
 		if (fm->key == FK_PARAMS) {
 			m->params_raw = (const char *)fm->v;
 			m->params_len = fm->vlen;
+			if (fm->raw)
+				continue;	/* not built */
 		} else if (fm->key == FK_RESULT) {
 			m->result_raw = (const char *)fm->v;
 			m->result_len = fm->vlen;
@@ -1753,6 +1756,34 @@ raw_ws(const unsigned char *p, size_t i, size_t n)
 	    p[i] == '\r'))
 		i++;
 	return i;
+}
+
+int
+rpc_raw_element(const char *arr, size_t len, size_t *pos, const char **val,
+    size_t *vlen)
+{
+	const unsigned char *p = (const unsigned char *)arr;
+	size_t i = *pos, end;
+
+	if (i == 0) {
+		i = raw_ws(p, 0, len);
+		if (i >= len || p[i] != '[')
+			return -1;
+		i++;
+	}
+	i = raw_ws(p, i, len);
+	if (i < len && p[i] == ',')
+		i = raw_ws(p, i + 1, len);
+	if (i >= len || p[i] == ']') {
+		*pos = i;
+		return 0;
+	}
+	if ((end = raw_skip(p, i, len)) == i)
+		return -1;
+	*val = arr + i;
+	*vlen = end - i;
+	*pos = end;
+	return 1;
 }
 
 int

@@ -73,6 +73,13 @@ struct rpc_msg {
  * (and without the flag) the result is built as by rpc_parse().
  */
 #define RPC_PARSE_RAW_RESULT	0x1
+/*
+ * With RPC_PARSE_RAW_PARAMS a request's or notification's params object
+ * is checked the same way and, when it can be, not built: m->params is
+ * NULL, m->root has no "params" member and params_raw/params_len hold its
+ * text (json_loadb() of it then gives the tree rpc_parse() would have).
+ */
+#define RPC_PARSE_RAW_PARAMS	0x2
 
 struct rpc_err {
 	int	 code;		/* RPC_PARSE_ERROR, RPC_INVALID_REQUEST, ... */
@@ -131,6 +138,14 @@ int	 rpc_raw_member(const char *obj, size_t len, const char *name,
 	    const char **val, size_t *vlen);
 /* Raw text of an integer id, e.g. for client-allocated ids; new string. */
 char	*rpc_id_from_int(long long);
+/*
+ * The elements of the valid JSON array text arr (len bytes), one per
+ * call: start with *pos = 0.  1 with *val and *vlen set (borrowed from
+ * arr) and *pos advanced, 0 past the last element, -1 when arr is not an
+ * array.
+ */
+int	 rpc_raw_element(const char *arr, size_t len, size_t *pos,
+	    const char **val, size_t *vlen);
 /* Compare a raw id against a json id value (for routing); 1 if equal. */
 int	 rpc_id_equal(const char *id_raw, const json_t *id);
 /* Text name for a standard code ("Parse error", ...). */

@@ -231,6 +231,9 @@ static struct {
 	int			 status;
 } H;
 
+/* Run by h_start_opts() before the server's thread starts; NULL: none. */
+static void	(*h_pre)(void);
+
 static void *
 h_thread(void *arg)
 {
@@ -262,6 +265,8 @@ h_start_opts(struct mcp_server_opts *o, const struct mcp_tool *t, size_t n)
 	for (i = 0; i < n; i++)
 		ck_assert_msg(mcp_server_add_tool(H.srv, &t[i], NULL, err,
 		    sizeof(err)) == 0, "%s: %s", t[i].name, err);
+	if (h_pre != NULL)
+		h_pre();
 	ck_assert_int_eq(pthread_create(&H.th, NULL, h_thread, NULL), 0);
 }
 
@@ -908,6 +913,142 @@ START_TEST(tools_changed_notification)
 }
 END_TEST
 
+/* ---- raw-arguments tools (mcp_server_add_tool_raw) ---- */
+
+/* "N:" when args is NULL, "T:" when a tree; then the arguments text (as
+   sent) or the tree's encoding; "|p" with a progress token. */
+static void
+fn_rawinfo(struct mcp_call *c, const json_t *args, void *u)
+{
+	const char *raw;
+	char *dump = NULL, *text = NULL;
+	size_t len = 0;
+
+	if ((raw = mcp_call_arguments_raw(c, &len)) == NULL) {
+		dump = json_dumps(args, JSON_COMPACT);
+		raw = dump ? dump : "?";
+		len = strlen(raw);
+	}
+	ck_assert_int_ne(asprintf(&text, "%s:%.*s%s", args ? "T" : "N",
+	    (int)len, raw, mcp_call_has_progress(c) ? "|p" : ""), -1);
+	mcp_call_return(c, NULL, text);
+	free(text);
+	free(dump);
+}
+
+static void
+raw_register(void)
+{
+	json_t *l;
+	char err[256];
+
+	l = json_pack("{s:s, s:{s:s}}", "name", "j.t", "inputSchema", "type",
+	    "object");
+	ck_assert_int_eq(mcp_server_add_tool_json(H.srv, l, fn_rawinfo, NULL,
+	    err, sizeof(err)), 0);
+	json_object_set_new(l, "name", json_string("r.t"));
+	ck_assert_int_eq(mcp_server_add_tool_raw(H.srv, l, fn_rawinfo, NULL,
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(mcp_server_add_tool_raw(H.srv, l, fn_rawinfo, NULL,
+	    err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "tool r.t: name already registered");
+	json_decref(l);
+}
+
+static void
+h_start_raw(void)
+{
+	struct mcp_server_opts o = { 0 };
+
+	h_pre = raw_register;
+	h_start_opts(&o, NULL, 0);
+	h_pre = NULL;
+}
+
+#define RAWHEAD	RPC "\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\""
+
+/*
+ * Call tool j.t (a JSON tool: params parsed) and r.t (raw arguments: not
+ * parsed when the text allows) with the params members after the name
+ * given by rest; want_j and want_r are the exact answers.
+ */
+static void
+raw_same(const char *rest, const char *want_j, const char *want_r)
+{
+	char req[1024];
+
+	snprintf(req, sizeof(req), "%s%s\"%s}}", RAWHEAD, "j.t", rest);
+	h_send(req);
+	h_expect(want_j);
+	snprintf(req, sizeof(req), "%s%s\"%s}}", RAWHEAD, "r.t", rest);
+	h_send(req);
+	h_expect(want_r);
+}
+
+#define RAWCALL(args)	args
+#define BADARGS	ERROR(7, -32602, "invalid params: arguments must be an object")
+
+START_TEST(raw_tool_calls)
+{
+	h_start_raw();
+	/* Arguments of a wrong type: answered exactly as before. */
+	raw_same(RAWCALL(",\"arguments\":\"s\""), BADARGS, BADARGS);
+	raw_same(RAWCALL(",\"arguments\":5"), BADARGS, BADARGS);
+	raw_same(RAWCALL(",\"arguments\":[1]"), BADARGS, BADARGS);
+	raw_same(RAWCALL(",\"arguments\":true"), BADARGS, BADARGS);
+	raw_same(RAWCALL(" , \"arguments\" : [ ] "), BADARGS, BADARGS);
+	/* Absent or null arguments: the tree {} for both. */
+	raw_same(RAWCALL(""), RESULT(7, TEXT("T:{}")), RESULT(7, TEXT("T:{}")));
+	raw_same(RAWCALL(",\"arguments\":null"), RESULT(7, TEXT("T:{}")),
+	    RESULT(7, TEXT("T:{}")));
+	/* An object: its text as sent; no tree for the raw tool. */
+	raw_same(RAWCALL(",\"arguments\":{\"a\": [1, \"x\"]}"),
+	    RESULT(7, TEXT("T:{\\\"a\\\": [1, \\\"x\\\"]}")),
+	    RESULT(7, TEXT("N:{\\\"a\\\": [1, \\\"x\\\"]}")));
+	/* _meta before the arguments; a progress token is seen. */
+	h_send(RPC "\"id\":8,\"method\":\"tools/call\",\"params\":{\"_meta\":"
+	    "{\"progressToken\":\"tk\"},\"arguments\":{},\"name\":\"r.t\"}}");
+	h_expect(RESULT(8, TEXT("N:{}|p")));
+	h_send(RPC "\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":"
+	    "\"r.t\",\"arguments\":{},\"_meta\":{\"progressToken\":1.5}}}");
+	h_expect(RESULT(9, TEXT("N:{}")));
+	/* An escaped name: the params tree decides, as for any tool. */
+	h_send(RPC "\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":"
+	    "\"r\\u002et\",\"arguments\":{\"b\":2}}}");
+	h_expect(RESULT(10, TEXT("T:{\\\"b\\\":2}")));
+	/* Errors before the tool is known: unchanged. */
+	h_send(RPC "\"id\":11,\"method\":\"tools/call\",\"params\":{\"name\":"
+	    "\"r.zz\",\"arguments\":{}}}");
+	h_expect(ERROR(11, -32602, "Unknown tool: r.zz"));
+	h_send(RPC "\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":"
+	    "5,\"arguments\":\"x\"}}");
+	h_expect(ERROR(12, -32602, "invalid params: name must be a string"));
+	/* Duplicate members: refused as any message is. */
+	h_send(RPC "\"id\":13,\"method\":\"tools/call\",\"params\":{\"name\":"
+	    "\"j.t\",\"name\":\"j.t\"}}");
+	{
+		char *a = h_line(), *b;
+
+		h_send(RPC "\"id\":13,\"method\":\"tools/call\",\"params\":{"
+		    "\"name\":\"r.t\",\"name\":\"r.t\"}}");
+		b = h_line();
+		ck_assert_str_eq(a, b);
+		ck_assert_msg(strstr(a, "\"error\"") != NULL, "%s", a);
+		free(a);
+		free(b);
+	}
+	/* Other methods still get their params. */
+	h_send(RPC "\"id\":14,\"method\":\"logging/setLevel\",\"params\":"
+	    "{\"level\":\"loud\"}}");
+	h_expect(ERROR(14, -32602, "invalid params: level must be one of "
+	    "debug, info, notice, warning, error, critical, alert, emergency"));
+	h_send(RPC "\"id\":15,\"method\":\"logging/setLevel\",\"params\":"
+	    "{\"level\":\"error\"}}");
+	h_expect(PONG(15));
+	ck_assert_int_eq(h_stop(), 0);
+}
+END_TEST
+
 static Suite *
 server_suite(void)
 {
@@ -928,6 +1069,7 @@ server_suite(void)
 	tcase_add_test(tc, progress_with_token);
 	tcase_add_test(tc, logging_levels);
 	tcase_add_test(tc, tools_changed_notification);
+	tcase_add_test(tc, raw_tool_calls);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lifecycle");
 	tcase_set_timeout(tc, 30);

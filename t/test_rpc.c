@@ -815,6 +815,74 @@ START_TEST(builder_ids)
 }
 END_TEST
 
+/* rpc_raw_element(): each element's exact text, in order. */
+START_TEST(raw_elements)
+{
+	static const char arr[] = " [ 1 , \"a,]\\\"\" ,{\"k\":[2,3]},[ ] ,null,"
+	    "-1.5e3 ] ";
+	static const char *const want[] = { "1", "\"a,]\\\"\"",
+	    "{\"k\":[2,3]}", "[ ]", "null", "-1.5e3" };
+	const char *v;
+	size_t vlen, pos = 0, i = 0;
+	int rc;
+
+	while ((rc = rpc_raw_element(arr, sizeof(arr) - 1, &pos, &v,
+	    &vlen)) == 1) {
+		ck_assert_uint_lt(i, 6);
+		ck_assert_uint_eq(vlen, strlen(want[i]));
+		ck_assert_int_eq(memcmp(v, want[i], vlen), 0);
+		i++;
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(i, 6);
+	/* past the end it stays at the end */
+	ck_assert_int_eq(rpc_raw_element(arr, sizeof(arr) - 1, &pos, &v,
+	    &vlen), 0);
+	pos = 0;
+	ck_assert_int_eq(rpc_raw_element(" [ ] ", 5, &pos, &v, &vlen), 0);
+	pos = 0;
+	ck_assert_int_eq(rpc_raw_element("{\"a\":1}", 7, &pos, &v, &vlen), -1);
+	pos = 0;
+	ck_assert_int_eq(rpc_raw_element("", 0, &pos, &v, &vlen), -1);
+}
+END_TEST
+
+/* RPC_PARSE_RAW_PARAMS: params kept as text, not built; else as before. */
+START_TEST(raw_params)
+{
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"x\", \"arguments\":{}}}";
+	static const char dup[] = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+	    "\"m\",\"params\":{\"a\":1,\"a\":2}}";
+	static const char want[] = "{\"name\":\"x\", \"arguments\":{}}";
+	struct rpc_msg m;
+	struct rpc_err e, e2;
+
+	ck_assert_int_eq(rpc_parse_flags(req, sizeof(req) - 1,
+	    RPC_PARSE_RAW_PARAMS, &m, &e), 0);
+	ck_assert_ptr_null(m.params);
+	ck_assert_ptr_null(json_object_get(m.root, "params"));
+	ck_assert_uint_eq(m.params_len, strlen(want));
+	ck_assert_int_eq(memcmp(m.params_raw, want, strlen(want)), 0);
+	ck_assert_str_eq(m.method, "tools/call");
+	ck_assert_str_eq(m.id_raw, "3");
+	rpc_msg_free(&m);
+	ck_assert_int_eq(rpc_parse_flags(req, sizeof(req) - 1, 0, &m, &e), 0);
+	ck_assert_ptr_nonnull(m.params);
+	rpc_msg_free(&m);
+	/* duplicate members: refused alike with or without the flag */
+	ck_assert_int_eq(rpc_parse_flags(dup, sizeof(dup) - 1, 0, &m, &e2),
+	    -1);
+	ck_assert_int_eq(rpc_parse_flags(dup, sizeof(dup) - 1,
+	    RPC_PARSE_RAW_PARAMS, &m, &e), -1);
+	ck_assert_int_eq(e.code, e2.code);
+	ck_assert_str_eq(e.message, e2.message);
+	ck_assert_str_eq(e.id_raw, "3");
+	rpc_err_clear(&e);
+	rpc_err_clear(&e2);
+}
+END_TEST
+
 /* Results larger than any inline buffer come out whole. */
 START_TEST(large_results)
 {
@@ -934,6 +1002,8 @@ main(void)
 	tcase_add_test(tc, error_text_escapes);
 	tcase_add_test(tc, builder_ids);
 	tcase_add_test(tc, large_results);
+	tcase_add_test(tc, raw_elements);
+	tcase_add_test(tc, raw_params);
 	tcase_add_loop_test(tc, guard_page, 0,
 	    sizeof(guard_inputs) / sizeof(guard_inputs[0]));
 	suite_add_tcase(s, tc);

@@ -1164,6 +1164,98 @@ START_TEST(test_result_summary)
 }
 END_TEST
 
+/* store_result_summary_text(t) must be store_result_summary(parse(t)). */
+static void
+summary_same(const char *text)
+{
+	json_t *tree = json_loads(text, JSON_DECODE_ANY, NULL);
+	char *want = store_result_summary(tree);
+	char *got = store_result_summary_text(text, strlen(text));
+
+	if (want == NULL)
+		ck_assert_msg(got == NULL, "%s: got %s, want NULL", text, got);
+	else {
+		ck_assert_msg(got != NULL, "%s: got NULL", text);
+		ck_assert_msg(strcmp(got, want) == 0, "%.200s: got [%.200s] "
+		    "want [%.200s]", text, got, want);
+	}
+	free(got);
+	free(want);
+	json_decref(tree);
+}
+
+/* A result with one text item: prefix, n copies of unit, suffix. */
+static char *
+long_result(const char *prefix, const char *unit, size_t n,
+    const char *suffix)
+{
+	size_t ul = strlen(unit), pl = strlen(prefix), sl = strlen(suffix), i;
+	char *t = malloc(pl + ul * n + sl + 1);
+
+	ck_assert_ptr_nonnull(t);
+	memcpy(t, prefix, pl);
+	for (i = 0; i < n; i++)
+		memcpy(t + pl + i * ul, unit, ul);
+	memcpy(t + pl + n * ul, suffix, sl + 1);
+	return t;
+}
+
+START_TEST(test_result_summary_text)
+{
+	static const char *const cases[] = {
+		"{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}",
+		" { \"content\" : [ { \"text\" : \"a b\" , \"type\" : \"text\" }"
+		    " , {\"type\":\"text\",\"text\":\"c\"} ] , \"isError\":true }",
+		"{\"content\":[{\"text\":\"\"},{\"text\":\"x\"},{\"text\":\"\"}]}",
+		"{\"content\":[{\"text\":\"\"}]}",
+		"{\"content\":[]}",
+		"{\"content\":[], \"structuredContent\":{\"n\":1}}",
+		"{\"isError\":false}",
+		"{\"content\":{\"text\":\"not an array\"}}",
+		"{\"content\":[1, \"s\", null, [{\"text\":\"deep\"}], "
+		    "{\"text\":5}, {\"text\":{\"text\":\"x\"}}, {\"text\":\"ok\"}]}",
+		"{\"content\":[{\"text\":\"tab\\there \\\"q\\\" \\u00e9\"}]}",
+		"{\"content\":[{\"text\":\"a\\u0000b\"}]}",
+		"{\"content\":[{\"t\\u0065xt\":\"escaped name\"}]}",
+		"{\"c\\u006fntent\":[{\"text\":\"escaped name\"}]}",
+		"{\"content\":[{\"text\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+		    " ok\"}]}",
+		"{\"content\":[{\"text\":\"[]{}:,\\\\\"}]}",
+		"[{\"text\":\"array result\"}]",
+		"\"string result\"",
+		"{\"content\":[{\"type\":\"image\",\"data\":\"AAAA\"}]}",
+	};
+	char *t, *u;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		summary_same(cases[i]);
+	ck_assert_ptr_null(store_result_summary_text("{\"content\":[", 12));
+	/* Cuts at and around the bound, in one item and across items. */
+	for (i = 4090; i < 4102; i++) {
+		t = long_result("{\"content\":[{\"text\":\"", "x", i, "\"}]}");
+		summary_same(t);
+		free(t);
+		t = long_result("{\"content\":[{\"text\":\"", "\xc3\xa9", i / 2,
+		    "\"},{\"text\":\"tail\"}]}");
+		summary_same(t);
+		free(t);
+		t = long_result("{\"content\":[{\"text\":\"y\"},{\"text\":\"",
+		    "\xe2\x82\xac", i / 3, "\"},{\"text\":\"\\n\"}]}");
+		summary_same(t);
+		free(t);
+	}
+	/* A first text that fills the summary; later items are skipped. */
+	t = long_result("{\"content\":[{\"text\":\"", "\xf0\x9f\x98\x80", 1100,
+	    "\"},{\"text\":\"more\"}]}");
+	summary_same(t);
+	u = store_result_summary_text(t, strlen(t));
+	ck_assert_uint_eq(strlen(u), 4096);
+	free(u);
+	free(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1175,6 +1267,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	tcase_add_checked_fixture(unit, setup, teardown);
 	tcase_add_test(unit, test_result_summary);
+	tcase_add_test(unit, test_result_summary_text);
 	tcase_add_test(unit, test_disabled);
 	suite_add_tcase(s, unit);
 	tcase_add_unchecked_fixture(db_tc, pg_up, pg_down);
