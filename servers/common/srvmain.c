@@ -1,10 +1,11 @@
 /*
- * srvmain: options, environment knobs and start-up shared by the afu9 MCP
- * servers (see srvmain.h).
+ * srvmain: options, environment knobs, start-up and the end of a tool call
+ * shared by the afu9 MCP servers (see srvmain.h).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,4 +301,49 @@ srv_run(struct mcp_server *srv)
 	rc = mcp_server_run(srv);
 	mcp_server_free(srv);
 	return rc;
+}
+
+void
+srv_call_return(struct mcp_call *call, json_t *structured, json_t *notes,
+    srv_free_fn *free_op, void *op)
+{
+	if (structured != NULL && json_array_size(notes) > 0)
+		json_object_set(structured, "notes", notes);
+	free_op(op);
+	mcp_call_return(call, structured, NULL);
+}
+
+void
+srv_call_verror(struct mcp_call *call, srv_free_fn *free_op, void *op,
+    const char *fmt, va_list ap)
+{
+	char *s;
+	int n;
+
+	n = vasprintf(&s, fmt, ap);
+	free_op(op);
+	if (n < 0) {
+		mcp_call_error(call, "out of memory");
+		return;
+	}
+	mcp_call_error(call, "%s", s);
+	free(s);
+}
+
+void
+srv_vnote(json_t *notes, size_t distinct, const char *fmt, va_list ap)
+{
+	char buf[SRV_NOTE_MAX];
+	const json_t *v;
+	size_t i;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (distinct > 0) {
+		json_array_foreach(notes, i, v)
+			if (strcmp(json_string_value(v), buf) == 0)
+				return;
+		if (json_array_size(notes) >= distinct)
+			return;
+	}
+	json_array_append_new(notes, json_string(buf));
 }

@@ -19,15 +19,23 @@
  * common start-up around mcp_server_new(); they end the process through
  * fatalx() when the loop, the HTTP client or a tool cannot be set up, as
  * a server's main() would.
+ *
+ * srv_call_return() and srv_call_verror() end a tool call that keeps its
+ * state in an op of the server's own kind: the op is freed, then the
+ * call completes.
  */
 #ifndef AFU9_SRVMAIN_H
 #define AFU9_SRVMAIN_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 struct ev_loop;
 struct httpc;
+struct mcp_call;
 struct mcp_server;
 struct mcp_server_opts;
 struct mcp_tool;
@@ -112,5 +120,36 @@ struct mcp_server *srv_server_new(struct ev_loop *loop,
 /* Run the server until the session ends, free it, and return the
    process exit status (mcp_server_run()'s). */
 int	srv_run(struct mcp_server *srv);
+
+/* Frees a server's op (and whatever it holds). */
+typedef void	srv_free_fn(void *op);
+
+/*
+ * Success: when structured is not NULL and `notes` (an array the op owns,
+ * or NULL) is not empty, structured gets a reference to it as "notes";
+ * then free_op(op), then mcp_call_return(call, structured, NULL), which
+ * steals structured.
+ */
+void	srv_call_return(struct mcp_call *call, json_t *structured,
+	    json_t *notes, srv_free_fn *free_op, void *op);
+
+/*
+ * A tool error: the message is formatted first (its arguments may point
+ * into the op), then free_op(op), then mcp_call_error(call) with it, or
+ * with "out of memory" when it cannot be formatted.
+ */
+void	srv_call_verror(struct mcp_call *call, srv_free_fn *free_op, void *op,
+	    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+#define SRV_NOTE_MAX	512	/* bytes of one note, with the NUL */
+
+/*
+ * Append a note, formatted and cut at SRV_NOTE_MAX - 1 bytes, to the
+ * array `notes` (borrowed).  With `distinct` 0 every note is appended;
+ * otherwise a note already there is not added again and at most
+ * `distinct` notes are kept.  A note that cannot be allocated is dropped.
+ */
+void	srv_vnote(json_t *notes, size_t distinct, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -10,16 +10,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "deploy/tools.h"
+#include "common/srvmain.h"
 #include "common/text.h"
-
-#define NOTE_MAX	512
+#include "deploy/tools.h"
 
 /* ---- the dop ---- */
 
 static void
-dop_free(struct dop *op)
+dop_free(void *arg)
 {
+	struct dop *op = arg;
 	size_t i;
 
 	if (op->req != NULL)
@@ -94,32 +94,17 @@ dop_send(struct dop *op, const char *operation, json_t *params, dop_fn next)
 void
 dop_return(struct dop *op, json_t *structured)
 {
-	struct mcp_call *call = op->call;
-
-	if (structured != NULL && json_array_size(op->notes) > 0)
-		json_object_set(structured, "notes", op->notes);
-	dop_free(op);
-	mcp_call_return(call, structured, NULL);
+	srv_call_return(op->call, structured, op->notes, dop_free, op);
 }
 
 void
 dop_error(struct dop *op, const char *fmt, ...)
 {
-	struct mcp_call *call = op->call;
 	va_list ap;
-	char *s;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	srv_call_verror(op->call, dop_free, op, fmt, ap);
 	va_end(ap);
-	dop_free(op);
-	if (n < 0) {
-		mcp_call_error(call, "out of memory");
-		return;
-	}
-	mcp_call_error(call, "%s", s);
-	free(s);
 }
 
 void
@@ -137,13 +122,11 @@ dop_aws_error(struct dop *op, const struct aws_result *res,
 void
 dop_note(struct dop *op, const char *fmt, ...)
 {
-	char buf[NOTE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	srv_vnote(op->notes, 0, fmt, ap);
 	va_end(ap);
-	json_array_append_new(op->notes, json_string(buf));
 }
 
 int

@@ -9,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/srvmain.h"
 #include "common/text.h"
 #include "github/tools.h"
-
-#define NOTE_MAX	512
 
 /* ---- the op ---- */
 
 static void
-op_free(struct op *op)
+op_free(void *arg)
 {
+	struct op *op = arg;
 	size_t i;
 
 	if (op->req != NULL)
@@ -123,32 +123,17 @@ op_send_url(struct op *op, const char *url, op_fn next)
 void
 op_return(struct op *op, json_t *structured)
 {
-	struct mcp_call *call = op->call;
-
-	if (structured != NULL && json_array_size(op->notes) > 0)
-		json_object_set(structured, "notes", op->notes);
-	op_free(op);
-	mcp_call_return(call, structured, NULL);
+	srv_call_return(op->call, structured, op->notes, op_free, op);
 }
 
 void
 op_error(struct op *op, const char *fmt, ...)
 {
-	struct mcp_call *call = op->call;
 	va_list ap;
-	char *s;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	srv_call_verror(op->call, op_free, op, fmt, ap);
 	va_end(ap);
-	op_free(op);
-	if (n < 0) {
-		mcp_call_error(call, "out of memory");
-		return;
-	}
-	mcp_call_error(call, "%s", s);
-	free(s);
 }
 
 void
@@ -165,13 +150,11 @@ op_gh_error(struct op *op, const struct gh_result *res, const char *prefix)
 void
 op_note(struct op *op, const char *fmt, ...)
 {
-	char buf[NOTE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	srv_vnote(op->notes, 0, fmt, ap);
 	va_end(ap);
-	json_array_append_new(op->notes, json_string(buf));
 }
 
 /* ---- helpers ---- */

@@ -10,19 +10,21 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/srvmain.h"
 #include "common/text.h"
 #include "log.h"
 #include "observability/timeparse.h"
 #include "observability/tools.h"
 
-#define NOTE_MAX	512
 #define NOTES_MAX	32	/* distinct notes kept */
 
 /* ---- the op ---- */
 
 static void
-op_free(struct obs_op *op)
+op_free(void *arg)
 {
+	struct obs_op *op = arg;
+
 	if (op->req != NULL)
 		aws_call_cancel(op->req);
 	ev_timer_stop(op->obs->loop, &op->timer);
@@ -122,50 +124,27 @@ obs_after(struct obs_op *op, long ms, obs_step next)
 void
 obs_return(struct obs_op *op, json_t *structured)
 {
-	struct mcp_call *call = op->call;
-
-	if (structured != NULL && json_array_size(op->notes) > 0)
-		json_object_set(structured, "notes", op->notes);
-	op_free(op);
-	mcp_call_return(call, structured, NULL);
+	srv_call_return(op->call, structured, op->notes, op_free, op);
 }
 
 void
 obs_error(struct obs_op *op, const char *fmt, ...)
 {
-	struct mcp_call *call = op->call;
 	va_list ap;
-	char *s;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	srv_call_verror(op->call, op_free, op, fmt, ap);
 	va_end(ap);
-	op_free(op);
-	if (n < 0) {
-		mcp_call_error(call, "out of memory");
-		return;
-	}
-	mcp_call_error(call, "%s", s);
-	free(s);
 }
 
 void
 obs_note(struct obs_op *op, const char *fmt, ...)
 {
-	char buf[NOTE_MAX];
-	const json_t *v;
 	va_list ap;
-	size_t i;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	srv_vnote(op->notes, NOTES_MAX, fmt, ap);
 	va_end(ap);
-	json_array_foreach(op->notes, i, v)
-		if (strcmp(json_string_value(v), buf) == 0)
-			return;
-	if (json_array_size(op->notes) < NOTES_MAX)
-		json_array_append_new(op->notes, json_string(buf));
 }
 
 /* ---- helpers ---- */
