@@ -46,6 +46,7 @@
 #include "aws/awsconf.h"
 #include "aws/creds.h"
 #include "aws/sigv4.h"
+#include "faultclient.h"
 #include "testutil.h"
 
 #define AKID		"AKIDAFU9EXAMPLE"
@@ -70,85 +71,6 @@ static const char *const aws_vars[] = {
 
 /* ---- the fault server ---- */
 
-static struct tproc	fs;
-static int		fs_port;
-static long		fs_seq;
-static char		base[64];	/* http://127.0.0.1:PORT */
-
-/* Start t/faultserver.py and read its port.  Exits on failure. */
-static void
-fs_start(void)
-{
-	const char *py = getenv("PYTHON");
-	char script[4096], *line;
-	char *argv[3];
-
-	snprintf(script, sizeof(script), "%s", t_srcdir("t/faultserver.py"));
-	argv[0] = (char *)(py && *py ? py : "python3");
-	argv[1] = script;
-	argv[2] = NULL;
-	if (t_spawn(&fs, argv, NULL, 0) == -1 ||
-	    (line = t_read_line(fs.out, 20000)) == NULL) {
-		fprintf(stderr, "cannot start %s %s\n", argv[0], script);
-		exit(99);
-	}
-	fs_port = atoi(line);
-	free(line);
-	if (fs_port <= 0 || fs_port > 65535)
-		exit(99);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", fs_port);
-}
-
-/*
- * Send a command (stolen) to a line-per-command helper process (the fault
- * server, botocheck.py) and return its reply (new reference).  Ids carry
- * the pid, so a reply left behind by an earlier forked test is skipped.
- */
-static json_t *
-proc_cmd(struct tproc *p, const char *what, json_t *cmd)
-{
-	long long id = (long long)getpid() * 1000000 + ++fs_seq;
-	json_t *reply;
-	char *s, *line;
-
-	json_object_set_new(cmd, "id", json_integer(id));
-	s = json_dumps(cmd, JSON_COMPACT);
-	json_decref(cmd);
-	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(t_write(p->in, s, strlen(s)), 0);
-	ck_assert_int_eq(t_write(p->in, "\n", 1), 0);
-	free(s);
-	for (;;) {
-		line = t_read_line(p->out, 15000 * t_slow());
-		ck_assert_msg(line != NULL, "%s did not answer", what);
-		reply = json_loads(line, 0, NULL);
-		free(line);
-		ck_assert_ptr_nonnull(reply);
-		if (json_integer_value(json_object_get(reply, "id")) == id)
-			return reply;
-		json_decref(reply);
-	}
-}
-
-static json_t *
-fs_cmd(json_t *cmd)
-{
-	return proc_cmd(&fs, "fault server", cmd);
-}
-
-static void
-fs_simple(json_t *cmd)
-{
-	json_decref(fs_cmd(cmd));
-}
-
-/* Queue one response (spec stolen). */
-static void
-fs_push(json_t *spec)
-{
-	fs_simple(json_pack("{s:s, s:o}", "cmd", "push", "response", spec));
-}
-
 /*
  * Queue `times` AWS JSON error answers: status, {"__type": type,
  * "message": msg} (msg NULL: none), x-amzn-RequestId: rid.
@@ -161,7 +83,7 @@ fs_push_error(int status, const char *type, const char *msg,
 
 	if (msg != NULL)
 		json_object_set_new(body, "message", json_string(msg));
-	fs_push(json_pack("{s:i, s:i, s:o, s:{s:s, s:s}, s:{s:s}}", "status",
+	fc_push(json_pack("{s:i, s:i, s:o, s:{s:s, s:s}, s:{s:s}}", "status",
 	    status, "times", times, "json", body, "headers",
 	    "x-amzn-RequestId", rid, "Content-Type",
 	    "application/x-amz-json-1.1", "match", "method", "POST"));
@@ -171,67 +93,9 @@ fs_push_error(int status, const char *type, const char *msg,
 static void
 fs_push_ok(json_t *body, const char *rid)
 {
-	fs_push(json_pack("{s:i, s:o, s:{s:s}, s:{s:s}}", "status", 200,
+	fc_push(json_pack("{s:i, s:o, s:{s:s}, s:{s:s}}", "status", 200,
 	    "json", body, "headers", "x-amzn-RequestId", rid, "match",
 	    "method", "POST"));
-}
-
-/* Every request the server has seen (new reference to the array). */
-static json_t *
-fs_requests(void)
-{
-	json_t *r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
-	json_t *a = json_incref(json_object_get(r, "requests"));
-
-	json_decref(r);
-	return a;
-}
-
-static size_t
-fs_count(void)
-{
-	json_t *a = fs_requests();
-	size_t n = json_array_size(a);
-
-	json_decref(a);
-	return n;
-}
-
-/* The value of header `name` in a recorded request; *count occurrences. */
-static const char *
-req_header(const json_t *req, const char *name, int *count)
-{
-	const json_t *h = json_object_get(req, "headers"), *kv;
-	const char *v = NULL;
-	size_t i;
-
-	*count = 0;
-	json_array_foreach(h, i, kv)
-		if (strcasecmp(json_string_value(json_array_get(kv, 0)),
-		    name) == 0) {
-			v = json_string_value(json_array_get(kv, 1));
-			(*count)++;
-		}
-	return v;
-}
-
-static void
-assert_header(const json_t *req, const char *name, const char *want)
-{
-	int n;
-	const char *v = req_header(req, name, &n);
-
-	ck_assert_msg(n == 1, "%s sent %d times", name, n);
-	ck_assert_str_eq(v, want);
-}
-
-static void
-assert_no_header(const json_t *req, const char *name)
-{
-	int n;
-
-	req_header(req, name, &n);
-	ck_assert_msg(n == 0, "%s sent", name);
 }
 
 /* ---- moto ---- */
@@ -402,7 +266,7 @@ run_until_requests(size_t n)
 
 	while (t_now_ms() < end) {
 		run_for(NULL, 10);
-		r = fs_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait",
+		r = fc_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait",
 		    "requests", (int)n, "timeout_ms", 10));
 		ok = json_is_true(json_object_get(r, "ok"));
 		json_decref(r);
@@ -468,8 +332,8 @@ loop_setup(void)
 static void
 setup(void)
 {
-	fs_simple(json_pack("{s:s}", "cmd", "reset"));
-	env_reset(base);
+	fc_reset();
+	env_reset(fc_base());
 	loop_setup();
 }
 
@@ -528,7 +392,7 @@ signed_list(const json_t *req, char *names, size_t namelen)
 	const char *auth, *p;
 	int cnt;
 
-	auth = req_header(req, "Authorization", &cnt);
+	auth = fc_header(req, "Authorization", &cnt);
 	ck_assert_int_eq(cnt, 1);
 	ck_assert_ptr_nonnull(p = strstr(auth, "SignedHeaders="));
 	p += strlen("SignedHeaders=");
@@ -551,7 +415,7 @@ resign(const json_t *req, const struct aws_sigv4_creds *sc,
 	size_t n = 0;
 	int cnt;
 
-	date = req_header(req, "X-Amz-Date", &cnt);
+	date = fc_header(req, "X-Amz-Date", &cnt);
 	ck_assert_int_eq(cnt, 1);
 	signed_list(req, names, sizeof(names));
 	for (name = strtok_r(names, ";", &save); name != NULL;
@@ -561,7 +425,7 @@ resign(const json_t *req, const struct aws_sigv4_creds *sc,
 			continue;	/* the signer adds these itself */
 		ck_assert_uint_lt(n, AWS_SIGV4_MAX_HEADERS);
 		hs[n].name = name;
-		hs[n].value = req_header(req, name, &cnt);
+		hs[n].value = fc_header(req, name, &cnt);
 		ck_assert_msg(cnt == 1, "%s sent %d times", name, cnt);
 		n++;
 	}
@@ -590,9 +454,9 @@ assert_signed(const json_t *req, const char *akid, const char *secret,
 	char names[512], scope[128];
 	int cnt;
 
-	auth = req_header(req, "Authorization", &cnt);
+	auth = fc_header(req, "Authorization", &cnt);
 	ck_assert_int_eq(cnt, 1);
-	date = req_header(req, "X-Amz-Date", &cnt);
+	date = fc_header(req, "X-Amz-Date", &cnt);
 	ck_assert_int_eq(cnt, 1);
 	snprintf(scope, sizeof(scope), "Credential=%s/%.8s/us-east-1/%s/"
 	    "aws4_request, ", akid, date, service);
@@ -603,9 +467,9 @@ assert_signed(const json_t *req, const char *akid, const char *secret,
 	ck_assert_str_eq(auth, out.authorization);
 	aws_sigv4_out_free(&out);
 	if (token != NULL)
-		assert_header(req, "X-Amz-Security-Token", token);
+		fc_assert_header(req, "X-Amz-Security-Token", token);
 	else
-		assert_no_header(req, "X-Amz-Security-Token");
+		fc_assert_no_header(req, "X-Amz-Security-Token");
 }
 
 /*
@@ -631,9 +495,9 @@ assert_botocore(const json_t *req, const char *akid, const char *secret,
 	int cnt;
 
 	ck_assert_msg(bc_ready, "botocore not available: %s", bc_why);
-	auth = req_header(req, "Authorization", &cnt);
+	auth = fc_header(req, "Authorization", &cnt);
 	ck_assert_int_eq(cnt, 1);
-	date = req_header(req, "X-Amz-Date", &cnt);
+	date = fc_header(req, "X-Amz-Date", &cnt);
 	ck_assert_int_eq(cnt, 1);
 	/* signed now, not at some fixed time both sides might share */
 	skew = (long long)amz_time(date) - (long long)time(NULL);
@@ -641,10 +505,10 @@ assert_botocore(const json_t *req, const char *akid, const char *secret,
 	    "off", date, skew);
 	signed_list(req, names, sizeof(names));
 	ck_assert_str_eq(names, signed_want);
-	sent_token = req_header(req, "X-Amz-Security-Token", &cnt);
+	sent_token = fc_header(req, "X-Amz-Security-Token", &cnt);
 	ck_assert_int_eq(cnt, token != NULL);
 
-	reply = proc_cmd(&bc, "botocheck.py", json_pack("{s:O, s:s, s:s, "
+	reply = fc_proc_cmd(&bc, "botocheck.py", json_pack("{s:O, s:s, s:s, "
 	    "s:s?, s:s, s:s}", "request", req, "access_key", akid,
 	    "secret_key", secret, "token", token, "region", region,
 	    "service", service));
@@ -698,7 +562,7 @@ START_TEST(ecs_request_on_the_wire)
 	    o.body, "clusterArns"), 0)),
 	    "arn:aws:ecs:us-east-1:123456789012:cluster/c1");
 
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_int_eq(json_array_size(reqs), 1);
 	rq = json_array_get(reqs, 0);
 	ck_assert_str_eq(json_string_value(json_object_get(rq, "method")),
@@ -707,14 +571,14 @@ START_TEST(ecs_request_on_the_wire)
 	    "/");
 	ck_assert_str_eq(json_string_value(json_object_get(rq, "body")),
 	    "{\"cluster\":\"c1\",\"services\":[\"s1\"]}");
-	snprintf(host, sizeof(host), "127.0.0.1:%d", fs_port);
-	assert_header(rq, "Host", host);
-	assert_header(rq, "Content-Type", "application/x-amz-json-1.1");
-	assert_header(rq, "X-Amz-Target",
+	snprintf(host, sizeof(host), "127.0.0.1:%d", fc_port());
+	fc_assert_header(rq, "Host", host);
+	fc_assert_header(rq, "Content-Type", "application/x-amz-json-1.1");
+	fc_assert_header(rq, "X-Amz-Target",
 	    "AmazonEC2ContainerServiceV20141113.DescribeServices");
-	assert_header(rq, "Content-Length", "34");
-	assert_no_header(rq, "x-amzn-query-mode");
-	assert_no_header(rq, "Expect");
+	fc_assert_header(rq, "Content-Length", "34");
+	fc_assert_no_header(rq, "x-amzn-query-mode");
+	fc_assert_no_header(rq, "Expect");
 	assert_signed(rq, AKID, SECRET, STOKEN, "ecs",
 	    "content-type;host;x-amz-date;x-amz-security-token;x-amz-target");
 	json_decref(reqs);
@@ -750,26 +614,26 @@ START_TEST(each_service_on_the_wire)
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		fs_simple(json_pack("{s:s}", "cmd", "reset"));
+		fc_reset();
 		fs_push_ok(json_object(), "r");
 		call(&o, t[i].svc, t[i].op, NULL);
 		ck_assert_msg(o.err == AWS_OK, "%s", o.message);
 		outcome_free(&o);
-		reqs = fs_requests();
+		reqs = fc_requests();
 		ck_assert_int_eq(json_array_size(reqs), 1);
 		rq = json_array_get(reqs, 0);
 		ck_assert_str_eq(json_string_value(json_object_get(rq,
 		    "body")), "{}");
-		assert_header(rq, "X-Amz-Target", t[i].target);
-		assert_header(rq, "Content-Type", t[i].ctype);
+		fc_assert_header(rq, "X-Amz-Target", t[i].target);
+		fc_assert_header(rq, "Content-Type", t[i].ctype);
 		if (t[i].query_mode) {
-			assert_header(rq, "x-amzn-query-mode", "true");
+			fc_assert_header(rq, "x-amzn-query-mode", "true");
 			assert_signed(rq, AKID, SECRET, STOKEN, t[i].name,
 			    "content-type;host;x-amz-date;"
 			    "x-amz-security-token;x-amz-target;"
 			    "x-amzn-query-mode");
 		} else {
-			assert_no_header(rq, "x-amzn-query-mode");
+			fc_assert_no_header(rq, "x-amzn-query-mode");
 			assert_signed(rq, AKID, SECRET, STOKEN, t[i].name,
 			    "content-type;host;x-amz-date;"
 			    "x-amz-security-token;x-amz-target");
@@ -790,7 +654,7 @@ START_TEST(long_term_credentials_send_no_token)
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
 	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
 	outcome_free(&o);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	assert_signed(json_array_get(reqs, 0), AKID, SECRET, NULL, "ecs",
 	    "content-type;host;x-amz-date;x-amz-target");
 	json_decref(reqs);
@@ -804,14 +668,14 @@ START_TEST(endpoint_path_kept)
 	char url[128];
 
 	/* a path under the endpoint is kept and signed */
-	snprintf(url, sizeof(url), "%s/aws/proxy", base);
+	snprintf(url, sizeof(url), "%s/aws/proxy", fc_base());
 	setenv("AWS_ENDPOINT_URL_ECS", url, 1);
 	rebuild();
 	fs_push_ok(json_object(), "r");
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
 	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
 	outcome_free(&o);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	rq = json_array_get(reqs, 0);
 	ck_assert_str_eq(json_string_value(json_object_get(rq, "target")),
 	    "/aws/proxy/");
@@ -838,7 +702,7 @@ START_TEST(throttled_twice_then_success)
 	ck_assert_int_eq(o.attempts, 3);
 	ck_assert_str_eq(o.request_id, "t-3");
 	outcome_free(&o);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_int_eq(json_array_size(reqs), 3);
 	for (i = 0; i < 3; i++)
 		assert_signed(json_array_get(reqs, i), AKID, SECRET, STOKEN,
@@ -867,7 +731,7 @@ START_TEST(throttled_three_times_fails)
 	ck_assert_int_eq(o.attempts, 3);
 	outcome_free(&o);
 	run_for(NULL, 100);
-	ck_assert_int_eq(fs_count(), 3);
+	ck_assert_int_eq(fc_count(), 3);
 }
 END_TEST
 
@@ -882,7 +746,7 @@ START_TEST(max_attempts_option)
 	ck_assert_str_eq(o.message, "ECS ListClusters failed: "
 	    "ThrottlingException: Rate exceeded (request id t-1)");
 	outcome_free(&o);
-	ck_assert_int_eq(fs_count(), 1);
+	ck_assert_int_eq(fc_count(), 1);
 }
 END_TEST
 
@@ -891,7 +755,7 @@ START_TEST(server_errors_retried)
 	struct outcome o;
 
 	fs_push_error(500, "InternalFailure", NULL, "s-1", 1);
-	fs_push(json_pack("{s:i, s:s}", "status", 503, "body",
+	fc_push(json_pack("{s:i, s:s}", "status", 503, "body",
 	    "<html>busy</html>"));
 	fs_push_ok(json_pack("{s:i}", "n", 1), "s-3");
 	call(&o, AWS_SVC_LOGS, "DescribeLogGroups", NULL);
@@ -899,7 +763,7 @@ START_TEST(server_errors_retried)
 	ck_assert_int_eq(o.attempts, 3);
 	ck_assert_int_eq(json_integer_value(json_object_get(o.body, "n")), 1);
 	outcome_free(&o);
-	ck_assert_int_eq(fs_count(), 3);
+	ck_assert_int_eq(fc_count(), 3);
 }
 END_TEST
 
@@ -907,7 +771,7 @@ START_TEST(server_errors_exhausted)
 {
 	struct outcome o;
 
-	fs_push(json_pack("{s:i, s:s, s:i}", "status", 502, "body",
+	fc_push(json_pack("{s:i, s:s, s:i}", "status", 502, "body",
 	    "<html>bad\r\ngateway</html>", "times", 0));
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
 	ck_assert_int_eq(o.err, AWS_ERR_SERVICE);
@@ -918,7 +782,7 @@ START_TEST(server_errors_exhausted)
 	ck_assert_ptr_null(o.request_id);
 	ck_assert_int_eq(o.status, 502);
 	outcome_free(&o);
-	ck_assert_int_eq(fs_count(), 3);
+	ck_assert_int_eq(fc_count(), 3);
 }
 END_TEST
 
@@ -933,7 +797,7 @@ START_TEST(transient_codes_retried)
 	size_t i;
 
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-		fs_simple(json_pack("{s:s}", "cmd", "reset"));
+		fc_reset();
 		fs_push_error(400, codes[i], "try again", "x", 1);
 		fs_push_ok(json_object(), "y");
 		call(&o, AWS_SVC_ECS, "ListClusters", NULL);
@@ -961,7 +825,7 @@ START_TEST(validation_error_not_retried)
 	ck_assert_int_eq(o.attempts, 1);
 	outcome_free(&o);
 	run_for(NULL, 100);
-	ck_assert_int_eq(fs_count(), 1);
+	ck_assert_int_eq(fc_count(), 1);
 }
 END_TEST
 
@@ -969,7 +833,7 @@ START_TEST(cloudwatch_query_error_code)
 {
 	struct outcome o;
 
-	fs_push(json_pack("{s:i, s:{s:s, s:s}, s:{s:s, s:s}}", "status", 400,
+	fc_push(json_pack("{s:i, s:{s:s, s:s}, s:{s:s, s:s}}", "status", 400,
 	    "json", "__type",
 	    "com.amazonaws.cloudwatch#InvalidParameterValueException",
 	    "Message", "The value -1 for parameter Period is not valid.",
@@ -985,8 +849,8 @@ START_TEST(cloudwatch_query_error_code)
 	outcome_free(&o);
 
 	/* a throttling code given only in the query header is retried */
-	fs_simple(json_pack("{s:s}", "cmd", "reset"));
-	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 400, "json",
+	fc_reset();
+	fc_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 400, "json",
 	    "__type", "com.amazonaws.cloudwatch#SomethingElse", "headers",
 	    "x-amzn-query-error", "Throttling;Sender"));
 	fs_push_ok(json_object(), "q-2");
@@ -1021,7 +885,7 @@ START_TEST(backoff_waits_between_attempts)
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
 	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
 	outcome_free(&o);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_int_eq(json_array_size(reqs), 3);
 	for (i = 0; i < 3; i++)
 		t[i] = json_number_value(json_object_get(json_array_get(reqs,
@@ -1046,7 +910,7 @@ use_container_creds(void)
 	unsetenv("AWS_SESSION_TOKEN");
 	setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/creds/1", 1);
 	rebuild();
-	ck_assert_int_eq(aws_creds_set_container_base(prov, base), 0);
+	ck_assert_int_eq(aws_creds_set_container_base(prov, fc_base()), 0);
 }
 
 /* Queue one container credentials answer, valid for 6 hours. */
@@ -1059,7 +923,7 @@ fs_push_creds(const char *akid, const char *secret, const char *token)
 
 	gmtime_r(&t, &tm);
 	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fs_push(json_pack("{s:i, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s}}",
+	fc_push(json_pack("{s:i, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s}}",
 	    "status", 200, "json", "AccessKeyId", akid, "SecretAccessKey",
 	    secret, "Token", token, "Expiration", exp, "match", "method",
 	    "GET", "prefix", "/creds/"));
@@ -1082,7 +946,7 @@ START_TEST(expired_token_renews_credentials)
 	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
 	ck_assert_int_eq(o.attempts, 2);
 	outcome_free(&o);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_int_eq(json_array_size(reqs), 4);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
 	    reqs, 0), "method")), "GET");
@@ -1115,7 +979,7 @@ START_TEST(expired_token_retried_once)
 	ck_assert_int_eq(o.attempts, 2);
 	outcome_free(&o);
 	run_for(NULL, 100);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	for (i = 0; i < json_array_size(reqs); i++)
 		posts += strcmp(json_string_value(json_object_get(
 		    json_array_get(reqs, i), "method")), "POST") == 0;
@@ -1142,7 +1006,7 @@ START_TEST(no_credentials_no_network)
 	ck_assert_int_eq(o.attempts, 0);
 	ck_assert_int_eq(o.status, 0);
 	outcome_free(&o);
-	ck_assert_int_eq(fs_count(), 0);
+	ck_assert_int_eq(fc_count(), 0);
 }
 END_TEST
 
@@ -1167,7 +1031,7 @@ START_TEST(no_region_or_endpoint)
 	    0 && strstr(o.message, "AWS_REGION") != NULL, "%s", o.message);
 	ck_assert_int_eq(o.attempts, 0);
 	outcome_free(&o);
-	ck_assert_int_eq(fs_count(), 0);
+	ck_assert_int_eq(fc_count(), 0);
 }
 END_TEST
 
@@ -1192,7 +1056,7 @@ START_TEST(malformed_bodies)
 {
 	struct outcome o;
 
-	fs_push(json_pack("{s:i, s:s, s:{s:s}}", "status", 200, "body",
+	fc_push(json_pack("{s:i, s:s, s:{s:s}}", "status", 200, "body",
 	    "not json", "headers", "x-amzn-RequestId", "m-1"));
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
 	ck_assert_int_eq(o.err, AWS_ERR_RESPONSE);
@@ -1203,9 +1067,9 @@ START_TEST(malformed_bodies)
 	ck_assert_int_eq(o.status, 200);
 	ck_assert_int_eq(o.attempts, 1);
 	outcome_free(&o);
-	ck_assert_int_eq(fs_count(), 1);
+	ck_assert_int_eq(fc_count(), 1);
 
-	fs_push(json_pack("{s:i, s:s}", "status", 200, "body", "[1,2]"));
+	fc_push(json_pack("{s:i, s:s}", "status", 200, "body", "[1,2]"));
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
 	ck_assert_int_eq(o.err, AWS_ERR_RESPONSE);
 	ck_assert_str_eq(o.message, "ECS ListClusters failed: the answer is "
@@ -1213,21 +1077,21 @@ START_TEST(malformed_bodies)
 	outcome_free(&o);
 
 	/* an empty 200 is an empty output */
-	fs_push(json_pack("{s:i, s:s}", "status", 200, "body", ""));
+	fc_push(json_pack("{s:i, s:s}", "status", 200, "body", ""));
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
 	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
 	ck_assert_int_eq(json_object_size(o.body), 0);
 	outcome_free(&o);
 
 	/* a 4xx that is not JSON: quoted, not retried */
-	fs_push(json_pack("{s:i, s:s, s:i}", "status", 403, "body",
+	fc_push(json_pack("{s:i, s:s, s:i}", "status", 403, "body",
 	    "Forbidden by proxy", "times", 0));
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
 	ck_assert_int_eq(o.err, AWS_ERR_SERVICE);
 	ck_assert_str_eq(o.message, "ECS ListClusters failed: HTTP 403: "
 	    "Forbidden by proxy (no request id)");
 	outcome_free(&o);
-	ck_assert_int_eq(fs_count(), 4);
+	ck_assert_int_eq(fc_count(), 4);
 }
 END_TEST
 
@@ -1236,16 +1100,16 @@ START_TEST(response_too_large)
 	struct outcome o;
 	char want[256];
 
-	fs_push(json_pack("{s:i, s:s, s:i}", "status", 200, "body", "x",
+	fc_push(json_pack("{s:i, s:s, s:i}", "status", 200, "body", "x",
 	    "repeat", MAX_RESPONSE + 1));
 	call(&o, AWS_SVC_LOGS, "FilterLogEvents", NULL);
 	ck_assert_int_eq(o.err, AWS_ERR_RESPONSE);
 	snprintf(want, sizeof(want), "CloudWatch Logs FilterLogEvents failed: "
-	    "response from %s exceeds %d bytes", base, MAX_RESPONSE);
+	    "response from %s exceeds %d bytes", fc_base(), MAX_RESPONSE);
 	ck_assert_str_eq(o.message, want);
 	outcome_free(&o);
 	run_for(NULL, 100);
-	ck_assert_int_eq(fs_count(), 1);
+	ck_assert_int_eq(fc_count(), 1);
 }
 END_TEST
 
@@ -1295,7 +1159,7 @@ START_TEST(network_errors)
 	/* a connection dropped without an answer is retried */
 	unsetenv("AWS_ENDPOINT_URL_ECS");
 	rebuild();
-	fs_push(json_pack("{s:s, s:{s:s}}", "action", "drop", "match",
+	fc_push(json_pack("{s:s, s:{s:s}}", "action", "drop", "match",
 	    "method", "POST"));
 	fs_push_ok(json_object(), "d-2");
 	call(&o, AWS_SVC_ECS, "ListClusters", NULL);
@@ -1314,11 +1178,11 @@ assert_conn_closed(size_t i)
 	json_t *reqs, *r;
 	json_int_t conn;
 
-	reqs = fs_requests();
+	reqs = fc_requests();
 	conn = json_integer_value(json_object_get(json_array_get(reqs, i),
 	    "conn"));
 	json_decref(reqs);
-	r = fs_cmd(json_pack("{s:s, s:I, s:i}", "cmd", "wait", "closed_conn",
+	r = fc_cmd(json_pack("{s:s, s:I, s:i}", "cmd", "wait", "closed_conn",
 	    conn, "timeout_ms", 5000 * t_slow()));
 	ck_assert_msg(json_is_true(json_object_get(r, "ok")),
 	    "server did not see the connection close");
@@ -1331,7 +1195,7 @@ START_TEST(cancel_in_flight)
 	struct aws_call *k;
 
 	memset(&o, 0, sizeof(o));
-	fs_push(json_pack("{s:s}", "action", "hold"));
+	fc_push(json_pack("{s:s}", "action", "hold"));
 	k = aws_call(cl, AWS_SVC_ECS, "ListClusters", NULL, on_done, &o);
 	ck_assert_ptr_nonnull(k);
 	run_until_requests(1);
@@ -1355,7 +1219,7 @@ START_TEST(cancel_while_waiting)
 	aws_call_cancel(k);
 	run_for(NULL, 100);
 	ck_assert_int_eq(o.done, 0);
-	ck_assert_int_eq(fs_count(), 0);
+	ck_assert_int_eq(fc_count(), 0);
 
 	/* during the backoff wait (2.5 s): no second attempt */
 	copts.backoff_base_s = 5;
@@ -1371,7 +1235,7 @@ START_TEST(cancel_while_waiting)
 	aws_call_cancel(k);
 	run_for(NULL, 100);
 	ck_assert_int_eq(o.done, 0);
-	ck_assert_int_eq(fs_count(), 1);
+	ck_assert_int_eq(fc_count(), 1);
 }
 END_TEST
 
@@ -1410,7 +1274,7 @@ START_TEST(free_with_calls_pending)
 
 	memset(&o1, 0, sizeof(o1));
 	memset(&o2, 0, sizeof(o2));
-	fs_push(json_pack("{s:s}", "action", "hold"));
+	fc_push(json_pack("{s:s}", "action", "hold"));
 	ck_assert_ptr_nonnull(aws_call(cl, AWS_SVC_ECS, "ListClusters", NULL,
 	    on_done, &o1));
 	run_until_requests(1);
@@ -1421,7 +1285,7 @@ START_TEST(free_with_calls_pending)
 	assert_conn_closed(0);
 	run_for(NULL, 100);
 	ck_assert_int_eq(o1.done + o2.done, 0);
-	ck_assert_int_eq(fs_count(), 1);
+	ck_assert_int_eq(fc_count(), 1);
 }
 END_TEST
 
@@ -1450,8 +1314,8 @@ START_TEST(free_inside_callback)
 
 	/* with a second call in flight: it is closed, never answered */
 	rebuild();
-	fs_simple(json_pack("{s:s}", "cmd", "reset"));
-	fs_push(json_pack("{s:s, s:{s:s}}", "action", "hold", "match",
+	fc_reset();
+	fc_push(json_pack("{s:s, s:{s:s}}", "action", "hold", "match",
 	    "method", "POST"));
 	fs_push_ok(json_object(), "f-2");
 	ck_assert_ptr_nonnull(aws_call(cl, AWS_SVC_LOGS, "DescribeLogGroups",
@@ -1906,12 +1770,12 @@ one_request(json_t **reqs, enum aws_service svc, const char *op,
 {
 	struct outcome o;
 
-	fs_simple(json_pack("{s:s}", "cmd", "reset"));
+	fc_reset();
 	fs_push_ok(json_object(), "r");
 	call(&o, svc, op, params);
 	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
 	outcome_free(&o);
-	*reqs = fs_requests();
+	*reqs = fc_requests();
 	ck_assert_int_eq(json_array_size(*reqs), 1);
 	return json_array_get(*reqs, 0);
 }
@@ -1962,9 +1826,9 @@ START_TEST(botocore_each_service)
 		ck_assert_msg(params != NULL, "%s", jerr.text);
 		rq = one_request(&reqs, t[i].svc, t[i].op, params);
 		json_decref(params);
-		assert_header(rq, "X-Amz-Target", t[i].target);
+		fc_assert_header(rq, "X-Amz-Target", t[i].target);
 		if (t[i].svc == AWS_SVC_MONITORING)
-			assert_header(rq, "x-amzn-query-mode", "true");
+			fc_assert_header(rq, "x-amzn-query-mode", "true");
 		if (t[i].svc == AWS_SVC_LOGS)	/* the UTF-8 went as is */
 			ck_assert_ptr_nonnull(strstr(json_string_value(
 			    json_object_get(rq, "body")), "\u00e9t\u00e9 "
@@ -2028,7 +1892,7 @@ START_TEST(botocore_endpoint_paths)
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		snprintf(url, sizeof(url), "%s%s", base, t[i].path);
+		snprintf(url, sizeof(url), "%s%s", fc_base(), t[i].path);
 		setenv("AWS_ENDPOINT_URL_ECS", url, 1);
 		rebuild();
 		rq = one_request(&reqs, AWS_SVC_ECS, "ListServices", NULL);
@@ -2055,7 +1919,7 @@ START_TEST(botocore_retried_attempts)
 	ck_assert_msg(o.err == AWS_OK, "%s", o.message);
 	ck_assert_int_eq(o.attempts, 3);
 	outcome_free(&o);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_int_eq(json_array_size(reqs), 3);
 	for (i = 0; i < 3; i++)
 		assert_botocore(json_array_get(reqs, i), AKID, SECRET, STOKEN,
@@ -2075,7 +1939,7 @@ main(void)
 
 	/* the fault server and moto are test tools: never wrapped */
 	unsetenv("AFU9_TEST_WRAPPER");
-	fs_start();
+	fc_start();
 	moto_start();
 	bc_start();
 	with_moto = moto_port != 0 || (req != NULL && strcmp(req, "1") == 0) ||
@@ -2158,7 +2022,7 @@ main(void)
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	t_finish(&fs, 5000);
+	fc_stop(5000);
 	if (moto.pid > 0)
 		t_finish(&moto, 10000);
 	if (bc.pid > 0)

@@ -38,6 +38,7 @@
 #include "aws/awsclient.h"
 #include "aws/awsconf.h"
 #include "aws/creds.h"
+#include "faultclient.h"
 #include "testutil.h"
 
 #define AKID		"AKIDAFU9DEPLOYTEST"
@@ -59,51 +60,18 @@ static const char *const aws_vars[] = {
 
 /* ---- helper processes: the fault server and moto ---- */
 
-static struct tproc	fs;
-static long		fs_seq;
-static char		fs_base[64];
 static struct tproc	moto;
 static int		moto_port;
 static char		moto_why[4200];
 static char		moto_base[64];
-
-/* Spawn a Python helper, unwrapped; its first line (malloc'd) or NULL. */
-static char *
-py_spawn(struct tproc *p, const char *rel, int timeout_ms)
-{
-	const char *py = getenv("PYTHON");
-	const char *wrap = getenv("AFU9_TEST_WRAPPER");
-	char script[4096], *saved = wrap ? strdup(wrap) : NULL, *line = NULL;
-	char *argv[3];
-
-	snprintf(script, sizeof(script), "%s", t_srcdir(rel));
-	argv[0] = (char *)(py && *py ? py : "python3");
-	argv[1] = script;
-	argv[2] = NULL;
-	unsetenv("AFU9_TEST_WRAPPER");
-	if (t_spawn(p, argv, NULL, 0) == 0)
-		line = t_read_line(p->out, timeout_ms);
-	else
-		p->pid = 0;
-	if (saved != NULL) {
-		setenv("AFU9_TEST_WRAPPER", saved, 1);
-		free(saved);
-	}
-	return line;
-}
 
 static void
 helpers_start(void)
 {
 	char *line;
 
-	if ((line = py_spawn(&fs, "t/faultserver.py", 20000)) == NULL) {
-		fprintf(stderr, "cannot start t/faultserver.py\n");
-		exit(99);
-	}
-	snprintf(fs_base, sizeof(fs_base), "http://127.0.0.1:%d", atoi(line));
-	free(line);
-	line = py_spawn(&moto, "t/aws/moto.py", 30000);
+	fc_start();
+	line = fc_tool_start(&moto, "t/aws/moto.py", 30000);
 	if (line == NULL)
 		snprintf(moto_why, sizeof(moto_why), "t/aws/moto.py said "
 		    "nothing");
@@ -116,37 +84,11 @@ helpers_start(void)
 	    moto_port);
 }
 
-/* Send a command (stolen); its reply (new reference). */
-static json_t *
-fs_cmd(json_t *cmd)
-{
-	long long id = (long long)getpid() * 1000000 + ++fs_seq;
-	json_t *reply;
-	char *s, *line;
-
-	json_object_set_new(cmd, "id", json_integer(id));
-	s = json_dumps(cmd, JSON_COMPACT);
-	json_decref(cmd);
-	ck_assert_int_eq(t_write(fs.in, s, strlen(s)), 0);
-	ck_assert_int_eq(t_write(fs.in, "\n", 1), 0);
-	free(s);
-	for (;;) {
-		line = t_read_line(fs.out, 15000 * t_slow());
-		ck_assert_msg(line != NULL, "fault server did not answer");
-		reply = json_loads(line, 0, NULL);
-		free(line);
-		ck_assert_ptr_nonnull(reply);
-		if (json_integer_value(json_object_get(reply, "id")) == id)
-			return reply;
-		json_decref(reply);
-	}
-}
-
 /* Queue one ECS answer: status and JSON body (stolen), times uses. */
 static void
 fs_push_n(int status, json_t *body, int times)
 {
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:o, s:i, s:{s:s, s:s}}}",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:o, s:i, s:{s:s, s:s}}}",
 	    "cmd", "push", "response", "status", status, "json", body,
 	    "times", times, "headers", "x-amzn-RequestId", "req-deploy-1",
 	    "Content-Type", "application/x-amz-json-1.1")));
@@ -170,19 +112,9 @@ fs_push_error(int status, const char *type, const char *msg, int times)
 static void
 fs_default(json_t *body)
 {
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:o, s:{s:s}}}", "cmd",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:o, s:{s:s}}}", "cmd",
 	    "default", "response", "status", 200, "json", body, "headers",
 	    "Content-Type", "application/x-amz-json-1.1")));
-}
-
-static json_t *
-fs_requests(void)
-{
-	json_t *r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
-	json_t *a = json_incref(json_object_get(r, "requests"));
-
-	json_decref(r);
-	return a;
 }
 
 /* The ECS operation of request n (from X-Amz-Target). */
@@ -207,7 +139,7 @@ req_op(const json_t *reqs, size_t n)
 static void
 assert_ops(const char *want)
 {
-	json_t *a = fs_requests();
+	json_t *a = fc_requests();
 	char got[2048] = "";
 	size_t i;
 
@@ -222,7 +154,7 @@ assert_ops(const char *want)
 static char *
 req_body(size_t n)
 {
-	json_t *a = fs_requests(), *b;
+	json_t *a = fc_requests(), *b;
 	char *s;
 
 	b = json_loads(json_string_value(json_object_get(json_array_get(a, n),
@@ -494,8 +426,8 @@ srv_stop(void)
 static void
 fs_setup(void)
 {
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
-	env_reset(fs_base);
+	fc_reset();
+	env_reset(fc_base());
 	srv_start();
 }
 
@@ -536,7 +468,7 @@ START_TEST(test_list_and_annotations)
 	char *names;
 	size_t i;
 
-	env_reset(fs_base);
+	env_reset(fc_base());
 	srv_start_args(NULL);
 	names = tool_names();
 	ck_assert_str_eq(names, ALL_TOOLS);
@@ -573,7 +505,7 @@ START_TEST(test_read_only_hides_writes)
 	json_t *resp;
 	char *names;
 
-	env_reset(fs_base);
+	env_reset(fc_base());
 	srv_start_args(ro);
 	names = tool_names();
 	ck_assert_str_eq(names, READ_TOOLS);
@@ -605,8 +537,8 @@ START_TEST(test_writes_refused_without_allow_write)
 {
 	char *e;
 
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
-	env_reset(fs_base);
+	fc_reset();
+	env_reset(fc_base());
 	srv_start_args(NULL);
 	e = call_err("updateService", ARGS("{s:s, s:s, s:s}", CS,
 	    "taskDefinition", "web:8"));
@@ -641,8 +573,8 @@ START_TEST(test_no_credentials)
 {
 	char *e;
 
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
-	env_reset(fs_base);
+	fc_reset();
+	env_reset(fc_base());
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	srv_start();
@@ -673,7 +605,7 @@ START_TEST(test_help_and_bad_options)
 	size_t i;
 	int eof, st;
 
-	env_reset(fs_base);
+	env_reset(fc_base());
 	srv_start_args(help);
 	out = t_read_until(srv.out, "\x01", 10000, &eof);
 	st = t_finish(&srv, 10000);
@@ -850,7 +782,7 @@ START_TEST(test_server_errors_and_malformed)
 	free(e);
 	assert_ops("ListServices,ListServices,ListServices");
 
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:s, s:{s:s}}}", "cmd",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:s, s:{s:s}}}", "cmd",
 	    "push", "response", "status", 200, "body", "{\"services\": [",
 	    "headers", "x-amzn-RequestId", "req-bad")));
 	e = call_err("getServiceStatus", ARGS("{s:s, s:s}", CS));
@@ -867,7 +799,7 @@ START_TEST(test_slow_answers_time_out)
 	srv_stop();
 	setenv("AFU9_DEPLOY_TIMEOUT_MS", "200", 1);
 	srv_start();
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:i, s:o}}", "cmd", "push",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:i, s:o}}", "cmd", "push",
 	    "response", "delay_ms", 1500, "times", 3, "json", json_object())));
 	e = call_err("getServiceStatus", ARGS("{s:s, s:s}", CS));
 	ck_assert_msg(strstr(e, "ECS DescribeServices failed: could not reach "
@@ -921,7 +853,7 @@ START_TEST(test_list_services_pages)
 	json_decref(sc);
 
 	/* maxItems cuts the listing */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	fs_push(json_pack("{s:[s, s], s:s}", "serviceArns",
 	    "arn:aws:ecs:us-east-1:123456789012:service/prod/a",
 	    "arn:aws:ecs:us-east-1:123456789012:service/prod/b", "nextToken",
@@ -1098,7 +1030,7 @@ START_TEST(test_wait_timeout_cancels_poll_in_flight)
 {
 	json_t *sc, *r;
 
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:s}}", "cmd", "push",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:s}}", "cmd", "push",
 	    "response", "action", "hold")));
 	sc = call_ok("waitForDeployment", ARGS("{s:s, s:s, s:i}", CS,
 	    "timeoutSeconds", 1));
@@ -1108,7 +1040,7 @@ START_TEST(test_wait_timeout_cancels_poll_in_flight)
 	ck_assert_msg(strstr(sget(sc, "summary"), "no state seen yet") != NULL,
 	    "%s", sget(sc, "summary"));
 	json_decref(sc);
-	r = fs_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait", "closed", 1,
+	r = fc_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait", "closed", 1,
 	    "timeout_ms", 5000 * t_slow()));
 	ck_assert_msg(json_is_true(json_object_get(r, "ok")), "the held "
 	    "request was not closed");
@@ -1119,7 +1051,7 @@ END_TEST
 static size_t
 fs_count(void)
 {
-	json_t *a = fs_requests();
+	json_t *a = fc_requests();
 	size_t n = json_array_size(a);
 
 	json_decref(a);
@@ -1162,21 +1094,21 @@ START_TEST(test_wait_cancel_stops_polling)
 	ck_assert_int_eq(fs_count(), n);
 
 	/* cancelled while a poll is held: the request is closed */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:s}}", "cmd", "push",
+	fc_reset();
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:s}}", "cmd", "push",
 	    "response", "action", "hold")));
 	send_line(json_pack("{s:s, s:I, s:s, s:{s:s, s:{s:s, s:s}}}",
 	    "jsonrpc", "2.0", "id", (json_int_t)++rpc_id, "method",
 	    "tools/call", "params", "name", "waitForDeployment", "arguments",
 	    CS));
-	r = fs_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait", "requests", 1,
+	r = fc_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait", "requests", 1,
 	    "timeout_ms", 5000 * t_slow()));
 	ck_assert(json_is_true(json_object_get(r, "ok")));
 	json_decref(r);
 	send_line(json_pack("{s:s, s:s, s:{s:I}}", "jsonrpc", "2.0",
 	    "method", "notifications/cancelled", "params", "requestId",
 	    (json_int_t)rpc_id));
-	r = fs_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait", "closed", 1,
+	r = fc_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait", "closed", 1,
 	    "timeout_ms", 5000 * t_slow()));
 	ck_assert_msg(json_is_true(json_object_get(r, "ok")), "the held "
 	    "request was not closed");
@@ -1265,7 +1197,7 @@ START_TEST(test_rollback_to_last_completed)
 	json_decref(sc);
 
 	/* again, while that rollback runs: nothing to change */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	fs_push(described(json_pack("[o, o]", dep("ecs-svc/10", "PRIMARY",
 	    "IN_PROGRESS", 8, 2, 1, 1, 0, 1700000400.0), dep("ecs-svc/8",
 	    "ACTIVE", "COMPLETED", 8, 2, 1, 0, 0, 1700000100.0)), NULL, 2, 2,
@@ -1661,7 +1593,7 @@ main(void)
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	t_finish(&fs, 10000);
+	fc_stop(10000);
 	if (moto.pid > 0)
 		t_finish(&moto, 10000);
 	return failed ? 1 : 0;

@@ -30,6 +30,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "redact.h"
+#include "faultclient.h"
 #include "testutil.h"
 
 /* not in a GitHub token shape, so only its registration can redact it */
@@ -38,81 +39,6 @@
 #define SCALE		0.02	/* Retry-After 1 s -> 20 ms */
 
 /* ---- the fault server ---- */
-
-static struct tproc	fs;
-static int		fs_port;
-static long		fs_seq;
-static char		base[64];	/* http://127.0.0.1:PORT */
-
-/* Start t/faultserver.py and read its port.  Exits on failure. */
-static void
-fs_start(void)
-{
-	const char *py = getenv("PYTHON");
-	char script[4096], *line;
-	char *argv[3];
-
-	snprintf(script, sizeof(script), "%s", t_srcdir("t/faultserver.py"));
-	argv[0] = (char *)(py && *py ? py : "python3");
-	argv[1] = script;
-	argv[2] = NULL;
-	/* the fault server is a test tool, not afu9 code: never wrapped */
-	unsetenv("AFU9_TEST_WRAPPER");
-	if (t_spawn(&fs, argv, NULL, 0) == -1 ||
-	    (line = t_read_line(fs.out, 20000)) == NULL) {
-		fprintf(stderr, "cannot start %s %s\n", argv[0], script);
-		exit(99);
-	}
-	fs_port = atoi(line);
-	free(line);
-	if (fs_port <= 0 || fs_port > 65535)
-		exit(99);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", fs_port);
-}
-
-/*
- * Send a command (stolen) and return its reply (new reference).  Ids carry
- * the pid: with CK_FORK each test is a child of its own and a reply left
- * behind by an earlier child is skipped, never mistaken for ours.
- */
-static json_t *
-fs_cmd(json_t *cmd)
-{
-	long long id = (long long)getpid() * 1000000 + ++fs_seq;
-	json_t *reply;
-	char *s, *line;
-
-	json_object_set_new(cmd, "id", json_integer(id));
-	s = json_dumps(cmd, JSON_COMPACT);
-	json_decref(cmd);
-	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(t_write(fs.in, s, strlen(s)), 0);
-	ck_assert_int_eq(t_write(fs.in, "\n", 1), 0);
-	free(s);
-	for (;;) {
-		line = t_read_line(fs.out, 15000 * t_slow());
-		ck_assert_msg(line != NULL, "fault server did not answer");
-		reply = json_loads(line, 0, NULL);
-		free(line);
-		ck_assert_ptr_nonnull(reply);
-		if (json_integer_value(json_object_get(reply, "id")) == id)
-			return reply;
-		json_decref(reply);
-	}
-}
-
-static void
-fs_simple(json_t *cmd)
-{
-	json_decref(fs_cmd(cmd));
-}
-
-/* Queue one response (spec stolen). */
-static void
-fs_push(json_t *spec)
-{
-	fs_simple(json_pack("{s:s, s:o}", "cmd", "push", "response", spec));
-}
 
 /* Queue `times` copies of status + JSON body + headers (all stolen). */
 static void
@@ -125,67 +51,7 @@ fs_push_json(int status, json_t *body, json_t *headers, int times)
 		json_object_set_new(spec, "json", body);
 	if (headers)
 		json_object_set_new(spec, "headers", headers);
-	fs_push(spec);
-}
-
-/* Every request the server has seen (new reference to the array). */
-static json_t *
-fs_requests(void)
-{
-	json_t *r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
-	json_t *a = json_incref(json_object_get(r, "requests"));
-
-	json_decref(r);
-	return a;
-}
-
-static size_t
-fs_count(void)
-{
-	json_t *a = fs_requests();
-	size_t n = json_array_size(a);
-
-	json_decref(a);
-	return n;
-}
-
-/* The value of header `name` in a recorded request, and how often it
-   occurs in *count. */
-static const char *
-req_header(const json_t *req, const char *name, int *count)
-{
-	const json_t *h = json_object_get(req, "headers"), *kv;
-	const char *v = NULL;
-	size_t i;
-
-	*count = 0;
-	json_array_foreach(h, i, kv)
-		if (strcasecmp(json_string_value(json_array_get(kv, 0)),
-		    name) == 0) {
-			v = json_string_value(json_array_get(kv, 1));
-			(*count)++;
-		}
-	return v;
-}
-
-/* Assert header `name` was sent once, with value `want`. */
-static void
-assert_header(const json_t *req, const char *name, const char *want)
-{
-	int n;
-	const char *v = req_header(req, name, &n);
-
-	ck_assert_msg(n == 1, "%s sent %d times", name, n);
-	ck_assert_str_eq(v, want);
-}
-
-static void
-assert_no_header(const json_t *req, const char *name)
-{
-	int n;
-
-	req_header(req, name, &n);
-	ck_assert_msg(n == 0, "%s sent", name);
+	fc_push(spec);
 }
 
 /* ---- the client under test ---- */
@@ -239,8 +105,8 @@ setup(void)
 	struct gh_config c = test_config();
 	int fd;
 
-	fs_simple(json_pack("{s:s}", "cmd", "reset"));
-	setenv("GITHUB_API_URL", base, 1);
+	fc_reset();
+	setenv("GITHUB_API_URL", fc_base(), 1);
 	setenv("GITHUB_TOKEN", TOKEN, 1);
 	unsetenv("GITHUB_TOKEN_FILE");
 	/* everything written to stderr lands in a file scanned at the end */
@@ -382,7 +248,7 @@ run_until_requests(size_t n)
 
 	while (t_now_ms() < end) {
 		run_for(NULL, 10);
-		r = fs_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait",
+		r = fc_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait",
 		    "requests", (int)n, "timeout_ms", 10));
 		ok = json_is_true(json_object_get(r, "ok"));
 		json_decref(r);
@@ -418,19 +284,19 @@ START_TEST(get_sends_exact_headers)
 	ck_assert_str_eq(o.rate.resource, "core");
 	ck_assert_ptr_null(o.next);
 
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_uint_eq(json_array_size(reqs), 1);
 	rq = json_array_get(reqs, 0);
 	ck_assert_str_eq(json_string_value(json_object_get(rq, "method")),
 	    "GET");
 	ck_assert_str_eq(json_string_value(json_object_get(rq, "target")),
 	    "/repos/octo/hello/issues/7");
-	assert_header(rq, "Accept", "application/vnd.github+json");
-	assert_header(rq, "X-GitHub-Api-Version", "2022-11-28");
-	assert_header(rq, "User-Agent", "afu9/" AFU9_VERSION);
-	assert_header(rq, "Authorization", "Bearer " TOKEN);
-	assert_no_header(rq, "If-None-Match");
-	assert_no_header(rq, "Content-Type");
+	fc_assert_header(rq, "Accept", "application/vnd.github+json");
+	fc_assert_header(rq, "X-GitHub-Api-Version", "2022-11-28");
+	fc_assert_header(rq, "User-Agent", "afu9/" AFU9_VERSION);
+	fc_assert_header(rq, "Authorization", "Bearer " TOKEN);
+	fc_assert_no_header(rq, "If-None-Match");
+	fc_assert_no_header(rq, "Content-Type");
 	ck_assert_str_eq(json_string_value(json_object_get(rq, "body")), "");
 	json_decref(reqs);
 	outcome_free(&o);
@@ -451,14 +317,14 @@ START_TEST(post_sends_json_body)
 	ck_assert_int_eq(o.err, GH_OK);
 	ck_assert_int_eq(o.status, 201);
 	ck_assert_str_eq(o.request_id, "CAFE:1234:ABCD");
-	reqs = fs_requests();
+	reqs = fc_requests();
 	rq = json_array_get(reqs, 0);
 	ck_assert_str_eq(json_string_value(json_object_get(rq, "method")),
 	    "POST");
 	ck_assert_str_eq(json_string_value(json_object_get(rq, "body")),
 	    "{\"title\":\"Bug: \xc3\xa9t\xc3\xa9\",\"labels\":[\"bug\"]}");
-	assert_header(rq, "Content-Type", "application/json");
-	assert_header(rq, "Authorization", "Bearer " TOKEN);
+	fc_assert_header(rq, "Content-Type", "application/json");
+	fc_assert_header(rq, "Authorization", "Bearer " TOKEN);
 	json_decref(reqs);
 	outcome_free(&o);
 }
@@ -492,15 +358,15 @@ START_TEST(api_url_forms)
 	size_t i;
 
 	/* GHES form, trailing slashes dropped */
-	snprintf(url, sizeof(url), "%s/api/v3//", base);
+	snprintf(url, sizeof(url), "%s/api/v3//", fc_base());
 	setenv("GITHUB_API_URL", url, 1);
 	client(&c);
-	snprintf(url, sizeof(url), "%s/api/v3", base);
+	snprintf(url, sizeof(url), "%s/api/v3", fc_base());
 	ck_assert_str_eq(gh_api_url(gh), url);
 	fs_push_json(200, json_pack("{s:s}", "login", "octo"), NULL, 1);
 	call(&o, "GET", "/user", NULL, 0);
 	ck_assert_int_eq(o.err, GH_OK);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_str_eq(json_string_value(json_object_get(
 	    json_array_get(reqs, 0), "target")), "/api/v3/user");
 	json_decref(reqs);
@@ -565,13 +431,13 @@ START_TEST(bad_requests_refused)
 	/* absolute URLs only under the API URL: the token goes nowhere else */
 	ck_assert_ptr_null(gh_request(gh, "GET", "https://evil.example/x",
 	    NULL, 0, on_done, &o));
-	snprintf(url, sizeof(url), "%s9/x", base);
+	snprintf(url, sizeof(url), "%s9/x", fc_base());
 	ck_assert_ptr_null(gh_request(gh, "GET", url, NULL, 0, on_done, &o));
-	snprintf(url, sizeof(url), "%s@evil.example/x", base);
+	snprintf(url, sizeof(url), "%s@evil.example/x", fc_base());
 	ck_assert_ptr_null(gh_request(gh, "GET", url, NULL, 0, on_done, &o));
 	run_for(NULL, 20);
 	ck_assert_int_eq(o.done, 0);
-	ck_assert_uint_eq(fs_count(), 0);
+	ck_assert_uint_eq(fc_count(), 0);
 }
 END_TEST
 
@@ -596,7 +462,7 @@ START_TEST(missing_token_fails_without_network)
 	ck_assert_int_eq(o.status, 0);
 	ck_assert_uint_eq(o.attempts, 0);
 	ck_assert_int_eq(httpc_connections_opened(hc), 0);
-	ck_assert_uint_eq(fs_count(), 0);
+	ck_assert_uint_eq(fc_count(), 0);
 	outcome_free(&o);
 
 	/* cancellable like any request */
@@ -630,8 +496,8 @@ START_TEST(token_from_file)
 	fs_push_json(200, json_object(), NULL, 1);
 	call(&o, "GET", "/user", NULL, 0);
 	ck_assert_int_eq(o.err, GH_OK);
-	reqs = fs_requests();
-	assert_header(json_array_get(reqs, 0), "Authorization",
+	reqs = fc_requests();
+	fc_assert_header(json_array_get(reqs, 0), "Authorization",
 	    "Bearer file-token-Kq81x");
 	json_decref(reqs);
 	outcome_free(&o);
@@ -663,7 +529,7 @@ START_TEST(token_from_file)
 	snprintf(want, sizeof(want), "GITHUB_TOKEN_FILE %s cannot be read: "
 	    "No such file or directory", path);
 	ck_assert_str_eq(o.message, want);
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 	outcome_free(&o);
 }
 END_TEST
@@ -686,7 +552,7 @@ START_TEST(bad_tokens_refused)
 	ck_assert_str_eq(o.message, "GITHUB_TOKEN is too short to be a "
 	    "GitHub token");
 	outcome_free(&o);
-	ck_assert_uint_eq(fs_count(), 0);
+	ck_assert_uint_eq(fc_count(), 0);
 }
 END_TEST
 
@@ -736,7 +602,7 @@ START_TEST(unauthorized)
 	    "expired): set a valid GITHUB_TOKEN");
 	ck_assert_str_eq(json_string_value(json_object_get(o.body,
 	    "message")), "Bad credentials");
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 	outcome_free(&o);
 }
 END_TEST
@@ -754,7 +620,7 @@ START_TEST(not_found_names_the_repository)
 	call(&o, "GET", "/users/nobody", NULL, 0);
 	ck_assert_str_eq(o.message, "not found, or the token cannot see it: "
 	    "GET /users/nobody");
-	ck_assert_uint_eq(fs_count(), 2);
+	ck_assert_uint_eq(fc_count(), 2);
 	outcome_free(&o);
 }
 END_TEST
@@ -776,11 +642,11 @@ START_TEST(validation_errors_listed)
 	    "/repos/octo/hello/pulls (422): Validation Failed: Issue.title "
 	    "missing_field; PullRequest custom: A pull request already exists "
 	    "for octo:feature.; plain text error; head");
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 	outcome_free(&o);
 
 	/* no document at all */
-	fs_push(json_pack("{s:i, s:s}", "status", 422, "body", "oops"));
+	fc_push(json_pack("{s:i, s:s}", "status", 422, "body", "oops"));
 	call(&o, "POST", "/repos/octo/hello/pulls", NULL, 0);
 	ck_assert_str_eq(o.message, "GitHub rejected POST "
 	    "/repos/octo/hello/pulls (422): Validation Failed");
@@ -799,7 +665,7 @@ START_TEST(conflict_reported_not_retried)
 	ck_assert_str_eq(o.message, "GitHub reported a conflict on PUT "
 	    "/repos/octo/hello/contents/a.txt (409): is at 1111 but expected "
 	    "2222");
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 	outcome_free(&o);
 }
 END_TEST
@@ -850,7 +716,7 @@ START_TEST(forbidden_names_missing_scope)
 	    "POST /repos/octo/hello/issues (GitHub accepts: issues=write); "
 	    "grant it to the token: Resource not accessible by personal "
 	    "access token");
-	ck_assert_uint_eq(fs_count(), 4);
+	ck_assert_uint_eq(fc_count(), 4);
 	outcome_free(&o);
 }
 END_TEST
@@ -891,7 +757,7 @@ START_TEST(primary_rate_limit_not_retried)
 	call(&o, "GET", "/repos/octo/hello", NULL, 0);
 	ck_assert_int_eq(o.err, GH_ERR_RATE_LIMIT);
 	ck_assert_uint_eq(o.attempts, 1);
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 	ck_assert_int_eq(o.rate.remaining, 0);
 	ck_assert(o.rate.reset == (long long)reset);
 	gmtime_r(&reset, &tm);
@@ -923,7 +789,7 @@ START_TEST(secondary_rate_limit_waits_retry_after)
 	call(&o, "GET", "/repos/octo/hello/issues", NULL, 0);
 	ck_assert_int_eq(o.err, GH_OK);
 	ck_assert_uint_eq(o.attempts, 2);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_uint_eq(json_array_size(reqs), 2);
 	t0 = json_real_value(json_object_get(json_array_get(reqs, 0), "t_ms"));
 	t1 = json_real_value(json_object_get(json_array_get(reqs, 1), "t_ms"));
@@ -954,7 +820,7 @@ START_TEST(secondary_rate_limit_reported)
 	ck_assert_str_eq(o.message, "GitHub's secondary rate limit stopped "
 	    "POST /repos/octo/hello/issues: wait 30 s before retrying it, and "
 	    "send fewer requests at once (content-creating ones especially)");
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 	outcome_free(&o);
 
 	/* a wait beyond the bound is reported even for a GET */
@@ -966,7 +832,7 @@ START_TEST(secondary_rate_limit_reported)
 	ck_assert_str_eq(o.message, "GitHub's secondary rate limit stopped "
 	    "GET /repos/octo/hello: wait 120 s before retrying it, and send "
 	    "fewer requests at once (content-creating ones especially)");
-	ck_assert_uint_eq(fs_count(), 2);
+	ck_assert_uint_eq(fc_count(), 2);
 	outcome_free(&o);
 
 	/* retried, but every attempt limited */
@@ -975,7 +841,7 @@ START_TEST(secondary_rate_limit_reported)
 	call(&o, "GET", "/y", NULL, 0);
 	ck_assert_int_eq(o.err, GH_ERR_SECONDARY_LIMIT);
 	ck_assert_uint_eq(o.attempts, 3);
-	ck_assert_uint_eq(fs_count(), 5);
+	ck_assert_uint_eq(fc_count(), 5);
 	outcome_free(&o);
 }
 END_TEST
@@ -992,7 +858,7 @@ START_TEST(server_errors_retried_then_success)
 	call(&o, "GET", "/repos/octo/hello", NULL, 0);
 	ck_assert_int_eq(o.err, GH_OK);
 	ck_assert_uint_eq(o.attempts, 3);
-	ck_assert_uint_eq(fs_count(), 3);
+	ck_assert_uint_eq(fc_count(), 3);
 	outcome_free(&o);
 	/* each retry is logged (and the scan of stderr is not vacuous) */
 	err = captured_stderr();
@@ -1013,7 +879,7 @@ START_TEST(server_errors_exhausted)
 	ck_assert_uint_eq(o.attempts, 3);
 	ck_assert_str_eq(o.message, "GitHub failed GET /repos/octo/hello with "
 	    "503: unavailable (3 attempts); try again later");
-	ck_assert_uint_eq(fs_count(), 3);
+	ck_assert_uint_eq(fc_count(), 3);
 	outcome_free(&o);
 }
 END_TEST
@@ -1028,7 +894,7 @@ START_TEST(post_not_retried_unless_flagged)
 	ck_assert_str_eq(o.message, "GitHub failed POST /repos/octo/hello/"
 	    "issues with 500: boom; not retried because it may have taken "
 	    "effect: check before repeating it");
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 	outcome_free(&o);
 
 	fs_push_json(500, json_pack("{s:s}", "message", "boom"), NULL, 1);
@@ -1036,7 +902,7 @@ START_TEST(post_not_retried_unless_flagged)
 	call(&o, "POST", "/graphql", NULL, GH_F_IDEMPOTENT);
 	ck_assert_int_eq(o.err, GH_OK);
 	ck_assert_uint_eq(o.attempts, 2);
-	ck_assert_uint_eq(fs_count(), 3);
+	ck_assert_uint_eq(fc_count(), 3);
 	outcome_free(&o);
 
 	/* PATCH is not idempotent either */
@@ -1046,7 +912,7 @@ START_TEST(post_not_retried_unless_flagged)
 	ck_assert_str_eq(o.message, "GitHub failed PATCH /repos/octo/hello/"
 	    "issues/1 with 502; not retried because it may have taken effect: "
 	    "check before repeating it");
-	ck_assert_uint_eq(fs_count(), 4);
+	ck_assert_uint_eq(fc_count(), 4);
 	outcome_free(&o);
 }
 END_TEST
@@ -1056,23 +922,23 @@ START_TEST(network_errors)
 	struct outcome o;
 	char want[256];
 
-	fs_push(json_pack("{s:s, s:i}", "action", "drop", "times", 0));
+	fc_push(json_pack("{s:s, s:i}", "action", "drop", "times", 0));
 	call(&o, "GET", "/repos/octo/hello?page=2", NULL, 0);
 	ck_assert_int_eq(o.err, GH_ERR_NETWORK);
 	ck_assert_int_eq(o.status, 0);
 	ck_assert_uint_eq(o.attempts, 3);
 	snprintf(want, sizeof(want), "could not reach %s for GET /repos/octo/"
-	    "hello: Empty reply from server (3 attempts)", base);
+	    "hello: Empty reply from server (3 attempts)", fc_base());
 	ck_assert_str_eq(o.message, want);
-	ck_assert_uint_eq(fs_count(), 3);
+	ck_assert_uint_eq(fc_count(), 3);
 	outcome_free(&o);
 
 	call(&o, "POST", "/repos/octo/hello/issues", NULL, 0);
 	snprintf(want, sizeof(want), "could not reach %s for POST /repos/octo/"
 	    "hello/issues: Empty reply from server; it was not retried because "
-	    "it may have taken effect: check before repeating it", base);
+	    "it may have taken effect: check before repeating it", fc_base());
 	ck_assert_str_eq(o.message, want);
-	ck_assert_uint_eq(fs_count(), 4);
+	ck_assert_uint_eq(fc_count(), 4);
 	outcome_free(&o);
 }
 END_TEST
@@ -1122,20 +988,20 @@ START_TEST(response_bound_and_bad_json)
 	struct outcome o;
 	char want[512];
 
-	fs_push(json_pack("{s:s, s:i, s:i}", "body", "x", "repeat",
+	fc_push(json_pack("{s:s, s:i, s:i}", "body", "x", "repeat",
 	    MAX_RESPONSE + 1000, "times", 0));
 	call(&o, "GET", "/repos/octo/hello/issues?per_page=100", NULL, 0);
 	ck_assert_int_eq(o.err, GH_ERR_RESPONSE);
 	snprintf(want, sizeof(want), "GitHub's answer to GET "
 	    "/repos/octo/hello/issues could not be read: response from "
 	    "%s exceeds %d bytes; ask for less (a smaller per_page or a "
-	    "narrower query)", base, MAX_RESPONSE);
+	    "narrower query)", fc_base(), MAX_RESPONSE);
 	ck_assert_str_eq(o.message, want);
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 	outcome_free(&o);
 
-	fs_simple(json_pack("{s:s}", "cmd", "reset"));
-	fs_push(json_pack("{s:s}", "body", "<html>oops</html>"));
+	fc_reset();
+	fc_push(json_pack("{s:s}", "body", "<html>oops</html>"));
 	call(&o, "GET", "/repos/octo/hello", NULL, 0);
 	ck_assert_int_eq(o.err, GH_ERR_RESPONSE);
 	ck_assert_int_eq(o.status, 200);
@@ -1183,11 +1049,11 @@ START_TEST(etag_cache_answers_304)
 	ck_assert_int_eq(json_integer_value(json_object_get(o.body, "n")), 2);
 	outcome_free(&o);
 
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_uint_eq(json_array_size(reqs), 3);
-	assert_no_header(json_array_get(reqs, 0), "If-None-Match");
-	assert_header(json_array_get(reqs, 1), "If-None-Match", "W/\"v1\"");
-	assert_no_header(json_array_get(reqs, 2), "If-None-Match");
+	fc_assert_no_header(json_array_get(reqs, 0), "If-None-Match");
+	fc_assert_header(json_array_get(reqs, 1), "If-None-Match", "W/\"v1\"");
+	fc_assert_no_header(json_array_get(reqs, 2), "If-None-Match");
 	json_decref(reqs);
 
 	/* a new ETag replaces the entry */
@@ -1200,8 +1066,8 @@ START_TEST(etag_cache_answers_304)
 	ck_assert_int_eq(json_integer_value(json_object_get(o.body, "n")), 3);
 	ck_assert_uint_eq(gh_cache_count(gh), 1);
 	outcome_free(&o);
-	reqs = fs_requests();
-	assert_header(json_array_get(reqs, 4), "If-None-Match", "\"v2\"");
+	reqs = fc_requests();
+	fc_assert_header(json_array_get(reqs, 4), "If-None-Match", "\"v2\"");
 	json_decref(reqs);
 }
 END_TEST
@@ -1228,15 +1094,15 @@ START_TEST(etag_cache_is_bounded_lru)
 	outcome_free(&o);
 	call(&o, "GET", "/c", NULL, GH_F_CONDITIONAL);	/* kept */
 	outcome_free(&o);
-	reqs = fs_requests();
-	assert_no_header(json_array_get(reqs, 3), "If-None-Match");
-	assert_header(json_array_get(reqs, 4), "If-None-Match", "\"e\"");
+	reqs = fc_requests();
+	fc_assert_no_header(json_array_get(reqs, 3), "If-None-Match");
+	fc_assert_header(json_array_get(reqs, 4), "If-None-Match", "\"e\"");
 	json_decref(reqs);
 
 	/* a body larger than the byte bound is not kept */
 	c.etag_bytes = 64;
 	client(&c);
-	fs_push(json_pack("{s:s, s:[[s,s]]}", "json",
+	fc_push(json_pack("{s:s, s:[[s,s]]}", "json",
 	    "0123456789012345678901234567890123456789012345678901234567890123",
 	    "headers", "ETag", "\"big\""));
 	call(&o, "GET", "/big", NULL, GH_F_CONDITIONAL);
@@ -1254,9 +1120,9 @@ START_TEST(link_next_followed)
 	char link[512], next[256];
 	json_t *reqs;
 
-	snprintf(next, sizeof(next), "%s/repositories/1/issues?page=2", base);
+	snprintf(next, sizeof(next), "%s/repositories/1/issues?page=2", fc_base());
 	snprintf(link, sizeof(link), "<%s>; rel=\"next\", "
-	    "<%s/repositories/1/issues?page=5>; rel=\"last\"", next, base);
+	    "<%s/repositories/1/issues?page=5>; rel=\"last\"", next, fc_base());
 	fs_push_json(200, json_pack("[i]", 1), json_pack("{s:s}", "Link", link),
 	    1);
 	fs_push_json(200, json_pack("[i]", 2), NULL, 1);
@@ -1266,7 +1132,7 @@ START_TEST(link_next_followed)
 	call(&o, "GET", next, NULL, 0);
 	ck_assert_int_eq(o.err, GH_OK);
 	ck_assert_ptr_null(o.next);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	ck_assert_str_eq(json_string_value(json_object_get(
 	    json_array_get(reqs, 1), "target")), "/repositories/1/issues?page=2");
 	json_decref(reqs);
@@ -1325,16 +1191,16 @@ START_TEST(cancel_closes_the_transfer)
 	json_int_t conn;
 
 	memset(&o, 0, sizeof(o));
-	fs_push(json_pack("{s:s}", "action", "hold"));
+	fc_push(json_pack("{s:s}", "action", "hold"));
 	rq = gh_request(gh, "GET", "/repos/octo/hello", NULL, 0, on_done, &o);
 	ck_assert_ptr_nonnull(rq);
 	run_until_requests(1);
 	gh_cancel(rq);
-	reqs = fs_requests();
+	reqs = fc_requests();
 	conn = json_integer_value(json_object_get(json_array_get(reqs, 0),
 	    "conn"));
 	json_decref(reqs);
-	r = fs_cmd(json_pack("{s:s, s:I, s:i}", "cmd", "wait", "closed_conn",
+	r = fc_cmd(json_pack("{s:s, s:I, s:i}", "cmd", "wait", "closed_conn",
 	    conn, "timeout_ms", 5000 * t_slow()));
 	ck_assert_msg(json_is_true(json_object_get(r, "ok")),
 	    "server did not see the connection close");
@@ -1362,7 +1228,7 @@ START_TEST(cancel_during_retry_wait)
 	gh_cancel(rq);
 	run_for(NULL, 400);
 	ck_assert_int_eq(o.done, 0);
-	ck_assert_uint_eq(fs_count(), 1);
+	ck_assert_uint_eq(fc_count(), 1);
 }
 END_TEST
 
@@ -1381,7 +1247,7 @@ START_TEST(free_with_requests_pending)
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	memset(&c, 0, sizeof(c));
-	fs_push(json_pack("{s:s, s:i}", "action", "hold", "times", 0));
+	fc_push(json_pack("{s:s, s:i}", "action", "hold", "times", 0));
 	ck_assert_ptr_nonnull(gh_request(gh, "GET", "/a", NULL, 0, on_done,
 	    &a));
 	ck_assert_ptr_nonnull(gh_request(gh, "GET", "/b", NULL,
@@ -1395,8 +1261,8 @@ START_TEST(free_with_requests_pending)
 
 	/* freeing from inside a callback, with another request in flight */
 	client(NULL);
-	fs_simple(json_pack("{s:s}", "cmd", "reset"));
-	fs_push(json_pack("{s:s, s:{s:s}}", "action", "hold", "match",
+	fc_reset();
+	fc_push(json_pack("{s:s, s:{s:s}}", "action", "hold", "match",
 	    "path", "/held"));
 	fs_push_json(200, json_object(), NULL, 1);
 	ck_assert_ptr_nonnull(gh_request(gh, "GET", "/held", NULL, 0, on_done,
@@ -1436,7 +1302,7 @@ main(void)
 	unsetenv("ALL_PROXY");
 	unsetenv("AFU9_LOG_FORMAT");
 	log_init("test_gh");
-	fs_start();
+	fc_start();
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, get_sends_exact_headers);
@@ -1476,6 +1342,6 @@ main(void)
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	t_finish(&fs, 5000);
+	fc_stop(5000);
 	return failed ? 1 : 0;
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/text.h"
+#include "faultclient.h"
 #include "testutil.h"
 
 #define TOKEN		"tok-Ghs3rv-9Qx7Wv3-faultserver"
@@ -43,63 +44,6 @@
 static json_t	*R;		/* responses.json */
 
 /* ---- the fault server ---- */
-
-static struct tproc	fs;
-static long		fs_seq;
-static char		base[64];
-
-static void
-fs_start(void)
-{
-	const char *py = getenv("PYTHON");
-	char script[4096], *line;
-	char *argv[3];
-	const char *wrap = getenv("AFU9_TEST_WRAPPER");
-	char *saved = wrap ? strdup(wrap) : NULL;
-
-	snprintf(script, sizeof(script), "%s", t_srcdir("t/faultserver.py"));
-	argv[0] = (char *)(py && *py ? py : "python3");
-	argv[1] = script;
-	argv[2] = NULL;
-	unsetenv("AFU9_TEST_WRAPPER");	/* a test tool, never wrapped */
-	if (t_spawn(&fs, argv, NULL, 0) == -1 ||
-	    (line = t_read_line(fs.out, 20000)) == NULL) {
-		fprintf(stderr, "cannot start %s %s\n", argv[0], script);
-		exit(99);
-	}
-	if (saved != NULL) {
-		setenv("AFU9_TEST_WRAPPER", saved, 1);
-		free(saved);
-	}
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", atoi(line));
-	free(line);
-}
-
-/* Send a command (stolen); its reply (new reference). */
-static json_t *
-fs_cmd(json_t *cmd)
-{
-	long long id = (long long)getpid() * 1000000 + ++fs_seq;
-	json_t *reply;
-	char *s, *line;
-
-	json_object_set_new(cmd, "id", json_integer(id));
-	s = json_dumps(cmd, JSON_COMPACT);
-	json_decref(cmd);
-	ck_assert_int_eq(t_write(fs.in, s, strlen(s)), 0);
-	ck_assert_int_eq(t_write(fs.in, "\n", 1), 0);
-	free(s);
-	for (;;) {
-		line = t_read_line(fs.out, 15000 * t_slow());
-		ck_assert_msg(line != NULL, "fault server did not answer");
-		reply = json_loads(line, 0, NULL);
-		free(line);
-		ck_assert_ptr_nonnull(reply);
-		if (json_integer_value(json_object_get(reply, "id")) == id)
-			return reply;
-		json_decref(reply);
-	}
-}
 
 /* Answer METHOD PATH (the whole target) once with status and the named
    body from responses.json (NULL: none). */
@@ -113,26 +57,14 @@ fs_on(const char *method, const char *path, int status, const char *name)
 		ck_assert_msg(json_object_get(R, name) != NULL, "no %s", name);
 		json_object_set(spec, "json", json_object_get(R, name));
 	}
-	json_decref(fs_cmd(json_pack("{s:s, s:o}", "cmd", "push", "response",
-	    spec)));
-}
-
-/* Every request seen (new reference). */
-static json_t *
-fs_requests(void)
-{
-	json_t *r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
-	json_t *a = json_incref(json_object_get(r, "requests"));
-
-	json_decref(r);
-	return a;
+	fc_push(spec);
 }
 
 /* Assert the requests seen were exactly these "METHOD TARGET" lines. */
 static void
 assert_requests(const char *const *want)
 {
-	json_t *a = fs_requests(), *q;
+	json_t *a = fc_requests(), *q;
 	char got[8192];
 	size_t i;
 
@@ -154,7 +86,7 @@ assert_requests(const char *const *want)
 static json_t *
 request_body(size_t n)
 {
-	json_t *a = fs_requests(), *b;
+	json_t *a = fc_requests(), *b;
 
 	b = json_loads(json_string_value(json_object_get(json_array_get(a, n),
 	    "body")), 0, NULL);
@@ -193,7 +125,7 @@ srv_start_args(const char *api_url, const char *token, const char *const *extra)
 static void
 srv_start(void)
 {
-	srv_start_args(base, TOKEN, NULL);
+	srv_start_args(fc_base(), TOKEN, NULL);
 }
 
 /* Send one request; its response line (new reference). */
@@ -293,7 +225,7 @@ srv_stop(void)
 static void
 setup(void)
 {
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	srv_start();
 }
 
@@ -391,7 +323,7 @@ START_TEST(test_read_only_hides_write_tools)
 	json_t *resp;
 	char *names;
 
-	srv_start_args(base, TOKEN, ro);
+	srv_start_args(fc_base(), TOKEN, ro);
 	names = tool_names();
 	ck_assert_str_eq(names, READ_TOOLS);
 	free(names);
@@ -406,7 +338,7 @@ START_TEST(test_read_only_hides_write_tools)
 	json_decref(resp);
 	srv_stop();
 
-	srv_start_args(base, TOKEN, sel);
+	srv_start_args(fc_base(), TOKEN, sel);
 	names = tool_names();
 	ck_assert_str_eq(names, "getIssue,createBranch");
 	free(names);
@@ -420,7 +352,7 @@ START_TEST(test_read_only_env)
 	    NULL };
 	char *names;
 
-	setenv("GITHUB_API_URL", base, 1);
+	setenv("GITHUB_API_URL", fc_base(), 1);
 	setenv("GITHUB_TOKEN", TOKEN, 1);
 	setenv("AFU9_GITHUB_READ_ONLY", "1", 1);
 	ck_assert_int_eq(t_spawn(&srv, argv, NULL, 1), 0);
@@ -438,7 +370,7 @@ START_TEST(test_unknown_tool_option)
 	char *err;
 	int eof, st;
 
-	srv_start_args(base, TOKEN, bad);
+	srv_start_args(fc_base(), TOKEN, bad);
 	close(srv.in);
 	srv.in = -1;
 	err = t_read_until(srv.err, "\x01", 10000, &eof);
@@ -456,7 +388,7 @@ START_TEST(test_bad_knob)
 	int eof, st;
 
 	setenv("AFU9_GITHUB_TIMEOUT_MS", "0", 1);
-	srv_start_args(base, TOKEN, NULL);
+	srv_start_args(fc_base(), TOKEN, NULL);
 	unsetenv("AFU9_GITHUB_TIMEOUT_MS");
 	close(srv.in);
 	srv.in = -1;
@@ -474,8 +406,8 @@ START_TEST(test_no_token)
 {
 	char *names, *e;
 
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
-	srv_start_args(base, NULL, NULL);
+	fc_reset();
+	srv_start_args(fc_base(), NULL, NULL);
 	names = tool_names();
 	ck_assert_str_eq(names, ALL_TOOLS);
 	free(names);
@@ -501,7 +433,7 @@ START_TEST(test_help_lists_everything)
 	size_t i;
 	int eof, st;
 
-	srv_start_args(base, TOKEN, help);
+	srv_start_args(fc_base(), TOKEN, help);
 	out = t_read_until(srv.out, "\x01", 10000, &eof);
 	st = t_finish(&srv, 10000);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -580,7 +512,7 @@ START_TEST(test_get_issue_long_body_capped)
 	json_object_set_new(issue, "body", json_string(big));
 	json_object_set_new(issue, "title", json_string("Plain"));
 	free(big);
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:o}}", "cmd", "push",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:o}}", "cmd", "push",
 	    "response", "status", 200, "json", issue)));
 	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
 	ck_assert_uint_eq(strlen(sget(sc, "body")), 16384);
@@ -597,7 +529,7 @@ START_TEST(test_list_issues_query_and_prs)
 {
 	json_t *sc, *items;
 
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "push",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "push",
 	    "response", "status", 200, "json", json_object_get(R,
 	    "issues_page"))));
 	sc = call_ok("listIssues", ARGS("{s:s, s:s, s:s, s:[s,s], s:s, s:s,"
@@ -614,7 +546,7 @@ START_TEST(test_list_issues_query_and_prs)
 	    "GET /repos/acme/widgets/issues?state=all&labels=bug%2Cui&since="
 	    "2024-04-01T00%3A00%3A00Z&direction=asc&per_page=50", NULL });
 
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "push",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "push",
 	    "response", "status", 200, "json", json_object_get(R,
 	    "issues_page"))));
 	sc = call_ok("listIssues", ARGS("{s:s, s:s, s:s, s:b, s:i}", OR,
@@ -807,7 +739,7 @@ START_TEST(test_create_pull_request)
 
 	/* base from the repository; none open yet: created */
 	fs_on("GET", "/repos/acme/widgets", 200, "repo");
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:[], s:{s:s, s:s}}}",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:[], s:{s:s, s:s}}}",
 	    "cmd", "push", "response", "status", 200, "json", "match",
 	    "method", "GET", "path", "/repos/acme/widgets/pulls?state=open&"
 	    "head=acme%3Afeature%2Fform&base=trunk")));
@@ -837,7 +769,7 @@ START_TEST(test_create_pull_request)
 	json_decref(sc);
 
 	/* GitHub's 422, precisely */
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:[], s:{s:s, s:s}}}",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:[], s:{s:s, s:s}}}",
 	    "cmd", "push", "response", "status", 200, "json", "match",
 	    "method", "GET", "path", "/repos/acme/widgets/pulls?state=open&"
 	    "head=acme%3Afeature%2Fempty&base=trunk")));
@@ -913,7 +845,7 @@ START_TEST(test_push_files)
 	json_decref(b);
 
 	/* the branch moved meanwhile: not a fast-forward */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	push_prefix();
 	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
 	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
@@ -929,7 +861,7 @@ START_TEST(test_push_files)
 	free(e);
 
 	/* the same content again: no new commit */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	push_prefix();
 	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
 	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_same");
@@ -945,7 +877,7 @@ START_TEST(test_push_files)
 	    "POST /repos/acme/widgets/git/trees", NULL });
 
 	/* a branch that does not exist; a bad file list (nothing sent) */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	fs_on("GET", "/repos/acme/widgets/git/ref/heads/gone", 404,
 	    "not_found");
 	e = call_err("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
@@ -1056,16 +988,8 @@ srv_start_fast(const char *timeout_ms)
 static void
 fast_setup(void)
 {
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	srv_start_fast(NULL);
-}
-
-/* Queue one scripted answer (spec stolen). */
-static void
-fs_push(json_t *spec)
-{
-	json_decref(fs_cmd(json_pack("{s:s, s:o}", "cmd", "push", "response",
-	    spec)));
 }
 
 /* Wait until the fault server saw what cond (stolen) names; assert it. */
@@ -1077,7 +1001,7 @@ fs_wait(json_t *cond)
 	json_object_set_new(cond, "cmd", json_string("wait"));
 	json_object_set_new(cond, "timeout_ms", json_integer(10000 *
 	    t_slow()));
-	r = fs_cmd(cond);
+	r = fc_cmd(cond);
 	ck_assert_msg(json_is_true(json_object_get(r, "ok")), "fault server "
 	    "wait: %lld requests, %zu closed", json_integer_value(
 	    json_object_get(r, "requests")), json_array_size(json_object_get(r,
@@ -1143,7 +1067,7 @@ static const char *
 req_header(size_t n, const char *name)
 {
 	static char out[1024];
-	json_t *a = fs_requests(), *h;
+	json_t *a = fc_requests(), *h;
 	size_t i;
 
 	out[0] = '\0';
@@ -1163,7 +1087,7 @@ START_TEST(test_burst_one_connection)
 	int i;
 
 	/* 20 calls one after the other: one kept-alive connection */
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "default",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:O}}", "cmd", "default",
 	    "response", "status", 200, "json", json_object_get(R,
 	    "issue_7"))));
 	for (i = 0; i < 20; i++) {
@@ -1173,7 +1097,7 @@ START_TEST(test_burst_one_connection)
 		    "number")), 7);
 		json_decref(sc);
 	}
-	r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
+	r = fc_cmd(json_pack("{s:s}", "cmd", "requests"));
 	ck_assert_int_eq(json_array_size(json_object_get(r, "requests")), 20);
 	ck_assert_int_eq(json_integer_value(json_object_get(r,
 	    "connections")), 1);
@@ -1205,9 +1129,9 @@ START_TEST(test_etag_304_served_from_cache)
 	spec = issue_spec(7, 0);
 	json_object_set_new(spec, "headers", json_pack("{s:s}", "ETag",
 	    "W/\"5ad3\""));
-	fs_push(spec);
+	fc_push(spec);
 	a = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
-	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s, s:s}}", "status", 304,
+	fc_push(json_pack("{s:i, s:{s:s}, s:{s:s, s:s}}", "status", 304,
 	    "headers", "ETag", "W/\"5ad3\"", "match", "method", "GET", "path",
 	    "/repos/acme/widgets/issues/7"));
 	b = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
@@ -1226,7 +1150,7 @@ START_TEST(test_cancel_aborts_transfer)
 {
 	json_t *m, *sc;
 
-	fs_push(json_pack("{s:s, s:{s:s, s:s}}", "action", "hold", "match",
+	fc_push(json_pack("{s:s, s:{s:s, s:s}}", "action", "hold", "match",
 	    "method", "GET", "path", "/repos/acme/widgets/issues/7"));
 	send_get_issue(900, 7);
 	fs_wait(json_pack("{s:i}", "requests", 1));
@@ -1245,7 +1169,7 @@ START_TEST(test_cancel_aborts_transfer)
 	fs_on("GET", "/repos/acme/widgets/issues/7", 200, "issue_7");
 	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
 	json_decref(sc);
-	m = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
+	m = fc_cmd(json_pack("{s:s}", "cmd", "requests"));
 	ck_assert_int_eq(json_integer_value(json_object_get(m,
 	    "connections")), 2);
 	json_decref(m);
@@ -1260,9 +1184,9 @@ START_TEST(test_concurrent_calls_and_ping)
 	int i;
 
 	/* three calls in flight at once, answered in reverse order */
-	fs_push(issue_spec(1, 1500));
-	fs_push(issue_spec(2, 1000));
-	fs_push(issue_spec(3, 500));
+	fc_push(issue_spec(1, 1500));
+	fc_push(issue_spec(2, 1000));
+	fc_push(issue_spec(3, 500));
 	send_get_issue(701, 1);
 	send_get_issue(702, 2);
 	send_get_issue(703, 3);
@@ -1290,9 +1214,9 @@ START_TEST(test_retry_5xx)
 	char *e;
 
 	/* 502, 503, then 200: the GET is retried and succeeds */
-	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 502, "json",
+	fc_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 502, "json",
 	    "message", "Server Error", "match", "method", "GET"));
-	fs_push(json_pack("{s:i, s:{s:s}}", "status", 503, "match", "method",
+	fc_push(json_pack("{s:i, s:{s:s}}", "status", 503, "match", "method",
 	    "GET"));
 	fs_on("GET", "/repos/acme/widgets/issues/7", 200, "issue_7");
 	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
@@ -1303,7 +1227,7 @@ START_TEST(test_retry_5xx)
 	    "GET /repos/acme/widgets/issues/7", NULL });
 
 	/* 500 every time: three attempts, then an isError */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
 	ck_assert_str_eq(e, "GitHub failed GET /repos/acme/widgets/issues/7 "
 	    "with 500: faultserver: nothing scripted (3 attempts); try again "
@@ -1311,7 +1235,7 @@ START_TEST(test_retry_5xx)
 	free(e);
 
 	/* a POST that may have taken effect is never repeated */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
+	fc_reset();
 	e = call_err("addIssueComment", ARGS("{s:s, s:s, s:i, s:s}", OR,
 	    "number", 7, "body", "x"));
 	ck_assert_str_eq(e, "GitHub failed POST /repos/acme/widgets/issues/7/"
@@ -1331,13 +1255,13 @@ START_TEST(test_secondary_limit_retry_after)
 
 	/* Retry-After: 4 s, scaled by 0.1: the retry comes >= 400 ms later
 	   (the backoff alone would wait about 1 ms) */
-	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 403,
+	fc_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 403,
 	    "headers", "Retry-After", "4", "json", "message", "You have "
 	    "exceeded a secondary rate limit. Please wait a few minutes."));
 	fs_on("GET", "/repos/acme/widgets/issues/7", 200, "issue_7");
 	sc = call_ok("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
 	json_decref(sc);
-	a = fs_requests();
+	a = fc_requests();
 	ck_assert_int_eq(json_array_size(a), 2);
 	gap = json_number_value(json_object_get(json_array_get(a, 1),
 	    "t_ms")) - json_number_value(json_object_get(json_array_get(a,
@@ -1346,8 +1270,8 @@ START_TEST(test_secondary_limit_retry_after)
 	ck_assert_msg(gap >= 395, "retried after %.0f ms", gap);
 
 	/* a wait longer than 60 s is reported, not slept through */
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
-	fs_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 429,
+	fc_reset();
+	fc_push(json_pack("{s:i, s:{s:s}, s:{s:s}}", "status", 429,
 	    "headers", "Retry-After", "120", "json", "message", "You have "
 	    "exceeded a secondary rate limit."));
 	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
@@ -1367,7 +1291,7 @@ START_TEST(test_primary_rate_limit)
 	    "resets at 2100-01-01 00:00:00 UTC, in ";
 	char *e;
 
-	fs_push(json_pack("{s:i, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:s}}",
+	fc_push(json_pack("{s:i, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:s}}",
 	    "status", 403, "headers", "X-RateLimit-Limit", "5000",
 	    "X-RateLimit-Remaining", "0", "X-RateLimit-Used", "5000",
 	    "X-RateLimit-Reset", "4102444800", "X-RateLimit-Resource", "core",
@@ -1391,17 +1315,17 @@ START_TEST(test_timeout_names_url)
 
 	srv_stop();
 	srv_start_fast("300");
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:s}}", "cmd", "default",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:s}}", "cmd", "default",
 	    "response", "action", "hold")));
 	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
 	snprintf(want, sizeof(want), "could not reach %s for GET /repos/acme/"
-	    "widgets/issues/7: Operation timed out after ", base);
+	    "widgets/issues/7: Operation timed out after ", fc_base());
 	ck_assert_msg(strncmp(e, want, strlen(want)) == 0, "%s", e);
 	ck_assert_msg(strstr(e, " (3 attempts)") != NULL, "%s", e);
 	free(e);
 	/* each attempt's connection was closed by the client */
 	fs_wait(json_pack("{s:i}", "closed", 3));
-	r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
+	r = fc_cmd(json_pack("{s:s}", "cmd", "requests"));
 	ck_assert_int_eq(json_array_size(json_object_get(r, "requests")), 3);
 	json_decref(r);
 }
@@ -1411,7 +1335,7 @@ START_TEST(test_http_error_messages)
 {
 	char *e;
 
-	fs_push(json_pack("{s:i, s:{s:s, s:s}}", "status", 401, "json",
+	fc_push(json_pack("{s:i, s:{s:s, s:s}}", "status", 401, "json",
 	    "message", "Bad credentials", "documentation_url",
 	    "https://docs.github.com/rest"));
 	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
@@ -1419,7 +1343,7 @@ START_TEST(test_http_error_messages)
 	    "GITHUB_TOKEN");
 	free(e);
 
-	fs_push(json_pack("{s:i, s:{s:s, s:s}, s:{s:s}}", "status", 403,
+	fc_push(json_pack("{s:i, s:{s:s, s:s}, s:{s:s}}", "status", 403,
 	    "headers", "X-Accepted-OAuth-Scopes", "repo",
 	    "X-OAuth-Scopes", "read:org, gist", "json", "message",
 	    "Resource not accessible by personal access token"));
@@ -1430,21 +1354,21 @@ START_TEST(test_http_error_messages)
 	    "gist); add the scope to the token or use one that has it");
 	free(e);
 
-	fs_push(json_pack("{s:i, s:{s:s}}", "status", 404, "json",
+	fc_push(json_pack("{s:i, s:{s:s}}", "status", 404, "json",
 	    "message", "Not Found"));
 	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 70));
 	ck_assert_str_eq(e, "not found, or the token cannot see it: acme/widgets (GET "
 	    "/repos/acme/widgets/issues/70)");
 	free(e);
 
-	fs_push(json_pack("{s:i, s:{s:s}}", "status", 409, "json",
+	fc_push(json_pack("{s:i, s:{s:s}}", "status", 409, "json",
 	    "message", "Git Repository is empty."));
 	e = call_err("getIssue", ARGS("{s:s, s:s, s:i}", OR, "number", 7));
 	ck_assert_str_eq(e, "GitHub reported a conflict on GET /repos/acme/widgets/issues/7 "
 	    "(409): Git Repository is empty.");
 	free(e);
 
-	fs_push(json_pack("{s:i, s:{s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, "
+	fc_push(json_pack("{s:i, s:{s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, "
 	    "s:s, s:s}]}}", "status", 422, "json", "message",
 	    "Validation Failed", "errors", "resource", "IssueComment",
 	    "field", "body", "code", "missing_field", "resource", "Issue",
@@ -1765,12 +1689,12 @@ main(void)
 		fprintf(stderr, "cannot read t/fixtures/github/responses.json\n");
 		return 99;
 	}
-	fs_start();
+	fc_start();
 	sr = srunner_create(suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	t_finish(&fs, 10000);
+	fc_stop(10000);
 	json_decref(R);
 	return failed ? 1 : 0;
 }

@@ -34,6 +34,7 @@
 #include "aws/awsconf.h"
 #include "aws/creds.h"
 #include "observability/timeparse.h"
+#include "faultclient.h"
 #include "testutil.h"
 
 #define AKID		"AKIDAFU9OBSEXAMPLE"
@@ -244,79 +245,11 @@ END_TEST
 
 /* ---- the fault server ---- */
 
-static struct tproc	fs;
-static long		fs_seq;
-static char		fs_base[64];
-
-/* Start a test tool (never under the wrapper); its first line. */
-static char *
-tool_start(struct tproc *p, const char *rel, int timeout_ms)
-{
-	const char *py = getenv("PYTHON");
-	const char *wrap = getenv("AFU9_TEST_WRAPPER");
-	char script[4096], *saved = wrap ? strdup(wrap) : NULL, *line = NULL;
-	char *argv[3];
-
-	snprintf(script, sizeof(script), "%s", t_srcdir(rel));
-	argv[0] = (char *)(py && *py ? py : "python3");
-	argv[1] = script;
-	argv[2] = NULL;
-	unsetenv("AFU9_TEST_WRAPPER");
-	if (t_spawn(p, argv, NULL, 0) == 0)
-		line = t_read_line(p->out, timeout_ms);
-	else
-		p->pid = 0;
-	if (saved != NULL) {
-		setenv("AFU9_TEST_WRAPPER", saved, 1);
-		free(saved);
-	}
-	return line;
-}
-
-static void
-fs_start(void)
-{
-	char *line = tool_start(&fs, "t/faultserver.py", 20000);
-
-	if (line == NULL) {
-		fprintf(stderr, "cannot start t/faultserver.py\n");
-		exit(99);
-	}
-	snprintf(fs_base, sizeof(fs_base), "http://127.0.0.1:%d", atoi(line));
-	free(line);
-}
-
-/* Send a command (stolen); its reply (new reference). */
-static json_t *
-fs_cmd(json_t *cmd)
-{
-	long long id = (long long)getpid() * 1000000 + ++fs_seq;
-	json_t *reply;
-	char *s, *line;
-
-	json_object_set_new(cmd, "id", json_integer(id));
-	s = json_dumps(cmd, JSON_COMPACT);
-	json_decref(cmd);
-	ck_assert_int_eq(t_write(fs.in, s, strlen(s)), 0);
-	ck_assert_int_eq(t_write(fs.in, "\n", 1), 0);
-	free(s);
-	for (;;) {
-		line = t_read_line(fs.out, 15000 * t_slow());
-		ck_assert_msg(line != NULL, "fault server did not answer");
-		reply = json_loads(line, 0, NULL);
-		free(line);
-		ck_assert_ptr_nonnull(reply);
-		if (json_integer_value(json_object_get(reply, "id")) == id)
-			return reply;
-		json_decref(reply);
-	}
-}
-
 /* Queue `times` answers: status, JSON body (stolen), a request id. */
 static void
 fs_push(int status, json_t *body, const char *rid, int times)
 {
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:o, s:i, s:{s:s}}}",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:o, s:i, s:{s:s}}}",
 	    "cmd", "push", "response", "status", status, "json", body, "times",
 	    times, "headers", "x-amzn-RequestId", rid)));
 }
@@ -333,36 +266,15 @@ fs_push_error(int status, const char *type, const char *msg,
 static void
 fs_default(int status, json_t *body)
 {
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:o}}", "cmd", "default",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:o}}", "cmd", "default",
 	    "response", "status", status, "json", body)));
-}
-
-/* Every request seen (new reference). */
-static json_t *
-fs_requests(void)
-{
-	json_t *r = fs_cmd(json_pack("{s:s}", "cmd", "requests"));
-	json_t *a = json_incref(json_object_get(r, "requests"));
-
-	json_decref(r);
-	return a;
-}
-
-static size_t
-fs_count(void)
-{
-	json_t *a = fs_requests();
-	size_t n = json_array_size(a);
-
-	json_decref(a);
-	return n;
 }
 
 /* Wait until the server has seen n requests; 1 if it did. */
 static int
 fs_wait(int n)
 {
-	json_t *r = fs_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait",
+	json_t *r = fc_cmd(json_pack("{s:s, s:i, s:i}", "cmd", "wait",
 	    "requests", n, "timeout_ms", 10000 * t_slow()));
 	int ok = json_is_true(json_object_get(r, "ok"));
 
@@ -391,7 +303,7 @@ req_op(const json_t *r)
 static const char *
 fs_ops(char *buf, size_t len)
 {
-	json_t *a = fs_requests(), *r;
+	json_t *a = fc_requests(), *r;
 	size_t i, n = 0;
 
 	buf[0] = '\0';
@@ -406,7 +318,7 @@ fs_ops(char *buf, size_t len)
 static json_t *
 fs_body(size_t n)
 {
-	json_t *a = fs_requests(), *b;
+	json_t *a = fc_requests(), *b;
 
 	b = json_loads(json_string_value(json_object_get(json_array_get(a, n),
 	    "body")), 0, NULL);
@@ -429,7 +341,7 @@ moto_start(void)
 
 	/* moto's ECS reports this many running tasks for every service */
 	setenv("MOTO_ECS_SERVICE_RUNNING", "2", 1);
-	if ((line = tool_start(&moto, "t/aws/moto.py", 30000)) == NULL) {
+	if ((line = fc_tool_start(&moto, "t/aws/moto.py", 30000)) == NULL) {
 		snprintf(moto_why, sizeof(moto_why), "t/aws/moto.py said "
 		    "nothing");
 		return;
@@ -682,8 +594,8 @@ srv_stop(void)
 static void
 fs_setup(void)
 {
-	json_decref(fs_cmd(json_pack("{s:s}", "cmd", "reset")));
-	env_reset(fs_base);
+	fc_reset();
+	env_reset(fc_base());
 }
 
 static void
@@ -850,7 +762,7 @@ START_TEST(no_credentials)
 	    "set", NO_FILE, NO_FILE);
 	assert_err("searchLogs", ARGS("{s:s}", "logGroupName", "/a"), want);
 	srv_stop();
-	ck_assert_int_eq(fs_count(), 0);
+	ck_assert_int_eq(fc_count(), 0);
 }
 END_TEST
 
@@ -898,7 +810,7 @@ START_TEST(bad_arguments_send_nothing)
 	    "limit", 1001), "Invalid arguments for tool searchLogs: argument "
 	    "'limit': must be <= 1000 (maximum)");
 	srv_stop();
-	ck_assert_int_eq(fs_count(), 0);
+	ck_assert_int_eq(fc_count(), 0);
 }
 END_TEST
 
@@ -988,7 +900,7 @@ START_TEST(search_limit_returns_token)
 	    "from messages"));
 	json_decref(sc);
 	srv_stop();
-	ck_assert_int_eq(fs_count(), 1);
+	ck_assert_int_eq(fc_count(), 1);
 	b = fs_body(0);
 	ck_assert_str_eq(sget(b, "nextToken"), "t8");
 	ck_assert_int_eq(iget(b, "limit"), 2);
@@ -1011,7 +923,7 @@ START_TEST(throttling_retried_then_ok)
 	ck_assert_int_eq(iget(sc, "count"), 0);
 	json_decref(sc);
 	srv_stop();
-	ck_assert_int_eq(fs_count(), 3);
+	ck_assert_int_eq(fc_count(), 3);
 }
 END_TEST
 
@@ -1023,7 +935,7 @@ START_TEST(throttling_exhausted)
 	    "CloudWatch Logs FilterLogEvents failed: ThrottlingException: "
 	    "Rate exceeded (request id r-9; gave up after 3 attempts)");
 	srv_stop();
-	ck_assert_int_eq(fs_count(), 3);
+	ck_assert_int_eq(fc_count(), 3);
 }
 END_TEST
 
@@ -1036,8 +948,8 @@ START_TEST(server_errors_and_malformed)
 	assert_err("getAlarmStatus", json_object(), "CloudWatch DescribeAlarms "
 	    "failed: ServiceUnavailableException: busy (request id r-5; gave "
 	    "up after 3 attempts)");
-	ck_assert_int_eq(fs_count(), 3);
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:s}}", "cmd", "push",
+	ck_assert_int_eq(fc_count(), 3);
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:s}}", "cmd", "push",
 	    "response", "status", 200, "body", "<html>not json")));
 	e = call_err("searchLogs", ARGS("{s:s}", "logGroupName", "/a"));
 	ck_assert_msg(strncmp(e, "CloudWatch Logs FilterLogEvents failed: ",
@@ -1053,7 +965,7 @@ START_TEST(slow_answers_time_out)
 	double t0;
 
 	setenv("AFU9_OBS_TIMEOUT_MS", "200", 1);
-	json_decref(fs_cmd(json_pack("{s:s, s:{s:i, s:i, s:o, s:i}}", "cmd",
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:i, s:o, s:i}}", "cmd",
 	    "push", "response", "status", 200, "delay_ms", 3000, "json",
 	    json_object(), "times", 3)));
 	srv_start();
@@ -1209,7 +1121,7 @@ START_TEST(query_wait_bounded_then_stopped)
 	n = strlen(ops);
 	ck_assert_msg(n > 10 && strcmp(ops + n - 10, ",StopQuery") == 0, "%s",
 	    ops);
-	a = fs_requests();
+	a = fc_requests();
 	b = fs_body(json_array_size(a) - 1);
 	ck_assert_str_eq(sget(b, "queryId"), "q-2");
 	json_decref(b);
@@ -1238,7 +1150,7 @@ START_TEST(query_cancel_stops_query)
 	    "reason", "user gave up"));
 	/* StopQuery goes out; the cancelled call gets no answer */
 	for (i = 0; i < 100; i++) {
-		a = fs_requests();
+		a = fc_requests();
 		n = json_array_size(a);
 		snprintf(ops, sizeof(ops), "%s", req_op(json_array_get(a,
 		    n - 1)));
@@ -1251,7 +1163,7 @@ START_TEST(query_cancel_stops_query)
 	ck_assert_ptr_nonnull(json_object_get(resp, "result"));
 	json_decref(resp);
 	srv_stop();
-	a = fs_requests();
+	a = fc_requests();
 	n = json_array_size(a);
 	json_decref(a);
 	b = fs_body(n - 1);
@@ -1757,7 +1669,7 @@ main(void)
 	TCase *tc;
 	int failed, with_moto;
 
-	fs_start();
+	fc_start();
 	moto_start();
 	with_moto = moto_port != 0 || (req != NULL && strcmp(req, "1") == 0) ||
 	    strncmp(moto_why, "ABSENT ", 7) != 0;
@@ -1814,7 +1726,7 @@ main(void)
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	t_finish(&fs, 5000);
+	fc_stop(5000);
 	if (moto.pid > 0)
 		t_finish(&moto, 10000);
 	json_decref(progress);
