@@ -52,11 +52,28 @@ printf '{"mcpServers": {"conf": {"command": "%s", "framing": "ndjson"}}}\n' \
     "$(cd "$B" && pwd)/t/conformance-server" > "$tmp/gw.json"
 AFU9_LOG_LEVEL=warn
 export AFU9_LOG_LEVEL
+# AUDITBENCH_SPLIT=1: the database gets core 1 and the call chain
+# (mcpbench, afu9, its child) core 0, in both modes.  In production the
+# database is another host (RDS); on a 2-core box this is the closest
+# model of that: the chain's figures then show afu9's own audit cost, not
+# PostgreSQL's inserts taking the chain's core.
+PIN=""
+if [ "${AUDITBENCH_SPLIT:-0}" = 1 ]; then
+	command -v taskset > /dev/null || { echo "auditbench: AUDITBENCH_SPLIT needs taskset" >&2; exit 1; }
+	# the postmaster and its children; backends forked later inherit it
+	for main in $(pgrep -f -- "-D $AFU9_STATE_DIR/pg" || true); do
+		for pid in $main $(pgrep -P "$main" || true); do
+			taskset -a -p -c 1 "$pid" > /dev/null || exit 1
+		done
+	done
+	PIN="taskset -c 0"
+fi
 # Migrate once, outside the timed runs.
 DATABASE_URL=$url "$B/orchestrator/afu9" migrate up > /dev/null || exit 1
 
 echo "+ bench/mcpbench $ARGS --args '$ECHO' -- orchestrator/afu9 serve --stdio --config X"
 echo "  (off: DATABASE_URL unset; on: DATABASE_URL=<private PostgreSQL, unix socket>)"
+[ -n "$PIN" ] && echo "  split: the chain runs under '$PIN', PostgreSQL on core 1"
 echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 failed=0
 i=1
@@ -68,7 +85,7 @@ while [ $i -le $ROUNDS ]; do
 		else
 			unset DATABASE_URL
 		fi
-		if ! "$B/bench/mcpbench" $ARGS --args "$ECHO" -- \
+		if ! $PIN "$B/bench/mcpbench" $ARGS --args "$ECHO" -- \
 		    "$B/orchestrator/afu9" serve --stdio --config "$tmp/gw.json" \
 		    > "$tmp/$mode.$i"; then
 			echo "auditbench: run $mode.$i failed" >&2
