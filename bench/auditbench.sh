@@ -20,7 +20,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	N=1000 ROUNDS=1
 else
-	N=5000 ROUNDS=3
+	N=5000 ROUNDS=${AUDITBENCH_ROUNDS:-3}
 fi
 ARGS="--json -s 0 -m 0 -n $N --warmup 200 --tool conf.echo"
 ECHO='{"text":"hi"}'
