@@ -17,7 +17,7 @@ libjansson-dev libpq-dev libcurl4-openssl-dev libsodium-dev libev-dev check
 ca-certificates"
 RUNTIME="libjansson4 libpq5 libcurl4 libsodium23 libev4 ca-certificates"
 TEST="valgrind clang curl nodejs npm python3
-postgresql-15 postgresql-client-15 docker-compose"
+postgresql-15 postgresql-client-15 docker-compose wrk"
 
 PKGS="$BUILD $TEST" print=0
 for arg in "$@"; do
