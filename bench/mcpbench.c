@@ -66,6 +66,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "benchutil.h"
 
 #define MB_MAX_MSG		(64u * 1024 * 1024)	/* one response */
 #define MB_MAX_HEADER		8192u			/* CL header block */
@@ -140,23 +141,9 @@ struct reqtmpl {
 	size_t		 prelen, postlen;
 };
 
-struct stats {
-	long		 n;
-	double		 p50, p99, mean, min, max;
-};
-
 struct rss {
 	long		 vmhwm, vmrss, rssanon, rssfile;	/* KiB; -1 unknown */
 };
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static void __attribute__((format(printf, 2, 3)))
 seterr(struct conn *c, const char *fmt, ...)
@@ -184,35 +171,6 @@ die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentiles of v[0..n) (sorted in place); n > 0. */
-static struct stats
-summarize(double *v, long n)
-{
-	struct stats s = { .n = n };
-	double sum = 0;
-	long i, k;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	for (i = 0; i < n; i++)
-		sum += v[i];
-	k = (50 * n + 99) / 100 - 1;		/* ceil(0.50 n) - 1 */
-	s.p50 = v[k];
-	k = (99 * n + 99) / 100 - 1;		/* ceil(0.99 n) - 1 */
-	s.p99 = v[k];
-	s.mean = sum / n;
-	s.min = v[0];
-	s.max = v[n - 1];
-	return s;
 }
 
 /* ---- process ---- */
@@ -341,7 +299,7 @@ static int
 conn_reap(struct conn *c, int ms)
 {
 	struct pollfd pfd;
-	double deadline = now_us() + ms * 1e3;
+	double deadline = bu_now_us() + ms * 1e3;
 	struct timespec tick = { 0, 1000000 };
 	pid_t r;
 	int pidfd;
@@ -367,7 +325,7 @@ conn_reap(struct conn *c, int ms)
 		}
 		if (r == -1 && errno != EINTR)
 			return 0;
-		if (now_us() >= deadline)
+		if (bu_now_us() >= deadline)
 			return 0;
 		nanosleep(&tick, NULL);
 	}
@@ -510,7 +468,7 @@ conn_flush(struct conn *c)
  * Wait until the server's stdout is readable (flushing queued requests
  * whenever its stdin is writable) and read what is there.  Returns 0 after
  * reading some bytes, -1 with c->err set on EOF, error or the deadline
- * (now_us() clock).
+ * (bu_now_us() clock).
  */
 static int
 conn_fill(struct conn *c, double deadline, const char *what)
@@ -522,7 +480,7 @@ conn_fill(struct conn *c, double deadline, const char *what)
 	int left, nfd;
 
 	for (;;) {
-		left = (int)((deadline - now_us()) / 1e3);
+		left = (int)((deadline - bu_now_us()) / 1e3);
 		if (left <= 0) {
 			seterr(c, "timed out while %s", what);
 			return -1;
@@ -1066,7 +1024,7 @@ static int
 conn_await(struct conn *c, long long id, int timeout_ms, const char *what,
     struct reply *r)
 {
-	double deadline = now_us() + timeout_ms * 1e3;
+	double deadline = bu_now_us() + timeout_ms * 1e3;
 	const char *msg;
 	size_t len;
 	int k;
@@ -1179,15 +1137,6 @@ proc_cpu_ns(pid_t pid)
 	return n > 0 ? sum : -1;
 }
 
-/* Server CPU per message in microseconds from two proc_cpu_ns() samples. */
-static double
-cpu_per_msg_us(long long before, long long after, long msgs)
-{
-	if (before < 0 || after < 0 || msgs <= 0)
-		return -1;
-	return (after - before) / 1e3 / msgs;
-}
-
 /*
  * CPU time used so far by the direct children of pid (processes whose
  * parent it is, found by scanning /proc/N/stat), in nanoseconds, as
@@ -1232,12 +1181,12 @@ struct bench {
 	struct reqtmpl	 init, ping, call;
 	long long	 next_id;
 	/* results */
-	struct stats	 spawn_ms, spawn_cpu_ms, ping_us, call_us;
+	struct bu_stats	 spawn_ms, spawn_cpu_ms, ping_us, call_us;
 	long		 call_tool_errors;
-	struct stats	 pipe_rate;	/* msg/s over the rounds */
+	struct bu_stats	 pipe_rate;	/* msg/s over the rounds */
 	double		 ping_cpu_us, call_cpu_us, pipe_cpu_us;	/* server's */
 	double		 call_child_us;	/* its children's, per call */
-	struct stats	 pcall_rate;	/* --pipe-calls: calls/s */
+	struct bu_stats	 pcall_rate;	/* --pipe-calls: calls/s */
 	double		 pcall_cpu_us, pcall_child_us;
 	long		 pcall_tool_errors;
 	long		 busy_calls, busy_tool_errors;	/* --busy */
@@ -1262,13 +1211,13 @@ session_open(struct bench *b, struct conn *c, double *ms)
 	const char *note = "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"notifications/initialized\"}";
 
-	t0 = now_us();
+	t0 = bu_now_us();
 	if (conn_spawn(c, b->o->argv, b->o->framing) == -1)
 		die("%s: %s", b->o->argv[0], c->err);
 	if (roundtrip(c, &b->init, 0, b->o->timeout_ms,
 	    "awaiting the initialize response", &r) == -1)
 		die("%s", c->err);
-	*ms = (now_us() - t0) / 1e3;
+	*ms = (bu_now_us() - t0) / 1e3;
 	if (r.is_error)
 		die("initialize failed: %d %s", r.err_code, r.err_msg);
 	if (conn_queue(c, note, strlen(note)) == -1 || conn_flush(c) == -1)
@@ -1308,8 +1257,8 @@ phase_spawn(struct bench *b)
 		cpu[i] = cpu_ms(&c.ru);
 		conn_free(&c);
 	}
-	b->spawn_ms = summarize(v, b->o->spawns);
-	b->spawn_cpu_ms = summarize(cpu, b->o->spawns);
+	b->spawn_ms = bu_summarize(v, b->o->spawns);
+	b->spawn_cpu_ms = bu_summarize(cpu, b->o->spawns);
 	free(v);
 	free(cpu);
 }
@@ -1318,7 +1267,7 @@ phase_spawn(struct bench *b)
  * n timed round trips of one request kind after `warmup` untimed ones.
  * JSON-RPC errors end the run; tool errors (isError) are counted.
  */
-static struct stats
+static struct bu_stats
 phase_seq(struct bench *b, struct conn *c, struct reqtmpl *t,
     const char *label, long *tool_errors, double *cpu_us, double *child_us)
 {
@@ -1340,21 +1289,21 @@ phase_seq(struct bench *b, struct conn *c, struct reqtmpl *t,
 			if (child_us)
 				ch0 = proc_children_cpu_ns(c->pid);
 		}
-		t0 = now_us();
+		t0 = bu_now_us();
 		if (roundtrip(c, t, id, b->o->timeout_ms, what, &r) == -1)
 			die("%s", c->err);
 		if (i >= b->o->warmup)
-			v[i - b->o->warmup] = now_us() - t0;
+			v[i - b->o->warmup] = bu_now_us() - t0;
 		if (r.is_error)
 			die("%s: error %d %s", what, r.err_code, r.err_msg);
 		if (r.tool_error && tool_errors && i >= b->o->warmup)
 			(*tool_errors)++;
 	}
-	*cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid), b->o->n);
+	*cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid), b->o->n);
 	if (child_us)
-		*child_us = cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
+		*child_us = bu_cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
 		    b->o->n);
-	struct stats s = summarize(v, b->o->n);
+	struct bu_stats s = bu_summarize(v, b->o->n);
 	free(v);
 	return s;
 }
@@ -1362,7 +1311,7 @@ phase_seq(struct bench *b, struct conn *c, struct reqtmpl *t,
 /*
  * One pipelined round of requests from template t (`label` names them in
  * errors): m requests with up to `window` in flight, or, when `until` is
- * non-zero, as many as are sent before that now_us() time (m is then only
+ * non-zero, as many as are sent before that bu_now_us() time (m is then only
  * the upper bound).  Requests are queued in batches and written together;
  * responses may arrive in any order, each id is checked against a bitmap
  * of outstanding ids.  The deadline is per stretch without a response.
@@ -1387,10 +1336,10 @@ pipe_round(struct bench *b, struct conn *c, struct reqtmpl *t,
 	snprintf(what, sizeof(what), "awaiting pipelined %s responses", label);
 	if ((seen = calloc((size_t)m / 8 + 1, 1)) == NULL)
 		die("out of memory");
-	t0 = now_us();
+	t0 = bu_now_us();
 	deadline = t0 + b->o->timeout_ms * 1e3;
 	while (got < m) {
-		if (until > 0 && sent < m && now_us() >= until)
+		if (until > 0 && sent < m && bu_now_us() >= until)
 			m = sent;
 		while (sent < m && sent - got < w)
 			if (queue_req(c, t, base + sent++) == -1)
@@ -1420,10 +1369,10 @@ pipe_round(struct bench *b, struct conn *c, struct reqtmpl *t,
 		if (k == -1)
 			die("%s", c->err);
 		if (progress)
-			deadline = now_us() + b->o->timeout_ms * 1e3;
+			deadline = bu_now_us() + b->o->timeout_ms * 1e3;
 		progress = 0;
 	}
-	t0 = (now_us() - t0) / 1e6;
+	t0 = (bu_now_us() - t0) / 1e6;
 	b->next_id = base + sent;
 	free(seen);
 	*done = got;
@@ -1445,9 +1394,9 @@ phase_pipe(struct bench *b, struct conn *c)
 	for (i = 0; i < b->o->rounds; i++)
 		v[i] = pipe_round(b, c, &b->ping, "ping", b->o->m, 0, &done,
 		    NULL);
-	b->pipe_cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
+	b->pipe_cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
 	    b->o->rounds * b->o->m);
-	b->pipe_rate = summarize(v, b->o->rounds);
+	b->pipe_rate = bu_summarize(v, b->o->rounds);
 	if (!b->o->pipe_calls)
 		return;
 	cpu0 = proc_cpu_ns(c->pid);
@@ -1455,11 +1404,11 @@ phase_pipe(struct bench *b, struct conn *c)
 	for (i = 0; i < b->o->rounds; i++)
 		v[i] = pipe_round(b, c, &b->call, "tools/call", b->o->m, 0,
 		    &done, &b->pcall_tool_errors);
-	b->pcall_cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
+	b->pcall_cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
 	    b->o->rounds * b->o->m);
-	b->pcall_child_us = cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
+	b->pcall_child_us = bu_cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
 	    b->o->rounds * b->o->m);
-	b->pcall_rate = summarize(v, b->o->rounds);
+	b->pcall_rate = bu_summarize(v, b->o->rounds);
 }
 
 /* --busy: tools/call with --window in flight for --busy seconds. */
@@ -1470,11 +1419,11 @@ phase_busy(struct bench *b, struct conn *c)
 
 	ch0 = proc_children_cpu_ns(c->pid);
 	b->busy_rate = pipe_round(b, c, &b->call, "tools/call", MB_MAX_COUNT,
-	    now_us() + b->o->busy_s * 1e6, &b->busy_calls,
+	    bu_now_us() + b->o->busy_s * 1e6, &b->busy_calls,
 	    &b->busy_tool_errors);
-	b->busy_cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
+	b->busy_cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
 	    b->busy_calls);
-	b->busy_child_us = cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
+	b->busy_child_us = bu_cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
 	    b->busy_calls);
 }
 
@@ -1595,7 +1544,7 @@ command_line(char **argv)
 }
 
 static void
-set_stats(json_t *o, const char *pfx, const char *unit, struct stats *s)
+set_stats(json_t *o, const char *pfx, const char *unit, struct bu_stats *s)
 {
 	char k[64];
 
@@ -1714,14 +1663,6 @@ print_json(struct bench *b, const char *cmd)
 }
 
 static void
-print_stats(const char *label, const char *unit, struct stats *s)
-{
-	printf("%-22s p50 %9.2f %s  p99 %9.2f %s  mean %9.2f  min %9.2f  "
-	    "max %9.2f  (n=%ld)\n", label, s->p50, unit, s->p99, unit,
-	    s->mean, s->min, s->max, s->n);
-}
-
-static void
 print_text(struct bench *b, const char *cmd)
 {
 	char label[64];
@@ -1729,17 +1670,17 @@ print_text(struct bench *b, const char *cmd)
 	printf("server: %s\nframing: %s\n", cmd,
 	    b->o->framing == FR_CL ? "Content-Length" : "NDJSON");
 	if (b->spawn_ms.n) {
-		print_stats("spawn->initialize", "ms", &b->spawn_ms);
-		print_stats("  server CPU per life", "ms", &b->spawn_cpu_ms);
+		bu_print_stats("spawn->initialize", "ms", &b->spawn_ms);
+		bu_print_stats("  server CPU per life", "ms", &b->spawn_cpu_ms);
 	}
 	if (b->ping_us.n) {
-		print_stats("ping round trip", "us", &b->ping_us);
+		bu_print_stats("ping round trip", "us", &b->ping_us);
 		printf("%-22s %.2f us per ping\n", "  server CPU",
 		    b->ping_cpu_us);
 	}
 	if (b->call_us.n) {
 		snprintf(label, sizeof(label), "tools/call %s", b->o->tool);
-		print_stats(label, "us", &b->call_us);
+		bu_print_stats(label, "us", &b->call_us);
 		printf("%-22s %.2f us per call (its children: %.2f us)\n",
 		    "  server CPU", b->call_cpu_us, b->call_child_us);
 		if (b->call_tool_errors)

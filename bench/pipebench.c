@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #define PB_MAX_COUNT	100000000L
 #define PB_MAX_SIZE	65536L
 #define PB_CHUNK	65536
@@ -47,22 +49,8 @@ struct peer {
 	int	 wfd, rfd;
 };
 
-struct stats {
-	long	 n;
-	double	 p50, p99, mean, min, max;
-};
-
 static char	 self[4096];	/* our own binary, for exec */
 static char	*msg;		/* one message, opts.size bytes */
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static pid_t	 live_pid;	/* the echo child not yet reaped */
 
@@ -79,35 +67,6 @@ die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentiles of v[0..n) (sorted in place); n > 0. */
-static struct stats
-summarize(double *v, long n)
-{
-	struct stats s = { .n = n };
-	double sum = 0;
-	long i, k;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	for (i = 0; i < n; i++)
-		sum += v[i];
-	k = (50 * n + 99) / 100 - 1;		/* ceil(0.50 n) - 1 */
-	s.p50 = v[k];
-	k = (99 * n + 99) / 100 - 1;		/* ceil(0.99 n) - 1 */
-	s.p99 = v[k];
-	s.mean = sum / n;
-	s.min = v[0];
-	s.max = v[n - 1];
-	return s;
 }
 
 /*
@@ -129,14 +88,6 @@ proc_cpu_ns(pid_t pid)
 		v = -1;
 	fclose(f);
 	return v;
-}
-
-static double
-cpu_per_msg_us(long long before, long long after, long msgs)
-{
-	if (before < 0 || after < 0 || msgs <= 0)
-		return -1;
-	return (after - before) / 1e3 / msgs;
 }
 
 /* The child: copy stdin to stdout until EOF.  Never returns. */
@@ -240,7 +191,7 @@ pump(struct peer *p, const char *out, size_t wlen, size_t *woff,
 	int left, nfd;
 
 	for (;;) {
-		left = (int)((deadline - now_us()) / 1e3);
+		left = (int)((deadline - bu_now_us()) / 1e3);
 		if (left <= 0)
 			die("timed out waiting for the echo child");
 		pfd[0] = (struct pollfd){ .fd = p->rfd, .events = POLLIN };
@@ -298,7 +249,7 @@ static void
 roundtrip(struct peer *p, const struct opts *o)
 {
 	size_t woff = 0, got = 0, len = (size_t)o->size;
-	double deadline = now_us() + o->timeout_ms * 1e3;
+	double deadline = bu_now_us() + o->timeout_ms * 1e3;
 
 	push(p, msg, len, &woff);
 	while (got < len)
@@ -310,7 +261,7 @@ roundtrip(struct peer *p, const struct opts *o)
 
 /* Wall time fork() to first echo into *wall; CPU per child life into *cpu. */
 static void
-phase_spawn(const struct opts *o, struct stats *wall, struct stats *cpu)
+phase_spawn(const struct opts *o, struct bu_stats *wall, struct bu_stats *cpu)
 {
 	struct peer p;
 	double *v, *c, t0;
@@ -321,23 +272,23 @@ phase_spawn(const struct opts *o, struct stats *wall, struct stats *cpu)
 	if (v == NULL || c == NULL)
 		die("out of memory");
 	for (i = 0; i < o->spawns; i++) {
-		t0 = now_us();
+		t0 = bu_now_us();
 		peer_spawn(&p);
 		roundtrip(&p, o);
-		v[i] = (now_us() - t0) / 1e3;
+		v[i] = (bu_now_us() - t0) / 1e3;
 		peer_close(&p, 0, &c[i]);
 	}
-	*wall = summarize(v, o->spawns);
-	*cpu = summarize(c, o->spawns);
+	*wall = bu_summarize(v, o->spawns);
+	*cpu = bu_summarize(c, o->spawns);
 	free(v);
 	free(c);
 }
 
 /* Sequential round trips; the child's CPU per message into *cpu_us. */
-static struct stats
+static struct bu_stats
 phase_seq(struct peer *p, const struct opts *o, double *cpu_us)
 {
-	struct stats s;
+	struct bu_stats s;
 	double *v, t0;
 	long long cpu0;
 	long i;
@@ -348,12 +299,12 @@ phase_seq(struct peer *p, const struct opts *o, double *cpu_us)
 		roundtrip(p, o);
 	cpu0 = proc_cpu_ns(p->pid);
 	for (i = 0; i < o->n; i++) {
-		t0 = now_us();
+		t0 = bu_now_us();
 		roundtrip(p, o);
-		v[i] = now_us() - t0;
+		v[i] = bu_now_us() - t0;
 	}
-	*cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(p->pid), o->n);
-	s = summarize(v, o->n);
+	*cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(p->pid), o->n);
+	s = bu_summarize(v, o->n);
 	free(v);
 	return s;
 }
@@ -373,7 +324,7 @@ pipe_round(struct peer *p, const struct opts *o)
 
 	if ((q = malloc(cap)) == NULL)
 		die("out of memory");
-	t0 = now_us();
+	t0 = bu_now_us();
 	deadline = t0 + o->timeout_ms * 1e3;
 	while (got < o->m) {
 		if (woff == qlen)
@@ -389,14 +340,14 @@ pipe_round(struct peer *p, const struct opts *o)
 		got = (long)(back / len);
 		if (got > sent)
 			die("echo child sent more than it was sent");
-		deadline = now_us() + o->timeout_ms * 1e3;
+		deadline = bu_now_us() + o->timeout_ms * 1e3;
 	}
 	free(q);
-	return o->m / ((now_us() - t0) / 1e6);
+	return o->m / ((bu_now_us() - t0) / 1e6);
 }
 
 /* --rounds rounds; the median is the figure, as in mcpbench. */
-static struct stats
+static struct bu_stats
 phase_pipe(struct peer *p, const struct opts *o, double *cpu_us)
 {
 	double v[PB_MAX_ROUNDS];
@@ -405,12 +356,12 @@ phase_pipe(struct peer *p, const struct opts *o, double *cpu_us)
 
 	for (i = 0; i < o->rounds; i++)
 		v[i] = pipe_round(p, o);
-	*cpu_us = cpu_per_msg_us(cpu0, proc_cpu_ns(p->pid), o->rounds * o->m);
-	return summarize(v, o->rounds);
+	*cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(p->pid), o->rounds * o->m);
+	return bu_summarize(v, o->rounds);
 }
 
 static void
-print_stats_json(const char *pfx, const char *unit, const struct stats *s,
+print_stats_json(const char *pfx, const char *unit, const struct bu_stats *s,
     int last)
 {
 	printf(" \"%s_n\": %ld,\n \"%s_p50_%s\": %.3f,\n \"%s_p99_%s\": %.3f,\n"
@@ -418,14 +369,6 @@ print_stats_json(const char *pfx, const char *unit, const struct stats *s,
 	    " \"%s_max_%s\": %.3f%s\n", pfx, s->n, pfx, unit, s->p50, pfx, unit,
 	    s->p99, pfx, unit, s->mean, pfx, unit, s->min, pfx, unit, s->max,
 	    last ? "" : ",");
-}
-
-static void
-print_stats(const char *label, const char *unit, const struct stats *s)
-{
-	printf("%-22s p50 %9.2f %s  p99 %9.2f %s  mean %9.2f  min %9.2f  "
-	    "max %9.2f  (n=%ld)\n", label, s->p50, unit, s->p99, unit,
-	    s->mean, s->min, s->max, s->n);
 }
 
 static void __attribute__((noreturn))
@@ -548,7 +491,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct peer p;
-	struct stats sp = { 0 }, spc = { 0 }, rt = { 0 }, pr = { 0 };
+	struct bu_stats sp = { 0 }, spc = { 0 }, rt = { 0 }, pr = { 0 };
 	double cpu, seq_cpu = -1, pipe_cpu = -1;
 	long hwm;
 	ssize_t n;
@@ -599,11 +542,11 @@ main(int argc, char **argv)
 	}
 	printf("raw pipe echo, %ld-byte messages\n", o.size);
 	if (o.spawns > 0) {
-		print_stats("spawn->first echo", "ms", &sp);
-		print_stats("  child CPU per life", "ms", &spc);
+		bu_print_stats("spawn->first echo", "ms", &sp);
+		bu_print_stats("  child CPU per life", "ms", &spc);
 	}
 	if (o.n > 0) {
-		print_stats("round trip", "us", &rt);
+		bu_print_stats("round trip", "us", &rt);
 		printf("%-22s %.2f us per message\n", "  child CPU", seq_cpu);
 	}
 	if (o.m > 0)

@@ -39,6 +39,7 @@
 #include "aws/awsconf.h"
 #include "aws/creds.h"
 #include "faultclient.h"
+#include "mcptest.h"
 #include "testutil.h"
 
 #define AKID		"AKIDAFU9DEPLOYTEST"
@@ -245,14 +246,8 @@ env_reset(const char *endpoint)
 static void
 srv_start_args(const char *const *extra)
 {
-	char *argv[16];
-	size_t n = 0;
-
-	argv[n++] = (char *)t_builddir("servers/deploy/afu9-deploy");
-	while (extra != NULL && *extra != NULL && n < 15)
-		argv[n++] = (char *)*extra++;
-	argv[n] = NULL;
-	ck_assert_int_eq(t_spawn(&srv, argv, NULL, 1), 0);
+	ck_assert_int_eq(mt_spawn(&srv, "servers/deploy/afu9-deploy", extra),
+	    0);
 }
 
 static void
@@ -266,12 +261,7 @@ srv_start(void)
 static void
 send_line(json_t *msg)
 {
-	char *s = json_dumps(msg, JSON_COMPACT);
-
-	json_decref(msg);
-	ck_assert_int_eq(t_write(srv.in, s, strlen(s)), 0);
-	ck_assert_int_eq(t_write(srv.in, "\n", 1), 0);
-	free(s);
+	ck_assert_int_eq(mt_send(srv.in, msg), 0);
 }
 
 /* Read lines until the response to `id`; notifications are appended to
@@ -406,13 +396,9 @@ static void
 srv_stop(void)
 {
 	char *out, *err;
-	int eof, st;
+	int st;
 
-	close(srv.in);
-	srv.in = -1;
-	out = t_read_until(srv.out, "\x01", 15000, &eof);
-	err = t_read_until(srv.err, "\x01", 15000, &eof);
-	st = t_finish(&srv, 15000);
+	st = mt_stop(&srv, 15000, &out, &err);
 	ck_assert_msg(out == NULL || strstr(out, SECRET) == NULL, "secret "
 	    "on stdout");
 	ck_assert_msg(err != NULL && strstr(err, "\"component\":"
@@ -1444,57 +1430,15 @@ END_TEST
 
 /* ---- the official TypeScript SDK client ---- */
 
-/* Start argv[] under the Node that t/interop/pick-node.sh picks. */
-static int
-node_spawn(struct tproc *p, const char *script, const char *const *more)
-{
-	char *argv[24];
-	size_t n = 0;
-
-	argv[n++] = "/bin/sh";
-	argv[n++] = "-c";
-	argv[n++] = "mods=$1; . \"$2\"; [ -n \"$node\" ] || exit 77; "
-	    "shift 2; exec \"$node\" \"$@\"";
-	argv[n++] = "sh";
-	argv[n++] = (char *)t_srcdir("t/node_modules");
-	argv[n++] = (char *)t_srcdir("t/interop/pick-node.sh");
-	argv[n++] = (char *)script;
-	while (more != NULL && *more != NULL && n < 23)
-		argv[n++] = (char *)*more++;
-	argv[n] = NULL;
-	return t_spawn(p, argv, NULL, 0);
-}
-
 START_TEST(test_sdk_client)
 {
-	const char *wrap = getenv("AFU9_TEST_WRAPPER");
-	const char *more[16];
-	char script[4096], *out, *words = NULL, *w;
-	struct tproc p;
-	size_t n = 0;
-	int eof, st;
+	char *out = NULL;
+	int st = -1;
 
 	srv_stop();	/* the SDK launches its own */
 	setenv("AFU9_DEPLOY_TEST_CLUSTER", mcluster, 1);
-	snprintf(script, sizeof(script), "%s",
-	    t_srcdir("t/deploy/sdk-call.mjs"));
-	more[n++] = "--";
-	if (wrap != NULL && *wrap) {
-		words = strdup(wrap);
-		for (w = strtok(words, " "); w && n < 12; w = strtok(NULL, " "))
-			more[n++] = w;
-	}
-	more[n++] = t_builddir("servers/deploy/afu9-deploy");
-	more[n] = NULL;
-	unsetenv("AFU9_TEST_WRAPPER");
-	ck_assert_int_eq(node_spawn(&p, script, more), 0);
-	if (wrap != NULL)
-		setenv("AFU9_TEST_WRAPPER", wrap, 1);
-	close(p.in);
-	p.in = -1;
-	out = t_read_until(p.out, "\x01", 60000 * t_slow(), &eof);
-	st = t_finish(&p, 60000 * t_slow());
-	free(words);
+	ck_assert_int_eq(mt_sdk_run("t/deploy/sdk-call.mjs",
+	    "servers/deploy/afu9-deploy", 60000 * t_slow(), &out, &st), 0);
 	ck_assert_msg(out != NULL && strstr(out, "not ok") == NULL &&
 	    strstr(out, "ok outcome=completed") != NULL, "%s",
 	    out ? out : "(nothing)");
@@ -1508,18 +1452,8 @@ END_TEST
 static int
 node_available(void)
 {
-	struct stat sb;
-	const char *req = getenv("AFU9_REQUIRE_NODE_TESTS");
-
-	if (stat(t_srcdir("t/node_modules/@modelcontextprotocol/sdk"), &sb) ==
-	    0)
-		return 1;
-	if (req != NULL && strcmp(req, "1") == 0)
-		return 1;
-	printf("# SKIP SDK client test: t/node_modules missing "
-	    "(scripts/node-deps.sh)\n");
-	fflush(stdout);
-	return 0;
+	return mt_node_available("# SKIP SDK client test: t/node_modules "
+	    "missing (scripts/node-deps.sh)\n");
 }
 
 static Suite *

@@ -34,6 +34,7 @@
 
 #include "common/text.h"
 #include "faultclient.h"
+#include "mcptest.h"
 #include "testutil.h"
 
 #define TOKEN		"tok-Ghs3rv-9Qx7Wv3-faultserver"
@@ -104,13 +105,6 @@ static long		rpc_id;
 static void
 srv_start_args(const char *api_url, const char *token, const char *const *extra)
 {
-	char *argv[16];
-	size_t n = 0;
-
-	argv[n++] = (char *)t_builddir("servers/github/afu9-github");
-	while (extra != NULL && *extra != NULL && n < 15)
-		argv[n++] = (char *)*extra++;
-	argv[n] = NULL;
 	setenv("GITHUB_API_URL", api_url, 1);
 	if (token != NULL)
 		setenv("GITHUB_TOKEN", token, 1);
@@ -119,7 +113,8 @@ srv_start_args(const char *api_url, const char *token, const char *const *extra)
 	unsetenv("GITHUB_TOKEN_FILE");
 	unsetenv("AFU9_GITHUB_READ_ONLY");
 	setenv("AFU9_LOG_LEVEL", "debug", 1);
-	ck_assert_int_eq(t_spawn(&srv, argv, NULL, 1), 0);
+	ck_assert_int_eq(mt_spawn(&srv, "servers/github/afu9-github", extra),
+	    0);
 }
 
 static void
@@ -136,13 +131,9 @@ rpc(const char *method, json_t *params)
 	    "id", (json_int_t)++rpc_id, "method", method, "params",
 	    params ? params : json_object());
 	json_t *resp;
-	char *s, *line;
+	char *line;
 
-	s = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	ck_assert_int_eq(t_write(srv.in, s, strlen(s)), 0);
-	ck_assert_int_eq(t_write(srv.in, "\n", 1), 0);
-	free(s);
+	ck_assert_int_eq(mt_send(srv.in, req), 0);
 	line = t_read_line(srv.out, 15000);
 	ck_assert_msg(line != NULL, "no answer to %s", method);
 	ck_assert_msg(strstr(line, TOKEN) == NULL, "token in %s", line);
@@ -204,13 +195,9 @@ static void
 srv_stop(void)
 {
 	char *out, *err;
-	int eof, st;
+	int st;
 
-	close(srv.in);
-	srv.in = -1;
-	out = t_read_until(srv.out, "\x01", 15000, &eof);
-	err = t_read_until(srv.err, "\x01", 15000, &eof);
-	st = t_finish(&srv, 15000);
+	st = mt_stop(&srv, 15000, &out, &err);
 	ck_assert_msg(out == NULL || strstr(out, TOKEN) == NULL, "token on "
 	    "stdout");
 	ck_assert_msg(err != NULL && strstr(err, "\"component\":"
@@ -1421,28 +1408,6 @@ END_TEST
 static struct tproc	fx;
 static int		fx_port;
 
-/* Start argv[] under the Node that t/interop/pick-node.sh picks. */
-static int
-node_spawn(struct tproc *p, const char *script, const char *const *more,
-    int capture_err)
-{
-	char *argv[24];
-	size_t n = 0;
-
-	argv[n++] = "/bin/sh";
-	argv[n++] = "-c";
-	argv[n++] = "mods=$1; . \"$2\"; [ -n \"$node\" ] || exit 77; "
-	    "shift 2; exec \"$node\" \"$@\"";
-	argv[n++] = "sh";
-	argv[n++] = (char *)t_srcdir("t/node_modules");
-	argv[n++] = (char *)t_srcdir("t/interop/pick-node.sh");
-	argv[n++] = (char *)script;
-	while (more != NULL && *more != NULL && n < 23)
-		argv[n++] = (char *)*more++;
-	argv[n] = NULL;
-	return t_spawn(p, argv, NULL, capture_err);
-}
-
 static void
 fx_setup(void)
 {
@@ -1452,7 +1417,7 @@ fx_setup(void)
 	unsetenv("AFU9_TEST_WRAPPER");
 	snprintf(script, sizeof(script), "%s",
 	    t_srcdir("t/fixtures/github/fixtures-server.mjs"));
-	ck_assert_int_eq(node_spawn(&fx, script, NULL, 1), 0);
+	ck_assert_int_eq(mt_node_spawn(&fx, script, NULL, 1), 0);
 	if (wrap) {
 		setenv("AFU9_TEST_WRAPPER", wrap, 1);
 		free(wrap);
@@ -1556,35 +1521,14 @@ END_TEST
 
 START_TEST(test_sdk_client_calls_tool)
 {
-	const char *wrap = getenv("AFU9_TEST_WRAPPER");
-	const char *more[16];
-	char script[4096], *out, *words = NULL, *w;
-	struct tproc p;
-	size_t n = 0;
-	int eof, st;
+	char *out = NULL;
+	int st = -1;
 
 	setenv("GITHUB_API_URL", fx_scenario("get-repository"), 1);
 	setenv("GITHUB_TOKEN", FIX_TOKEN, 1);
 	unsetenv("AFU9_GITHUB_READ_ONLY");
-	snprintf(script, sizeof(script), "%s",
-	    t_srcdir("t/fixtures/github/sdk-call.mjs"));
-	more[n++] = "--";
-	if (wrap != NULL && *wrap) {
-		words = strdup(wrap);
-		for (w = strtok(words, " "); w && n < 12; w = strtok(NULL, " "))
-			more[n++] = w;
-	}
-	more[n++] = t_builddir("servers/github/afu9-github");
-	more[n] = NULL;
-	unsetenv("AFU9_TEST_WRAPPER");
-	ck_assert_int_eq(node_spawn(&p, script, more, 0), 0);
-	if (wrap != NULL)
-		setenv("AFU9_TEST_WRAPPER", wrap, 1);
-	close(p.in);
-	p.in = -1;
-	out = t_read_until(p.out, "\x01", 60000, &eof);
-	st = t_finish(&p, 60000);
-	free(words);
+	ck_assert_int_eq(mt_sdk_run("t/fixtures/github/sdk-call.mjs",
+	    "servers/github/afu9-github", 60000, &out, &st), 0);
 	ck_assert_msg(out != NULL && strstr(out, "not ok") == NULL &&
 	    strstr(out, "ok defaultBranch=master") != NULL, "%s",
 	    out ? out : "(nothing)");

@@ -19,6 +19,7 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "orchtest.h"
 #include "testutil.h"
 
 static char tmpdir[] = "/tmp/afu9-orch-XXXXXX";
@@ -28,85 +29,11 @@ static int saw_list_changed;	/* by gw_reply() */
 static const char *
 write_config(const char *name, const char *text)
 {
-	static char path[4][512];
-	static int slot;
-	char *p = path[slot++ % 4];
-	FILE *f;
-	const char *s;
-
-	snprintf(p, 512, "%s/%s", tmpdir, name);
-	ck_assert_ptr_nonnull(f = fopen(p, "w"));
-	for (s = text; *s; s++) {
-		if (strncmp(s, "@SERVER@", 8) == 0) {
-			fputs(t_builddir("t/conformance-server"), f);
-			s += 7;
-		} else if (strncmp(s, "@CRASHY@", 8) == 0) {
-			fputs(t_builddir("t/crashy"), f);
-			s += 7;
-		} else
-			fputc(*s, f);
-	}
-	fclose(f);
-	return p;
+	return ot_write_config(tmpdir, name, text);
 }
 
-/* Run afu9 with args; stdout and stderr into *out / *err (malloc'd);
-   the exit status (or -1). */
-static int
-run_afu9(const char *const *args, char **out, char **err)
-{
-	char *argv[32];
-	struct tproc p;
-	int eof, st, i, n = 0;
-
-	argv[n++] = (char *)t_builddir("orchestrator/afu9");
-	for (i = 0; args[i] && n < 31; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
-	ck_assert_int_eq(t_spawn(&p, argv, NULL, 1), 0);
-	close(p.in);
-	*out = t_read_until(p.out, "\001never", 30000 * t_slow(), &eof);
-	*err = t_read_until(p.err, "\001never", 30000 * t_slow(), &eof);
-	if (*out == NULL)
-		*out = strdup("");
-	if (*err == NULL)
-		*err = strdup("");
-	close(p.out);
-	close(p.err);
-	if (waitpid(p.pid, &st, 0) == -1)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define RUN(out, err, ...) run_afu9((const char *const []){ __VA_ARGS__, NULL }, \
+#define RUN(out, err, ...) ot_run_afu9((const char *const []){ __VA_ARGS__, NULL }, \
 	    out, err)
-
-/* A blocking GET on 127.0.0.1:port; status, body in *body (malloc'd). */
-static int
-http_get(int port, const char *path, char **body)
-{
-	struct sockaddr_in sa;
-	char req[256], *resp, *sep;
-	int fd, eof, status = -1;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
-	    "Connection: close\r\n\r\n", path);
-	ck_assert_int_eq(t_write(fd, req, strlen(req)), 0);
-	resp = t_read_until(fd, "\001never", 5000 * t_slow(), &eof);
-	close(fd);
-	ck_assert_ptr_nonnull(resp);
-	sscanf(resp, "HTTP/1.1 %d", &status);
-	sep = strstr(resp, "\r\n\r\n");
-	*body = strdup(sep ? sep + 4 : "");
-	free(resp);
-	return status;
-}
 
 /* /ready parsed; new reference. */
 static json_t *
@@ -115,7 +42,7 @@ ready_json(int port, int *status)
 	char *body;
 	json_t *j;
 
-	*status = http_get(port, "/ready", &body);
+	*status = ot_http_get(port, "/ready", &body);
 	j = json_loads(body, 0, NULL);
 	ck_assert_msg(j != NULL, "/ready body is not JSON: %s", body);
 	free(body);
@@ -352,12 +279,12 @@ START_TEST(http_endpoints)
 	int st;
 
 	start_afu9(&a, c, 0);
-	ck_assert_int_eq(http_get(a.port, "/health", &body), 200);
+	ck_assert_int_eq(ot_http_get(a.port, "/health", &body), 200);
 	ck_assert_msg(strstr(body, "\"status\":\"ok\",\"service\":\"afu9\"") &&
 	    strstr(body, "\"uptime_s\":"), "%s", body);
 	free(body);
 	r = wait_state(&a, 0, "ready", 0, 10000);
-	ck_assert_int_eq(http_get(a.port, "/ready", &body), 200);
+	ck_assert_int_eq(ot_http_get(a.port, "/ready", &body), 200);
 	free(body);
 	s = server_entry(r, 0);
 	ck_assert_str_eq(json_string_value(json_object_get(s, "name")), "conf");
@@ -368,7 +295,7 @@ START_TEST(http_endpoints)
 	    "last_exit")), "exec failed"), "%s",
 	    json_string_value(json_object_get(s, "last_exit")));
 	json_decref(r);
-	ck_assert_int_eq(http_get(a.port, "/metrics", &body), 200);
+	ck_assert_int_eq(ot_http_get(a.port, "/metrics", &body), 200);
 	ck_assert_msg(strstr(body, "afu9_server_up{server=\"conf\"} 1\n") &&
 	    strstr(body, "afu9_server_up{server=\"gone\"} 0\n") &&
 	    strstr(body, "afu9_server_restarts_total{server=\"conf\"} 0\n") &&
@@ -465,29 +392,17 @@ gw_config(void)
 static void
 gw_send(struct afu9 *a, const char *line)
 {
-	ck_assert_int_eq(t_write(a->p.in, line, strlen(line)), 0);
+	ot_send(a->p.in, line);
 }
 
 /* Read lines until one carries "id":id; returns it (malloc'd). */
 static char *
 gw_reply(struct afu9 *a, int id, int timeout_ms)
 {
-	char want[32], *l;
-	double end = t_now_ms() + timeout_ms;
+	char s[16];
 
-	snprintf(want, sizeof(want), "\"id\":%d", id);
-	while (t_now_ms() < end) {
-		if ((l = t_read_line(a->p.out, (int)(end - t_now_ms()) + 1))
-		    == NULL)
-			break;
-		if (strstr(l, "\"notifications/tools/list_changed\""))
-			saw_list_changed++;
-		if (strstr(l, want) && !strstr(l, "\"method\""))
-			return l;
-		free(l);
-	}
-	ck_abort_msg("no reply with id %d", id);
-	return NULL;
+	snprintf(s, sizeof(s), "%d", id);
+	return ot_reply(a->p.out, s, timeout_ms, &saw_list_changed);
 }
 
 static void
@@ -656,21 +571,5 @@ orch_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-	char cmd[600];
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return 99;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(orch_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return failed ? 1 : 0;
+	return ot_main(orch_suite(), tmpdir);
 }

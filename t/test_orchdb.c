@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "orchtest.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -114,21 +115,7 @@ q_wait(const char *ci, const char *sql, long long want, int deadline_ms)
 static const char *
 write_config(const char *name, const char *text)
 {
-	static char path[512];
-	const char *s;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
-	for (s = text; *s; s++) {
-		if (strncmp(s, "@SERVER@", 8) == 0) {
-			fputs(t_builddir("t/conformance-server"), f);
-			s += 7;
-		} else
-			fputc(*s, f);
-	}
-	fclose(f);
-	return path;
+	return ot_write_config(tmpdir, name, text);
 }
 
 static const char *
@@ -140,49 +127,7 @@ conf_config(void)
 	    "\"shutdownGraceMs\":5000}}");
 }
 
-static void
-spawn_afu9(struct tproc *p, const char *const *args)
-{
-	char *argv[32];
-	int i, n = 0;
-
-	argv[n++] = (char *)t_builddir("orchestrator/afu9");
-	for (i = 0; args[i] && n < 31; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
-	ck_assert_int_eq(t_spawn(p, argv, NULL, 1), 0);
-}
-
-/* Collect a spawned afu9's output and exit status. */
-static int
-reap_afu9(struct tproc *p, char **out, char **err)
-{
-	int eof, st;
-
-	close(p->in);
-	*out = t_read_until(p->out, "\001never", 30000 * t_slow(), &eof);
-	*err = t_read_until(p->err, "\001never", 30000 * t_slow(), &eof);
-	if (*out == NULL)
-		*out = strdup("");
-	if (*err == NULL)
-		*err = strdup("");
-	close(p->out);
-	close(p->err);
-	if (waitpid(p->pid, &st, 0) == -1)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static int
-run_afu9(const char *const *args, char **out, char **err)
-{
-	struct tproc p;
-
-	spawn_afu9(&p, args);
-	return reap_afu9(&p, out, err);
-}
-
-#define RUN(out, err, ...) run_afu9((const char *const []){ __VA_ARGS__, \
+#define RUN(out, err, ...) ot_run_afu9((const char *const []){ __VA_ARGS__, \
 	    NULL }, out, err)
 
 /* `afu9 serve [--stdio] --config c`, its HTTP port; *log gets stderr so
@@ -201,7 +146,7 @@ start_serve(struct afu9 *a, const char *config, int stdio, const char *extra)
 	char *at;
 	int eof;
 
-	spawn_afu9(&a->p, args);
+	ot_spawn_afu9(&a->p, args);
 	a->log = t_read_until(a->p.err, "(port ", 20000 * t_slow(), &eof);
 	ck_assert_msg(a->log && (at = strstr(a->log, "(port ")) != NULL,
 	    "no listening line: %s", a->log ? a->log : "(nothing)");
@@ -232,32 +177,6 @@ end_serve(struct afu9 *a, int sig, char **log)
 	return st;
 }
 
-static int
-http_get(int port, const char *path, char **body)
-{
-	struct sockaddr_in sa;
-	char req[256], *resp, *sep;
-	int fd, eof, status = -1;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
-	    "Connection: close\r\n\r\n", path);
-	ck_assert_int_eq(t_write(fd, req, strlen(req)), 0);
-	resp = t_read_until(fd, "\001never", 5000 * t_slow(), &eof);
-	close(fd);
-	ck_assert_ptr_nonnull(resp);
-	sscanf(resp, "HTTP/1.1 %d", &status);
-	sep = strstr(resp, "\r\n\r\n");
-	*body = strdup(sep ? sep + 4 : "");
-	free(resp);
-	return status;
-}
-
 /* Poll /ready until the database state is want and servers are settled
    (status 200 or 503 as given); the body (new reference). */
 static json_t *
@@ -270,7 +189,7 @@ wait_ready(struct afu9 *a, const char *dbstate, int status, int deadline_ms)
 	int st;
 
 	for (;;) {
-		st = http_get(a->port, "/ready", &body);
+		st = ot_http_get(a->port, "/ready", &body);
 		ck_assert_ptr_nonnull(j = json_loads(body, 0, NULL));
 		got = json_string_value(json_object_get(json_object_get(j,
 		    "database"), "state"));
@@ -288,27 +207,14 @@ wait_ready(struct afu9 *a, const char *dbstate, int status, int deadline_ms)
 static void
 gw_send(struct afu9 *a, const char *line)
 {
-	ck_assert_int_eq(t_write(a->p.in, line, strlen(line)), 0);
+	ot_send(a->p.in, line);
 }
 
 /* The reply with this id (malloc'd). */
 static char *
 gw_reply(struct afu9 *a, const char *id)
 {
-	char want[64], *l;
-	double end = t_now_ms() + 10000 * t_slow();
-
-	snprintf(want, sizeof(want), "\"id\":%s", id);
-	while (t_now_ms() < end) {
-		if ((l = t_read_line(a->p.out, (int)(end - t_now_ms()) + 1))
-		    == NULL)
-			break;
-		if (strstr(l, want) && !strstr(l, "\"method\""))
-			return l;
-		free(l);
-	}
-	ck_abort_msg("no reply with id %s", id);
-	return NULL;
+	return ot_reply(a->p.out, id, 10000 * t_slow(), NULL);
 }
 
 static void
@@ -396,10 +302,10 @@ START_TEST(migrate_twice_at_once)
 	struct tproc p[2];
 	int i, applied = 0, uptodate = 0;
 
-	spawn_afu9(&p[0], args);
-	spawn_afu9(&p[1], args);
+	ot_spawn_afu9(&p[0], args);
+	ot_spawn_afu9(&p[1], args);
 	for (i = 0; i < 2; i++) {
-		ck_assert_msg(reap_afu9(&p[i], &out[i], &err[i]) == 0, "%s",
+		ck_assert_msg(ot_reap_afu9(&p[i], &out[i], &err[i]) == 0, "%s",
 		    err[i]);
 		applied += strncmp(out[i], "applied 1 migration(s)", 22) == 0;
 		uptodate += strncmp(out[i], "up to date", 10) == 0;
@@ -591,7 +497,7 @@ START_TEST(database_stops_mid_run)
 	/* Calls go on while the database is away. */
 	for (i = 6; i <= 10; i++)
 		gw_add(&a, i);
-	ck_assert_int_eq(http_get(a.port, "/metrics", &body), 200);
+	ck_assert_int_eq(ot_http_get(a.port, "/metrics", &body), 200);
 	ck_assert_msg(strstr(body, "afu9_store_up 0\n") &&
 	    strstr(body, "afu9_audit_queue_rows 5\n") &&
 	    strstr(body, "afu9_audit_dropped_total 0\n"), "%s", body);
@@ -599,7 +505,7 @@ START_TEST(database_stops_mid_run)
 	ck_assert_msg(pgt_server_start(pg, e, sizeof(e)) == 0, "%s", e);
 	json_decref(wait_ready(&a, "up", 200, 15000));
 	q_wait(ci, "SELECT count(*) FROM mcp_tool_calls", 10, 10000);
-	ck_assert_int_eq(http_get(a.port, "/metrics", &body), 200);
+	ck_assert_int_eq(ot_http_get(a.port, "/metrics", &body), 200);
 	ck_assert_msg(strstr(body, "afu9_store_up 1\n") &&
 	    strstr(body, "afu9_audit_queue_rows 0\n") &&
 	    strstr(body, "afu9_audit_written_total 10\n") &&
@@ -634,7 +540,7 @@ START_TEST(ready_disabled_and_down)
 	ck_assert(json_is_null(json_object_get(json_object_get(r, "database"),
 	    "error")));
 	json_decref(r);
-	ck_assert_int_eq(http_get(a.port, "/metrics", &body), 200);
+	ck_assert_int_eq(ot_http_get(a.port, "/metrics", &body), 200);
 	ck_assert_msg(strstr(body, "afu9_store_up 0\n") &&
 	    strstr(body, "afu9_audit_dropped_total 0\n"), "%s", body);
 	free(body);
@@ -683,21 +589,5 @@ orchdb_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-	char cmd[600];
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return 99;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(orchdb_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return failed ? 1 : 0;
+	return ot_main(orchdb_suite(), tmpdir);
 }
