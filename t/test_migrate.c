@@ -647,13 +647,17 @@ START_TEST(test_password_redacted)
 	char *bad, *p, sql[128];
 	PGconn *c = NULL;
 
-	/* The right password, echoed back by a server error. */
+	/*
+	 * The right password, echoed back by a server error.  The 'x' keeps
+	 * the cast's message fixed: a hex password that starts with ten or
+	 * more digits would otherwise be "out of range", not "invalid".
+	 */
 	ck_assert(redact_contains_secret(pw, strlen(pw)));
-	snprintf(sql, sizeof(sql), "SELECT '%s'::int;\n", pw);
+	snprintf(sql, sizeof(sql), "SELECT 'x%s'::int;\n", pw);
 	put("001_leak.sql", sql);
 	ck_assert_int_eq(mig_up(db, scratch(), NULL, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "invalid input syntax for type "
-	    "integer: \"[REDACTED]\""));
+	ck_assert_msg(strstr(err, "invalid input syntax for type "
+	    "integer: \"x[REDACTED]\"") != NULL, "%s", err);
 	ck_assert_ptr_null(strstr(err, pw));
 	/* A wrong password: the conninfo is shown, its password is not. */
 	ck_assert_ptr_nonnull(bad = strdup(ci));
