@@ -424,7 +424,13 @@ call_audit(struct router_call *c, double end, const char *res, size_t rlen,
 	a.tool = c->tool;
 	a.rpc_id = c->rpc_id;
 	a.caller = c->caller;
-	a.arguments = call_args(c);
+	/* The text as it came when there is no tree: the store parses it
+	   only when it must. */
+	if (c->args == NULL && c->args_text != NULL) {
+		a.arguments_text = c->args_text;
+		a.arguments_len = c->args_len;
+	} else
+		a.arguments = call_args(c);
 	a.started_at = c->wall0;
 	a.duration_ms = (end - c->t0) * 1000.;
 	audit_submit(c->r, &a, res, rlen, is_error, e);

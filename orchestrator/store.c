@@ -18,6 +18,12 @@
  * array parameters, one statement and so one transaction and one WAL
  * flush.  One batch is in flight at a time: rows queued while it is
  * written form the next one, so the batch size follows the commit time.
+ * Under a steady stream of calls the batches are also spaced at least
+ * linger apart (AFU9_AUDIT_LINGER_MS, default 5 ms; like TCP's corking):
+ * a row that comes after a quiet spell goes at once, rows that follow it
+ * closely wait until the linger is over or LINGER_ROWS of them wait, so a
+ * busy gateway pays for one round trip, one commit and one wakeup per
+ * linger, not per few calls.  Shutdown sends what waits at once.
  * A batch refused for a row's data (SQLSTATE class 22, 23) names no
  * row, so its rows are then sent one statement each ("isolating"): only
  * the bad row is dropped, and batching resumes after them.  Rows are
@@ -48,6 +54,9 @@
 #define OPS_MAX		128	/* statements in flight on the pipeline */
 #define AUDIT_NPARAM	13
 #define BATCH_ROWS	500	/* audit rows in one statement */
+#define LINGER_ROWS	128	/* this many waiting: no more lingering */
+#define LINGER_MS	5	/* AFU9_AUDIT_LINGER_MS default */
+#define LINGER_MS_MAX	10000
 #define BATCH_BYTES	(4u << 20) /* row bytes in one statement (one
 				   row always goes, whatever its size) */
 #define ARRAYS_MAX	(4 * BATCH_BYTES) /* bound of the array literals:
@@ -181,6 +190,10 @@ struct store {
 	ev_prepare	 kick;		/* sends queued work once per loop */
 	ev_timer	 droplog;	/* rate limit of the drop warning */
 	ev_timer	 grace;		/* shutdown */
+	ev_timer	 linger;	/* spacing of the audit batches */
+	double		 linger_s;	/* AFU9_AUDIT_LINGER_MS / 1000 */
+	double		 last_batch;	/* ev_now() when one was last sent */
+	int		 linger_due;	/* the linger timer went off */
 
 	struct qrow	**q;		/* ring of qcap; [qhead, +qlen) */
 	size_t		 qcap, qhead, qlen;
@@ -591,40 +604,124 @@ args_fast(struct store *s, const json_t *args, int *nomem)
 	buf_reset(b);
 	if ((rc = dump_value(b, args, 0)) == -1 && errno != ENOBUFS)
 		*nomem = 1;
-	if (rc != 1 || buf_append(b, "", 1) == -1)
+	if (rc != 1 || buf_append(b, "", 1) == -1 ||
+	    redact_would_change(buf_data(b), buf_used(b) - 1))
 		return NULL;
-	if ((r = redact_str(buf_data(b))) == NULL) {
+	if ((r = strdup(buf_data(b))) == NULL)
+		*nomem = 1;
+	return r;
+}
+
+#define RAW_KEY_MAX	256	/* longer keys take the tree path */
+
+/*
+ * The same for arguments given as text, without building the tree: the
+ * text with the whitespace between tokens taken out, or NULL when only
+ * the tree will do.  The text is JSON that json_loadb() accepts.  Taken
+ * when the text holds no backslash at all, so that, as in args_fast(),
+ * every string and key stands in it byte for byte between its quotes;
+ * no key is redacted by name; no container is nested 32 deep (where
+ * args_fast() gives up); and redacting the whole text changes nothing.
+ * The result then equals args_fast()'s for the parsed tree except that
+ * numbers keep the client's spelling (1.0 stays 1.0, not 1), which
+ * jsonb reads as the same value.  Sets *nomem on ENOMEM.  Malloc'd.
+ */
+static char *
+args_raw_fast(struct store *s, const char *t, size_t n, int *nomem)
+{
+	char key[RAW_KEY_MAX + 1], *out, *o;
+	const char *q, *end = t + n;
+	size_t depth = 0, k;
+
+	if (n > STORE_ARGS_MAX || memchr(t, '\\', n) != NULL)
+		return NULL;
+	if ((o = out = malloc(n + 1)) == NULL) {
 		*nomem = 1;
 		return NULL;
 	}
-	if (strcmp(r, buf_data(b)) == 0)
-		return r;
-	free(r);
+	for (; t < end; t++) {
+		switch (*t) {
+		case ' ': case '\t': case '\n': case '\r':
+			continue;
+		case '{': case '[':
+			if (++depth >= 32)
+				goto slow;
+			break;
+		case '}': case ']':
+			depth--;
+			break;
+		case '"':
+			/* No escapes: the string ends at the next quote. */
+			if ((q = memchr(t + 1, '"', (size_t)(end - t - 1))) ==
+			    NULL)
+				goto slow;
+			k = (size_t)(q - t - 1);
+			memcpy(o, t, k + 2);
+			o += k + 2;
+			for (t = q + 1; t < end && (*t == ' ' || *t == '\t' ||
+			    *t == '\n' || *t == '\r'); t++)
+				;
+			if (t < end && *t == ':') {
+				if (k > RAW_KEY_MAX)
+					goto slow;
+				memcpy(key, q - k, k);
+				key[k] = '\0';
+				if (redact_is_sensitive_key(key))
+					goto slow;
+			}
+			t--;
+			continue;
+		}
+		*o++ = *t;
+	}
+	*o = '\0';
+	if (!redact_would_change(out, (size_t)(o - out)))
+		return out;
+slow:
+	free(out);
 	return NULL;
 }
 
 /*
- * The redacted arguments as jsonb text, bounded by STORE_ARGS_MAX, in
- * *out: malloc'd, or NULL for the constant "{}".  0, or -1 on ENOMEM.
+ * The redacted arguments of a (the tree, else the text) as jsonb text,
+ * bounded by STORE_ARGS_MAX, in *out: malloc'd, or NULL for the constant
+ * "{}".  0, or -1 on ENOMEM.
  */
 static int
-args_param(struct store *s, const json_t *args, char **out)
+args_param(struct store *s, const struct audit_row *a, char **out)
 {
-	json_t *red;
-	char *j;
+	const json_t *args = a->arguments;
+	json_t *red, *parsed = NULL;
+	char *j = NULL;
 	size_t n;
 	int nomem = 0;
 
 	*out = NULL;
-	if (args == NULL || (json_is_object(args) && json_object_size(args) ==
-	    0))
-		return 0;
-	if ((j = args_fast(s, args, &nomem)) == NULL && !nomem) {
-		if ((red = redact_json(args)) == NULL)
+	if (args == NULL && a->arguments_text != NULL) {
+		if ((j = args_raw_fast(s, a->arguments_text, a->arguments_len,
+		    &nomem)) == NULL && !nomem) {
+			s->st.args_parsed++;
+			args = parsed = json_loadb(a->arguments_text,
+			    a->arguments_len, 0, NULL);
+		}
+		if (nomem)
 			return -1;
-		j = json_param(red);
+		if (j != NULL && strcmp(j, "{}") == 0) {
+			free(j);
+			return 0;
+		}
+	}
+	if (j == NULL && (args == NULL || (json_is_object(args) &&
+	    json_object_size(args) == 0))) {
+		json_decref(parsed);
+		return 0;
+	}
+	if (j == NULL && (j = args_fast(s, args, &nomem)) == NULL && !nomem) {
+		if ((red = redact_json(args)) != NULL)
+			j = json_param(red);
 		json_decref(red);
 	}
+	json_decref(parsed);
 	if (j == NULL)
 		return -1;
 	if ((n = strlen(j)) > STORE_ARGS_MAX) {
@@ -722,7 +819,7 @@ qrow_new(struct store *s, const struct audit_row *a)
 	if (a->failed)
 		r->p[9] = inl_int(r, a->error_code);
 	if (rpc_id_param(r, a->rpc_id) == -1 ||
-	    args_param(s, a->arguments, &r->own[1]) == -1 ||
+	    args_param(s, a, &r->own[1]) == -1 ||
 	    (a->result_summary && (r->own[2] = safe_text(a->result_summary,
 	    STORE_SUMMARY_MAX)) == NULL) ||
 	    (a->failed && a->error_message && (r->own[3] =
@@ -842,26 +939,50 @@ timer_arm(struct store *s, double after)
 	ev_timer_start(s->loop, &s->timer);
 }
 
+/* Rows wait for the next batch (none in flight, not isolating). */
+static int
+audit_waiting(const struct store *s)
+{
+	return s->isolate == 0 && s->qsent == 0 && s->qlen > 0;
+}
+
+/* The next batch may go: no linger, or it is over, or it need not be. */
+static int
+linger_over(const struct store *s)
+{
+	return s->linger_due || s->draining || s->qlen >= LINGER_ROWS ||
+	    ev_now(s->loop) - s->last_batch >= s->linger_s;
+}
+
 /*
  * Audit rows that may be sent now: while isolating, the suspect rows
  * not yet sent, one statement each; else, when no batch is in flight,
- * the next batch.
+ * the next batch once the linger allows.
  */
 static int
 audit_sendable(const struct store *s)
 {
 	if (s->isolate > 0)
 		return s->qsent < s->isolate;
-	return s->qsent == 0 && s->qlen > 0;
+	return audit_waiting(s) && linger_over(s);
 }
 
-/* Something waits to be sent: send it before the loop next blocks. */
+/*
+ * Something waits to be sent: send it before the loop next blocks, or
+ * when the linger is over.
+ */
 static void
 want_kick(struct store *s)
 {
 	int work = audit_sendable(s);
 	size_t i;
 
+	if (!work && audit_waiting(s) && s->state == STORE_UP &&
+	    !ev_is_active(&s->linger)) {
+		ev_timer_set(&s->linger, s->last_batch + s->linger_s -
+		    ev_now(s->loop), 0);
+		ev_timer_start(s->loop, &s->linger);
+	}
 	for (i = 0; !work && i < s->nsrv; i++)
 		work = s->srv[i].has_pending && !s->srv[i].has_inflight;
 	if (work && s->state == STORE_UP && s->opn < OPS_MAX)
@@ -1213,6 +1334,7 @@ op_done(struct store *s)
 			became_up(s);
 		break;
 	case OP_AUDIT:
+		s->st.audit_batches++;
 		audit_done(s, &op);
 		break;
 	case OP_SERVER:
@@ -1360,6 +1482,15 @@ send_batch(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* A batch (or a lone row) was sent: the next one lingers from now. */
+static void
+linger_restart(struct store *s)
+{
+	s->last_batch = ev_now(s->loop);
+	s->linger_due = 0;
+	ev_timer_stop(s->loop, &s->linger);
+}
+
 static int
 send_server(struct store *s, size_t i)
 {
@@ -1410,6 +1541,7 @@ pump(struct store *s)
 			fail(s, "%s", err);
 			return;
 		}
+		linger_restart(s);
 		sent = 1;
 	}
 	if (sent)
@@ -1423,6 +1555,15 @@ static void
 kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	pump(w->data);
+}
+
+static void
+linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct store *s = w->data;
+
+	s->linger_due = 1;
+	want_kick(s);
 }
 
 /* ---- drops ---- */
@@ -1541,6 +1682,27 @@ watchers_init(struct store *s)
 	s->droplog.data = s;
 	ev_init(&s->grace, grace_cb);
 	s->grace.data = s;
+	ev_init(&s->linger, linger_cb);
+	s->linger.data = s;
+}
+
+/* AFU9_AUDIT_LINGER_MS: 0..LINGER_MS_MAX, digits only; -1 otherwise. */
+static int
+linger_env(double *out)
+{
+	const char *v = getenv("AFU9_AUDIT_LINGER_MS");
+	unsigned ms = 0;
+
+	*out = LINGER_MS / 1000.0;
+	if (v == NULL || *v == '\0')
+		return 0;
+	for (; *v >= '0' && *v <= '9'; v++)
+		if ((ms = ms * 10 + (unsigned)(*v - '0')) > LINGER_MS_MAX)
+			return -1;
+	if (*v != '\0')
+		return -1;
+	*out = ms / 1000.0;
+	return 0;
 }
 
 struct store *
@@ -1573,6 +1735,12 @@ store_new(struct ev_loop *loop, const char *conninfo,
 		return NULL;
 	}
 	s->async_commit = sc != NULL && strcmp(sc, "off") == 0;
+	if (linger_env(&s->linger_s) == -1) {
+		errf(err, errlen, "AFU9_AUDIT_LINGER_MS must be a number of "
+		    "milliseconds from 0 to %d", LINGER_MS_MAX);
+		free(s);
+		return NULL;
+	}
 	if (register_password(conninfo) == -1) {
 		errf(err, errlen, "database connection string cannot be "
 		    "parsed (check DATABASE_URL)");
@@ -1618,6 +1786,7 @@ store_free(struct store *s)
 	conn_close(s);
 	ev_timer_stop(s->loop, &s->droplog);
 	ev_timer_stop(s->loop, &s->grace);
+	ev_timer_stop(s->loop, &s->linger);
 	for (i = 0; i < s->qlen; i++)
 		qrow_free(s->q[(s->qhead + i) % s->qcap]);
 	for (i = 0; i < s->nsrv; i++) {
@@ -1844,6 +2013,7 @@ store_shutdown(struct store *s, unsigned grace_ms, void (*done)(void *),
 	s->done_arg = arg;
 	ev_timer_set(&s->grace, grace_ms / 1000.0, 0);
 	ev_timer_start(s->loop, &s->grace);
+	want_kick(s);		/* no more lingering */
 	drain_check(s);
 }
 

@@ -106,7 +106,14 @@ struct audit_row {
 	const char	*tool;		/* 1..128 bytes, without "server." */
 	const json_t	*rpc_id;	/* string or number; NULL: none */
 	enum audit_caller caller;
-	const json_t	*arguments;	/* NULL: {}; redact_json()'ed */
+	const json_t	*arguments;	/* NULL: arguments_text, else {};
+					   redact_json()'ed */
+	const char	*arguments_text; /* used when arguments is NULL:
+					    the object as JSON text that
+					    json_loadb() accepts (as the
+					    protocol parser checked it);
+					    stored as that tree would be */
+	size_t		 arguments_len;
 	const char	*result_summary; /* NULL: none; redacted, cut to
 					    STORE_SUMMARY_MAX bytes */
 	int		 is_error;	/* the result said isError: true */
@@ -162,6 +169,9 @@ struct store_stats {
 					    server: class 22/23) */
 	uint64_t	 servers_written; /* mcp_servers upserts done */
 	uint64_t	 reconnects;	/* connections made after the first */
+	uint64_t	 args_parsed;	/* rows whose arguments_text had to be
+					   parsed (no fast path) */
+	uint64_t	 audit_batches;	/* audit statements answered */
 	size_t		 queued;	/* audit rows not yet acknowledged */
 	size_t		 queued_bytes;
 	size_t		 in_flight;	/* audit rows and server reports

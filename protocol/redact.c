@@ -278,7 +278,8 @@ bearer_at(const char *s, size_t len, size_t i, size_t *start)
 
 /*
  * Mark in cov[] every byte of s[0..len) that belongs to a registered
- * secret or a token shape.  Returns the number of bytes covered.
+ * secret or a token shape.  Returns the number of bytes covered; with
+ * cov NULL, marks nothing and returns non-zero at the first match.
  */
 static size_t
 cover(const char *s, size_t len, unsigned char *cov)
@@ -291,6 +292,8 @@ cover(const char *s, size_t len, unsigned char *cov)
 		while ((size_t)(end - p) >= secrets[i].len &&
 		    (p = memmem(p, (size_t)(end - p), secrets[i].val,
 		    secrets[i].len)) != NULL) {
+			if (cov == NULL)
+				return 1;
 			memset(cov + (p - s), 1, secrets[i].len);
 			covered += secrets[i].len;
 			p++;
@@ -298,11 +301,15 @@ cover(const char *s, size_t len, unsigned char *cov)
 	}
 	for (i = 0; i < len; i++) {
 		if (s[i] == 'g' && (n = gh_token_at(s, len, i)) > 0) {
+			if (cov == NULL)
+				return 1;
 			memset(cov + i, 1, n);
 			covered += n;
 			i += n - 1;
 		} else if ((s[i] == 'b' || s[i] == 'B') &&
 		    (n = bearer_at(s, len, i, &off)) > 0) {
+			if (cov == NULL)
+				return 1;
 			memset(cov + off, 1, n);
 			covered += n;
 			i = off + n - 1;
@@ -380,6 +387,12 @@ scrub(const char *s, size_t len, size_t *outlen)
 	*outlen = (size_t)(q - out);
 	free(cov);
 	return out;
+}
+
+int
+redact_would_change(const char *s, size_t len)
+{
+	return s != NULL && cover(s, len, NULL) != 0;
 }
 
 /* NULL in, NULL out (errno EINVAL); otherwise as the header says. */

@@ -35,6 +35,11 @@ void	 redact_clear(void);
 int	 redact_is_sensitive_key(const char *key);
 /* New malloc'd copy of s with secrets replaced; NULL on ENOMEM. */
 char	*redact_str(const char *s);
+/*
+ * Non-zero if redact_str() would change s[0..len): it holds a registered
+ * secret or a token shape.  Allocates nothing.
+ */
+int	 redact_would_change(const char *s, size_t len);
 /* Non-zero if s contains any registered secret. */
 int	 redact_contains_secret(const char *s, size_t len);
 /* New reference: a deep copy with both rules applied; NULL on ENOMEM. */

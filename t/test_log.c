@@ -594,6 +594,9 @@ assert_redacts(const char *in, const char *want)
 
 	ck_assert_ptr_nonnull(out);
 	ck_assert_str_eq(out, want);
+	/* The allocation-free test agrees. */
+	ck_assert_int_eq(redact_would_change(in, strlen(in)),
+	    strcmp(in, want) != 0);
 	free(out);
 }
 

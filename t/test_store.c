@@ -748,42 +748,79 @@ ck_args(const char *tool, const char *want)
 
 /*
  * Arguments are stored exactly as redact_json() leaves them, whichever
- * way the store gets there: plain trees, secrets and token shapes in
- * strings and keys, names redacted by key, escapes, deep nesting.
+ * way the store gets there, from a tree (tool tN) or from the text (xN):
+ * plain trees, secrets and token shapes in strings and keys, names
+ * redacted by key, escapes, deep nesting.  The first NFAST texts take
+ * the fast path (no parse); the others need the tree.
  */
+#define NFAST	7
 START_TEST(test_args_redaction)
 {
 	static const char *const cases[] = {
+		/* the fast path takes these */
 		"{\"text\":\"hi\"}",
 		"{\"text\":\"hi\",\"n\":-12,\"r\":1.5,\"t\":true,\"f\":false,"
 		    "\"z\":null,\"a\":[1,\"x\",[],{}],\"o\":{\"deep\":{\"er\":"
 		    "\"\xc3\xa9 \xf0\x9f\x98\x80\"}}}",
+		" {\n\t\"a\" : [ 1 , 2.50 , 1E3 , -0 ] ,\r\n \"b\" :{ } , "
+		    "\"c\":\"  spaced : out , \"}\t",
+		"{\"v\":\"password\",\"w\":\"token: x\",\"dup\":1,\"dup\":2}",
+		"{\"k\":\"" TOKEN "\",\"owner\":\"o\"}",
+		"[1,2]",
+		"{}",
+		/* and these need the tree */
 		"{\"q\":\"x " SECRET " y\"}",
 		"{\"list\":[\"Bearer abcdefghijklmnopqrstuvwxyz0123\"]}",
-		"{\"k\":\"" TOKEN "\",\"owner\":\"o\"}",
 		"{\"x-" SECRET "\":1}",
 		"{\"max_tokens\":5,\"inner\":{\"password\":[1,2]}}",
 		"{\"quote\":\"a\\\"b\\\\c\\nd\",\"u\":\"\\u00e9\"}",
 		"{\"ctl\":\"" SECRET "\\t\"}",
-		"[1,2]",
-		"{}",
+		"{\"\\u0074oken\":\"escaped key\"}",
+		"{\"q\":\"sekrit\\u002d0123456789\"}",
+		"{\"a\":{\"b\":{\"Authorization\":\"x\"}}}",
+		"{\"k\":\"ghp_abcdefghijklmnopqrstuvwxyz0123456789\"}",
+		NULL,	/* a key of 300 bytes */
+		NULL,	/* 40 levels of objects */
 	};
 	struct store_opts o = fast_opts();
 	struct audit_row a = { .server = "s", .started_at = T0,
 	    .duration_ms = 1 };
-	json_t *args[16], *red;
-	char tool[16], *want;
+	json_t *args[24], *red;
+	char tool[16], *want, *text[24], longkey[301];
 	size_t i, k, ncase = sizeof(cases) / sizeof(cases[0]);
 
+	memset(longkey, 'k', 300);
+	longkey[300] = '\0';
 	schema_new(0);
 	store_up(&o);
 	for (i = 0; i < ncase; i++) {
-		ck_assert_ptr_nonnull(args[i] = json_loads(cases[i],
+		if (cases[i] != NULL)
+			ck_assert_ptr_nonnull(text[i] = strdup(cases[i]));
+		else if (i == ncase - 2)
+			ck_assert_int_ne(asprintf(&text[i], "{\"%s\":1}",
+			    longkey), -1);
+		else {
+			ck_assert_ptr_nonnull(text[i] = calloc(1, 256));
+			for (k = 0; k < 40; k++)
+				strcat(text[i], "{\"d\":");
+			strcat(text[i], "\"leaf\"");
+			for (k = 0; k < 40; k++)
+				strcat(text[i], "}");
+		}
+		ck_assert_ptr_nonnull(args[i] = json_loads(text[i],
 		    JSON_DECODE_ANY, NULL));
 		snprintf(tool, sizeof(tool), "t%zu", i);
 		a.tool = tool;
 		a.arguments = args[i];
 		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		snprintf(tool, sizeof(tool), "x%zu", i);
+		a.arguments = NULL;
+		a.arguments_text = text[i];
+		a.arguments_len = strlen(text[i]);
+		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		ck_assert_uint_eq(stats().args_parsed, i < NFAST ? 0 :
+		    i - NFAST + 1);
+		a.arguments_text = NULL;
 	}
 	/* 40 levels: deeper than the store walks itself. */
 	ck_assert_ptr_nonnull(args[ncase] = json_pack("{s:s}", "leaf",
@@ -794,7 +831,7 @@ START_TEST(test_args_redaction)
 	a.tool = "deep";
 	a.arguments = args[ncase];
 	ck_assert_int_eq(store_audit_call(st, &a), 0);
-	want_written = (int)ncase + 1;
+	want_written = 2 * (int)ncase + 1;
 	ck_assert(run_until(all_written, WAIT_MS));
 	for (i = 0; i <= ncase; i++) {
 		ck_assert_ptr_nonnull(red = redact_json(args[i]));
@@ -802,13 +839,23 @@ START_TEST(test_args_redaction)
 		    JSON_ENCODE_ANY));
 		snprintf(tool, sizeof(tool), "t%zu", i);
 		ck_args(i < ncase ? tool : "deep", want);
+		snprintf(tool, sizeof(tool), "x%zu", i);
+		if (i < ncase)
+			ck_args(tool, want);
 		free(want);
 		json_decref(red);
 	}
+	/* The fast path keeps the client's spelling of numbers. */
+	ck_q("SELECT arguments->>'a' FROM mcp_tool_calls WHERE tool = 'x2'",
+	    NULL, "[1, 2.50, 1000, 0]");
 	ck_q("SELECT count(*) FROM mcp_tool_calls t WHERE strpos(t::text, "
 	    "$1) > 0", SECRET, "0");
+	ck_q("SELECT count(*) FROM mcp_tool_calls t WHERE strpos(t::text, "
+	    "$1) > 0", "escaped key", "0");
 	for (i = 0; i <= ncase; i++)
 		json_decref(args[i]);
+	for (i = 0; i < ncase; i++)
+		free(text[i]);
 }
 END_TEST
 
@@ -962,6 +1009,87 @@ END_TEST
 static int shut_done;
 static void on_done(void *arg) { shut_done++; }
 static int is_shut(void) { return shut_done > 0; }
+static int never(void) { return 0; }
+
+/*
+ * AFU9_AUDIT_LINGER_MS: a row after a quiet spell goes at once; rows that
+ * follow closely wait for the linger (10 s here) unless 128 of them
+ * wait, or the store shuts down.  Each batch is one transaction.  Bad
+ * values are refused.
+ */
+START_TEST(test_linger)
+{
+	static const char *const bad[] = { "x", "10001", "-1", "1.5", "5ms",
+	    " 5" };
+	struct store_opts o = fast_opts();
+	struct store_stats s;
+	double t0;
+	char *n, ms[16];
+	size_t i;
+	int k;
+
+	schema_new(0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(setenv("AFU9_AUDIT_LINGER_MS", bad[i], 1), 0);
+		ck_assert_ptr_null(store_new(loop, ci, &o, err, sizeof(err)));
+		ck_assert_str_eq(err, "AFU9_AUDIT_LINGER_MS must be a number "
+		    "of milliseconds from 0 to 10000");
+	}
+	ck_assert_int_eq(setenv("AFU9_AUDIT_LINGER_MS", "10000", 1), 0);
+	store_up(&o);
+	ck_assert_int_eq(unsetenv("AFU9_AUDIT_LINGER_MS"), 0);
+	t0 = t_now_ms();
+	ck_assert_int_eq(audit_n(0), 0);
+	want_written = 1;
+	ck_assert(run_until(all_written, WAIT_MS));
+	/* Close behind it: these wait. */
+	for (k = 1; k < 10; k++)
+		ck_assert_int_eq(audit_n(k), 0);
+	run_until(never, 200);
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 1);
+	ck_assert_uint_eq(s.queued, 9);
+	ck_assert_uint_eq(s.in_flight, 0);
+	/* 128 waiting: no more lingering. */
+	for (k = 10; k < 200; k++)
+		ck_assert_int_eq(audit_n(k), 0);
+	want_written = 200;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert_msg(t_now_ms() - t0 < 5000, "the rows waited for the "
+	    "linger");
+	/* Shutdown sends what lingers at once. */
+	ck_assert_int_eq(audit_n(200), 0);
+	run_until(never, 50);
+	ck_assert_uint_eq(stats().queued, 1);
+	shut_done = 0;
+	store_shutdown(st, 10000, on_done, NULL);
+	ck_assert(run_until(is_shut, WAIT_MS));
+	ck_assert_msg(t_now_ms() - t0 < 5000, "shutdown waited for the "
+	    "linger");
+	ck_rows_exactly(201);
+	ck_assert_str_eq(n = txns("true"), "3");
+	free(n);
+	ck_assert_uint_eq(stats().audit_batches, 3);
+	store_free(st);
+
+	/* The linger's end sends what waits (300 ms: row 202 comes well
+	   within it). */
+	snprintf(ms, sizeof(ms), "%d", 300 * t_slow());
+	ck_assert_int_eq(setenv("AFU9_AUDIT_LINGER_MS", ms, 1), 0);
+	store_up(&o);
+	ck_assert_int_eq(unsetenv("AFU9_AUDIT_LINGER_MS"), 0);
+	ck_assert_int_eq(audit_n(201), 0);
+	want_written = 1;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert_int_eq(audit_n(202), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_uint_eq(stats().in_flight, 0);	/* it lingers */
+	want_written = 2;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert_uint_eq(stats().audit_batches, 2);
+	ck_rows_exactly(203);
+}
+END_TEST
 
 START_TEST(test_disabled)
 {
@@ -1284,6 +1412,7 @@ main(void)
 	tcase_add_test(db_tc, test_burst_slow_db);
 	tcase_add_test(db_tc, test_args_redaction);
 	tcase_add_test(db_tc, test_sync_commit);
+	tcase_add_test(db_tc, test_linger);
 	tcase_add_test(db_tc, test_states);
 	tcase_add_test(db_tc, test_server_state);
 	tcase_add_test(db_tc, test_shutdown);
