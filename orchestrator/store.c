@@ -1980,6 +1980,10 @@ store_metrics(const struct store *s, struct buf *b)
 	    "# HELP afu9_audit_written_total Audit rows written.\n"
 	    "# TYPE afu9_audit_written_total counter\n"
 	    "afu9_audit_written_total %llu\n"
+	    "# HELP afu9_audit_batches_total Audit statements written (rows "
+	    "per batch: written / batches).\n"
+	    "# TYPE afu9_audit_batches_total counter\n"
+	    "afu9_audit_batches_total %llu\n"
 	    "# HELP afu9_audit_dropped_total Audit rows dropped: queue full.\n"
 	    "# TYPE afu9_audit_dropped_total counter\n"
 	    "afu9_audit_dropped_total %llu\n"
@@ -1991,6 +1995,7 @@ store_metrics(const struct store *s, struct buf *b)
 	    "afu9_store_reconnects_total %llu\n",
 	    store_state(s) == STORE_UP, st.queued,
 	    (unsigned long long)st.audit_written,
+	    (unsigned long long)st.audit_batches,
 	    (unsigned long long)st.audit_dropped,
 	    (unsigned long long)st.audit_rejected,
 	    (unsigned long long)st.reconnects) < 0 ? -1 : 0;

@@ -222,7 +222,8 @@ void		 store_get_stats(const struct store *, struct store_stats *);
 json_t		*store_status(const struct store *);
 /*
  * Prometheus text: afu9_store_up, afu9_audit_queue_rows,
- * afu9_audit_written_total, afu9_audit_dropped_total,
+ * afu9_audit_written_total, afu9_audit_batches_total,
+ * afu9_audit_dropped_total,
  * afu9_audit_rejected_total, afu9_store_reconnects_total.  0, or -1 when
  * out is full.
  */
