@@ -101,13 +101,12 @@ static void
 gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 {
 	struct gateway *gw = udata;
-	struct router_origin o = { AUDIT_GATEWAY, NULL };
+	struct router_origin o = { AUDIT_GATEWAY, NULL, NULL };
 	struct router_err e;
 	struct gwcall *gc;
 	const char *raw;
 	size_t len = 0;
 	char *text = NULL;
-	json_t *id = NULL;
 
 	if ((gc = calloc(1, sizeof(*gc))) == NULL) {
 		mcp_call_fail(call, RPC_INTERNAL_ERROR,
@@ -128,13 +127,10 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 		len = strlen(text);
 	}
 	/* The id as the client sent it, for the audit row (if any). */
-	if (router_audits(gw->r))
-		o.rpc_id = id = json_loads(mcp_call_id(call), JSON_DECODE_ANY,
-		    NULL);
+	o.rpc_id_text = mcp_call_id(call);
 	gc->rc = router_call_raw(gw->r, mcp_call_tool(call), raw, len, &o,
 	    gw_done, mcp_call_has_progress(call) ? gw_progress : NULL, gc, &e);
 	free(text);
-	json_decref(id);
 	if (gc->rc == NULL) {
 		free(gc);
 		if (e.kind == ROUTER_E_UNKNOWN)

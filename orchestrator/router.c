@@ -88,6 +88,7 @@ struct router_call {
 	char			*args_text;	/* owned; NULL: none */
 	size_t			 args_len;
 	json_t			*rpc_id;	/* owned; NULL: none */
+	char			*rpc_id_text;	/* owned; or the id as text */
 	double			 wall0;		/* ev_now() at the start */
 };
 
@@ -333,6 +334,7 @@ call_unlink(struct router_call *c)
 	json_decref(c->args);
 	free(c->args_text);
 	json_decref(c->rpc_id);
+	free(c->rpc_id_text);
 	free(c->tool);
 	free(c);
 }
@@ -423,6 +425,7 @@ call_audit(struct router_call *c, double end, const char *res, size_t rlen,
 	a.server = c->s->cfg->name;
 	a.tool = c->tool;
 	a.rpc_id = c->rpc_id;
+	a.rpc_id_text = c->rpc_id_text;
 	a.caller = c->caller;
 	/* The text as it came when there is no tree: the store parses it
 	   only when it must. */
@@ -471,6 +474,7 @@ audit_refused(struct router *r, const struct rsrv *s, const char *tool,
 	a.server = s->cfg->name;
 	a.tool = tool;
 	a.rpc_id = id;
+	a.rpc_id_text = o->rpc_id_text;
 	a.caller = o->caller;
 	a.arguments = args;
 	a.started_at = ev_now(r->loop);
@@ -797,6 +801,8 @@ call_start(struct router *r, const char *qname, const char *args,
 		} else
 			c->args = args_json(tree, args, alen);
 		c->rpc_id = origin_id(origin);
+		if (c->rpc_id == NULL && origin->rpc_id_text != NULL)
+			c->rpc_id_text = strdup(origin->rpc_id_text);
 		c->wall0 = ev_now(r->loop);
 	}
 	c->r = r;
@@ -821,6 +827,7 @@ call_start(struct router *r, const char *qname, const char *args,
 		json_decref(c->args);
 		free(c->args_text);
 		json_decref(c->rpc_id);
+		free(c->rpc_id_text);
 		free(c->tool);
 		free(c);
 		return NULL;
@@ -882,12 +889,6 @@ size_t
 router_calls_in_flight(const struct router *r)
 {
 	return r->ncalls;
-}
-
-int
-router_audits(const struct router *r)
-{
-	return audit_on(r);
 }
 
 /* ---- registry ---- */

@@ -99,6 +99,9 @@ struct router_origin {
 	enum audit_caller caller;
 	const json_t	*rpc_id;	/* the caller's JSON-RPC id (string or
 					   number), copied; NULL: none */
+	const char	*rpc_id_text;	/* or, when rpc_id is NULL, the id as
+					   JSON text (a string or an
+					   integer), copied; NULL: none */
 };
 
 struct router_cb {
@@ -210,9 +213,6 @@ struct router_call *router_call_raw(struct router *, const char *qname,
    callback of this call runs after this. */
 void		 router_call_cancel(struct router_call *, const char *reason);
 size_t		 router_calls_in_flight(const struct router *);
-/* Are calls with an origin audited now (a store that is not disabled)?
-   Callers may skip building origin->rpc_id when not. */
-int		 router_audits(const struct router *);
 
 /*
  * Prometheus text for the router: afu9_tool_calls_total{server,tool,

@@ -775,10 +775,50 @@ inl_int(struct qrow *r, long long v)
 	return p;
 }
 
-/* The rpc_id parameter (NULL: none), in r->inl or r->own[0]. */
+/* Is t, n bytes, an integer's JSON text that fits in r->inl? */
 static int
-rpc_id_param(struct qrow *r, const json_t *id)
+int_literal(const char *t, size_t n)
 {
+	size_t i = n > 0 && t[0] == '-';
+
+	if (n - i == 0 || n - i > 19)
+		return 0;
+	for (; i < n; i++)
+		if (t[i] < '0' || t[i] > '9')
+			return 0;
+	return 1;
+}
+
+/*
+ * The rpc_id parameter (NULL: none), in r->inl or r->own[0]: from the
+ * tree, else from the text (as it is when an integer, or a string with
+ * no escape, as json_param() would write it; parsed otherwise).
+ */
+static int
+rpc_id_param(struct qrow *r, const json_t *id, const char *text)
+{
+	json_t *parsed;
+	size_t n;
+	int rc;
+
+	if (id == NULL && text != NULL) {
+		n = strlen(text);
+		if (int_literal(text, n)) {
+			r->p[3] = memcpy(inl_take(r, n + 1), text, n + 1);
+			return 0;
+		}
+		if (n >= 2 && text[0] == '"' && memchr(text, '\\', n) ==
+		    NULL) {
+			if ((r->own[0] = strdup(text)) == NULL)
+				return -1;
+			r->p[3] = r->own[0];
+			return 0;
+		}
+		parsed = json_loads(text, JSON_DECODE_ANY, NULL);
+		rc = rpc_id_param(r, parsed, NULL);
+		json_decref(parsed);
+		return rc;
+	}
 	if (json_is_integer(id))
 		r->p[3] = inl_int(r, json_integer_value(id));
 	else if (json_is_string(id) || json_is_number(id)) {
@@ -818,7 +858,7 @@ qrow_new(struct store *s, const struct audit_row *a)
 	r->p[12] = r->inl + r->used - 32;
 	if (a->failed)
 		r->p[9] = inl_int(r, a->error_code);
-	if (rpc_id_param(r, a->rpc_id) == -1 ||
+	if (rpc_id_param(r, a->rpc_id, a->rpc_id_text) == -1 ||
 	    args_param(s, a, &r->own[1]) == -1 ||
 	    (a->result_summary && (r->own[2] = safe_text(a->result_summary,
 	    STORE_SUMMARY_MAX)) == NULL) ||

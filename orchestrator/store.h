@@ -105,6 +105,9 @@ struct audit_row {
 	const char	*server;	/* 1..64 bytes */
 	const char	*tool;		/* 1..128 bytes, without "server." */
 	const json_t	*rpc_id;	/* string or number; NULL: none */
+	const char	*rpc_id_text;	/* used when rpc_id is NULL: the id
+					   as JSON text, a string or a
+					   number; NULL: none */
 	enum audit_caller caller;
 	const json_t	*arguments;	/* NULL: arguments_text, else {};
 					   redact_json()'ed */

@@ -859,6 +859,52 @@ START_TEST(test_args_redaction)
 }
 END_TEST
 
+/*
+ * An id given as text (as the gateway has it) is stored as the tree of
+ * that text would be: integers and plain strings as they are, anything
+ * else (escapes, a real, a huge integer) parsed.
+ */
+START_TEST(test_rpc_id_text)
+{
+	static const char *const ids[] = {
+		"42", "-7", "0", "9223372036854775807", "\"r-1\"", "\"\"",
+		"\"caf\xc3\xa9\"", "\"a\\\"b\\u00e9\"", "1.5",
+	};
+	struct store_opts o = fast_opts();
+	struct audit_row a = { .server = "s", .started_at = T0,
+	    .duration_ms = 1 };
+	char tool[16], sql[256];
+	json_t *id;
+	size_t i, n = sizeof(ids) / sizeof(ids[0]);
+
+	schema_new(0);
+	store_up(&o);
+	for (i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(id = json_loads(ids[i], JSON_DECODE_ANY,
+		    NULL));
+		snprintf(tool, sizeof(tool), "t%zu", i);
+		a.tool = tool;
+		a.rpc_id = id;
+		a.rpc_id_text = NULL;
+		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		snprintf(tool, sizeof(tool), "x%zu", i);
+		a.rpc_id = NULL;
+		a.rpc_id_text = ids[i];
+		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		json_decref(id);
+	}
+	want_written = 2 * (int)n;
+	ck_assert(run_until(all_written, WAIT_MS));
+	for (i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM mcp_tool_calls "
+		    "t JOIN mcp_tool_calls x ON x.tool = 'x%zu' WHERE t.tool = "
+		    "'t%zu' AND x.rpc_id = t.rpc_id AND t.rpc_id = $1::jsonb",
+		    i, i);
+		ck_q(sql, ids[i], "1");
+	}
+}
+END_TEST
+
 /* AFU9_AUDIT_SYNC_COMMIT=off: the session is set up and writes rows;
    anything but on/off is refused at once. */
 START_TEST(test_sync_commit)
@@ -1413,6 +1459,7 @@ main(void)
 	tcase_add_test(db_tc, test_args_redaction);
 	tcase_add_test(db_tc, test_sync_commit);
 	tcase_add_test(db_tc, test_linger);
+	tcase_add_test(db_tc, test_rpc_id_text);
 	tcase_add_test(db_tc, test_states);
 	tcase_add_test(db_tc, test_server_state);
 	tcase_add_test(db_tc, test_shutdown);
