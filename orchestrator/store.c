@@ -886,39 +886,42 @@ qrow_new(struct store *s, const struct audit_row *a)
 }
 
 /*
- * Append s to b as one element of an array literal: "..." with '"' and
- * '\' escaped, or NULL.  0, or -1 when b is full (ENOBUFS, ENOMEM).
+ * Columns whose values never hold '"' or '\' (a uuid, a caller, a
+ * status, a boolean, integers, a time): their elements need no escape
+ * scan.
  */
-static int
-arr_elem(struct buf *b, const char *s)
-{
-	size_t n, avail, k;
-	char *o, *p;
+#define PLAIN_COLS	(1u << 0 | 1u << 4 | 1u << 6 | 1u << 8 | 1u << 9 | \
+			    1u << 11 | 1u << 12)
 
-	if (s == NULL)
-		return buf_append(b, "NULL,", 5);
-	n = strlen(s);
-	if ((o = p = buf_reserve(b, 2 * n + 3, &avail)) == NULL)
-		return -1;
-	if (avail < 2 * n + 3) {
-		errno = ENOBUFS;
-		return -1;
-	}
+/*
+ * Write s (n bytes) at p as one element of an array literal: "...",
+ * with '"' and '\' escaped unless plain, and a ','.  Returns the end.
+ * Room: 2 * n + 3 bytes.
+ */
+static char *
+arr_elem(char *p, const char *s, size_t n, int plain)
+{
+	const char *end = s + n;
+	size_t k;
+
 	*p++ = '"';
-	while (*s) {
-		k = strcspn(s, "\"\\");
-		memcpy(p, s, k);
-		p += k;
-		s += k;
-		if (*s) {
-			*p++ = '\\';
-			*p++ = *s++;
+	if (plain) {
+		memcpy(p, s, n);
+		p += n;
+	} else
+		while (s < end) {
+			k = strcspn(s, "\"\\");
+			memcpy(p, s, k);
+			p += k;
+			s += k;
+			if (s < end) {
+				*p++ = '\\';
+				*p++ = *s++;
+			}
 		}
-	}
 	*p++ = '"';
 	*p++ = ',';
-	buf_commit(b, (size_t)(p - o));
-	return 0;
+	return p;
 }
 
 /*
@@ -929,22 +932,41 @@ arr_elem(struct buf *b, const char *s)
 static int
 batch_params(struct store *s, size_t n, const char *params[AUDIT_NPARAM])
 {
-	size_t off[AUDIT_NPARAM], c, i;
+	size_t off[AUDIT_NPARAM], len[BATCH_ROWS], c, i, need, avail;
 	struct buf *b = &s->arrays;
+	const char *v;
+	char *o, *p;
 
 	buf_reset(b);
 	for (c = 0; c < AUDIT_NPARAM; c++) {
 		off[c] = buf_used(b);
-		if (buf_append(b, "{", 1) == -1)
+		/* One reservation per column: "{", each element at worst
+		   doubled, "}" and the NUL. */
+		for (need = 3, i = 0; i < n; i++) {
+			v = s->q[(s->qhead + i) % s->qcap]->p[c];
+			len[i] = v ? strlen(v) : 0;
+			need += v ? 2 * len[i] + 3 : 5;
+		}
+		if ((o = p = buf_reserve(b, need, &avail)) == NULL)
 			return -1;
-		for (i = 0; i < n; i++)
-			if (arr_elem(b, s->q[(s->qhead + i) % s->qcap]->p[c])
-			    == -1)
-				return -1;
+		if (avail < need) {
+			errno = ENOBUFS;
+			return -1;
+		}
+		*p++ = '{';
+		for (i = 0; i < n; i++) {
+			v = s->q[(s->qhead + i) % s->qcap]->p[c];
+			if (v == NULL) {
+				memcpy(p, "NULL,", 5);
+				p += 5;
+			} else
+				p = arr_elem(p, v, len[i], (PLAIN_COLS >> c) &
+				    1);
+		}
 		/* The last element's ',' becomes the closing brace. */
-		b->len--;
-		if (buf_append(b, "}", 2) == -1)
-			return -1;
+		p[-1] = '}';
+		*p++ = '\0';
+		buf_commit(b, (size_t)(p - o));
 	}
 	for (c = 0; c < AUDIT_NPARAM; c++)
 		params[c] = buf_data(b) + off[c];

@@ -15,6 +15,8 @@
  * "secretary" are redacted too (a lost counter is cheap, a leaked token is
  * not).  "author" is not: the stem is the whole word "authorization".
  */
+/* Their first letters (t p s a c) are tested alone in
+   redact_is_sensitive_key(): keep the two in step. */
 static const char *const sensitive_stems[] = {
 	"token", "password", "passwd", "secret", "authorization", "apikey",
 	"credential", "privatekey", "cookie", "accesskey",
@@ -88,15 +90,19 @@ int
 redact_is_sensitive_key(const char *key)
 {
 	const char *p;
+	unsigned char c;
 	size_t i;
 
 	if (key == NULL)
 		return 0;
 	for (p = key; *p != '\0'; p++) {
-		if (is_sep((unsigned char)*p))
+		/* Most bytes start no stem: test the first letter alone. */
+		c = lower((unsigned char)*p);
+		if (c != 't' && c != 'p' && c != 's' && c != 'a' && c != 'c')
 			continue;
 		for (i = 0; i < sizeof(sensitive_stems) / sizeof(*sensitive_stems); i++)
-			if (stem_at(p, sensitive_stems[i]))
+			if ((unsigned char)sensitive_stems[i][0] == c &&
+			    stem_at(p, sensitive_stems[i]))
 				return 1;
 	}
 	return 0;
