@@ -1140,6 +1140,66 @@ START_TEST(test_linger)
 }
 END_TEST
 
+/*
+ * Arguments past STORE_ARGS_MAX, as a tree or as text, by one byte and
+ * by far: the same marker with the size of their compact text; one byte
+ * short: stored whole.
+ */
+START_TEST(test_args_too_big)
+{
+	static const size_t sizes[] = { STORE_ARGS_MAX - 1, STORE_ARGS_MAX,
+	    STORE_ARGS_MAX + 1, 4 * STORE_ARGS_MAX };
+	struct store_opts o = fast_opts();
+	struct audit_row a = { .server = "s", .started_at = T0,
+	    .duration_ms = 1 };
+	char tool[16], want[64], *text;
+	json_t *args;
+	size_t i, k;
+
+	schema_new(0);
+	store_up(&o);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		/* {"big":"xxx..."}: sizes[i] bytes in all */
+		ck_assert_ptr_nonnull(text = malloc(sizes[i] + 1));
+		k = (size_t)sprintf(text, "{\"big\":\"");
+		memset(text + k, 'x', sizes[i] - k - 2);
+		memcpy(text + sizes[i] - 2, "\"}", 3);
+		ck_assert_ptr_nonnull(args = json_loads(text, 0, NULL));
+		snprintf(tool, sizeof(tool), "t%zu", i);
+		a.tool = tool;
+		a.arguments = args;
+		a.arguments_text = NULL;
+		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		snprintf(tool, sizeof(tool), "x%zu", i);
+		a.arguments = NULL;
+		a.arguments_text = text;
+		a.arguments_len = sizes[i];
+		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		json_decref(args);
+		free(text);
+	}
+	want_written = 8;
+	ck_assert(run_until(all_written, WAIT_MS));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(tool, sizeof(tool), "t%zu", i);
+		if (sizes[i] <= STORE_ARGS_MAX)
+			snprintf(want, sizeof(want), "%zu", sizes[i] - 10);
+		else
+			snprintf(want, sizeof(want), "{\"bytes\": %zu, "
+			    "\"truncated\": true}", sizes[i]);
+		ck_q(sizes[i] <= STORE_ARGS_MAX ? "SELECT length(arguments->>"
+		    "'big') FROM mcp_tool_calls WHERE tool = $1" :
+		    "SELECT arguments::text FROM mcp_tool_calls WHERE tool = $1",
+		    tool, want);
+		tool[0] = 'x';
+		ck_q(sizes[i] <= STORE_ARGS_MAX ? "SELECT length(arguments->>"
+		    "'big') FROM mcp_tool_calls WHERE tool = $1" :
+		    "SELECT arguments::text FROM mcp_tool_calls WHERE tool = $1",
+		    tool, want);
+	}
+}
+END_TEST
+
 START_TEST(test_disabled)
 {
 	struct audit_row a = { .server = "s", .tool = "t", .started_at = T0 };
@@ -1463,6 +1523,7 @@ main(void)
 	tcase_add_test(db_tc, test_sync_commit);
 	tcase_add_test(db_tc, test_linger);
 	tcase_add_test(db_tc, test_rpc_id_text);
+	tcase_add_test(db_tc, test_args_too_big);
 	tcase_add_test(db_tc, test_states);
 	tcase_add_test(db_tc, test_server_state);
 	tcase_add_test(db_tc, test_shutdown);
