@@ -344,6 +344,16 @@ START_TEST(test_audit_rows)
 	ck_q("SELECT count(*) FROM mcp_tool_calls t WHERE strpos(t::text, "
 	    "$1) > 0", TOKEN, "0");
 	ck_q("SELECT count(DISTINCT id) FROM mcp_tool_calls", NULL, "40");
+	/* Version 7 ids (RFC 9562 variant) carrying started_at in ms, so
+	   that id order is start order across milliseconds. */
+	ck_q("SELECT count(*) FROM mcp_tool_calls WHERE substr(id::text, 15, "
+	    "1) = '7' AND substr(id::text, 20, 1) IN ('8', '9', 'a', 'b') AND "
+	    "('x' || lpad(replace(substr(id::text, 1, 13), '-', ''), 16, "
+	    "'0'))::bit(64)::bigint = floor(extract(epoch FROM started_at) * "
+	    "1000)", NULL, "40");
+	ck_q("SELECT count(*) FROM (SELECT id, lag(id) OVER (ORDER BY "
+	    "started_at) AS prev FROM mcp_tool_calls) t WHERE id < prev", NULL,
+	    "0");
 	log = logged();
 	ck_assert_ptr_null(strstr(log, SECRET));
 	ck_assert_ptr_null(strstr(log, TOKEN));
