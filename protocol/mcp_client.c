@@ -66,6 +66,8 @@ struct mcp_client {
 	enum client_state	 state;
 	int			 rfd, wfd;
 	ev_io			 rio, wio;
+	ev_prepare		 kick;		/* writes what was queued before
+						   the loop blocks */
 	ev_timer		 defer;		/* runs the done queue, aborts */
 	struct frame_reader	 rd;
 	struct frame_writer	 wr;
@@ -122,6 +124,7 @@ client_destroy(struct mcp_client *c)
 
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
+	ev_prepare_stop(c->loop, &c->kick);
 	ev_timer_stop(c->loop, &c->defer);
 	/* Closing drained both lists; this only guards a broken invariant. */
 	while ((p = c->first) != NULL) {
@@ -382,8 +385,11 @@ client_queue(struct mcp_client *c, char *text, size_t len)
 		errno = saved;
 		return -1;
 	}
-	if (!ev_is_active(&c->wio))
-		ev_io_start(c->loop, &c->wio);
+	/* Written when the loop is about to block: everything queued in
+	   this loop turn goes in one write(2), and the write watcher (two
+	   epoll_ctl(2) a message) is armed only when the pipe is full. */
+	if (!ev_is_active(&c->wio) && !ev_is_active(&c->kick))
+		ev_prepare_start(c->loop, &c->kick);
 	return 0;
 }
 
@@ -441,6 +447,7 @@ client_close_now(struct mcp_client *c, const char *reason)
 	    reason != NULL && *reason != '\0' ? reason : "closed by client");
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
+	ev_prepare_stop(c->loop, &c->kick);
 	ev_timer_stop(c->loop, &c->defer);
 	if (frame_writer_pending(&c->wr) > 0)
 		(void)frame_writer_flush(&c->wr, c->wfd);
@@ -705,6 +712,22 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	client_leave(c);
 }
 
+/*
+ * Before the loop blocks: write what was queued.  What the pipe does not
+ * take, and any error, is left to the write watcher (the error then
+ * closes the client there, as for a later write).
+ */
+static void
+client_kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct mcp_client *c = w->data;
+
+	ev_prepare_stop(loop, w);
+	if (c->state == CLIENT_OPEN && frame_writer_pending(&c->wr) > 0 &&
+	    frame_writer_flush(&c->wr, c->wfd) != 1)
+		ev_io_start(loop, &c->wio);
+}
+
 static void
 client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -809,8 +832,9 @@ mcp_client_new(struct ev_loop *loop, int rfd, int wfd,
 	    o.max_out ? o.max_out : FRAME_DEFAULT_MAX_OUT);
 	ev_io_init(&c->rio, client_read_cb, rfd, EV_READ);
 	ev_io_init(&c->wio, client_write_cb, wfd, EV_WRITE);
+	ev_prepare_init(&c->kick, client_kick_cb);
 	ev_timer_init(&c->defer, client_defer_cb, 0., 0.);
-	c->rio.data = c->wio.data = c->defer.data = c;
+	c->rio.data = c->wio.data = c->kick.data = c->defer.data = c;
 	ev_io_start(loop, &c->rio);
 	return c;
 fail:
