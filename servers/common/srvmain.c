@@ -303,6 +303,19 @@ srv_run(struct mcp_server *srv)
 	return rc;
 }
 
+void *
+srv_op_alloc(struct mcp_call *call, size_t size, json_t **notes)
+{
+	void *op;
+
+	if ((op = calloc(1, size)) == NULL || (*notes = json_array()) == NULL) {
+		free(op);
+		mcp_call_fail(call, -32603, "internal error: out of memory");
+		return NULL;
+	}
+	return op;
+}
+
 void
 srv_call_return(struct mcp_call *call, json_t *structured, json_t *notes,
     srv_free_fn *free_op, void *op)

@@ -20,9 +20,9 @@
  * fatalx() when the loop, the HTTP client or a tool cannot be set up, as
  * a server's main() would.
  *
- * srv_call_return() and srv_call_verror() end a tool call that keeps its
- * state in an op of the server's own kind: the op is freed, then the
- * call completes.
+ * srv_op_alloc() begins, and srv_call_return() and srv_call_verror() end,
+ * a tool call that keeps its state in an op of the server's own kind: at
+ * the end the op is freed, then the call completes.
  */
 #ifndef AFU9_SRVMAIN_H
 #define AFU9_SRVMAIN_H
@@ -59,6 +59,16 @@ struct srv_knob {
 	enum srv_knob_type	 type;
 	size_t			 off;
 };
+
+/*
+ * The two knobs every server has, with the same bounds: the time one
+ * HTTP attempt may take (1 ms to an hour, a long), and the backoff base
+ * before a retry (1 ms to a minute, stored in seconds as a double).
+ */
+#define SRV_KNOB_TIMEOUT_MS(name, off) \
+	{ (name), 1, 3600000, 1, SRV_KNOB_LONG, (off) }
+#define SRV_KNOB_RETRY_BASE_MS(name, off) \
+	{ (name), 1, 60000, 0.001, SRV_KNOB_DOUBLE, (off) }
 
 /* An on/off option: `opt` on the command line, or `env` set to "1",
    sets the int at base + off to 1. */
@@ -120,6 +130,13 @@ struct mcp_server *srv_server_new(struct ev_loop *loop,
 /* Run the server until the session ends, free it, and return the
    process exit status (mcp_server_run()'s). */
 int	srv_run(struct mcp_server *srv);
+
+/*
+ * The start of a server's op: `size` zeroed bytes, and in *notes a new
+ * empty array for it; both are the caller's.  On ENOMEM neither is kept,
+ * the call fails with -32603 and NULL is returned.
+ */
+void	*srv_op_alloc(struct mcp_call *call, size_t size, json_t **notes);
 
 /* Frees a server's op (and whatever it holds). */
 typedef void	srv_free_fn(void *op);

@@ -39,10 +39,10 @@ static void usage(FILE *);
  * so that tests can run the retry and polling paths in milliseconds.
  */
 static const struct srv_knob knobs[] = {
-	{ "AFU9_DEPLOY_TIMEOUT_MS", 1, 3600000, 1, SRV_KNOB_LONG,
-	    offsetof(struct opts, ao.timeout_ms) },
-	{ "AFU9_DEPLOY_RETRY_BASE_MS", 1, 60000, 0.001, SRV_KNOB_DOUBLE,
-	    offsetof(struct opts, ao.backoff_base_s) },
+	SRV_KNOB_TIMEOUT_MS("AFU9_DEPLOY_TIMEOUT_MS",
+	    offsetof(struct opts, ao.timeout_ms)),
+	SRV_KNOB_RETRY_BASE_MS("AFU9_DEPLOY_RETRY_BASE_MS",
+	    offsetof(struct opts, ao.backoff_base_s)),
 	{ "AFU9_DEPLOY_POLL_MS", DEP_POLL_MS_MIN, DEP_POLL_MS_MAX, 1,
 	    SRV_KNOB_LONG, offsetof(struct opts, poll_ms) },
 };

@@ -48,13 +48,11 @@ struct dop *
 dop_new(struct mcp_call *call, const json_t *args, void *udata)
 {
 	struct dop *op;
+	json_t *notes;
 
-	if ((op = calloc(1, sizeof(*op))) == NULL ||
-	    (op->notes = json_array()) == NULL) {
-		free(op);
-		mcp_call_fail(call, -32603, "internal error: out of memory");
+	if ((op = srv_op_alloc(call, sizeof(*op), &notes)) == NULL)
 		return NULL;
-	}
+	op->notes = notes;
 	op->call = call;
 	op->ctx = udata;
 	op->args = args;

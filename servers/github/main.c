@@ -28,10 +28,10 @@ static void usage(FILE *);
  * struct gh_config.
  */
 static const struct srv_knob knobs[] = {
-	{ "AFU9_GITHUB_TIMEOUT_MS", 1, 3600000, 1, SRV_KNOB_LONG,
-	    offsetof(struct gh_config, timeout_ms) },
-	{ "AFU9_GITHUB_RETRY_BASE_MS", 1, 60000, 0.001, SRV_KNOB_DOUBLE,
-	    offsetof(struct gh_config, backoff_base_s) },
+	SRV_KNOB_TIMEOUT_MS("AFU9_GITHUB_TIMEOUT_MS",
+	    offsetof(struct gh_config, timeout_ms)),
+	SRV_KNOB_RETRY_BASE_MS("AFU9_GITHUB_RETRY_BASE_MS",
+	    offsetof(struct gh_config, backoff_base_s)),
 	{ "AFU9_GITHUB_WAIT_SCALE", 0.0001, 1, 1, SRV_KNOB_DOUBLE,
 	    offsetof(struct gh_config, wait_scale) },
 };

@@ -313,26 +313,39 @@ branch_create(struct op *op)
 	json_decref(body);
 }
 
-static void
-branch_from(struct op *op, struct gh_result *res)
+/*
+ * The commit of branch's ref, from GitHub's answer for it, into op->s[2].
+ * Returns 0, or -1 with the op ended.  A missing branch is the caller's
+ * to explain first.
+ */
+static int
+ref_commit(struct op *op, struct gh_result *res, const char *branch)
 {
 	const char *sha = ght_str(json_object_get(res->body, "object"), "sha");
 
+	if (res->err != GH_OK) {
+		op_gh_error(op, res, NULL);
+		return -1;
+	}
+	if (sha == NULL || (op->s[2] = strdup(sha)) == NULL) {
+		op_error(op, "GitHub's answer for branch '%s' names no commit",
+		    branch);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+branch_from(struct op *op, struct gh_result *res)
+{
 	if (res->err == GH_ERR_NOT_FOUND) {
 		op_error(op, "branch '%s' (to create '%s' from) does not exist "
 		    "in %s/%s: name an existing branch or a commit SHA",
 		    op->s[1], ght_str(op->args, "branch"), op->owner, op->repo);
 		return;
 	}
-	if (res->err != GH_OK) {
-		op_gh_error(op, res, NULL);
+	if (ref_commit(op, res, op->s[1]) == -1)
 		return;
-	}
-	if (sha == NULL || (op->s[2] = strdup(sha)) == NULL) {
-		op_error(op, "GitHub's answer for branch '%s' names no commit",
-		    op->s[1]);
-		return;
-	}
 	branch_create(op);
 }
 
@@ -604,8 +617,6 @@ push_base_done(struct op *op, struct gh_result *res)
 static void
 push_head_done(struct op *op, struct gh_result *res)
 {
-	const char *sha = ght_str(json_object_get(res->body, "object"), "sha");
-
 	if (res->err == GH_ERR_NOT_FOUND) {
 		op_error(op, "branch '%s' does not exist in %s/%s (or the token "
 		    "cannot see the repository): create it first with "
@@ -613,15 +624,8 @@ push_head_done(struct op *op, struct gh_result *res)
 		    op->repo);
 		return;
 	}
-	if (res->err != GH_OK) {
-		op_gh_error(op, res, NULL);
+	if (ref_commit(op, res, ght_str(op->args, "branch")) == -1)
 		return;
-	}
-	if (sha == NULL || (op->s[2] = strdup(sha)) == NULL) {
-		op_error(op, "GitHub's answer for branch '%s' names no commit",
-		    ght_str(op->args, "branch"));
-		return;
-	}
 	op_send(op, "GET", NULL, GH_F_CONDITIONAL, push_base_done,
 	    "/repos/%s/%s/git/commits/%s", op->owner, op->repo, op->s[2]);
 }

@@ -42,10 +42,10 @@ static const struct srv_knob knobs[] = {
 	    offsetof(struct opts, oc.poll_ms) },
 	{ "AFU9_OBS_QUERY_WAIT_MS", 1, 3600000, 1, SRV_KNOB_LONG,
 	    offsetof(struct opts, oc.query_wait_ms) },
-	{ "AFU9_OBS_TIMEOUT_MS", 1, 3600000, 1, SRV_KNOB_LONG,
-	    offsetof(struct opts, timeout_ms) },
-	{ "AFU9_OBS_RETRY_BASE_MS", 1, 60000, 0.001, SRV_KNOB_DOUBLE,
-	    offsetof(struct opts, backoff_base_s) },
+	SRV_KNOB_TIMEOUT_MS("AFU9_OBS_TIMEOUT_MS",
+	    offsetof(struct opts, timeout_ms)),
+	SRV_KNOB_RETRY_BASE_MS("AFU9_OBS_RETRY_BASE_MS",
+	    offsetof(struct opts, backoff_base_s)),
 };
 
 /* --read-only is accepted: every tool only reads, so it changes nothing. */

@@ -64,13 +64,11 @@ struct obs_op *
 obs_op_new(struct mcp_call *call, const json_t *args, void *udata)
 {
 	struct obs_op *op;
+	json_t *notes;
 
-	if ((op = calloc(1, sizeof(*op))) == NULL ||
-	    (op->notes = json_array()) == NULL) {
-		free(op);
-		mcp_call_fail(call, -32603, "internal error: out of memory");
+	if ((op = srv_op_alloc(call, sizeof(*op), &notes)) == NULL)
 		return NULL;
-	}
+	op->notes = notes;
 	op->call = call;
 	op->obs = udata;
 	op->args = args;
