@@ -1,13 +1,52 @@
 /*
- * Timing and statistics shared by the benchmarks; see benchutil.h.
+ * Shared by the benchmarks; see benchutil.h.
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "benchutil.h"
+
+const char	*bu_progname = "bench";
+pid_t		 bu_live_pid;
+
+void
+bu_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (bu_live_pid > 0)
+		kill(bu_live_pid, SIGKILL);
+	fprintf(stderr, "%s: ", bu_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* The integer s for option flag, within [min, max]; exits otherwise. */
+long
+bu_num_arg(const char *s, const char *flag, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		bu_die("%s: want an integer from %ld to %ld, got '%s'", flag,
+		    min, max, s);
+	return v;
+}
 
 /* The monotonic clock in microseconds. */
 double
@@ -27,6 +66,13 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* v[0..n) in ascending order. */
+void
+bu_sort(double *v, long n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+}
+
 /* Nearest-rank percentiles of v[0..n) (sorted in place); n > 0. */
 struct bu_stats
 bu_summarize(double *v, long n)
@@ -35,7 +81,7 @@ bu_summarize(double *v, long n)
 	double sum = 0;
 	long i, k;
 
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	bu_sort(v, n);
 	for (i = 0; i < n; i++)
 		sum += v[i];
 	k = (50 * n + 99) / 100 - 1;		/* ceil(0.50 n) - 1 */
@@ -64,4 +110,69 @@ bu_print_stats(const char *label, const char *unit, const struct bu_stats *s)
 	printf("%-22s p50 %9.2f %s  p99 %9.2f %s  mean %9.2f  min %9.2f  "
 	    "max %9.2f  (n=%ld)\n", label, s->p50, unit, s->p99, unit,
 	    s->mean, s->min, s->max, s->n);
+}
+
+/*
+ * CPU time the process has used so far, in nanoseconds, summed over its
+ * threads (/proc/PID/task/TID/schedstat, first field); -1 if unknown.
+ * Wall-clock figures suffer when other work shares the machine; this one
+ * much less, so it is reported beside them.
+ */
+long long
+bu_proc_cpu_ns(pid_t pid)
+{
+	char path[96];
+	struct dirent *de;
+	long long sum = 0, v;
+	DIR *d;
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/schedstat",
+		    (long)pid, de->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		if (fscanf(f, "%lld", &v) == 1) {
+			sum += v;
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n > 0 ? sum : -1;
+}
+
+/* User + system CPU time in a wait4() rusage, in milliseconds. */
+double
+bu_cpu_ms(const struct rusage *ru)
+{
+	return (ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e3 +
+	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e3;
+}
+
+/* The memory figures of a live process; all -1 when it has none. */
+struct bu_rss
+bu_read_rss(pid_t pid)
+{
+	struct bu_rss s = { -1, -1, -1, -1 };
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return s;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "VmHWM: %ld", &s.vmhwm);
+		sscanf(line, "VmRSS: %ld", &s.vmrss);
+		sscanf(line, "RssAnon: %ld", &s.rssanon);
+		sscanf(line, "RssFile: %ld", &s.rssfile);
+	}
+	fclose(f);
+	return s;
 }

@@ -32,14 +32,14 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "benchutil.h"
 
 #define GB_MAX_N	1000000L
 #define GB_MAX_W	64
@@ -98,37 +98,11 @@ struct stats {
 	double		 p50, p99;	/* ms */
 };
 
-static void
-die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("ghbench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
+/* The monotonic clock in ms, the unit of every figure here. */
 static double
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	return bu_now_us() / 1e3;
 }
 
 /* Rate and percentiles of n latencies (sorted in place) over wall ms. */
@@ -137,7 +111,7 @@ summarise(double *lat, long n, double wall)
 {
 	struct stats s;
 
-	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+	bu_sort(lat, n);
 	s.rate = n / (wall / 1e3);
 	s.p50 = lat[n / 2];
 	s.p99 = lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
@@ -252,16 +226,16 @@ fixture_start(pid_t *pid, int *rfd)
 	int lfd, p[2];
 
 	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		die("socket: %s", strerror(errno));
+		bu_die("socket: %s", strerror(errno));
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
 	    listen(lfd, 128) == -1 ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &sl) == -1)
-		die("fixture server: %s", strerror(errno));
+		bu_die("fixture server: %s", strerror(errno));
 	if (pipe(p) == -1 || (*pid = fork()) == -1)
-		die("fork: %s", strerror(errno));
+		bu_die("fork: %s", strerror(errno));
 	if (*pid == 0) {
 		close(p[0]);
 		fixture_run(lfd, p[1]);
@@ -304,10 +278,10 @@ hconn_open(struct hconn *c, const struct opts *o)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((unsigned short)o->port);
 	if (inet_pton(AF_INET, o->host, &sa.sin_addr) != 1)
-		die("--url: %s is not an IPv4 address", o->host);
+		bu_die("--url: %s is not an IPv4 address", o->host);
 	if ((c->fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
 	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == -1)
-		die("connect to %s:%d: %s", o->host, o->port, strerror(errno));
+		bu_die("connect to %s:%d: %s", o->host, o->port, strerror(errno));
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->len = 0;
 }
@@ -321,7 +295,7 @@ hconn_send(struct hconn *c)
 
 	c->sent = now_ms();
 	if (write(c->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
-		die("raw HTTP: write: %s", strerror(errno));
+		bu_die("raw HTTP: write: %s", strerror(errno));
 }
 
 /* Read on c; 1 when a whole 200 response is in (and consumed), else 0. */
@@ -334,20 +308,20 @@ hconn_read(struct hconn *c)
 
 	r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 	if (r <= 0)
-		die("raw HTTP: the server closed the connection");
+		bu_die("raw HTTP: the server closed the connection");
 	c->len += (size_t)r;
 	if ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL)
 		return 0;
 	head = (size_t)(end - c->buf) + 4;
 	if (strncmp(c->buf, "HTTP/1.1 200", 12) != 0)
-		die("raw HTTP: not a 200: %.40s", c->buf);
+		bu_die("raw HTTP: not a 200: %.40s", c->buf);
 	*end = '\0';
 	if ((cl = strcasestr(c->buf, "\r\nContent-Length:")) == NULL)
-		die("raw HTTP: no Content-Length");
+		bu_die("raw HTTP: no Content-Length");
 	total = head + strtoul(cl + 17, NULL, 10);
 	*end = '\r';
 	if (total > sizeof(c->buf))
-		die("raw HTTP: answer too large");
+		bu_die("raw HTTP: answer too large");
 	if (c->len < total)
 		return 0;
 	memmove(c->buf, c->buf + total, c->len - total);
@@ -366,7 +340,7 @@ raw_http(const struct opts *o, long n, int w, double *lat)
 	int i, k;
 
 	if (c == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < w; i++)
 		hconn_open(&c[i], o);
 	t0 = now_ms();
@@ -378,7 +352,7 @@ raw_http(const struct opts *o, long n, int w, double *lat)
 			pfd[i].events = POLLIN;
 		}
 		if ((k = poll(pfd, (nfds_t)w, GB_DEADLINE_MS)) <= 0)
-			die("raw HTTP: no answer within %d ms", GB_DEADLINE_MS);
+			bu_die("raw HTTP: no answer within %d ms", GB_DEADLINE_MS);
 		for (i = 0; i < w; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP)) ||
 			    !hconn_read(&c[i]))
@@ -416,7 +390,7 @@ mcp_start(struct mcp *m, const struct opts *o, long maxid)
 
 	snprintf(url, sizeof(url), "http://%s:%d", o->host, o->port);
 	if (pipe(pin) == -1 || pipe(pout) == -1 || (m->pid = fork()) == -1)
-		die("spawn: %s", strerror(errno));
+		bu_die("spawn: %s", strerror(errno));
 	if (m->pid == 0) {
 		dup2(pin[0], 0);
 		dup2(pout[1], 1);
@@ -438,7 +412,7 @@ mcp_start(struct mcp *m, const struct opts *o, long maxid)
 	m->len = 0;
 	if ((m->buf = malloc(GB_BUF)) == NULL ||
 	    (m->sent = calloc((size_t)maxid + 1, sizeof(double))) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 }
 
 static void
@@ -450,7 +424,7 @@ mcp_write(struct mcp *m, const char *s, size_t len)
 		if ((w = write(m->in, s, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			die("write to afu9-github: %s (did %s start?)",
+			bu_die("write to afu9-github: %s (did %s start?)",
 			    strerror(errno), m->argv0);
 		}
 		s += w;
@@ -469,12 +443,12 @@ mcp_line(struct mcp *m, size_t *linelen)
 
 	while ((nl = memchr(m->buf, '\n', m->len)) == NULL) {
 		if (m->len == GB_BUF)
-			die("a message longer than %d bytes", GB_BUF);
+			bu_die("a message longer than %d bytes", GB_BUF);
 		if (poll(&pfd, 1, GB_DEADLINE_MS) != 1)
-			die("afu9-github did not answer within %d ms",
+			bu_die("afu9-github did not answer within %d ms",
 			    GB_DEADLINE_MS);
 		if ((r = read(m->out, m->buf + m->len, GB_BUF - m->len)) <= 0)
-			die("afu9-github closed its output");
+			bu_die("afu9-github closed its output");
 		m->len += (size_t)r;
 	}
 	*nl = '\0';
@@ -516,11 +490,11 @@ mcp_recv(struct mcp *m, int ping)
 	long id;
 
 	if ((p = strstr(l, "\"id\":")) == NULL)
-		die("a message without an id: %.200s", l);
+		bu_die("a message without an id: %.200s", l);
 	id = strtol(p + 5, NULL, 10);
 	if (strstr(l, "\"result\"") == NULL || strstr(l, "\"isError\":true") ||
 	    (!ping && strstr(l, "Login fails on Safari") == NULL))
-		die("call %ld failed: %.300s", id, l);
+		bu_die("call %ld failed: %.300s", id, l);
 	mcp_consume(m, n);
 	return id;
 }
@@ -552,31 +526,13 @@ mcp_run(struct mcp *m, long first, long n, int w, int ping, double *lat)
 	while (done < n) {
 		id = mcp_recv(m, ping);
 		if (id < first || id >= first + n)
-			die("an answer to id %ld, not in [%ld, %ld)", id, first,
+			bu_die("an answer to id %ld, not in [%ld, %ld)", id, first,
 			    first + n);
 		lat[done++] = now_ms() - m->sent[id];
 		if (next < first + n)
 			mcp_send(m, next++, ping);
 	}
 	return summarise(lat, n, now_ms() - t0);
-}
-
-/* VmRSS and VmHWM of pid in KiB. */
-static void
-rss_of(pid_t pid, long *rss, long *hwm)
-{
-	char path[64], line[256];
-	FILE *f;
-
-	*rss = *hwm = -1;
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		sscanf(line, "VmRSS: %ld", rss);
-		sscanf(line, "VmHWM: %ld", hwm);
-	}
-	fclose(f);
 }
 
 /* ---- main ---- */
@@ -676,13 +632,15 @@ main(int argc, char **argv)
 	struct mcp m;
 	pid_t fx = -1;
 	double *lat;
-	long warm, id = 1, rss, hwm, conns = -1;
+	struct bu_rss mem;
+	long warm, id = 1, conns = -1;
 	int rfd = -1, i, st;
 
 	memset(&o, 0, sizeof(o));
+	bu_progname = "ghbench";
 	parse(argc, argv, &o);
 	if (o.n < 10 || o.n > GB_MAX_N || o.w < 1 || o.w > GB_MAX_W)
-		die("-n must be 10..%ld and -w 1..%d", GB_MAX_N, GB_MAX_W);
+		bu_die("-n must be 10..%ld and -w 1..%d", GB_MAX_N, GB_MAX_W);
 	signal(SIGPIPE, SIG_IGN);
 	if (o.port == 0) {
 		snprintf(o.host, sizeof(o.host), "127.0.0.1");
@@ -690,7 +648,7 @@ main(int argc, char **argv)
 	}
 	warm = o.n / 10;
 	if ((lat = calloc((size_t)o.n, sizeof(*lat))) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	raw_http(&o, warm, 1, lat);
 	r[0].seq = raw_http(&o, o.n, 1, lat);
 	r[0].conc = raw_http(&o, o.n, o.w, lat);
@@ -707,20 +665,20 @@ main(int argc, char **argv)
 		r[i].conc = mcp_run(&m, id, o.n, o.w, i == 1, lat);
 		id += o.n;
 	}
-	rss_of(m.pid, &rss, &hwm);
+	mem = bu_read_rss(m.pid);
 	close(m.in);
 	if (waitpid(m.pid, &st, 0) == -1 || !WIFEXITED(st) ||
 	    WEXITSTATUS(st) != 0)
-		die("afu9-github did not exit cleanly (status %d)", st);
+		bu_die("afu9-github did not exit cleanly (status %d)", st);
 	if (fx != -1) {
 		conns = fixture_accepted(rfd) - conns;
 		kill(fx, SIGTERM);
 		waitpid(fx, NULL, 0);
 	}
 	if (o.json)
-		print_json(&o, r, 3, rss, hwm, conns);
+		print_json(&o, r, 3, mem.vmrss, mem.vmhwm, conns);
 	else
-		print_text(&o, r, 3, rss, hwm, conns);
+		print_text(&o, r, 3, mem.vmrss, mem.vmhwm, conns);
 	free(lat);
 	free(m.buf);
 	free(m.sent);

@@ -141,10 +141,6 @@ struct reqtmpl {
 	size_t		 prelen, postlen;
 };
 
-struct rss {
-	long		 vmhwm, vmrss, rssanon, rssfile;	/* KiB; -1 unknown */
-};
-
 static void __attribute__((format(printf, 2, 3)))
 seterr(struct conn *c, const char *fmt, ...)
 {
@@ -153,24 +149,6 @@ seterr(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
-}
-
-/* The server process not yet reaped, killed by die(). */
-static pid_t live_pid;
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (live_pid > 0)
-		kill(live_pid, SIGKILL);
-	fputs("mcpbench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
 }
 
 /* ---- process ---- */
@@ -229,7 +207,7 @@ conn_spawn(struct conn *c, char **argv, enum framing fr)
 		close(out[0]);
 		return -1;
 	}
-	live_pid = c->pid;
+	bu_live_pid = c->pid;
 	c->wfd = in[1];
 	c->rfd = out[0];
 	fcntl(c->wfd, F_SETFL, O_NONBLOCK);
@@ -319,8 +297,8 @@ conn_reap(struct conn *c, int ms)
 		r = wait4(c->pid, &c->status, WNOHANG, &c->ru);
 		if (r == c->pid) {
 			c->reaped = 1;
-			if (live_pid == c->pid)
-				live_pid = 0;
+			if (bu_live_pid == c->pid)
+				bu_live_pid = 0;
 			return 1;
 		}
 		if (r == -1 && errno != EINTR)
@@ -1102,45 +1080,9 @@ roundtrip(struct conn *c, struct reqtmpl *t, long long id, int timeout_ms,
 }
 
 /*
- * CPU time the process has used so far, in nanoseconds, summed over its
- * threads (/proc/PID/task/TID/schedstat, first field); -1 if unknown.
- * Wall-clock figures suffer when other work shares the machine; this one
- * much less, so it is reported beside them.
- */
-static long long
-proc_cpu_ns(pid_t pid)
-{
-	char path[96];
-	struct dirent *de;
-	long long sum = 0, v;
-	DIR *d;
-	FILE *f;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/schedstat",
-		    (long)pid, de->d_name);
-		if ((f = fopen(path, "re")) == NULL)
-			continue;
-		if (fscanf(f, "%lld", &v) == 1) {
-			sum += v;
-			n++;
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return n > 0 ? sum : -1;
-}
-
-/*
  * CPU time used so far by the direct children of pid (processes whose
  * parent it is, found by scanning /proc/N/stat), in nanoseconds, as
- * proc_cpu_ns() sums it.  Children that exited meanwhile are not
+ * bu_proc_cpu_ns() sums it.  Children that exited meanwhile are not
  * counted, nor grandchildren.  Returns 0 when there are none, -1 when
  * /proc cannot be read.
  */
@@ -1166,7 +1108,7 @@ proc_children_cpu_ns(pid_t pid)
 		if (fgets(line, sizeof(line), f) != NULL &&
 		    (rp = strrchr(line, ')')) != NULL &&
 		    sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == pid &&
-		    (v = proc_cpu_ns((pid_t)atol(de->d_name))) > 0)
+		    (v = bu_proc_cpu_ns((pid_t)atol(de->d_name))) > 0)
 			sum += v;
 		fclose(f);
 	}
@@ -1191,7 +1133,7 @@ struct bench {
 	long		 pcall_tool_errors;
 	long		 busy_calls, busy_tool_errors;	/* --busy */
 	double		 busy_rate, busy_cpu_us, busy_child_us;
-	struct rss	 rss;
+	struct bu_rss	 rss;
 	long		 ru_maxrss;	/* KiB */
 	long		 notifications, server_requests;
 	int		 exit_status;	/* -1 unknown */
@@ -1213,23 +1155,15 @@ session_open(struct bench *b, struct conn *c, double *ms)
 
 	t0 = bu_now_us();
 	if (conn_spawn(c, b->o->argv, b->o->framing) == -1)
-		die("%s: %s", b->o->argv[0], c->err);
+		bu_die("%s: %s", b->o->argv[0], c->err);
 	if (roundtrip(c, &b->init, 0, b->o->timeout_ms,
 	    "awaiting the initialize response", &r) == -1)
-		die("%s", c->err);
+		bu_die("%s", c->err);
 	*ms = (bu_now_us() - t0) / 1e3;
 	if (r.is_error)
-		die("initialize failed: %d %s", r.err_code, r.err_msg);
+		bu_die("initialize failed: %d %s", r.err_code, r.err_msg);
 	if (conn_queue(c, note, strlen(note)) == -1 || conn_flush(c) == -1)
-		die("%s", c->err);
-}
-
-/* User + system CPU time in a wait4() rusage, in milliseconds. */
-static double
-cpu_ms(const struct rusage *ru)
-{
-	return (ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e3 +
-	    (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e3;
+		bu_die("%s", c->err);
 }
 
 /*
@@ -1249,12 +1183,12 @@ phase_spawn(struct bench *b)
 	v = calloc((size_t)b->o->spawns, sizeof(*v));
 	cpu = calloc((size_t)b->o->spawns, sizeof(*cpu));
 	if (v == NULL || cpu == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < b->o->spawns; i++) {
 		session_open(b, &c, &v[i]);
 		if (conn_close(&c) != 0)
 			fprintf(stderr, "mcpbench: spawn %ld: %s\n", i, c.err);
-		cpu[i] = cpu_ms(&c.ru);
+		cpu[i] = bu_cpu_ms(&c.ru);
 		conn_free(&c);
 	}
 	b->spawn_ms = bu_summarize(v, b->o->spawns);
@@ -1278,28 +1212,28 @@ phase_seq(struct bench *b, struct conn *c, struct reqtmpl *t,
 	long i, total = b->o->warmup + b->o->n;
 
 	if ((v = calloc((size_t)b->o->n, sizeof(*v))) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < total; i++) {
 		long long id = ++b->next_id;
 
 		snprintf(what, sizeof(what), "awaiting the response to %s "
 		    "id %lld", label, id);
 		if (i == b->o->warmup) {
-			cpu0 = proc_cpu_ns(c->pid);
+			cpu0 = bu_proc_cpu_ns(c->pid);
 			if (child_us)
 				ch0 = proc_children_cpu_ns(c->pid);
 		}
 		t0 = bu_now_us();
 		if (roundtrip(c, t, id, b->o->timeout_ms, what, &r) == -1)
-			die("%s", c->err);
+			bu_die("%s", c->err);
 		if (i >= b->o->warmup)
 			v[i - b->o->warmup] = bu_now_us() - t0;
 		if (r.is_error)
-			die("%s: error %d %s", what, r.err_code, r.err_msg);
+			bu_die("%s: error %d %s", what, r.err_code, r.err_msg);
 		if (r.tool_error && tool_errors && i >= b->o->warmup)
 			(*tool_errors)++;
 	}
-	*cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid), b->o->n);
+	*cpu_us = bu_cpu_per_msg_us(cpu0, bu_proc_cpu_ns(c->pid), b->o->n);
 	if (child_us)
 		*child_us = bu_cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
 		    b->o->n);
@@ -1335,7 +1269,7 @@ pipe_round(struct bench *b, struct conn *c, struct reqtmpl *t,
 
 	snprintf(what, sizeof(what), "awaiting pipelined %s responses", label);
 	if ((seen = calloc((size_t)m / 8 + 1, 1)) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	t0 = bu_now_us();
 	deadline = t0 + b->o->timeout_ms * 1e3;
 	while (got < m) {
@@ -1343,22 +1277,22 @@ pipe_round(struct bench *b, struct conn *c, struct reqtmpl *t,
 			m = sent;
 		while (sent < m && sent - got < w)
 			if (queue_req(c, t, base + sent++) == -1)
-				die("%s", c->err);
+				bu_die("%s", c->err);
 		if (got == m)
 			break;
 		if (conn_flush(c) == -1 || conn_fill(c, deadline, what) == -1)
-			die("%s (%ld of %ld answered)", c->err, got, sent);
+			bu_die("%s (%ld of %ld answered)", c->err, got, sent);
 		while ((k = conn_next(c, &msg, &len)) == 1) {
 			if ((k = handle_msg(c, msg, len, &r)) == -1)
-				die("%s", c->err);
+				bu_die("%s", c->err);
 			if (k == 0)
 				continue;
 			id = r.id - base;
 			if (id < 0 || id >= sent || (seen[id / 8] & (1u << (id % 8))))
-				die("pipelined: unexpected or repeated "
+				bu_die("pipelined: unexpected or repeated "
 				    "response id %lld", r.id);
 			if (r.is_error)
-				die("pipelined %s %lld: error %d %s", label,
+				bu_die("pipelined %s %lld: error %d %s", label,
 				    r.id, r.err_code, r.err_msg);
 			if (r.tool_error && tool_errors)
 				(*tool_errors)++;
@@ -1367,7 +1301,7 @@ pipe_round(struct bench *b, struct conn *c, struct reqtmpl *t,
 			progress = 1;
 		}
 		if (k == -1)
-			die("%s", c->err);
+			bu_die("%s", c->err);
 		if (progress)
 			deadline = bu_now_us() + b->o->timeout_ms * 1e3;
 		progress = 0;
@@ -1388,23 +1322,23 @@ static void
 phase_pipe(struct bench *b, struct conn *c)
 {
 	double v[MB_MAX_ROUNDS];
-	long long cpu0 = proc_cpu_ns(c->pid), ch0;
+	long long cpu0 = bu_proc_cpu_ns(c->pid), ch0;
 	long i, done;
 
 	for (i = 0; i < b->o->rounds; i++)
 		v[i] = pipe_round(b, c, &b->ping, "ping", b->o->m, 0, &done,
 		    NULL);
-	b->pipe_cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
+	b->pipe_cpu_us = bu_cpu_per_msg_us(cpu0, bu_proc_cpu_ns(c->pid),
 	    b->o->rounds * b->o->m);
 	b->pipe_rate = bu_summarize(v, b->o->rounds);
 	if (!b->o->pipe_calls)
 		return;
-	cpu0 = proc_cpu_ns(c->pid);
+	cpu0 = bu_proc_cpu_ns(c->pid);
 	ch0 = proc_children_cpu_ns(c->pid);
 	for (i = 0; i < b->o->rounds; i++)
 		v[i] = pipe_round(b, c, &b->call, "tools/call", b->o->m, 0,
 		    &done, &b->pcall_tool_errors);
-	b->pcall_cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
+	b->pcall_cpu_us = bu_cpu_per_msg_us(cpu0, bu_proc_cpu_ns(c->pid),
 	    b->o->rounds * b->o->m);
 	b->pcall_child_us = bu_cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
 	    b->o->rounds * b->o->m);
@@ -1415,37 +1349,16 @@ phase_pipe(struct bench *b, struct conn *c)
 static void
 phase_busy(struct bench *b, struct conn *c)
 {
-	long long cpu0 = proc_cpu_ns(c->pid), ch0;
+	long long cpu0 = bu_proc_cpu_ns(c->pid), ch0;
 
 	ch0 = proc_children_cpu_ns(c->pid);
 	b->busy_rate = pipe_round(b, c, &b->call, "tools/call", MB_MAX_COUNT,
 	    bu_now_us() + b->o->busy_s * 1e6, &b->busy_calls,
 	    &b->busy_tool_errors);
-	b->busy_cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(c->pid),
+	b->busy_cpu_us = bu_cpu_per_msg_us(cpu0, bu_proc_cpu_ns(c->pid),
 	    b->busy_calls);
 	b->busy_child_us = bu_cpu_per_msg_us(ch0, proc_children_cpu_ns(c->pid),
 	    b->busy_calls);
-}
-
-/* VmHWM, VmRSS, RssAnon, RssFile of pid in KiB (-1 when absent). */
-static struct rss
-read_rss(pid_t pid)
-{
-	struct rss s = { -1, -1, -1, -1 };
-	char path[64], line[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return s;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "VmHWM: %ld", &s.vmhwm);
-		sscanf(line, "VmRSS: %ld", &s.vmrss);
-		sscanf(line, "RssAnon: %ld", &s.rssanon);
-		sscanf(line, "RssFile: %ld", &s.rssfile);
-	}
-	fclose(f);
-	return s;
 }
 
 static void
@@ -1473,7 +1386,7 @@ phase_session(struct bench *b)
 		phase_pipe(b, &c);
 	if (b->o->busy_s > 0)
 		phase_busy(b, &c);
-	b->rss = read_rss(c.pid);
+	b->rss = bu_read_rss(c.pid);
 	b->notifications = c.notifications;
 	b->server_requests = c.server_requests;
 	if (conn_close(&c) != 0)
@@ -1501,22 +1414,22 @@ build_templates(struct bench *b)
 	if (tmpl_init(&b->init, "{\"jsonrpc\":\"2.0\",\"id\":", post) == -1 ||
 	    tmpl_init(&b->ping, "{\"jsonrpc\":\"2.0\",\"id\":",
 	    ",\"method\":\"ping\"}") == -1)
-		die("out of memory");
+		bu_die("out of memory");
 	if (o->tool == NULL)
 		return;
 	if ((args = json_loads(o->args, 0, &je)) == NULL)
-		die("--args: %s", je.text);
+		bu_die("--args: %s", je.text);
 	if (!json_is_object(args))
-		die("--args must be a JSON object");
+		bu_die("--args must be a JSON object");
 	name = json_string(o->tool);
 	argtxt = json_dumps(args, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	nametxt = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
 	if (argtxt == NULL || nametxt == NULL)
-		die("--tool: not valid UTF-8, or out of memory");
+		bu_die("--tool: not valid UTF-8, or out of memory");
 	if (asprintf(&pre, ",\"method\":\"tools/call\",\"params\":{\"name\":"
 	    "%s,\"arguments\":%s}}", nametxt, argtxt) < 0 ||
 	    tmpl_init(&b->call, "{\"jsonrpc\":\"2.0\",\"id\":", pre) == -1)
-		die("out of memory");
+		bu_die("out of memory");
 	free(pre);
 	free(argtxt);
 	free(nametxt);
@@ -1534,7 +1447,7 @@ command_line(char **argv)
 	for (i = 0; argv[i]; i++)
 		len += strlen(argv[i]) + 1;
 	if ((s = calloc(len, 1)) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; argv[i]; i++) {
 		if (i)
 			strcat(s, " ");
@@ -1656,7 +1569,7 @@ print_json(struct bench *b, const char *cmd)
 	}
 	if ((s = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
 	    JSON_REAL_PRECISION(12))) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	puts(s);
 	free(s);
 	json_decref(o);
@@ -1745,20 +1658,6 @@ usage(int code)
 	exit(code);
 }
 
-static long
-num_arg(const char *s, const char *flag, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		die("%s: want an integer from %ld to %ld, got '%s'", flag, min,
-		    max, s);
-	return v;
-}
-
 static void
 parse_opts(struct opts *o, int argc, char **argv)
 {
@@ -1793,26 +1692,29 @@ parse_opts(struct opts *o, int argc, char **argv)
 			else if (strcmp(optarg, "cl") == 0)
 				o->framing = FR_CL;
 			else
-				die("--framing: ndjson or cl, not '%s'", optarg);
+				bu_die("--framing: ndjson or cl, not '%s'",
+				    optarg);
 			break;
 		case 's':
-			o->spawns = num_arg(optarg, "--spawns", 0, 100000);
+			o->spawns = bu_num_arg(optarg, "--spawns", 0, 100000);
 			break;
 		case 'n':
-			o->n = num_arg(optarg, "--count", 0, MB_MAX_COUNT);
+			o->n = bu_num_arg(optarg, "--count", 0, MB_MAX_COUNT);
 			break;
 		case 'm':
-			o->m = num_arg(optarg, "--messages", 0, MB_MAX_COUNT);
+			o->m = bu_num_arg(optarg, "--messages", 0,
+			    MB_MAX_COUNT);
 			break;
 		case 'w':
-			o->window = num_arg(optarg, "--window", 1, 1000000);
+			o->window = bu_num_arg(optarg, "--window", 1, 1000000);
 			break;
 		case 'r':
-			o->rounds = num_arg(optarg, "--rounds", 1,
+			o->rounds = bu_num_arg(optarg, "--rounds", 1,
 			    MB_MAX_ROUNDS);
 			break;
 		case 'W':
-			o->warmup = num_arg(optarg, "--warmup", 0, MB_MAX_COUNT);
+			o->warmup = bu_num_arg(optarg, "--warmup", 0,
+			    MB_MAX_COUNT);
 			break;
 		case 't':
 			o->tool = optarg;
@@ -1823,10 +1725,10 @@ parse_opts(struct opts *o, int argc, char **argv)
 		case 'p':
 			o->protover = optarg;
 			if (strpbrk(optarg, "\"\\") || strlen(optarg) > 64)
-				die("--protocol: not a version string");
+				bu_die("--protocol: not a version string");
 			break;
 		case 'T':
-			o->timeout_ms = (int)num_arg(optarg, "--timeout", 1,
+			o->timeout_ms = (int)bu_num_arg(optarg, "--timeout", 1,
 			    3600000);
 			break;
 		case 'j':
@@ -1836,7 +1738,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 			o->pipe_calls = 1;
 			break;
 		case 'B':
-			o->busy_s = num_arg(optarg, "--busy", 0, 86400);
+			o->busy_s = bu_num_arg(optarg, "--busy", 0, 86400);
 			break;
 		case 'h':
 			usage(0);
@@ -1847,7 +1749,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	if (optind >= argc)
 		usage(2);
 	if ((o->pipe_calls || o->busy_s > 0) && o->tool == NULL)
-		die("--pipe-calls and --busy need --tool");
+		bu_die("--pipe-calls and --busy need --tool");
 	o->argv = argv + optind;
 }
 
@@ -1858,6 +1760,7 @@ main(int argc, char **argv)
 	struct bench b;
 	char *cmd;
 
+	bu_progname = "mcpbench";
 	parse_opts(&o, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&b, 0, sizeof(b));

@@ -43,42 +43,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 failed=0
-
-# quote ARG: ARG as it would be typed to a shell.
-quote() {
-	case $1 in
-	*[!A-Za-z0-9_./=:,+-]*)
-		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
-	*)	printf '%s' "$1" ;;
-	esac
-}
-
-# show CMD...: print the command as it would be typed.
-show() {
-	line=
-	for a in "$@"; do
-		line="$line${line:+ }$(quote "$a")"
-	done
-	printf '+ %s\n' "$line"
-}
-
-# run NAME CMD...: print the command, run it, keep its JSON in $tmp/NAME.
-run() {
-	name=$1
-	shift
-	show "$@"
-	if ! "$@" > "$tmp/$name"; then
-		echo "orchbench: $name failed (see above)" >&2
-		rm -f "$tmp/$name"
-		failed=1
-	fi
-}
-
-# get NAME KEY: a numeric value from NAME's flat JSON, or "" if absent.
-get() {
-	[ -f "$tmp/$1" ] || return 0
-	sed -n "s/^ *\"$2\": *\\([-0-9.e+]*\\),\\{0,1\\}\$/\\1/p" "$tmp/$1"
-}
+prog=orchbench
+# shellcheck source=bench/benchlib.sh
+. "$(dirname "$0")/benchlib.sh"
 
 for p in bench/mcpbench bench/httpbench t/conformance-server \
     orchestrator/afu9; do
@@ -167,6 +134,13 @@ run gateway "$B/bench/mcpbench" --json $GW_ARGS --pipe-calls \
     --tool conf.echo --args "$ECHO" -- \
     "$B/orchestrator/afu9" serve --stdio --config "$tmp/gw.json"
 
+# stop_bg: end the background process $bg and reap it.
+stop_bg() {
+	kill "$bg" 2>/dev/null
+	wait "$bg" 2>/dev/null
+	bg=
+}
+
 # health_busy NAME TOOL ARGS WINDOW: /health under wrk while mcpbench
 # keeps WINDOW calls of TOOL in flight through the stdio gateway; the
 # load's own figures go to $tmp/NAME.load.
@@ -215,9 +189,7 @@ if [ $have_wrk = 1 ]; then
 		echo "orchbench: httpbench did not start" >&2
 		failed=1
 	fi
-	kill "$bg" 2>/dev/null
-	wait "$bg" 2>/dev/null
-	bg=
+	stop_bg
 
 	# afu9 serve (HTTP mode), its child idle.
 	port=$(free_port)
@@ -232,38 +204,11 @@ if [ $have_wrk = 1 ]; then
 		cat "$tmp/idle.log" >&2
 		failed=1
 	fi
-	kill "$bg" 2>/dev/null
-	wait "$bg" 2>/dev/null
-	bg=
+	stop_bg
 
 	health_busy h_sleep conf.sleep "$SLEEP" 32
 	health_busy h_echo conf.echo "$ECHO" 16
 fi
-
-# fmt VALUE [DECIMALS]: a number, or "-" when absent.
-fmt() {
-	if [ -z "$1" ]; then printf '%s' -; else
-		awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'
-	fi
-}
-
-ratio() {
-	[ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" \
-	    'BEGIN { if (b > 0) printf "%.4f", a / b }'
-}
-
-# check LABEL VALUE OP LIMIT NOTE: one target line; VALUE may be empty.
-check() {
-	if [ -z "$2" ]; then
-		printf '%-46s %10s   %s\n' "$1" "n/a" "$5"
-		return
-	fi
-	awk -v l="$1" -v v="$2" -v op="$3" -v lim="$4" -v note="$5" 'BEGIN {
-		ok = (op == "<=") ? v <= lim : (op == ">=") ? v >= lim : v < lim
-		printf "%-46s %10.2f   %s %s %s  %s\n", l, v,
-		    ok ? "met:" : "MISSED:", op, lim, note
-	}'
-}
 
 # grow LABEL KEY DEC: direct, gateway, gateway / direct.
 grow() {

@@ -20,7 +20,6 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,44 +50,6 @@ struct peer {
 
 static char	 self[4096];	/* our own binary, for exec */
 static char	*msg;		/* one message, opts.size bytes */
-
-static pid_t	 live_pid;	/* the echo child not yet reaped */
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (live_pid > 0)
-		kill(live_pid, SIGKILL);
-	fputs("pipebench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-/*
- * CPU time the process has used so far in ns (/proc/PID/schedstat, first
- * field), or -1.  As in mcpbench: less disturbed by a busy machine than
- * wall time.
- */
-static long long
-proc_cpu_ns(pid_t pid)
-{
-	char path[64];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/schedstat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
 
 /* The child: copy stdin to stdout until EOF.  Never returns. */
 static void __attribute__((noreturn))
@@ -123,9 +84,9 @@ peer_spawn(struct peer *p)
 	char *argv[] = { self, "--echo-child", NULL };
 
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
-		die("pipe: %s", strerror(errno));
+		bu_die("pipe: %s", strerror(errno));
 	if ((p->pid = fork()) == -1)
-		die("fork: %s", strerror(errno));
+		bu_die("fork: %s", strerror(errno));
 	if (p->pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1)
@@ -133,7 +94,7 @@ peer_spawn(struct peer *p)
 		execv(self, argv);
 		_exit(127);
 	}
-	live_pid = p->pid;
+	bu_live_pid = p->pid;
 	close(in[0]);
 	close(out[1]);
 	p->wfd = in[1];
@@ -149,30 +110,20 @@ peer_spawn(struct peer *p)
 static long
 peer_close(struct peer *p, int want_rss, double *cpu)
 {
-	char path[64], line[256];
 	struct rusage ru;
-	long hwm = -1;
-	FILE *f;
+	long hwm;
 	int status;
 
-	if (want_rss) {
-		snprintf(path, sizeof(path), "/proc/%ld/status", (long)p->pid);
-		if ((f = fopen(path, "re")) != NULL) {
-			while (fgets(line, sizeof(line), f))
-				sscanf(line, "VmHWM: %ld", &hwm);
-			fclose(f);
-		}
-	}
+	hwm = want_rss ? bu_read_rss(p->pid).vmhwm : -1;
 	close(p->wfd);
 	close(p->rfd);
 	while (wait4(p->pid, &status, 0, &ru) == -1)
 		if (errno != EINTR)
-			die("wait4: %s", strerror(errno));
-	live_pid = 0;
-	*cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+			bu_die("wait4: %s", strerror(errno));
+	bu_live_pid = 0;
+	*cpu = bu_cpu_ms(&ru);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("echo child ended badly (wait status %#x)", status);
+		bu_die("echo child ended badly (wait status %#x)", status);
 	return hwm;
 }
 
@@ -193,7 +144,7 @@ pump(struct peer *p, const char *out, size_t wlen, size_t *woff,
 	for (;;) {
 		left = (int)((deadline - bu_now_us()) / 1e3);
 		if (left <= 0)
-			die("timed out waiting for the echo child");
+			bu_die("timed out waiting for the echo child");
 		pfd[0] = (struct pollfd){ .fd = p->rfd, .events = POLLIN };
 		nfd = 1;
 		if (*woff < wlen) {
@@ -204,12 +155,12 @@ pump(struct peer *p, const char *out, size_t wlen, size_t *woff,
 		if (poll(pfd, (nfds_t)nfd, left) == -1) {
 			if (errno == EINTR)
 				continue;
-			die("poll: %s", strerror(errno));
+			bu_die("poll: %s", strerror(errno));
 		}
 		if (nfd == 2 && pfd[1].revents) {
 			n = write(p->wfd, out + *woff, wlen - *woff);
 			if (n == -1 && errno != EAGAIN && errno != EINTR)
-				die("write: %s", strerror(errno));
+				bu_die("write: %s", strerror(errno));
 			if (n > 0)
 				*woff += (size_t)n;
 		}
@@ -219,9 +170,9 @@ pump(struct peer *p, const char *out, size_t wlen, size_t *woff,
 		if (n > 0)
 			return (size_t)n;
 		if (n == 0)
-			die("echo child closed its stdout");
+			bu_die("echo child closed its stdout");
 		if (errno != EAGAIN && errno != EINTR)
-			die("read: %s", strerror(errno));
+			bu_die("read: %s", strerror(errno));
 	}
 }
 
@@ -238,7 +189,7 @@ push(struct peer *p, const char *out, size_t wlen, size_t *woff)
 				continue;
 			if (errno == EAGAIN)
 				return;
-			die("write: %s", strerror(errno));
+			bu_die("write: %s", strerror(errno));
 		}
 		*woff += (size_t)n;
 	}
@@ -255,8 +206,8 @@ roundtrip(struct peer *p, const struct opts *o)
 	while (got < len)
 		got += pump(p, msg, len, &woff, deadline);
 	if (got != len)
-		die("echo child sent %zu bytes for one %zu-byte message", got,
-		    len);
+		bu_die("echo child sent %zu bytes for one %zu-byte message",
+		    got, len);
 }
 
 /* Wall time fork() to first echo into *wall; CPU per child life into *cpu. */
@@ -270,7 +221,7 @@ phase_spawn(const struct opts *o, struct bu_stats *wall, struct bu_stats *cpu)
 	v = calloc((size_t)o->spawns, sizeof(*v));
 	c = calloc((size_t)o->spawns, sizeof(*c));
 	if (v == NULL || c == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < o->spawns; i++) {
 		t0 = bu_now_us();
 		peer_spawn(&p);
@@ -294,16 +245,16 @@ phase_seq(struct peer *p, const struct opts *o, double *cpu_us)
 	long i;
 
 	if ((v = calloc((size_t)o->n, sizeof(*v))) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	for (i = 0; i < o->warmup; i++)
 		roundtrip(p, o);
-	cpu0 = proc_cpu_ns(p->pid);
+	cpu0 = bu_proc_cpu_ns(p->pid);
 	for (i = 0; i < o->n; i++) {
 		t0 = bu_now_us();
 		roundtrip(p, o);
 		v[i] = bu_now_us() - t0;
 	}
-	*cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(p->pid), o->n);
+	*cpu_us = bu_cpu_per_msg_us(cpu0, bu_proc_cpu_ns(p->pid), o->n);
 	s = bu_summarize(v, o->n);
 	free(v);
 	return s;
@@ -323,7 +274,7 @@ pipe_round(struct peer *p, const struct opts *o)
 	char *q;
 
 	if ((q = malloc(cap)) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	t0 = bu_now_us();
 	deadline = t0 + o->timeout_ms * 1e3;
 	while (got < o->m) {
@@ -339,7 +290,7 @@ pipe_round(struct peer *p, const struct opts *o)
 		back += pump(p, q, qlen, &woff, deadline);
 		got = (long)(back / len);
 		if (got > sent)
-			die("echo child sent more than it was sent");
+			bu_die("echo child sent more than it was sent");
 		deadline = bu_now_us() + o->timeout_ms * 1e3;
 	}
 	free(q);
@@ -351,12 +302,13 @@ static struct bu_stats
 phase_pipe(struct peer *p, const struct opts *o, double *cpu_us)
 {
 	double v[PB_MAX_ROUNDS];
-	long long cpu0 = proc_cpu_ns(p->pid);
+	long long cpu0 = bu_proc_cpu_ns(p->pid);
 	long i;
 
 	for (i = 0; i < o->rounds; i++)
 		v[i] = pipe_round(p, o);
-	*cpu_us = bu_cpu_per_msg_us(cpu0, proc_cpu_ns(p->pid), o->rounds * o->m);
+	*cpu_us = bu_cpu_per_msg_us(cpu0, bu_proc_cpu_ns(p->pid),
+	    o->rounds * o->m);
 	return bu_summarize(v, o->rounds);
 }
 
@@ -389,20 +341,6 @@ usage(int code)
 	exit(code);
 }
 
-static long
-num_arg(const char *s, const char *flag, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		die("%s: want an integer from %ld to %ld, got '%s'", flag, min,
-		    max, s);
-	return v;
-}
-
 static void
 parse_opts(struct opts *o, int argc, char **argv)
 {
@@ -427,29 +365,31 @@ parse_opts(struct opts *o, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "s:n:m:w:r:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			o->spawns = num_arg(optarg, "--spawns", 0, 100000);
+			o->spawns = bu_num_arg(optarg, "--spawns", 0, 100000);
 			break;
 		case 'n':
-			o->n = num_arg(optarg, "--count", 0, PB_MAX_COUNT);
+			o->n = bu_num_arg(optarg, "--count", 0, PB_MAX_COUNT);
 			break;
 		case 'm':
-			o->m = num_arg(optarg, "--messages", 0, PB_MAX_COUNT);
+			o->m = bu_num_arg(optarg, "--messages", 0,
+			    PB_MAX_COUNT);
 			break;
 		case 'w':
-			o->window = num_arg(optarg, "--window", 1, 1000000);
+			o->window = bu_num_arg(optarg, "--window", 1, 1000000);
 			break;
 		case 'r':
-			o->rounds = num_arg(optarg, "--rounds", 1,
+			o->rounds = bu_num_arg(optarg, "--rounds", 1,
 			    PB_MAX_ROUNDS);
 			break;
 		case 'W':
-			o->warmup = num_arg(optarg, "--warmup", 0, PB_MAX_COUNT);
+			o->warmup = bu_num_arg(optarg, "--warmup", 0,
+			    PB_MAX_COUNT);
 			break;
 		case 'S':
-			o->size = num_arg(optarg, "--size", 1, PB_MAX_SIZE);
+			o->size = bu_num_arg(optarg, "--size", 1, PB_MAX_SIZE);
 			break;
 		case 'T':
-			o->timeout_ms = (int)num_arg(optarg, "--timeout", 1,
+			o->timeout_ms = (int)bu_num_arg(optarg, "--timeout", 1,
 			    3600000);
 			break;
 		case 'j':
@@ -477,7 +417,7 @@ make_message(long size)
 	char *m;
 
 	if ((m = malloc((size_t)size)) == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	memset(m, ' ', (size_t)size);
 	memcpy(m, ping, (size_t)size - 1 < sizeof(ping) - 1 ?
 	    (size_t)size - 1 : sizeof(ping) - 1);
@@ -496,16 +436,17 @@ main(int argc, char **argv)
 	long hwm;
 	ssize_t n;
 
+	bu_progname = "pipebench";
 	if (argc == 2 && strcmp(argv[1], "--echo-child") == 0)
 		echo_child();
 	msg = strdup("{\"jsonrpc\":\"2.0\",\"id\":100000,\"method\":"
 	    "\"ping\"}\n");
 	if (msg == NULL)
-		die("out of memory");
+		bu_die("out of memory");
 	parse_opts(&o, argc, argv);
 	make_message(o.size);
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
-		die("readlink /proc/self/exe: %s", strerror(errno));
+		bu_die("readlink /proc/self/exe: %s", strerror(errno));
 	self[n] = '\0';
 	signal(SIGPIPE, SIG_IGN);
 

@@ -46,37 +46,9 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/afu9-bench.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 failed=0
-
-# quote ARG: ARG as it would be typed to a shell.
-quote() {
-	case $1 in
-	*[!A-Za-z0-9_./=:,+-]*)
-		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
-	*)	printf '%s' "$1" ;;
-	esac
-}
-
-# run NAME CMD...: print the command, run it, keep its JSON in $tmp/NAME.
-run() {
-	name=$1
-	shift
-	line=
-	for a in "$@"; do
-		line="$line${line:+ }$(quote "$a")"
-	done
-	printf '+ %s\n' "$line"
-	if ! "$@" > "$tmp/$name"; then
-		echo "bench: $name failed (see above)" >&2
-		rm -f "$tmp/$name"
-		failed=1
-	fi
-}
-
-# get NAME KEY: a numeric value from NAME's flat JSON, or "" if absent.
-get() {
-	[ -f "$tmp/$1" ] || return 0
-	sed -n "s/^ *\"$2\": *\\([-0-9.e+]*\\),\\{0,1\\}\$/\\1/p" "$tmp/$1"
-}
+prog=bench
+# shellcheck source=bench/benchlib.sh
+. "$srcdir/bench/benchlib.sh"
 
 for p in bench/pipebench bench/mcpbench t/conformance-server; do
 	if [ ! -x "$B/$p" ]; then
@@ -118,13 +90,6 @@ else
 	    "the GitHub server run is skipped" >&2
 fi
 
-# fmt VALUE [DECIMALS]: a number, or "-" when absent.
-fmt() {
-	if [ -z "$1" ]; then printf '%s' -; else
-		awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'
-	fi
-}
-
 row() {
 	label=$1 key=$2 dec=$3
 	printf '%-30s %12s %12s %12s %12s\n' "$label" \
@@ -153,24 +118,6 @@ echo "(raw pipe: the server is the echo child; spawn is fork+exec to the"
 echo " first echo.  CPU figures are the server's own, summed over its"
 echo " threads from /proc/PID/task/*/schedstat: less disturbed by other load.)"
 
-# check LABEL VALUE OP LIMIT NOTE: one target line; VALUE may be empty.
-check() {
-	if [ -z "$2" ]; then
-		printf '%-46s %10s   %s\n' "$1" "n/a" "$5"
-		return
-	fi
-	awk -v l="$1" -v v="$2" -v op="$3" -v lim="$4" -v note="$5" 'BEGIN {
-		ok = (op == "<=") ? v <= lim : (op == ">=") ? v >= lim : v < lim
-		printf "%-46s %10.2f   %s %s %s  %s\n", l, v,
-		    ok ? "met:" : "MISSED:", op, lim, note
-	}'
-}
-
-ratio() {
-	[ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" \
-	    'BEGIN { if (b > 0) printf "%.4f", a / b }'
-}
-
 echo
 echo "== targets"
 for f in c_nd c_cl; do
@@ -194,21 +141,23 @@ for f in c_nd c_cl; do
 	    "$(get $f spawn_init_p50_ms)" "<" 5 \
 	    "(reference: $(fmt "$(get ref spawn_init_p50_ms)" 1) ms)"
 done
+# factor LABEL A B KEY: KEY of run A over KEY of run B.
+factor() {
+	printf '%-46s %10s\n' "$1" \
+	    "$(fmt "$(ratio "$(get "$2" "$4")" "$(get "$3" "$4")")" 1)"
+}
+
 if [ $have_ref = 1 ]; then
 	echo
 	echo "== afu9 (NDJSON) against the reference, as factors"
-	printf '%-46s %10s\n' "spawn->initialize, reference / afu9" \
-	    "$(fmt "$(ratio "$(get ref spawn_init_p50_ms)" "$(get c_nd spawn_init_p50_ms)")" 1)"
-	printf '%-46s %10s\n' "ping p50 RTT, reference / afu9" \
-	    "$(fmt "$(ratio "$(get ref ping_p50_us)" "$(get c_nd ping_p50_us)")" 1)"
-	printf '%-46s %10s\n' "tools/call echo p50, reference / afu9" \
-	    "$(fmt "$(ratio "$(get ref call_p50_us)" "$(get c_nd call_p50_us)")" 1)"
-	printf '%-46s %10s\n' "pipelined rate, afu9 / reference" \
-	    "$(fmt "$(ratio "$(get c_nd pipe_msgs_per_s)" "$(get ref pipe_msgs_per_s)")" 1)"
-	printf '%-46s %10s\n' "server CPU per pipelined ping, reference / afu9" \
-	    "$(fmt "$(ratio "$(get ref pipe_srv_cpu_us)" "$(get c_nd pipe_srv_cpu_us)")" 1)"
-	printf '%-46s %10s\n' "peak RSS, reference / afu9" \
-	    "$(fmt "$(ratio "$(get ref vmhwm_kib)" "$(get c_nd vmhwm_kib)")" 1)"
+	factor "spawn->initialize, reference / afu9" ref c_nd \
+	    spawn_init_p50_ms
+	factor "ping p50 RTT, reference / afu9" ref c_nd ping_p50_us
+	factor "tools/call echo p50, reference / afu9" ref c_nd call_p50_us
+	factor "pipelined rate, afu9 / reference" c_nd ref pipe_msgs_per_s
+	factor "server CPU per pipelined ping, reference / afu9" ref c_nd \
+	    pipe_srv_cpu_us
+	factor "peak RSS, reference / afu9" ref c_nd vmhwm_kib
 fi
 if [ -f "$tmp/gh" ]; then
 	echo

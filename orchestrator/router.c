@@ -266,14 +266,23 @@ series_metrics(const struct router *r, const struct series *se,
 	return 0;
 }
 
+/* The # HELP and # TYPE lines above metric name.  0 or -1. */
+static int
+metric_head(struct buf *out, const char *name, const char *type,
+    const char *help)
+{
+	return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
 int
 router_metrics(const struct router *r, struct buf *out)
 {
 	struct sup_info si;
 	size_t i, k;
 
-	if (buf_printf(out, "# HELP afu9_tool_calls_total Tool calls routed, "
-	    "by outcome.\n# TYPE afu9_tool_calls_total counter\n") == -1)
+	if (metric_head(out, "afu9_tool_calls_total", "counter",
+	    "Tool calls routed, by outcome.") == -1)
 		return -1;
 	for (i = 0; i < r->nseries; i++)
 		for (k = 0; k < OC_N; k++) {
@@ -287,15 +296,14 @@ router_metrics(const struct router *r, struct buf *out)
 			    (unsigned long long)r->series[i].count[k]) == -1)
 				return -1;
 		}
-	if (buf_printf(out, "# HELP afu9_tool_call_duration_seconds Tool call "
-	    "duration.\n# TYPE afu9_tool_call_duration_seconds histogram\n")
-	    == -1)
+	if (metric_head(out, "afu9_tool_call_duration_seconds", "histogram",
+	    "Tool call duration.") == -1)
 		return -1;
 	for (i = 0; i < r->nseries; i++)
 		if (series_metrics(r, &r->series[i], out) == -1)
 			return -1;
-	if (buf_printf(out, "# HELP afu9_server_restarts_total Processes "
-	    "restarted.\n# TYPE afu9_server_restarts_total counter\n") == -1)
+	if (metric_head(out, "afu9_server_restarts_total", "counter",
+	    "Processes restarted.") == -1)
 		return -1;
 	for (i = 0; i < r->nsrv; i++) {
 		if (r->srv[i].child == NULL)
@@ -305,9 +313,8 @@ router_metrics(const struct router *r, struct buf *out)
 		    "%u\n", r->srv[i].cfg->name, si.restarts) == -1)
 			return -1;
 	}
-	if (buf_printf(out, "# HELP afu9_server_up 1 when the server is "
-	    "initialized and its tools listed.\n# TYPE afu9_server_up gauge\n")
-	    == -1)
+	if (metric_head(out, "afu9_server_up", "gauge",
+	    "1 when the server is initialized and its tools listed.") == -1)
 		return -1;
 	for (i = 0; i < r->nsrv; i++)
 		if (buf_printf(out, "afu9_server_up{server=\"%s\"} %d\n",

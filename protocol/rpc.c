@@ -1558,6 +1558,15 @@ sink_int(struct sink *k, long long v)
 	sink_put(k, p, (size_t)(d + sizeof(d) - p));
 }
 
+/* Drop the text: NULL with errno err, for a builder to return. */
+static char *
+sink_fail(struct sink *k, int err)
+{
+	buf_free(&k->big);
+	errno = err;
+	return NULL;
+}
+
 /*
  * The finished text: new, NUL-terminated, its length in *len (when len is
  * not NULL).  NULL with errno ENOMEM when the sink failed.
@@ -1569,11 +1578,8 @@ sink_finish(struct sink *k, size_t *len)
 	char *out;
 
 	sink_put(k, "", 1);
-	if (k->failed) {
-		buf_free(&k->big);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (k->failed)
+		return sink_fail(k, ENOMEM);
 	if (k->big.base != NULL) {
 		n = buf_used(&k->big) - 1;
 		out = k->big.base;	/* nothing was consumed: off is 0 */
@@ -1588,12 +1594,6 @@ sink_finish(struct sink *k, size_t *len)
 	if (len != NULL)
 		*len = n;
 	return out;
-}
-
-static void
-sink_discard(struct sink *k)
-{
-	buf_free(&k->big);
 }
 
 /* {"jsonrpc":"2.0","id":ID, or {"jsonrpc":"2.0", without an id. */
@@ -1621,11 +1621,8 @@ rpc_build_result(const char *id_raw, const json_t *result, size_t *len)
 	sink_init(&k);
 	sink_head(&k, id_raw);
 	sink_lit(&k, "\"result\":");
-	if (sink_json(&k, result) == -1) {
-		sink_discard(&k);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (sink_json(&k, result) == -1)
+		return sink_fail(&k, ENOMEM);
 	sink_lit(&k, "}");
 	return sink_finish(&k, len);
 }
@@ -1691,11 +1688,8 @@ rpc_build_request_text(const char *id_raw, const char *method,
 	sink_init(&k);
 	sink_head(&k, id_raw);
 	sink_lit(&k, "\"method\":");
-	if (sink_jstr(&k, method) == -1) {
-		sink_discard(&k);
-		errno = EINVAL;
-		return NULL;
-	}
+	if (sink_jstr(&k, method) == -1)
+		return sink_fail(&k, EINVAL);
 	sink_lit(&k, ",\"params\":");
 	sink_compact(&k, params, plen);
 	sink_lit(&k, "}");
@@ -1859,11 +1853,8 @@ rpc_build_error(const char *id_raw, int code, const char *message,
 		sink_lit(&k, ",\"data\":");
 		rc = sink_json(&k, data);
 	}
-	if (rc == -1) {
-		sink_discard(&k);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (rc == -1)
+		return sink_fail(&k, ENOMEM);
 	sink_lit(&k, "}}");
 	return sink_finish(&k, len);
 }
@@ -1878,18 +1869,12 @@ build_call(const char *id_raw, const char *method, const json_t *params,
 	sink_init(&k);
 	sink_head(&k, id_raw);
 	sink_lit(&k, "\"method\":");
-	if (sink_jstr(&k, method) == -1) {
-		sink_discard(&k);
-		errno = EINVAL;
-		return NULL;
-	}
+	if (sink_jstr(&k, method) == -1)
+		return sink_fail(&k, EINVAL);
 	if (params != NULL) {
 		sink_lit(&k, ",\"params\":");
-		if (sink_json(&k, params) == -1) {
-			sink_discard(&k);
-			errno = ENOMEM;
-			return NULL;
-		}
+		if (sink_json(&k, params) == -1)
+			return sink_fail(&k, ENOMEM);
 	}
 	sink_lit(&k, "}");
 	return sink_finish(&k, len);
