@@ -47,6 +47,67 @@ fc_tool_start(struct tproc *p, const char *rel, int timeout_ms)
 	return line;
 }
 
+int
+fc_moto_start(struct tproc *p, char *why, size_t whylen)
+{
+	char *line = fc_tool_start(p, "t/aws/moto.py", 30000);
+	int port = 0;
+
+	if (line == NULL)
+		snprintf(why, whylen, "t/aws/moto.py said nothing");
+	else if (strncmp(line, "PORT ", 5) == 0)
+		port = atoi(line + 5);
+	else
+		snprintf(why, whylen, "%s", line);
+	free(line);
+	return port;
+}
+
+int
+fc_tool_wanted(int ready, const char *why, const char *what)
+{
+	const char *req = getenv("AFU9_REQUIRE_MOTO");
+
+	if (ready || (req != NULL && strcmp(req, "1") == 0) ||
+	    strncmp(why, "ABSENT ", 7) != 0)
+		return 1;
+	printf("# SKIP %s: %s (AFU9_REQUIRE_MOTO=1 makes this a failure)\n",
+	    what, why + 7);
+	fflush(stdout);
+	return 0;
+}
+
+void
+fc_aws_env(const char *endpoint, const char *akid, const char *secret)
+{
+	static const char *const vars[] = {
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+		"AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+		"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS",
+		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+		"AWS_ENDPOINT_URL_CLOUDWATCH",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_STS",
+		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+		"AWS_ROLE_SESSION_NAME",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	setenv("AWS_CONFIG_FILE", "/nonexistent/afu9-test/aws/config", 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE",
+	    "/nonexistent/afu9-test/aws/credentials", 1);
+	setenv("AWS_REGION", "us-east-1", 1);
+	setenv("AWS_ENDPOINT_URL", endpoint, 1);
+	setenv("AWS_ACCESS_KEY_ID", akid, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
+}
+
 void
 fc_start(void)
 {
@@ -142,6 +203,18 @@ fc_requests(void)
 
 	json_decref(r);
 	return a;
+}
+
+json_t *
+fc_body(size_t n)
+{
+	json_t *a = fc_requests(), *b;
+
+	b = json_loads(json_string_value(json_object_get(json_array_get(a, n),
+	    "body")), 0, NULL);
+	json_decref(a);
+	ck_assert_msg(b != NULL, "request %zu has no JSON body", n);
+	return b;
 }
 
 size_t

@@ -24,6 +24,28 @@
 char		*fc_tool_start(struct tproc *p, const char *rel,
 		    int timeout_ms);
 
+/*
+ * Start t/aws/moto.py (moto_server on an ephemeral port) on p.  Returns
+ * its port, or 0 with why set to the helper's "ABSENT reason" line or to
+ * what went wrong.
+ */
+int		 fc_moto_start(struct tproc *p, char *why, size_t whylen);
+/*
+ * Are the tests needing helper `what` to run?  Yes when it is ready, when
+ * $AFU9_REQUIRE_MOTO=1, or when it failed other than with "ABSENT ..."
+ * (the tests then fail and say why).  Otherwise prints the TAP line
+ * "# SKIP <what>: <reason> (AFU9_REQUIRE_MOTO=1 makes this a failure)"
+ * and returns 0.
+ */
+int		 fc_tool_wanted(int ready, const char *why, const char *what);
+/*
+ * The environment of a test of AWS client code: every AWS_* variable the
+ * client reads cleared, no config or credentials file, region us-east-1,
+ * the endpoint and these static credentials.
+ */
+void		 fc_aws_env(const char *endpoint, const char *akid,
+		    const char *secret);
+
 /* Start t/faultserver.py and read its port.  Exits 99 on failure. */
 void		 fc_start(void);
 /* Close its stdin and reap it; t_finish()'s result. */
@@ -50,6 +72,9 @@ void		 fc_reset(void);
 void		 fc_push(json_t *spec);
 /* Every request the server has seen (new reference to the array). */
 json_t		*fc_requests(void);
+/* The JSON body of recorded request n (0-based; new reference); asserts
+   there is one. */
+json_t		*fc_body(size_t n);
 /* How many requests the server has seen. */
 size_t		 fc_count(void);
 

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +126,37 @@ mt_node_available(const char *skip_line)
 	printf("%s", skip_line);
 	fflush(stdout);
 	return 0;
+}
+
+const char *
+mt_text(const json_t *res)
+{
+	return json_string_value(json_object_get(json_array_get(
+	    json_object_get(res, "content"), 0), "text"));
+}
+
+json_t *
+mt_ok(const char *tool, json_t *res)
+{
+	json_t *sc;
+
+	ck_assert_msg(!json_is_true(json_object_get(res, "isError")),
+	    "%s failed: %s", tool, mt_text(res));
+	sc = json_incref(json_object_get(res, "structuredContent"));
+	ck_assert_ptr_nonnull(sc);
+	json_decref(res);
+	return sc;
+}
+
+char *
+mt_err(const char *tool, json_t *res)
+{
+	char *s;
+
+	ck_assert_msg(json_is_true(json_object_get(res, "isError")),
+	    "%s succeeded", tool);
+	ck_assert_ptr_nonnull(mt_text(res));
+	s = strdup(mt_text(res));
+	json_decref(res);
+	return s;
 }

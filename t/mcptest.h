@@ -24,6 +24,16 @@ int	mt_send(int fd, json_t *msg);
  * timeout_ms each, and reap it.  Returns t_finish()'s wait status.
  */
 int	mt_stop(struct tproc *, int timeout_ms, char **out, char **err);
+/* The first content item's text of a tools/call result (borrowed; NULL
+   when there is none). */
+const char	*mt_text(const json_t *res);
+/*
+ * Assert the tools/call result res (stolen) of `tool` is not an error;
+ * its structuredContent (new reference).
+ */
+json_t	*mt_ok(const char *tool, json_t *res);
+/* Assert res (stolen) is an error with a text; that text (malloc'd). */
+char	*mt_err(const char *tool, json_t *res);
 /*
  * Spawn `script` with the arguments more[] (NULL terminated, at most 16
  * used) under the Node that t/interop/pick-node.sh picks (exit 77 when

@@ -163,7 +163,6 @@ ot_reply(int fd, const char *id, int timeout_ms, int *list_changed)
 int
 ot_main(Suite *s, char *tmpdir)
 {
-	SRunner *sr;
 	int failed;
 	char cmd[600];
 
@@ -172,12 +171,9 @@ ot_main(Suite *s, char *tmpdir)
 		return 99;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = t_run(s);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return failed ? 1 : 0;
+	return failed;
 }

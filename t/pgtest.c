@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
 #include <libpq-fe.h>
 #include <sodium.h>
 
@@ -509,6 +510,20 @@ const char *
 pgt_dir(const struct pgtest *pg)
 {
 	return pg->dir;
+}
+
+struct pgtest *
+pgt_start_db(const char *db)
+{
+	struct pgtest *pg;
+	char e[4096];
+
+	if ((pg = pgt_start(e, sizeof(e))) == NULL)
+		fprintf(stderr, "%s\n", e);
+	ck_assert_msg(pg != NULL, "throwaway PostgreSQL did not start");
+	if (db != NULL)
+		ck_assert_msg(pgt_createdb(pg, db, e, sizeof(e)) == 0, "%s", e);
+	return pg;
 }
 
 int

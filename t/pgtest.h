@@ -27,6 +27,12 @@ struct pgtest;
 /* Start a server (blocking, about a second).  NULL with err set on
    failure, including the tail of initdb's or the server's log. */
 struct pgtest	*pgt_start(char *err, size_t errlen);
+/*
+ * For a suite's unchecked fixture: pgt_start() and, when db is not NULL,
+ * pgt_createdb(db).  Failures abort the fixture (Check), with the server's
+ * log on stderr.
+ */
+struct pgtest	*pgt_start_db(const char *db);
 /* Stop the server, remove its directory, free pg.  NULL is fine. */
 void		 pgt_stop(struct pgtest *pg);
 /*

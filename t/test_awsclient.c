@@ -53,21 +53,6 @@
 #define SECRET		"wJalrXUtnFEMI/K7MDENG+bPxRfiCYSECRETKEY"
 #define STOKEN		"IQoJb3JpZ2luX2VjEXAMPLEsessionTOKEN=="
 #define MAX_RESPONSE	(256 * 1024)
-#define NO_FILE		"/nonexistent/afu9-test/aws"
-
-static const char *const aws_vars[] = {
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
-	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS",
-	"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_CLOUDWATCH",
-	"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_STS",
-	"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_WEB_IDENTITY_TOKEN_FILE",
-	"AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	"AWS_CONTAINER_CREDENTIALS_FULL_URI",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-};
 
 /* ---- the fault server ---- */
 
@@ -104,33 +89,6 @@ static struct tproc	moto;
 static int		moto_port;	/* 0: not running */
 static char		moto_why[4200];	/* why not */
 
-/* Start moto_server through t/aws/moto.py; sets moto_port or moto_why. */
-static void
-moto_start(void)
-{
-	const char *py = getenv("PYTHON");
-	char script[4096], *line;
-	char *argv[3];
-
-	snprintf(script, sizeof(script), "%s", t_srcdir("t/aws/moto.py"));
-	argv[0] = (char *)(py && *py ? py : "python3");
-	argv[1] = script;
-	argv[2] = NULL;
-	if (t_spawn(&moto, argv, NULL, 0) == -1) {
-		snprintf(moto_why, sizeof(moto_why), "cannot run %s", script);
-		moto.pid = 0;
-		return;
-	}
-	if ((line = t_read_line(moto.out, 30000)) == NULL)
-		snprintf(moto_why, sizeof(moto_why), "%s said nothing",
-		    script);
-	else if (strncmp(line, "PORT ", 5) == 0)
-		moto_port = atoi(line + 5);
-	else
-		snprintf(moto_why, sizeof(moto_why), "%s", line);
-	free(line);
-}
-
 /* ---- botocore ---- */
 
 static struct tproc	bc;
@@ -144,21 +102,11 @@ static char		bc_why[4200];	/* else why not */
 static void
 bc_start(void)
 {
-	const char *py = getenv("PYTHON");
-	char script[4096], *line;
-	char *argv[3];
+	char *line = fc_tool_start(&bc, "t/aws/botocheck.py", 30000);
 
-	snprintf(script, sizeof(script), "%s", t_srcdir("t/aws/botocheck.py"));
-	argv[0] = (char *)(py && *py ? py : "python3");
-	argv[1] = script;
-	argv[2] = NULL;
-	if (t_spawn(&bc, argv, NULL, 0) == -1) {
-		snprintf(bc_why, sizeof(bc_why), "cannot run %s", script);
-		bc.pid = 0;
-		return;
-	}
-	if ((line = t_read_line(bc.out, 30000)) == NULL)
-		snprintf(bc_why, sizeof(bc_why), "%s said nothing", script);
+	if (line == NULL)
+		snprintf(bc_why, sizeof(bc_why), "t/aws/botocheck.py said "
+		    "nothing");
 	else if (strncmp(line, "READY ", 6) == 0)
 		bc_ready = 1;
 	else
@@ -295,16 +243,7 @@ rebuild(void)
 static void
 env_reset(const char *endpoint)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(aws_vars) / sizeof(aws_vars[0]); i++)
-		unsetenv(aws_vars[i]);
-	setenv("AWS_CONFIG_FILE", NO_FILE "/config", 1);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", NO_FILE "/credentials", 1);
-	setenv("AWS_REGION", "us-east-1", 1);
-	setenv("AWS_ENDPOINT_URL", endpoint, 1);
-	setenv("AWS_ACCESS_KEY_ID", AKID, 1);
-	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	fc_aws_env(endpoint, AKID, SECRET);
 	setenv("AWS_SESSION_TOKEN", STOKEN, 1);
 }
 
@@ -1931,32 +1870,17 @@ END_TEST
 int
 main(void)
 {
-	const char *req = getenv("AFU9_REQUIRE_MOTO");
 	Suite *s = suite_create("awsclient");
-	SRunner *sr;
 	TCase *tc;
 	int failed, with_moto, with_bc;
 
 	/* the fault server and moto are test tools: never wrapped */
 	unsetenv("AFU9_TEST_WRAPPER");
 	fc_start();
-	moto_start();
+	moto_port = fc_moto_start(&moto, moto_why, sizeof(moto_why));
 	bc_start();
-	with_moto = moto_port != 0 || (req != NULL && strcmp(req, "1") == 0) ||
-	    strncmp(moto_why, "ABSENT ", 7) != 0;
-	if (!with_moto) {
-		printf("# SKIP moto tests: %s (AFU9_REQUIRE_MOTO=1 makes this "
-		    "a failure)\n", moto_why + 7);
-		fflush(stdout);
-	}
-
-	with_bc = bc_ready || (req != NULL && strcmp(req, "1") == 0) ||
-	    strncmp(bc_why, "ABSENT ", 7) != 0;
-	if (!with_bc) {
-		printf("# SKIP botocore cross-check: %s (AFU9_REQUIRE_MOTO=1 "
-		    "makes this a failure)\n", bc_why + 7);
-		fflush(stdout);
-	}
+	with_moto = fc_tool_wanted(moto_port != 0, moto_why, "moto tests");
+	with_bc = fc_tool_wanted(bc_ready, bc_why, "botocore cross-check");
 
 	tc = tcase_create("parse");
 	tcase_add_test(tc, error_parsing);
@@ -2018,14 +1942,11 @@ main(void)
 		suite_add_tcase(s, tc);
 	}
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = t_run(s);
 	fc_stop(5000);
 	if (moto.pid > 0)
 		t_finish(&moto, 10000);
 	if (bc.pid > 0)
 		t_finish(&bc, 5000);
-	return failed ? 1 : 0;
+	return failed;
 }

@@ -1591,12 +1591,6 @@ awscreds_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(awscreds_suite());
-	int failed;
-
 	signal(SIGPIPE, SIG_IGN);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(awscreds_suite());
 }

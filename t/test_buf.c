@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "testutil.h"
 
 START_TEST(append_within_bound)
 {
@@ -81,17 +82,11 @@ main(void)
 {
 	Suite *s = suite_create("buf");
 	TCase *tc = tcase_create("buf");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, append_within_bound);
 	tcase_add_test(tc, append_past_bound_refused_whole);
 	tcase_add_test(tc, consume_then_reuse_space);
 	tcase_add_test(tc, printf_long);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

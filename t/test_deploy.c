@@ -44,17 +44,12 @@
 
 #define AKID		"AKIDAFU9DEPLOYTEST"
 #define SECRET		"dEpl0ySECRETkeyAFU9/K7MDENG+bPxRfiCYEXAMPLE"
-#define NO_FILE		"/nonexistent/afu9-test/aws"
 #define TD_ARN		"arn:aws:ecs:us-east-1:123456789012:task-definition/"
 #define CLUSTER_ARN	"arn:aws:ecs:us-east-1:123456789012:cluster/prod"
 
-static const char *const aws_vars[] = {
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
-	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS",
-	"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_WEB_IDENTITY_TOKEN_FILE",
-	"AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AFU9_DEPLOY_ALLOW_WRITE",
+/* the server's knobs, cleared with the AWS ones by env_reset() */
+static const char *const deploy_vars[] = {
+	"AFU9_DEPLOY_ALLOW_WRITE",
 	"AFU9_DEPLOY_READ_ONLY", "AFU9_DEPLOY_POLL_MS",
 	"AFU9_DEPLOY_TIMEOUT_MS", "AFU9_DEPLOY_RETRY_BASE_MS",
 };
@@ -69,18 +64,8 @@ static char		moto_base[64];
 static void
 helpers_start(void)
 {
-	char *line;
-
 	fc_start();
-	line = fc_tool_start(&moto, "t/aws/moto.py", 30000);
-	if (line == NULL)
-		snprintf(moto_why, sizeof(moto_why), "t/aws/moto.py said "
-		    "nothing");
-	else if (strncmp(line, "PORT ", 5) == 0)
-		moto_port = atoi(line + 5);
-	else
-		snprintf(moto_why, sizeof(moto_why), "%s", line);
-	free(line);
+	moto_port = fc_moto_start(&moto, moto_why, sizeof(moto_why));
 	snprintf(moto_base, sizeof(moto_base), "http://127.0.0.1:%d",
 	    moto_port);
 }
@@ -155,13 +140,9 @@ assert_ops(const char *want)
 static char *
 req_body(size_t n)
 {
-	json_t *a = fc_requests(), *b;
+	json_t *b = fc_body(n);
 	char *s;
 
-	b = json_loads(json_string_value(json_object_get(json_array_get(a, n),
-	    "body")), 0, NULL);
-	json_decref(a);
-	ck_assert_msg(b != NULL, "request %zu has no JSON body", n);
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(b);
 	return s;
@@ -229,14 +210,9 @@ env_reset(const char *endpoint)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(aws_vars) / sizeof(aws_vars[0]); i++)
-		unsetenv(aws_vars[i]);
-	setenv("AWS_CONFIG_FILE", NO_FILE "/config", 1);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", NO_FILE "/credentials", 1);
-	setenv("AWS_REGION", "us-east-1", 1);
-	setenv("AWS_ENDPOINT_URL", endpoint, 1);
-	setenv("AWS_ACCESS_KEY_ID", AKID, 1);
-	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	fc_aws_env(endpoint, AKID, SECRET);
+	for (i = 0; i < sizeof(deploy_vars) / sizeof(deploy_vars[0]); i++)
+		unsetenv(deploy_vars[i]);
 	setenv("AFU9_DEPLOY_POLL_MS", "50", 1);
 	setenv("AFU9_DEPLOY_RETRY_BASE_MS", "1", 1);
 	setenv("AFU9_LOG_LEVEL", "debug", 1);
@@ -337,39 +313,18 @@ iget(const json_t *o, const char *k)
 	return (long)json_integer_value(json_object_get(o, k));
 }
 
-static const char *
-result_text(const json_t *res)
-{
-	return sget(json_array_get(json_object_get(res, "content"), 0), "text");
-}
-
 /* A successful call's structuredContent (new reference). */
 static json_t *
 call_ok(const char *tool, json_t *args)
 {
-	json_t *res = call(tool, args), *sc;
-
-	ck_assert_msg(!json_is_true(json_object_get(res, "isError")),
-	    "%s failed: %s", tool, result_text(res));
-	sc = json_incref(json_object_get(res, "structuredContent"));
-	ck_assert_ptr_nonnull(sc);
-	json_decref(res);
-	return sc;
+	return mt_ok(tool, call(tool, args));
 }
 
 /* A failed call's error text (malloc'd). */
 static char *
 call_err(const char *tool, json_t *args)
 {
-	json_t *res = call(tool, args);
-	char *s;
-
-	ck_assert_msg(json_is_true(json_object_get(res, "isError")),
-	    "%s succeeded", tool);
-	ck_assert_ptr_nonnull(result_text(res));
-	s = strdup(result_text(res));
-	json_decref(res);
-	return s;
+	return mt_err(tool, call(tool, args));
 }
 
 static int
@@ -1510,25 +1465,14 @@ suite(int with_moto)
 int
 main(void)
 {
-	const char *req = getenv("AFU9_REQUIRE_MOTO");
-	SRunner *sr;
 	int failed, with_moto;
 
 	signal(SIGPIPE, SIG_IGN);
 	helpers_start();
-	with_moto = moto_port != 0 || (req != NULL && strcmp(req, "1") == 0) ||
-	    strncmp(moto_why, "ABSENT ", 7) != 0;
-	if (!with_moto) {
-		printf("# SKIP moto tests: %s (AFU9_REQUIRE_MOTO=1 makes this "
-		    "a failure)\n", moto_why + 7);
-		fflush(stdout);
-	}
-	sr = srunner_create(suite(with_moto));
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	with_moto = fc_tool_wanted(moto_port != 0, moto_why, "moto tests");
+	failed = t_run(suite(with_moto));
 	fc_stop(10000);
 	if (moto.pid > 0)
 		t_finish(&moto, 10000);
-	return failed ? 1 : 0;
+	return failed;
 }

@@ -940,8 +940,6 @@ main(void)
 {
 	Suite *s = suite_create("frame");
 	TCase *tc = tcase_create("frame");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, cl_basic);
 	tcase_add_test(tc, cl_duplicates);
@@ -970,9 +968,5 @@ main(void)
 	tcase_add_test(tc, writer_reader_roundtrip);
 	tcase_add_test(tc, max_msg_from_env);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -1293,7 +1293,6 @@ main(void)
 {
 	Suite *s = suite_create("gh");
 	TCase *tc = tcase_create("gh");
-	SRunner *sr;
 	int failed;
 
 	unsetenv("http_proxy");
@@ -1338,10 +1337,7 @@ main(void)
 	tcase_add_test(tc, free_with_requests_pending);
 	tcase_add_test(tc, err_names);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = t_run(s);
 	fc_stop(5000);
-	return failed ? 1 : 0;
+	return failed;
 }

@@ -83,19 +83,6 @@ assert_requests(const char *const *want)
 	json_decref(a);
 }
 
-/* The body of request n (0-based), parsed; new reference. */
-static json_t *
-request_body(size_t n)
-{
-	json_t *a = fc_requests(), *b;
-
-	b = json_loads(json_string_value(json_object_get(json_array_get(a, n),
-	    "body")), 0, NULL);
-	json_decref(a);
-	ck_assert_msg(b != NULL, "request %zu has no JSON body", n);
-	return b;
-}
-
 /* ---- the server under test ---- */
 
 static struct tproc	srv;
@@ -162,32 +149,14 @@ call(const char *tool, json_t *args)
 static json_t *
 call_ok(const char *tool, json_t *args)
 {
-	json_t *res = call(tool, args), *sc;
-
-	ck_assert_msg(!json_is_true(json_object_get(res, "isError")),
-	    "%s failed: %s", tool, json_string_value(json_object_get(
-	    json_array_get(json_object_get(res, "content"), 0), "text")));
-	sc = json_incref(json_object_get(res, "structuredContent"));
-	ck_assert_ptr_nonnull(sc);
-	json_decref(res);
-	return sc;
+	return mt_ok(tool, call(tool, args));
 }
 
 /* A failed call's error text (malloc'd). */
 static char *
 call_err(const char *tool, json_t *args)
 {
-	json_t *res = call(tool, args);
-	const char *t = json_string_value(json_object_get(json_array_get(
-	    json_object_get(res, "content"), 0), "text"));
-	char *s;
-
-	ck_assert_msg(json_is_true(json_object_get(res, "isError")),
-	    "%s succeeded", tool);
-	ck_assert_ptr_nonnull(t);
-	s = strdup(t);
-	json_decref(res);
-	return s;
+	return mt_err(tool, call(tool, args));
 }
 
 /* End the server: EOF, everything it wrote checked for the token, exit 0. */
@@ -666,7 +635,7 @@ START_TEST(test_create_branch_default_and_rerun)
 	ck_assert_str_eq(sget(sc, "from"), "trunk");
 	ck_assert_str_eq(sget(sc, "sha"), TRUNK_SHA);
 	json_decref(sc);
-	b = request_body(2);
+	b = fc_body(2);
 	ck_assert_str_eq(sget(b, "ref"), "refs/heads/feature/login");
 	ck_assert_str_eq(sget(b, "sha"), TRUNK_SHA);
 	json_decref(b);
@@ -737,7 +706,7 @@ START_TEST(test_create_pull_request)
 	ck_assert(json_is_true(json_object_get(sc, "created")));
 	ck_assert_int_eq(json_integer_value(json_object_get(sc, "number")), 10);
 	json_decref(sc);
-	b = request_body(2);
+	b = fc_body(2);
 	ck_assert_str_eq(sget(b, "base"), "trunk");
 	ck_assert_str_eq(sget(b, "head"), "feature/form");
 	ck_assert_str_eq(sget(b, "body"), "Adds the form.");
@@ -809,11 +778,11 @@ START_TEST(test_push_files)
 	    "7638417db6d59f3c431d3e1f261cc637155684cd");
 	ck_assert_str_eq(sget(sc, "parent"), TRUNK_SHA);
 	json_decref(sc);
-	b = request_body(2);
+	b = fc_body(2);
 	ck_assert_str_eq(sget(b, "content"), "int form;\n");
 	ck_assert_str_eq(sget(b, "encoding"), "utf-8");
 	json_decref(b);
-	b = request_body(3);
+	b = fc_body(3);
 	ck_assert_str_eq(sget(b, "base_tree"),
 	    "9fb037999f264ba9a7fc6274d15fa3ae2ab98312");
 	ck_assert_str_eq(sget(json_array_get(json_object_get(b, "tree"), 0),
@@ -821,13 +790,13 @@ START_TEST(test_push_files)
 	ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(
 	    b, "tree"), 1), "sha")));
 	json_decref(b);
-	b = request_body(4);
+	b = fc_body(4);
 	ck_assert_str_eq(sget(b, "tree"),
 	    "cd8274d15fa3ae2ab983129fb037999f264ba9a7");
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(b,
 	    "parents"), 0)), TRUNK_SHA);
 	json_decref(b);
-	b = request_body(5);
+	b = fc_body(5);
 	ck_assert(json_is_false(json_object_get(b, "force")));
 	json_decref(b);
 
@@ -901,7 +870,7 @@ START_TEST(test_add_issue_comment)
 	    "number", 7, "body", "On it."));
 	ck_assert_int_eq(json_integer_value(json_object_get(sc, "id")), 1234);
 	json_decref(sc);
-	b = request_body(0);
+	b = fc_body(0);
 	ck_assert_str_eq(sget(b, "body"), "On it.");
 	json_decref(b);
 	fs_on("POST", "/repos/acme/widgets/issues/70/comments", 404,
@@ -925,7 +894,7 @@ START_TEST(test_merge_pull_request)
 	    "6dcb09b5b57875f334f61aebed695e2e4193db5e"));
 	ck_assert(json_is_false(json_object_get(sc, "alreadyMerged")));
 	json_decref(sc);
-	b = request_body(0);
+	b = fc_body(0);
 	ck_assert_str_eq(sget(b, "merge_method"), "squash");
 	ck_assert_str_eq(sget(b, "sha"),
 	    "6dcb09b5b57875f334f61aebed695e2e4193db5e");
@@ -1623,7 +1592,6 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr;
 	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -1634,11 +1602,8 @@ main(void)
 		return 99;
 	}
 	fc_start();
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = t_run(suite());
 	fc_stop(10000);
 	json_decref(R);
-	return failed ? 1 : 0;
+	return failed;
 }

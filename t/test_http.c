@@ -1044,8 +1044,6 @@ main(void)
 {
 	Suite *s = suite_create("http");
 	TCase *tc = tcase_create("http");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, health_exact_bytes);
@@ -1068,9 +1066,5 @@ main(void)
 	tcase_add_test(tc, metrics_text);
 	tcase_add_test(tc, graceful_stop);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

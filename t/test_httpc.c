@@ -1301,8 +1301,6 @@ main(void)
 {
 	Suite *s = suite_create("httpc");
 	TCase *tc = tcase_create("httpc");
-	SRunner *sr;
-	int failed;
 
 	/* loopback must not be sent through a proxy from the environment */
 	unsetenv("http_proxy");
@@ -1331,9 +1329,5 @@ main(void)
 	tcase_add_test(tc, backoff_bounds);
 	tcase_add_test(tc, random_in_unit_interval);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

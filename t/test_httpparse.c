@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "httpparse.h"
+#include "testutil.h"
 
 #define S(lit)	lit, sizeof(lit) - 1
 
@@ -475,8 +476,6 @@ main(void)
 {
 	Suite *s = suite_create("httpparse");
 	TCase *tc = tcase_create("httpparse");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, valid_heads, 0,
 	    (int)(sizeof(valids) / sizeof(valids[0])));
@@ -489,9 +488,5 @@ main(void)
 	tcase_add_test(tc, header_count_limit);
 	tcase_add_test(tc, pipelined_pair);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

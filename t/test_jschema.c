@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "jschema.h"
+#include "testutil.h"
 
 /*
  * Each row: a schema, an instance, and the exact message expected from
@@ -526,8 +527,6 @@ main(void)
 {
 	Suite *s = suite_create("jschema");
 	TCase *tc = tcase_create("jschema");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, validate_table, 0, NROWS(vcases));
 	tcase_add_loop_test(tc, check_table, 0, NROWS(ccases));
@@ -538,9 +537,5 @@ main(void)
 	tcase_add_test(tc, error_buffer_edges);
 	tcase_add_test(tc, tool_schema_example);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -761,8 +761,6 @@ main(void)
 	Suite *s = suite_create("log");
 	TCase *tl = tcase_create("log");
 	TCase *tr = tcase_create("redact");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tl, setup, teardown);
 	tcase_add_test(tl, json_line_exact_bytes);
@@ -793,9 +791,5 @@ main(void)
 	tcase_add_test(tr, redact_json_depth_bound);
 	suite_add_tcase(s, tr);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -1329,8 +1329,6 @@ main(void)
 	Suite *s = suite_create("mcp_client");
 	TCase *tc = tcase_create("scripted");
 	TCase *tr = tcase_create("server");
-	SRunner *sr;
-	int failed;
 
 	log_init("test_mcp_client");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1371,9 +1369,5 @@ main(void)
 	tcase_add_test(tr, server_killed_mid_call);
 	suite_add_tcase(s, tr);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -1088,11 +1088,5 @@ server_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(server_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(server_suite());
 }

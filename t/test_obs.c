@@ -49,18 +49,8 @@
 
 #define ARGS(...)	json_pack(__VA_ARGS__)
 
-static const char *const aws_vars[] = {
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
-	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS",
-	"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_CLOUDWATCH",
-	"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_STS",
-	"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_WEB_IDENTITY_TOKEN_FILE",
-	"AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	"AWS_CONTAINER_CREDENTIALS_FULL_URI",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+/* the server's knobs, cleared with the AWS ones by env_reset() */
+static const char *const obs_vars[] = {
 	"AFU9_OBS_POLL_MS", "AFU9_OBS_QUERY_WAIT_MS", "AFU9_OBS_TIMEOUT_MS",
 	"AFU9_OBS_RETRY_BASE_MS",
 };
@@ -315,19 +305,6 @@ fs_ops(char *buf, size_t len)
 	return buf;
 }
 
-/* The JSON body of request n (new reference). */
-static json_t *
-fs_body(size_t n)
-{
-	json_t *a = fc_requests(), *b;
-
-	b = json_loads(json_string_value(json_object_get(json_array_get(a, n),
-	    "body")), 0, NULL);
-	json_decref(a);
-	ck_assert_msg(b != NULL, "request %zu has no JSON body", n);
-	return b;
-}
-
 /* ---- moto ---- */
 
 static struct tproc	moto;
@@ -338,22 +315,12 @@ static char		moto_base[64];
 static void
 moto_start(void)
 {
-	char *line;
-
 	/* moto's ECS reports this many running tasks for every service */
 	setenv("MOTO_ECS_SERVICE_RUNNING", "2", 1);
-	if ((line = fc_tool_start(&moto, "t/aws/moto.py", 30000)) == NULL) {
-		snprintf(moto_why, sizeof(moto_why), "t/aws/moto.py said "
-		    "nothing");
-		return;
-	}
-	if (strncmp(line, "PORT ", 5) == 0) {
-		moto_port = atoi(line + 5);
+	moto_port = fc_moto_start(&moto, moto_why, sizeof(moto_why));
+	if (moto_port != 0)
 		snprintf(moto_base, sizeof(moto_base), "http://127.0.0.1:%d",
 		    moto_port);
-	} else
-		snprintf(moto_why, sizeof(moto_why), "%s", line);
-	free(line);
 }
 
 /* Seeding moto through awsclient on a private loop. */
@@ -425,14 +392,9 @@ env_reset(const char *endpoint)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(aws_vars) / sizeof(aws_vars[0]); i++)
-		unsetenv(aws_vars[i]);
-	setenv("AWS_CONFIG_FILE", NO_FILE "/config", 1);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", NO_FILE "/credentials", 1);
-	setenv("AWS_REGION", "us-east-1", 1);
-	setenv("AWS_ENDPOINT_URL", endpoint, 1);
-	setenv("AWS_ACCESS_KEY_ID", AKID, 1);
-	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	fc_aws_env(endpoint, AKID, SECRET);
+	for (i = 0; i < sizeof(obs_vars) / sizeof(obs_vars[0]); i++)
+		unsetenv(obs_vars[i]);
 	setenv("AFU9_OBS_RETRY_BASE_MS", "1", 1);
 	setenv("AFU9_LOG_LEVEL", "info", 1);
 }
@@ -511,39 +473,17 @@ call(const char *tool, json_t *args)
 	return res;
 }
 
-static const char *
-res_text(const json_t *res)
-{
-	return sget(json_array_get(json_object_get(res, "content"), 0),
-	    "text");
-}
-
 static json_t *
 call_ok(const char *tool, json_t *args)
 {
-	json_t *res = call(tool, args), *sc;
-
-	ck_assert_msg(!json_is_true(json_object_get(res, "isError")),
-	    "%s failed: %s", tool, res_text(res));
-	sc = json_incref(json_object_get(res, "structuredContent"));
-	ck_assert_ptr_nonnull(sc);
-	json_decref(res);
-	return sc;
+	return mt_ok(tool, call(tool, args));
 }
 
 /* A failed call's error text (malloc'd). */
 static char *
 call_err(const char *tool, json_t *args)
 {
-	json_t *res = call(tool, args);
-	char *s;
-
-	ck_assert_msg(json_is_true(json_object_get(res, "isError")),
-	    "%s succeeded", tool);
-	ck_assert_ptr_nonnull(res_text(res));
-	s = strdup(res_text(res));
-	json_decref(res);
-	return s;
+	return mt_err(tool, call(tool, args));
 }
 
 static void
@@ -845,7 +785,7 @@ START_TEST(search_follows_pages)
 	srv_stop();
 	ck_assert_str_eq(fs_ops(ops, sizeof(ops)),
 	    "FilterLogEvents,FilterLogEvents");
-	b = fs_body(0);
+	b = fc_body(0);
 	ck_assert_str_eq(sget(b, "logGroupName"), "/ecs/api");
 	ck_assert_str_eq(sget(b, "filterPattern"), "ERROR");
 	ck_assert_int_eq(iget(b, "startTime"), T0);
@@ -853,7 +793,7 @@ START_TEST(search_follows_pages)
 	ck_assert_int_eq(iget(b, "limit"), 10);
 	ck_assert_ptr_null(json_object_get(b, "nextToken"));
 	json_decref(b);
-	b = fs_body(1);
+	b = fc_body(1);
 	ck_assert_str_eq(sget(b, "nextToken"), "t1");
 	ck_assert_int_eq(iget(b, "limit"), 8);
 	json_decref(b);
@@ -886,7 +826,7 @@ START_TEST(search_limit_returns_token)
 	json_decref(sc);
 	srv_stop();
 	ck_assert_int_eq(fc_count(), 1);
-	b = fs_body(0);
+	b = fc_body(0);
 	ck_assert_str_eq(sget(b, "nextToken"), "t8");
 	ck_assert_int_eq(iget(b, "limit"), 2);
 	/* the default window: the last hour, ending now */
@@ -1026,7 +966,7 @@ START_TEST(query_polls_until_complete)
 
 	ck_assert_str_eq(fs_ops(ops, sizeof(ops)), "StartQuery,"
 	    "GetQueryResults,GetQueryResults,GetQueryResults");
-	b = fs_body(0);
+	b = fc_body(0);
 	ck_assert_int_eq(json_array_size(json_object_get(b, "logGroupNames")),
 	    2);
 	ck_assert_str_eq(sget(b, "queryString"), "fields @timestamp, @message "
@@ -1036,7 +976,7 @@ START_TEST(query_polls_until_complete)
 	ck_assert_int_eq(iget(b, "endTime"), T0 / 1000 + 3601);
 	ck_assert_int_eq(iget(b, "limit"), 5);
 	json_decref(b);
-	b = fs_body(3);
+	b = fc_body(3);
 	ck_assert_str_eq(sget(b, "queryId"), "q-1");
 	json_decref(b);
 }
@@ -1107,7 +1047,7 @@ START_TEST(query_wait_bounded_then_stopped)
 	ck_assert_msg(n > 10 && strcmp(ops + n - 10, ",StopQuery") == 0, "%s",
 	    ops);
 	a = fc_requests();
-	b = fs_body(json_array_size(a) - 1);
+	b = fc_body(json_array_size(a) - 1);
 	ck_assert_str_eq(sget(b, "queryId"), "q-2");
 	json_decref(b);
 	json_decref(a);
@@ -1151,7 +1091,7 @@ START_TEST(query_cancel_stops_query)
 	a = fc_requests();
 	n = json_array_size(a);
 	json_decref(a);
-	b = fs_body(n - 1);
+	b = fc_body(n - 1);
 	ck_assert_str_eq(sget(b, "queryId"), "q-3");
 	json_decref(b);
 }
@@ -1211,7 +1151,7 @@ START_TEST(alarms_both_kinds_paged)
 	srv_stop();
 	ck_assert_str_eq(fs_ops(ops, sizeof(ops)),
 	    "DescribeAlarms,DescribeAlarms");
-	b = fs_body(0);
+	b = fc_body(0);
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(b,
 	    "AlarmTypes"), 0)), "MetricAlarm");
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(b,
@@ -1220,7 +1160,7 @@ START_TEST(alarms_both_kinds_paged)
 	ck_assert_int_eq(iget(b, "MaxRecords"), 100);
 	ck_assert_ptr_null(json_object_get(b, "NextToken"));
 	json_decref(b);
-	b = fs_body(1);
+	b = fc_body(1);
 	ck_assert_str_eq(sget(b, "NextToken"), "n1");
 	json_decref(b);
 }
@@ -1279,12 +1219,12 @@ START_TEST(health_unhealthy_verdict)
 	srv_stop();
 	ck_assert_str_eq(fs_ops(ops, sizeof(ops)),
 	    "DescribeServices,GetMetricData");
-	b = fs_body(0);
+	b = fc_body(0);
 	ck_assert_str_eq(sget(b, "cluster"), "prod");
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(b,
 	    "services"), 0)), "api");
 	json_decref(b);
-	b = fs_body(1);
+	b = fc_body(1);
 	ck_assert_int_eq(iget(b, "EndTime") - iget(b, "StartTime"), 3600);
 	ck_assert_int_eq(json_array_size(json_object_get(b,
 	    "MetricDataQueries")), 4);
@@ -1600,21 +1540,13 @@ node_available(void)
 int
 main(void)
 {
-	const char *req = getenv("AFU9_REQUIRE_MOTO");
 	Suite *s = suite_create("obs");
-	SRunner *sr;
 	TCase *tc;
 	int failed, with_moto;
 
 	fc_start();
 	moto_start();
-	with_moto = moto_port != 0 || (req != NULL && strcmp(req, "1") == 0) ||
-	    strncmp(moto_why, "ABSENT ", 7) != 0;
-	if (!with_moto) {
-		printf("# SKIP moto tests: %s (AFU9_REQUIRE_MOTO=1 makes this "
-		    "a failure)\n", moto_why + 7);
-		fflush(stdout);
-	}
+	with_moto = fc_tool_wanted(moto_port != 0, moto_why, "moto tests");
 
 	tc = tcase_create("timeparse");
 	tcase_add_loop_test(tc, time_table, 0, sizeof(time_cases) /
@@ -1659,13 +1591,10 @@ main(void)
 		suite_add_tcase(s, tc);
 	}
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = t_run(s);
 	fc_stop(5000);
 	if (moto.pid > 0)
 		t_finish(&moto, 10000);
 	json_decref(progress);
-	return failed ? 1 : 0;
+	return failed;
 }

@@ -36,11 +36,7 @@ static struct pgtest *pg;
 static void
 pg_up(void)
 {
-	char e[4096];
-
-	if ((pg = pgt_start(e, sizeof(e))) == NULL)
-		fprintf(stderr, "%s\n", e);
-	ck_assert_msg(pg != NULL, "throwaway PostgreSQL did not start");
+	pg = pgt_start_db(NULL);
 }
 
 static void

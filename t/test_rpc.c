@@ -983,8 +983,6 @@ main(void)
 {
 	Suite *s = suite_create("rpc");
 	TCase *tc = tcase_create("rpc");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, request_and_notification);
 	tcase_add_test(tc, responses);
@@ -1007,9 +1005,5 @@ main(void)
 	tcase_add_loop_test(tc, guard_page, 0,
 	    sizeof(guard_inputs) / sizeof(guard_inputs[0]));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

@@ -771,7 +771,6 @@ END_TEST
 int
 main(void)
 {
-	SRunner *sr;
 	TCase *tc;
 	Suite *s;
 	int failed, i;
@@ -794,11 +793,8 @@ main(void)
 	tcase_add_test(tc, refuses_bad_input);
 	tcase_add_test(tc, secret_bound);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = t_run(s);
 	for (i = 0; i < ncases; i++)
 		free(cases[i]);
-	return failed ? 1 : 0;
+	return failed;
 }

@@ -40,13 +40,7 @@ static size_t		 nseen;
 static void
 pg_up(void)
 {
-	char e[4096];
-
-	pg = pgt_start(e, sizeof(e));
-	if (pg == NULL)
-		fprintf(stderr, "%s\n", e);
-	ck_assert_msg(pg != NULL, "throwaway PostgreSQL did not start");
-	ck_assert_msg(pgt_createdb(pg, "t", e, sizeof(e)) == 0, "%s", e);
+	pg = pgt_start_db("t");
 }
 
 static void
@@ -1508,8 +1502,6 @@ main(void)
 {
 	Suite *s = suite_create("store");
 	TCase *unit = tcase_create("unit"), *db_tc = tcase_create("db");
-	SRunner *sr;
-	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
 	tcase_add_checked_fixture(unit, setup, teardown);
@@ -1539,9 +1531,5 @@ main(void)
 	tcase_add_test(db_tc, test_shutdown);
 	tcase_add_test(db_tc, test_query);
 	suite_add_tcase(s, db_tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run(s);
 }

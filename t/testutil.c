@@ -30,6 +30,18 @@ const char *t_builddir(const char *rel) { return t_path("AFU9_BUILDDIR", rel); }
 const char *t_srcdir(const char *rel) { return t_path("AFU9_SRCDIR", rel); }
 
 int
+t_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
+
+int
 t_slow(void)
 {
 	const char *v = getenv("AFU9_UNDER_VALGRIND");

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <check.h>
+
 struct tproc {
 	pid_t	pid;
 	int	in;	/* write end: the child's stdin */
@@ -48,6 +50,12 @@ int	t_finish(struct tproc *, int timeout_ms);
 int	t_alive(pid_t);
 /* Milliseconds from a monotonic clock. */
 double	t_now_ms(void);
+/*
+ * Run every test of s and free it.  The runner takes its verbosity and
+ * its TAP log ($CK_TAP_LOG_FILE_NAME, set by the harness) from the
+ * environment.  Returns main()'s exit status: 0 all passed, 1 failures.
+ */
+int	t_run(Suite *s);
 /* Multiplier for timeouts: 10 under valgrind ($AFU9_UNDER_VALGRIND), else 1. */
 int	t_slow(void);
 
