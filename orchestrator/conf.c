@@ -87,15 +87,6 @@ static const enum sup_policy restart_modes[] = {
 /* --- strings and vectors ------------------------------------------------ */
 
 static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
-}
-
-static void
 strv_free(char **v)
 {
 	size_t i;
@@ -103,7 +94,7 @@ strv_free(char **v)
 	if (v == NULL)
 		return;
 	for (i = 0; v[i] != NULL; i++)
-		wipe_free(v[i]);
+		redact_wipe_free(v[i]);
 	free(v);
 }
 
@@ -119,7 +110,7 @@ strv_take(struct strv *sv, char *s)
 	if (sv->n + 1 >= sv->cap) {
 		ncap = sv->cap ? sv->cap * 2 : 8;
 		if ((nv = reallocarray(sv->v, ncap, sizeof(*nv))) == NULL) {
-			wipe_free(s);
+			redact_wipe_free(s);
 			return -1;
 		}
 		sv->v = nv;
@@ -622,7 +613,7 @@ parse_env(struct ctx *c, const json_t *o, int lookup, struct strv *out)
 		rc = lookup && is_secret_name(c, key) ? found_secret(c, x) : 0;
 		if (asprintf(&pair, "%s=%s", key, x) == -1)
 			pair = NULL;
-		wipe_free(x);
+		redact_wipe_free(x);
 		if (rc == -1)
 			return -1;
 		if (strv_take(out, pair) == -1)
@@ -1404,7 +1395,7 @@ config_free(struct afu9_config *cfg)
 	for (i = 0; i < cfg->nservers; i++) {
 		s = &cfg->servers[i];
 		free(s->name);
-		wipe_free(s->command);
+		redact_wipe_free(s->command);
 		strv_free(s->argv);
 		strv_free(s->env);
 		strv_free(s->pass);

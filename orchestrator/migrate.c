@@ -147,22 +147,18 @@ mig_conninfo_redact(const char *conninfo, char *out, size_t outlen)
 	return out;
 }
 
-static void
-notice_discard(void *arg, const char *msg)
-{
-}
-
 int
-mig_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
+mig_register_password(const char *conninfo)
 {
 	PQconninfoOption *opts, *o;
-	char shown[1024], msg[MIG_ERR_MAX];
-	PGconn *conn;
 	const char *pw;
+	char *msg = NULL;
+	int rc = 0;
 
-	*out = NULL;
-	/* Register the password before anything can echo it. */
-	if (conninfo && (opts = PQconninfoParse(conninfo, NULL)) != NULL) {
+	if ((opts = PQconninfoParse(conninfo ? conninfo : "", &msg)) == NULL) {
+		PQfreemem(msg);
+		rc = -1;
+	} else {
 		for (o = opts; o->keyword != NULL; o++)
 			if (strcmp(o->keyword, "password") == 0 && o->val &&
 			    strlen(o->val) >= 4)
@@ -171,6 +167,24 @@ mig_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
 	}
 	if ((pw = getenv("PGPASSWORD")) != NULL && strlen(pw) >= 4)
 		redact_add_secret(pw);
+	return rc;
+}
+
+static void
+notice_discard(void *arg, const char *msg)
+{
+}
+
+int
+mig_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
+{
+	char shown[1024], msg[MIG_ERR_MAX];
+	PGconn *conn;
+	const char *pw;
+
+	*out = NULL;
+	/* Unparsable: PQconnectdb() below fails and says why. */
+	(void)mig_register_password(conninfo);
 	mig_conninfo_redact(conninfo, shown, sizeof(shown));
 	if ((conn = PQconnectdb(conninfo ? conninfo : "")) == NULL)
 		return errf(err, errlen, "database %s: out of memory", shown);

@@ -130,4 +130,12 @@ int	mig_parse_name(const char *name, long long *version);
  */
 char	*mig_conninfo_redact(const char *conninfo, char *out, size_t);
 
+/*
+ * Register with redact_add_secret(), before anything can echo them, the
+ * password in conninfo (NULL counts as "") and PGPASSWORD, each when at
+ * least 4 bytes.  0, or -1 when conninfo cannot be parsed (PGPASSWORD is
+ * registered then too).
+ */
+int	mig_register_password(const char *conninfo);
+
 #endif

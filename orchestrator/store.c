@@ -238,18 +238,6 @@ static void	pump(struct store *);
 
 /* ---- small helpers ---- */
 
-static void __attribute__((format(printf, 3, 4)))
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Length of the valid UTF-8 character at s (n bytes available), or 0
  * when it is not one (overlong, surrogate, past U+10FFFF, truncated).
@@ -1548,11 +1536,11 @@ send_batch(struct store *s, char *err, size_t errlen)
 	if (n == 1) {
 		if (send_row(s) == 0)
 			return 0;
-		errf(err, errlen, "%s", PQerrorMessage(s->conn));
+		errfmt(err, errlen, "%s", PQerrorMessage(s->conn));
 		return -1;
 	}
 	if (batch_params(s, n, params) == -1) {
-		errf(err, errlen, "audit batch of %zu rows: %s", n,
+		errfmt(err, errlen, "audit batch of %zu rows: %s", n,
 		    strerror(errno));
 		return -1;
 	}
@@ -1561,7 +1549,7 @@ send_batch(struct store *s, char *err, size_t errlen)
 	if (!PQsendQueryPrepared(s->conn, resent ? STMT_BATCH : STMT_BATCH_NEW,
 	    AUDIT_NPARAM, params, NULL, NULL, 0) ||
 	    !PQpipelineSync(s->conn)) {
-		errf(err, errlen, "%s", PQerrorMessage(s->conn));
+		errfmt(err, errlen, "%s", PQerrorMessage(s->conn));
 		return -1;
 	}
 	for (i = 0; i < n; i++)
@@ -1735,28 +1723,6 @@ opts_defaults(struct store_opts *o, const struct store_opts *in)
 		o->drop_log_interval_ms = 10000;
 }
 
-/* Register the conninfo's password as a secret; -1 if unparsable. */
-static int
-register_password(const char *conninfo)
-{
-	PQconninfoOption *opts, *o;
-	const char *pw;
-	char *msg = NULL;
-
-	if ((opts = PQconninfoParse(conninfo, &msg)) == NULL) {
-		PQfreemem(msg);
-		return -1;
-	}
-	for (o = opts; o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val &&
-		    strlen(o->val) >= 4)
-			redact_add_secret(o->val);
-	PQconninfoFree(opts);
-	if ((pw = getenv("PGPASSWORD")) != NULL && strlen(pw) >= 4)
-		redact_add_secret(pw);
-	return 0;
-}
-
 static void
 watchers_init(struct store *s)
 {
@@ -1804,7 +1770,7 @@ store_new(struct ev_loop *loop, const char *conninfo,
 
 	if ((s = calloc(1, sizeof(*s))) == NULL || sodium_init() < 0) {
 		free(s);
-		errf(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->loop = loop;
@@ -1819,19 +1785,19 @@ store_new(struct ev_loop *loop, const char *conninfo,
 	}
 	if ((sc = getenv("AFU9_AUDIT_SYNC_COMMIT")) != NULL && *sc != '\0' &&
 	    strcmp(sc, "on") != 0 && strcmp(sc, "off") != 0) {
-		errf(err, errlen, "AFU9_AUDIT_SYNC_COMMIT must be on or off");
+		errfmt(err, errlen, "AFU9_AUDIT_SYNC_COMMIT must be on or off");
 		free(s);
 		return NULL;
 	}
 	s->async_commit = sc != NULL && strcmp(sc, "off") == 0;
 	if (linger_env(&s->linger_s) == -1) {
-		errf(err, errlen, "AFU9_AUDIT_LINGER_MS must be a number of "
+		errfmt(err, errlen, "AFU9_AUDIT_LINGER_MS must be a number of "
 		    "milliseconds from 0 to %d", LINGER_MS_MAX);
 		free(s);
 		return NULL;
 	}
-	if (register_password(conninfo) == -1) {
-		errf(err, errlen, "database connection string cannot be "
+	if (mig_register_password(conninfo) == -1) {
+		errfmt(err, errlen, "database connection string cannot be "
 		    "parsed (check DATABASE_URL)");
 		free(s);
 		return NULL;
@@ -1852,7 +1818,7 @@ store_new(struct ev_loop *loop, const char *conninfo,
 	    (s->q = calloc(s->qcap, sizeof(*s->q))) == NULL) {
 		free(s->conninfo);
 		free(s);
-		errf(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->state = STORE_CONNECTING;
@@ -2281,14 +2247,14 @@ query_rows(PGresult *res, char *err, size_t errlen)
 	for (i = 0; rows && i < PQntuples(res); i++) {
 		row = json_loads(PQgetvalue(res, i, 0), 0, &je);
 		if (row == NULL || json_array_append_new(rows, row) == -1) {
-			errf(err, errlen, "audit query: bad row: %s",
+			errfmt(err, errlen, "audit query: bad row: %s",
 			    je.text);
 			json_decref(rows);
 			return NULL;
 		}
 	}
 	if (rows == NULL)
-		errf(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 	return rows;
 }
 
@@ -2324,7 +2290,7 @@ store_audit_query(const char *conninfo, const struct audit_query *q,
 		m = redact_str(PQresultErrorMessage(res));
 		if (m)
 			m[strcspn(m, "\n")] = '\0';
-		errf(err, errlen, "audit query: %s", m ? m : "out of memory");
+		errfmt(err, errlen, "audit query: %s", m ? m : "out of memory");
 		free(m);
 	}
 	PQclear(res);

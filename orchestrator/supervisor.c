@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,23 +118,6 @@ static const char *const state_names[] = {
 	"stopped", "starting", "running", "backoff", "failed", "stopping",
 };
 
-static int	seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-/* Format a reason into err (may be NULL); returns -1 for `return seterr()`. */
-static int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* --- strings ------------------------------------------------------------ */
 
 static void
@@ -173,22 +155,22 @@ strv_copy(const char *const *src, size_t max, const char *what, char *err,
 	char **v;
 
 	if (n > max) {
-		seterr(err, errlen, "%s: more than %zu entries", what, max);
+		errfmt(err, errlen, "%s: more than %zu entries", what, max);
 		return NULL;
 	}
 	if ((v = calloc(n + 1, sizeof(*v))) == NULL) {
-		seterr(err, errlen, "%s: %s", what, strerror(errno));
+		errfmt(err, errlen, "%s: %s", what, strerror(errno));
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
 		if (strlen(src[i]) > SUP_STR_MAX) {
-			seterr(err, errlen, "%s[%zu]: longer than %u bytes",
+			errfmt(err, errlen, "%s[%zu]: longer than %u bytes",
 			    what, i, SUP_STR_MAX);
 			strv_free(v);
 			return NULL;
 		}
 		if ((v[i] = strdup(src[i])) == NULL) {
-			seterr(err, errlen, "%s: %s", what, strerror(errno));
+			errfmt(err, errlen, "%s: %s", what, strerror(errno));
 			strv_free(v);
 			return NULL;
 		}
@@ -481,6 +463,19 @@ close_fd(int *fd)
 	}
 }
 
+/* Free the record and what it owns; it is unlinked, its watchers idle. */
+static void
+child_free(struct sup_child *c)
+{
+	free(c->name);
+	strv_free(c->argv);
+	strv_free(c->pass_env);
+	strv_free(c->env);
+	free(c->cwd);
+	free(c->lbuf);
+	free(c);
+}
+
 /* Unlink and release everything.  No callback may be running. */
 static void
 child_destroy(struct sup_child *c)
@@ -504,13 +499,7 @@ child_destroy(struct sup_child *c)
 		c->sup->first = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	free(c->name);
-	strv_free(c->argv);
-	strv_free(c->pass_env);
-	strv_free(c->env);
-	free(c->cwd);
-	free(c->lbuf);
-	free(c);
+	child_free(c);
 }
 
 /* Drop one hold; 1 when the record was freed (the caller must not touch it). */
@@ -647,7 +636,7 @@ fail:
 		close_fd(&p[i][1]);
 	}
 	snprintf(c->cause, sizeof(c->cause), "spawn failed: %s", strerror(e));
-	seterr(err, errlen, "%s", c->cause);
+	errfmt(err, errlen, "%s", c->cause);
 	return -1;
 }
 
@@ -1070,26 +1059,26 @@ spec_check(const struct sup_spec *sp, char *err, size_t errlen)
 
 	if (sp->name == NULL || *sp->name == '\0' ||
 	    strlen(sp->name) > SUP_NAME_MAX)
-		return seterr(err, errlen, "name: 1 to %d bytes", SUP_NAME_MAX);
+		return errfmt(err, errlen, "name: 1 to %d bytes", SUP_NAME_MAX);
 	if (sp->argv == NULL || sp->argv[0] == NULL || *sp->argv[0] == '\0')
-		return seterr(err, errlen, "%s: argv[0] missing", sp->name);
+		return errfmt(err, errlen, "%s: argv[0] missing", sp->name);
 	for (i = 0; sp->pass_env != NULL && sp->pass_env[i] != NULL; i++)
 		if (*sp->pass_env[i] == '\0' || strchr(sp->pass_env[i], '='))
-			return seterr(err, errlen, "%s: pass_env[%zu]: not a "
+			return errfmt(err, errlen, "%s: pass_env[%zu]: not a "
 			    "variable name", sp->name, i);
 	for (i = 0; sp->env != NULL && sp->env[i] != NULL; i++)
 		if (sp->env[i][0] == '=' || strchr(sp->env[i], '=') == NULL)
-			return seterr(err, errlen, "%s: env[%zu]: not "
+			return errfmt(err, errlen, "%s: env[%zu]: not "
 			    "NAME=value", sp->name, i);
 	if (sp->cwd != NULL && (*sp->cwd == '\0' ||
 	    strlen(sp->cwd) > SUP_STR_MAX))
-		return seterr(err, errlen, "%s: bad cwd", sp->name);
+		return errfmt(err, errlen, "%s: bad cwd", sp->name);
 	if (sp->policy != SUP_ALWAYS && sp->policy != SUP_ON_FAILURE &&
 	    sp->policy != SUP_NEVER)
-		return seterr(err, errlen, "%s: bad restart policy", sp->name);
+		return errfmt(err, errlen, "%s: bad restart policy", sp->name);
 	if (sp->max_line != 0 && (sp->max_line < SUP_LINE_MIN ||
 	    sp->max_line > SUP_LINE_MAX))
-		return seterr(err, errlen, "%s: max_line outside %d..%u",
+		return errfmt(err, errlen, "%s: max_line outside %d..%u",
 		    sp->name, SUP_LINE_MIN, SUP_LINE_MAX);
 	return 0;
 }
@@ -1110,7 +1099,7 @@ child_numbers(struct sup_child *c, const struct sup_spec *sp, char *err,
 	c->linger_ms = sp->linger_ms ? sp->linger_ms : SUP_DEFAULT_LINGER_MS;
 	c->max_line = sp->max_line ? sp->max_line : SUP_DEFAULT_MAX_LINE;
 	if (c->base_ms > c->max_ms) {
-		seterr(err, errlen, "%s: backoff base %u ms above the cap %u ms",
+		errfmt(err, errlen, "%s: backoff base %u ms above the cap %u ms",
 		    sp->name, c->base_ms, c->max_ms);
 		return -1;
 	}
@@ -1140,7 +1129,7 @@ sup_add(struct sup *s, const struct sup_spec *sp, const struct sup_cb *cb,
 	if (spec_check(sp, err, errlen) == -1)
 		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		seterr(err, errlen, "%s: %s", sp->name, strerror(errno));
+		errfmt(err, errlen, "%s: %s", sp->name, strerror(errno));
 		return NULL;
 	}
 	c->sup = s;
@@ -1157,7 +1146,7 @@ sup_add(struct sup *s, const struct sup_spec *sp, const struct sup_cb *cb,
 	if ((c->name = strdup(sp->name)) == NULL ||
 	    (sp->cwd != NULL && (c->cwd = strdup(sp->cwd)) == NULL) ||
 	    (c->lbuf = malloc(c->max_line + 1)) == NULL) {
-		seterr(err, errlen, "%s: %s", sp->name, strerror(errno));
+		errfmt(err, errlen, "%s: %s", sp->name, strerror(errno));
 		goto fail;
 	}
 	if (cb != NULL)
@@ -1169,13 +1158,7 @@ sup_add(struct sup *s, const struct sup_spec *sp, const struct sup_cb *cb,
 	s->first = c;
 	return c;
 fail:
-	free(c->name);
-	strv_free(c->argv);
-	strv_free(c->pass_env);
-	strv_free(c->env);
-	free(c->cwd);
-	free(c->lbuf);
-	free(c);
+	child_free(c);
 	return NULL;
 }
 
@@ -1185,12 +1168,12 @@ sup_start(struct sup_child *c, char *err, size_t errlen)
 	int rc;
 
 	if (c->removed) {
-		seterr(err, errlen, "%s: removed", c->name);
+		errfmt(err, errlen, "%s: removed", c->name);
 		errno = EINVAL;
 		return -1;
 	}
 	if (c->pid != 0) {
-		seterr(err, errlen, "%s: already has a process (%s)", c->name,
+		errfmt(err, errlen, "%s: already has a process (%s)", c->name,
 		    sup_state_name(c->state));
 		errno = EBUSY;
 		return -1;

@@ -17,6 +17,7 @@
 #define AFU9_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <jansson.h>
 
 enum log_level {
@@ -53,5 +54,14 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fatal(const char *, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fatalx(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * What helpers below the top layer use instead: format a reason into the
+ * caller's error buffer err[errlen] (cut to fit, always NUL-terminated).
+ * err NULL or errlen 0 writes nothing.  Always returns -1, so a helper
+ * can `return errfmt(err, errlen, ...);`.
+ */
+int	errfmt(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 #endif

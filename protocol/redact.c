@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "redact.h"
 
 /*
@@ -521,4 +523,13 @@ redact_json(const json_t *v)
 		return NULL;
 	}
 	return redact_value(v, 0);
+}
+
+void
+redact_wipe_free(char *s)
+{
+	if (s == NULL)
+		return;
+	sodium_memzero(s, strlen(s));
+	free(s);
 }

@@ -44,5 +44,10 @@ int	 redact_would_change(const char *s, size_t len);
 int	 redact_contains_secret(const char *s, size_t len);
 /* New reference: a deep copy with both rules applied; NULL on ENOMEM. */
 json_t	*redact_json(const json_t *v);
+/*
+ * Zero the bytes of s, a malloc'd string that held a secret, then free
+ * it, so the secret does not linger in freed memory.  NULL is a no-op.
+ */
+void	 redact_wipe_free(char *s);
 
 #endif

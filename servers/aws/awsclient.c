@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "httpc.h"
+#include "log.h"
 #include "redact.h"
 #include "aws/awsclient.h"
 #include "aws/awsconf.h"
@@ -123,21 +124,6 @@ static int	attempt_start(struct aws_call *);
 static void	creds_cb(const struct aws_creds *, const char *, void *);
 
 /* ---- small helpers ---- */
-
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int
 in_list(const char *const *list, const char *s)
@@ -457,7 +443,7 @@ aws_client_new(struct ev_loop *loop, struct httpc *http,
 	size_t i;
 
 	if (loop == NULL || http == NULL || creds == NULL || cfg == NULL) {
-		seterr(err, errlen, "aws_client_new: missing argument");
+		errfmt(err, errlen, "aws_client_new: missing argument");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -491,7 +477,7 @@ aws_client_new(struct ev_loop *loop, struct httpc *http,
 nomem:
 	if (c != NULL)
 		client_destroy(c);
-	seterr(err, errlen, "out of memory");
+	errfmt(err, errlen, "out of memory");
 	errno = ENOMEM;
 	return NULL;
 }
@@ -670,7 +656,7 @@ send_signed(struct aws_call *k, const struct aws_creds *creds, char *err,
 	memset(lines, 0, sizeof(lines));
 	for (i = 0; i < n; i++)
 		if ((lines[i] = header_line(sh[i].name, sh[i].value)) == NULL) {
-			seterr(err, errlen, "out of memory");
+			errfmt(err, errlen, "out of memory");
 			goto out;
 		}
 	for (i = 0; out.headers[i] != NULL; i++)
@@ -679,7 +665,7 @@ send_signed(struct aws_call *k, const struct aws_creds *creds, char *err,
 	    (const char *const *)lines, k->body, k->body_len, c->timeout_ms,
 	    http_cb, k);
 	if (k->req == NULL) {
-		seterr(err, errlen, "could not start a request to %s",
+		errfmt(err, errlen, "could not start a request to %s",
 		    e->name);
 		goto out;
 	}

@@ -13,6 +13,8 @@
 
 #include <sodium.h>
 
+#include "log.h"
+#include "redact.h"
 #include "aws/awsconf.h"
 
 struct ini_ent {
@@ -53,44 +55,18 @@ static const struct {
 	[AWS_SVC_STS] =			{ "sts", "sts", "STS" },
 };
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int
 is_blank(char c)
 {
 	return c == ' ' || c == '\t';
 }
 
-/* An environment variable, with "" counted as unset. */
-static const char *
-env(const char *name)
+const char *
+aws_getenv(const char *name)
 {
 	const char *v = getenv(name);
 
 	return v != NULL && *v != '\0' ? v : NULL;
-}
-
-/* Wipe and free a string. */
-static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
 }
 
 const char *
@@ -115,8 +91,8 @@ aws_ini_free(struct aws_ini *ini)
 	if (ini == NULL)
 		return;
 	for (i = 0; i < ini->nents; i++) {
-		wipe_free(ini->ents[i].key);
-		wipe_free(ini->ents[i].val);
+		redact_wipe_free(ini->ents[i].key);
+		redact_wipe_free(ini->ents[i].val);
 	}
 	for (i = 0; i < ini->nsects; i++)
 		free(ini->sects[i]);
@@ -168,7 +144,7 @@ perr(struct ini_parse *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	seterr(ps->err, ps->errlen, "%s: line %zu: %s", ps->name, ps->lineno,
+	errfmt(ps->err, ps->errlen, "%s: line %zu: %s", ps->name, ps->lineno,
 	    msg);
 }
 
@@ -311,8 +287,8 @@ parse_property(struct ini_parse *ps, const char *p, size_t n)
 	e->key = strndup(key, klen);
 	e->val = strndup(val, vlen);
 	if (e->key == NULL || e->val == NULL) {
-		wipe_free(e->key);
-		wipe_free(e->val);
+		redact_wipe_free(e->key);
+		redact_wipe_free(e->val);
 		perr(ps, "out of memory");
 		return -1;
 	}
@@ -362,12 +338,12 @@ aws_ini_parse(const char *name, const char *text, size_t len,
 
 	*out = NULL;
 	if (len > AWS_INI_MAX_FILE) {
-		seterr(err, errlen, "%s: larger than %u bytes", name,
+		errfmt(err, errlen, "%s: larger than %u bytes", name,
 		    AWS_INI_MAX_FILE);
 		return -1;
 	}
 	if (memchr(text, '\0', len) != NULL) {
-		seterr(err, errlen, "%s: contains a NUL byte", name);
+		errfmt(err, errlen, "%s: contains a NUL byte", name);
 		return -1;
 	}
 	memset(&ps, 0, sizeof(ps));
@@ -375,7 +351,7 @@ aws_ini_parse(const char *name, const char *text, size_t len,
 	ps.err = err;
 	ps.errlen = errlen;
 	if ((ps.ini = calloc(1, sizeof(*ps.ini))) == NULL) {
-		seterr(err, errlen, "%s: out of memory", name);
+		errfmt(err, errlen, "%s: out of memory", name);
 		return -1;
 	}
 	while (p < end) {
@@ -410,22 +386,22 @@ aws_read_file(const char *path, size_t max, char **out, size_t *outlen,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		if (errno == ENOENT)
 			return 1;
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		errfmt(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		errfmt(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
+		errfmt(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
 		    "is a directory" : "not a regular file");
 		close(fd);
 		return -1;
 	}
 	if ((b = malloc(max + 1)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		errfmt(err, errlen, "%s: out of memory", path);
 		close(fd);
 		return -1;
 	}
@@ -433,13 +409,13 @@ aws_read_file(const char *path, size_t max, char **out, size_t *outlen,
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			errfmt(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
 		len += (size_t)r;
 	}
 	if (len > max) {
-		seterr(err, errlen, "%s: larger than %zu bytes", path, max);
+		errfmt(err, errlen, "%s: larger than %zu bytes", path, max);
 		goto fail;
 	}
 	close(fd);
@@ -570,7 +546,7 @@ aws_endpoint_check(const char *url, char *err, size_t errlen)
 	size_t n = strnlen(url, AWS_MAX_ENDPOINT + 1), skip, i, alen;
 
 	if (n > AWS_MAX_ENDPOINT) {
-		seterr(err, errlen, "longer than %u bytes", AWS_MAX_ENDPOINT);
+		errfmt(err, errlen, "longer than %u bytes", AWS_MAX_ENDPOINT);
 		return -1;
 	}
 	if (strncasecmp(url, "https://", 8) == 0)
@@ -578,25 +554,25 @@ aws_endpoint_check(const char *url, char *err, size_t errlen)
 	else if (strncasecmp(url, "http://", 7) == 0)
 		skip = 7;
 	else {
-		seterr(err, errlen, "not an http:// or https:// URL");
+		errfmt(err, errlen, "not an http:// or https:// URL");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)url[i];
 
 		if (c <= 0x20 || c == 0x7f || c == '?' || c == '#') {
-			seterr(err, errlen, "contains whitespace, a control "
+			errfmt(err, errlen, "contains whitespace, a control "
 			    "byte, a query or a fragment");
 			return -1;
 		}
 	}
 	alen = strcspn(url + skip, "/");
 	if (alen == 0 || url[skip] == ':') {
-		seterr(err, errlen, "has no host");
+		errfmt(err, errlen, "has no host");
 		return -1;
 	}
 	if (memchr(url + skip, '@', alen) != NULL) {
-		seterr(err, errlen, "has user information");
+		errfmt(err, errlen, "has user information");
 		return -1;
 	}
 	return 0;
@@ -623,7 +599,7 @@ endpoint_dup(const char *url)
 static const char *
 home_dir(void)
 {
-	const char *h = env("HOME");
+	const char *h = aws_getenv("HOME");
 	struct passwd *pw;
 
 	if (h != NULL)
@@ -642,13 +618,13 @@ static int
 shared_path(const char *var, const char *name, char **out, char *err,
     size_t errlen)
 {
-	const char *v = env(var), *home = NULL;
+	const char *v = aws_getenv(var), *home = NULL;
 	int n;
 
 	*out = NULL;
 	if (v == NULL || v[0] == '~') {
 		if ((home = home_dir()) == NULL) {
-			seterr(err, errlen, "no home directory to find the "
+			errfmt(err, errlen, "no home directory to find the "
 			    "AWS shared files in: set HOME or %s", var);
 			return -1;
 		}
@@ -661,13 +637,13 @@ shared_path(const char *var, const char *name, char **out, char *err,
 		n = asprintf(out, "%s", v);
 	if (n < 0) {
 		*out = NULL;
-		seterr(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 		return -1;
 	}
 	if ((size_t)n > AWS_MAX_PATH) {
 		free(*out);
 		*out = NULL;
-		seterr(err, errlen, "%s: path longer than %u bytes", var,
+		errfmt(err, errlen, "%s: path longer than %u bytes", var,
 		    AWS_MAX_PATH);
 		return -1;
 	}
@@ -678,25 +654,25 @@ shared_path(const char *var, const char *name, char **out, char *err,
 static int
 load_profile(struct aws_config *cfg, char *err, size_t errlen)
 {
-	const char *v = env("AWS_PROFILE");
+	const char *v = aws_getenv("AWS_PROFILE");
 	size_t i;
 
 	if (v == NULL)
 		v = "default";
 	if (strnlen(v, AWS_MAX_PROFILE + 1) > AWS_MAX_PROFILE) {
-		seterr(err, errlen, "AWS_PROFILE: longer than %u bytes",
+		errfmt(err, errlen, "AWS_PROFILE: longer than %u bytes",
 		    AWS_MAX_PROFILE);
 		return -1;
 	}
 	for (i = 0; v[i] != '\0'; i++)
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f ||
 		    v[i] == '[' || v[i] == ']') {
-			seterr(err, errlen, "AWS_PROFILE: contains a control "
+			errfmt(err, errlen, "AWS_PROFILE: contains a control "
 			    "byte or a bracket");
 			return -1;
 		}
 	if ((cfg->profile = strdup(v)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -720,14 +696,14 @@ region_from_file(struct aws_config *cfg, char *err, size_t errlen)
 		return 0;
 	}
 	if (!aws_region_valid(r)) {
-		seterr(err, errlen, "%s: [%s] region: not a valid region name",
+		errfmt(err, errlen, "%s: [%s] region: not a valid region name",
 		    cfg->config_file, sect);
 		aws_ini_free(ini);
 		return -1;
 	}
 	rc = (cfg->region = strdup(r)) == NULL ? -1 : 0;
 	if (rc == -1)
-		seterr(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 	else
 		cfg->region_source = "profile";
 	aws_ini_free(ini);
@@ -742,15 +718,15 @@ load_region(struct aws_config *cfg, char *err, size_t errlen)
 	size_t i;
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		if ((v = env(vars[i])) == NULL)
+		if ((v = aws_getenv(vars[i])) == NULL)
 			continue;
 		if (!aws_region_valid(v)) {
-			seterr(err, errlen, "%s: not a valid region name",
+			errfmt(err, errlen, "%s: not a valid region name",
 			    vars[i]);
 			return -1;
 		}
 		if ((cfg->region = strdup(v)) == NULL) {
-			seterr(err, errlen, "out of memory");
+			errfmt(err, errlen, "out of memory");
 			return -1;
 		}
 		cfg->region_source = vars[i];
@@ -763,15 +739,15 @@ load_region(struct aws_config *cfg, char *err, size_t errlen)
 static const char *
 endpoint_override(enum aws_service svc, char *var, size_t varlen)
 {
-	const char *v, *ign = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	const char *v, *ign = aws_getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 
 	if (ign != NULL && strcasecmp(ign, "true") == 0)
 		return NULL;
 	snprintf(var, varlen, "AWS_ENDPOINT_URL_%s", services[svc].env);
-	if ((v = env(var)) != NULL)
+	if ((v = aws_getenv(var)) != NULL)
 		return v;
 	snprintf(var, varlen, "AWS_ENDPOINT_URL");
-	return env(var);
+	return aws_getenv(var);
 }
 
 static int
@@ -784,13 +760,13 @@ load_endpoints(struct aws_config *cfg, char *err, size_t errlen)
 	for (s = 0; s < AWS_SVC_COUNT; s++) {
 		if ((v = endpoint_override(s, var, sizeof(var))) != NULL) {
 			if (aws_endpoint_check(v, why, sizeof(why)) == -1) {
-				seterr(err, errlen, "%s: %s", var, why);
+				errfmt(err, errlen, "%s: %s", var, why);
 				return -1;
 			}
 		} else if (cfg->region != NULL) {
 			if (aws_endpoint_for_region(s, cfg->region, url,
 			    sizeof(url)) == -1) {
-				seterr(err, errlen, "region too long");
+				errfmt(err, errlen, "region too long");
 				return -1;
 			}
 			v = url;
@@ -799,7 +775,7 @@ load_endpoints(struct aws_config *cfg, char *err, size_t errlen)
 		else
 			continue;
 		if ((cfg->endpoint[s] = endpoint_dup(v)) == NULL) {
-			seterr(err, errlen, "out of memory");
+			errfmt(err, errlen, "out of memory");
 			return -1;
 		}
 	}
@@ -842,11 +818,11 @@ aws_config_endpoint(const struct aws_config *cfg, enum aws_service svc,
     char *err, size_t errlen)
 {
 	if ((unsigned)svc >= AWS_SVC_COUNT) {
-		seterr(err, errlen, "unknown AWS service");
+		errfmt(err, errlen, "unknown AWS service");
 		return NULL;
 	}
 	if (cfg->endpoint[svc] == NULL)
-		seterr(err, errlen, "no AWS region for %s: set AWS_REGION, or "
+		errfmt(err, errlen, "no AWS region for %s: set AWS_REGION, or "
 		    "region in profile %s of %s, or AWS_ENDPOINT_URL_%s",
 		    services[svc].name, cfg->profile ? cfg->profile : "default",
 		    cfg->config_file ? cfg->config_file : "~/.aws/config",

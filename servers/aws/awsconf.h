@@ -101,6 +101,9 @@ const char *aws_service_name(enum aws_service svc);
 /* The AWS_ENDPOINT_URL_ suffix ("ECS", "CLOUDWATCH_LOGS" ...); static. */
 const char *aws_service_env_id(enum aws_service svc);
 
+/* getenv(name), with a variable set to "" counted as unset (NULL). */
+const char *aws_getenv(const char *name);
+
 /*
  * The default endpoint of `svc` in `region` into out: 0, or -1 when the
  * region is not valid or out is too small.

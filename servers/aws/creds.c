@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "httpc.h"
+#include "log.h"
 #include "redact.h"
 #include "aws/awsconf.h"
 #include "aws/creds.h"
@@ -98,47 +99,14 @@ static void	chain_run(struct aws_creds_provider *);
 
 /* ---- small helpers ---- */
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* An environment variable, with "" counted as unset. */
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && *v != '\0' ? v : NULL;
-}
-
-static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
-}
-
 static void
 creds_free(struct aws_creds *c)
 {
 	if (c == NULL)
 		return;
-	wipe_free(c->access_key_id);
-	wipe_free(c->secret_access_key);
-	wipe_free(c->session_token);
+	redact_wipe_free(c->access_key_id);
+	redact_wipe_free(c->secret_access_key);
+	redact_wipe_free(c->session_token);
 	free(c);
 }
 
@@ -171,7 +139,7 @@ creds_make(const char *id, const char *secret, const char *token,
 	    !field_ok(secret, AWS_SIGV4_MAX_SECRET) ||
 	    (token != NULL && *token != '\0' &&
 	    !field_ok(token, AWS_SIGV4_MAX_TOKEN))) {
-		seterr(err, errlen, "%s is empty, too long, or holds spaces or "
+		errfmt(err, errlen, "%s is empty, too long, or holds spaces or "
 		    "control bytes", !field_ok(id, AWS_SIGV4_MAX_KEY_ID) ?
 		    names[0] : !field_ok(secret, AWS_SIGV4_MAX_SECRET) ?
 		    names[1] : names[2]);
@@ -183,7 +151,7 @@ creds_make(const char *id, const char *secret, const char *token,
 	    (token != NULL && *token != '\0' &&
 	    (c->session_token = strdup(token)) == NULL)) {
 		creds_free(c);
-		seterr(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 		return -1;
 	}
 	c->expiration = exp;
@@ -268,7 +236,7 @@ safe_text(const char *s, size_t n, const char *secret, char *out,
 	if ((secret != NULL && *secret != '\0' && n >= strlen(secret) &&
 	    memmem(s, n, secret, strlen(secret)) != NULL) ||
 	    redact_contains_secret(s, n)) {
-		seterr(out, outlen, "(message withheld)");
+		errfmt(out, outlen, "(message withheld)");
 		return;
 	}
 	for (i = 0; i < n && i < MAX_MSG_TEXT && o + 4 < outlen; i++)
@@ -343,18 +311,6 @@ xml_find(const char *doc, size_t len, const char *tag, const char **out,
 	return 0;
 }
 
-static int
-hexdig(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode the text content s[0..n): the five predefined entities and
  * ASCII character references; any other markup is refused.  New string
@@ -395,8 +351,8 @@ xml_text(const char *s, size_t n, char **out)
 		v = 0;
 		for (k = i + 2 + (s[i + 2] == 'x'); k < n && k < i + 8 &&
 		    s[k] != ';'; k++) {
-			if (s[i + 2] == 'x' && hexdig(s[k]) >= 0)
-				v = v * 16 + hexdig(s[k]);
+			if (s[i + 2] == 'x' && aws_hexval(s[k]) >= 0)
+				v = v * 16 + aws_hexval(s[k]);
 			else if (s[i + 2] != 'x' && s[k] >= '0' && s[k] <= '9')
 				v = v * 10 + (s[k] - '0');
 			else
@@ -495,13 +451,13 @@ aws_creds_full_uri_allowed(const char *uri, char *err, size_t errlen)
 	if (strnlen(uri, AWS_MAX_ENDPOINT + 1) > AWS_MAX_ENDPOINT ||
 	    url_parts(uri, origin, sizeof(origin), host, sizeof(host),
 	    &https) == -1) {
-		seterr(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI is not "
+		errfmt(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI is not "
 		    "an http or https URL");
 		return 0;
 	}
 	if (https || host_allowed(host))
 		return 1;
-	seterr(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI: host %s is "
+	errfmt(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI: host %s is "
 	    "not allowed over http (use https, a loopback address, or the "
 	    "ECS/EKS agent 169.254.170.2, 169.254.170.23, fd00:ec2::23)",
 	    host);
@@ -525,7 +481,7 @@ read_token(const char *path, size_t max, char **out, char *err,
 
 	*out = NULL;
 	if ((rc = aws_read_file(path, max, &t, &len, err, errlen)) == 1) {
-		seterr(err, errlen, "%s: no such file", path);
+		errfmt(err, errlen, "%s: no such file", path);
 		return -1;
 	}
 	if (rc == -1)
@@ -536,7 +492,7 @@ read_token(const char *path, size_t max, char **out, char *err,
 		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
 			break;
 	if (len == 0 || i < len) {
-		seterr(err, errlen, "%s: %s", path, len == 0 ? "empty" :
+		errfmt(err, errlen, "%s: %s", path, len == 0 ? "empty" :
 		    "holds control bytes");
 		sodium_memzero(t, len);
 		free(t);
@@ -554,15 +510,15 @@ src_env(struct aws_creds_provider *p, struct aws_creds **out)
 	static const char *const names[3] = {
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"
 	};
-	const char *id = env(names[0]), *sk = env(names[1]);
+	const char *id = aws_getenv(names[0]), *sk = aws_getenv(names[1]);
 	char err[256];
 
 	if (id == NULL || sk == NULL) {
 		why_add(p, "environment: %s not set", names[id == NULL ? 0 : 1]);
 		return STEP_FAIL;
 	}
-	if (creds_make(id, sk, env(names[2]), 0, SRC_ENV, names, out, err,
-	    sizeof(err)) == -1) {
+	if (creds_make(id, sk, aws_getenv(names[2]), 0, SRC_ENV, names, out,
+	    err, sizeof(err)) == -1) {
 		why_add(p, "environment: %s", err);
 		return STEP_FAIL;
 	}
@@ -609,9 +565,9 @@ static int
 webid_vars(struct aws_creds_provider *p, const char **tf, const char **arn,
     const char **sn)
 {
-	*tf = env("AWS_WEB_IDENTITY_TOKEN_FILE");
-	*arn = env("AWS_ROLE_ARN");
-	*sn = env("AWS_ROLE_SESSION_NAME");
+	*tf = aws_getenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+	*arn = aws_getenv("AWS_ROLE_ARN");
+	*sn = aws_getenv("AWS_ROLE_SESSION_NAME");
 	if (*tf == NULL || *arn == NULL) {
 		why_add(p, "web identity: %s not set", *tf == NULL ?
 		    "AWS_WEB_IDENTITY_TOKEN_FILE" : "AWS_ROLE_ARN");
@@ -660,7 +616,7 @@ src_webid(struct aws_creds_provider *p)
 	ok = buf_reserve(&body, body.max, &avail) != NULL &&
 	    sts_body(&body, arn, sn, tok) == 0 &&
 	    asprintf(&url, "%s/", p->sts_endpoint) != -1;
-	wipe_free(p->webid_token);
+	redact_wipe_free(p->webid_token);
 	p->webid_token = tok;
 	snprintf(p->origin, sizeof(p->origin), "%s", p->sts_endpoint);
 	if (ok)
@@ -720,16 +676,16 @@ sts_error(struct aws_creds_provider *p, const struct httpc_response *resp,
 	if (xml_find(doc, len, "Code", &v, &vlen) == 0 &&
 	    xml_text(v, vlen, &t) == 0) {
 		safe_text(t, strlen(t), p->webid_token, code, sizeof(code));
-		wipe_free(t);
+		redact_wipe_free(t);
 	}
 	if (xml_find(doc, len, "Message", &v, &vlen) == 0 &&
 	    xml_text(v, vlen, &t) == 0) {
 		safe_text(t, strlen(t), p->webid_token, msg, sizeof(msg));
-		wipe_free(t);
+		redact_wipe_free(t);
 	}
 	*retry = resp->status >= 500 || resp->status == 429 ||
 	    retryable_code(code);
-	seterr(reason, rlen, "STS %s answered HTTP %ld%s%s%s%s", p->origin,
+	errfmt(reason, rlen, "STS %s answered HTTP %ld%s%s%s%s", p->origin,
 	    resp->status, *code ? " " : "", code, *msg ? ": " : "", msg);
 }
 
@@ -751,13 +707,13 @@ sts_result(struct aws_creds_provider *p, const struct httpc_response *resp,
 	int i;
 
 	if (resp->status == 0) {
-		seterr(reason, rlen, "STS: %s", resp->error_text ?
+		errfmt(reason, rlen, "STS: %s", resp->error_text ?
 		    resp->error_text : "no response");
 		*retry = 1;
 		return;
 	}
 	if (len > AWS_CREDS_MAX_RESPONSE) {
-		seterr(reason, rlen, "STS %s: response larger than %u bytes",
+		errfmt(reason, rlen, "STS %s: response larger than %u bytes",
 		    p->origin, AWS_CREDS_MAX_RESPONSE);
 		return;
 	}
@@ -766,18 +722,18 @@ sts_result(struct aws_creds_provider *p, const struct httpc_response *resp,
 		return;
 	}
 	if (xml_find(doc, len, "Credentials", &cr, &crlen) == -1) {
-		seterr(reason, rlen, "STS %s: response has no Credentials "
+		errfmt(reason, rlen, "STS %s: response has no Credentials "
 		    "element", p->origin);
 		return;
 	}
 	for (i = 0; i < 4; i++)
 		if (xml_field(cr, crlen, tags[i], &f[i]) == -1) {
-			seterr(reason, rlen, "STS %s: response has no valid %s",
+			errfmt(reason, rlen, "STS %s: response has no valid %s",
 			    p->origin, tags[i]);
 			goto out;
 		}
 	if (parse_time(f[3], strlen(f[3]), &exp) == -1) {
-		seterr(reason, rlen, "STS %s: response Expiration is not an "
+		errfmt(reason, rlen, "STS %s: response Expiration is not an "
 		    "ISO 8601 time", p->origin);
 		goto out;
 	}
@@ -786,7 +742,7 @@ sts_result(struct aws_creds_provider *p, const struct httpc_response *resp,
 		goto out;
 out:
 	for (i = 0; i < 4; i++)
-		wipe_free(f[i]);
+		redact_wipe_free(f[i]);
 }
 
 /* ---- source 3: shared files ---- */
@@ -889,8 +845,8 @@ out:
 static int
 container_url(struct aws_creds_provider *p, char **url)
 {
-	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *rel = aws_getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = aws_getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	char err[512], host[256];
 	int https;
 
@@ -931,8 +887,8 @@ nomem:
 static int
 container_token(struct aws_creds_provider *p, char **tok)
 {
-	const char *tf = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	const char *t = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	const char *tf = aws_getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	const char *t = aws_getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	char err[512];
 	size_t i;
 
@@ -981,8 +937,8 @@ src_container(struct aws_creds_provider *p)
 	if (tok == NULL || auth != NULL)
 		p->req = httpc_request(p->http, "GET", url, hdrs, NULL, 0,
 		    AWS_CREDS_TIMEOUT_MS, http_done, p);
-	wipe_free(tok);
-	wipe_free(auth);
+	redact_wipe_free(tok);
+	redact_wipe_free(auth);
 	free(url);
 	if (p->req == NULL) {
 		why_add(p, "container: cannot send a request to %s",
@@ -1026,18 +982,18 @@ container_result(struct aws_creds_provider *p,
 	time_t exp;
 
 	if (resp->status == 0) {
-		seterr(reason, rlen, "%s", resp->error_text ?
+		errfmt(reason, rlen, "%s", resp->error_text ?
 		    resp->error_text : "no response");
 		*retry = 1;
 		return;
 	}
 	if (resp->body_len > AWS_CREDS_MAX_RESPONSE) {
-		seterr(reason, rlen, "%s: response larger than %u bytes",
+		errfmt(reason, rlen, "%s: response larger than %u bytes",
 		    p->origin, AWS_CREDS_MAX_RESPONSE);
 		return;
 	}
 	if (resp->status != 200) {
-		seterr(reason, rlen, "%s answered HTTP %ld", p->origin,
+		errfmt(reason, rlen, "%s answered HTTP %ld", p->origin,
 		    resp->status);
 		*retry = resp->status >= 500 || resp->status == 429;
 		return;
@@ -1045,7 +1001,7 @@ container_result(struct aws_creds_provider *p,
 	j = json_loadb(resp->body ? resp->body : "", resp->body_len,
 	    JSON_REJECT_DUPLICATES, NULL);
 	if (j == NULL || !json_is_object(j)) {
-		seterr(reason, rlen, "%s: response is not a JSON object",
+		errfmt(reason, rlen, "%s: response is not a JSON object",
 		    p->origin);
 		json_decref(j);
 		return;
@@ -1054,11 +1010,11 @@ container_result(struct aws_creds_provider *p,
 	sk = jstr(j, "SecretAccessKey");
 	exps = jstr(j, "Expiration");
 	if (id == NULL || sk == NULL || exps == NULL)
-		seterr(reason, rlen, "%s: response has no %s", p->origin,
+		errfmt(reason, rlen, "%s: response has no %s", p->origin,
 		    id == NULL ? "AccessKeyId" : sk == NULL ?
 		    "SecretAccessKey" : "Expiration");
 	else if (parse_time(exps, strlen(exps), &exp) == -1)
-		seterr(reason, rlen, "%s: response Expiration is not an ISO "
+		errfmt(reason, rlen, "%s: response Expiration is not an ISO "
 		    "8601 time", p->origin);
 	else
 		creds_make(id, sk, jstr(j, "Token"), exp, SRC_CONTAINER, names,
@@ -1083,7 +1039,7 @@ destroy(struct aws_creds_provider *p)
 		free(w);
 	}
 	creds_free(p->cache);
-	wipe_free(p->webid_token);
+	redact_wipe_free(p->webid_token);
 	free(p->profile);
 	free(p->config_file);
 	free(p->credentials_file);
@@ -1146,7 +1102,7 @@ resolve_done(struct aws_creds_provider *p, struct aws_creds *c)
 
 	p->resolving = 0;
 	p->attempt = 0;
-	wipe_free(p->webid_token);
+	redact_wipe_free(p->webid_token);
 	p->webid_token = NULL;
 	if (c != NULL) {
 		/* rotating: refreshes never exhaust the registry */

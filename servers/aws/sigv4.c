@@ -1,7 +1,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "log.h"
 #include "aws/sigv4.h"
 
 #define ALGORITHM	"AWS4-HMAC-SHA256"
@@ -27,21 +27,6 @@ struct qparam {
 	char	*key;		/* encoded */
 	char	*val;		/* encoded */
 };
-
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int
 is_unreserved(unsigned char c)
@@ -60,8 +45,8 @@ is_tchar(unsigned char c)
 	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int
-hexval(unsigned char c)
+int
+aws_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -165,7 +150,7 @@ canon_path(struct buf *b, const char *path, unsigned flags, char *err,
 	int rc;
 
 	if (n > AWS_SIGV4_MAX_PATH) {
-		seterr(err, errlen, "path longer than %u bytes",
+		errfmt(err, errlen, "path longer than %u bytes",
 		    AWS_SIGV4_MAX_PATH);
 		return -1;
 	}
@@ -175,7 +160,7 @@ canon_path(struct buf *b, const char *path, unsigned flags, char *err,
 	}
 	if (!(flags & AWS_SIGV4_NO_NORMALIZE)) {
 		if ((norm = malloc(n + 2)) == NULL) {
-			seterr(err, errlen, "out of memory");
+			errfmt(err, errlen, "out of memory");
 			return -1;
 		}
 		n = normalize_path(path, n, norm);
@@ -187,7 +172,7 @@ canon_path(struct buf *b, const char *path, unsigned flags, char *err,
 		rc = aws_sigv4_encode(b, path, n, AWS_SIGV4_KEEP_SLASH);
 	free(norm);
 	if (rc == -1)
-		seterr(err, errlen, "canonical request too large or out of "
+		errfmt(err, errlen, "canonical request too large or out of "
 		    "memory");
 	return rc;
 }
@@ -207,8 +192,8 @@ pct_decode(const char *s, size_t n, char *out)
 			out[o++] = s[i];
 			continue;
 		}
-		if (n - i < 3 || (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-		    (lo = hexval((unsigned char)s[i + 2])) < 0)
+		if (n - i < 3 || (hi = aws_hexval(s[i + 1])) < 0 ||
+		    (lo = aws_hexval(s[i + 2])) < 0)
 			return -1;
 		out[o++] = (char)(hi << 4 | lo);
 		i += 2;
@@ -299,7 +284,7 @@ split_query(const char *query, struct qparam **out, size_t *nout,
 	*out = NULL;
 	*nout = 0;
 	if ((q = calloc(AWS_SIGV4_MAX_QUERY_PARAMS, sizeof(*q))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 		return -1;
 	}
 	for (; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
@@ -307,17 +292,17 @@ split_query(const char *query, struct qparam **out, size_t *nout,
 		if (end == p)
 			continue;	/* "a&&b": nothing between */
 		if (n == AWS_SIGV4_MAX_QUERY_PARAMS) {
-			seterr(err, errlen, "query has more than %u parameters",
+			errfmt(err, errlen, "query has more than %u parameters",
 			    AWS_SIGV4_MAX_QUERY_PARAMS);
 			qparams_free(q, n);
 			return -1;
 		}
 		if (qparam_set(&q[n++], p, (size_t)(end - p)) == -1) {
 			if (errno == EINVAL)
-				seterr(err, errlen, "query parameter %zu has a "
+				errfmt(err, errlen, "query parameter %zu has a "
 				    "malformed percent-escape", n);
 			else
-				seterr(err, errlen, "out of memory");
+				errfmt(err, errlen, "out of memory");
 			qparams_free(q, n);
 			return -1;
 		}
@@ -338,7 +323,7 @@ canon_query(struct buf *b, const char *query, char *err, size_t errlen)
 	if (query == NULL || *query == '\0')
 		return 0;
 	if (strlen(query) > AWS_SIGV4_MAX_QUERY) {
-		seterr(err, errlen, "query longer than %u bytes",
+		errfmt(err, errlen, "query longer than %u bytes",
 		    AWS_SIGV4_MAX_QUERY);
 		return -1;
 	}
@@ -350,7 +335,7 @@ canon_query(struct buf *b, const char *query, char *err, size_t errlen)
 		    q[i].val);
 	qparams_free(q, n);
 	if (rc == -1)
-		seterr(err, errlen, "canonical request too large or out of "
+		errfmt(err, errlen, "canonical request too large or out of "
 		    "memory");
 	return rc;
 }
@@ -475,18 +460,18 @@ check_headers(const struct aws_sigv4_req *req, const char *tok, char *err,
 	int host = 0;
 
 	if (req->nheaders > AWS_SIGV4_MAX_HEADERS) {
-		seterr(err, errlen, "more than %u headers to sign",
+		errfmt(err, errlen, "more than %u headers to sign",
 		    AWS_SIGV4_MAX_HEADERS);
 		return -1;
 	}
 	if (req->nheaders > 0 && req->headers == NULL) {
-		seterr(err, errlen, "headers missing");
+		errfmt(err, errlen, "headers missing");
 		return -1;
 	}
 	for (i = 0; i < req->nheaders; i++) {
 		h = &req->headers[i];
 		if (h->name == NULL || h->value == NULL) {
-			seterr(err, errlen, "header %zu: name or value "
+			errfmt(err, errlen, "header %zu: name or value "
 			    "missing", i);
 			return -1;
 		}
@@ -496,22 +481,22 @@ check_headers(const struct aws_sigv4_req *req, const char *tok, char *err,
 			;
 		if (nlen == 0 || nlen > AWS_SIGV4_MAX_HEADER_NAME ||
 		    j < nlen) {
-			seterr(err, errlen, "header %zu: invalid name", i);
+			errfmt(err, errlen, "header %zu: invalid name", i);
 			return -1;
 		}
 		if (strlen(h->value) > AWS_SIGV4_MAX_HEADER_VALUE) {
-			seterr(err, errlen, "header %s: value longer than %u "
+			errfmt(err, errlen, "header %s: value longer than %u "
 			    "bytes", h->name, AWS_SIGV4_MAX_HEADER_VALUE);
 			return -1;
 		}
 		if (check_value(h->value) == -1) {
-			seterr(err, errlen, "header %s: control character or "
+			errfmt(err, errlen, "header %s: control character or "
 			    "line break without continuation in value",
 			    h->name);
 			return -1;
 		}
 		if (reserved_header(h->name, tok, req->flags)) {
-			seterr(err, errlen, "header %s is set by the signer",
+			errfmt(err, errlen, "header %s is set by the signer",
 			    h->name);
 			return -1;
 		}
@@ -519,7 +504,7 @@ check_headers(const struct aws_sigv4_req *req, const char *tok, char *err,
 			host = 1;
 	}
 	if (!host) {
-		seterr(err, errlen, "Host header missing (it must be signed)");
+		errfmt(err, errlen, "Host header missing (it must be signed)");
 		return -1;
 	}
 	return 0;
@@ -675,25 +660,25 @@ check_creds(const struct aws_sigv4_creds *c, char *err, size_t errlen)
 
 	if (c == NULL || c->access_key_id == NULL ||
 	    c->secret_access_key == NULL) {
-		seterr(err, errlen, "credentials missing");
+		errfmt(err, errlen, "credentials missing");
 		return -1;
 	}
 	n = strlen(c->access_key_id);
 	if (n == 0 || n > AWS_SIGV4_MAX_KEY_ID ||
 	    !printable(c->access_key_id, "/,;=")) {
-		seterr(err, errlen, "access key id empty, longer than %u "
+		errfmt(err, errlen, "access key id empty, longer than %u "
 		    "bytes or with invalid characters", AWS_SIGV4_MAX_KEY_ID);
 		return -1;
 	}
 	n = strlen(c->secret_access_key);
 	if (n == 0 || n > AWS_SIGV4_MAX_SECRET) {
-		seterr(err, errlen, "secret access key empty or longer than "
+		errfmt(err, errlen, "secret access key empty or longer than "
 		    "%u bytes", AWS_SIGV4_MAX_SECRET);
 		return -1;
 	}
 	if (c->session_token != NULL && (strlen(c->session_token) >
 	    AWS_SIGV4_MAX_TOKEN || !printable(c->session_token, ""))) {
-		seterr(err, errlen, "session token longer than %u bytes or "
+		errfmt(err, errlen, "session token longer than %u bytes or "
 		    "with invalid characters", AWS_SIGV4_MAX_TOKEN);
 		return -1;
 	}
@@ -724,23 +709,23 @@ check_req(const struct aws_sigv4_req *req, char *err, size_t errlen)
 	size_t i, n;
 
 	if (req == NULL || req->method == NULL || req->path == NULL) {
-		seterr(err, errlen, "request method or path missing");
+		errfmt(err, errlen, "request method or path missing");
 		return -1;
 	}
 	n = strlen(req->method);
 	for (i = 0; i < n && is_tchar((unsigned char)req->method[i]); i++)
 		;
 	if (n == 0 || n > AWS_SIGV4_MAX_METHOD || i < n) {
-		seterr(err, errlen, "invalid method");
+		errfmt(err, errlen, "invalid method");
 		return -1;
 	}
 	if (req->payload_hash == NULL && req->body == NULL &&
 	    req->body_len > 0) {
-		seterr(err, errlen, "body_len set without a body");
+		errfmt(err, errlen, "body_len set without a body");
 		return -1;
 	}
 	if (req->payload_hash != NULL && !payload_hash_ok(req->payload_hash)) {
-		seterr(err, errlen, "payload_hash is neither 64 lowercase hex "
+		errfmt(err, errlen, "payload_hash is neither 64 lowercase hex "
 		    "digits nor a literal such as UNSIGNED-PAYLOAD");
 		return -1;
 	}
@@ -791,7 +776,7 @@ fail:
 	free(*signed_hdrs);
 	*signed_hdrs = NULL;
 	if (err != NULL && errlen > 0 && err[0] == '\0')
-		seterr(err, errlen, "canonical request too large or out of "
+		errfmt(err, errlen, "canonical request too large or out of "
 		    "memory");
 	return -1;
 }
@@ -880,7 +865,7 @@ check_inputs(const struct aws_sigv4_req *req, const struct aws_sigv4_creds *c,
 	    check_creds(c, err, errlen) == -1)
 		return -1;
 	if (!scope_part_ok(region) || !scope_part_ok(service)) {
-		seterr(err, errlen, "region or service empty, longer than %u "
+		errfmt(err, errlen, "region or service empty, longer than %u "
 		    "bytes or with characters other than A-Za-z0-9-_.",
 		    AWS_SIGV4_MAX_SCOPE_PART);
 		return -1;
@@ -905,11 +890,11 @@ aws_sigv4_sign(const struct aws_sigv4_req *req,
 	if (check_inputs(req, c, region, service, err, errlen) == -1)
 		return -1;
 	if (sodium_init() < 0) {
-		seterr(err, errlen, "libsodium failed to initialise");
+		errfmt(err, errlen, "libsodium failed to initialise");
 		return -1;
 	}
 	if (format_amz_date(when, out->amz_date) == -1) {
-		seterr(err, errlen, "time %lld outside years 1970-9999",
+		errfmt(err, errlen, "time %lld outside years 1970-9999",
 		    (long long)when);
 		return -1;
 	}
@@ -933,7 +918,7 @@ aws_sigv4_sign(const struct aws_sigv4_req *req,
 	    out->canonical_request)) == NULL ||
 	    sign_sts(out, c, region, service, scope, signed_hdrs) == -1 ||
 	    add_headers(out, tok, ph, req->flags) == -1) {
-		seterr(err, errlen, "canonical request too large or out of "
+		errfmt(err, errlen, "canonical request too large or out of "
 		    "memory");
 		buf_free(&b);
 		free(signed_hdrs);

@@ -151,4 +151,7 @@ void	aws_sigv4_out_free(struct aws_sigv4_out *out);
 int	aws_sigv4_encode(struct buf *b, const void *s, size_t len,
 	    unsigned flags);
 
+/* The value of hex digit c (either case), or -1. */
+int	aws_hexval(int c);
+
 #endif
