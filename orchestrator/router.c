@@ -325,6 +325,18 @@ router_metrics(const struct router *r, struct buf *out)
 
 /* ---- calls ---- */
 
+/* Free what a call owns, and the call. */
+static void
+call_free(struct router_call *c)
+{
+	json_decref(c->args);
+	free(c->args_text);
+	json_decref(c->rpc_id);
+	free(c->rpc_id_text);
+	free(c->tool);
+	free(c);
+}
+
 static void
 call_unlink(struct router_call *c)
 {
@@ -338,12 +350,7 @@ call_unlink(struct router_call *c)
 		c->next->prev = c->prev;
 	s->ncalls--;
 	c->r->ncalls--;
-	json_decref(c->args);
-	free(c->args_text);
-	json_decref(c->rpc_id);
-	free(c->rpc_id_text);
-	free(c->tool);
-	free(c);
+	call_free(c);
 }
 
 /* ---- audit ---- */
@@ -434,13 +441,11 @@ call_audit(struct router_call *c, double end, const char *res, size_t rlen,
 	a.rpc_id = c->rpc_id;
 	a.rpc_id_text = c->rpc_id_text;
 	a.caller = c->caller;
-	/* The text as it came when there is no tree: the store parses it
-	   only when it must. */
-	if (c->args == NULL && c->args_text != NULL) {
-		a.arguments_text = c->args_text;
-		a.arguments_len = c->args_len;
-	} else
-		a.arguments = call_args(c);
+	/* The tree when the caller gave one, else the text as it came
+	   (the store parses that only when it must). */
+	a.arguments = c->args;
+	a.arguments_text = c->args_text;
+	a.arguments_len = c->args_len;
 	a.started_at = c->wall0;
 	a.duration_ms = (end - c->t0) * 1000.;
 	audit_submit(c->r, &a, res, rlen, is_error, e);
@@ -831,12 +836,7 @@ call_start(struct router *r, const char *qname, const char *args,
 		if (c->audit)
 			audit_refused(r, s, tool, call_args(c), origin,
 			    ROUTER_E_INTERNAL, r->errbuf);
-		json_decref(c->args);
-		free(c->args_text);
-		json_decref(c->rpc_id);
-		free(c->rpc_id_text);
-		free(c->tool);
-		free(c);
+		call_free(c);
 		return NULL;
 	}
 	c->next = s->calls;

@@ -1208,6 +1208,10 @@ sup_stop(struct sup_child *c, unsigned grace_ms)
 			c->cb.close_input(c, c->arg);
 		close_fd(&c->in_fd);
 		(void)group_kill(c, SIGTERM);
+		/* The grace runs from the SIGTERM, not from the loop's cached
+		   time, which is stale when this is called outside a
+		   callback or after a long one. */
+		ev_now_update(c->sup->loop);
 		ev_timer_set(&c->ktimer, grace_ms / 1000.0, 0.);
 		ev_timer_start(c->sup->loop, &c->ktimer);
 		break;
