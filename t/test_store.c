@@ -736,6 +736,35 @@ START_TEST(test_burst_slow_db)
 }
 END_TEST
 
+/*
+ * Audit row i twice on a: as tool "tI" with the arguments and id as
+ * trees, as "xI" with them as text (any of the four may be NULL).
+ */
+static void
+audit_pair(struct audit_row *a, size_t i, const json_t *args,
+    const char *args_text, const json_t *id, const char *id_text)
+{
+	char tool[16];
+
+	snprintf(tool, sizeof(tool), "t%zu", i);
+	a->tool = tool;
+	a->arguments = args;
+	a->arguments_text = NULL;
+	a->rpc_id = id;
+	a->rpc_id_text = NULL;
+	ck_assert_int_eq(store_audit_call(st, a), 0);
+	snprintf(tool, sizeof(tool), "x%zu", i);
+	a->arguments = NULL;
+	a->arguments_text = args_text;
+	a->arguments_len = args_text ? strlen(args_text) : 0;
+	a->rpc_id = NULL;
+	a->rpc_id_text = id_text;
+	ck_assert_int_eq(store_audit_call(st, a), 0);
+	a->tool = NULL;		/* it pointed here */
+	a->arguments_text = NULL;
+	a->rpc_id_text = NULL;
+}
+
 /* The arguments stored for tool equal the JSON text want. */
 static void
 ck_args(const char *tool, const char *want)
@@ -816,18 +845,9 @@ START_TEST(test_args_redaction)
 		}
 		ck_assert_ptr_nonnull(args[i] = json_loads(text[i],
 		    JSON_DECODE_ANY, NULL));
-		snprintf(tool, sizeof(tool), "t%zu", i);
-		a.tool = tool;
-		a.arguments = args[i];
-		ck_assert_int_eq(store_audit_call(st, &a), 0);
-		snprintf(tool, sizeof(tool), "x%zu", i);
-		a.arguments = NULL;
-		a.arguments_text = text[i];
-		a.arguments_len = strlen(text[i]);
-		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		audit_pair(&a, i, args[i], text[i], NULL, NULL);
 		ck_assert_uint_eq(stats().args_parsed, i < NFAST ? 0 :
 		    i - NFAST + 1);
-		a.arguments_text = NULL;
 	}
 	/* 40 levels: deeper than the store walks itself. */
 	ck_assert_ptr_nonnull(args[ncase] = json_pack("{s:s}", "leaf",
@@ -880,7 +900,7 @@ START_TEST(test_rpc_id_text)
 	struct store_opts o = fast_opts();
 	struct audit_row a = { .server = "s", .started_at = T0,
 	    .duration_ms = 1 };
-	char tool[16], sql[256];
+	char sql[256];
 	json_t *id;
 	size_t i, n = sizeof(ids) / sizeof(ids[0]);
 
@@ -889,15 +909,7 @@ START_TEST(test_rpc_id_text)
 	for (i = 0; i < n; i++) {
 		ck_assert_ptr_nonnull(id = json_loads(ids[i], JSON_DECODE_ANY,
 		    NULL));
-		snprintf(tool, sizeof(tool), "t%zu", i);
-		a.tool = tool;
-		a.rpc_id = id;
-		a.rpc_id_text = NULL;
-		ck_assert_int_eq(store_audit_call(st, &a), 0);
-		snprintf(tool, sizeof(tool), "x%zu", i);
-		a.rpc_id = NULL;
-		a.rpc_id_text = ids[i];
-		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		audit_pair(&a, i, NULL, NULL, id, ids[i]);
 		json_decref(id);
 	}
 	want_written = 2 * (int)n;
@@ -1169,16 +1181,7 @@ START_TEST(test_args_too_big)
 		memset(text + k, 'x', sizes[i] - k - 2);
 		memcpy(text + sizes[i] - 2, "\"}", 3);
 		ck_assert_ptr_nonnull(args = json_loads(text, 0, NULL));
-		snprintf(tool, sizeof(tool), "t%zu", i);
-		a.tool = tool;
-		a.arguments = args;
-		a.arguments_text = NULL;
-		ck_assert_int_eq(store_audit_call(st, &a), 0);
-		snprintf(tool, sizeof(tool), "x%zu", i);
-		a.arguments = NULL;
-		a.arguments_text = text;
-		a.arguments_len = sizes[i];
-		ck_assert_int_eq(store_audit_call(st, &a), 0);
+		audit_pair(&a, i, args, text, NULL, NULL);
 		json_decref(args);
 		free(text);
 	}
