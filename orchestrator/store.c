@@ -50,6 +50,7 @@
 #include "redact.h"
 #include "rpc.h"
 #include "store.h"
+#include "utf8.h"
 
 #define OPS_MAX		128	/* statements in flight on the pipeline */
 #define AUDIT_NPARAM	13
@@ -239,51 +240,6 @@ static void	pump(struct store *);
 /* ---- small helpers ---- */
 
 /*
- * Length of the valid UTF-8 character at s (n bytes available), or 0
- * when it is not one (overlong, surrogate, past U+10FFFF, truncated).
- */
-static size_t
-u8len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return len;
-}
-
-static int
-u8valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), k;
-
-	while (n > 0) {
-		if ((k = u8len(p, n)) == 0)
-			return 0;
-		p += k;
-		n -= k;
-	}
-	return 1;
-}
-
-/*
  * A malloc'd copy of s with invalid UTF-8 bytes replaced by '?', cut at
  * a character boundary to at most max bytes.  NULL on ENOMEM.
  */
@@ -297,7 +253,7 @@ u8clean(const char *s, size_t max)
 	if ((out = malloc((n < max ? n : max) + 1)) == NULL)
 		return NULL;
 	while (n > 0) {
-		if ((k = u8len(p, n)) == 0) {
+		if ((k = u8_charlen(p, n)) == 0) {
 			if (used + 1 > max)
 				break;
 			out[used++] = '?';
@@ -321,10 +277,11 @@ static char *
 safe_text(const char *s, size_t max)
 {
 	char *r, *c;
+	size_t n;
 
 	if ((r = redact_str(s)) == NULL)
 		return NULL;
-	if (strlen(r) <= max && u8valid(r))
+	if ((n = strlen(r)) <= max && u8_valid(r, n))
 		return r;	/* the usual case: nothing to cut */
 	c = u8clean(r, max);
 	free(r);
@@ -746,8 +703,8 @@ audit_row_ok(const struct audit_row *a)
 	size_t ns = a->server ? strlen(a->server) : 0;
 	size_t nt = a->tool ? strlen(a->tool) : 0;
 
-	return ns >= 1 && ns <= NAME_MAX_SRV && u8valid(a->server) &&
-	    nt >= 1 && nt <= TOOL_MAX && u8valid(a->tool) &&
+	return ns >= 1 && ns <= NAME_MAX_SRV && u8_valid(a->server, ns) &&
+	    nt >= 1 && nt <= TOOL_MAX && u8_valid(a->tool, nt) &&
 	    (unsigned)a->caller < sizeof(caller_names) /
 	    sizeof(caller_names[0]) && isfinite(a->started_at) &&
 	    a->started_at > 0 && a->started_at < START_MAX &&
@@ -2133,7 +2090,7 @@ plain_text(const char *s, size_t n)
 	size_t k;
 
 	while (n > 0) {
-		if (*p < 0x20 || *p == '\\' || (k = u8len(p, n)) == 0)
+		if (*p < 0x20 || *p == '\\' || (k = u8_charlen(p, n)) == 0)
 			return 0;
 		p += k;
 		n -= k;

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "log.h"
 #include "redact.h"
+#include "utf8.h"
 
 /*
  * One event is one line, built whole in memory and handed to one write(2)
@@ -134,39 +135,6 @@ log_set_fd(int fd)
 		log_fd = fd;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned int cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /*
  * Append s[0..n) as the body of a JSON string: quotes, backslashes and
  * control characters escaped, invalid UTF-8 bytes replaced by U+FFFD so
@@ -190,7 +158,7 @@ put_json_chars(struct buf *b, const char *s, size_t n)
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			rc = buf_printf(b, "\\u%04x", p[i]);
 			k = 1;
-		} else if ((k = utf8_len(p + i, n - i)) == 0) {
+		} else if ((k = u8_charlen(p + i, n - i)) == 0) {
 			rc = buf_append(b, "\\ufffd", 6);
 			k = 1;
 		} else
@@ -228,7 +196,7 @@ put_text_chars(struct buf *b, const char *s, size_t n)
 		else if (p[i] == '\r')
 			rc = buf_append(b, "\\r", 2);
 		else if (p[i] < 0x20 || p[i] == 0x7f ||
-		    (k = utf8_len(p + i, n - i)) == 0) {
+		    (k = u8_charlen(p + i, n - i)) == 0) {
 			rc = buf_printf(b, "\\x%02x", p[i]);
 			k = 1;
 		} else

@@ -52,6 +52,7 @@
 #include "mcp_server.h"
 #include "redact.h"
 #include "rpc.h"
+#include "utf8.h"
 
 #ifndef AFU9_VERSION
 #define AFU9_VERSION "0"
@@ -163,39 +164,6 @@ static void tool_free(struct srv_tool *);
 /* ---- small helpers ---- */
 
 /*
- * Length of the valid UTF-8 sequence at s (at most `left` bytes), or 0 if
- * the bytes there are not one (overlong, surrogate, > U+10FFFF, cut).
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t left)
-{
-	size_t n, i;
-	uint32_t c;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	return n;
-}
-
-/*
  * New malloc'd copy of s that is valid UTF-8: invalid bytes become U+FFFD,
  * and the copy stops at a character boundary before `max` bytes, marked
  * with "...".  NULL on ENOMEM.
@@ -210,7 +178,7 @@ utf8_clean(const char *s, size_t max)
 	if ((out = malloc(len * 3 + 4)) == NULL)
 		return NULL;
 	while (i < len) {
-		n = utf8_seq(p + i, len - i);
+		n = u8_charlen(p + i, len - i);
 		if (o + (n ? n : 3) > max) {
 			memcpy(out + o, "...", 3);
 			o += 3;

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "rpc.h"
+#include "utf8.h"
 
 /*
  * A strict JSON syntax scanner.  It exists for two reasons jansson cannot
@@ -39,56 +40,6 @@ struct scan {
 	int			 ids, in_id;
 	int			 has_method, has_result, has_error;
 };
-
-/* Length of the valid UTF-8 sequence at p (bytes >= 0x80), or 0. */
-static size_t
-utf8_len(const unsigned char *p, size_t avail)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (avail < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/* Replace every byte that is not part of valid UTF-8 with '?', in place. */
-static void
-utf8_fix(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	size_t n, left = strlen(s);
-
-	while (left > 0) {
-		if (*p < 0x80)
-			n = 1;
-		else if ((n = utf8_len(p, left)) == 0) {
-			*p = '?';
-			n = 1;
-		}
-		p += n;
-		left -= n;
-	}
-}
 
 static void
 scan_ws(struct cur *s)
@@ -168,7 +119,7 @@ scan_string(struct cur *s)
 			return -1;
 		else if (*s->p < 0x80)
 			s->p++;
-		else if ((n = utf8_len(s->p, (size_t)(s->end - s->p))) == 0)
+		else if ((n = u8_charlen(s->p, (size_t)(s->end - s->p))) == 0)
 			return -1;
 		else
 			s->p += n;
@@ -491,7 +442,7 @@ id_ok(const char *raw, int allow_null)
 				break;
 			else if (*p < 0x80)
 				n = 1;
-			else if ((n = utf8_len(p, left - 1)) == 0)
+			else if ((n = u8_charlen(p, left - 1)) == 0)
 				break;
 		if (left == 1 && *p == '"')
 			return 1;
@@ -504,21 +455,6 @@ id_ok(const char *raw, int allow_null)
 			return 1;
 	}
 	return id_text_ok(raw, allow_null);
-}
-
-/* Is s, NUL-terminated, valid UTF-8? */
-static int
-utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n, left = strlen(s);
-
-	for (; left > 0; p += n, left -= n)
-		if (*p < 0x80)
-			n = 1;
-		else if ((n = utf8_len(p, left)) == 0)
-			return 0;
-	return 1;
 }
 
 static int
@@ -534,7 +470,7 @@ set_err(struct rpc_err *e, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
-	utf8_fix(e->message);
+	u8_fix(e->message);
 	return -1;
 }
 
@@ -803,7 +739,7 @@ fast_string(struct cur *c)
 			p++;
 		if (p >= end || *p < 0x80)
 			break;
-		if ((n = utf8_len(p, (size_t)(end - p))) == 0)
+		if ((n = u8_charlen(p, (size_t)(end - p))) == 0)
 			return -1;
 		p += n;
 	}
@@ -972,7 +908,7 @@ raw_string(struct cur *c, int is_key)
 			c->p++;
 			if (scan_escape(c) == -1)
 				return -1;
-		} else if (*p < 0x80 || (n = utf8_len(p,
+		} else if (*p < 0x80 || (n = u8_charlen(p,
 		    (size_t)(end - p))) == 0)
 			return -1;
 		else
@@ -1525,7 +1461,7 @@ sink_jstr(struct sink *k, const char *s)
 		    *p != '\\'; p += n, left -= n)
 			if (*p < 0x80)
 				n = 1;
-			else if ((n = utf8_len(p, left)) == 0)
+			else if ((n = u8_charlen(p, left)) == 0)
 				return -1;
 		sink_put(k, run, (size_t)(p - run));
 		if (left == 0)
@@ -1840,12 +1776,12 @@ rpc_build_error(const char *id_raw, int code, const char *message,
 	if (message == NULL)
 		message = rpc_code_name(code);
 	/* the message is made valid UTF-8, never refused */
-	if (utf8_valid(message))
+	if (u8_valid(message, strlen(message)))
 		rc = sink_jstr(&k, message);
 	else if ((m = strdup(message)) == NULL)
 		rc = -1;
 	else {
-		utf8_fix(m);
+		u8_fix(m);
 		rc = sink_jstr(&k, m);
 		free(m);
 	}

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "redact.h"
+#include "utf8.h"
 #include "testutil.h"
 
 #define TMO	2000
@@ -755,12 +756,165 @@ START_TEST(redact_json_depth_bound)
 }
 END_TEST
 
+/* u8_charlen on exactly n malloc'd bytes, so ASan sees any over-read. */
+static size_t
+charlen_exact(const char *s, size_t n)
+{
+	unsigned char *p;
+	size_t k;
+
+	ck_assert_ptr_nonnull(p = malloc(n));
+	memcpy(p, s, n);
+	k = u8_charlen(p, n);
+	free(p);
+	return k;
+}
+
+/* Each length at both ends of its range, NUL included. */
+START_TEST(utf8_valid_lengths)
+{
+	ck_assert_uint_eq(charlen_exact("\0", 1), 1);
+	ck_assert_uint_eq(charlen_exact("\x7f", 1), 1);
+	ck_assert_uint_eq(charlen_exact("\xc2\x80", 2), 2);		/* U+0080 */
+	ck_assert_uint_eq(charlen_exact("\xdf\xbf", 2), 2);		/* U+07FF */
+	ck_assert_uint_eq(charlen_exact("\xe0\xa0\x80", 3), 3);	/* U+0800 */
+	ck_assert_uint_eq(charlen_exact("\xed\x9f\xbf", 3), 3);	/* U+D7FF */
+	ck_assert_uint_eq(charlen_exact("\xee\x80\x80", 3), 3);	/* U+E000 */
+	ck_assert_uint_eq(charlen_exact("\xef\xbf\xbf", 3), 3);	/* U+FFFF */
+	ck_assert_uint_eq(charlen_exact("\xf0\x90\x80\x80", 4), 4);	/* U+10000 */
+	ck_assert_uint_eq(charlen_exact("\xf4\x8f\xbf\xbf", 4), 4);	/* U+10FFFF */
+	/* only the first character counts */
+	ck_assert_uint_eq(charlen_exact("\xc3\xa9\xc3\xa9", 4), 2);
+}
+END_TEST
+
+START_TEST(utf8_invalid_classes)
+{
+	/* a continuation byte, or a lead byte no character starts with */
+	ck_assert_uint_eq(charlen_exact("\x80", 1), 0);
+	ck_assert_uint_eq(charlen_exact("\xbf\x80", 2), 0);
+	ck_assert_uint_eq(charlen_exact("\xc0\x80", 2), 0);	/* overlong NUL */
+	ck_assert_uint_eq(charlen_exact("\xc1\xbf", 2), 0);
+	ck_assert_uint_eq(charlen_exact("\xf5\x80\x80\x80", 4), 0);
+	ck_assert_uint_eq(charlen_exact("\xff", 1), 0);
+	/* overlong 3- and 4-byte forms */
+	ck_assert_uint_eq(charlen_exact("\xe0\x80\xaf", 3), 0);
+	ck_assert_uint_eq(charlen_exact("\xe0\x9f\xbf", 3), 0);
+	ck_assert_uint_eq(charlen_exact("\xf0\x80\x80\xaf", 4), 0);
+	ck_assert_uint_eq(charlen_exact("\xf0\x8f\xbf\xbf", 4), 0);
+	/* surrogates */
+	ck_assert_uint_eq(charlen_exact("\xed\xa0\x80", 3), 0);	/* U+D800 */
+	ck_assert_uint_eq(charlen_exact("\xed\xbf\xbf", 3), 0);	/* U+DFFF */
+	/* past U+10FFFF */
+	ck_assert_uint_eq(charlen_exact("\xf4\x90\x80\x80", 4), 0);
+	ck_assert_uint_eq(charlen_exact("\xf4\xbf\xbf\xbf", 4), 0);
+	/* a bad continuation byte at each position */
+	ck_assert_uint_eq(charlen_exact("\xc3\x41", 2), 0);
+	ck_assert_uint_eq(charlen_exact("\xe2\x82\xc0", 3), 0);
+	ck_assert_uint_eq(charlen_exact("\xf0\x9f\x98\x7f", 4), 0);
+	/* truncated: the bytes are right, the buffer ends early */
+	ck_assert_uint_eq(charlen_exact("\xc3", 1), 0);
+	ck_assert_uint_eq(charlen_exact("\xe2\x82", 2), 0);
+	ck_assert_uint_eq(charlen_exact("\xe2", 1), 0);
+	ck_assert_uint_eq(charlen_exact("\xf0\x9f\x98", 3), 0);
+	ck_assert_uint_eq(charlen_exact("\xf0\x9f", 2), 0);
+	ck_assert_uint_eq(charlen_exact("\xf0", 1), 0);
+}
+END_TEST
+
+/*
+ * The range tables in u8_charlen against a decoder that builds the code
+ * point (the way the copies it replaced did), for every pair of leading
+ * bytes and each length of buffer.
+ */
+static size_t
+ref_charlen(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned long cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc0 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf7)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+START_TEST(utf8_matches_decoder)
+{
+	static const unsigned char tail[] = { 0x7f, 0x80, 0xbf, 0xc0 };
+	unsigned char b[4];
+	size_t n, want;
+	unsigned i, t;
+
+	for (i = 0; i < 256 * 256; i++)
+		for (t = 0; t < 16; t++) {
+			b[0] = (unsigned char)(i >> 8);
+			b[1] = (unsigned char)i;
+			b[2] = tail[t & 3];
+			b[3] = tail[t >> 2];
+			for (n = 1; n <= 4; n++)
+				if (u8_charlen(b, n) != (want =
+				    ref_charlen(b, n)))
+					ck_abort_msg("%02x %02x %02x %02x "
+					    "n=%zu: %zu, want %zu", b[0], b[1],
+					    b[2], b[3], n, u8_charlen(b, n),
+					    want);
+		}
+}
+END_TEST
+
+START_TEST(utf8_whole_buffer)
+{
+	ck_assert(u8_valid("", 0));
+	ck_assert(u8_valid("plain", 5));
+	ck_assert(u8_valid("a\0b", 3));		/* NUL is a character */
+	ck_assert(u8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+	ck_assert(!u8_valid("caf\xc3\xa9 \xe2\x82", 8));	/* cut at the end */
+	ck_assert(u8_valid("caf\xc3\xa9 \xe2\x82", 6));	/* n is the bound */
+	ck_assert(!u8_valid("ok\xed\xa0\x80ok", 7));
+	ck_assert(!u8_valid("\xc0\xaf", 2));
+	ck_assert(!u8_valid("x\x80", 2));
+}
+END_TEST
+
+/* u8_fix(): each bad byte becomes '?', good characters stay whole. */
+START_TEST(utf8_fix_in_place)
+{
+	char s[] = "a\xff\xc3\xa9\xed\xa0\x80\xe2\x82\xac\xe2\x82";
+	char t[] = "plain";
+
+	u8_fix(s);
+	ck_assert_str_eq(s, "a?\xc3\xa9???\xe2\x82\xac??");
+	u8_fix(t);
+	ck_assert_str_eq(t, "plain");
+}
+END_TEST
+
 int
 main(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tl = tcase_create("log");
 	TCase *tr = tcase_create("redact");
+	TCase *tu = tcase_create("utf8");
 
 	tcase_add_checked_fixture(tl, setup, teardown);
 	tcase_add_test(tl, json_line_exact_bytes);
@@ -790,6 +944,13 @@ main(void)
 	tcase_add_test(tr, redact_json_rules);
 	tcase_add_test(tr, redact_json_depth_bound);
 	suite_add_tcase(s, tr);
+
+	tcase_add_test(tu, utf8_valid_lengths);
+	tcase_add_test(tu, utf8_invalid_classes);
+	tcase_add_test(tu, utf8_matches_decoder);
+	tcase_add_test(tu, utf8_whole_buffer);
+	tcase_add_test(tu, utf8_fix_in_place);
+	suite_add_tcase(s, tu);
 
 	return t_run(s);
 }

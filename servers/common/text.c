@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/text.h"
+#include "utf8.h"
 
 int
 ghtext_is_invisible(uint32_t cp)
@@ -22,41 +23,20 @@ ghtext_is_invisible(uint32_t cp)
 /*
  * Decode one UTF-8 sequence at s[0..len) (len > 0).  Returns its length
  * and the code point in *cp, or 0 when the bytes are not well-formed
- * UTF-8 (overlong forms, surrogates and values past U+10FFFF included).
+ * UTF-8 (u8_charlen() decides; this only builds the code point).
  */
 static size_t
 utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 {
-	uint32_t c = s[0], min;
 	size_t n, i;
+	uint32_t c;
 
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		c &= 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		c &= 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else
+	if ((n = u8_charlen(s, len)) == 0)
 		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
+	/* the lead byte keeps 7, 5, 4 or 3 payload bits */
+	c = s[0] & (n == 1 ? 0x7f : 0x7f >> n);
+	for (i = 1; i < n; i++)
+		c = (c << 6) | (s[i] & 0x3f);
 	*cp = c;
 	return n;
 }
@@ -109,14 +89,6 @@ ghtext_clean(const char *in, size_t len, size_t cap, int flags,
 int
 ghtext_is_text(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n;
-	uint32_t cp;
-
-	while (i < len) {
-		if (p[i] == 0 || (n = utf8_decode(p + i, len - i, &cp)) == 0)
-			return 0;
-		i += n;
-	}
-	return 1;
+	/* a NUL is valid UTF-8 but not text */
+	return memchr(s, '\0', len) == NULL && u8_valid(s, len);
 }

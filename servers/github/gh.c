@@ -38,6 +38,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "redact.h"
+#include "utf8.h"
 #include "gh.h"
 
 #define GH_DEF_ATTEMPTS		3u
@@ -180,53 +181,6 @@ msg_text(struct msg *m, const char *t, size_t max)
 	m->s[m->len] = '\0';
 	if (cut)
 		msg_add(m, "...");
-}
-
-/* Length of the valid UTF-8 sequence at p (NUL-terminated), 0 if none. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	size_t n, i;
-	unsigned long cp;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
-/* Replace every byte that is not part of valid UTF-8 with '?', so the
-   message always fits in a JSON string. */
-static void
-utf8_fix(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	size_t n;
-
-	while (*p) {
-		if (*p < 0x80)
-			p++;
-		else if ((n = utf8_len(p)) > 0)
-			p += n;
-		else
-			*p++ = '?';
-	}
 }
 
 /* ---- configuration ---- */
@@ -909,7 +863,7 @@ req_finish(struct gh_req *r, struct gh_result *res, struct msg *m)
 	res->attempts = r->attempts;
 	res->message = NULL;
 	if (res->err != GH_OK) {
-		utf8_fix(m->s);
+		u8_fix(m->s);
 		text = redact_str(m->s);
 		res->message = text != NULL ? text : GH_OOM_MESSAGE;
 	}
@@ -1013,7 +967,7 @@ retry_schedule(struct gh_req *r, double wait, struct msg *why)
 	r->etag = NULL;
 	free(r->next);
 	r->next = NULL;
-	utf8_fix(why->s);
+	u8_fix(why->s);
 	log_info("%s; retrying in %.3f s (attempt %u of %u)", why->s, wait,
 	    r->attempts + 1, g->max_attempts);
 	r->state = GR_WAITING;
