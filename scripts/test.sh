@@ -3,39 +3,76 @@
 # the fuzz corpus replay, the SDK interop test and the MCP conformance run.
 # First in a plain build, then again under AddressSanitizer+UBSan.
 # AFU9_TEST_VALGRIND=1 adds a third pass under valgrind memcheck.
-# Ends with one line "N passed, N failed[, N skipped]" over all test cases.
-set -eu
+#
+# Every pass runs, whatever the one before it did: a failed build or a
+# failed test is reported (the logs of the failing tests are printed) and
+# the next pass still runs.  The last line is always
+# "N passed, N failed, N skipped" over all test cases of all passes; the
+# exit status is 0 only when nothing failed (a pass whose build or
+# `make check` failed without a failing test case counts as one failure).
+#
+# AFU9_TEST_NO_DEPS=1 skips the package installs (t/test_testsh.sh uses it).
+set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
-
-sh scripts/deps-debian.sh
-sh scripts/node-deps.sh
+cd "$top" || exit 1
 
 status=0
 pass=0 fail=0 skip=0
-count() {	# sum the TAP results of one build dir
-	for trs in $(find "$1/t" -name '*.trs'); do
-		pass=$((pass + $(grep -c '^:test-result: PASS' "$trs" || true)))
-		pass=$((pass + $(grep -c '^:test-result: XFAIL' "$trs" || true)))
-		fail=$((fail + $(grep -c '^:test-result: FAIL' "$trs" || true)))
-		fail=$((fail + $(grep -c '^:test-result: ERROR' "$trs" || true)))
-		fail=$((fail + $(grep -c '^:test-result: XPASS' "$trs" || true)))
-		skip=$((skip + $(grep -c '^:test-result: SKIP' "$trs" || true)))
+
+if [ "${AFU9_TEST_NO_DEPS:-0}" != 1 ]; then
+	sh scripts/deps-debian.sh || status=1
+	sh scripts/node-deps.sh || status=1
+fi
+
+# n_results FILE TAG...: how many ":test-result: TAG" lines FILE has.
+n_results() {
+	f=$1
+	shift
+	n=0
+	for tag in "$@"; do
+		c=$(grep -c "^:test-result: $tag" "$f" 2>/dev/null) || c=0
+		n=$((n + c))
+	done
+	echo "$n"
+}
+
+# show_failures DIR: the tail of every log whose test failed.
+show_failures() {
+	for trs in $(find "$1" -name '*.trs' 2>/dev/null); do
+		[ "$(n_results "$trs" FAIL ERROR XPASS)" -gt 0 ] || continue
+		log=${trs%.trs}.log
+		echo "---- $log"
+		tail -n 60 "$log" 2>/dev/null
 	done
 }
-run() {	# run: NAME BUILDDIR MAKE-TARGET [configure args...]
+
+# run NAME BUILDDIR MAKE-TARGET [configure args...]: one pass.
+run() {
 	name=$1 dir=$2 target=$3
 	shift 3
 	echo "== $name"
-	BUILDDIR=$dir sh scripts/build.sh "$@"
-	find "$dir/t" -name '*.trs' -delete 2>/dev/null || true
-	if ! make -s -C "$dir" -j"$(nproc)" "$target"; then
+	find "$dir" -name '*.trs' -delete 2>/dev/null
+	if ! BUILDDIR=$dir sh scripts/build.sh "$@"; then
+		echo "== $name: build failed"
+		fail=$((fail + 1))
 		status=1
-		find "$dir/t" -name '*.log' ! -name test-suite.log | while read -r log; do
-			grep -q '^not ok\|^ERROR\|^FAIL' "$log" 2>/dev/null && { echo "---- $log"; tail -n 60 "$log"; }
-		done
+		return
 	fi
-	count "$dir"
+	make -s -C "$dir" -j"$(nproc)" "$target"
+	rc=$?
+	p=0 f=0 s=0
+	for trs in $(find "$dir" -name '*.trs'); do
+		p=$((p + $(n_results "$trs" PASS XFAIL)))
+		f=$((f + $(n_results "$trs" FAIL ERROR XPASS)))
+		s=$((s + $(n_results "$trs" SKIP)))
+	done
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "== $name: make $target failed (exit $rc) with no failing test case"
+		f=1
+	fi
+	[ "$f" -eq 0 ] || { status=1; show_failures "$dir"; }
+	echo "== $name: $p passed, $f failed, $s skipped"
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 }
 
 run "plain build" "$top/_build" check

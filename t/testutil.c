@@ -42,6 +42,19 @@ t_run(Suite *s)
 }
 
 int
+t_shared_data(const char *why)
+{
+	const char *req = getenv("AFU9_REQUIRE_SHARED");
+
+	if (req != NULL && strcmp(req, "1") == 0)
+		return 1;
+	printf("1..0 # SKIP %s (AFU9_REQUIRE_SHARED=1 makes this a failure)\n",
+	    why);
+	fflush(stdout);
+	return 0;
+}
+
+int
 t_slow(void)
 {
 	const char *v = getenv("AFU9_UNDER_VALGRIND");

@@ -56,6 +56,14 @@ double	t_now_ms(void);
  * environment.  Returns main()'s exit status: 0 all passed, 1 failures.
  */
 int	t_run(Suite *s);
+/*
+ * Data a test needs that lives outside the repository (../shared/) is
+ * missing, as `why` says.  With AFU9_REQUIRE_SHARED=1 (set by .ci/run)
+ * returns 1: the test runs and fails on the absence.  Otherwise prints the
+ * TAP skip-all line "1..0 # SKIP why (...)" and returns 0: the caller
+ * exits 0 at once.
+ */
+int	t_shared_data(const char *why);
 /* Multiplier for timeouts: 10 under valgrind ($AFU9_UNDER_VALGRIND), else 1. */
 int	t_slow(void);
 
