@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 #include "buf.h"
-#include "http.h"
+#include "http/http.h"
 
 static void
 health(const struct http_request *req, struct http_exchange *x, void *arg)

@@ -35,14 +35,14 @@
 
 #include <jansson.h>
 
-#include "gateway.h"
-#include "http.h"
+#include "mcp/gateway.h"
+#include "http/http.h"
 #include "log.h"
-#include "migrate.h"
-#include "router.h"
-#include "routes.h"
+#include "store/migrate.h"
+#include "mcp/router.h"
+#include "api/health.h"
 #include "serve.h"
-#include "store.h"
+#include "store/store.h"
 
 /* Set by Makefile.am; empty when built otherwise. */
 #ifndef AFU9_MIGRATIONS_DATADIR
@@ -64,7 +64,7 @@ struct serve {
 	struct router		*r;
 	struct store		*st;
 	struct http_server	*hs;
-	struct routes		*rt;
+	struct health		*rt;
 	struct gateway		*gw;
 	ev_signal		 sigterm, sigint;
 	ev_timer		 settle;
@@ -298,7 +298,7 @@ start_http(struct serve *sv, char *err, size_t errlen)
 	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, NULL, err,
 	    errlen)) == NULL)
 		return -1;
-	if ((sv->rt = routes_new(sv->hs, sv->r, sv->st, err, errlen)) == NULL)
+	if ((sv->rt = health_new(sv->hs, sv->r, sv->st, err, errlen)) == NULL)
 		return -1;
 	log_emit(LOG_LVL_INFO, NULL, NULL, "http: listening on %s (port %d)",
 	    sv->cfg->listen, http_server_port(sv->hs));
@@ -373,7 +373,7 @@ teardown(struct serve *sv)
 	gateway_free(sv->gw);
 	if (sv->hs)
 		http_server_free(sv->hs);
-	routes_free(sv->rt);
+	health_free(sv->rt);
 	router_free(sv->r);
 	store_free(sv->st);
 	config_free(sv->cfg);

@@ -16,7 +16,7 @@
 #ifndef AFU9_SERVE_H
 #define AFU9_SERVE_H
 
-#include "conf.h"
+#include "conf/conf.h"
 
 /* `afu9 serve ...` (argv[0] is "serve").  Returns the exit status. */
 int	serve_main(int argc, char **argv);

@@ -12,7 +12,7 @@
 
 #include "redact.h"
 #include "testutil.h"
-#include "conf.h"
+#include "conf/conf.h"
 
 /* Every variable a test may set; all unset around each test. */
 static const char *const tvars[] = {

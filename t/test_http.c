@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "http.h"
+#include "http/http.h"
 #include "testutil.h"
 
 #define BIG_BODY	65536

@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "httpparse.h"
+#include "http/httpparse.h"
 #include "testutil.h"
 
 #define S(lit)	lit, sizeof(lit) - 1

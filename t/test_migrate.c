@@ -17,7 +17,7 @@
 
 #include <libpq-fe.h>
 
-#include "migrate.h"
+#include "store/migrate.h"
 #include "pgtest.h"
 #include "redact.h"
 #include "testutil.h"

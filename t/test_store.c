@@ -14,10 +14,10 @@
 
 #include "buf.h"
 #include "log.h"
-#include "migrate.h"
+#include "store/migrate.h"
 #include "pgtest.h"
 #include "redact.h"
-#include "store.h"
+#include "store/store.h"
 #include "testutil.h"
 
 #define SECRET	"sekrit-0123456789"	/* a registered secret value */

@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "testutil.h"
-#include "../orchestrator/supervisor.h"
+#include "proc/supervisor.h"
 
 #define TMO	3000
 #define MAXREC	256

@@ -92,8 +92,8 @@ def source_variables():
 
 
 def config_keys():
-    """The keys the header comment of orchestrator/conf.h documents."""
-    head = read("orchestrator", "conf.h").split("*/", 1)[0]
+    """The keys the header comment of orchestrator/conf/conf.h documents."""
+    head = read("orchestrator", "conf", "conf.h").split("*/", 1)[0]
     keys = set(re.findall(r'"([A-Za-z][A-Za-z0-9]*)":', head))
     keys.discard("NAME")
     return keys
@@ -461,7 +461,7 @@ def ecs_task_afu9_specifics():
     assert [p["containerPort"] for p in c["portMappings"]] == [8080]
     # shutdownGraceMs for calls, then up to 5 s for the children.
     grace = int(re.search(r"CONFIG_DEFAULT_GRACE_MS\s+(\d+)",
-                          read("orchestrator", "conf.h")).group(1))
+                          read("orchestrator", "conf", "conf.h")).group(1))
     assert c["stopTimeout"] * 1000 >= grace + 5000, "stopTimeout too short"
     sec = {s["name"]: s["valueFrom"] for s in c["secrets"]}
     assert set(sec) == {"GITHUB_TOKEN", "DATABASE_URL"}, sorted(sec)

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "httpparse.h"
+#include "http/httpparse.h"
 
 /* Character classes, one bit each, in one 256-entry table. */
 #define C_TCHAR		0x01	/* RFC 9110 token character */

@@ -1,5 +1,5 @@
 /*
- * routes: the orchestrator's own HTTP endpoints.
+ * api/health: the orchestrator's own HTTP endpoints.
  *
  *   GET /health   200 {"status":"ok","service":"afu9","version":V,
  *                 "uptime_s":N} always: it never waits on a child or a
@@ -16,19 +16,19 @@
  *                 audit counters, the HTTP server's counters, process RSS
  *                 and open fds.
  */
-#ifndef AFU9_ROUTES_H
-#define AFU9_ROUTES_H
+#ifndef AFU9_API_HEALTH_H
+#define AFU9_API_HEALTH_H
 
-#include "http.h"
-#include "router.h"
-#include "store.h"
+#include "http/http.h"
+#include "mcp/router.h"
+#include "store/store.h"
 
-struct routes;
+struct health;
 
 /* Install the routes on hs.  hs, r and st are borrowed and must outlive
    the result (free it after they stop).  NULL with err on failure. */
-struct routes	*routes_new(struct http_server *hs, struct router *r,
+struct health	*health_new(struct http_server *hs, struct router *r,
 		    struct store *st, char *err, size_t errlen);
-void		 routes_free(struct routes *);
+void		 health_free(struct health *);
 
 #endif

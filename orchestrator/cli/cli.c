@@ -19,12 +19,12 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include "log.h"
-#include "migrate.h"
-#include "router.h"
+#include "store/migrate.h"
+#include "mcp/router.h"
 #include "serve.h"
-#include "store.h"
+#include "store/store.h"
 
 #define CLI_SETTLE_S		30.	/* wait for servers to start */
 #define CLI_KILL_GRACE_MS	2000u

@@ -17,7 +17,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
-#include "migrate.h"
+#include "store/migrate.h"
 #include "redact.h"
 
 /* One migration file, read whole. */

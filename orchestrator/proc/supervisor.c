@@ -34,7 +34,7 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "supervisor.h"
+#include "proc/supervisor.h"
 
 #define SUP_PATH_DIRS_MAX	256	/* $PATH elements tried */
 #define SUP_PATH_LEN_MAX	4096

@@ -47,8 +47,8 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "conf.h"
-#include "store.h"
+#include "conf/conf.h"
+#include "store/store.h"
 
 struct router;
 struct router_call;

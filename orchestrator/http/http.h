@@ -46,7 +46,7 @@
 #include <ev.h>
 
 #include "buf.h"
-#include "httpparse.h"
+#include "http/httpparse.h"
 
 struct http_server;
 struct http_exchange;

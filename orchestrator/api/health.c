@@ -1,5 +1,5 @@
 /*
- * routes: /health, /ready and /metrics (see routes.h).
+ * api/health: /health, /ready and /metrics (see api/health.h).
  */
 #include "config.h"
 
@@ -13,11 +13,11 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "routes.h"
+#include "api/health.h"
 
 #define METRICS_MAX	(8u * 1024 * 1024)
 
-struct routes {
+struct health {
 	struct http_server	*hs;
 	struct router		*r;
 	struct store		*st;
@@ -54,7 +54,7 @@ respond_json(struct http_exchange *x, int status, json_t *v)
 static void
 h_health(const struct http_request *req, struct http_exchange *x, void *arg)
 {
-	struct routes *rt = arg;
+	struct health *rt = arg;
 	char body[128];
 	int n;
 
@@ -95,7 +95,7 @@ server_json(const struct router_sinfo *si)
 static void
 h_ready(const struct http_request *req, struct http_exchange *x, void *arg)
 {
-	struct routes *rt = arg;
+	struct health *rt = arg;
 	struct router_sinfo si;
 	json_t *list = json_array(), *body;
 	enum store_state ss = store_state(rt->st);
@@ -171,7 +171,7 @@ h_metrics(const struct http_request *req, struct http_exchange *x, void *arg)
 	static const char *const hdr[] = {
 	    "Content-Type: text/plain; version=0.0.4; charset=utf-8",
 	    "Cache-Control: no-store", NULL };
-	struct routes *rt = arg;
+	struct health *rt = arg;
 	struct buf b;
 
 	buf_init(&b, METRICS_MAX);
@@ -187,11 +187,11 @@ h_metrics(const struct http_request *req, struct http_exchange *x, void *arg)
 	buf_free(&b);
 }
 
-struct routes *
-routes_new(struct http_server *hs, struct router *r, struct store *st,
+struct health *
+health_new(struct http_server *hs, struct router *r, struct store *st,
     char *err, size_t errlen)
 {
-	struct routes *rt;
+	struct health *rt;
 
 	if ((rt = calloc(1, sizeof(*rt))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -215,7 +215,7 @@ routes_new(struct http_server *hs, struct router *r, struct store *st,
 }
 
 void
-routes_free(struct routes *rt)
+health_free(struct health *rt)
 {
 	free(rt);
 }

@@ -18,7 +18,7 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "router.h"
+#include "mcp/router.h"
 
 struct gateway;
 

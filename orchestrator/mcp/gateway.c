@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "mcp/gateway.h"
 #include "log.h"
 #include "mcp_server.h"
 #include "rpc.h"

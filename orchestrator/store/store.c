@@ -46,10 +46,10 @@
 
 #include "httpc.h"
 #include "log.h"
-#include "migrate.h"
+#include "store/migrate.h"
 #include "redact.h"
 #include "rpc.h"
-#include "store.h"
+#include "store/store.h"
 #include "utf8.h"
 
 #define OPS_MAX		128	/* statements in flight on the pipeline */

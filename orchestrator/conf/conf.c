@@ -21,7 +21,7 @@
 
 #include "buf.h"
 #include "redact.h"
-#include "conf.h"
+#include "conf/conf.h"
 
 extern char **environ;
 

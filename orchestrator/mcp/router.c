@@ -32,9 +32,9 @@
 #include "log.h"
 #include "mcp_client.h"
 #include "mcp_server.h"
-#include "router.h"
+#include "mcp/router.h"
 #include "rpc.h"
-#include "supervisor.h"
+#include "proc/supervisor.h"
 
 extern char **environ;
 

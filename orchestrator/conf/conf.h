@@ -108,7 +108,7 @@
 #include <stddef.h>
 
 #include "frame.h"
-#include "supervisor.h"
+#include "proc/supervisor.h"
 
 #define CONFIG_MAX_FILE		(1024u * 1024)	/* bytes of the file */
 #define CONFIG_MAX_SERVERS	64

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "http/http.h"
 
 #define HTTP_MAX_ROUTES		64
 #define HTTP_MAX_LISTENERS	8
