@@ -505,7 +505,13 @@ START_TEST(database_stops_mid_run)
 	ck_assert_msg(strstr(body, "afu9_store_up 1\n") &&
 	    strstr(body, "afu9_audit_queue_rows 0\n") &&
 	    strstr(body, "afu9_audit_written_total 10\n") &&
-	    strstr(body, "afu9_store_reconnects_total "), "%s", body);
+	    strstr(body, "afu9_store_reconnects_total ") &&
+	    strstr(body, "afu9_tool_calls_total{server=\"conf\",tool=\"add\","
+	    "outcome=\"ok\"} 10\n") &&
+	    strstr(body, "afu9_tool_call_duration_seconds_bucket{server=\"conf\","
+	    "tool=\"add\",le=\"+Inf\"} 10\n") &&
+	    strstr(body, "afu9_tool_call_duration_seconds_count{server=\"conf\","
+	    "tool=\"add\"} 10\n"), "%s", body);
 	free(body);
 	st = end_serve(&a, SIGTERM, &log);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "metrics.h"
 #include "api/health.h"
 
 #define METRICS_MAX	(8u * 1024 * 1024)
@@ -153,14 +154,13 @@ process_metrics(struct buf *b)
 	long long rss = rss_bytes();
 	long fds = open_fds();
 
-	if (rss >= 0 && buf_printf(b, "# HELP process_resident_memory_bytes "
-	    "Resident memory size in bytes.\n# TYPE "
-	    "process_resident_memory_bytes gauge\n"
-	    "process_resident_memory_bytes %lld\n", rss) == -1)
+	if (rss >= 0 && (metrics_head(b, "process_resident_memory_bytes",
+	    "gauge", "Resident memory size in bytes.") == -1 ||
+	    buf_printf(b, "process_resident_memory_bytes %lld\n", rss) == -1))
 		return -1;
-	if (fds >= 0 && buf_printf(b, "# HELP process_open_fds Open file "
-	    "descriptors.\n# TYPE process_open_fds gauge\n"
-	    "process_open_fds %ld\n", fds) == -1)
+	if (fds >= 0 && (metrics_head(b, "process_open_fds", "gauge",
+	    "Open file descriptors.") == -1 ||
+	    buf_printf(b, "process_open_fds %ld\n", fds) == -1))
 		return -1;
 	return 0;
 }

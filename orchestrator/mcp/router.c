@@ -32,6 +32,7 @@
 #include "log.h"
 #include "mcp_client.h"
 #include "mcp_server.h"
+#include "metrics.h"
 #include "mcp/router.h"
 #include "rpc.h"
 #include "proc/supervisor.h"
@@ -51,17 +52,11 @@ enum outcome { OC_OK, OC_ERROR, OC_TIMEOUT, OC_UNAVAILABLE, OC_PROTOCOL,
 static const char *const outcome_names[OC_N] = { "ok", "error", "timeout",
 	"unavailable", "protocol_error", "cancelled" };
 
-static const double hist_le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-	1, 2.5, 5, 10, 30, 60 };
-#define NBUCKETS	(sizeof(hist_le) / sizeof(hist_le[0]))
-
 struct series {
-	size_t		 server;
-	char		*tool;
-	uint64_t	 count[OC_N];
-	uint64_t	 bucket[NBUCKETS];	/* cumulative at output time */
-	uint64_t	 n;
-	double		 sum;
+	size_t			 server;
+	char			*tool;
+	uint64_t		 count[OC_N];
+	struct metrics_hist	 hist;
 };
 
 struct rsrv;
@@ -203,106 +198,63 @@ static void
 count_call(struct router_call *c, enum outcome oc)
 {
 	struct series *se = series_get(c->r, c->s->idx, c->tool);
-	double d = now_s() - c->t0;
-	size_t i;
 
 	if (se == NULL)
 		return;
 	se->count[oc]++;
-	se->n++;
-	se->sum += d;
-	for (i = 0; i < NBUCKETS; i++)
-		if (d <= hist_le[i]) {
-			se->bucket[i]++;
-			break;
-		}
+	metrics_observe(&se->hist, now_s() - c->t0);
 }
 
-/* A label value: quotes, backslashes and newlines escaped. */
+/* The labels of a series: server="S",tool="T", escaped, into lb. */
 static int
-label(struct buf *out, const char *s)
+series_labels(const struct router *r, const struct series *se, struct buf *lb)
 {
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\') {
-			if (buf_printf(out, "\\%c", *s) == -1)
-				return -1;
-		} else if (*s == '\n') {
-			if (buf_printf(out, "\\n") == -1)
-				return -1;
-		} else if (buf_append(out, s, 1) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-series_metrics(const struct router *r, const struct series *se,
-    struct buf *out)
-{
-	const char *sv = r->srv[se->server].cfg->name;
-	uint64_t cum = 0;
-	size_t i;
-
-	for (i = 0; i < NBUCKETS; i++) {
-		cum += se->bucket[i];
-		if (buf_printf(out, "afu9_tool_call_duration_seconds_bucket"
-		    "{server=\"%s\",tool=\"", sv) == -1 ||
-		    label(out, se->tool) == -1 ||
-		    buf_printf(out, "\",le=\"%g\"} %llu\n", hist_le[i],
-		    (unsigned long long)cum) == -1)
-			return -1;
-	}
-	if (buf_printf(out, "afu9_tool_call_duration_seconds_bucket"
-	    "{server=\"%s\",tool=\"", sv) == -1 || label(out, se->tool) == -1 ||
-	    buf_printf(out, "\",le=\"+Inf\"} %llu\n",
-	    (unsigned long long)se->n) == -1 ||
-	    buf_printf(out, "afu9_tool_call_duration_seconds_sum{server=\"%s\","
-	    "tool=\"", sv) == -1 || label(out, se->tool) == -1 ||
-	    buf_printf(out, "\"} %.6f\n", se->sum) == -1 ||
-	    buf_printf(out, "afu9_tool_call_duration_seconds_count{server="
-	    "\"%s\",tool=\"", sv) == -1 || label(out, se->tool) == -1 ||
-	    buf_printf(out, "\"} %llu\n", (unsigned long long)se->n) == -1)
-		return -1;
-	return 0;
-}
-
-/* The # HELP and # TYPE lines above metric name.  0 or -1. */
-static int
-metric_head(struct buf *out, const char *name, const char *type,
-    const char *help)
-{
-	return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-	    name, type);
+	buf_reset(lb);
+	return buf_printf(lb, "server=\"") == -1 ||
+	    metrics_label(lb, r->srv[se->server].cfg->name) == -1 ||
+	    buf_printf(lb, "\",tool=\"") == -1 ||
+	    metrics_label(lb, se->tool) == -1 ||
+	    buf_append(lb, "\"", 1) == -1 ? -1 : 0;
 }
 
 int
 router_metrics(const struct router *r, struct buf *out)
 {
 	struct sup_info si;
+	struct buf lb;
 	size_t i, k;
+	int rc = -1;
 
-	if (metric_head(out, "afu9_tool_calls_total", "counter",
+	buf_init(&lb, 2 * QNAME_MAX + 64);
+	if (metrics_head(out, "afu9_tool_calls_total", "counter",
 	    "Tool calls routed, by outcome.") == -1)
-		return -1;
-	for (i = 0; i < r->nseries; i++)
-		for (k = 0; k < OC_N; k++) {
-			if (r->series[i].count[k] == 0)
-				continue;
-			if (buf_printf(out, "afu9_tool_calls_total{server=\"%s\","
-			    "tool=\"", r->srv[r->series[i].server].cfg->name)
-			    == -1 || label(out, r->series[i].tool) == -1 ||
-			    buf_printf(out, "\",outcome=\"%s\"} %llu\n",
-			    outcome_names[k],
+		goto out;
+	for (i = 0; i < r->nseries; i++) {
+		if (series_labels(r, &r->series[i], &lb) == -1)
+			goto out;
+		for (k = 0; k < OC_N; k++)
+			if (r->series[i].count[k] != 0 &&
+			    buf_printf(out, "afu9_tool_calls_total{%.*s,"
+			    "outcome=\"%s\"} %llu\n", (int)buf_used(&lb),
+			    buf_data(&lb), outcome_names[k],
 			    (unsigned long long)r->series[i].count[k]) == -1)
-				return -1;
-		}
-	if (metric_head(out, "afu9_tool_call_duration_seconds", "histogram",
+				goto out;
+	}
+	if (metrics_head(out, "afu9_tool_call_duration_seconds", "histogram",
 	    "Tool call duration.") == -1)
-		return -1;
+		goto out;
 	for (i = 0; i < r->nseries; i++)
-		if (series_metrics(r, &r->series[i], out) == -1)
-			return -1;
-	if (metric_head(out, "afu9_server_restarts_total", "counter",
+		if (series_labels(r, &r->series[i], &lb) == -1 ||
+		    buf_append(&lb, "", 1) == -1 ||
+		    metrics_hist_write(out, "afu9_tool_call_duration_seconds",
+		    buf_data(&lb), &r->series[i].hist) == -1)
+			goto out;
+	rc = 0;
+out:
+	buf_free(&lb);
+	if (rc == -1)
+		return -1;
+	if (metrics_head(out, "afu9_server_restarts_total", "counter",
 	    "Processes restarted.") == -1)
 		return -1;
 	for (i = 0; i < r->nsrv; i++) {
@@ -313,7 +265,7 @@ router_metrics(const struct router *r, struct buf *out)
 		    "%u\n", r->srv[i].cfg->name, si.restarts) == -1)
 			return -1;
 	}
-	if (metric_head(out, "afu9_server_up", "gauge",
+	if (metrics_head(out, "afu9_server_up", "gauge",
 	    "1 when the server is initialized and its tools listed.") == -1)
 		return -1;
 	for (i = 0; i < r->nsrv; i++)
