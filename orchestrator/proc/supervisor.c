@@ -67,8 +67,7 @@ struct sup_child {
 	/* The spec, deep copied. */
 	char			*name;
 	char			**argv;
-	char			**pass_env;
-	char			**env;
+	char			**env;		/* the child's whole environment */
 	char			*cwd;
 	enum sup_policy		 policy;
 	unsigned		 base_ms, max_ms, healthy_ms, crashloop;
@@ -88,9 +87,9 @@ struct sup_child {
 	int			 st_fd;		/* status pipe; -1 once read */
 	struct exec_report	 report;
 	int			 restart_now;	/* sup_restart(): restart */
-	/* The exec vectors, held here across fork() so that a child which
+	/* The exec paths, held here across fork() so that a child which
 	   fails to exec still references them (leak checkers follow it). */
-	char			**spawn_envp, **spawn_paths;
+	char			**spawn_paths;
 	double			 run_start;	/* ev_now() at RUNNING */
 	ev_child		 cw;
 	ev_io			 eio;		/* stderr */
@@ -178,65 +177,29 @@ strv_copy(const char *const *src, size_t max, const char *what, char *err,
 	return v;
 }
 
-/* Is `name` (len bytes) the name of one of the "NAME=value" pairs? */
-static int
-env_has(char *const *pairs, const char *name, size_t len)
+/* The value of NAME in the "NAME=value" pairs, or NULL. */
+static const char *
+env_get(char *const *pairs, const char *name)
 {
-	size_t i;
+	size_t i, len = strlen(name);
 
 	for (i = 0; pairs != NULL && pairs[i] != NULL; i++)
 		if (strncmp(pairs[i], name, len) == 0 && pairs[i][len] == '=')
-			return 1;
-	return 0;
-}
-
-/*
- * The child's environment: each pass-through name set here (unless the
- * spec's env names it too), then the spec's pairs.  A new vector (caller
- * frees with strv_free()), or NULL on ENOMEM.
- */
-static char **
-env_build(const struct sup_child *c)
-{
-	size_t n = 0, i, cap;
-	const char *v;
-	char **envp;
-
-	cap = strv_len((const char *const *)c->pass_env) +
-	    strv_len((const char *const *)c->env);
-	if ((envp = calloc(cap + 1, sizeof(*envp))) == NULL)
-		return NULL;
-	for (i = 0; c->pass_env[i] != NULL; i++) {
-		const char *nm = c->pass_env[i];
-
-		if (env_has(c->env, nm, strlen(nm)) ||
-		    env_has(envp, nm, strlen(nm)) || (v = getenv(nm)) == NULL)
-			continue;
-		if (asprintf(&envp[n], "%s=%s", nm, v) == -1) {
-			envp[n] = NULL;
-			goto fail;
-		}
-		n++;
-	}
-	for (i = 0; c->env[i] != NULL; i++)
-		if ((envp[n++] = strdup(c->env[i])) == NULL)
-			goto fail;
-	return envp;
-fail:
-	strv_free(envp);
+			return pairs[i] + len + 1;
 	return NULL;
 }
 
 /*
  * Paths execve() tries for prog: prog itself when it holds a '/', else
- * each $PATH element (an empty one meaning ".") joined with prog, as
- * execvp() does; candidates longer than SUP_PATH_LEN_MAX are left out.
- * A new vector, or NULL on ENOMEM.
+ * each element of the PATH in the child's environment env (an empty one
+ * meaning "."; no PATH: /bin:/usr/bin) joined with prog, as execvp() does;
+ * candidates longer than SUP_PATH_LEN_MAX are left out.  A new vector, or
+ * NULL on ENOMEM.
  */
 static char **
-path_build(const char *prog)
+path_build(const char *prog, char *const *env)
 {
-	const char *path = getenv("PATH"), *p, *e;
+	const char *path = env_get(env, "PATH"), *p, *e;
 	char **v;
 	size_t n = 0, dlen;
 
@@ -469,7 +432,6 @@ child_free(struct sup_child *c)
 {
 	free(c->name);
 	strv_free(c->argv);
-	strv_free(c->pass_env);
 	strv_free(c->env);
 	free(c->cwd);
 	free(c->lbuf);
@@ -559,13 +521,12 @@ spawn(struct sup_child *c, char *err, size_t errlen)
 	struct spawn_ctx sp;
 	sigset_t all, old;
 	int p[4][2], i, e;
-	char **envp = NULL, **paths = NULL;
+	char **paths = NULL;
 	pid_t pid;
 
 	for (i = 0; i < 4; i++)
 		p[i][0] = p[i][1] = -1;
-	if ((envp = c->spawn_envp = env_build(c)) == NULL ||
-	    (paths = c->spawn_paths = path_build(c->argv[0])) == NULL) {
+	if ((paths = c->spawn_paths = path_build(c->argv[0], c->env)) == NULL) {
 		e = errno;
 		goto fail;
 	}
@@ -585,7 +546,7 @@ spawn(struct sup_child *c, char *err, size_t errlen)
 	sp.fds[2] = p[2][1];
 	sp.st = p[3][1];
 	sp.argv = c->argv;
-	sp.envp = envp;
+	sp.envp = c->env;
 	sp.paths = paths;
 	sp.cwd = c->cwd;
 
@@ -600,9 +561,8 @@ spawn(struct sup_child *c, char *err, size_t errlen)
 	if (pid == -1)
 		goto fail;
 	(void)setpgid(pid, pid);	/* also done by the child: no race */
-	strv_free(envp);
 	strv_free(paths);
-	c->spawn_envp = c->spawn_paths = NULL;
+	c->spawn_paths = NULL;
 	close(p[0][0]);
 	close(p[1][1]);
 	close(p[2][1]);
@@ -628,9 +588,8 @@ spawn(struct sup_child *c, char *err, size_t errlen)
 	set_state(c, SUP_STARTING);
 	return 0;
 fail:
-	strv_free(envp);
 	strv_free(paths);
-	c->spawn_envp = c->spawn_paths = NULL;
+	c->spawn_paths = NULL;
 	for (i = 0; i < 4; i++) {
 		close_fd(&p[i][0]);
 		close_fd(&p[i][1]);
@@ -1062,10 +1021,6 @@ spec_check(const struct sup_spec *sp, char *err, size_t errlen)
 		return errfmt(err, errlen, "name: 1 to %d bytes", SUP_NAME_MAX);
 	if (sp->argv == NULL || sp->argv[0] == NULL || *sp->argv[0] == '\0')
 		return errfmt(err, errlen, "%s: argv[0] missing", sp->name);
-	for (i = 0; sp->pass_env != NULL && sp->pass_env[i] != NULL; i++)
-		if (*sp->pass_env[i] == '\0' || strchr(sp->pass_env[i], '='))
-			return errfmt(err, errlen, "%s: pass_env[%zu]: not a "
-			    "variable name", sp->name, i);
 	for (i = 0; sp->env != NULL && sp->env[i] != NULL; i++)
 		if (sp->env[i][0] == '=' || strchr(sp->env[i], '=') == NULL)
 			return errfmt(err, errlen, "%s: env[%zu]: not "
@@ -1138,8 +1093,6 @@ sup_add(struct sup *s, const struct sup_spec *sp, const struct sup_cb *cb,
 		goto fail;
 	if ((c->argv = strv_copy(sp->argv, SUP_ARGV_MAX, "argv", err,
 	    errlen)) == NULL ||
-	    (c->pass_env = strv_copy(sp->pass_env, SUP_ENV_MAX, "pass_env",
-	    err, errlen)) == NULL ||
 	    (c->env = strv_copy(sp->env, SUP_ENV_MAX, "env", err, errlen))
 	    == NULL)
 		goto fail;

@@ -6,12 +6,13 @@
  * A child record is made from a spec (sup_add) and lives until
  * sup_remove().  Each start forks one process:
  *  - no shell: argv[0] is run as given when it contains '/', else searched
- *    in the supervisor's $PATH (execvp rules, without the /bin/sh fallback
+ *    in the child's PATH (execvp rules, without the /bin/sh fallback
  *    for ENOEXEC).  Resolving a name "next to the afu9 binary" is the
  *    caller's job.
- *  - the environment is exactly: each name of pass_env that is set in the
- *    supervisor's environment at spawn time, plus the spec's env pairs
- *    (which win over a pass-through of the same name).  Nothing else.
+ *  - the environment is exactly the spec's env pairs, nothing else: what
+ *    passes through from afu9's own environment is decided by the caller
+ *    (config_build_env() in conf/).  A bare argv[0] is searched in the
+ *    PATH of that environment (/bin:/usr/bin when it has none).
  *  - own process group (pgid = pid); signal dispositions reset to default
  *    and signal mask empty; every fd above 2 closed; stdin, stdout and
  *    stderr on fresh pipes.
@@ -58,7 +59,7 @@
 
 #define SUP_NAME_MAX		64	/* bytes of a child name */
 #define SUP_ARGV_MAX		1024	/* argv entries */
-#define SUP_ENV_MAX		256	/* entries of pass_env, and of env */
+#define SUP_ENV_MAX		256	/* entries of env */
 #define SUP_STR_MAX		(64u * 1024) /* one argv/env string, cwd */
 #define SUP_LINE_MIN		64
 #define SUP_LINE_MAX		(1024u * 1024)
@@ -99,8 +100,6 @@ enum sup_state {
 struct sup_spec {
 	const char		*name;		/* log component; 1..SUP_NAME_MAX */
 	const char *const	*argv;		/* NULL-terminated, argv[0] set */
-	const char *const	*pass_env;	/* names; NULL-terminated; may be
-						   NULL */
 	const char *const	*env;		/* "NAME=value"; NULL-terminated;
 						   may be NULL */
 	const char		*cwd;		/* NULL: the supervisor's */
