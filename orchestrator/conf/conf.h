@@ -188,8 +188,8 @@ const struct config_server *config_server_find(const struct afu9_config *,
  * then s->env in order.  Exactly that, nothing else.  A new
  * NULL-terminated vector in one allocation (pointers and strings): free
  * it with config_env_free(), which wipes it.  NULL on ENOMEM.  Meant
- * for struct sup_spec: env = this vector, pass_env = NULL (the supervisor
- * matches exact names only; '*' prefixes are resolved here).
+ * for struct sup_spec's env: the one place that decides what of afu9's
+ * environment a child sees ('*' prefixes are resolved here).
  */
 char	**config_build_env(const struct config_server *s, char *const *envp);
 void	  config_env_free(char **);
