@@ -7,18 +7,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "httpc.h"
 #include "cli/cli.h"
 #include "log.h"
 #include "store/migrate.h"
@@ -711,171 +709,71 @@ cli_audit(int argc, char **argv)
 
 /* ---- health ---- */
 
-static double
-mono_ms(void)
+struct health_get {
+	long		 status;	/* -1: no answer yet; 0: transport error */
+	struct buf	*body;
+	char		*err;
+	size_t		 errlen;
+};
+
+static void
+health_done(struct httpc_req *rq, const struct httpc_response *res,
+    void *arg)
 {
-	struct timespec ts;
+	struct health_get *g = arg;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Split http://HOST[:PORT][/PATH].  0, or -1 with err. */
-static int
-parse_url(const char *url, char *host, size_t hl, char *port, size_t pl,
-    const char **path, char *err, size_t errlen)
-{
-	const char *p, *h, *end;
-	size_t n;
-
-	if (strncmp(url, "http://", 7) != 0) {
-		snprintf(err, errlen, "only http:// URLs are supported");
-		return -1;
-	}
-	h = url + 7;
-	end = h + strcspn(h, "/");
-	*path = *end ? end : "/";
-	if (*h == '[') {
-		if ((p = memchr(h, ']', (size_t)(end - h))) == NULL)
-			goto bad;
-		n = (size_t)(p - h - 1);
-		if (n == 0 || n >= hl)
-			goto bad;
-		memcpy(host, h + 1, n);
-		host[n] = '\0';
-		p++;
-	} else {
-		p = h + strcspn(h, ":/");
-		n = (size_t)(p - h);
-		if (n == 0 || n >= hl)
-			goto bad;
-		memcpy(host, h, n);
-		host[n] = '\0';
-	}
-	if (*p == ':') {
-		n = (size_t)(end - p - 1);
-		if (n == 0 || n >= pl)
-			goto bad;
-		memcpy(port, p + 1, n);
-		port[n] = '\0';
-	} else if (p == end)
-		snprintf(port, pl, "80");
-	else
-		goto bad;
-	return 0;
-bad:
-	snprintf(err, errlen, "malformed URL: %.200s", url);
-	return -1;
-}
-
-/* Wait for fd to be ready for ev until deadline.  0, or -1 (timeout). */
-static int
-wait_fd(int fd, short ev, double deadline)
-{
-	struct pollfd pfd = { fd, ev, 0 };
-	double left;
-	int r;
-
-	for (;;) {
-		left = deadline - mono_ms();
-		if (left <= 0)
-			return -1;
-		r = poll(&pfd, 1, (int)left + 1);
-		if (r > 0)
-			return 0;
-		if (r == -1 && errno != EINTR)
-			return -1;
+	(void)rq;
+	g->status = res->status;
+	if (res->error != 0 || res->status == 0) {
+		g->status = 0;
+		snprintf(g->err, g->errlen, "%s", res->error_text ?
+		    res->error_text : "no HTTP response");
+	} else if (buf_append(g->body, res->body, res->body_len) == -1) {
+		g->status = 0;
+		snprintf(g->err, g->errlen, "response larger than %u bytes",
+		    HEALTH_MAX);
 	}
 }
 
-static int
-connect_to(const char *host, const char *port, double deadline, char *err,
-    size_t errlen)
-{
-	struct addrinfo hints, *res, *ai;
-	socklen_t sl;
-	int fd = -1, e, soerr;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(e));
-		return -1;
-	}
-	snprintf(err, errlen, "%s:%s: cannot connect", host, port);
-	for (ai = res; ai; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol)) == -1)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		sl = sizeof(soerr);
-		if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0 &&
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
-		    soerr == 0)
-			break;
-		snprintf(err, errlen, "%s:%s: %s", host, port,
-		    strerror(errno == EINPROGRESS ? (soerr ? soerr : ETIMEDOUT) :
-		    errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* GET url; status code (and the body in *body), or -1 with err. */
+/* GET url through httpc on a loop of its own; the status code (the body,
+   NUL-terminated, in *body), or -1 with err. */
 static int
 http_get(const char *url, struct buf *body, char *err, size_t errlen)
 {
-	char host[256], port[16], req[1024], *p, *sep;
-	const char *path;
-	double deadline = mono_ms() + HEALTH_TIMEOUT_MS;
-	size_t off = 0, avail;
-	ssize_t n;
-	int fd, status, len;
+	struct httpc_opts o = { .user_agent = "afu9-health",
+	    .connect_timeout_ms = HEALTH_TIMEOUT_MS,
+	    .timeout_ms = HEALTH_TIMEOUT_MS, .max_response = HEALTH_MAX,
+	    .max_host_connections = 1 };
+	struct health_get g = { -1, body, err, errlen };
+	struct ev_loop *loop;
+	struct httpc *hc;
 
-	if (parse_url(url, host, sizeof(host), port, sizeof(port), &path, err,
-	    errlen) == -1)
-		return -1;
-	if ((fd = connect_to(host, port, deadline, err, errlen)) == -1)
-		return -1;
-	len = snprintf(req, sizeof(req), "GET %.800s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: afu9-health\r\nConnection: close\r\n\r\n", path, host);
-	while (off < (size_t)len) {
-		if ((n = write(fd, req + off, (size_t)len - off)) > 0)
-			off += (size_t)n;
-		else if (n == -1 && errno == EAGAIN &&
-		    wait_fd(fd, POLLOUT, deadline) == 0)
-			continue;
-		else
-			goto fail;
-	}
-	for (;;) {
-		if ((p = buf_reserve(body, 4096, &avail)) == NULL)
-			break;	/* bound reached: judge what we have */
-		n = read(fd, p, avail);
-		if (n > 0)
-			buf_commit(body, (size_t)n);
-		else if (n == 0)
-			break;
-		else if (errno != EAGAIN || wait_fd(fd, POLLIN, deadline) == -1)
-			goto fail;
-	}
-	close(fd);
-	if (buf_append(body, "", 1) == -1 || sscanf(buf_data(body),
-	    "HTTP/1.%*[01] %3d", &status) != 1) {
-		snprintf(err, errlen, "malformed HTTP response");
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0) {
+		snprintf(err, errlen, "only http:// and https:// URLs are "
+		    "supported");
 		return -1;
 	}
-	if ((sep = strstr(buf_data(body), "\r\n\r\n")) != NULL)
-		buf_consume(body, (size_t)(sep + 4 - buf_data(body)));
-	return status;
-fail:
-	snprintf(err, errlen, "%s:%s: %s", host, port,
-	    errno == EAGAIN ? "timed out" : strerror(errno));
-	close(fd);
-	return -1;
+	if ((loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
+		snprintf(err, errlen, "cannot create an event loop");
+		return -1;
+	}
+	if ((hc = httpc_new(loop, &o)) == NULL) {
+		snprintf(err, errlen, "cannot create the HTTP client");
+		ev_loop_destroy(loop);
+		return -1;
+	}
+	if (httpc_request(hc, "GET", url, NULL, NULL, 0, 0, health_done,
+	    &g) == NULL)
+		snprintf(err, errlen, "malformed URL: %.200s", url);
+	else
+		while (g.status == -1)
+			ev_run(loop, EVRUN_ONCE);
+	httpc_free(hc);
+	ev_loop_destroy(loop);
+	if (g.status <= 0 || buf_append(body, "", 1) == -1)
+		return -1;
+	return (int)g.status;
 }
 
 int
