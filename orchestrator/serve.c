@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -45,21 +44,13 @@
 #include "store/store.h"
 
 /* Set by Makefile.am; empty when built otherwise. */
-#ifndef AFU9_MIGRATIONS_DATADIR
-#define AFU9_MIGRATIONS_DATADIR	""
-#endif
-#ifndef AFU9_BUILD_TREE
-#define AFU9_BUILD_TREE		""
-#endif
-#ifndef AFU9_SOURCE_TREE
-#define AFU9_SOURCE_TREE	""
-#endif
 
 #define SETTLE_MAX	30.	/* s: gateway waits this long for children */
 #define KILL_GRACE_MAX	5000u	/* ms: SIGTERM to SIGKILL, at most */
 
 struct serve {
 	struct ev_loop		*loop;
+	struct config_env	 env;
 	struct afu9_config	*cfg;
 	struct router		*r;
 	struct store		*st;
@@ -75,76 +66,6 @@ struct serve {
 	int			 finished;	/* everything stopped */
 	int			 gw_open;	/* the MCP session runs */
 };
-
-struct afu9_config *
-serve_load_config(const char *path, char *err, size_t errlen)
-{
-	char dir[4096];
-	const char *exe_dir = NULL;
-
-	if (path == NULL && (path = getenv("AFU9_CONFIG")) != NULL &&
-	    *path == '\0')
-		path = NULL;
-	if (config_exe_dir(dir, sizeof(dir)) == 0)
-		exe_dir = dir;
-	return config_load(path, exe_dir, err, errlen);
-}
-
-static int
-is_dir(const char *path)
-{
-	struct stat sb;
-
-	return *path != '\0' && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* Does this binary run from the build tree it was configured in? */
-static int
-in_build_tree(void)
-{
-	char exe[PATH_MAX], want[PATH_MAX], real[PATH_MAX];
-
-	if (*AFU9_BUILD_TREE == '\0' || config_exe_dir(exe, sizeof(exe)) == -1)
-		return 0;
-	if ((size_t)snprintf(want, sizeof(want), "%s/orchestrator",
-	    AFU9_BUILD_TREE) >= sizeof(want) || realpath(want, real) == NULL)
-		return 0;
-	return strcmp(exe, real) == 0;
-}
-
-const char *
-serve_migrations_dir(const char *opt, char *buf, size_t len)
-{
-	const char *env = getenv("AFU9_MIGRATIONS_DIR");
-	char src[PATH_MAX];
-
-	if (opt != NULL)
-		snprintf(buf, len, "%s", opt);
-	else if (env != NULL && *env != '\0')
-		snprintf(buf, len, "%s", env);
-	else if (in_build_tree() && (size_t)snprintf(src, sizeof(src),
-	    "%s/migrations", AFU9_SOURCE_TREE) < sizeof(src) && is_dir(src))
-		snprintf(buf, len, "%s", src);
-	else
-		snprintf(buf, len, "%s", AFU9_MIGRATIONS_DATADIR);
-	return buf;
-}
-
-int
-serve_migrate(const char *conninfo, const char *dir, int *applied,
-    char *err, size_t errlen)
-{
-	PGconn *conn;
-	int rc;
-
-	if (applied)
-		*applied = 0;
-	if (mig_connect(conninfo, &conn, err, errlen) == -1)
-		return -1;
-	rc = mig_up(conn, dir, applied, err, errlen);
-	PQfinish(conn);
-	return rc;
-}
 
 static unsigned
 kill_grace(const struct afu9_config *cfg)
@@ -273,25 +194,6 @@ settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- set-up ---- */
 
-/* Was the HTTP address set explicitly (file key or environment)? */
-static int
-listen_explicit(const struct afu9_config *cfg)
-{
-	json_t *root, *v;
-	int yes;
-
-	if (getenv("AFU9_HTTP_LISTEN") && *getenv("AFU9_HTTP_LISTEN"))
-		return 1;
-	if (cfg->source == NULL ||
-	    (root = json_load_file(cfg->source, 0, NULL)) == NULL)
-		return 0;
-	v = json_object_get(json_object_get(json_object_get(root, "afu9"),
-	    "http"), "listen");
-	yes = json_is_string(v);
-	json_decref(root);
-	return yes;
-}
-
 static int
 start_http(struct serve *sv, char *err, size_t errlen)
 {
@@ -309,26 +211,26 @@ start_http(struct serve *sv, char *err, size_t errlen)
 static int
 setup_db(struct serve *sv, char *err, size_t errlen)
 {
-	const char *url = getenv("DATABASE_URL"), *mig = getenv("AFU9_MIGRATE");
+	struct store_opts so = { .env = &sv->env };
+	const char *url = sv->env.database_url;
 	char dir[PATH_MAX], why[MIG_ERR_MAX], shown[1024];
 	int applied;
 
-	if (url == NULL || *url == '\0') {
+	if (url == NULL)
 		log_info("database: DATABASE_URL is not set; running without "
 		    "a database (no audit)");
-		url = NULL;
-	} else if (sv->no_migrate || (mig != NULL && strcmp(mig, "0") == 0))
+	else if (sv->no_migrate || !sv->env.migrate)
 		log_info("database: migrations skipped");
 	else {
-		serve_migrations_dir(NULL, dir, sizeof(dir));
-		if (serve_migrate(url, dir, &applied, why, sizeof(why)) == -1) {
+		mig_dir(NULL, sv->env.migrations_dir, dir, sizeof(dir));
+		if (mig_apply(url, dir, &applied, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "migrate (%.256s): %.700s", dir, why);
 			return -1;
 		}
 		log_info("database: %s: %d migration(s) applied",
 		    mig_conninfo_redact(url, shown, sizeof(shown)), applied);
 	}
-	if ((sv->st = store_new(sv->loop, url, NULL, err, errlen)) == NULL)
+	if ((sv->st = store_new(sv->loop, url, &so, err, errlen)) == NULL)
 		return -1;
 	router_set_store(sv->r, sv->st, 1);
 	return 0;
@@ -350,7 +252,7 @@ setup(struct serve *sv, char *err, size_t errlen)
 	if ((sv->r = router_new(sv->loop, sv->cfg, NULL, &cb, sv, err,
 	    errlen)) == NULL || setup_db(sv, err, errlen) == -1)
 		return -1;
-	if ((!sv->stdio || listen_explicit(sv->cfg)) &&
+	if ((!sv->stdio || sv->cfg->listen_explicit) &&
 	    start_http(sv, err, errlen) == -1)
 		return -1;
 	ev_signal_init(&sv->sigterm, signal_cb, SIGTERM);
@@ -453,7 +355,8 @@ serve_main(int argc, char **argv)
 		}
 	}
 	log_init("afu9");
-	if ((sv.cfg = serve_load_config(path, err, sizeof(err))) == NULL) {
+	if (config_env_read(&sv.env, err, sizeof(err)) == -1 ||
+	    (sv.cfg = config_open(path, &sv.env, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "afu9: %s\n", err);
 		return 2;
 	}

@@ -539,12 +539,33 @@ fatalx(const char *fmt, ...)
 int
 errfmt(char *err, size_t errlen, const char *fmt, ...)
 {
+	char raw[1024], *big = NULL, *clean;
+	const char *text = raw;
 	va_list ap;
+	int n;
 
 	if (err == NULL || errlen == 0)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(raw)) {	/* redact the whole text, then cut */
+		va_start(ap, fmt);
+		if (vasprintf(&big, fmt, ap) == -1)
+			big = NULL;
+		va_end(ap);
+		if (big != NULL)
+			text = big;
+	}
+	if (!redact_would_change(text, strlen(text)))
+		snprintf(err, errlen, "%s", text);
+	else if ((clean = redact_str(text)) == NULL)
+		snprintf(err, errlen, "out of memory");
+	else {
+		snprintf(err, errlen, "%s", clean);
+		redact_wipe_free(clean);
+	}
+	explicit_bzero(raw, sizeof(raw));
+	redact_wipe_free(big);
 	return -1;
 }

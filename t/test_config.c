@@ -1066,6 +1066,102 @@ START_TEST(listen_from_env)
 }
 END_TEST
 
+/* conf_env: every orchestrator variable read in one place; "" is unset;
+   bad numbers and switches are refused by name, never echoed. */
+START_TEST(env_read_values)
+{
+	static const char *const vars[] = { "DATABASE_URL", "AFU9_CONFIG",
+	    "AFU9_HTTP_LISTEN", "AFU9_MIGRATIONS_DIR", "AFU9_MIGRATE",
+	    "AFU9_LOG_LEVEL", "AFU9_AUDIT_LINGER_MS", "AFU9_AUDIT_SYNC_COMMIT",
+	    "PGPASSWORD", NULL };
+	struct config_env e;
+	char buf[8];
+	size_t i;
+
+	for (i = 0; vars[i] != NULL; i++)
+		unsetenv(vars[i]);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_ptr_null(e.database_url);
+	ck_assert_ptr_null(e.config_path);
+	ck_assert_int_eq(e.migrate, 1);
+	ck_assert_int_eq(e.log_level_set, 0);
+	ck_assert_uint_eq(e.audit_linger_ms, CONFIG_LINGER_MS_DEFAULT);
+	ck_assert_int_eq(e.audit_async_commit, 0);
+	ck_assert_ptr_null(config_env_listen_port(&e, buf, sizeof(buf)));
+	setenv("DATABASE_URL", "", 1);
+	setenv("AFU9_CONFIG", "/etc/afu9.json", 1);
+	setenv("AFU9_HTTP_LISTEN", "[::]:8443", 1);
+	setenv("AFU9_MIGRATE", "0", 1);
+	setenv("AFU9_LOG_LEVEL", "debug", 1);
+	setenv("AFU9_AUDIT_LINGER_MS", "0", 1);
+	setenv("AFU9_AUDIT_SYNC_COMMIT", "off", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_ptr_null(e.database_url);
+	ck_assert_str_eq(e.config_path, "/etc/afu9.json");
+	ck_assert_int_eq(e.migrate, 0);
+	ck_assert_int_eq(e.log_level_set, 1);
+	ck_assert_uint_eq(e.audit_linger_ms, 0);
+	ck_assert_int_eq(e.audit_async_commit, 1);
+	ck_assert_str_eq(config_env_listen_port(&e, buf, sizeof(buf)), "8443");
+	setenv("AFU9_HTTP_LISTEN", "0.0.0.0:123456", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_ptr_null(config_env_listen_port(&e, buf, sizeof(buf)));
+	setenv("AFU9_MIGRATE", "no", 1);
+	setenv("AFU9_AUDIT_LINGER_MS", "10001", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "AFU9_AUDIT_LINGER_MS must be a number of "
+	    "milliseconds from 0 to 10000");
+	setenv("AFU9_AUDIT_LINGER_MS", "10000", 1);
+	setenv("AFU9_AUDIT_SYNC_COMMIT", "s3cret-typo", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "AFU9_AUDIT_SYNC_COMMIT must be on or off");
+	setenv("AFU9_AUDIT_SYNC_COMMIT", "on", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_int_eq(e.migrate, 1);
+	ck_assert_int_eq(e.audit_async_commit, 0);
+	for (i = 0; vars[i] != NULL; i++)
+		unsetenv(vars[i]);
+}
+END_TEST
+
+/* config_open(): the path given, else AFU9_CONFIG, else built in; and
+   whether the HTTP address was chosen (file or variable) or defaulted. */
+START_TEST(open_and_listen_explicit)
+{
+	static const char text[] = "{\"mcpServers\": {}, \"afu9\": "
+	    "{\"http\": {\"listen\": \"127.0.0.1:1\"}}}";
+	struct afu9_config *cfg;
+	struct config_env e;
+
+	unsetenv("AFU9_HTTP_LISTEN");
+	unsetenv("AFU9_CONFIG");
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	cfg = config_open(NULL, &e, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_ptr_null(cfg->source);
+	ck_assert_int_eq(cfg->listen_explicit, 0);
+	config_free(cfg);
+	write_file(tpath("open.json"), text, strlen(text), 0644);
+	setenv("AFU9_CONFIG", tpath("open.json"), 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	cfg = config_open(NULL, &e, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_str_eq(cfg->source, tpath("open.json"));
+	ck_assert_int_eq(cfg->listen_explicit, 1);
+	config_free(cfg);
+	ck_assert_ptr_null(config_open(tpath("absent.json"), &e, err,
+	    sizeof(err)));
+	unsetenv("AFU9_CONFIG");
+	setenv("AFU9_HTTP_LISTEN", "127.0.0.1:2", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	cfg = config_open(NULL, &e, err, sizeof(err));
+	ck_assert_msg(cfg != NULL, "%s", err);
+	ck_assert_int_eq(cfg->listen_explicit, 1);
+	config_free(cfg);
+	unsetenv("AFU9_HTTP_LISTEN");
+}
+END_TEST
+
 START_TEST(exe_dir_of_self)
 {
 	char dir[PATH_MAX], want[PATH_MAX], *r;
@@ -1236,6 +1332,8 @@ main(void)
 	tcase_add_test(tc, default_missing_server);
 	tcase_add_test(tc, default_build_tree_layout);
 	tcase_add_test(tc, listen_from_env);
+	tcase_add_test(tc, env_read_values);
+	tcase_add_test(tc, open_and_listen_explicit);
 	tcase_add_test(tc, exe_dir_of_self);
 	tcase_add_test(tc, build_env_exact);
 	tcase_add_test(tc, build_env_defaults);

@@ -908,6 +908,31 @@ START_TEST(utf8_fix_in_place)
 }
 END_TEST
 
+/* errfmt(): the one error formatter redacts registered secrets, also one
+   the buffer cuts through, and an over-long text is cut, not overrun. */
+START_TEST(errfmt_redacts_and_cuts)
+{
+	char err[64], cut[1510], big[3000];
+
+	ck_assert_int_eq(redact_add_secret("hunter2-secret"), 0);
+	ck_assert_int_eq(errfmt(err, sizeof(err), "login %s failed", "x"), -1);
+	ck_assert_str_eq(err, "login x failed");
+	errfmt(err, sizeof(err), "password=%s!", "hunter2-secret");
+	ck_assert_ptr_null(strstr(err, "hunter2"));
+	ck_assert_ptr_nonnull(strstr(err, "password="));
+	/* The secret straddles the cut: no prefix of it may show. */
+	memset(big, 'a', sizeof(big));
+	memcpy(big + 1500, "hunter2-secret", 14);
+	big[sizeof(big) - 1] = '\0';
+	errfmt(cut, sizeof(cut), "%s", big);
+	ck_assert_uint_eq(strlen(cut), sizeof(cut) - 1);
+	ck_assert_ptr_null(strstr(cut, "hunt"));
+	errfmt(err, sizeof(err), "%s", big);
+	ck_assert_uint_eq(strlen(err), sizeof(err) - 1);
+	errfmt(NULL, 0, "nothing %d", 1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -943,6 +968,7 @@ main(void)
 	tcase_add_test(tr, scrub_token_shapes);
 	tcase_add_test(tr, redact_json_rules);
 	tcase_add_test(tr, redact_json_depth_bound);
+	tcase_add_test(tr, errfmt_redacts_and_cuts);
 	suite_add_tcase(s, tr);
 
 	tcase_add_test(tu, utf8_valid_lengths);

@@ -929,12 +929,15 @@ END_TEST
 START_TEST(test_sync_commit)
 {
 	struct store_opts o = fast_opts();
+	struct config_env e;
 
 	schema_new(0);
 	ck_assert_int_eq(setenv("AFU9_AUDIT_SYNC_COMMIT", "maybe", 1), 0);
-	ck_assert_ptr_null(store_new(loop, ci, &o, err, sizeof(err)));
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "AFU9_AUDIT_SYNC_COMMIT must be on or off");
 	ck_assert_int_eq(setenv("AFU9_AUDIT_SYNC_COMMIT", "off", 1), 0);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	o.env = &e;
 	store_up(&o);
 	ck_assert_int_eq(unsetenv("AFU9_AUDIT_SYNC_COMMIT"), 0);
 	ck_assert_int_eq(audit_n(0), 0);
@@ -1087,6 +1090,7 @@ START_TEST(test_linger)
 	static const char *const bad[] = { "x", "10001", "-1", "1.5", "5ms",
 	    " 5" };
 	struct store_opts o = fast_opts();
+	struct config_env e;
 	struct store_stats s;
 	double t0;
 	char *n, ms[16];
@@ -1096,11 +1100,14 @@ START_TEST(test_linger)
 	schema_new(0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_int_eq(setenv("AFU9_AUDIT_LINGER_MS", bad[i], 1), 0);
-		ck_assert_ptr_null(store_new(loop, ci, &o, err, sizeof(err)));
+		ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
 		ck_assert_str_eq(err, "AFU9_AUDIT_LINGER_MS must be a number "
 		    "of milliseconds from 0 to 10000");
 	}
 	ck_assert_int_eq(setenv("AFU9_AUDIT_LINGER_MS", "10000", 1), 0);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_uint_eq(e.audit_linger_ms, 10000);
+	o.env = &e;
 	store_up(&o);
 	ck_assert_int_eq(unsetenv("AFU9_AUDIT_LINGER_MS"), 0);
 	t0 = t_now_ms();
@@ -1141,6 +1148,7 @@ START_TEST(test_linger)
 	   within it). */
 	snprintf(ms, sizeof(ms), "%d", 300 * t_slow());
 	ck_assert_int_eq(setenv("AFU9_AUDIT_LINGER_MS", ms, 1), 0);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
 	store_up(&o);
 	ck_assert_int_eq(unsetenv("AFU9_AUDIT_LINGER_MS"), 0);
 	ck_assert_int_eq(audit_n(201), 0);

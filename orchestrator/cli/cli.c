@@ -21,7 +21,6 @@
 #include "log.h"
 #include "store/migrate.h"
 #include "mcp/router.h"
-#include "serve.h"
 #include "store/store.h"
 
 #define CLI_SETTLE_S		30.	/* wait for servers to start */
@@ -35,6 +34,7 @@
 
 struct cli {
 	struct ev_loop		*loop;
+	struct config_env	 env;
 	struct afu9_config	*cfg;
 	struct router		*r;
 	struct store		*st;		/* audit; NULL: none */
@@ -197,6 +197,19 @@ deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ONE);
 }
 
+/* The environment (conf/conf_env.h), or a message naming the bad variable
+   for `who`: 0, or -1. */
+static int
+cli_env(struct config_env *e, const char *who)
+{
+	char err[256];
+
+	if (config_env_read(e, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "%s: %s\n", who, err);
+	return -1;
+}
+
 /* Load, start and wait; audit: open the store when DATABASE_URL is set.
    0, or an exit status. */
 static int
@@ -204,17 +217,19 @@ cli_boot(struct cli *c, const char *path, const char *server, int audit)
 {
 	struct router_opts ro = { .no_restart = 1 };
 	struct router_cb cb = { NULL, on_state, NULL };
-	const char *url;
+	struct store_opts so;
 	char err[1024];
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
 	c->want = -1;
 	log_init("afu9");
-	if (getenv("AFU9_LOG_LEVEL") == NULL)
+	if (cli_env(&c->env, "afu9") == -1)
+		return EX_USAGE;
+	if (!c->env.log_level_set)
 		log_set_level(LOG_LVL_WARN);
 	signal(SIGPIPE, SIG_IGN);
-	if ((c->cfg = serve_load_config(path, err, sizeof(err))) == NULL) {
+	if ((c->cfg = config_open(path, &c->env, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "afu9: %s\n", err);
 		return EX_USAGE;
 	}
@@ -235,9 +250,11 @@ cli_boot(struct cli *c, const char *path, const char *server, int audit)
 		return EX_UNAVAILABLE;
 	}
 	/* After the configuration: its secrets are registered already. */
-	if (audit && (url = getenv("DATABASE_URL")) != NULL && *url != '\0') {
-		if ((c->st = store_new(c->loop, url, NULL, err, sizeof(err)))
-		    == NULL)
+	if (audit && c->env.database_url != NULL) {
+		memset(&so, 0, sizeof(so));
+		so.env = &c->env;
+		if ((c->st = store_new(c->loop, c->env.database_url, &so, err,
+		    sizeof(err))) == NULL)
 			fprintf(stderr, "afu9: audit disabled: %s\n", err);
 		router_set_store(c->r, c->st, 0);
 	}
@@ -597,8 +614,9 @@ migrate_status(PGconn *conn, const char *dir)
 int
 cli_migrate(int argc, char **argv)
 {
-	const char *dir = NULL, *url = getenv("DATABASE_URL"), *cmd = "up";
+	const char *dir = NULL, *cmd = "up";
 	char dbuf[PATH_MAX], err[MIG_ERR_MAX];
+	struct config_env env;
 	PGconn *conn;
 	int i, applied = 0, rc, have_cmd = 0;
 
@@ -614,13 +632,15 @@ cli_migrate(int argc, char **argv)
 		} else
 			return migrate_usage();
 	}
-	if (url == NULL || *url == '\0') {
+	if (cli_env(&env, "afu9 migrate") == -1)
+		return EX_USAGE;
+	if (env.database_url == NULL) {
 		fprintf(stderr, "afu9 migrate: DATABASE_URL is not set\n");
 		return EX_USAGE;
 	}
 	log_init("afu9");
-	serve_migrations_dir(dir, dbuf, sizeof(dbuf));
-	if (mig_connect(url, &conn, err, sizeof(err)) == -1) {
+	mig_dir(dir, env.migrations_dir, dbuf, sizeof(dbuf));
+	if (mig_connect(env.database_url, &conn, err, sizeof(err)) == -1) {
 		fprintf(stderr, "afu9 migrate: %s\n", err);
 		return 1;
 	}
@@ -660,7 +680,7 @@ int
 cli_audit(int argc, char **argv)
 {
 	struct audit_query q = { NULL, NULL, 0 };
-	const char *url = getenv("DATABASE_URL");
+	struct config_env env;
 	char err[MIG_ERR_MAX], *end;
 	json_t *rows;
 	unsigned long n;
@@ -686,12 +706,15 @@ cli_audit(int argc, char **argv)
 		} else
 			return audit_usage();
 	}
-	if (url == NULL || *url == '\0') {
+	if (cli_env(&env, "afu9 audit") == -1)
+		return EX_USAGE;
+	if (env.database_url == NULL) {
 		fprintf(stderr, "afu9 audit: DATABASE_URL is not set\n");
 		return EX_USAGE;
 	}
 	log_init("afu9");
-	if (store_audit_query(url, &q, &rows, err, sizeof(err)) == -1) {
+	if (store_audit_query(env.database_url, &q, &rows, err, sizeof(err))
+	    == -1) {
 		fprintf(stderr, "afu9 audit: %s\n", err);
 		return 1;
 	}
@@ -779,8 +802,9 @@ http_get(const char *url, struct buf *body, char *err, size_t errlen)
 int
 cli_health(int argc, char **argv)
 {
-	const char *url = "http://127.0.0.1:8080/health", *env, *colon;
-	char err[512], def[64];
+	const char *url = "http://127.0.0.1:8080/health", *port;
+	struct config_env env;
+	char err[512], def[64], pbuf[8];
 	struct buf body;
 	int status;
 
@@ -790,12 +814,11 @@ cli_health(int argc, char **argv)
 	}
 	if (argc == 2)
 		url = argv[1];
-	else if ((env = getenv("AFU9_HTTP_LISTEN")) != NULL &&
-	    (colon = strrchr(env, ':')) != NULL && colon[1] != '\0' &&
-	    strlen(colon + 1) < 6 && strspn(colon + 1, "0123456789") ==
-	    strlen(colon + 1)) {
-		snprintf(def, sizeof(def), "http://127.0.0.1:%s/health",
-		    colon + 1);
+	else if (cli_env(&env, "afu9 health") == -1)
+		return EX_USAGE;
+	else if ((port = config_env_listen_port(&env, pbuf, sizeof(pbuf)))
+	    != NULL) {
+		snprintf(def, sizeof(def), "http://127.0.0.1:%s/health", port);
 		url = def;
 	}
 	buf_init(&body, HEALTH_MAX);

@@ -8,7 +8,7 @@
  *   afu9 call [--config FILE] [--raw] SERVER.TOOL [--json '{...}'] [KEY=VALUE...]
  *   afu9 migrate [up | status] [--dir DIR]
  *                               DATABASE_URL required; DIR default:
- *                               serve_migrations_dir()
+ *                               mig_dir()
  *   afu9 audit [--server S] [--since T] [--json] [--limit N]
  *                               recent tool calls from mcp_tool_calls
  *   afu9 health [URL]           default http://127.0.0.1:PORT/health,

@@ -1116,12 +1116,16 @@ finish(struct ctx *c, struct afu9_config *cfg)
 	if (cfg->secrets == NULL &&
 	    (cfg->secrets = calloc(1, sizeof(*cfg->secrets))) == NULL)
 		return oom(c);
-	if (cfg->listen == NULL) {
+	if (cfg->listen != NULL)
+		cfg->listen_explicit = 1;
+	else {
 		v = getenv("AFU9_HTTP_LISTEN");
 		if (v == NULL || *v == '\0')
 			v = CONFIG_DEFAULT_LISTEN;
 		else if (check_listen(v, why, sizeof(why)) == -1)
 			return ctx_ferr(c, "AFU9_HTTP_LISTEN: %s", why);
+		else
+			cfg->listen_explicit = 1;
 		if ((cfg->listen = strdup(v)) == NULL)
 			return oom(c);
 	}
@@ -1538,4 +1542,18 @@ const char *
 config_restart_name(enum sup_policy p)
 {
 	return (unsigned)p < 3 ? restart_names[p] : "?";
+}
+
+struct afu9_config *
+config_open(const char *path, const struct config_env *env, char *err,
+    size_t errlen)
+{
+	char dir[4096];
+	const char *exe_dir = NULL;
+
+	if (path == NULL)
+		path = env->config_path;
+	if (config_exe_dir(dir, sizeof(dir)) == 0)
+		exe_dir = dir;
+	return config_load(path, exe_dir, err, errlen);
 }

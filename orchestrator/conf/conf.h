@@ -108,6 +108,7 @@
 #include <stddef.h>
 
 #include "frame.h"
+#include "conf/conf_env.h"
 #include "proc/supervisor.h"
 
 #define CONFIG_MAX_FILE		(1024u * 1024)	/* bytes of the file */
@@ -151,6 +152,9 @@ struct config_server {
 struct afu9_config {
 	char			 *source;	/* the file path; NULL: built-in */
 	char			 *listen;
+	int			  listen_explicit; /* from the file's key or
+						     AFU9_HTTP_LISTEN, not
+						     the default */
 	unsigned		  shutdown_grace_ms;
 	char			**secrets;	/* names; NULL-terminated */
 	size_t			  nsecrets;
@@ -175,6 +179,13 @@ struct afu9_config *config_default(const char *exe_dir, char *err,
 /* config_load_file(), or config_default() when path is NULL. */
 struct afu9_config *config_load(const char *path, const char *exe_dir,
 	    char *err, size_t errlen);
+/*
+ * The configuration afu9 runs with: path, else env->config_path
+ * ($AFU9_CONFIG), else the built-in one, with "afu9-*" commands looked up
+ * next to this binary.  NULL with err filled.
+ */
+struct afu9_config *config_open(const char *path,
+	    const struct config_env *env, char *err, size_t errlen);
 /* Wipes and frees every string; NULL is a no-op. */
 void	config_free(struct afu9_config *);
 /* The server named name, borrowed from cfg; NULL if there is none. */

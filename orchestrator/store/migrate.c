@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,8 +18,20 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "conf/conf.h"
 #include "store/migrate.h"
+#include "log.h"
 #include "redact.h"
+
+#ifndef AFU9_MIGRATIONS_DATADIR
+#define AFU9_MIGRATIONS_DATADIR	""
+#endif
+#ifndef AFU9_BUILD_TREE
+#define AFU9_BUILD_TREE		""
+#endif
+#ifndef AFU9_SOURCE_TREE
+#define AFU9_SOURCE_TREE	""
+#endif
 
 /* One migration file, read whole. */
 struct mfile {
@@ -47,31 +60,6 @@ static const char select_rows_sql[] =
 	" to_char(applied_at AT TIME ZONE 'UTC',"
 	" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), duration_ms"
 	" FROM schema_migrations ORDER BY version";
-
-/*
- * Format into err, with every registered secret (the connection password
- * among them) redacted.  Always returns -1 so callers can `return
- * errf(...)`.
- */
-static int __attribute__((format(printf, 3, 4)))
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	char raw[MIG_ERR_MAX * 2], *clean;
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
-	if ((clean = redact_str(raw)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	snprintf(err, errlen, "%s", clean);
-	free(clean);
-	return -1;
-}
 
 /* The server's message of a failed result, without the trailing newline;
    points into res or conn (borrowed). */
@@ -148,10 +136,9 @@ mig_conninfo_redact(const char *conninfo, char *out, size_t outlen)
 }
 
 int
-mig_register_password(const char *conninfo)
+mig_register_password(const char *conninfo, const char *pgpassword)
 {
 	PQconninfoOption *opts, *o;
-	const char *pw;
 	char *msg = NULL;
 	int rc = 0;
 
@@ -165,8 +152,8 @@ mig_register_password(const char *conninfo)
 				redact_add_secret(o->val);
 		PQconninfoFree(opts);
 	}
-	if ((pw = getenv("PGPASSWORD")) != NULL && strlen(pw) >= 4)
-		redact_add_secret(pw);
+	if (pgpassword != NULL && strlen(pgpassword) >= 4)
+		redact_add_secret(pgpassword);
 	return rc;
 }
 
@@ -184,14 +171,14 @@ mig_connect(const char *conninfo, PGconn **out, char *err, size_t errlen)
 
 	*out = NULL;
 	/* Unparsable: PQconnectdb() below fails and says why. */
-	(void)mig_register_password(conninfo);
+	(void)mig_register_password(conninfo, NULL);	/* PGPASSWORD: PQpass() below */
 	mig_conninfo_redact(conninfo, shown, sizeof(shown));
 	if ((conn = PQconnectdb(conninfo ? conninfo : "")) == NULL)
-		return errf(err, errlen, "database %s: out of memory", shown);
+		return errfmt(err, errlen, "database %s: out of memory", shown);
 	if ((pw = PQpass(conn)) != NULL && strlen(pw) >= 4)
 		redact_add_secret(pw);
 	if (PQstatus(conn) != CONNECTION_OK) {
-		errf(err, errlen, "cannot connect to database %s: %s", shown,
+		errfmt(err, errlen, "cannot connect to database %s: %s", shown,
 		    pg_msg(conn, NULL, msg, sizeof(msg)));
 		PQfinish(conn);
 		return -1;
@@ -211,7 +198,7 @@ exec_cmd(PGconn *conn, const char *sql, const char *what, char *err,
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		errf(err, errlen, "%s: %s", what, pg_msg(conn, res, msg,
+		errfmt(err, errlen, "%s: %s", what, pg_msg(conn, res, msg,
 		    sizeof(msg)));
 		PQclear(res);
 		return -1;
@@ -255,22 +242,22 @@ mfile_read(int dfd, const char *dir, const char *name, struct mfile *f,
 	int fd;
 
 	if ((fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
-		return errf(err, errlen, "migration %s/%s: %s", dir, name,
+		return errfmt(err, errlen, "migration %s/%s: %s", dir, name,
 		    strerror(errno));
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return errf(err, errlen, "migration %s/%s: not a regular file",
+		return errfmt(err, errlen, "migration %s/%s: not a regular file",
 		    dir, name);
 	}
 	if ((size_t)st.st_size > MIG_FILE_MAX) {
 		close(fd);
-		return errf(err, errlen, "migration %s/%s: larger than %u bytes",
+		return errfmt(err, errlen, "migration %s/%s: larger than %u bytes",
 		    dir, name, MIG_FILE_MAX);
 	}
 	cap = (size_t)st.st_size + 1;
 	if ((f->sql = malloc(cap + 1)) == NULL) {
 		close(fd);
-		return errf(err, errlen, "migration %s/%s: out of memory", dir,
+		return errfmt(err, errlen, "migration %s/%s: out of memory", dir,
 		    name);
 	}
 	/* Read one byte more than stat said, to notice a growing file. */
@@ -284,15 +271,15 @@ mfile_read(int dfd, const char *dir, const char *name, struct mfile *f,
 	}
 	close(fd);
 	if (r == -1)
-		return errf(err, errlen, "migration %s/%s: %s", dir, name,
+		return errfmt(err, errlen, "migration %s/%s: %s", dir, name,
 		    strerror(errno));
 	if (len == cap)
-		return errf(err, errlen, "migration %s/%s: changed while read",
+		return errfmt(err, errlen, "migration %s/%s: changed while read",
 		    dir, name);
 	f->sql[len] = '\0';
 	f->len = len;
 	if (memchr(f->sql, '\0', len) != NULL)
-		return errf(err, errlen, "migration %s/%s: contains a NUL byte",
+		return errfmt(err, errlen, "migration %s/%s: contains a NUL byte",
 		    dir, name);
 	sha256_hex(f->sql, len, f->sum);
 	return 0;
@@ -317,16 +304,16 @@ mfiles_add(struct mfiles *fs, size_t *cap, int dfd, const char *dir,
 	long long version;
 
 	if (mig_parse_name(name, &version) == -1)
-		return errf(err, errlen, "migration %s/%s: bad file name "
+		return errfmt(err, errlen, "migration %s/%s: bad file name "
 		    "(want NNN_name.sql: %d to %d digits, '_', [a-z0-9_]+, "
 		    "\".sql\")", dir, name, MIG_DIGITS_MIN, MIG_DIGITS_MAX);
 	if (fs->n == MIG_FILES_MAX)
-		return errf(err, errlen, "migrations %s: more than %d files",
+		return errfmt(err, errlen, "migrations %s: more than %d files",
 		    dir, MIG_FILES_MAX);
 	if (fs->n == *cap) {
 		*cap = *cap ? *cap * 2 : 16;
 		if ((nv = reallocarray(fs->v, *cap, sizeof(*nv))) == NULL)
-			return errf(err, errlen, "migrations %s: out of memory",
+			return errfmt(err, errlen, "migrations %s: out of memory",
 			    dir);
 		fs->v = nv;
 	}
@@ -352,7 +339,7 @@ mfiles_load(const char *dir, struct mfiles *fs, char *err, size_t errlen)
 	fs->v = NULL;
 	fs->n = 0;
 	if (dir == NULL || (d = opendir(dir)) == NULL)
-		return errf(err, errlen, "migrations %s: %s", dir ? dir : "(null)",
+		return errfmt(err, errlen, "migrations %s: %s", dir ? dir : "(null)",
 		    dir ? strerror(errno) : "no directory");
 	while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
@@ -361,7 +348,7 @@ mfiles_load(const char *dir, struct mfiles *fs, char *err, size_t errlen)
 		    errlen);
 	}
 	if (rc == 0 && errno != 0)
-		rc = errf(err, errlen, "migrations %s: %s", dir,
+		rc = errfmt(err, errlen, "migrations %s: %s", dir,
 		    strerror(errno));
 	closedir(d);
 	if (rc == -1)
@@ -370,7 +357,7 @@ mfiles_load(const char *dir, struct mfiles *fs, char *err, size_t errlen)
 		qsort(fs->v, fs->n, sizeof(fs->v[0]), mfile_cmp);
 	for (i = 1; i < fs->n; i++)
 		if (fs->v[i].version == fs->v[i - 1].version)
-			return errf(err, errlen, "migrations %s: %s and %s have "
+			return errfmt(err, errlen, "migrations %s: %s and %s have "
 			    "the same version", dir, fs->v[i - 1].name,
 			    fs->v[i].name);
 	return 0;
@@ -386,7 +373,7 @@ table_exists(PGconn *conn, char *err, size_t errlen)
 
 	res = PQexec(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		errf(err, errlen, "reading schema_migrations: %s",
+		errfmt(err, errlen, "reading schema_migrations: %s",
 		    pg_msg(conn, res, msg, sizeof(msg)));
 		PQclear(res);
 		return -1;
@@ -473,7 +460,7 @@ load_report(PGconn *conn, const struct mfiles *fs, int have_table,
 	if (have_table) {
 		res = PQexec(conn, select_rows_sql);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			errf(err, errlen, "reading schema_migrations: %s",
+			errfmt(err, errlen, "reading schema_migrations: %s",
 			    pg_msg(conn, res, msg, sizeof(msg)));
 			PQclear(res);
 			return -1;
@@ -482,7 +469,7 @@ load_report(PGconn *conn, const struct mfiles *fs, int have_table,
 	rc = merge(fs, res, out);
 	PQclear(res);
 	if (rc == -1)
-		return errf(err, errlen, "migration status: out of memory");
+		return errfmt(err, errlen, "migration status: out of memory");
 	return 0;
 }
 
@@ -581,16 +568,16 @@ check_history(const struct mig_report *r, const char *dir, char *err,
 		e = &r->v[i];
 		if (e->state == MIG_MODIFIED &&
 		    strcmp(e->sum_file, e->sum_db) == 0)
-			return errf(err, errlen, "migration %s/%s was applied "
+			return errfmt(err, errlen, "migration %s/%s was applied "
 			    "under the name %s; file names must not change",
 			    dir, e->file, e->name_db);
 		if (e->state == MIG_MODIFIED)
-			return errf(err, errlen, "migration %s/%s was changed "
+			return errfmt(err, errlen, "migration %s/%s was changed "
 			    "after it was applied: file sha256 %s, applied "
 			    "sha256 %s; add a new migration instead", dir,
 			    e->file, e->sum_file, e->sum_db);
 		if (e->state == MIG_MISSING)
-			return errf(err, errlen, "migration %s (version %lld) "
+			return errfmt(err, errlen, "migration %s (version %lld) "
 			    "is applied but missing from %s", e->file,
 			    e->version, dir);
 		if (e->state != MIG_PENDING)
@@ -599,7 +586,7 @@ check_history(const struct mig_report *r, const char *dir, char *err,
 	for (i = 0; last && i < r->n; i++) {
 		e = &r->v[i];
 		if (e->state == MIG_PENDING && e->version < last->version)
-			return errf(err, errlen, "migration %s/%s is pending "
+			return errfmt(err, errlen, "migration %s/%s is pending "
 			    "but older than applied %s; renumber it after %s",
 			    dir, e->file, last->file, last->file);
 	}
@@ -630,7 +617,7 @@ insert_row(PGconn *conn, const struct mfile *f, long long ms, char *err,
 	    "name, checksum, duration_ms) VALUES ($1, $2, $3, $4)", 4, NULL,
 	    params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		errf(err, errlen, "migration %s: recording it: %s", f->name,
+		errfmt(err, errlen, "migration %s: recording it: %s", f->name,
 		    pg_msg(conn, res, msg, sizeof(msg)));
 		PQclear(res);
 		return -1;
@@ -678,18 +665,18 @@ apply_one(PGconn *conn, const char *dir, const struct mfile *f, char *err,
 	st = PQresultStatus(res);
 	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
 		copy_abort(conn, st);
-		errf(err, errlen, "migration %s/%s failed, rolled back: COPY "
+		errfmt(err, errlen, "migration %s/%s failed, rolled back: COPY "
 		    "is not supported in migrations", dir, f->name);
 		goto fail;
 	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
 	    st != PGRES_EMPTY_QUERY) {
-		errf(err, errlen, "migration %s/%s failed, rolled back: %s",
+		errfmt(err, errlen, "migration %s/%s failed, rolled back: %s",
 		    dir, f->name, pg_msg(conn, res, msg, sizeof(msg)));
 		goto fail;
 	}
 	if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
-		errf(err, errlen, "migration %s/%s ended the transaction "
+		errfmt(err, errlen, "migration %s/%s ended the transaction "
 		    "(COMMIT or ROLLBACK inside the file): not recorded; "
 		    "migrations must not control transactions", dir, f->name);
 		goto fail;
@@ -699,7 +686,7 @@ apply_one(PGconn *conn, const char *dir, const struct mfile *f, char *err,
 	if (insert_row(conn, f, (long long)(now_ms() - t0), err, errlen) == -1)
 		goto fail;
 	if (exec_cmd(conn, "COMMIT", "COMMIT", msg, sizeof(msg)) == -1) {
-		errf(err, errlen, "migration %s/%s: %s", dir, f->name, msg);
+		errfmt(err, errlen, "migration %s/%s: %s", dir, f->name, msg);
 		goto fail;
 	}
 	return 0;
@@ -757,7 +744,7 @@ mig_up(PGconn *conn, const char *dir, int *applied, char *err, size_t errlen)
 	res = PQexecParams(conn, "SELECT pg_advisory_lock($1::bigint)", 1,
 	    NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		errf(err, errlen, "taking the migration lock: %s",
+		errfmt(err, errlen, "taking the migration lock: %s",
 		    pg_msg(conn, res, msg, sizeof(msg)));
 		PQclear(res);
 		mfiles_free(&fs);
@@ -770,5 +757,60 @@ mig_up(PGconn *conn, const char *dir, int *applied, char *err, size_t errlen)
 	mfiles_free(&fs);
 	if (applied)
 		*applied = n;
+	return rc;
+}
+
+static int
+is_dir(const char *path)
+{
+	struct stat sb;
+
+	return *path != '\0' && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Does this binary run from the build tree it was configured in? */
+static int
+in_build_tree(void)
+{
+	char exe[PATH_MAX], want[PATH_MAX], real[PATH_MAX];
+
+	if (*AFU9_BUILD_TREE == '\0' || config_exe_dir(exe, sizeof(exe)) == -1)
+		return 0;
+	if ((size_t)snprintf(want, sizeof(want), "%s/orchestrator",
+	    AFU9_BUILD_TREE) >= sizeof(want) || realpath(want, real) == NULL)
+		return 0;
+	return strcmp(exe, real) == 0;
+}
+
+const char *
+mig_dir(const char *opt, const char *env_dir, char *buf, size_t len)
+{
+	char src[PATH_MAX];
+
+	if (opt != NULL)
+		snprintf(buf, len, "%s", opt);
+	else if (env_dir != NULL && *env_dir != '\0')
+		snprintf(buf, len, "%s", env_dir);
+	else if (in_build_tree() && (size_t)snprintf(src, sizeof(src),
+	    "%s/migrations", AFU9_SOURCE_TREE) < sizeof(src) && is_dir(src))
+		snprintf(buf, len, "%s", src);
+	else
+		snprintf(buf, len, "%s", AFU9_MIGRATIONS_DATADIR);
+	return buf;
+}
+
+int
+mig_apply(const char *conninfo, const char *dir, int *applied, char *err,
+    size_t errlen)
+{
+	PGconn *conn;
+	int rc;
+
+	if (applied)
+		*applied = 0;
+	if (mig_connect(conninfo, &conn, err, errlen) == -1)
+		return -1;
+	rc = mig_up(conn, dir, applied, err, errlen);
+	PQfinish(conn);
 	return rc;
 }

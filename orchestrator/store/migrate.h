@@ -132,10 +132,27 @@ char	*mig_conninfo_redact(const char *conninfo, char *out, size_t);
 
 /*
  * Register with redact_add_secret(), before anything can echo them, the
- * password in conninfo (NULL counts as "") and PGPASSWORD, each when at
- * least 4 bytes.  0, or -1 when conninfo cannot be parsed (PGPASSWORD is
+ * password in conninfo (NULL counts as "") and pgpassword (libpq's
+ * PGPASSWORD, from struct config_env; may be NULL), each when at least 4
+ * bytes.  0, or -1 when conninfo cannot be parsed (pgpassword is
  * registered then too).
  */
-int	mig_register_password(const char *conninfo);
+int	mig_register_password(const char *conninfo, const char *pgpassword);
+
+/*
+ * The migrations directory: opt if not NULL, else env_dir
+ * ($AFU9_MIGRATIONS_DIR) when set, else the source tree's migrations/
+ * when this binary runs from its build tree, else the installed
+ * $(datadir)/afu9/migrations.  Written to buf; returns buf.
+ */
+const char *mig_dir(const char *opt, const char *env_dir, char *buf,
+	    size_t len);
+/*
+ * Connect to conninfo and apply the pending migrations of dir (BLOCKING:
+ * never from the loop).  0 with *applied set (may be NULL), or -1 with
+ * err set (redacted: never the password).
+ */
+int	mig_apply(const char *conninfo, const char *dir, int *applied,
+	    char *err, size_t errlen);
 
 #endif

@@ -45,6 +45,7 @@
 #include <sodium.h>
 
 #include "httpc.h"
+#include "conf/conf_env.h"
 #include "log.h"
 #include "store/migrate.h"
 #include "redact.h"
@@ -56,8 +57,6 @@
 #define AUDIT_NPARAM	13
 #define BATCH_ROWS	500	/* audit rows in one statement */
 #define LINGER_ROWS	128	/* this many waiting: no more lingering */
-#define LINGER_MS	5	/* AFU9_AUDIT_LINGER_MS default */
-#define LINGER_MS_MAX	10000
 #define BATCH_BYTES	(4u << 20) /* row bytes in one statement (one
 				   row always goes, whatever its size) */
 #define ARRAYS_MAX	(4 * BATCH_BYTES) /* bound of the array literals:
@@ -1698,31 +1697,12 @@ watchers_init(struct store *s)
 	s->linger.data = s;
 }
 
-/* AFU9_AUDIT_LINGER_MS: 0..LINGER_MS_MAX, digits only; -1 otherwise. */
-static int
-linger_env(double *out)
-{
-	const char *v = getenv("AFU9_AUDIT_LINGER_MS");
-	unsigned ms = 0;
-
-	*out = LINGER_MS / 1000.0;
-	if (v == NULL || *v == '\0')
-		return 0;
-	for (; *v >= '0' && *v <= '9'; v++)
-		if ((ms = ms * 10 + (unsigned)(*v - '0')) > LINGER_MS_MAX)
-			return -1;
-	if (*v != '\0')
-		return -1;
-	*out = ms / 1000.0;
-	return 0;
-}
-
 struct store *
 store_new(struct ev_loop *loop, const char *conninfo,
     const struct store_opts *opts, char *err, size_t errlen)
 {
+	const struct config_env *env = opts != NULL ? opts->env : NULL;
 	struct store *s;
-	const char *sc;
 	char host[128];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL || sodium_init() < 0) {
@@ -1740,20 +1720,11 @@ store_new(struct ev_loop *loop, const char *conninfo,
 		s->state = STORE_DISABLED;
 		return s;
 	}
-	if ((sc = getenv("AFU9_AUDIT_SYNC_COMMIT")) != NULL && *sc != '\0' &&
-	    strcmp(sc, "on") != 0 && strcmp(sc, "off") != 0) {
-		errfmt(err, errlen, "AFU9_AUDIT_SYNC_COMMIT must be on or off");
-		free(s);
-		return NULL;
-	}
-	s->async_commit = sc != NULL && strcmp(sc, "off") == 0;
-	if (linger_env(&s->linger_s) == -1) {
-		errfmt(err, errlen, "AFU9_AUDIT_LINGER_MS must be a number of "
-		    "milliseconds from 0 to %d", LINGER_MS_MAX);
-		free(s);
-		return NULL;
-	}
-	if (mig_register_password(conninfo) == -1) {
+	s->async_commit = env != NULL && env->audit_async_commit;
+	s->linger_s = (env != NULL ? env->audit_linger_ms :
+	    CONFIG_LINGER_MS_DEFAULT) / 1000.0;
+	if (mig_register_password(conninfo, env != NULL ? env->pgpassword :
+	    NULL) == -1) {
 		errfmt(err, errlen, "database connection string cannot be "
 		    "parsed (check DATABASE_URL)");
 		free(s);

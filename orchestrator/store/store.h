@@ -44,11 +44,12 @@
  *
  * Durability: each batch commits with the server's synchronous_commit
  * (default on: acknowledged rows survive a database crash).  With
- * AFU9_AUDIT_SYNC_COMMIT=off in the environment the audit session sets
+ * AFU9_AUDIT_SYNC_COMMIT=off (opts->env) the audit session sets
  * synchronous_commit = off: commits no longer wait for the WAL flush, so
  * a database crash may lose the last few hundred milliseconds of
  * acknowledged rows (never corrupt them; the calls returned long
- * before).  Any value but "on", "off" or empty makes store_new() fail.
+ * before).  (config_env_read() refuses any value but "on", "off" or
+ * empty.)
  *
  * Server states (mcp_servers): store_server_state() upserts by name;
  * only the latest report per server waits to be written (coalesced), and
@@ -69,6 +70,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "conf/conf_env.h"
 
 #define STORE_QUEUE_MAX		10000		/* default queue_max */
 #define STORE_QUEUE_BYTES	(64u << 20)	/* default queue_max_bytes */
@@ -156,6 +158,11 @@ struct store_opts {
 	unsigned	 drop_log_interval_ms;	/* 0: 10000 */
 	const char	*reported_by;		/* mcp_servers.reported_by;
 						   NULL: "hostname:pid" */
+	const struct config_env *env;		/* AFU9_AUDIT_LINGER_MS,
+						   AFU9_AUDIT_SYNC_COMMIT,
+						   PGPASSWORD; borrowed during
+						   store_new(); NULL: the
+						   defaults (5 ms, on) */
 	/* The state changed (called from the loop; may be NULL). */
 	void		(*state_changed)(struct store *, enum store_state,
 			    void *arg);
@@ -187,7 +194,7 @@ struct store_stats {
  * (DATABASE_URL), copied; NULL or "" gives a disabled store.  opts may be
  * NULL.  Connecting starts from the loop.  Returns the store (free with
  * store_free()), or NULL with err set (ENOMEM, unparsable conninfo: the
- * message never shows the password; a bad AFU9_AUDIT_SYNC_COMMIT).
+ * message never shows the password).
  */
 struct store	*store_new(struct ev_loop *, const char *conninfo,
 		    const struct store_opts *, char *err, size_t errlen);

@@ -1,0 +1,84 @@
+/*
+ * conf_env: the orchestrator's environment variables (see conf_env.h).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf_env.h"
+
+/* getenv(), with "" as unset. */
+static const char *
+env_str(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* Digits only, at most max; -1 otherwise. */
+static int
+env_ms(const char *v, unsigned max, unsigned *out)
+{
+	unsigned ms = 0;
+
+	if (*v == '\0')
+		return -1;
+	for (; *v >= '0' && *v <= '9'; v++)
+		if ((ms = ms * 10 + (unsigned)(*v - '0')) > max)
+			return -1;
+	if (*v != '\0')
+		return -1;
+	*out = ms;
+	return 0;
+}
+
+int
+config_env_read(struct config_env *e, char *err, size_t errlen)
+{
+	const char *v;
+
+	memset(e, 0, sizeof(*e));
+	e->database_url = env_str("DATABASE_URL");
+	e->config_path = env_str("AFU9_CONFIG");
+	e->http_listen = env_str("AFU9_HTTP_LISTEN");
+	e->migrations_dir = env_str("AFU9_MIGRATIONS_DIR");
+	e->migrate = !((v = getenv("AFU9_MIGRATE")) != NULL &&
+	    strcmp(v, "0") == 0);
+	e->log_level_set = getenv("AFU9_LOG_LEVEL") != NULL;
+	e->pgpassword = getenv("PGPASSWORD");
+	e->audit_linger_ms = CONFIG_LINGER_MS_DEFAULT;
+	if ((v = env_str("AFU9_AUDIT_LINGER_MS")) != NULL &&
+	    env_ms(v, CONFIG_LINGER_MS_MAX, &e->audit_linger_ms) == -1) {
+		snprintf(err, errlen, "AFU9_AUDIT_LINGER_MS must be a number "
+		    "of milliseconds from 0 to %d", CONFIG_LINGER_MS_MAX);
+		return -1;
+	}
+	if ((v = env_str("AFU9_AUDIT_SYNC_COMMIT")) != NULL &&
+	    strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+		snprintf(err, errlen, "AFU9_AUDIT_SYNC_COMMIT must be on or off");
+		return -1;
+	}
+	e->audit_async_commit = v != NULL && strcmp(v, "off") == 0;
+	return 0;
+}
+
+const char *
+config_env_listen_port(const struct config_env *e, char *buf, size_t len)
+{
+	const char *colon;
+	size_t n;
+
+	if (e->http_listen == NULL ||
+	    (colon = strrchr(e->http_listen, ':')) == NULL)
+		return NULL;
+	n = strlen(colon + 1);
+	if (n == 0 || n > 5 || strspn(colon + 1, "0123456789") != n ||
+	    n >= len)
+		return NULL;
+	memcpy(buf, colon + 1, n + 1);
+	return buf;
+}
