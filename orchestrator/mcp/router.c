@@ -137,7 +137,6 @@ struct router {
 	size_t			 nseries, capseries;
 	struct store		*store;		/* borrowed; NULL: no audit */
 	int			 report_servers;
-	char			 errbuf[CAUSE_MAX + 256];
 };
 
 static void	srv_list_page(struct rsrv *, const char *cursor);
@@ -427,12 +426,15 @@ audit_refused(struct router *r, const struct rsrv *s, const char *tool,
     const json_t *args, const struct router_origin *o, enum router_ekind kind,
     const char *msg)
 {
-	struct router_err e = { kind, 0, msg };
+	struct router_err e;
 	struct audit_row a;
 	json_t *id;
 
 	if (o == NULL || !audit_on(r))
 		return;
+	e.kind = kind;
+	e.code = 0;
+	snprintf(e.message, sizeof(e.message), "%s", msg);
 	id = origin_id(o);
 	memset(&a, 0, sizeof(a));
 	a.server = s->cfg->name;
@@ -454,7 +456,8 @@ static void
 call_done(struct router_call *c, const char *res, size_t rlen, int is_error,
     const struct router_err *e)
 {
-	struct router_err oom = { ROUTER_E_INTERNAL, 0, "out of memory" };
+	static const struct router_err oom = { ROUTER_E_INTERNAL, 0,
+	    "out of memory" };
 	json_t *tree = NULL;
 
 	if (c->done_raw != NULL) {
@@ -504,15 +507,13 @@ call_fail(struct router_call *c, enum router_ekind kind, enum outcome oc,
     int code, const char *fmt, ...)
 {
 	struct router_err e;
-	char msg[CAUSE_MAX + 256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
 	va_end(ap);
 	e.kind = kind;
 	e.code = code;
-	e.message = msg;
 	call_finish(c, oc, NULL, 0, 0, &e);
 }
 
@@ -637,25 +638,22 @@ srv_find_tool(const struct rsrv *s, const char *tool)
 	return json_object_get(s->byname, tool);
 }
 
-/* Fill *err from r->errbuf; returns NULL for the caller to return. */
+/* Fill *err; returns NULL for the caller to return. */
 static struct router_call *
-call_refuse(struct router *r, struct router_err *err, enum router_ekind kind,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+call_refuse(struct router_err *err, enum router_ekind kind,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static struct router_call *
-call_refuse(struct router *r, struct router_err *err, enum router_ekind kind,
+call_refuse(struct router_err *err, enum router_ekind kind,
     const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->errbuf, sizeof(r->errbuf), fmt, ap);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
-	if (err) {
-		err->kind = kind;
-		err->code = 0;
-		err->message = r->errbuf;
-	}
+	err->kind = kind;
+	err->code = 0;
 	return NULL;
 }
 
@@ -718,6 +716,7 @@ call_start(struct router *r, const char *qname, const char *args,
     router_done_fn done, router_done_raw_fn done_raw,
     router_progress_fn progress, void *arg, struct router_err *err)
 {
+	struct router_err local;
 	struct router_call *c;
 	const char *tool;
 	struct rsrv *s;
@@ -725,26 +724,28 @@ call_start(struct router *r, const char *qname, const char *args,
 	size_t plen;
 	char why[CAUSE_MAX + 64], *params;
 
+	if (err == NULL)
+		err = &local;
 	if (r->stopping)
-		return call_refuse(r, err, ROUTER_E_SHUTDOWN,
+		return call_refuse(err, ROUTER_E_SHUTDOWN,
 		    "afu9 is shutting down");
 	if ((s = split_qname(r, qname, &tool)) == NULL)
-		return call_refuse(r, err, ROUTER_E_UNKNOWN, "Unknown tool: "
+		return call_refuse(err, ROUTER_E_UNKNOWN, "Unknown tool: "
 		    "%.200s (tools are named server.tool)", qname);
 	if (!s->ready || s->cl == NULL) {
-		(void)call_refuse(r, err, ROUTER_E_UNAVAILABLE,
+		(void)call_refuse(err, ROUTER_E_UNAVAILABLE,
 		    "server %s %s", s->cfg->name,
 		    srv_down_reason(s, why, sizeof(why)));
 		if (origin != NULL && audit_on(r)) {
 			aj = args_json(tree, args, alen);
 			audit_refused(r, s, tool, aj, origin,
-			    ROUTER_E_UNAVAILABLE, r->errbuf);
+			    ROUTER_E_UNAVAILABLE, err->message);
 			json_decref(aj);
 		}
 		return NULL;
 	}
 	if (srv_find_tool(s, tool) == NULL)
-		return call_refuse(r, err, ROUTER_E_UNKNOWN, "Unknown tool: "
+		return call_refuse(err, ROUTER_E_UNKNOWN, "Unknown tool: "
 		    "%.200s", qname);
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->tool = strdup(tool)) == NULL ||
@@ -752,7 +753,7 @@ call_start(struct router *r, const char *qname, const char *args,
 		if (c)
 			free(c->tool);
 		free(c);
-		return call_refuse(r, err, ROUTER_E_INTERNAL, "out of memory");
+		return call_refuse(err, ROUTER_E_INTERNAL, "out of memory");
 	}
 	if (origin != NULL && audit_on(r)) {
 		c->audit = 1;
@@ -782,12 +783,12 @@ call_start(struct router *r, const char *qname, const char *args,
 	    progress ? call_progress : NULL, c);
 	free(params);
 	if (c->id < 0) {
-		(void)call_refuse(r, err, ROUTER_E_INTERNAL, "server %s: "
+		(void)call_refuse(err, ROUTER_E_INTERNAL, "server %s: "
 		    "cannot send the request (output full or closed)",
 		    s->cfg->name);
 		if (c->audit)
 			audit_refused(r, s, tool, call_args(c), origin,
-			    ROUTER_E_INTERNAL, r->errbuf);
+			    ROUTER_E_INTERNAL, err->message);
 		call_free(c);
 		return NULL;
 	}
@@ -805,13 +806,16 @@ router_call(struct router *r, const char *qname, json_t *args,
     const struct router_origin *origin, router_done_fn done,
     router_progress_fn progress, void *arg, struct router_err *err)
 {
+	struct router_err local;
 	struct router_call *c;
 	char *text = NULL;
 
+	if (err == NULL)
+		err = &local;
 	if (args != NULL && (text = json_dumps(args, JSON_COMPACT |
 	    JSON_ENCODE_ANY)) == NULL) {
 		json_decref(args);
-		return call_refuse(r, err, ROUTER_E_INTERNAL, "out of memory");
+		return call_refuse(err, ROUTER_E_INTERNAL, "out of memory");
 	}
 	c = call_start(r, qname, text, text ? strlen(text) : 0, args, origin,
 	    done, NULL, progress, arg, err);

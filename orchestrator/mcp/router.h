@@ -63,10 +63,21 @@ enum router_ekind {
 	ROUTER_E_INTERNAL,	/* out of memory, output bound */
 };
 
+/* Room for any message: a server's death cause and a tool name fit. */
+#define ROUTER_ERR_MAX	1024
+
+/*
+ * Why a call failed.  The message is the struct's own text, not a pointer
+ * into the router: a struct router_err the caller passes to router_call()
+ * stays valid as long as the caller keeps it, whatever other calls happen
+ * meanwhile (the engine, the agent runner, the API and the gateway all
+ * call the router); one handed to a done callback is valid during it.
+ */
 struct router_err {
 	enum router_ekind kind;
 	int		 code;		/* JSON-RPC code from the child, or 0 */
-	const char	*message;	/* human text naming the server */
+	char		 message[ROUTER_ERR_MAX]; /* human text naming the
+						      server */
 };
 
 /* Server states as /ready reports them. */
@@ -182,8 +193,7 @@ typedef void (*router_progress_fn)(struct router_call *,
  * Call "server.tool" with args (stolen; NULL: {}).  progress NULL: no
  * progress requested.  origin (borrowed for this call only; NULL: not
  * audited) names the caller for the audit row.  Returns the call handle, or NULL when it fails at
- * once: then done has NOT run and *err (if err not NULL) says why (its
- * message valid until the next router call).
+ * once: then done has NOT run and *err (if err not NULL) says why.
  */
 struct router_call *router_call(struct router *, const char *qname,
 		    json_t *args, const struct router_origin *origin,
