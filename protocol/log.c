@@ -250,11 +250,7 @@ format_msg(const char *fmt, va_list ap, int errnum)
 		free(raw);
 	if (red == NULL)
 		return NULL;
-	if ((len = strlen(red)) > LOG_MSG_MAX) {
-		len = LOG_MSG_MAX;
-		while (len > 0 && ((unsigned char)red[len] & 0xc0) == 0x80)
-			len--;
-	}
+	len = u8_cut(red, strlen(red), LOG_MSG_MAX);
 	room = len + sizeof(LOG_TRUNC_MARK) + 256;
 	if ((out = malloc(room)) == NULL) {
 		free(red);

@@ -5,6 +5,13 @@
  * points past U+10FFFF and sequences cut short by the end of the buffer
  * are not characters.  A NUL byte is a character here; callers that
  * refuse it say so themselves.
+ *
+ * The one repair rule: a byte that is not part of a valid character
+ * becomes U+FFFD (the replacement character) in every copy made
+ * (u8_clean(); the logger writes it as \ufffd), and '?' only where text is
+ * repaired in place and cannot grow (u8_fix()).  The one cut rule: text
+ * cut to a bound ends on a character boundary (u8_cut()), never inside a
+ * character.
  */
 #ifndef AFU9_UTF8_H
 #define AFU9_UTF8_H
@@ -49,10 +56,25 @@ u8_charlen(const unsigned char *s, size_t n)
 	return len;
 }
 
+/*
+ * Where to cut s[0..len) to at most max bytes without splitting a
+ * character: len when len <= max; else the largest i in (0, max] at
+ * which no sequence continues, looking at most 3 bytes back (an invalid
+ * byte is a boundary of its own), and max when there is none.
+ */
+size_t	u8_cut(const char *s, size_t len, size_t max);
+/*
+ * A malloc'd, NUL-terminated copy of the string s that is valid UTF-8:
+ * invalid bytes become U+FFFD; when it does not fit in max bytes it is cut
+ * at a character boundary and mark (may be NULL) appended, the mark
+ * included in max (max must exceed strlen(mark)).  NULL on ENOMEM.
+ */
+char	*u8_clean(const char *s, size_t max, const char *mark);
 /* Non-zero if s[0..n) is all valid UTF-8 (NUL bytes included). */
 int	u8_valid(const char *s, size_t n);
 /* Replace every byte of the string s that is not part of valid UTF-8
-   with '?', in place, so that it always fits in a JSON string. */
+   with '?', in place (the buffer cannot grow), so that it always fits in
+   a JSON string. */
 void	u8_fix(char *s);
 
 #endif /* AFU9_UTF8_H */

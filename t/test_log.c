@@ -908,6 +908,52 @@ START_TEST(utf8_fix_in_place)
 }
 END_TEST
 
+/* u8_cut(): never inside a character, never at 0, at most 3 back. */
+START_TEST(utf8_cut_boundaries)
+{
+	static const char e[] = "ab\xe2\x82\xac";	/* "ab€" */
+
+	ck_assert_uint_eq(u8_cut(e, 5, 5), 5);
+	ck_assert_uint_eq(u8_cut(e, 5, 9), 5);
+	ck_assert_uint_eq(u8_cut(e, 5, 4), 2);
+	ck_assert_uint_eq(u8_cut(e, 5, 3), 2);
+	ck_assert_uint_eq(u8_cut(e, 5, 2), 2);
+	ck_assert_uint_eq(u8_cut(e, 5, 1), 1);
+	/* Nothing but continuation bytes: the bound, not 0. */
+	ck_assert_uint_eq(u8_cut("\x80\x80\x80\x80\x80\x80", 6, 5), 5);
+	ck_assert_uint_eq(u8_cut("\xe2\x82\xac", 3, 2), 2);
+}
+END_TEST
+
+/* u8_clean(): invalid bytes become U+FFFD; a cut lands on a character
+   boundary with the mark inside the bound; a fitting text is unmarked. */
+START_TEST(utf8_clean_rule)
+{
+	char *c;
+
+	ck_assert_str_eq(c = u8_clean("plain", 100, "..."), "plain");
+	free(c);
+	ck_assert_str_eq(c = u8_clean("a\xff" "b", 100, NULL), "a\xef\xbf\xbd" "b");
+	free(c);
+	ck_assert_str_eq(c = u8_clean("\xed\xa0\x80", 100, NULL),
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	free(c);
+	ck_assert_str_eq(c = u8_clean("abcdef", 6, "..."), "abcdef");
+	free(c);
+	ck_assert_str_eq(c = u8_clean("abcdefg", 6, "..."), "abc...");
+	free(c);
+	ck_assert_str_eq(c = u8_clean("ab\xe2\x82\xac" "cd", 6, "..."), "ab...");
+	free(c);
+	ck_assert_str_eq(c = u8_clean("ab\xe2\x82\xac" "cd", 5, NULL), "ab\xe2\x82\xac");
+	free(c);
+	/* A replacement that would cross the bound is left out whole. */
+	ck_assert_str_eq(c = u8_clean("a\xff", 3, NULL), "a");
+	free(c);
+	ck_assert_str_eq(c = u8_clean("", 0, "..."), "");
+	free(c);
+}
+END_TEST
+
 /* errfmt(): the one error formatter redacts registered secrets, also one
    the buffer cuts through, and an over-long text is cut, not overrun. */
 START_TEST(errfmt_redacts_and_cuts)
@@ -976,6 +1022,8 @@ main(void)
 	tcase_add_test(tu, utf8_matches_decoder);
 	tcase_add_test(tu, utf8_whole_buffer);
 	tcase_add_test(tu, utf8_fix_in_place);
+	tcase_add_test(tu, utf8_cut_boundaries);
+	tcase_add_test(tu, utf8_clean_rule);
 	suite_add_tcase(s, tu);
 
 	return t_run(s);

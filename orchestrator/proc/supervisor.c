@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "proc/supervisor.h"
 
 #define SUP_PATH_DIRS_MAX	256	/* $PATH elements tried */
@@ -826,18 +827,6 @@ line_deliver(struct sup_child *c, const char *s, size_t len, int flags)
 		sup_log_line(c, s, len, flags);
 }
 
-/* Where to cut n bytes of s without splitting a UTF-8 sequence at s[n]. */
-static size_t
-utf8_cut(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = n; i > 0 && n - i < 4; i--)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			return i;
-	return n;
-}
-
 /* Pass on every complete line; cut the buffer when it is full. */
 static void
 lines_emit(struct sup_child *c)
@@ -855,7 +844,7 @@ lines_emit(struct sup_child *c)
 	memmove(c->lbuf, c->lbuf + start, c->llen - start);
 	c->llen -= start;
 	if (c->llen == c->max_line + 1) {
-		cut = utf8_cut(c->lbuf, c->max_line);
+		cut = u8_cut(c->lbuf, c->llen, c->max_line);
 		line_deliver(c, c->lbuf, cut,
 		    SUP_LINE_SPLIT | (c->lcont ? SUP_LINE_CONT : 0));
 		c->lcont = 1;

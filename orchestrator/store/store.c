@@ -238,39 +238,6 @@ static void	pump(struct store *);
 
 /* ---- small helpers ---- */
 
-/*
- * A malloc'd copy of s with invalid UTF-8 bytes replaced by '?', cut at
- * a character boundary to at most max bytes.  NULL on ENOMEM.
- */
-static char *
-u8clean(const char *s, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), used = 0, k;
-	char *out;
-
-	if ((out = malloc((n < max ? n : max) + 1)) == NULL)
-		return NULL;
-	while (n > 0) {
-		if ((k = u8_charlen(p, n)) == 0) {
-			if (used + 1 > max)
-				break;
-			out[used++] = '?';
-			p++;
-			n--;
-			continue;
-		}
-		if (used + k > max)
-			break;
-		memcpy(out + used, p, k);
-		used += k;
-		p += k;
-		n -= k;
-	}
-	out[used] = '\0';
-	return out;
-}
-
 /* Redact, then clean and cut: malloc'd, NULL on ENOMEM. */
 static char *
 safe_text(const char *s, size_t max)
@@ -282,7 +249,7 @@ safe_text(const char *s, size_t max)
 		return NULL;
 	if ((n = strlen(r)) <= max && u8_valid(r, n))
 		return r;	/* the usual case: nothing to cut */
-	c = u8clean(r, max);
+	c = u8_clean(r, max, NULL);
 	free(r);
 	return c;
 }
@@ -1860,7 +1827,7 @@ store_server_state(struct store *s, const struct server_row *r)
 		return -1;
 	}
 	ok &= (p[0] = strdup(r->name)) != NULL;
-	ok &= (p[1] = u8clean(r->command, COMMAND_MAX)) != NULL;
+	ok &= (p[1] = u8_clean(r->command, COMMAND_MAX, NULL)) != NULL;
 	ok &= (p[2] = r->args ? json_param(r->args) : strdup("[]")) != NULL;
 	ok &= (p[3] = strdup(r->state)) != NULL;
 	ok &= (p[4] = strdup(r->health ? r->health : "unknown")) != NULL;
@@ -1874,7 +1841,7 @@ store_server_state(struct store *s, const struct server_row *r)
 	ok &= (p[8] = xprintf("%u", r->tool_count > INT_MAX ? INT_MAX :
 	    r->tool_count)) != NULL;
 	if (r->protocol_version)
-		ok &= (p[9] = u8clean(r->protocol_version, 64)) != NULL;
+		ok &= (p[9] = u8_clean(r->protocol_version, 64, NULL)) != NULL;
 	ok &= (p[10] = strdup(s->reported_by)) != NULL;
 	if (!ok || (v = srv_slot(s, r->name)) == NULL) {
 		params_free(p, SRV_NPARAM);
@@ -2027,7 +1994,7 @@ sink_add(const char *buf, size_t n, void *data)
 char *
 store_result_summary(const json_t *result)
 {
-	/* A little over the bound so that u8clean cuts at a character. */
+	/* A little over the bound so that u8_clean cuts at a character. */
 	struct sink k = { NULL, 0, STORE_SUMMARY_MAX + 4 };
 	const json_t *item, *text;
 	size_t i;
@@ -2048,7 +2015,7 @@ store_result_summary(const json_t *result)
 		json_dump_callback(result, sink_add, &k, JSON_COMPACT |
 		    JSON_ENCODE_ANY);
 	k.p[k.len] = '\0';
-	out = u8clean(k.p, STORE_SUMMARY_MAX);
+	out = u8_clean(k.p, STORE_SUMMARY_MAX, NULL);
 	free(k.p);
 	return out;
 }
@@ -2105,7 +2072,7 @@ summary_text(const char *res, size_t len, char **out)
 	if (rc == -1 || k.len == 0)
 		return 0;
 	buf[k.len] = '\0';
-	*out = u8clean(buf, STORE_SUMMARY_MAX);
+	*out = u8_clean(buf, STORE_SUMMARY_MAX, NULL);
 	return 1;
 }
 

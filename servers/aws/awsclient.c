@@ -16,6 +16,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "redact.h"
+#include "utf8.h"
 #include "aws/awsclient.h"
 #include "aws/awsconf.h"
 #include "aws/creds.h"
@@ -138,17 +139,6 @@ in_list(const char *const *list, const char *s)
 	return 0;
 }
 
-/* Length of the longest prefix of s[0..n) that ends on a UTF-8 boundary. */
-static size_t
-utf8_cut(const char *s, size_t n)
-{
-	size_t i = n;
-
-	while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
-		i--;
-	return i;
-}
-
 /*
  * Copy s[0..n) into out (outlen >= 4 bytes), control bytes turned into
  * spaces.  What does not fit is cut at a UTF-8 boundary and marked
@@ -160,7 +150,7 @@ clean_text(const char *s, size_t n, char *out, size_t outlen)
 	size_t i, m = n;
 
 	if (n >= outlen)
-		m = utf8_cut(s, outlen - 4);
+		m = u8_cut(s, n, outlen - 4);
 	for (i = 0; i < m; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
