@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ void	log_vemit(enum log_level, const char *, const json_t *, const char *,
 	    va_list) __attribute__((format(printf, 4, 0)));
 static char	*format_msg(const char *, va_list, int)
 	    __attribute__((format(printf, 1, 0)));
+static void	 log_vemit_force(enum log_level, const char *, const json_t *,
+		    int, int, const char *, va_list);
 static void	 log_vemit_err(enum log_level, const char *, const json_t *, int,
 	    const char *, va_list) __attribute__((format(printf, 5, 0)));
 
@@ -44,6 +47,7 @@ enum log_format {
 };
 
 static enum log_level	log_level = LOG_LVL_INFO;
+unsigned		log_trace_mask;
 static enum log_format	log_format = LOG_FMT_JSON;
 static int		log_fd = 2;
 static char		log_component[LOG_COMPONENT_MAX] = "afu9";
@@ -61,8 +65,9 @@ log_init(const char *component)
 {
 	const char *lv = getenv("AFU9_LOG_LEVEL");
 	const char *fm = getenv("AFU9_LOG_FORMAT");
+	const char *tr = getenv("AFU9_TRACE");
 	enum log_level l = LOG_LVL_INFO;
-	int badfmt = 0, badlvl = 0;
+	int badfmt = 0, badlvl = 0, badtrace = 0;
 
 	if (component != NULL)
 		snprintf(log_component, sizeof(log_component), "%s", component);
@@ -76,6 +81,13 @@ log_init(const char *component)
 		else if (strcasecmp(fm, "json") != 0)
 			badfmt = 1;
 	}
+	log_trace_mask = 0;
+	if (tr != NULL && log_trace_parse(tr, &log_trace_mask) == -1)
+		badtrace = 1;
+	if (badtrace)
+		log_warnx("AFU9_TRACE=%s: each name must be one of mcp, http, "
+		    "store, all; tracing %s", tr, log_trace_mask ? "the known "
+		    "ones" : "nothing");
 	if (badlvl)
 		log_warnx("AFU9_LOG_LEVEL=%s is not one of debug, info, warn, "
 		    "error; using info", lv);
@@ -410,12 +422,20 @@ static void
 log_vemit_err(enum log_level l, const char *comp, const json_t *fields,
     int errnum, const char *fmt, va_list ap)
 {
+	log_vemit_force(l, comp, fields, errnum, 0, fmt, ap);
+}
+
+/* The one line writer; force: whatever the level (traces). */
+static void
+log_vemit_force(enum log_level l, const char *comp, const json_t *fields,
+    int errnum, int force, const char *fmt, va_list ap)
+{
 	int saved = errno, rc;
 	char ts[40], *msg, *fs;
 	json_t *red;
 	struct buf b;
 
-	if (l < log_level)
+	if (l < log_level && !force)
 		return;
 	if (l > LOG_LVL_ERROR)
 		l = LOG_LVL_ERROR;
@@ -564,4 +584,90 @@ errfmt(char *err, size_t errlen, const char *fmt, ...)
 	explicit_bzero(raw, sizeof(raw));
 	redact_wipe_free(big);
 	return -1;
+}
+
+static const char *const trace_names[] = { "mcp", "http", "store" };
+
+int
+log_trace_parse(const char *s, unsigned *mask)
+{
+	size_t i, n;
+	int rc = 0;
+
+	*mask = 0;
+	while (*s != '\0') {
+		n = strcspn(s, ",");
+		if (n == 3 && strncasecmp(s, "all", 3) == 0)
+			*mask |= LOG_TRACE_MCP | LOG_TRACE_HTTP | LOG_TRACE_STORE;
+		else if (n > 0) {
+			for (i = 0; i < 3; i++)
+				if (strlen(trace_names[i]) == n &&
+				    strncasecmp(s, trace_names[i], n) == 0)
+					break;
+			if (i < 3)
+				*mask |= 1u << i;
+			else
+				rc = -1;
+		}
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return rc;
+}
+
+void
+log_set_trace(unsigned mask)
+{
+	log_trace_mask = mask;
+}
+
+/* Calls log_vemit_force() with a va_list. */
+static void
+trace_emit(const json_t *fields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit_force(LOG_LVL_DEBUG, NULL, fields, -1, 1, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_trace(unsigned sub, const char *dir, const char *peer, const void *data,
+    size_t len)
+{
+	const char *name = "trace";
+	char *text, *clean;
+	json_t *f;
+	size_t i, n;
+
+	if (!log_tracing(sub))
+		return;
+	for (i = 0; i < 3; i++)
+		if (sub == 1u << i)
+			name = trace_names[i];
+	if (peer == NULL)
+		peer = "";
+	/* Cut first (a frame may be megabytes), then repair and mark. */
+	n = len < LOG_TRACE_MAX + 4 ? len : LOG_TRACE_MAX + 4;
+	if ((text = malloc(n + 1)) == NULL)
+		return;
+	memcpy(text, data, n);
+	text[n] = '\0';
+	for (i = 0; i < n; i++)		/* the copy is a C string */
+		if (text[i] == '\0')
+			text[i] = ' ';
+	clean = u8_clean(text, len > LOG_TRACE_MAX ? LOG_TRACE_MAX : SIZE_MAX,
+	    "...");
+	free(text);
+	if (clean == NULL)
+		return;
+	f = json_pack("{s:s, s:s, s:s, s:I, s:s}", "trace", name, "dir", dir,
+	    "peer", peer, "bytes", (json_int_t)len, "frame", clean);
+	free(clean);
+	if (f == NULL)
+		return;
+	trace_emit(f, "%s %s %s", name, dir, peer);
+	json_decref(f);
 }

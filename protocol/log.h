@@ -6,6 +6,9 @@
  *
  * AFU9_LOG_LEVEL = debug|info|warn|error (default info).
  * AFU9_LOG_FORMAT = json (default) | text (one human line per event).
+ * AFU9_TRACE = a comma-separated list of mcp, http, store (or all): a wire
+ * trace, one line for every frame in and out of that subsystem, whatever
+ * the level (see log_trace()).
  * Every message and every field value passes through redact_str()/
  * redact_json() before it is written, so a registered secret never reaches
  * the log.  Writes are single write(2) calls of a whole line.
@@ -53,6 +56,35 @@ void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fatal(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Wire-trace subsystems (AFU9_TRACE). */
+#define LOG_TRACE_MCP	0x1u	/* MCP frames to and from a child */
+#define LOG_TRACE_HTTP	0x2u	/* HTTP requests in, responses out */
+#define LOG_TRACE_STORE	0x4u	/* statements to the database, answers */
+#define LOG_TRACE_MAX	4096	/* bytes of one frame shown */
+
+extern unsigned log_trace_mask;	/* set by log_init() or log_set_trace() */
+
+/* Is sub traced?  Cheap: test it before building what to trace. */
+static inline int
+log_tracing(unsigned sub)
+{
+	return (log_trace_mask & sub) != 0;
+}
+/* Parse "mcp,http" / "all" / "" into *mask: 0, or -1 on an unknown name. */
+int	log_trace_parse(const char *, unsigned *mask);
+void	log_set_trace(unsigned mask);
+/*
+ * One trace line when sub is traced: {"msg":"<sub> <dir> <peer>",
+ * "fields":{"trace":sub,"dir":"in"|"out","peer":peer,"bytes":len,
+ * "frame":text}}; the frame is redacted like every log line, repaired
+ * to UTF-8 (a NUL byte shows as a space; CR, LF and other control bytes
+ * are escaped by the line's format) and cut to LOG_TRACE_MAX bytes
+ * ("..." marks a cut; "bytes" is the whole length).  Written at any log
+ * level.
+ */
+void	log_trace(unsigned sub, const char *dir, const char *peer,
+	    const void *data, size_t len);
 _Noreturn void fatalx(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /*

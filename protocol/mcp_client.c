@@ -73,7 +73,7 @@ struct mcp_client {
 	struct frame_writer	 wr;
 	struct mcp_client_cb	 cb;
 	void			*arg;
-	char			*name, *version;
+	char			*name, *version, *peer;
 
 	int64_t			 next_id;
 	struct pending		**tab;
@@ -141,6 +141,7 @@ client_destroy(struct mcp_client *c)
 	json_decref(c->server_info);
 	free(c->tab);
 	free(c->name);
+	free(c->peer);
 	free(c->version);
 	free(c);
 }
@@ -378,6 +379,8 @@ client_queue(struct mcp_client *c, char *text, size_t len)
 		errno = ENOMEM;
 		return -1;
 	}
+	if (log_tracing(LOG_TRACE_MCP))
+		log_trace(LOG_TRACE_MCP, "out", c->peer, text, len);
 	rc = frame_write(&c->wr, text, len);
 	saved = errno;
 	free(text);
@@ -616,6 +619,8 @@ client_dispatch(struct mcp_client *c, const char *text, size_t len)
 	struct rpc_msg m;
 	struct rpc_err e;
 
+	if (log_tracing(LOG_TRACE_MCP))
+		log_trace(LOG_TRACE_MCP, "in", c->peer, text, len);
 	memset(&m, 0, sizeof(m));
 	memset(&e, 0, sizeof(e));
 	/* Results reach callbacks as text or tree: build only when asked. */
@@ -814,9 +819,11 @@ mcp_client_new(struct ev_loop *loop, int rfd, int wfd,
 		goto fail;
 	c->name = strdup(o.name != NULL ? o.name : "afu9");
 	c->version = strdup(o.version != NULL ? o.version : AFU9_VERSION);
+	c->peer = strdup(o.peer != NULL ? o.peer : "server");
 	c->tabsize = CLIENT_TAB_MIN;
 	c->tab = calloc(c->tabsize, sizeof(*c->tab));
-	if (c->name == NULL || c->version == NULL || c->tab == NULL)
+	if (c->name == NULL || c->version == NULL || c->peer == NULL ||
+	    c->tab == NULL)
 		goto fail;
 	ignore_sigpipe();
 	c->loop = loop;
@@ -841,6 +848,7 @@ fail:
 	if (c != NULL) {
 		free(c->name);
 		free(c->version);
+		free(c->peer);
 		free(c->tab);
 		free(c);
 	}

@@ -69,6 +69,9 @@ struct mcp_client_opts {
 	size_t		 max_out;	/* 0: FRAME_DEFAULT_MAX_OUT */
 	const char	*name;		/* clientInfo.name */
 	const char	*version;	/* clientInfo.version */
+	const char	*peer;		/* the server's name, for the wire
+					   trace (AFU9_TRACE=mcp); NULL:
+					   "server" */
 };
 
 /* rfd: read from the server (its stdout); wfd: write to it (its stdin).

@@ -95,13 +95,16 @@ ot_run_afu9(const char *const *args, char **out, char **err)
 	return ot_reap_afu9(&p, out, err);
 }
 
-/* A blocking GET on 127.0.0.1:port; the status, the body in *body
-   (malloc'd). */
+/*
+ * Send the request text req (a whole HTTP/1.1 request, "Connection:
+ * close") to 127.0.0.1:port and read the answer to EOF; the status, the
+ * body in *body (malloc'd).
+ */
 int
-ot_http_get(int port, const char *path, char **body)
+ot_http_raw(int port, const char *req, char **body)
 {
 	struct sockaddr_in sa;
-	char req[256], *resp, *sep;
+	char *resp, *sep;
 	int fd, eof, status = -1;
 
 	memset(&sa, 0, sizeof(sa));
@@ -110,8 +113,6 @@ ot_http_get(int port, const char *path, char **body)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
-	    "Connection: close\r\n\r\n", path);
 	ck_assert_int_eq(t_write(fd, req, strlen(req)), 0);
 	resp = t_read_until(fd, "\001never", 5000 * t_slow(), &eof);
 	close(fd);
@@ -121,6 +122,17 @@ ot_http_get(int port, const char *path, char **body)
 	*body = strdup(sep ? sep + 4 : "");
 	free(resp);
 	return status;
+}
+
+/* A blocking GET on 127.0.0.1:port; as ot_http_raw(). */
+int
+ot_http_get(int port, const char *path, char **body)
+{
+	char req[256];
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n", path);
+	return ot_http_raw(port, req, body);
 }
 
 /* Write one whole line to the gateway's stdin fd. */

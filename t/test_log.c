@@ -29,6 +29,7 @@ setup(void)
 {
 	unsetenv("AFU9_LOG_LEVEL");
 	unsetenv("AFU9_LOG_FORMAT");
+	unsetenv("AFU9_TRACE");
 	redact_clear();
 	ck_assert_int_eq(pipe2(cap, O_CLOEXEC), 0);
 	ck_assert_int_ge(fcntl(cap[1], F_SETPIPE_SZ, 1 << 20), 1 << 20);
@@ -979,6 +980,106 @@ START_TEST(errfmt_redacts_and_cuts)
 }
 END_TEST
 
+/* AFU9_TRACE names: a list, "all", case-insensitive; an unknown name is
+   an error but the known ones still count. */
+START_TEST(trace_parse_names)
+{
+	unsigned m = 99;
+
+	ck_assert_int_eq(log_trace_parse("", &m), 0);
+	ck_assert_uint_eq(m, 0);
+	ck_assert_int_eq(log_trace_parse("mcp", &m), 0);
+	ck_assert_uint_eq(m, LOG_TRACE_MCP);
+	ck_assert_int_eq(log_trace_parse("HTTP,store", &m), 0);
+	ck_assert_uint_eq(m, LOG_TRACE_HTTP | LOG_TRACE_STORE);
+	ck_assert_int_eq(log_trace_parse("all", &m), 0);
+	ck_assert_uint_eq(m, LOG_TRACE_MCP | LOG_TRACE_HTTP | LOG_TRACE_STORE);
+	ck_assert_int_eq(log_trace_parse(",mcp,,", &m), 0);
+	ck_assert_uint_eq(m, LOG_TRACE_MCP);
+	ck_assert_int_eq(log_trace_parse("mcp,sql", &m), -1);
+	ck_assert_uint_eq(m, LOG_TRACE_MCP);
+	ck_assert_int_eq(log_trace_parse("mc", &m), -1);
+	ck_assert_int_eq(log_trace_parse("mcpx", &m), -1);
+	ck_assert_uint_eq(m, 0);
+}
+END_TEST
+
+/* AFU9_TRACE read by log_init(): a bad name is reported, not fatal. */
+START_TEST(trace_env)
+{
+	json_t *j;
+
+	setenv("AFU9_TRACE", "store,bogus", 1);
+	log_init(NULL);
+	unsetenv("AFU9_TRACE");
+	ck_assert_uint_eq(log_trace_mask, LOG_TRACE_STORE);
+	ck_assert(log_tracing(LOG_TRACE_STORE));
+	ck_assert(!log_tracing(LOG_TRACE_MCP));
+	j = next_json(NULL);
+	ck_assert_str_eq(sget(j, "level"), "warn");
+	ck_assert_ptr_nonnull(strstr(sget(j, "msg"), "AFU9_TRACE=store,bogus"));
+	json_decref(j);
+	log_init(NULL);
+	ck_assert_uint_eq(log_trace_mask, 0);
+}
+END_TEST
+
+/* One line per frame, at any level, only for traced subsystems; the
+   frame is redacted, a NUL shown as a space, and a long one cut on a
+   character boundary with its whole length in "bytes". */
+START_TEST(trace_lines)
+{
+	char big[LOG_TRACE_MAX + 100], *raw;
+	const char *fr, *frame = "{\"t\":\"" SECRET "\"}\r\n";
+	json_t *j, *f;
+	size_t i;
+
+	log_set_level(LOG_LVL_ERROR);
+	log_set_trace(LOG_TRACE_MCP);
+	ck_assert_int_eq(redact_add_secret(SECRET), 0);
+	log_trace(LOG_TRACE_HTTP, "in", "peer", "GET /", 5);	/* not traced */
+	log_trace(LOG_TRACE_MCP, "out", "github", frame, strlen(frame));
+	j = next_json(&raw);
+	ck_assert_ptr_null(strstr(raw, SECRET));
+	ck_assert_str_eq(sget(j, "msg"), "mcp out github");
+	f = json_object_get(j, "fields");
+	ck_assert_str_eq(sget(f, "trace"), "mcp");
+	ck_assert_str_eq(sget(f, "dir"), "out");
+	ck_assert_str_eq(sget(f, "peer"), "github");
+	ck_assert_str_eq(sget(f, "frame"), "{\"t\":\"[REDACTED]\"}\r\n");
+	ck_assert_int_eq(json_integer_value(json_object_get(f, "bytes")),
+	    (json_int_t)strlen(frame));
+	free(raw);
+	json_decref(j);
+
+	/* A frame longer than LOG_TRACE_MAX, with a 2-byte character
+	   across the cut. */
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = 'x';
+	big[1] = '\0';
+	/* The cut leaves room for "..." in LOG_TRACE_MAX: at 4093, inside
+	   the character, so it moves back one byte. */
+	big[LOG_TRACE_MAX - 4] = (char)0xc3;
+	big[LOG_TRACE_MAX - 3] = (char)0xa9;
+	log_trace(LOG_TRACE_MCP, "in", NULL, big, sizeof(big));
+	j = next_json(NULL);
+	f = json_object_get(j, "fields");
+	fr = sget(f, "frame");
+	ck_assert_uint_eq(strlen(fr), LOG_TRACE_MAX - 1);
+	ck_assert_str_eq(fr + LOG_TRACE_MAX - 4, "...");
+	ck_assert_int_eq(fr[LOG_TRACE_MAX - 5], 'x');
+	ck_assert_int_eq(strncmp(fr, "x x", 3), 0);
+	ck_assert_str_eq(sget(f, "peer"), "");
+	ck_assert_int_eq(json_integer_value(json_object_get(f, "bytes")),
+	    (json_int_t)sizeof(big));
+	json_decref(j);
+	log_set_trace(0);
+	log_trace(LOG_TRACE_MCP, "in", "x", "y", 1);
+	expect_sentinel();
+	log_set_level(LOG_LVL_INFO);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1003,6 +1104,9 @@ main(void)
 	tcase_add_test(tl, set_fd_refuses_stdout);
 	tcase_add_test(tl, concurrent_writers_whole_lines);
 	tcase_add_test(tl, level_parse_and_name);
+	tcase_add_test(tl, trace_parse_names);
+	tcase_add_test(tl, trace_env);
+	tcase_add_test(tl, trace_lines);
 	suite_add_tcase(s, tl);
 
 	tcase_add_checked_fixture(tr, setup, teardown);

@@ -546,6 +546,69 @@ START_TEST(list_pages_and_changes)
 }
 END_TEST
 
+/* ---- wire trace ---- */
+
+#define TRACE_TOKEN	"ghp_0123456789abcdefghijABCDEFGHIJ012345"
+#define TRACE_COOKIE	"sid-7f3a9c0e55d1"
+
+/*
+ * AFU9_TRACE=mcp: every frame to and from the child is one log line,
+ * whatever the level, with the tool's arguments in it and a token shape
+ * redacted; AFU9_TRACE=http: the request and response, the credential
+ * header values replaced (a cookie is no token shape: only the header
+ * rule hides it).
+ */
+START_TEST(wire_trace)
+{
+	const char *c = cli_config();
+	char *out, *err, *body, *log, req[512];
+	struct afu9 a;
+	int eof;
+
+	setenv("AFU9_TRACE", "mcp", 1);
+	setenv("AFU9_LOG_LEVEL", "error", 1);
+	ck_assert_int_eq(RUN(&out, &err, "call", "--config", c, "conf.echo",
+	    "text=traced " TRACE_TOKEN), 0);
+	unsetenv("AFU9_TRACE");
+	unsetenv("AFU9_LOG_LEVEL");
+	ck_assert_str_eq(out, "traced " TRACE_TOKEN "\n");
+	ck_assert_msg(strstr(err, "\"msg\":\"mcp out conf\"") &&
+	    strstr(err, "\"msg\":\"mcp in conf\"") &&
+	    strstr(err, "\\\"method\\\":\\\"initialize\\\"") &&
+	    strstr(err, "\\\"method\\\":\\\"tools/call\\\"") &&
+	    strstr(err, "traced [REDACTED]"), "%s", err);
+	ck_assert_msg(strstr(err, TRACE_TOKEN) == NULL, "%s", err);
+	free(out);
+	free(err);
+
+	c = write_config("trace.json", "{\"mcpServers\":{"
+	    "\"conf\":{\"command\":\"@SERVER@\"}},"
+	    "\"afu9\":{\"http\":{\"listen\":\"127.0.0.1:0\"}}}");
+	setenv("AFU9_TRACE", "http", 1);
+	start_afu9(&a, c, 0);
+	unsetenv("AFU9_TRACE");
+	snprintf(req, sizeof(req), "GET /health HTTP/1.1\r\nHost: t\r\n"
+	    "Authorization: Bearer %s\r\nCookie: %s\r\n"
+	    "Connection: close\r\n\r\n", TRACE_TOKEN, TRACE_COOKIE);
+	ck_assert_int_eq(ot_http_raw(a.port, req, &body), 200);
+	free(body);
+	kill(a.p.pid, SIGTERM);
+	log = t_read_until(a.p.err, "\001never", 15000 * t_slow(), &eof);
+	ck_assert_int_eq(stop_afu9(&a), 0);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strstr(log, "\"msg\":\"http in 127.0.0.1:") &&
+	    strstr(log, "\"msg\":\"http out 127.0.0.1:") &&
+	    strstr(log, "GET /health HTTP/1.1\\r\\n") &&
+	    strstr(log, "Authorization: [REDACTED]\\r\\n") &&
+	    strstr(log, "Cookie: [REDACTED]\\r\\n") &&
+	    strstr(log, "HTTP/1.1 200 OK") &&
+	    strstr(log, "\\\"status\\\":\\\"ok\\\""), "%s", log);
+	ck_assert_msg(strstr(log, TRACE_TOKEN) == NULL &&
+	    strstr(log, TRACE_COOKIE) == NULL, "%s", log);
+	free(log);
+}
+END_TEST
+
 static Suite *
 orch_suite(void)
 {
@@ -559,6 +622,7 @@ orch_suite(void)
 	tcase_add_test(tc, cli_tools_list);
 	tcase_add_test(tc, cli_coerce_types);
 	tcase_add_test(tc, http_endpoints);
+	tcase_add_test(tc, wire_trace);
 	tcase_add_test(tc, crash_loop_not_ready);
 	tcase_add_test(tc, sigstop_ping_restart);
 	tcase_add_test(tc, kill9_mid_call);

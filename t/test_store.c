@@ -118,6 +118,7 @@ teardown(void)
 	free(ci);
 	ci = NULL;
 	log_set_fd(2);
+	log_set_trace(0);
 	fclose(logfp);
 }
 
@@ -1508,6 +1509,48 @@ START_TEST(test_result_summary_text)
 }
 END_TEST
 
+/*
+ * AFU9_TRACE=store: one line for each statement sent and each answer,
+ * naming what it was (setup, an audit row or batch with its row count,
+ * a server state) and the database's reply; never a parameter value.
+ */
+START_TEST(test_trace)
+{
+	struct store_opts o = fast_opts();
+	char *log;
+	int i;
+
+	schema_new(0);
+	log_set_trace(LOG_TRACE_STORE);
+	store_up(&o);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	want_written = 3;
+	ck_assert_msg(run_until(all_written, WAIT_MS), "rows not written");
+	log_set_trace(0);
+	ck_assert_int_eq(audit_n(3), 0);
+	want_written = 4;
+	ck_assert_msg(run_until(all_written, WAIT_MS), "row not written");
+	log = logged();
+	ck_assert_msg(strstr(log, "\"msg\":\"store out ") &&
+	    strstr(log, "\"msg\":\"store in ") &&
+	    strstr(log, "\"peer\":\"t@/tmp/afu9pg.") &&
+	    strstr(log, "\"frame\":\"setup afu9_audit_insert\"") &&
+	    strstr(log, "\"dir\":\"in\",\"peer\":\"t@"), "%s", log);
+	ck_assert_msg(count_str(log, "\"dir\":\"out\"") ==
+	    count_str(log, "\"dir\":\"in\""), "%s", log);
+	ck_assert_msg(strstr(log, "\"frame\":\"audit row rows=1\"") ||
+	    strstr(log, "\"frame\":\"audit batch rows="), "%s", log);
+	ck_assert_msg(strstr(log, "rows=1: INSERT 0 1\"") ||
+	    strstr(log, ": INSERT 0 3\""), "%s", log);
+	/* The fourth row, untraced, left no line. */
+	ck_assert_msg(count_str(log, "\"frame\":\"audit ") <= 6, "%s", log);
+	ck_assert_ptr_null(strstr(log, SECRET));
+	ck_assert_ptr_null(strstr(log, TOKEN));
+	free(log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1541,6 +1584,7 @@ main(void)
 	tcase_add_test(db_tc, test_server_state);
 	tcase_add_test(db_tc, test_shutdown);
 	tcase_add_test(db_tc, test_query);
+	tcase_add_test(db_tc, test_trace);
 	suite_add_tcase(s, db_tc);
 	return t_run(s);
 }

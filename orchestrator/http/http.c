@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "http/http.h"
 
 #define HTTP_MAX_ROUTES		64
@@ -461,6 +462,9 @@ conn_kick(struct http_conn *c)
 		ev_feed_event(c->srv->loop, &c->kick, EV_CUSTOM);
 }
 
+static void	trace_http(const struct http_conn *, const char *, const char *,
+		    size_t, const char *, size_t);
+
 int
 http_respond(struct http_exchange *x, int status, const char *const *headers,
     const void *body, size_t len)
@@ -493,6 +497,9 @@ http_respond(struct http_exchange *x, int status, const char *const *headers,
 	srv->st.responses[status - HTTP_STATUS_MIN]++;
 	if (x->head || status == 204 || status == 304)
 		len = 0;
+	if (log_tracing(LOG_TRACE_HTTP))
+		trace_http(c, "out", buf_data(&srv->scratch),
+		    buf_used(&srv->scratch), body, len);
 	deliver(c, x, buf_data(&srv->scratch), buf_used(&srv->scratch), body,
 	    len);
 	if (!c->busy) {
@@ -612,6 +619,76 @@ route_find(const struct http_server *srv, const struct http_request *req,
 	return NULL;
 }
 
+/* ---- wire trace (AFU9_TRACE=http) ---- */
+
+/* The peer's address as "host:port" into buf. */
+static const char *
+conn_peer(const struct http_conn *c, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int port = 0;
+
+	snprintf(buf, len, "fd %d", c->fd);
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == -1)
+		return buf;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(buf, len, "%s:%d", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(buf, len, "[%s]:%d", host, port);
+	}
+	return buf;
+}
+
+/*
+ * Trace a request or response: head and body, with the values of the
+ * credential headers (Authorization, Proxy-Authorization, Cookie,
+ * Set-Cookie, X-Hub-Signature*) replaced, since an unregistered token
+ * would otherwise reach the log.
+ */
+static void
+trace_http(const struct http_conn *c, const char *dir, const char *head,
+    size_t hlen, const char *body, size_t blen)
+{
+	static const char *const secret[] = { "authorization:",
+	    "proxy-authorization:", "cookie:", "set-cookie:",
+	    "x-hub-signature" };
+	struct buf t;
+	const char *p = head, *end = head + hlen, *eol, *colon;
+	char peer[INET6_ADDRSTRLEN + 16];
+	size_t i, n, shown = blen < LOG_TRACE_MAX ? blen : LOG_TRACE_MAX;
+
+	buf_init(&t, hlen + shown + 64);
+	for (; p < end; p = eol) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		eol = eol ? eol + 1 : end;
+		n = (size_t)(eol - p);
+		for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+			if (n > strlen(secret[i]) &&
+			    strncasecmp(p, secret[i], strlen(secret[i])) == 0)
+				break;
+		colon = memchr(p, ':', n);
+		if (i < sizeof(secret) / sizeof(secret[0]) && colon != NULL) {
+			(void)buf_append(&t, p, (size_t)(colon - p));
+			(void)buf_append(&t, ": [REDACTED]\r\n", 14);
+		} else
+			(void)buf_append(&t, p, n);
+	}
+	(void)buf_append(&t, body, shown);
+	log_trace(LOG_TRACE_HTTP, dir, conn_peer(c, peer, sizeof(peer)),
+	    buf_data(&t), buf_used(&t));
+	buf_free(&t);
+}
+
 /* Take one complete request: queue its exchange and run its handler. */
 static void
 dispatch(struct http_conn *c, struct http_request *req)
@@ -714,6 +791,9 @@ conn_process(struct http_conn *c)
 		req.body = buf_data(&c->in) + r;
 		req.body_len = c->body_len;
 		c->state = CONN_IDLE;
+		if (log_tracing(LOG_TRACE_HTTP))
+			trace_http(c, "in", buf_data(&c->in), c->head_len,
+			    req.body, req.body_len);
 		dispatch(c, &req);
 		buf_consume(&c->in, c->head_len + c->body_len);
 		http_parser_reset(&c->parser);

@@ -1239,6 +1239,7 @@ sup_started(struct sup_child *ch, int in_fd, int out_fd, void *arg)
 		.max_msg = s->cfg->max_message_bytes,
 		.name = "afu9",
 		.version = AFU9_VERSION,
+		.peer = s->cfg->name,
 	};
 	struct mcp_client_cb cb = { sess_notify, sess_closed };
 

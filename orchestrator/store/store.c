@@ -140,6 +140,8 @@ enum op_kind {
 /* One statement sent and not yet answered (its PIPELINE_SYNC pending). */
 struct op {
 	enum op_kind	 kind;
+	const char	*stmt;		/* OP_SETUP: the statement prepared,
+					   or the SET */
 	size_t		 slot;		/* OP_SERVER: index in s->srv */
 	size_t		 nrows;		/* OP_AUDIT: rows it carries */
 	int		 batch;		/* OP_AUDIT: STMT_BATCH */
@@ -1096,6 +1098,10 @@ fail(struct store *s, const char *fmt, ...)
 	timer_arm(s, delay);
 }
 
+static void	op_push(struct store *, struct op);
+static void	trace_op(const struct store *, const char *, const struct op *,
+		    const char *);
+
 /*
  * The session's setup, each statement with its sync: the three prepared
  * statements, and synchronous_commit when asked.  0, or -1 (libpq's
@@ -1120,16 +1126,15 @@ send_setup(struct store *s)
 		if (!PQsendPrepare(s->conn, stmts[i].name, stmts[i].sql,
 		    stmts[i].nparam, NULL) || !PQpipelineSync(s->conn))
 			return -1;
-		s->ops[(s->ophead + s->opn++) % OPS_MAX] = (struct op){
-		    .kind = OP_SETUP };
+		op_push(s, (struct op){ .kind = OP_SETUP, .stmt =
+		    stmts[i].name });
 		s->nsetup++;
 	}
 	if (s->async_commit) {
 		if (!PQsendQueryParams(s->conn, async_sql, 0, NULL, NULL,
 		    NULL, NULL, 0) || !PQpipelineSync(s->conn))
 			return -1;
-		s->ops[(s->ophead + s->opn++) % OPS_MAX] = (struct op){
-		    .kind = OP_SETUP };
+		op_push(s, (struct op){ .kind = OP_SETUP, .stmt = async_sql });
 		s->nsetup++;
 	}
 	return 0;
@@ -1228,6 +1233,8 @@ op_result(struct store *s, PGresult *res)
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
 		op->inserted = strtoul(PQcmdTuples(res), NULL, 10);
+		if (log_tracing(LOG_TRACE_STORE))
+			trace_op(s, "in", op, PQcmdStatus(res));
 		return;
 	default:
 		break;
@@ -1241,6 +1248,8 @@ op_result(struct store *s, PGresult *res)
 	    m ? m : PQresultErrorMessage(res), st ? " (SQLSTATE " : "",
 	    st ? st : "", st ? ")" : "", con ? " constraint " : "",
 	    con ? con : "");
+	if (log_tracing(LOG_TRACE_STORE))
+		trace_op(s, "in", op, op->msg);
 }
 
 /* The queue's head row was answered: forget it. */
@@ -1418,10 +1427,50 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- sending ---- */
 
+/*
+ * AFU9_TRACE=store: what a statement is, in a few words ("audit batch
+ * rows=12", "server github", "setup afu9_audit"), and the answer's tag or
+ * error; never a parameter (those are in the table, redacted).  The peer
+ * is the connection's database@host:port.
+ */
+static void
+trace_op(const struct store *s, const char *dir, const struct op *op,
+    const char *what)
+{
+	char line[512], peer[256];
+	int n;
+
+	switch (op->kind) {
+	case OP_SETUP:
+		n = snprintf(line, sizeof(line), "setup %s", op->stmt);
+		break;
+	case OP_AUDIT:
+		n = snprintf(line, sizeof(line), "audit %s rows=%zu",
+		    op->batch ? "batch" : "row", op->nrows);
+		break;
+	default:
+		n = snprintf(line, sizeof(line), "server %s",
+		    s->srv[op->slot].name);
+		break;
+	}
+	if (n >= 0 && (size_t)n < sizeof(line) && what != NULL &&
+	    *what != '\0')
+		n += snprintf(line + n, sizeof(line) - (size_t)n, ": %s", what);
+	if (s->conn != NULL)
+		snprintf(peer, sizeof(peer), "%s@%s:%s", PQdb(s->conn),
+		    PQhost(s->conn), PQport(s->conn));
+	else
+		snprintf(peer, sizeof(peer), "database");
+	log_trace(LOG_TRACE_STORE, dir, peer, line, n < 0 ? 0 :
+	    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
 static void
 op_push(struct store *s, struct op op)
 {
 	s->ops[(s->ophead + s->opn++) % OPS_MAX] = op;
+	if (log_tracing(LOG_TRACE_STORE))
+		trace_op(s, "out", &op, NULL);
 }
 
 /* The next unsent row as its own statement.  0, or -1 (libpq's error). */
