@@ -7,10 +7,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "benchutil.h"
@@ -46,6 +48,63 @@ bu_num_arg(const char *s, const char *flag, long min, long max)
 		bu_die("%s: want an integer from %ld to %ld, got '%s'", flag,
 		    min, max, s);
 	return v;
+}
+
+#define BU_MAX_OPTS	31
+
+int
+bu_parse(int argc, char **argv, const struct bu_opt *opts,
+    void (*usage)(int))
+{
+	struct option lo[BU_MAX_OPTS + 2];
+	char shorts[3 * BU_MAX_OPTS + 4] = "+h", *sp = shorts + 2, flag[64];
+	const struct bu_opt *o;
+	size_t n;
+	int ch;
+
+	for (n = 0; opts[n].name != NULL; n++) {
+		if (n == BU_MAX_OPTS)
+			bu_die("bu_parse: more than %d options", BU_MAX_OPTS);
+		o = &opts[n];
+		lo[n] = (struct option){ o->name, o->kind == BU_FLAG ?
+		    no_argument : required_argument, NULL, 256 + (int)n };
+		if (o->letter != 0) {
+			*sp++ = (char)o->letter;
+			if (o->kind != BU_FLAG)
+				*sp++ = ':';
+		}
+	}
+	*sp = '\0';
+	lo[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+	while ((ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+		if (ch == 'h')
+			usage(0);
+		for (o = opts; o->name != NULL; o++)
+			if (ch == 256 + (int)(o - opts) ||
+			    (o->letter != 0 && ch == o->letter))
+				break;
+		if (o->name == NULL)
+			usage(2);
+		snprintf(flag, sizeof(flag), "--%s", o->name);
+		switch (o->kind) {
+		case BU_LONG:
+			*(long *)o->val = bu_num_arg(optarg, flag, o->min,
+			    o->max);
+			break;
+		case BU_INT:
+			*(int *)o->val = (int)bu_num_arg(optarg, flag, o->min,
+			    o->max);
+			break;
+		case BU_STR:
+			*(const char **)o->val = optarg;
+			break;
+		case BU_FLAG:
+			*(int *)o->val = 1;
+			break;
+		}
+	}
+	return optind;
 }
 
 /* The monotonic clock in microseconds. */

@@ -1,6 +1,6 @@
 /*
- * Timing, statistics, /proc readings and the error exit shared by the
- * benchmarks (bench/mcpbench, bench/pipebench, bench/ghbench).
+ * Timing, statistics, /proc readings, the command line and the error exit
+ * shared by the benchmarks (bench/mcpbench, bench/pipebench, bench/ghbench).
  */
 #ifndef BENCHUTIL_H
 #define BENCHUTIL_H
@@ -25,6 +25,31 @@ struct bu_rss {
  */
 extern const char	*bu_progname;
 extern pid_t		 bu_live_pid;
+
+/* One option of a benchmark's command line; a table ends with name NULL. */
+enum bu_kind {
+	BU_LONG,	/* long *, within [min, max] */
+	BU_INT,		/* int *, within [min, max] */
+	BU_STR,		/* const char ** (borrowed from argv) */
+	BU_FLAG,	/* int *, set to 1 */
+};
+
+struct bu_opt {
+	const char	*name;		/* the long name, without "--" */
+	int		 letter;	/* short option letter, or 0 */
+	enum bu_kind	 kind;
+	void		*val;
+	long		 min, max;
+};
+
+/*
+ * Parse argv by opts (at most 31) with getopt_long, stopping at the first
+ * operand or "--": "-h" and "--help" call usage(0), an unknown option or
+ * a missing value usage(2); a number outside its range is fatal (bu_die).
+ * Returns the index of the first operand (argc when none).
+ */
+int		 bu_parse(int argc, char **argv, const struct bu_opt *opts,
+		    void (*usage)(int));
 
 void		 bu_die(const char *fmt, ...)
 		    __attribute__((noreturn, format(printf, 1, 2)));

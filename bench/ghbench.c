@@ -538,38 +538,35 @@ mcp_run(struct mcp *m, long first, long n, int w, int ping, double *lat)
 /* ---- main ---- */
 
 static void
-usage(void)
+usage(int code)
 {
-	fprintf(stderr, "usage: ghbench [-n N] [-w W] [--url "
-	    "http://127.0.0.1:PORT] [--json] -- afu9-github [arg ...]\n");
-	exit(2);
+	fprintf(code ? stderr : stdout, "usage: ghbench [-n N] [-w W] [--url "
+	    "http://127.0.0.1:PORT] [--json] [--] afu9-github [arg ...]\n");
+	exit(code);
 }
 
 static void
 parse(int argc, char **argv, struct opts *o)
 {
-	int i;
+	const char *url = NULL;
+	const struct bu_opt opts[] = {
+		{ "count", 'n', BU_LONG, &o->n, 10, GB_MAX_N },
+		{ "window", 'w', BU_INT, &o->w, 1, GB_MAX_W },
+		{ "json", 0, BU_FLAG, &o->json, 0, 0 },
+		{ "url", 0, BU_STR, &url, 0, 0 },
+		{ NULL, 0, 0, NULL, 0, 0 },
+	};
+	int first;
 
 	o->n = 20000;
 	o->w = 16;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0 && i + 1 < argc) {
-			o->server = argv + i + 1;
-			return;
-		} else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-			o->n = strtol(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc)
-			o->w = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--json") == 0)
-			o->json = 1;
-		else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
-			if (sscanf(argv[++i], "http://%63[0-9.]:%d", o->host,
-			    &o->port) != 2)
-				usage();
-		} else
-			usage();
-	}
-	usage();
+	first = bu_parse(argc, argv, opts, usage);
+	if (url != NULL && sscanf(url, "http://%63[0-9.]:%d", o->host,
+	    &o->port) != 2)
+		bu_die("--url: want http://IPV4:PORT, got '%s'", url);
+	if (first >= argc)
+		usage(2);
+	o->server = argv + first;
 }
 
 struct result {
@@ -639,8 +636,6 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	bu_progname = "ghbench";
 	parse(argc, argv, &o);
-	if (o.n < 10 || o.n > GB_MAX_N || o.w < 1 || o.w > GB_MAX_W)
-		bu_die("-n must be 10..%ld and -w 1..%d", GB_MAX_N, GB_MAX_W);
 	signal(SIGPIPE, SIG_IGN);
 	if (o.port == 0) {
 		snprintf(o.host, sizeof(o.host), "127.0.0.1");

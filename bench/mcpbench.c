@@ -44,7 +44,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -1661,96 +1660,43 @@ usage(int code)
 static void
 parse_opts(struct opts *o, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "framing", required_argument, NULL, 'f' },
-		{ "spawns", required_argument, NULL, 's' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "messages", required_argument, NULL, 'm' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "warmup", required_argument, NULL, 'W' },
-		{ "tool", required_argument, NULL, 't' },
-		{ "args", required_argument, NULL, 'a' },
-		{ "protocol", required_argument, NULL, 'p' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "pipe-calls", no_argument, NULL, 'P' },
-		{ "busy", required_argument, NULL, 'B' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const char *framing = "ndjson";
+	const struct bu_opt opts[] = {
+		{ "framing", 0, BU_STR, &framing, 0, 0 },
+		{ "spawns", 's', BU_LONG, &o->spawns, 0, 100000 },
+		{ "count", 'n', BU_LONG, &o->n, 0, MB_MAX_COUNT },
+		{ "messages", 'm', BU_LONG, &o->m, 0, MB_MAX_COUNT },
+		{ "window", 'w', BU_LONG, &o->window, 1, 1000000 },
+		{ "rounds", 'r', BU_LONG, &o->rounds, 1, MB_MAX_ROUNDS },
+		{ "warmup", 0, BU_LONG, &o->warmup, 0, MB_MAX_COUNT },
+		{ "tool", 0, BU_STR, &o->tool, 0, 0 },
+		{ "args", 0, BU_STR, &o->args, 0, 0 },
+		{ "protocol", 0, BU_STR, &o->protover, 0, 0 },
+		{ "timeout", 0, BU_INT, &o->timeout_ms, 1, 3600000 },
+		{ "json", 0, BU_FLAG, &o->json, 0, 0 },
+		{ "pipe-calls", 0, BU_FLAG, &o->pipe_calls, 0, 0 },
+		{ "busy", 0, BU_LONG, &o->busy_s, 0, 86400 },
+		{ NULL, 0, 0, NULL, 0, 0 },
 	};
-	int ch;
+	int first;
 
 	*o = (struct opts){ .framing = FR_NDJSON, .spawns = 20, .n = 2000,
 	    .m = 50000, .window = 64, .rounds = 3, .warmup = 200, .timeout_ms = 10000,
 	    .args = "{}", .protover = "2025-11-25" };
-	while ((ch = getopt_long(argc, argv, "+s:n:m:w:r:h", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'f':
-			if (strcmp(optarg, "ndjson") == 0)
-				o->framing = FR_NDJSON;
-			else if (strcmp(optarg, "cl") == 0)
-				o->framing = FR_CL;
-			else
-				bu_die("--framing: ndjson or cl, not '%s'",
-				    optarg);
-			break;
-		case 's':
-			o->spawns = bu_num_arg(optarg, "--spawns", 0, 100000);
-			break;
-		case 'n':
-			o->n = bu_num_arg(optarg, "--count", 0, MB_MAX_COUNT);
-			break;
-		case 'm':
-			o->m = bu_num_arg(optarg, "--messages", 0,
-			    MB_MAX_COUNT);
-			break;
-		case 'w':
-			o->window = bu_num_arg(optarg, "--window", 1, 1000000);
-			break;
-		case 'r':
-			o->rounds = bu_num_arg(optarg, "--rounds", 1,
-			    MB_MAX_ROUNDS);
-			break;
-		case 'W':
-			o->warmup = bu_num_arg(optarg, "--warmup", 0,
-			    MB_MAX_COUNT);
-			break;
-		case 't':
-			o->tool = optarg;
-			break;
-		case 'a':
-			o->args = optarg;
-			break;
-		case 'p':
-			o->protover = optarg;
-			if (strpbrk(optarg, "\"\\") || strlen(optarg) > 64)
-				bu_die("--protocol: not a version string");
-			break;
-		case 'T':
-			o->timeout_ms = (int)bu_num_arg(optarg, "--timeout", 1,
-			    3600000);
-			break;
-		case 'j':
-			o->json = 1;
-			break;
-		case 'P':
-			o->pipe_calls = 1;
-			break;
-		case 'B':
-			o->busy_s = bu_num_arg(optarg, "--busy", 0, 86400);
-			break;
-		case 'h':
-			usage(0);
-		default:
-			usage(2);
-		}
-	}
-	if (optind >= argc)
+	first = bu_parse(argc, argv, opts, usage);
+	if (strcmp(framing, "ndjson") == 0)
+		o->framing = FR_NDJSON;
+	else if (strcmp(framing, "cl") == 0)
+		o->framing = FR_CL;
+	else
+		bu_die("--framing: ndjson or cl, not '%s'", framing);
+	if (strpbrk(o->protover, "\"\\") || strlen(o->protover) > 64)
+		bu_die("--protocol: not a version string");
+	if (first >= argc)
 		usage(2);
 	if ((o->pipe_calls || o->busy_s > 0) && o->tool == NULL)
 		bu_die("--pipe-calls and --busy need --tool");
-	o->argv = argv + optind;
+	o->argv = argv + first;
 }
 
 int

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -344,64 +343,23 @@ usage(int code)
 static void
 parse_opts(struct opts *o, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "spawns", required_argument, NULL, 's' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "messages", required_argument, NULL, 'm' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "warmup", required_argument, NULL, 'W' },
-		{ "size", required_argument, NULL, 'S' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct bu_opt opts[] = {
+		{ "spawns", 's', BU_LONG, &o->spawns, 0, 100000 },
+		{ "count", 'n', BU_LONG, &o->n, 0, PB_MAX_COUNT },
+		{ "messages", 'm', BU_LONG, &o->m, 0, PB_MAX_COUNT },
+		{ "window", 'w', BU_LONG, &o->window, 1, 1000000 },
+		{ "rounds", 'r', BU_LONG, &o->rounds, 1, PB_MAX_ROUNDS },
+		{ "warmup", 0, BU_LONG, &o->warmup, 0, PB_MAX_COUNT },
+		{ "size", 0, BU_LONG, &o->size, 1, PB_MAX_SIZE },
+		{ "timeout", 0, BU_INT, &o->timeout_ms, 1, 3600000 },
+		{ "json", 0, BU_FLAG, &o->json, 0, 0 },
+		{ NULL, 0, 0, NULL, 0, 0 },
 	};
-	int ch;
 
 	*o = (struct opts){ .spawns = 20, .n = 20000, .m = 200000,
 	    .window = 64, .rounds = 3, .warmup = 200, .size = (long)strlen(msg),
 	    .timeout_ms = 10000 };
-	while ((ch = getopt_long(argc, argv, "s:n:m:w:r:h", lo, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			o->spawns = bu_num_arg(optarg, "--spawns", 0, 100000);
-			break;
-		case 'n':
-			o->n = bu_num_arg(optarg, "--count", 0, PB_MAX_COUNT);
-			break;
-		case 'm':
-			o->m = bu_num_arg(optarg, "--messages", 0,
-			    PB_MAX_COUNT);
-			break;
-		case 'w':
-			o->window = bu_num_arg(optarg, "--window", 1, 1000000);
-			break;
-		case 'r':
-			o->rounds = bu_num_arg(optarg, "--rounds", 1,
-			    PB_MAX_ROUNDS);
-			break;
-		case 'W':
-			o->warmup = bu_num_arg(optarg, "--warmup", 0,
-			    PB_MAX_COUNT);
-			break;
-		case 'S':
-			o->size = bu_num_arg(optarg, "--size", 1, PB_MAX_SIZE);
-			break;
-		case 'T':
-			o->timeout_ms = (int)bu_num_arg(optarg, "--timeout", 1,
-			    3600000);
-			break;
-		case 'j':
-			o->json = 1;
-			break;
-		case 'h':
-			usage(0);
-		default:
-			usage(2);
-		}
-	}
-	if (optind != argc)
+	if (bu_parse(argc, argv, opts, usage) != argc)
 		usage(2);
 }
 
