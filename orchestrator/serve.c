@@ -9,9 +9,13 @@
  * 5 s); the HTTP server drains; exit 0.
  *
  * Database (see serve.h): migrations before the router exists, then the
- * store on the loop; on shutdown the store drains after the router
- * stopped (the last calls' rows included) for up to shutdownGraceMs,
- * then the HTTP server stops.
+ * store on the loop.
+ *
+ * What runs is wired through subsys.h: the router, the store and the
+ * HTTP server, in that order, are started in order and stopped in order,
+ * each once the one before it is done: the calls in flight finish, the
+ * store drains (the last calls' rows included) for up to
+ * shutdownGraceMs, then the HTTP server stops.
  *
  * Gateway mode (`afu9 serve --stdio`): stdout carries the MCP protocol
  * only.  The MCP server on stdin/stdout opens once every enabled child
@@ -42,11 +46,11 @@
 #include "api/health.h"
 #include "serve.h"
 #include "store/store.h"
+#include "subsys.h"
 
 /* Set by Makefile.am; empty when built otherwise. */
 
 #define SETTLE_MAX	30.	/* s: gateway waits this long for children */
-#define KILL_GRACE_MAX	5000u	/* ms: SIGTERM to SIGKILL, at most */
 
 struct serve {
 	struct ev_loop		*loop;
@@ -57,6 +61,9 @@ struct serve {
 	struct http_server	*hs;
 	struct health		*rt;
 	struct gateway		*gw;
+	struct subsys		 subs[SUBSYS_MAX];	/* in wiring order */
+	size_t			 nsubs;
+	size_t			 nstopped;	/* stop: done so far */
 	ev_signal		 sigterm, sigint;
 	ev_timer		 settle;
 	int			 stdio;
@@ -67,46 +74,28 @@ struct serve {
 	int			 gw_open;	/* the MCP session runs */
 };
 
-static unsigned
-kill_grace(const struct afu9_config *cfg)
-{
-	return cfg->shutdown_grace_ms < KILL_GRACE_MAX ?
-	    cfg->shutdown_grace_ms : KILL_GRACE_MAX;
-}
-
 /* ---- shutdown ---- */
 
-static void	store_done(void *);
-
+/* Stop the next subsystem, or end the loop after the last. */
 static void
-http_done(void *arg)
+stop_next(void *arg)
 {
 	struct serve *sv = arg;
+	struct subsys *ss;
 
+	while (sv->nstopped < sv->nsubs) {
+		ss = &sv->subs[sv->nstopped++];
+		if (ss->stop != NULL) {
+			ss->stop(ss->self, ss->grace_ms, stop_next, sv);
+			return;
+		}
+	}
 	sv->finished = 1;
 	ev_break(sv->loop, EVBREAK_ALL);
 }
 
-static void
-store_done(void *arg)
-{
-	struct serve *sv = arg;
-
-	if (sv->hs)
-		http_server_stop(sv->hs, http_done, sv);
-	else
-		http_done(sv);
-}
-
-/* The children are gone: no row can come any more; drain the store. */
-static void
-router_done(void *arg)
-{
-	struct serve *sv = arg;
-
-	store_shutdown(sv->st, sv->cfg->shutdown_grace_ms, store_done, sv);
-}
-
+/* Stop everything in order; the first (the router) waits grace_ms for
+   the calls in flight. */
 static void
 begin_stop(struct serve *sv, unsigned grace_ms)
 {
@@ -115,7 +104,9 @@ begin_stop(struct serve *sv, unsigned grace_ms)
 	sv->stopping = 1;
 	sv->waiting = 0;
 	ev_timer_stop(sv->loop, &sv->settle);
-	router_shutdown(sv->r, grace_ms, kill_grace(sv->cfg), router_done, sv);
+	if (sv->nsubs > 0)
+		sv->subs[0].grace_ms = grace_ms;
+	stop_next(sv);
 }
 
 static void
@@ -200,7 +191,9 @@ start_http(struct serve *sv, char *err, size_t errlen)
 	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, NULL, err,
 	    errlen)) == NULL)
 		return -1;
-	if ((sv->rt = health_new(sv->hs, sv->r, sv->st, err, errlen)) == NULL)
+	http_subsys(sv->hs, &sv->subs[sv->nsubs++]);
+	if ((sv->rt = health_new(sv->hs, sv->subs, sv->nsubs, err, errlen)) ==
+	    NULL)
 		return -1;
 	log_emit(LOG_LVL_INFO, NULL, NULL, "http: listening on %s (port %d)",
 	    sv->cfg->listen, http_server_port(sv->hs));
@@ -233,6 +226,8 @@ setup_db(struct serve *sv, char *err, size_t errlen)
 	if ((sv->st = store_new(sv->loop, url, &so, err, errlen)) == NULL)
 		return -1;
 	router_set_store(sv->r, sv->st, 1);
+	store_subsys(sv->st, sv->cfg->shutdown_grace_ms,
+	    &sv->subs[sv->nsubs++]);
 	return 0;
 }
 
@@ -241,6 +236,8 @@ setup(struct serve *sv, char *err, size_t errlen)
 {
 	struct router_cb cb = { on_tools, on_state, on_message };
 	struct sigaction sa;
+	struct subsys *ss;
+	size_t i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
@@ -250,7 +247,10 @@ setup(struct serve *sv, char *err, size_t errlen)
 		return -1;
 	}
 	if ((sv->r = router_new(sv->loop, sv->cfg, NULL, &cb, sv, err,
-	    errlen)) == NULL || setup_db(sv, err, errlen) == -1)
+	    errlen)) == NULL)
+		return -1;
+	router_subsys(sv->r, &sv->subs[sv->nsubs++]);
+	if (setup_db(sv, err, errlen) == -1)
 		return -1;
 	if ((!sv->stdio || sv->cfg->listen_explicit) &&
 	    start_http(sv, err, errlen) == -1)
@@ -261,7 +261,12 @@ setup(struct serve *sv, char *err, size_t errlen)
 	sv->sigterm.data = sv->sigint.data = sv->settle.data = sv;
 	ev_signal_start(sv->loop, &sv->sigterm);
 	ev_signal_start(sv->loop, &sv->sigint);
-	return router_start(sv->r, err, errlen);
+	for (i = 0; i < sv->nsubs; i++) {
+		ss = &sv->subs[i];
+		if (ss->start != NULL && ss->start(ss->self, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static void

@@ -26,8 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/queue.h>
 
 #include "frame.h"
+#include "later.h"
 #include "log.h"
 #include "mcp_client.h"
 #include "mcp_server.h"		/* MCP_LATEST_VERSION */
@@ -55,8 +57,8 @@ struct pending {
 	double			 timeout_s;
 	ev_timer		 timer;
 	struct pending		*hnext;		/* hash chain */
-	struct pending		*prev, *next;	/* issue order; `next` also
-						   links the done queue */
+	TAILQ_ENTRY(pending)	 q;		/* on `pending` (issue order)
+						   or on `done` */
 	int			 err_code;	/* local completion (done queue) */
 	char			*err_msg;
 };
@@ -66,9 +68,9 @@ struct mcp_client {
 	enum client_state	 state;
 	int			 rfd, wfd;
 	ev_io			 rio, wio;
-	ev_prepare		 kick;		/* writes what was queued before
-						   the loop blocks */
-	ev_timer		 defer;		/* runs the done queue, aborts */
+	struct later		 kick;		/* writes what was queued, in
+						   one go */
+	struct later		 defer;		/* runs the done queue, aborts */
 	struct frame_reader	 rd;
 	struct frame_writer	 wr;
 	struct mcp_client_cb	 cb;
@@ -79,9 +81,9 @@ struct mcp_client {
 	struct pending		**tab;
 	size_t			 tabsize;	/* power of two */
 	size_t			 npending;
-	struct pending		*first, *last;	/* pending, issue order */
-	struct pending		*dq_head, *dq_tail; /* completed locally,
-						   callback not run yet */
+	TAILQ_HEAD(, pending)	 pending;	/* in the table, issue order */
+	TAILQ_HEAD(, pending)	 done;		/* completed locally, callback
+						   not run yet */
 
 	json_t			*server_info;	/* initialize result */
 	int64_t			 init_id;	/* initialize in flight */
@@ -120,22 +122,13 @@ pending_free(struct pending *p)
 static void
 client_destroy(struct mcp_client *c)
 {
-	struct pending *p;
-
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
-	ev_prepare_stop(c->loop, &c->kick);
-	ev_timer_stop(c->loop, &c->defer);
-	/* Closing drained both lists; this only guards a broken invariant. */
-	while ((p = c->first) != NULL) {
-		c->first = p->next;
-		ev_timer_stop(c->loop, &p->timer);
-		pending_free(p);
-	}
-	while ((p = c->dq_head) != NULL) {
-		c->dq_head = p->next;
-		pending_free(p);
-	}
+	later_cancel(&c->kick);
+	later_cancel(&c->defer);
+	/* Closing drained both lists. */
+	if (!TAILQ_EMPTY(&c->pending) || !TAILQ_EMPTY(&c->done))
+		fatalx("mcp client freed with requests still queued");
 	frame_reader_free(&c->rd);
 	frame_writer_free(&c->wr);
 	json_decref(c->server_info);
@@ -194,7 +187,7 @@ tab_grow(struct mcp_client *c)
 	free(c->tab);
 	c->tab = ntab;
 	c->tabsize = nsize;
-	for (p = c->first; p != NULL; p = p->next) {
+	TAILQ_FOREACH(p, &c->pending, q) {
 		i = tab_slot(c, p->id);
 		p->hnext = c->tab[i];
 		c->tab[i] = p;
@@ -207,13 +200,7 @@ tab_insert(struct mcp_client *c, struct pending *p)
 {
 	size_t i;
 
-	p->prev = c->last;
-	p->next = NULL;
-	if (c->last != NULL)
-		c->last->next = p;
-	else
-		c->first = p;
-	c->last = p;
+	TAILQ_INSERT_TAIL(&c->pending, p, q);
 	c->npending++;
 	/* A successful grow links p too: it is on the list already. */
 	if (c->npending <= c->tabsize || tab_grow(c) == -1) {
@@ -233,15 +220,8 @@ tab_remove(struct mcp_client *c, struct pending *p)
 			*pp = p->hnext;
 			break;
 		}
-	if (p->prev != NULL)
-		p->prev->next = p->next;
-	else
-		c->first = p->next;
-	if (p->next != NULL)
-		p->next->prev = p->prev;
-	else
-		c->last = p->prev;
-	p->prev = p->next = p->hnext = NULL;
+	TAILQ_REMOVE(&c->pending, p, q);
+	p->hnext = NULL;
 	c->npending--;
 	ev_timer_stop(c->loop, &p->timer);
 }
@@ -313,15 +293,6 @@ pending_result(struct mcp_client *c, struct pending *p,
 	pending_free(p);
 }
 
-static void
-client_arm_defer(struct mcp_client *c)
-{
-	if (!ev_is_active(&c->defer)) {
-		ev_timer_set(&c->defer, 0., 0.);
-		ev_timer_start(c->loop, &c->defer);
-	}
-}
-
 /* Queue p (out of the table) to fail with code/msg from the loop. */
 static void
 pending_complete_later(struct mcp_client *c, struct pending *p, int code,
@@ -329,13 +300,8 @@ pending_complete_later(struct mcp_client *c, struct pending *p, int code,
 {
 	p->err_code = code;
 	p->err_msg = strdup(msg);
-	p->next = NULL;
-	if (c->dq_tail != NULL)
-		c->dq_tail->next = p;
-	else
-		c->dq_head = p;
-	c->dq_tail = p;
-	client_arm_defer(c);
+	TAILQ_INSERT_TAIL(&c->done, p, q);
+	later_arm(&c->defer);
 }
 
 /* Run the queued local completions, in order; each is unlinked first. */
@@ -344,9 +310,8 @@ client_run_done(struct mcp_client *c)
 {
 	struct pending *p;
 
-	while ((p = c->dq_head) != NULL) {
-		if ((c->dq_head = p->next) == NULL)
-			c->dq_tail = NULL;
+	while ((p = TAILQ_FIRST(&c->done)) != NULL) {
+		TAILQ_REMOVE(&c->done, p, q);
 		pending_fail(c, p, p->err_code,
 		    p->err_msg != NULL ? p->err_msg : "request cancelled");
 	}
@@ -361,7 +326,7 @@ client_abort(struct mcp_client *c, const char *reason)
 {
 	if (c->abort[0] == '\0')
 		snprintf(c->abort, sizeof(c->abort), "%s", reason);
-	client_arm_defer(c);
+	later_arm(&c->defer);
 }
 
 /* --- output ------------------------------------------------------------- */
@@ -391,8 +356,8 @@ client_queue(struct mcp_client *c, char *text, size_t len)
 	/* Written when the loop is about to block: everything queued in
 	   this loop turn goes in one write(2), and the write watcher (two
 	   epoll_ctl(2) a message) is armed only when the pipe is full. */
-	if (!ev_is_active(&c->wio) && !ev_is_active(&c->kick))
-		ev_prepare_start(c->loop, &c->kick);
+	if (!ev_is_active(&c->wio))
+		later_arm(&c->kick);
 	return 0;
 }
 
@@ -450,8 +415,8 @@ client_close_now(struct mcp_client *c, const char *reason)
 	    reason != NULL && *reason != '\0' ? reason : "closed by client");
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
-	ev_prepare_stop(c->loop, &c->kick);
-	ev_timer_stop(c->loop, &c->defer);
+	later_cancel(&c->kick);
+	later_cancel(&c->defer);
 	if (frame_writer_pending(&c->wr) > 0)
 		(void)frame_writer_flush(&c->wr, c->wfd);
 	if (c->wfd != c->rfd)
@@ -461,7 +426,7 @@ client_close_now(struct mcp_client *c, const char *reason)
 
 	client_run_done(c);
 	snprintf(msg, sizeof(msg), "connection closed: %s", c->reason);
-	while ((p = c->first) != NULL) {
+	while ((p = TAILQ_FIRST(&c->pending)) != NULL) {
 		tab_remove(c, p);
 		pending_fail(c, p, RPC_CONNECTION_CLOSED, msg);
 	}
@@ -470,9 +435,9 @@ client_close_now(struct mcp_client *c, const char *reason)
 }
 
 static void
-client_defer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+client_defer_cb(void *arg)
 {
-	struct mcp_client *c = w->data;
+	struct mcp_client *c = arg;
 
 	client_enter(c);
 	client_run_done(c);
@@ -723,14 +688,13 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
  * closes the client there, as for a later write).
  */
 static void
-client_kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+client_kick_cb(void *arg)
 {
-	struct mcp_client *c = w->data;
+	struct mcp_client *c = arg;
 
-	ev_prepare_stop(loop, w);
 	if (c->state == CLIENT_OPEN && frame_writer_pending(&c->wr) > 0 &&
 	    frame_writer_flush(&c->wr, c->wfd) != 1)
-		ev_io_start(loop, &c->wio);
+		ev_io_start(c->loop, &c->wio);
 }
 
 static void
@@ -833,15 +797,17 @@ mcp_client_new(struct ev_loop *loop, int rfd, int wfd,
 	if (cb != NULL)
 		c->cb = *cb;
 	c->next_id = 1;
+	TAILQ_INIT(&c->pending);
+	TAILQ_INIT(&c->done);
 	frame_reader_init(&c->rd, o.mode,
 	    o.max_msg ? o.max_msg : frame_max_msg_from_env());
 	frame_writer_init(&c->wr, o.mode,
 	    o.max_out ? o.max_out : FRAME_DEFAULT_MAX_OUT);
 	ev_io_init(&c->rio, client_read_cb, rfd, EV_READ);
 	ev_io_init(&c->wio, client_write_cb, wfd, EV_WRITE);
-	ev_prepare_init(&c->kick, client_kick_cb);
-	ev_timer_init(&c->defer, client_defer_cb, 0., 0.);
-	c->rio.data = c->wio.data = c->kick.data = c->defer.data = c;
+	later_init(&c->kick, loop, client_kick_cb, c);
+	later_init(&c->defer, loop, client_defer_cb, c);
+	c->rio.data = c->wio.data = c;
 	ev_io_start(loop, &c->rio);
 	return c;
 fail:

@@ -19,9 +19,8 @@
 #define METRICS_MAX	(8u * 1024 * 1024)
 
 struct health {
-	struct http_server	*hs;
-	struct router		*r;
-	struct store		*st;
+	const struct subsys	*subs;
+	size_t			 nsubs;
 	double			 started;	/* monotonic seconds */
 };
 
@@ -74,43 +73,40 @@ h_health(const struct http_request *req, struct http_exchange *x, void *arg)
 	http_respond(x, 200, json_hdr, body, (size_t)n);
 }
 
-/* One server's entry in the /ready body; new reference. */
-static json_t *
-server_json(const struct router_sinfo *si)
-{
-	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:s}", "name", si->name,
-	    "state", router_state_name(si->state), "required", si->required,
-	    "restarts", (json_int_t)si->restarts, "last_exit",
-	    si->last_cause ? si->last_cause : "");
-
-	if (o == NULL)
-		return NULL;
-	json_object_set_new(o, "pid", si->pid > 0 ?
-	    json_integer(si->pid) : json_null());
-	json_object_set_new(o, "tools", json_integer((json_int_t)si->ntools));
-	json_object_set_new(o, "ping_rtt_ms", si->ping_rtt_ms >= 0 ?
-	    json_real(si->ping_rtt_ms) : json_null());
-	return o;
-}
-
+/*
+ * Ready when every subsystem is; the body has each one's status under
+ * its key, in wiring order.
+ */
 static void
 h_ready(const struct http_request *req, struct http_exchange *x, void *arg)
 {
 	struct health *rt = arg;
-	struct router_sinfo si;
-	json_t *list = json_array(), *body;
-	enum store_state ss = store_state(rt->st);
-	int ready = router_ready(rt->r) && (ss == STORE_DISABLED ||
-	    ss == STORE_UP);
+	const struct subsys *ss;
+	json_t *body = json_object(), *st;
+	int ready = 1;
 	size_t i;
 
-	for (i = 0; i < router_nservers(rt->r); i++) {
-		router_server_info(rt->r, i, &si);
-		json_array_append_new(list, server_json(&si));
+	for (i = 0; i < rt->nsubs; i++) {
+		ss = &rt->subs[i];
+		if (ss->ready != NULL && !ss->ready(ss->self))
+			ready = 0;
 	}
-	body = json_pack("{s:s, s:b, s:o, s:o*}", "status", ready ? "ready" :
-	    "not ready", "ready", ready, "servers", list, "database",
-	    store_status(rt->st));
+	if (body == NULL || json_object_set_new(body, "status",
+	    json_string(ready ? "ready" : "not ready")) == -1 ||
+	    json_object_set_new(body, "ready", json_boolean(ready)) == -1) {
+		json_decref(body);
+		body = NULL;
+	}
+	for (i = 0; body != NULL && i < rt->nsubs; i++) {
+		ss = &rt->subs[i];
+		if (ss->key == NULL || ss->status == NULL)
+			continue;
+		if ((st = ss->status(ss->self)) == NULL ||
+		    json_object_set_new(body, ss->key, st) == -1) {
+			json_decref(body);
+			body = NULL;
+		}
+	}
 	respond_json(x, ready ? 200 : 503, body);
 }
 
@@ -174,11 +170,16 @@ h_metrics(const struct http_request *req, struct http_exchange *x, void *arg)
 	struct health *rt = arg;
 	struct buf b;
 
+	const struct subsys *ss;
+	size_t i;
+
 	buf_init(&b, METRICS_MAX);
-	if (router_metrics(rt->r, &b) == -1 ||
-	    store_metrics(rt->st, &b) == -1 ||
-	    http_server_metrics(rt->hs, &b) == -1 ||
-	    process_metrics(&b) == -1) {
+	for (i = 0; i < rt->nsubs; i++) {
+		ss = &rt->subs[i];
+		if (ss->metrics != NULL && ss->metrics(ss->self, &b) == -1)
+			break;
+	}
+	if (i < rt->nsubs || process_metrics(&b) == -1) {
 		buf_free(&b);
 		http_respond(x, 500, NULL, "metrics too large\n", 18);
 		return;
@@ -188,7 +189,7 @@ h_metrics(const struct http_request *req, struct http_exchange *x, void *arg)
 }
 
 struct health *
-health_new(struct http_server *hs, struct router *r, struct store *st,
+health_new(struct http_server *hs, const struct subsys *subs, size_t nsubs,
     char *err, size_t errlen)
 {
 	struct health *rt;
@@ -197,9 +198,8 @@ health_new(struct http_server *hs, struct router *r, struct store *st,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	rt->hs = hs;
-	rt->r = r;
-	rt->st = st;
+	rt->subs = subs;
+	rt->nsubs = nsubs;
 	rt->started = mono_s();
 	if (http_server_route(hs, "GET", "/health", HTTP_ROUTE_EXACT,
 	    h_health, rt) == -1 ||

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/queue.h>
 #include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "later.h"
 #include "log.h"
 #include "http/http.h"
+#include "subsys.h"
 
 #define HTTP_MAX_ROUTES		64
 #define HTTP_MAX_LISTENERS	8
@@ -51,7 +54,8 @@ enum conn_state {
  */
 struct http_exchange {
 	struct http_conn	*conn;
-	struct http_exchange	*next;	/* the connection's queue */
+	TAILQ_ENTRY(http_exchange) q;	/* the connection's queue, or the
+					   server's free list */
 	struct buf		 out;	/* the response, held until its turn */
 	unsigned		 done:1;	/* answered, waiting for its turn */
 	unsigned		 head:1;	/* a HEAD request: no body bytes */
@@ -60,14 +64,14 @@ struct http_exchange {
 
 struct http_conn {
 	struct http_server	*srv;
-	struct http_conn	*prev, *next;
+	LIST_ENTRY(http_conn)	 link;	/* the server's connections */
 	int			 fd;
 	enum conn_state		 state;
 	int			 busy;	/* our callbacks on the stack */
 	int			 eof;	/* the client shut down its side */
 	ev_io			 rio, wio;
 	ev_timer		 timer;
-	ev_check		 kick;	/* never started; fed to resume parsing */
+	struct later		 kick;	/* resumes parsing */
 	ev_tstamp		 timer_at;	/* 0: timer stopped */
 	ev_tstamp		 req_start;	/* first byte of this request */
 	ev_tstamp		 last_io;	/* last byte read */
@@ -77,7 +81,7 @@ struct http_conn {
 	struct buf		 in, out;
 	struct http_parser	 parser;
 	size_t			 head_len, body_len;	/* in CONN_BODY */
-	struct http_exchange	*qhead, *qtail;
+	TAILQ_HEAD(http_exchanges, http_exchange) queue; /* in order */
 	size_t			 nq;
 };
 
@@ -106,17 +110,19 @@ struct http_server {
 	ev_timer		 accept_pause;
 	struct route		 routes[HTTP_MAX_ROUTES];
 	size_t			 nroutes;
-	struct http_conn	*conns;
+	LIST_HEAD(, http_conn)	 conns;
 	struct http_header	*hdrs;	/* shared by the parsers */
 	struct buf		 scratch;	/* one response head */
-	struct http_exchange	*freex;
+	TAILQ_HEAD(, http_exchange) freex;	/* cached, at most
+						   HTTP_FREE_EXCHANGES */
 	size_t			 nfreex;
 	struct http_stats	 st;
 	char			 date[48];	/* "Date: ...\r\n" */
 	size_t			 date_len;
 	time_t			 date_sec;
 	int			 stopping, done_scheduled, freeing;
-	ev_timer		 drain, done_timer;
+	ev_timer		 drain;
+	struct later		 done_later;	/* calls done */
 	void			(*done)(void *);
 	void			*done_arg;
 };
@@ -214,8 +220,7 @@ exchange_release(struct http_server *srv, struct http_exchange *x)
 		free(x);
 		return;
 	}
-	x->next = srv->freex;
-	srv->freex = x;
+	TAILQ_INSERT_HEAD(&srv->freex, x, q);
 	srv->nfreex++;
 }
 
@@ -226,19 +231,15 @@ exchange_new(struct http_conn *c)
 	struct http_server *srv = c->srv;
 	struct http_exchange *x;
 
-	if ((x = srv->freex) != NULL) {
-		srv->freex = x->next;
+	if ((x = TAILQ_FIRST(&srv->freex)) != NULL) {
+		TAILQ_REMOVE(&srv->freex, x, q);
 		srv->nfreex--;
 	} else if ((x = malloc(sizeof(*x))) == NULL)
 		return NULL;
 	memset(x, 0, sizeof(*x));
 	buf_init(&x->out, srv->out_max);
 	x->conn = c;
-	if (c->qtail)
-		c->qtail->next = x;
-	else
-		c->qhead = x;
-	c->qtail = x;
+	TAILQ_INSERT_TAIL(&c->queue, x, q);
 	c->nq++;
 	return x;
 }
@@ -246,11 +247,7 @@ exchange_new(struct http_conn *c)
 static void
 queue_pop(struct http_conn *c)
 {
-	struct http_exchange *x = c->qhead;
-
-	c->qhead = x->next;
-	if (c->qhead == NULL)
-		c->qtail = NULL;
+	TAILQ_REMOVE(&c->queue, TAILQ_FIRST(&c->queue), q);
 	c->nq--;
 }
 
@@ -396,7 +393,7 @@ build_head(struct http_conn *c, struct http_exchange *x, int status,
 	struct http_server *srv = c->srv;
 	struct buf *b = &srv->scratch;
 	const char *reason = http_reason(status);
-	int closing = c->state >= CONN_CLOSING && x == c->qtail;
+	int closing = c->state >= CONN_CLOSING && x == TAILQ_LAST(&c->queue, http_exchanges);
 	size_t i;
 	int rc = 0;
 
@@ -437,7 +434,7 @@ deliver(struct http_conn *c, struct http_exchange *x, const char *h,
 	struct http_server *srv = c->srv;
 	struct http_exchange *y;
 
-	if (x != c->qhead) {
+	if (x != TAILQ_FIRST(&c->queue)) {
 		if (buf_append(&x->out, h, hl) == -1 ||
 		    buf_append(&x->out, b, bl) == -1)
 			c->state = CONN_DEAD;
@@ -447,7 +444,7 @@ deliver(struct http_conn *c, struct http_exchange *x, const char *h,
 	conn_write(c, h, hl, b, bl);
 	queue_pop(c);
 	exchange_release(srv, x);
-	while ((y = c->qhead) != NULL && y->done) {
+	while ((y = TAILQ_FIRST(&c->queue)) != NULL && y->done) {
 		conn_write(c, buf_data(&y->out), buf_used(&y->out), NULL, 0);
 		queue_pop(c);
 		exchange_release(srv, y);
@@ -459,7 +456,7 @@ static void
 conn_kick(struct http_conn *c)
 {
 	if (c->state <= CONN_BODY && buf_used(&c->in) > 0)
-		ev_feed_event(c->srv->loop, &c->kick, EV_CUSTOM);
+		later_arm(&c->kick);
 }
 
 static void	trace_http(const struct http_conn *, const char *, const char *,
@@ -874,9 +871,9 @@ write_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static void
-kick_cb(struct ev_loop *loop, ev_check *w, int revents)
+kick_cb(void *arg)
 {
-	struct http_conn *c = w->data;
+	struct http_conn *c = arg;
 
 	c->busy++;
 	conn_process(c);
@@ -965,36 +962,29 @@ static void
 conn_free(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
-	struct http_exchange *x, *next;
+	struct http_exchange *x;
 
 	ev_io_stop(srv->loop, &c->rio);
 	ev_io_stop(srv->loop, &c->wio);
 	ev_timer_stop(srv->loop, &c->timer);
-	ev_clear_pending(srv->loop, &c->kick);
+	later_cancel(&c->kick);
 	close(c->fd);
-	for (x = c->qhead; x; x = next) {
-		next = x->next;
+	while ((x = TAILQ_FIRST(&c->queue)) != NULL) {
+		TAILQ_REMOVE(&c->queue, x, q);
 		if (x->done)
 			exchange_free(x);
-		else {
+		else
 			x->conn = NULL;	/* the handler still holds it */
-			x->next = NULL;
-		}
 	}
 	buf_free(&c->in);
 	buf_free(&c->out);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	srv->st.open--;
 	free(c);
-	if (srv->stopping && srv->conns == NULL && !srv->done_scheduled &&
+	if (srv->stopping && LIST_EMPTY(&srv->conns) && !srv->done_scheduled &&
 	    !srv->freeing) {
 		srv->done_scheduled = 1;
-		ev_timer_start(srv->loop, &srv->done_timer);
+		later_arm(&srv->done_later);
 	}
 }
 
@@ -1081,12 +1071,10 @@ conn_new(struct http_server *srv, int fd)
 	ev_io_init(&c->rio, read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
 	ev_init(&c->timer, timer_cb);
-	ev_init(&c->kick, kick_cb);
-	c->rio.data = c->wio.data = c->timer.data = c->kick.data = c;
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	later_init(&c->kick, srv->loop, kick_cb, c);
+	c->rio.data = c->wio.data = c->timer.data = c;
+	TAILQ_INIT(&c->queue);
+	LIST_INSERT_HEAD(&srv->conns, c, link);
 	srv->st.open++;
 	conn_update(c);
 }
@@ -1292,19 +1280,19 @@ drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct http_server *srv = w->data;
 	struct http_conn *c, *next;
 
-	for (c = srv->conns; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&srv->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
 		c->state = CONN_DEAD;
 		conn_update(c);
 	}
 }
 
 static void
-done_cb(struct ev_loop *loop, ev_timer *w, int revents)
+done_cb(void *arg)
 {
-	struct http_server *srv = w->data;
+	struct http_server *srv = arg;
 
-	ev_timer_stop(loop, &srv->drain);
+	ev_timer_stop(srv->loop, &srv->drain);
 	if (srv->done)
 		srv->done(srv->done_arg);	/* may free srv */
 }
@@ -1333,8 +1321,9 @@ http_server_new(struct ev_loop *loop, const char *addr,
 	srv->accept_pause.data = srv;
 	ev_timer_init(&srv->drain, drain_cb, srv->lim.drain_timeout, 0);
 	srv->drain.data = srv;
-	ev_timer_init(&srv->done_timer, done_cb, 0, 0);
-	srv->done_timer.data = srv;
+	later_init(&srv->done_later, loop, done_cb, srv);
+	LIST_INIT(&srv->conns);
+	TAILQ_INIT(&srv->freex);
 	srv->hdrs = calloc(srv->lim.max_headers, sizeof(*srv->hdrs));
 	if (srv->hdrs == NULL) {
 		seterr(err, errlen, "http server for", addr);
@@ -1415,16 +1404,16 @@ http_server_stop(struct http_server *srv, void (*done)(void *), void *arg)
 	srv->done_arg = arg;
 	listeners_close(srv);
 	ev_timer_start(srv->loop, &srv->drain);
-	for (c = srv->conns; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&srv->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
 		if (c->state <= CONN_BODY)
 			c->state = c->nq == 0 && buf_used(&c->out) == 0 ?
 			    CONN_DEAD : CONN_CLOSING;
 		conn_update(c);
 	}
-	if (srv->conns == NULL && !srv->done_scheduled) {
+	if (LIST_EMPTY(&srv->conns) && !srv->done_scheduled) {
 		srv->done_scheduled = 1;
-		ev_timer_start(srv->loop, &srv->done_timer);
+		later_arm(&srv->done_later);
 	}
 }
 
@@ -1439,11 +1428,11 @@ http_server_free(struct http_server *srv)
 	srv->freeing = 1;
 	listeners_close(srv);
 	ev_timer_stop(srv->loop, &srv->drain);
-	ev_timer_stop(srv->loop, &srv->done_timer);
-	while (srv->conns)
-		conn_free(srv->conns);
-	while ((x = srv->freex) != NULL) {
-		srv->freex = x->next;
+	later_cancel(&srv->done_later);
+	while (!LIST_EMPTY(&srv->conns))
+		conn_free(LIST_FIRST(&srv->conns));
+	while ((x = TAILQ_FIRST(&srv->freex)) != NULL) {
+		TAILQ_REMOVE(&srv->freex, x, q);
 		free(x);
 	}
 	for (i = 0; i < srv->nroutes; i++) {
@@ -1463,9 +1452,9 @@ http_server_stats(const struct http_server *srv, struct http_stats *st)
 
 	*st = srv->st;
 	st->out_buffered = 0;
-	for (c = srv->conns; c; c = c->next) {
+	LIST_FOREACH(c, &srv->conns, link) {
 		st->out_buffered += buf_used(&c->out);
-		for (x = c->qhead; x; x = x->next)
+		TAILQ_FOREACH(x, &c->queue, q)
 			st->out_buffered += buf_used(&x->out);
 	}
 }
@@ -1507,4 +1496,25 @@ http_server_metrics(const struct http_server *srv, struct buf *out)
 	    (unsigned long long)st.accept_errors,
 	    (unsigned long long)st.out_buffered);
 	return rc ? -1 : 0;
+}
+
+/* ---- as a subsystem ---- */
+
+static void
+ss_stop(void *self, unsigned grace_ms, void (*done)(void *), void *arg)
+{
+	http_server_stop(self, done, arg);
+}
+
+static int
+ss_metrics(const void *self, struct buf *out)
+{
+	return http_server_metrics(self, out);
+}
+
+void
+http_subsys(struct http_server *srv, struct subsys *out)
+{
+	*out = (struct subsys){ .name = "http", .self = srv,
+	    .stop = ss_stop, .metrics = ss_metrics };
 }

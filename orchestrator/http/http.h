@@ -166,6 +166,11 @@ void	http_server_stop(struct http_server *, void (*done)(void *), void *arg);
  */
 void	http_server_free(struct http_server *);
 
+struct subsys;
+/* srv as a subsystem (see subsys.h): no start step, always ready, no
+   status; stop is http_server_stop(); metrics http_server_metrics(). */
+void	http_subsys(struct http_server *srv, struct subsys *out);
+
 /* Reason phrase for a status code ("OK", "Not Found"...); never NULL. */
 const char *http_reason(int status);
 

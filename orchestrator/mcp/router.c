@@ -28,12 +28,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/queue.h>
 
+#include "later.h"
 #include "log.h"
 #include "mcp_client.h"
 #include "mcp_server.h"
 #include "metrics.h"
 #include "mcp/router.h"
+#include "subsys.h"
 #include "rpc.h"
 #include "proc/supervisor.h"
 
@@ -64,7 +67,7 @@ struct rsrv;
 struct router_call {
 	struct router		*r;
 	struct rsrv		*s;
-	struct router_call	*prev, *next;	/* in s->calls */
+	LIST_ENTRY(router_call)	 link;		/* in s->calls */
 	char			*tool;		/* the child's tool name */
 	int64_t			 id;		/* request id; 0 when none */
 	unsigned		 gen;		/* process it went to */
@@ -103,7 +106,7 @@ struct rsrv {
 	json_t			*tools;		/* array: the child's entries */
 	json_t			*byname;	/* name -> entry of tools */
 	json_t			*acc;		/* array being listed */
-	struct router_call	*calls;
+	LIST_HEAD(, router_call) calls;
 	size_t			 ncalls;
 	int64_t			 ping_id;	/* 0: none in flight */
 	double			 ping_t0;
@@ -132,7 +135,8 @@ struct router {
 	int			 done_called;
 	int			 freeing;
 	ev_timer		 grace;
-	ev_timer		 check;		/* deferred shutdown steps */
+	struct later		 step;		/* the next shutdown step */
+	struct later		 fire;		/* calls done, once */
 	struct series		*series;
 	size_t			 nseries, capseries;
 	struct store		*store;		/* borrowed; NULL: no audit */
@@ -293,12 +297,7 @@ call_unlink(struct router_call *c)
 {
 	struct rsrv *s = c->s;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	s->ncalls--;
 	c->r->ncalls--;
 	call_free(c);
@@ -523,8 +522,8 @@ fail_lost(struct rsrv *s)
 {
 	struct router_call *c, *next;
 
-	for (c = s->calls; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&s->calls); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
 		if (c->lost)
 			call_fail(c, ROUTER_E_UNAVAILABLE, OC_UNAVAILABLE, 0,
 			    "server %s %s", s->cfg->name, s->cause);
@@ -792,10 +791,7 @@ call_start(struct router *r, const char *qname, const char *args,
 		call_free(c);
 		return NULL;
 	}
-	c->next = s->calls;
-	if (s->calls)
-		s->calls->prev = c;
-	s->calls = c;
+	LIST_INSERT_HEAD(&s->calls, c, link);
 	s->ncalls++;
 	r->ncalls++;
 	return c;
@@ -1306,6 +1302,9 @@ sup_state_cb(struct sup_child *ch, enum sup_state st, void *arg)
 
 /* ---- public ---- */
 
+static void	fire_done(void *);
+static void	step_later(void *);
+
 struct router *
 router_new(struct ev_loop *loop, const struct afu9_config *cfg,
     const struct router_opts *opts, const struct router_cb *cb, void *arg,
@@ -1334,7 +1333,8 @@ router_new(struct ev_loop *loop, const struct afu9_config *cfg,
 		r->cb = *cb;
 	r->arg = arg;
 	ev_timer_init(&r->grace, NULL, 0., 0.);
-	ev_timer_init(&r->check, NULL, 0., 0.);
+	later_init(&r->step, loop, step_later, r);
+	later_init(&r->fire, loop, fire_done, r);
 	if ((r->sup = sup_new(loop)) == NULL) {
 		snprintf(err, errlen, "supervisor: %s", strerror(errno));
 		free(r->srv);
@@ -1401,9 +1401,9 @@ router_start(struct router *r, char *err, size_t errlen)
 }
 
 static void
-fire_done(struct ev_loop *loop, ev_timer *w, int revents)
+fire_done(void *arg)
 {
-	struct router *r = w->data;
+	struct router *r = arg;
 
 	if (r->done_called)
 		return;
@@ -1435,12 +1435,8 @@ router_step(struct router *r)
 	if (!r->stopping_children && r->ncalls == 0)
 		stop_children(r);
 	if (r->stopping_children && sup_active(r->sup) == 0 &&
-	    !r->done_called && !ev_is_active(&r->check)) {
-		ev_timer_set(&r->check, 0., 0.);
-		ev_set_cb(&r->check, fire_done);
-		r->check.data = r;
-		ev_timer_start(r->loop, &r->check);
-	}
+	    !r->done_called)
+		later_arm(&r->fire);
 }
 
 static void
@@ -1456,11 +1452,9 @@ grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
-step_cb(struct ev_loop *loop, ev_timer *w, int revents)
+step_later(void *arg)
 {
-	struct router *r = w->data;
-
-	router_step(r);
+	router_step(arg);
 }
 
 void
@@ -1480,10 +1474,7 @@ router_shutdown(struct router *r, unsigned grace_ms, unsigned kill_grace_ms,
 		ev_timer_start(r->loop, &r->grace);
 	}
 	/* The rest from the loop: no callback inside this call. */
-	ev_set_cb(&r->check, step_cb);
-	r->check.data = r;
-	ev_timer_set(&r->check, 0., 0.);
-	ev_timer_start(r->loop, &r->check);
+	later_arm(&r->step);
 }
 
 void
@@ -1496,13 +1487,14 @@ router_free(struct router *r)
 	if (r == NULL)
 		return;
 	ev_timer_stop(r->loop, &r->grace);
-	ev_timer_stop(r->loop, &r->check);
+	later_cancel(&r->step);
+	later_cancel(&r->fire);
 	r->stopping = r->stopping_children = r->freeing = 1;
 	for (i = 0; i < r->nsrv; i++) {
 		s = &r->srv[i];
 		ev_timer_stop(r->loop, &s->ping);
 		ev_timer_stop(r->loop, &s->lost);
-		for (c = s->calls; c; c = c->next)
+		LIST_FOREACH(c, &s->calls, link)
 			c->cancelled = 1;
 		if (s->cl) {
 			struct mcp_client *cl = s->cl;
@@ -1510,8 +1502,8 @@ router_free(struct router *r)
 			s->cl = NULL;
 			mcp_client_free(cl);
 		}
-		while (s->calls)
-			call_unlink(s->calls);
+		while (!LIST_EMPTY(&s->calls))
+			call_unlink(LIST_FIRST(&s->calls));
 		json_decref(s->tools);
 		json_decref(s->byname);
 		json_decref(s->acc);
@@ -1608,4 +1600,91 @@ router_settled(const struct router *r)
 		if (!r->srv[i].cfg->disabled && !r->srv[i].settled)
 			return 0;
 	return 1;
+}
+
+/* ---- as a subsystem ---- */
+
+/* One server's entry in the /ready body; new reference. */
+static json_t *
+server_json(const struct router_sinfo *si)
+{
+	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:s}", "name", si->name,
+	    "state", router_state_name(si->state), "required", si->required,
+	    "restarts", (json_int_t)si->restarts, "last_exit",
+	    si->last_cause ? si->last_cause : "");
+
+	if (o == NULL)
+		return NULL;
+	if (json_object_set_new(o, "pid", si->pid > 0 ?
+	    json_integer(si->pid) : json_null()) == -1 ||
+	    json_object_set_new(o, "tools",
+	    json_integer((json_int_t)si->ntools)) == -1 ||
+	    json_object_set_new(o, "ping_rtt_ms", si->ping_rtt_ms >= 0 ?
+	    json_real(si->ping_rtt_ms) : json_null()) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+router_status(const struct router *r)
+{
+	struct router_sinfo si;
+	json_t *list = json_array();
+	size_t i;
+
+	for (i = 0; list != NULL && i < router_nservers(r); i++) {
+		router_server_info(r, i, &si);
+		if (json_array_append_new(list, server_json(&si)) == -1) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	return list;
+}
+
+#define KILL_GRACE_MAX	5000u	/* ms: SIGTERM to SIGKILL, at most */
+
+static int
+ss_start(void *self, char *err, size_t errlen)
+{
+	return router_start(self, err, errlen);
+}
+
+static void
+ss_stop(void *self, unsigned grace_ms, void (*done)(void *), void *arg)
+{
+	struct router *r = self;
+	unsigned g = r->cfg->shutdown_grace_ms;
+
+	router_shutdown(r, grace_ms, g < KILL_GRACE_MAX ? g : KILL_GRACE_MAX,
+	    done, arg);
+}
+
+static int
+ss_ready(const void *self)
+{
+	return router_ready(self);
+}
+
+static json_t *
+ss_status(const void *self)
+{
+	return router_status(self);
+}
+
+static int
+ss_metrics(const void *self, struct buf *out)
+{
+	return router_metrics(self, out);
+}
+
+void
+router_subsys(struct router *r, struct subsys *out)
+{
+	*out = (struct subsys){ .name = "router", .key = "servers",
+	    .self = r, .grace_ms = r->cfg->shutdown_grace_ms,
+	    .start = ss_start, .stop = ss_stop, .ready = ss_ready,
+	    .status = ss_status, .metrics = ss_metrics };
 }

@@ -234,4 +234,20 @@ int		 router_metrics(const struct router *, struct buf *out);
 /* "disabled", "starting", "ready", "down", "failed", "stopped". */
 const char	*router_state_name(enum router_sstate);
 
+/*
+ * The /ready entry: one object per server in config order (name, state,
+ * required, restarts, last_exit, pid, tools, ping_rtt_ms).  New
+ * reference, NULL on ENOMEM.
+ */
+json_t		*router_status(const struct router *);
+
+struct subsys;
+/*
+ * r as a subsystem (see subsys.h) under the /ready key "servers": start
+ * starts the servers; stop is router_shutdown() with grace_ms for the
+ * calls in flight and min(shutdownGraceMs, 5 s) from SIGTERM to
+ * SIGKILL; ready is router_ready().
+ */
+void		 router_subsys(struct router *r, struct subsys *out);
+
 #endif

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -58,12 +59,12 @@ struct exec_report {
 
 struct sup {
 	struct ev_loop		*loop;
-	struct sup_child	*first;
+	LIST_HEAD(, sup_child)	 children;
 };
 
 struct sup_child {
 	struct sup		*sup;
-	struct sup_child	*prev, *next;
+	LIST_ENTRY(sup_child)	 link;		/* in sup->children */
 
 	/* The spec, deep copied. */
 	char			*name;
@@ -456,12 +457,7 @@ child_destroy(struct sup_child *c)
 	close_fd(&c->out_fd);
 	close_fd(&c->err_fd);
 	close_fd(&c->st_fd);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		c->sup->first = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	child_free(c);
 }
 
@@ -967,6 +963,7 @@ sup_new(struct ev_loop *loop)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->loop = loop;
+	LIST_INIT(&s->children);
 	return s;
 }
 
@@ -990,11 +987,13 @@ child_hard_stop(struct sup_child *c)
 void
 sup_free(struct sup *s)
 {
+	struct sup_child *c;
+
 	if (s == NULL)
 		return;
-	while (s->first != NULL) {
-		child_hard_stop(s->first);
-		child_destroy(s->first);
+	while ((c = LIST_FIRST(&s->children)) != NULL) {
+		child_hard_stop(c);
+		child_destroy(c);
 	}
 	free(s);
 }
@@ -1095,9 +1094,7 @@ sup_add(struct sup *s, const struct sup_spec *sp, const struct sup_cb *cb,
 		c->cb = *cb;
 	c->arg = arg;
 	child_init_watchers(c);
-	if ((c->next = s->first) != NULL)
-		s->first->prev = c;
-	s->first = c;
+	LIST_INSERT_HEAD(&s->children, c, link);
 	return c;
 fail:
 	child_free(c);
@@ -1170,11 +1167,11 @@ sup_stop_all(struct sup *s, unsigned grace_ms)
 {
 	struct sup_child *c, *next;
 
-	for (c = s->first; c != NULL; c = next) {
+	for (c = LIST_FIRST(&s->children); c != NULL; c = next) {
 		/* A state callback may remove c but not free it: we hold it. */
 		child_enter(c);
 		sup_stop(c, grace_ms);
-		next = c->next;
+		next = LIST_NEXT(c, link);
 		child_leave(c);
 	}
 }
@@ -1230,7 +1227,7 @@ sup_active(const struct sup *s)
 	const struct sup_child *c;
 	size_t n = 0;
 
-	for (c = s->first; c != NULL; c = c->next)
+	LIST_FOREACH(c, &s->children, link)
 		if (c->pid != 0)
 			n++;
 	return n;

@@ -46,11 +46,13 @@
 
 #include "httpc.h"
 #include "conf/conf_env.h"
+#include "later.h"
 #include "log.h"
 #include "store/migrate.h"
 #include "redact.h"
 #include "rpc.h"
 #include "store/store.h"
+#include "subsys.h"
 #include "utf8.h"
 
 #define OPS_MAX		128	/* statements in flight on the pipeline */
@@ -197,7 +199,7 @@ struct store {
 	unsigned	 attempt;	/* failures since the last UP */
 	ev_io		 io;
 	ev_timer	 timer;		/* backoff, connect timeout, watchdog */
-	ev_prepare	 kick;		/* sends queued work once per loop */
+	struct later	 kick;		/* sends queued work once per loop */
 	ev_timer	 droplog;	/* rate limit of the drop warning */
 	ev_timer	 grace;		/* shutdown */
 	ev_timer	 linger;	/* spacing of the audit batches */
@@ -980,9 +982,9 @@ want_kick(struct store *s)
 	for (i = 0; !work && i < s->nsrv; i++)
 		work = s->srv[i].has_pending && !s->srv[i].has_inflight;
 	if (work && s->state == STORE_UP && s->opn < OPS_MAX)
-		ev_prepare_start(s->loop, &s->kick);
+		later_arm(&s->kick);
 	else
-		ev_prepare_stop(s->loop, &s->kick);
+		later_cancel(&s->kick);
 }
 
 static size_t
@@ -1026,7 +1028,7 @@ conn_close(struct store *s)
 	struct srv *v;
 
 	ev_io_stop(s->loop, &s->io);
-	ev_prepare_stop(s->loop, &s->kick);
+	later_cancel(&s->kick);
 	ev_timer_stop(s->loop, &s->timer);
 	if (s->conn)
 		PQfinish(s->conn);
@@ -1570,7 +1572,7 @@ pump(struct store *s)
 	size_t i;
 	int sent = 0;
 
-	ev_prepare_stop(s->loop, &s->kick);
+	later_cancel(&s->kick);
 	if (s->state != STORE_UP || s->conn == NULL)
 		return;
 	for (i = 0; i < s->nsrv && s->opn < OPS_MAX; i++) {
@@ -1601,9 +1603,9 @@ bad:
 }
 
 static void
-kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+kick_cb(void *arg)
 {
-	pump(w->data);
+	pump(arg);
 }
 
 static void
@@ -1702,8 +1704,7 @@ watchers_init(struct store *s)
 	s->io.data = s;
 	ev_init(&s->timer, timer_cb);
 	s->timer.data = s;
-	ev_prepare_init(&s->kick, kick_cb);
-	s->kick.data = s;
+	later_init(&s->kick, s->loop, kick_cb, s);
 	ev_init(&s->droplog, droplog_cb);
 	s->droplog.repeat = s->o.drop_log_interval_ms / 1000.0;
 	s->droplog.data = s;
@@ -2271,4 +2272,40 @@ store_audit_print(FILE *fp, const json_t *rows)
 			return -1;
 	}
 	return fflush(fp) == 0 ? 0 : -1;
+}
+
+/* ---- as a subsystem ---- */
+
+static void
+ss_stop(void *self, unsigned grace_ms, void (*done)(void *), void *arg)
+{
+	store_shutdown(self, grace_ms, done, arg);
+}
+
+static int
+ss_ready(const void *self)
+{
+	enum store_state st = store_state(self);
+
+	return st == STORE_DISABLED || st == STORE_UP;
+}
+
+static json_t *
+ss_status(const void *self)
+{
+	return store_status(self);
+}
+
+static int
+ss_metrics(const void *self, struct buf *out)
+{
+	return store_metrics(self, out);
+}
+
+void
+store_subsys(struct store *st, unsigned grace_ms, struct subsys *out)
+{
+	*out = (struct subsys){ .name = "store", .key = "database",
+	    .self = st, .grace_ms = grace_ms, .stop = ss_stop,
+	    .ready = ss_ready, .status = ss_status, .metrics = ss_metrics };
 }

@@ -254,6 +254,15 @@ void		 store_reconnect(struct store *);
 void		 store_shutdown(struct store *, unsigned grace_ms,
 		    void (*done)(void *), void *arg);
 
+struct subsys;
+/*
+ * st as a subsystem (see subsys.h) under the /ready key "database": no
+ * start step (it connects from store_new()); stop is store_shutdown();
+ * ready when disabled (no DATABASE_URL) or up; status is store_status().
+ */
+void		 store_subsys(struct store *st, unsigned grace_ms,
+		    struct subsys *out);
+
 /*
  * A result_summary for a tools/call result: the text of its content
  * items (joined by a newline), else its compact JSON, cut at a UTF-8

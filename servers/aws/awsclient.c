@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "httpc.h"
+#include "later.h"
 #include "log.h"
 #include "redact.h"
 #include "utf8.h"
@@ -116,7 +117,8 @@ struct aws_call {
 	unsigned		 attempts;	/* HTTP attempts started */
 	int			 renewed;	/* the ExpiredToken retry used */
 	struct httpc_req	*req;		/* CS_HTTP */
-	ev_timer		 timer;		/* CS_WAIT, CS_FAIL */
+	ev_timer		 timer;		/* CS_WAIT */
+	struct later		 soon;		/* CS_FAIL */
 	enum aws_err		 fail_err;	/* CS_FAIL */
 	char			*fail_msg;	/* CS_FAIL; owned */
 };
@@ -391,6 +393,7 @@ endpoint_set(struct endpoint *e, const char *url)
 static void
 call_free(struct aws_call *k)
 {
+	later_cancel(&k->soon);
 	free(k->body);
 	free(k->fail_msg);
 	free(k);
@@ -403,6 +406,7 @@ call_abort(struct aws_call *k)
 	struct aws_client *c = k->c;
 
 	ev_timer_stop(c->loop, &k->timer);
+	later_cancel(&k->soon);
 	if (k->req != NULL) {
 		httpc_cancel(k->req);
 		k->req = NULL;
@@ -859,7 +863,19 @@ http_cb(struct httpc_req *r, const struct httpc_response *resp, void *arg)
 		answer_error(k, resp);
 }
 
-/* The backoff wait is over, or a failure found at aws_call() is due. */
+/* A failure found at aws_call() is due. */
+static void
+soon_cb(void *arg)
+{
+	struct aws_call *k = arg;
+	struct aws_result res;
+
+	memset(&res, 0, sizeof(res));
+	res.err = k->fail_err;
+	fail(k, &res, "%s", k->fail_msg);
+}
+
+/* The backoff wait is over. */
 static void
 timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -869,10 +885,7 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	memset(&res, 0, sizeof(res));
-	if (k->state == CS_FAIL) {
-		res.err = k->fail_err;
-		fail(k, &res, "%s", k->fail_msg);
-	} else if (attempt_start(k) == -1) {
+	if (attempt_start(k) == -1) {
 		res.err = AWS_ERR_INTERNAL;
 		fail(k, &res, "out of memory");
 	}
@@ -936,8 +949,7 @@ fail_soon(struct aws_call *k, enum aws_err err, const char *msg)
 		return -1;
 	k->fail_err = err;
 	k->state = CS_FAIL;
-	ev_timer_set(&k->timer, 0., 0.);
-	ev_timer_start(k->c->loop, &k->timer);
+	later_arm(&k->soon);
 	return 0;
 }
 
@@ -965,6 +977,7 @@ aws_call(struct aws_client *c, enum aws_service svc, const char *operation,
 	memcpy(k->op, operation, strlen(operation) + 1);
 	ev_timer_init(&k->timer, timer_cb, 0., 0.);
 	k->timer.data = k;
+	later_init(&k->soon, c->loop, soon_cb, k);
 	if (body_set(k, params) == -1) {
 		call_free(k);
 		return NULL;

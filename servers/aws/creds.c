@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "httpc.h"
+#include "later.h"
 #include "log.h"
 #include "redact.h"
 #include "aws/awsconf.h"
@@ -75,7 +76,7 @@ struct aws_creds_provider {
 	struct waiter	**wtail;
 	struct waiter	*calling;	/* taken off waiters, being answered */
 
-	ev_timer	 kick;		/* zero delay: answer or resolve */
+	struct later	 kick;		/* answer or resolve, from the loop */
 	ev_timer	 retry;		/* backoff before the next attempt */
 
 	/* the resolution in flight, if resolving */
@@ -1030,7 +1031,7 @@ destroy(struct aws_creds_provider *p)
 {
 	struct waiter *w;
 
-	ev_timer_stop(p->loop, &p->kick);
+	later_cancel(&p->kick);
 	ev_timer_stop(p->loop, &p->retry);
 	if (p->req != NULL)
 		httpc_cancel(p->req);
@@ -1204,9 +1205,9 @@ retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
-kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+kick_cb(void *arg)
 {
-	struct aws_creds_provider *p = w->data;
+	struct aws_creds_provider *p = arg;
 	time_t now = p->clock();
 
 	if (p->waiters == NULL)
@@ -1252,8 +1253,7 @@ aws_creds_new(struct ev_loop *loop, struct httpc *http,
 	p->http = http;
 	p->wtail = &p->waiters;
 	p->clock = wall_clock;
-	ev_timer_init(&p->kick, kick_cb, 0., 0.);
-	p->kick.data = p;
+	later_init(&p->kick, loop, kick_cb, p);
 	ev_timer_init(&p->retry, retry_cb, 0., 0.);
 	p->retry.data = p;
 	sts = cfg->endpoint[AWS_SVC_STS] != NULL ?
@@ -1283,7 +1283,7 @@ aws_creds_free(struct aws_creds_provider *p)
 	}
 	/* inside a callback: stop everything now, free in leave() */
 	p->dead = 1;
-	ev_timer_stop(p->loop, &p->kick);
+	later_cancel(&p->kick);
 	ev_timer_stop(p->loop, &p->retry);
 	if (p->req != NULL) {
 		httpc_cancel(p->req);
@@ -1310,10 +1310,7 @@ aws_creds_get(struct aws_creds_provider *p, aws_creds_fn cb, void *arg)
 	w->arg = arg;
 	*p->wtail = w;
 	p->wtail = &w->next;
-	if (!ev_is_active(&p->kick)) {
-		ev_timer_set(&p->kick, 0., 0.);
-		ev_timer_start(p->loop, &p->kick);
-	}
+	later_arm(&p->kick);
 	return 0;
 }
 

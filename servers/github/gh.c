@@ -3,9 +3,9 @@
  *
  * A request goes through these states:
  *
- *	GR_FAILING	no token: a zero timer delivers the error on the
- *			next loop iteration, so the callback never runs
- *			inside gh_request()
+ *	GR_FAILING	no token: r->soon (a later) delivers the error from
+ *			the loop, so the callback never runs inside
+ *			gh_request()
  *	GR_SENDING	an httpc transfer is in flight (r->hr)
  *	GR_WAITING	between attempts: r->timer runs the next one
  *	GR_CALLBACK	the user callback is running; the request is
@@ -36,6 +36,7 @@
 #include <sodium.h>
 
 #include "httpc.h"
+#include "later.h"
 #include "log.h"
 #include "redact.h"
 #include "utf8.h"
@@ -119,6 +120,7 @@ struct gh_req {
 	unsigned		 attempts;
 	struct httpc_req	*hr;
 	ev_timer		 timer;
+	struct later		 soon;		/* GR_FAILING */
 	struct gh_etag		*etag;		/* entry whose ETag was sent */
 	char			*next;		/* Link rel="next" */
 	gh_done_fn		 done;
@@ -839,6 +841,7 @@ static void
 req_free(struct gh_req *r)
 {
 	ev_timer_stop(r->g->loop, &r->timer);
+	later_cancel(&r->soon);
 	if (r->etag != NULL)
 		etag_unref(r->etag);
 	free(r->url);
@@ -942,16 +945,21 @@ attempt_start(struct gh_req *r)
 	return 0;
 }
 
+/* No token: the error, from the loop. */
+static void
+soon_cb(void *arg)
+{
+	struct gh_req *r = arg;
+
+	req_fail(r, GH_ERR_CONFIG, r->g->token_err ? r->g->token_err :
+	    GH_OOM_MESSAGE);
+}
+
 static void
 timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct gh_req *r = t->data;
 
-	if (r->state == GR_FAILING) {
-		req_fail(r, GH_ERR_CONFIG, r->g->token_err ? r->g->token_err :
-		    GH_OOM_MESSAGE);
-		return;
-	}
 	if (attempt_start(r) == -1)
 		req_fail(r, GH_ERR_INTERNAL, GH_OOM_MESSAGE);
 }
@@ -1500,6 +1508,7 @@ gh_request(struct gh *g, const char *method, const char *path,
 	memcpy(r->method, method, strlen(method) + 1);
 	ev_init(&r->timer, timer_cb);
 	r->timer.data = r;
+	later_init(&r->soon, g->loop, soon_cb, r);
 	r->idempotent = (flags & GH_F_IDEMPOTENT) ||
 	    strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
 	    strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0 ||
@@ -1517,8 +1526,7 @@ gh_request(struct gh *g, const char *method, const char *path,
 	}
 	if (g->auth_hdr == NULL) {
 		r->state = GR_FAILING;
-		ev_timer_set(&r->timer, 0., 0.);
-		ev_timer_start(g->loop, &r->timer);
+		later_arm(&r->soon);
 	} else if (attempt_start(r) == -1)
 		goto fail;
 	LIST_INSERT_HEAD(&g->reqs, r, entry);
