@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "log.h"
 
 void
 buf_init(struct buf *b, size_t max)
@@ -126,8 +127,7 @@ buf_printf(struct buf *b, const char *fmt, ...)
 void
 buf_consume(struct buf *b, size_t n)
 {
-	if (n > buf_used(b))
-		n = buf_used(b);
+	INVARIANT(n <= buf_used(b));
 	b->off += n;
 	if (b->off == b->len)
 		b->off = b->len = 0;

@@ -36,7 +36,7 @@ void	 buf_commit(struct buf *, size_t n);
 int	 buf_append(struct buf *, const void *, size_t);
 int	 buf_printf(struct buf *, const char *, ...)
 	     __attribute__((format(printf, 2, 3)));
-/* Drop n bytes from the front. */
+/* Drop n bytes from the front; n more than buf_used() is a bug (fatal). */
 void	 buf_consume(struct buf *, size_t n);
 void	 buf_reset(struct buf *);
 

@@ -88,6 +88,18 @@ void	log_trace(unsigned sub, const char *dir, const char *peer,
 _Noreturn void fatalx(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * A broken invariant is a bug, never tolerated: fatalx() with where and
+ * what ("invariant broken at store.c:1203 (op_done): s->opn > 0"), as
+ * sniproxy and Redis assert theirs.  For conditions only a bug in afu9
+ * itself can break; input, peers and the system get errors instead.
+ */
+#define INVARIANT(cond) do {						\
+	if (!(cond))							\
+		fatalx("invariant broken at %s:%d (%s): %s", __FILE__,	\
+		    __LINE__, __func__, #cond);				\
+} while (0)
+
+/*
  * What helpers below the top layer use instead, the one error formatter:
  * format a reason into the caller's error buffer err[errlen], with every
  * registered secret and token shape redacted (redact_str(), applied to

@@ -127,8 +127,7 @@ client_destroy(struct mcp_client *c)
 	later_cancel(&c->kick);
 	later_cancel(&c->defer);
 	/* Closing drained both lists. */
-	if (!TAILQ_EMPTY(&c->pending) || !TAILQ_EMPTY(&c->done))
-		fatalx("mcp client freed with requests still queued");
+	INVARIANT(TAILQ_EMPTY(&c->pending) && TAILQ_EMPTY(&c->done));
 	frame_reader_free(&c->rd);
 	frame_writer_free(&c->wr);
 	json_decref(c->server_info);
@@ -146,6 +145,7 @@ client_destroy(struct mcp_client *c)
 static int
 client_leave(struct mcp_client *c)
 {
+	INVARIANT(c->busy > 0);
 	if (--c->busy == 0 && c->want_free) {
 		client_destroy(c);
 		return 1;
@@ -215,11 +215,9 @@ tab_remove(struct mcp_client *c, struct pending *p)
 {
 	struct pending **pp;
 
-	for (pp = &c->tab[tab_slot(c, p->id)]; *pp != NULL; pp = &(*pp)->hnext)
-		if (*pp == p) {
-			*pp = p->hnext;
-			break;
-		}
+	for (pp = &c->tab[tab_slot(c, p->id)]; *pp != p; pp = &(*pp)->hnext)
+		INVARIANT(*pp != NULL);		/* p is in its chain */
+	*pp = p->hnext;
 	TAILQ_REMOVE(&c->pending, p, q);
 	p->hnext = NULL;
 	c->npending--;

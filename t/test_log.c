@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "log.h"
 #include "redact.h"
 #include "utf8.h"
@@ -417,6 +418,17 @@ in_child(void (*fn)(void))
 static void do_fatal(void) { errno = EACCES; fatal("cannot %s", "go"); }
 static void do_fatalx(void) { fatalx("bad config %d", 3); }
 
+static void
+do_invariant(void)
+{
+	struct buf b;
+
+	buf_init(&b, 64);
+	(void)buf_append(&b, "abc", 3);
+	buf_consume(&b, 4);
+	_exit(0);		/* not reached when the check holds */
+}
+
 START_TEST(fatal_logs_and_exits_1)
 {
 	char want[256];
@@ -437,6 +449,18 @@ START_TEST(fatal_logs_and_exits_1)
 	ck_assert_int_eq(WEXITSTATUS(st), 1);
 	j = next_json(NULL);
 	ck_assert_str_eq(sget(j, "msg"), "bad config 3");
+	json_decref(j);
+
+	/* A broken invariant (consuming more than a buffer holds) is fatal
+	   and says where. */
+	st = in_child(do_invariant);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 1);
+	j = next_json(NULL);
+	ck_assert_msg(rx_match("^invariant broken at .*buf\\.c:[0-9]+ "
+	    "\\(buf_consume\\): n <= buf_used\\(b\\)$", sget(j, "msg")),
+	    "%s", sget(j, "msg"));
+	ck_assert_str_eq(sget(j, "level"), "error");
 	json_decref(j);
 }
 END_TEST

@@ -247,6 +247,7 @@ exchange_new(struct http_conn *c)
 static void
 queue_pop(struct http_conn *c)
 {
+	INVARIANT(c->nq > 0);
 	TAILQ_REMOVE(&c->queue, TAILQ_FIRST(&c->queue), q);
 	c->nq--;
 }

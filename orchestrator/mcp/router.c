@@ -297,6 +297,7 @@ call_unlink(struct router_call *c)
 {
 	struct rsrv *s = c->s;
 
+	INVARIANT(s->ncalls > 0 && c->r->ncalls > 0);
 	LIST_REMOVE(c, link);
 	s->ncalls--;
 	c->r->ncalls--;

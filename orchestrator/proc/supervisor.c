@@ -465,6 +465,7 @@ child_destroy(struct sup_child *c)
 static int
 child_leave(struct sup_child *c)
 {
+	INVARIANT(c->busy > 0);
 	if (--c->busy == 0 && c->removed && c->pid == 0) {
 		child_destroy(c);
 		return 1;

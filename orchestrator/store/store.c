@@ -1231,6 +1231,7 @@ op_result(struct store *s, PGresult *res)
 	struct op *op = &s->ops[s->ophead];
 	const char *st, *m, *con;
 
+	INVARIANT(s->opn > 0);		/* a result answers a statement sent */
 	switch (PQresultStatus(res)) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
@@ -1325,6 +1326,7 @@ op_done(struct store *s)
 	struct op op = s->ops[s->ophead];
 	struct srv *v;
 
+	INVARIANT(s->opn > 0);
 	s->ophead = (s->ophead + 1) % OPS_MAX;
 	s->opn--;
 	if (op.failed && (!op.permanent || op.kind == OP_SETUP)) {
@@ -1470,6 +1472,7 @@ trace_op(const struct store *s, const char *dir, const struct op *op,
 static void
 op_push(struct store *s, struct op op)
 {
+	INVARIANT(s->opn < OPS_MAX);	/* callers check for room */
 	s->ops[(s->ophead + s->opn++) % OPS_MAX] = op;
 	if (log_tracing(LOG_TRACE_STORE))
 		trace_op(s, "out", &op, NULL);
