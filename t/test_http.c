@@ -63,6 +63,41 @@ echo(const struct http_request *req, struct http_exchange *x, void *arg)
 	http_respond(x, 200, plain, req->body, req->body_len);
 }
 
+/* /items/{id}/parts/{part}: the parameters as the handler sees them. */
+static void
+item_part(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	const struct http_span *id = http_exchange_param(x, "id");
+	const struct http_span *part = http_exchange_param(x, "part");
+	char body[256];
+	int n;
+
+	n = snprintf(body, sizeof(body), "id=%.*s part=%.*s none=%s\n",
+	    (int)id->len, id->p, (int)part->len, part->p,
+	    http_exchange_param(x, "none") ? "set" : "unset");
+	http_respond(x, 200, plain, body, (size_t)n);
+}
+
+/* The authorization hook of /secret: "Authorization: Bearer good". */
+static int
+secret_auth(const struct http_request *req, void *arg, const char **ch)
+{
+	size_t i;
+
+	for (i = 0; i < req->nheaders; i++)
+		if (req->headers[i].name.len == 13 && strncasecmp(
+		    req->headers[i].name.p, "authorization", 13) == 0) {
+			if (req->headers[i].value.len == 11 && memcmp(
+			    req->headers[i].value.p, "Bearer good", 11) == 0)
+				return 0;
+			if (req->headers[i].value.len == 13 && memcmp(
+			    req->headers[i].value.p, "Bearer banned", 13) == 0)
+				return 403;
+		}
+	*ch = "Bearer realm=\"afu9\"";
+	return 401;
+}
+
 static void
 big(const struct http_request *req, struct http_exchange *x, void *arg)
 {
@@ -209,6 +244,10 @@ tsrv_start(struct tsrv *ts, const char *addr, const struct http_limits *l)
 	    HTTP_ROUTE_PREFIX, v1, ts), 0);
 	ck_assert_int_eq(http_server_route(ts->srv, "POST", "/v1/",
 	    HTTP_ROUTE_PREFIX, v1, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET",
+	    "/items/{id}/parts/{part}", HTTP_ROUTE_EXACT, item_part, ts), 0);
+	ck_assert_int_eq(http_server_route_auth(ts->srv, "GET", "/secret",
+	    HTTP_ROUTE_EXACT, health, ts, secret_auth, NULL), 0);
 	ev_async_init(&ts->stop, stop_cb);
 	ts->stop.data = ts;
 	ev_async_start(ts->loop, &ts->stop);
@@ -567,6 +606,53 @@ START_TEST(not_found_and_method)
 	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
 	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
 	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+/* Path parameters reach the handler; the hook of an authorized route
+   answers 401 (with its challenge) or 403 instead of the handler. */
+START_TEST(route_params_and_auth)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	c = cli_open(ts.port);
+	SEND(c, "GET /items/a%2Fb/parts/7?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "id=a%2Fb part=7 none=unset\n");
+	resp_free(&r);
+	SEND(c, "GET /items//parts/7 HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 404);
+	resp_free(&r);
+	SEND(c, "GET /items/1/parts/7/more HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 404);
+	resp_free(&r);
+	SEND(c, "GET /secret HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_ptr_nonnull(strstr(r.head,
+	    "\r\nWWW-Authenticate: Bearer realm=\"afu9\"\r\n"));
+	ck_assert_str_eq(r.body, "401 Unauthorized\n");
+	resp_free(&r);
+	SEND(c, "HEAD /secret HTTP/1.1\r\nHost: t\r\n"
+	    "Authorization: Bearer banned\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 1), 1);
+	ck_assert_int_eq(r.status, 403);
+	ck_assert_ptr_null(strstr(r.head, "WWW-Authenticate"));
+	resp_free(&r);
+	SEND(c, "GET /secret HTTP/1.1\r\nHost: t\r\n"
+	    "Authorization: Bearer good\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
 	resp_free(&r);
 	cli_close(c);
 	tsrv_stop(&ts);
@@ -1051,6 +1137,7 @@ main(void)
 	tcase_add_test(tc, pipelined_in_order);
 	tcase_add_test(tc, limit_codes);
 	tcase_add_test(tc, not_found_and_method);
+	tcase_add_test(tc, route_params_and_auth);
 	tcase_add_test(tc, malformed_get_400);
 	tcase_add_test(tc, slowloris_408);
 	tcase_add_test(tc, slowloris_trickle);

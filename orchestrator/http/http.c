@@ -20,7 +20,6 @@
 #include "http/http.h"
 #include "subsys.h"
 
-#define HTTP_MAX_ROUTES		64
 #define HTTP_MAX_LISTENERS	8
 #define HTTP_READ_CHUNK		16384
 #define HTTP_BODY_CHUNK		65536
@@ -60,6 +59,8 @@ struct http_exchange {
 	unsigned		 done:1;	/* answered, waiting for its turn */
 	unsigned		 head:1;	/* a HEAD request: no body bytes */
 	unsigned		 ka10:1;	/* HTTP/1.0 keep-alive: say so */
+	struct http_params	 params;	/* the route's, during the
+						   handler call */
 };
 
 struct http_conn {
@@ -85,14 +86,6 @@ struct http_conn {
 	size_t			 nq;
 };
 
-struct route {
-	char		*method;	/* NULL: any */
-	char		*path;
-	size_t		 plen;
-	int		 flags;
-	http_handler_fn	 fn;
-	void		*arg;
-};
 
 struct listener {
 	struct http_server	*srv;
@@ -108,8 +101,7 @@ struct http_server {
 	struct listener		 ls[HTTP_MAX_LISTENERS];
 	size_t			 nls;
 	ev_timer		 accept_pause;
-	struct route		 routes[HTTP_MAX_ROUTES];
-	size_t			 nroutes;
+	struct http_routes	 routes;
 	LIST_HEAD(, http_conn)	 conns;
 	struct http_header	*hdrs;	/* shared by the parsers */
 	struct buf		 scratch;	/* one response head */
@@ -544,79 +536,6 @@ conn_fail(struct http_conn *c, int status, const char *detail)
 
 /* ---- routing ---- */
 
-static int
-route_path(const struct route *r, const struct http_span *path)
-{
-	if (r->flags == HTTP_ROUTE_PREFIX)
-		return path->len >= r->plen &&
-		    memcmp(path->p, r->path, r->plen) == 0;
-	return path->len == r->plen && memcmp(path->p, r->path, r->plen) == 0;
-}
-
-static int
-route_method(const struct route *r, const struct http_span *m)
-{
-	if (r->method == NULL)
-		return 1;
-	if (strlen(r->method) == m->len && memcmp(r->method, m->p, m->len) == 0)
-		return 1;
-	return m->len == 4 && memcmp(m->p, "HEAD", 4) == 0 &&
-	    strcmp(r->method, "GET") == 0;
-}
-
-static void
-allow_add(char *allow, size_t size, const char *m)
-{
-	size_t n = strlen(allow), ml = strlen(m);
-	const char *p;
-
-	for (p = strstr(allow, m); p; p = strstr(p + 1, m))
-		if ((p == allow + 7 || p[-1] == ' ') &&
-		    (p[ml] == ',' || p[ml] == '\0'))
-			return;		/* already listed */
-	if (n + ml + 3 > size)
-		return;
-	snprintf(allow + n, size - n, "%s%s", n > 7 ? ", " : "", m);
-}
-
-/*
- * The best route for req, or NULL; then allow[] holds "Allow: ..." when
- * some route has the path (405), and is empty otherwise (404).
- */
-static const struct route *
-route_find(const struct http_server *srv, const struct http_request *req,
-    char *allow, size_t size)
-{
-	const struct route *r, *best = NULL;
-	size_t i, score, best_score = 0;
-
-	for (i = 0; i < srv->nroutes; i++) {
-		r = &srv->routes[i];
-		if (!route_path(r, &req->path) || !route_method(r, &req->method))
-			continue;
-		score = r->flags == HTTP_ROUTE_EXACT ? (size_t)-1 : r->plen;
-		if (best == NULL || score > best_score) {
-			best = r;
-			best_score = score;
-		}
-	}
-	if (best)
-		return best;
-	/* No route takes this method: list those that would (405). */
-	snprintf(allow, size, "Allow: ");
-	for (i = 0; i < srv->nroutes; i++) {
-		r = &srv->routes[i];
-		if (r->method == NULL || !route_path(r, &req->path))
-			continue;
-		allow_add(allow, size, r->method);
-		if (strcmp(r->method, "GET") == 0)
-			allow_add(allow, size, "HEAD");
-	}
-	if (strlen(allow) == 7)
-		allow[0] = '\0';
-	return NULL;
-}
-
 /* ---- wire trace (AFU9_TRACE=http) ---- */
 
 /* The peer's address as "host:port" into buf. */
@@ -692,10 +611,11 @@ static void
 dispatch(struct http_conn *c, struct http_request *req)
 {
 	struct http_server *srv = c->srv;
-	const struct route *r;
+	const struct http_route *r;
 	struct http_exchange *x;
-	char allow[256];
-	int keep;
+	const char *challenge;
+	char allow[256], hdr[320];
+	int keep, st;
 
 	if ((x = exchange_new(c)) == NULL) {
 		c->state = CONN_DEAD;
@@ -712,9 +632,22 @@ dispatch(struct http_conn *c, struct http_request *req)
 		c->state = CONN_CLOSING;
 	else if (req->minor == 0)
 		x->ka10 = 1;
-	if ((r = route_find(srv, req, allow, sizeof(allow))) != NULL)
-		r->fn(req, x, r->arg);
-	else if (allow[0])
+	if ((r = http_routes_find(&srv->routes, req, &x->params, allow,
+	    sizeof(allow))) != NULL) {
+		challenge = NULL;
+		if (r->auth == NULL ||
+		    (st = r->auth(req, r->auth_arg, &challenge)) == 0)
+			r->fn(req, x, r->arg);
+		else {
+			if (st < 400 || st > HTTP_STATUS_MAX)
+				st = 403;
+			if (st == 401 && challenge != NULL)
+				snprintf(hdr, sizeof(hdr), "WWW-Authenticate: %s",
+				    challenge);
+			respond_error(x, st, NULL, st == 401 && challenge ?
+			    hdr : NULL);
+		}
+	} else if (allow[0])
 		respond_error(x, 405, NULL, allow);
 	else
 		respond_error(x, 404, NULL, NULL);
@@ -1354,30 +1287,23 @@ int
 http_server_route(struct http_server *srv, const char *method,
     const char *path, int flags, http_handler_fn fn, void *arg)
 {
-	struct route *r;
+	return http_routes_add(&srv->routes, method, path, flags, fn, arg,
+	    NULL, NULL);
+}
 
-	if (path == NULL || fn == NULL || (flags != HTTP_ROUTE_EXACT &&
-	    flags != HTTP_ROUTE_PREFIX)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (srv->nroutes == HTTP_MAX_ROUTES) {
-		errno = ENOSPC;
-		return -1;
-	}
-	r = &srv->routes[srv->nroutes];
-	memset(r, 0, sizeof(*r));
-	if ((r->path = strdup(path)) == NULL ||
-	    (method && (r->method = strdup(method)) == NULL)) {
-		free(r->path);
-		return -1;
-	}
-	r->plen = strlen(path);
-	r->flags = flags;
-	r->fn = fn;
-	r->arg = arg;
-	srv->nroutes++;
-	return 0;
+int
+http_server_route_auth(struct http_server *srv, const char *method,
+    const char *path, int flags, http_handler_fn fn, void *arg,
+    http_auth_fn auth, void *auth_arg)
+{
+	return http_routes_add(&srv->routes, method, path, flags, fn, arg,
+	    auth, auth_arg);
+}
+
+const struct http_span *
+http_exchange_param(const struct http_exchange *x, const char *name)
+{
+	return http_params_get(&x->params, name);
 }
 
 static void
@@ -1422,7 +1348,6 @@ void
 http_server_free(struct http_server *srv)
 {
 	struct http_exchange *x;
-	size_t i;
 
 	if (srv == NULL)
 		return;
@@ -1436,10 +1361,7 @@ http_server_free(struct http_server *srv)
 		TAILQ_REMOVE(&srv->freex, x, q);
 		free(x);
 	}
-	for (i = 0; i < srv->nroutes; i++) {
-		free(srv->routes[i].method);
-		free(srv->routes[i].path);
-	}
+	http_routes_free(&srv->routes);
 	buf_free(&srv->scratch);
 	free(srv->hdrs);
 	free(srv);

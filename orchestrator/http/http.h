@@ -46,6 +46,7 @@
 #include <ev.h>
 
 #include "buf.h"
+#include "http/http_route.h"
 #include "http/httpparse.h"
 
 struct http_server;
@@ -86,13 +87,12 @@ struct http_stats {
 };
 
 /*
- * A handler.  `req` and everything it points to (method, path, headers,
- * body) is borrowed for the duration of the call only: copy what you need.
- * `x` is owned by the handler from the call until it passes it to
- * http_respond(), which it must do exactly once, now or later.
+ * A handler (http_handler_fn, http_route.h).  `req` and everything it
+ * points to (method, path, headers, body, path parameters) is borrowed
+ * for the duration of the call only: copy what you need.  `x` is owned by
+ * the handler from the call until it passes it to http_respond(), which
+ * it must do exactly once, now or later.
  */
-typedef void (*http_handler_fn)(const struct http_request *req,
-	    struct http_exchange *x, void *arg);
 
 /*
  * Create a server on `loop` listening on `addr`: "0.0.0.0:8080",
@@ -111,17 +111,27 @@ int	http_server_listen(struct http_server *, const char *addr, char *err,
 int	http_server_port(const struct http_server *);
 int	http_server_port_at(const struct http_server *, size_t i);
 
-#define HTTP_ROUTE_EXACT	0	/* path equals */
-#define HTTP_ROUTE_PREFIX	1	/* path starts with */
-
 /*
- * Route `method` (NULL: any method) on `path` to fn(req, x, arg).  Strings
- * are copied.  Among the routes whose path matches, an exact one wins over
- * prefixes, a longer prefix over a shorter one.  A GET route also answers
- * HEAD.  At most 64 routes.  Returns 0, or -1 (EINVAL, ENOSPC, ENOMEM).
+ * Route `method` (NULL: any method) on the pattern `path` (parameters
+ * and precedence: http_route.h) to fn(req, x, arg).  Strings are copied.
+ * A GET route also answers HEAD.  At most 64 routes.  Returns 0, or -1
+ * (EINVAL, ENOSPC, ENOMEM).
  */
 int	http_server_route(struct http_server *, const char *method,
 	    const char *path, int flags, http_handler_fn fn, void *arg);
+/*
+ * The same behind auth (see http_auth_fn): a request it refuses gets the
+ * status it returned (a value outside 400..599 counts as 403), with
+ * WWW-Authenticate on a 401 when it gave a challenge, and a plain-text
+ * body; the handler does not run.
+ */
+int	http_server_route_auth(struct http_server *, const char *method,
+	    const char *path, int flags, http_handler_fn fn, void *arg,
+	    http_auth_fn auth, void *auth_arg);
+/* In a handler: the value of path parameter `name` of its route, still
+   percent-encoded (borrowed for the handler call), or NULL. */
+const struct http_span *http_exchange_param(const struct http_exchange *x,
+	    const char *name);
 
 /*
  * Answer the request behind `x` and release `x` (it must not be used
