@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "http/http.h"
+#include "http/http_stream.h"
 #include "testutil.h"
 
 #define BIG_BODY	65536
@@ -96,6 +97,71 @@ secret_auth(const struct http_request *req, void *arg, const char **ch)
 		}
 	*ch = "Bearer realm=\"afu9\"";
 	return 401;
+}
+
+/* GET /stream: a chunked body written in three pieces (one empty). */
+static void
+stream_h(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	ck_assert_int_eq(http_stream_start(x, 200, plain), 0);
+	ck_assert_int_eq(http_stream_write(x, "a", 1), 0);
+	ck_assert_int_eq(http_stream_write(x, "bc", 2), 0);
+	ck_assert_int_eq(http_stream_write(x, "", 0), 0);
+	http_stream_end(x);
+}
+
+/* GET /sse: an event with lines, a comment, and a refused field. */
+static void
+sse_h(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	static const char *const h[] = { "X-Stream: 1", NULL };
+	static const char data[] = "line1\nline2\r\n\r\nend";
+
+	ck_assert_int_eq(http_stream_sse(x, h), 0);
+	ck_assert_int_eq(http_stream_event(x, "step", "7", data,
+	    sizeof(data) - 1), 0);
+	ck_assert_int_eq(http_stream_comment(x, "ping"), 0);
+	errno = 0;
+	if (http_stream_event(x, "a\nb", NULL, "", 0) == -1 &&
+	    errno == EINVAL)
+		ck_assert_int_eq(http_stream_event(x, NULL, NULL, "bad=EINVAL",
+		    10), 0);
+	http_stream_end(x);
+}
+
+/* GET /sse-forever: a comment every 5 ms until the client leaves. */
+struct forever {
+	ev_timer		 t;
+	struct http_exchange	*x;
+};
+static volatile int forever_errno;	/* set when a write failed */
+
+static void
+forever_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct forever *f = w->data;
+
+	if (http_stream_comment(f->x, "tick") == 0)
+		return;
+	forever_errno = errno;
+	ev_timer_stop(loop, w);
+	http_stream_end(f->x);
+	free(f);
+}
+
+static void
+sse_forever(const struct http_request *req, struct http_exchange *x,
+    void *arg)
+{
+	struct tsrv *ts = arg;
+	struct forever *f = calloc(1, sizeof(*f));
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(http_stream_sse(x, NULL), 0);
+	f->x = x;
+	ev_timer_init(&f->t, forever_cb, 0.005, 0.005);
+	f->t.data = f;
+	ev_timer_start(ts->loop, &f->t);
 }
 
 static void
@@ -248,6 +314,12 @@ tsrv_start(struct tsrv *ts, const char *addr, const struct http_limits *l)
 	    "/items/{id}/parts/{part}", HTTP_ROUTE_EXACT, item_part, ts), 0);
 	ck_assert_int_eq(http_server_route_auth(ts->srv, "GET", "/secret",
 	    HTTP_ROUTE_EXACT, health, ts, secret_auth, NULL), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/stream",
+	    HTTP_ROUTE_EXACT, stream_h, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/sse",
+	    HTTP_ROUTE_EXACT, sse_h, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/sse-forever",
+	    HTTP_ROUTE_EXACT, sse_forever, ts), 0);
 	ev_async_init(&ts->stop, stop_cb);
 	ts->stop.data = ts;
 	ev_async_start(ts->loop, &ts->stop);
@@ -655,6 +727,109 @@ START_TEST(route_params_and_auth)
 	ck_assert_str_eq(r.body, "ok\n");
 	resp_free(&r);
 	cli_close(c);
+	tsrv_stop(&ts);
+}
+END_TEST
+
+/* Read until needle is in the buffer; the bytes up to its end
+   (malloc'd), taken from the buffer. */
+static char *
+cli_until(struct cli *c, const char *needle, int timeout_ms)
+{
+	double deadline = t_now_ms() + timeout_ms * t_slow();
+	char *at, *s;
+	size_t n;
+
+	while ((at = memmem(c->buf, c->len, needle, strlen(needle))) ==
+	    NULL)
+		ck_assert_msg(cli_fill(c, deadline) == 1, "no '%s' in: %.*s",
+		    needle, (int)c->len, c->buf);
+	n = (size_t)(at - c->buf) + strlen(needle);
+	s = strndup(c->buf, n);
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+	return s;
+}
+
+/* One chunk as the server frames it. */
+static void
+chunk(char *out, size_t size, const char *data)
+{
+	size_t n = strlen(out);
+
+	snprintf(out + n, size - n, "%zx\r\n%s\r\n", strlen(data), data);
+}
+
+/* Chunked and SSE bodies byte for byte; a stream keeps its place among
+   pipelined responses; HTTP/1.0 gets the body to the close; HEAD only
+   the head; a client that leaves makes the next write fail (EPIPE). */
+START_TEST(streamed_responses)
+{
+	struct tsrv ts;
+	struct cli *c;
+	struct resp r;
+	char *got, want[1024];
+	double deadline;
+
+	tsrv_start(&ts, "127.0.0.1:0", NULL);
+	c = cli_open(ts.port);
+	SEND(c, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	got = cli_until(c, "\r\n0\r\n\r\n", 2000);
+	ck_assert_msg(strncmp(got, "HTTP/1.1 200 OK\r\n", 17) == 0 &&
+	    strstr(got, "\r\nTransfer-Encoding: chunked\r\n") &&
+	    !strcasestr(got, "content-length"), "%s", got);
+	ck_assert_str_eq(strstr(got, "\r\n\r\n") + 4,
+	    "1\r\na\r\n2\r\nbc\r\n0\r\n\r\n");
+	free(got);
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);	/* then in order */
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	resp_free(&r);
+
+	SEND(c, "GET /sse HTTP/1.1\r\nHost: t\r\n\r\n");
+	got = cli_until(c, "\r\n0\r\n\r\n", 2000);
+	ck_assert_msg(strstr(got, "\r\nContent-Type: text/event-stream\r\n") &&
+	    strstr(got, "\r\nCache-Control: no-store\r\n") &&
+	    strstr(got, "\r\nX-Stream: 1\r\n"), "%s", got);
+	want[0] = '\0';
+	chunk(want, sizeof(want), "id: 7\nevent: step\ndata: line1\n"
+	    "data: line2\ndata: \ndata: end\n\n");
+	chunk(want, sizeof(want), ": ping\n\n");
+	chunk(want, sizeof(want), "data: bad=EINVAL\n\n");
+	strcat(want, "0\r\n\r\n");
+	ck_assert_str_eq(strstr(got, "\r\n\r\n") + 4, want);
+	free(got);
+
+	SEND(c, "HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n");
+	got = cli_until(c, "\r\n\r\n", 2000);
+	ck_assert_msg(strstr(got, "Transfer-Encoding: chunked"), "%s", got);
+	free(got);
+	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);	/* no body bytes */
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	cli_close(c);
+
+	c = cli_open(ts.port);
+	SEND(c, "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	got = cli_until(c, "\r\n\r\nabc", 2000);
+	ck_assert(cli_eof(c, 2000));		/* the end of the body */
+	ck_assert_msg(strstr(got, "\r\nConnection: close\r\n") &&
+	    !strstr(got, "Transfer-Encoding") && !strstr(got, "keep-alive"),
+	    "%s", got);
+	free(got);
+	cli_close(c);
+
+	forever_errno = 0;
+	c = cli_open(ts.port);
+	SEND(c, "GET /sse-forever HTTP/1.1\r\nHost: t\r\n\r\n");
+	free(cli_until(c, ": tick\n\n", 2000));
+	cli_close(c);
+	deadline = t_now_ms() + 5000 * t_slow();
+	while (forever_errno == 0 && t_now_ms() < deadline)
+		usleep(5000);
+	ck_assert_int_eq(forever_errno, EPIPE);
 	tsrv_stop(&ts);
 }
 END_TEST
@@ -1138,6 +1313,7 @@ main(void)
 	tcase_add_test(tc, limit_codes);
 	tcase_add_test(tc, not_found_and_method);
 	tcase_add_test(tc, route_params_and_auth);
+	tcase_add_test(tc, streamed_responses);
 	tcase_add_test(tc, malformed_get_400);
 	tcase_add_test(tc, slowloris_408);
 	tcase_add_test(tc, slowloris_trickle);

@@ -18,6 +18,7 @@
 #include "later.h"
 #include "log.h"
 #include "http/http.h"
+#include "http/http_int.h"
 #include "subsys.h"
 
 #define HTTP_MAX_LISTENERS	8
@@ -59,6 +60,10 @@ struct http_exchange {
 	unsigned		 done:1;	/* answered, waiting for its turn */
 	unsigned		 head:1;	/* a HEAD request: no body bytes */
 	unsigned		 ka10:1;	/* HTTP/1.0 keep-alive: say so */
+	unsigned		 http10:1;	/* the request was HTTP/1.0 */
+	unsigned		 streaming:1;	/* head sent, body as it comes
+						   (http_stream.c) */
+	unsigned		 chunked:1;	/* ... in chunks (else closes) */
 	struct http_params	 params;	/* the route's, during the
 						   handler call */
 };
@@ -121,6 +126,7 @@ struct http_server {
 
 static void	conn_update(struct http_conn *);
 static void	conn_process(struct http_conn *);
+static void	deliver_held(struct http_conn *);
 
 /* ---- small helpers ---- */
 
@@ -398,7 +404,10 @@ build_head(struct http_conn *c, struct http_exchange *x, int status,
 	rc |= put(b, reason, strlen(reason));
 	rc |= put(b, "\r\n", 2);
 	rc |= put(b, srv->date, srv->date_len);
-	if (status != 204 && status != 304) {
+	if (len == HTTP_LEN_STREAM) {
+		if (x->chunked)
+			rc |= put(b, "Transfer-Encoding: chunked\r\n", 28);
+	} else if (status != 204 && status != 304) {
 		rc |= put(b, "Content-Length: ", 16);
 		rc |= put_num(b, len);
 		rc |= put(b, "\r\n", 2);
@@ -425,22 +434,41 @@ deliver(struct http_conn *c, struct http_exchange *x, const char *h,
     size_t hl, const char *b, size_t bl)
 {
 	struct http_server *srv = c->srv;
-	struct http_exchange *y;
 
 	if (x != TAILQ_FIRST(&c->queue)) {
 		if (buf_append(&x->out, h, hl) == -1 ||
 		    buf_append(&x->out, b, bl) == -1)
 			c->state = CONN_DEAD;
-		x->done = 1;
+		x->done = !x->streaming;
 		return;
 	}
 	conn_write(c, h, hl, b, bl);
+	if (x->streaming)
+		return;		/* the body follows as it comes */
 	queue_pop(c);
 	exchange_release(srv, x);
-	while ((y = TAILQ_FIRST(&c->queue)) != NULL && y->done) {
+	deliver_held(c);
+}
+
+/*
+ * The oldest exchange was answered: write the responses held behind it,
+ * up to the first one not answered; a streamed one's bytes so far go too
+ * (the rest will follow at once).
+ */
+static void
+deliver_held(struct http_conn *c)
+{
+	struct http_exchange *y;
+
+	while ((y = TAILQ_FIRST(&c->queue)) != NULL &&
+	    (y->done || y->streaming)) {
 		conn_write(c, buf_data(&y->out), buf_used(&y->out), NULL, 0);
+		if (!y->done) {
+			buf_reset(&y->out);
+			return;
+		}
 		queue_pop(c);
-		exchange_release(srv, y);
+		exchange_release(c->srv, y);
 	}
 }
 
@@ -501,6 +529,113 @@ http_respond(struct http_exchange *x, int status, const char *const *headers,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- streamed responses (the framing is http_stream.c's) ---- */
+
+int
+http_x_stream_head(struct http_exchange *x, int status,
+    const char *const *headers)
+{
+	struct http_conn *c = x->conn;
+	struct http_server *srv;
+
+	if (status < 200 || status > HTTP_STATUS_MAX || status == 204 ||
+	    status == 304 || headers_check(headers) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (c == NULL || c->state == CONN_DEAD) {
+		errno = EPIPE;
+		return -1;
+	}
+	srv = c->srv;
+	/* HTTP/1.0 has no chunks: the body ends when the connection does. */
+	x->chunked = !x->http10;
+	if (x->http10 && c->state < CONN_CLOSING)
+		c->state = CONN_CLOSING;
+	x->ka10 = 0;
+	x->streaming = 1;
+	if (build_head(c, x, status, headers, HTTP_LEN_STREAM) == -1)
+		c->state = CONN_DEAD;
+	srv->st.responses[status - HTTP_STATUS_MIN]++;
+	if (log_tracing(LOG_TRACE_HTTP))
+		trace_http(c, "out", buf_data(&srv->scratch),
+		    buf_used(&srv->scratch), NULL, 0);
+	deliver(c, x, buf_data(&srv->scratch), buf_used(&srv->scratch), NULL,
+	    0);
+	if (!c->busy)
+		conn_update(c);
+	return 0;
+}
+
+int
+http_x_stream_is_head(const struct http_exchange *x)
+{
+	return x->head;
+}
+
+int
+http_x_stream_chunked(const struct http_exchange *x)
+{
+	return x->chunked;
+}
+
+int
+http_x_stream_bytes(struct http_exchange *x, const char *p, size_t n)
+{
+	struct http_conn *c = x->conn;
+
+	if (c == NULL || c->state == CONN_DEAD || c->state == CONN_LINGER) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (x->head || n == 0)
+		return 0;
+	if (log_tracing(LOG_TRACE_HTTP))
+		trace_http(c, "out", "", 0, p, n);
+	if (x != TAILQ_FIRST(&c->queue)) {
+		if (buf_append(&x->out, p, n) == -1) {
+			errno = ENOBUFS;
+			return -1;
+		}
+		return 0;
+	}
+	if (buf_used(&c->out) + n > c->srv->out_max) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	conn_write(c, p, n, NULL, 0);
+	if (!c->busy)
+		conn_update(c);
+	return 0;
+}
+
+void
+http_x_stream_end(struct http_exchange *x, const char *p, size_t n)
+{
+	struct http_conn *c = x->conn;
+
+	if (c == NULL) {		/* the client went away */
+		exchange_free(x);
+		return;
+	}
+	if (n > 0 && !x->head && c->state != CONN_DEAD) {
+		if (x == TAILQ_FIRST(&c->queue))
+			conn_write(c, p, n, NULL, 0);
+		else if (buf_append(&x->out, p, n) == -1)
+			c->state = CONN_DEAD;
+	}
+	x->streaming = 0;
+	x->done = 1;
+	if (x == TAILQ_FIRST(&c->queue)) {
+		buf_reset(&x->out);
+		deliver_held(c);
+	}
+	if (!c->busy) {
+		conn_kick(c);
+		conn_update(c);
+	}
 }
 
 /* Answer x with a plain-text error: "<code> <reason>[: detail]\n". */
@@ -623,6 +758,7 @@ dispatch(struct http_conn *c, struct http_request *req)
 	}
 	c->served++;
 	x->head = req->method.len == 4 && memcmp(req->method.p, "HEAD", 4) == 0;
+	x->http10 = req->minor == 0;
 	if (req->minor == 1)
 		keep = !(req->flags & HTTP_REQ_CLOSE);
 	else
