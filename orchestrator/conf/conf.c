@@ -614,8 +614,10 @@ parse_env(struct ctx *c, const json_t *o, int lookup, struct strv *out)
 		if (asprintf(&pair, "%s=%s", key, x) == -1)
 			pair = NULL;
 		redact_wipe_free(x);
-		if (rc == -1)
+		if (rc == -1) {
+			redact_wipe_free(pair);
 			return -1;
+		}
 		if (strv_take(out, pair) == -1)
 			return oom(c);
 		path_pop(c, at);
