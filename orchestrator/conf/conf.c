@@ -1263,7 +1263,11 @@ config_load_file(const char *path, const char *exe_dir, char *err,
 	sodium_memzero(text, len);
 	free(text);
 	if (root == NULL) {
-		if (err != NULL && errlen > 0)
+		/* jansson sets no error when an allocation fails */
+		if (je.text[0] == '\0' ||
+		    json_error_code(&je) == json_error_out_of_memory)
+			oom(&c);
+		else if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "%s:%d:%d: %s", path, je.line,
 		    je.column, je.text);
 		return NULL;
