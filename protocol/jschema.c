@@ -451,7 +451,10 @@ rx_get(const char *pat, char *buf, size_t len, const char **why)
 	return &slot->re;
 }
 
-/* 1 if re matches anywhere in s[0..len), 0 if not. */
+/*
+ * Does re match anywhere in s[0..len)?  regexec()'s answer: 0, REG_NOMATCH,
+ * or an error (REG_ESPACE: out of memory), which is no verdict on s.
+ */
 static int
 rx_search(const regex_t *re, const char *s, size_t len)
 {
@@ -460,10 +463,10 @@ rx_search(const regex_t *re, const char *s, size_t len)
 
 	m[0].rm_so = 0;
 	m[0].rm_eo = (regoff_t)len;
-	return regexec(re, s, 1, m, REG_STARTEND) == 0;
+	return regexec(re, s, 1, m, REG_STARTEND);
 #else
 	(void)len;
-	return regexec(re, s, 0, NULL, 0) == 0;
+	return regexec(re, s, 0, NULL, 0);
 #endif
 }
 
@@ -927,6 +930,7 @@ v_string(struct jctx *c, const json_t *s, const json_t *v)
 	regex_t *re;
 	long long lim;
 	size_t n = utf8_count(json_string_value(v), json_string_length(v));
+	int rc;
 
 	if ((k = json_object_get(s, "minLength")) != NULL &&
 	    (long long)n < (lim = count_value(k))) {
@@ -947,8 +951,15 @@ v_string(struct jctx *c, const json_t *s, const json_t *v)
 		    spath(c), json_string_value(k), why);
 		return -1;
 	}
-	if (rx_search(re, json_string_value(v), json_string_length(v)))
+	if ((rc = rx_search(re, json_string_value(v),
+	    json_string_length(v))) == 0)
 		return 0;
+	if (rc != REG_NOMATCH) {
+		regerror(rc, re, buf, sizeof(buf));
+		jfail(c, "schema %s/pattern: '%s' cannot be matched: %s",
+		    spath(c), json_string_value(k), buf);
+		return -1;
+	}
 	vfail(c, "pattern", "must match pattern '%s'", json_string_value(k));
 	return -1;
 }

@@ -32,7 +32,9 @@ int	jschema_check(const json_t *schema, char *err, size_t errlen);
  *   "argument 'labels[2]': must be a string (type)"
  *   "missing required argument 'owner' (required)"
  *   "unexpected argument 'ownr' (additionalProperties)"
- * The path is relative to the root object (tool arguments).
+ * The path is relative to the root object (tool arguments).  A pattern
+ * that cannot be compiled or matched (out of memory) fails with a message
+ * naming the schema path instead, never as a verdict on the argument.
  */
 int	jschema_validate(const json_t *schema, const json_t *instance,
 	    char *err, size_t errlen);

@@ -570,8 +570,8 @@ errfmt(char *err, size_t errlen, const char *fmt, ...)
 		if (vasprintf(&big, fmt, ap) == -1)
 			big = NULL;
 		va_end(ap);
-		if (big != NULL)
-			text = big;
+		/* raw, cut before redaction, may end in a secret's head */
+		text = big != NULL ? big : "out of memory";
 	}
 	if (!redact_would_change(text, strlen(text)))
 		snprintf(err, errlen, "%s", text);

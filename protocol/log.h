@@ -103,9 +103,10 @@ _Noreturn void fatalx(const char *, ...) __attribute__((format(printf, 1, 2)));
  * What helpers below the top layer use instead, the one error formatter:
  * format a reason into the caller's error buffer err[errlen], with every
  * registered secret and token shape redacted (redact_str(), applied to
- * the whole text before it is cut to fit; always NUL-terminated).  err
- * NULL or errlen 0 writes nothing.  Always returns -1, so a helper can
- * `return errfmt(err, errlen, ...);`.
+ * the whole text before it is cut to fit; always NUL-terminated).  When
+ * memory for the whole text or its redaction runs out, err says "out of
+ * memory" instead.  err NULL or errlen 0 writes nothing.  Always returns
+ * -1, so a helper can `return errfmt(err, errlen, ...);`.
  */
 int	errfmt(char *err, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

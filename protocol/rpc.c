@@ -494,7 +494,8 @@ err_take_id(struct rpc_err *e, const struct scan *s, int allow_null)
  * jansson refused the text.  Syntax errors are parse errors answered with
  * id null; a valid JSON text refused by policy is an invalid request that
  * keeps its id, and is classified (response / notification) from its
- * top-level members.
+ * top-level members.  So is a valid text jansson could not parse for lack
+ * of memory, so that a response or a notification is not answered.
  */
 static int
 refused(const char *buf, size_t len, const json_error_t *je,
@@ -503,29 +504,39 @@ refused(const char *buf, size_t len, const json_error_t *je,
 	enum json_error_code jc = json_error_code(je);
 	struct scan s;
 	const char *what;
-	int valid;
+	int valid, policy, oom;
 
-	if (jc == json_error_out_of_memory)
-		return set_err(e, RPC_INTERNAL_ERROR,
-		    "internal error: out of memory parsing the message");
 	valid = scan_json(&s, buf, len) == 0;
 	scan_done(&s);
-	if (!valid || (jc != json_error_duplicate_key &&
-	    jc != json_error_numeric_overflow &&
-	    jc != json_error_stack_overflow &&
-	    jc != json_error_null_character))
+	policy = jc == json_error_duplicate_key ||
+	    jc == json_error_numeric_overflow ||
+	    jc == json_error_stack_overflow || jc == json_error_null_character;
+	/*
+	 * When an allocation fails jansson sets no error at all, or (inside
+	 * a string) reports a syntax error: valid text refused for no policy
+	 * reason was refused for lack of memory.
+	 */
+	oom = jc == json_error_out_of_memory || je->text[0] == '\0' ||
+	    (valid && !policy);
+	if (!valid && !oom)
 		return set_err(e, RPC_PARSE_ERROR,
 		    "parse error: %s at line %d column %d",
 		    je->text, je->line, je->column);
+	if (valid && s.top == '{') {
+		e->is_response = !s.has_method && (s.has_result ||
+		    s.has_error);
+		e->is_notification = s.has_method && s.ids == 0;
+		err_take_id(e, &s, e->is_response);
+	}
+	if (oom)
+		return set_err(e, RPC_INTERNAL_ERROR,
+		    "internal error: out of memory parsing the message");
 	if (s.top == '[')
 		return set_err(e, RPC_INVALID_REQUEST,
 		    "invalid request: batches are not supported");
 	if (s.top != '{')
 		return set_err(e, RPC_INVALID_REQUEST,
 		    "invalid request: message must be a JSON object");
-	e->is_response = !s.has_method && (s.has_result || s.has_error);
-	e->is_notification = s.has_method && s.ids == 0;
-	err_take_id(e, &s, e->is_response);
 	what = e->is_response ? "invalid response" : "invalid request";
 	if (jc == json_error_stack_overflow)
 		return set_err(e, RPC_INVALID_REQUEST,
@@ -1321,6 +1332,7 @@ rpc_parse_flags(const char *buf, size_t len, int flags, struct rpc_msg *m,
 	}
 	if (fast_parse(buf, len, flags, m) == 0)
 		return 0;
+	memset(&je, 0, sizeof(je));	/* jansson may fail without a code */
 	m->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
 	    &je);
 	if (m->root == NULL)

@@ -96,7 +96,8 @@ struct rpc_err {
  * Parse one message.  Returns 0 and fills *m, or -1 and fills *e (release
  * e->id_raw with rpc_err_clear()).  A notification that fails validation
  * (no id) must not be answered either: e->id_raw is NULL and callers check
- * rpc_err_answerable().
+ * rpc_err_answerable().  Out of memory is RPC_INTERNAL_ERROR, with the
+ * message classified (and its id recovered when it can be) all the same.
  */
 int	 rpc_parse(const char *buf, size_t len, struct rpc_msg *m, struct rpc_err *e);
 int	 rpc_parse_flags(const char *buf, size_t len, int flags,

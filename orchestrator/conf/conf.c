@@ -614,8 +614,10 @@ parse_env(struct ctx *c, const json_t *o, int lookup, struct strv *out)
 		if (asprintf(&pair, "%s=%s", key, x) == -1)
 			pair = NULL;
 		redact_wipe_free(x);
-		if (rc == -1)
+		if (rc == -1) {
+			redact_wipe_free(pair);
 			return -1;
+		}
 		if (strv_take(out, pair) == -1)
 			return oom(c);
 		path_pop(c, at);
@@ -1261,7 +1263,11 @@ config_load_file(const char *path, const char *exe_dir, char *err,
 	sodium_memzero(text, len);
 	free(text);
 	if (root == NULL) {
-		if (err != NULL && errlen > 0)
+		/* jansson sets no error when an allocation fails */
+		if (je.text[0] == '\0' ||
+		    json_error_code(&je) == json_error_out_of_memory)
+			oom(&c);
+		else if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "%s:%d:%d: %s", path, je.line,
 		    je.column, je.text);
 		return NULL;

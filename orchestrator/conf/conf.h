@@ -52,7 +52,8 @@
  * bounds or not integers, duplicate keys, files over CONFIG_MAX_FILE
  * bytes.  The first error is returned, as "FILE: $.json.path: reason",
  * e.g. "c.json: $.mcpServers.github.args[1]: must be a string", or
- * "FILE:LINE:COLUMN: reason" for malformed JSON.
+ * "FILE:LINE:COLUMN: reason" for malformed JSON, or "FILE: out of
+ * memory".
  *
  * Environment references, in command, args and env values:
  *   ${NAME}            the variable's value; an error if it is unset
