@@ -796,7 +796,10 @@ END_TEST
 START_TEST(test_backoff_resets_after_healthy_run)
 {
 	char file[] = "/tmp/afu9-sup-runs-XXXXXX";
-	const char *argv[] = { crashy(), "runs", file, "3", "600", NULL };
+	/* Runs 1-2 crash at once, run 3 lives 1.5 s (healthy), and so on;
+	   healthy_ms leaves a quick crash room for a slow exec (sanitizers,
+	   a loaded machine) without counting it as healthy. */
+	const char *argv[] = { crashy(), "runs", file, "3", "1500", NULL };
 	static const unsigned want[] = { 10, 20, 10, 20 };
 	static const enum sup_state wstate[] = { SUP_BACKOFF, SUP_FAILED,
 	    SUP_BACKOFF, SUP_FAILED };
@@ -810,10 +813,10 @@ START_TEST(test_backoff_resets_after_healthy_run)
 	spec_init(&sp, "reset", argv, SUP_ALWAYS);
 	sp.backoff_base_ms = 10;
 	sp.backoff_max_ms = 10000;
-	sp.healthy_ms = 150;
+	sp.healthy_ms = 600;
 	sp.crashloop = 2;
 	go(&r, &sp, NULL);
-	RUN_UNTIL(r.nwaits >= 4, TMO);
+	RUN_UNTIL(r.nwaits >= 4, 3 * TMO);
 	sup_stop(r.c, 0);
 	unlink(file);
 	ck_assert_int_ge(r.nwaits, 4);
@@ -1015,7 +1018,7 @@ START_TEST(test_cycles_leave_nothing)
 	sp.backoff_max_ms = 1;
 	sp.crashloop = 1000;
 	go(&r, &sp, NULL);
-	RUN_UNTIL(r.gone >= 101, 10000);
+	RUN_UNTIL(r.gone >= 101, 30000);	/* a deadline, not a timing */
 	ck_assert_int_ge(r.gone, 101);
 	sup_stop(r.c, 0);
 	RUN_UNTIL(sup_active(sup) == 0, TMO);
