@@ -1,6 +1,6 @@
 /*
  * afu9: the orchestrator binary.  Subcommand dispatch and --help; each
- * subcommand lives in its own module (serve.c, cli.c).
+ * subcommand lives in its own module (serve.c, cli/).
  */
 #include "config.h"
 

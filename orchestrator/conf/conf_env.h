@@ -2,8 +2,9 @@
  * conf_env: every environment variable the orchestrator reads, in one
  * place (doc/configuration.md lists them).  Nothing else in orchestrator/
  * calls getenv(); the protocol library keeps AFU9_LOG_* and
- * AFU9_MAX_MESSAGE_BYTES (shared with the servers), and conf.c reads the
- * variables a configuration file names (${VAR}, envPassthrough, secrets).
+ * AFU9_MAX_MESSAGE_BYTES (shared with the servers), and conf.c and
+ * conf_servers.c read the variables a configuration file names (${VAR},
+ * envPassthrough, secrets).
  *
  * The strings are borrowed from the environment: valid until it changes.
  * Read it again (config_env_read()) after a setenv().

@@ -16,26 +16,27 @@
  * failed by `gone` with the cause, or by a short timer (LOST_WAIT) with
  * "closed its output" if the process lingers; a process that closed its
  * stdout but lives on is then restarted.
+ *
+ * The calls themselves are in router_call.c, their audit rows in
+ * router_audit.c; router_int.h is what the files share.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/queue.h>
 
 #include "later.h"
 #include "log.h"
 #include "mcp_client.h"
-#include "mcp_server.h"
 #include "metrics.h"
 #include "mcp/router.h"
+#include "mcp/router_int.h"
 #include "subsys.h"
 #include "rpc.h"
 #include "proc/supervisor.h"
@@ -47,113 +48,11 @@ extern char **environ;
 #define LIST_MAX_PAGES		100
 #define LIST_MAX_TOOLS		1000
 #define QNAME_MAX		128
-#define METRIC_MAX_SERIES	1024
-#define CAUSE_MAX		(SUP_CAUSE_MAX + 300)
 
-enum outcome { OC_OK, OC_ERROR, OC_TIMEOUT, OC_UNAVAILABLE, OC_PROTOCOL,
-	OC_CANCELLED, OC_N };
 static const char *const outcome_names[OC_N] = { "ok", "error", "timeout",
 	"unavailable", "protocol_error", "cancelled" };
 
-struct series {
-	size_t			 server;
-	char			*tool;
-	uint64_t		 count[OC_N];
-	struct metrics_hist	 hist;
-};
-
-struct rsrv;
-
-struct router_call {
-	struct router		*r;
-	struct rsrv		*s;
-	LIST_ENTRY(router_call)	 link;		/* in s->calls */
-	char			*tool;		/* the child's tool name */
-	int64_t			 id;		/* request id; 0 when none */
-	unsigned		 gen;		/* process it went to */
-	double			 t0;
-	router_done_fn		 done;		/* one of done, done_raw */
-	router_done_raw_fn	 done_raw;
-	router_progress_fn	 progress;
-	void			*arg;
-	int			 cancelled;	/* by the caller */
-	int			 lost;		/* session closed, cause awaited */
-	/* audit: only when `audit` is set */
-	int			 audit;
-	enum audit_caller	 caller;
-	json_t			*args;		/* owned reference; NULL: parse
-						   args_text when needed */
-	char			*args_text;	/* owned; NULL: none */
-	size_t			 args_len;
-	json_t			*rpc_id;	/* owned; NULL: none */
-	char			*rpc_id_text;	/* owned; or the id as text */
-	double			 wall0;		/* ev_now() at the start */
-};
-
-struct rsrv {
-	struct router		*r;
-	size_t			 idx;
-	const struct config_server *cfg;
-	struct sup_child	*child;
-	struct mcp_client	*cl;		/* NULL: no session */
-	unsigned		 gen;		/* current process */
-	unsigned		 gone_gen;	/* last process that is gone */
-	int			 ready;
-	int			 settled;
-	int			 listing;	/* tools/list in flight */
-	int			 relist;	/* list_changed meanwhile */
-	unsigned		 pages;
-	json_t			*tools;		/* array: the child's entries */
-	json_t			*byname;	/* name -> entry of tools */
-	json_t			*acc;		/* array being listed */
-	LIST_HEAD(, router_call) calls;
-	size_t			 ncalls;
-	int64_t			 ping_id;	/* 0: none in flight */
-	double			 ping_t0;
-	double			 ping_rtt_ms;	/* < 0: none */
-	ev_timer		 ping;
-	ev_timer		 lost;
-	char			 cause[CAUSE_MAX];	/* last death, human */
-	char			 kill_reason[256];	/* our reason, or "" */
-};
-
-struct router {
-	struct ev_loop		*loop;
-	const struct afu9_config *cfg;
-	struct router_opts	 opts;
-	struct router_cb	 cb;
-	void			*arg;
-	struct sup		*sup;
-	struct rsrv		*srv;
-	size_t			 nsrv;
-	size_t			 ncalls;
-	int			 stopping;	/* no new calls */
-	int			 stopping_children;
-	unsigned		 kill_grace_ms;
-	void			(*done)(void *);
-	void			*done_arg;
-	int			 done_called;
-	int			 freeing;
-	ev_timer		 grace;
-	struct later		 step;		/* the next shutdown step */
-	struct later		 fire;		/* calls done, once */
-	struct series		*series;
-	size_t			 nseries, capseries;
-	struct store		*store;		/* borrowed; NULL: no audit */
-	int			 report_servers;
-};
-
 static void	srv_list_page(struct rsrv *, const char *cursor);
-static void	router_step(struct router *);
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 const char *
 router_state_name(enum router_sstate st)
@@ -166,47 +65,6 @@ router_state_name(enum router_sstate st)
 }
 
 /* ---- metrics ---- */
-
-/* The series for (server, tool), created on first use; NULL past the bound
-   or on ENOMEM (then the call is simply not counted by tool). */
-static struct series *
-series_get(struct router *r, size_t server, const char *tool)
-{
-	struct series *ns;
-	size_t i, ncap;
-
-	for (i = 0; i < r->nseries; i++)
-		if (r->series[i].server == server &&
-		    strcmp(r->series[i].tool, tool) == 0)
-			return &r->series[i];
-	if (r->nseries >= METRIC_MAX_SERIES)
-		return NULL;
-	if (r->nseries == r->capseries) {
-		ncap = r->capseries ? r->capseries * 2 : 16;
-		if ((ns = realloc(r->series, ncap * sizeof(*ns))) == NULL)
-			return NULL;
-		r->series = ns;
-		r->capseries = ncap;
-	}
-	ns = &r->series[r->nseries];
-	memset(ns, 0, sizeof(*ns));
-	if ((ns->tool = strdup(tool)) == NULL)
-		return NULL;
-	ns->server = server;
-	r->nseries++;
-	return ns;
-}
-
-static void
-count_call(struct router_call *c, enum outcome oc)
-{
-	struct series *se = series_get(c->r, c->s->idx, c->tool);
-
-	if (se == NULL)
-		return;
-	se->count[oc]++;
-	metrics_observe(&se->hist, now_s() - c->t0);
-}
 
 /* The labels of a series: server="S",tool="T", escaped, into lb. */
 static int
@@ -278,344 +136,11 @@ out:
 	return 0;
 }
 
-/* ---- calls ---- */
-
-/* Free what a call owns, and the call. */
-static void
-call_free(struct router_call *c)
-{
-	json_decref(c->args);
-	free(c->args_text);
-	json_decref(c->rpc_id);
-	free(c->rpc_id_text);
-	free(c->tool);
-	free(c);
-}
-
-static void
-call_unlink(struct router_call *c)
-{
-	struct rsrv *s = c->s;
-
-	INVARIANT(s->ncalls > 0 && c->r->ncalls > 0);
-	LIST_REMOVE(c, link);
-	s->ncalls--;
-	c->r->ncalls--;
-	call_free(c);
-}
-
-/* ---- audit ---- */
-
-/* The JSON-RPC code recorded for a failure of this kind. */
-static int
-audit_code(const struct router_err *e)
-{
-	if (e->code != 0)
-		return e->code;
-	switch (e->kind) {
-	case ROUTER_E_UNKNOWN:
-		return RPC_INVALID_PARAMS;
-	case ROUTER_E_TIMEOUT:
-		return RPC_REQUEST_TIMEOUT;
-	case ROUTER_E_INTERNAL:
-		return RPC_INTERNAL_ERROR;
-	default:
-		return RPC_CONNECTION_CLOSED;
-	}
-}
-
-/*
- * Complete row a with the outcome and queue it: result (borrowed) when
- * the child answered, else e, else the caller cancelled.  The store
- * counts and logs its own drops; a row it refuses as invalid is logged
- * here, since only the router knows which call it was.
- */
-static void
-audit_submit(struct router *r, struct audit_row *a, const char *res,
-    size_t rlen, int is_error, const struct router_err *e)
-{
-	char *sum = NULL;
-
-	if (e != NULL) {
-		a->failed = 1;
-		a->error_code = audit_code(e);
-		a->error_message = e->message;
-	} else if (res != NULL) {
-		/* Only here: calls that are not audited never pay for it. */
-		sum = store_result_summary_text(res, rlen);
-		a->result_summary = sum;
-		a->is_error = is_error;
-	} else {
-		a->failed = 1;
-		a->error_code = MCP_ERR_CANCELLED;
-		a->error_message = "cancelled by the caller";
-	}
-	if (store_audit_call(r->store, a) == -1 && errno == EINVAL)
-		log_emit(LOG_LVL_WARN, a->server, NULL, "audit: the row for "
-		    "tool %.128s was refused as invalid", a->tool);
-	free(sum);
-}
-
-/* Should calls be audited now (a store that is not disabled)? */
-static int
-audit_on(const struct router *r)
-{
-	return r->store != NULL && store_state(r->store) != STORE_DISABLED;
-}
-
-static json_t	*args_json(const json_t *, const char *, size_t);
-
-/*
- * The call's arguments for its audit row (borrowed): parsed from the
- * text only now, so a call's start does not pay for its audit row.
- */
-static const json_t *
-call_args(struct router_call *c)
-{
-	if (c->args == NULL && c->args_text != NULL)
-		c->args = args_json(NULL, c->args_text, c->args_len);
-	return c->args;
-}
-
-/* Audit call c, which ended at time end (now_s()). */
-static void
-call_audit(struct router_call *c, double end, const char *res, size_t rlen,
-    int is_error, const struct router_err *e)
-{
-	struct audit_row a;
-
-	if (!c->audit || !audit_on(c->r))
-		return;
-	memset(&a, 0, sizeof(a));
-	a.server = c->s->cfg->name;
-	a.tool = c->tool;
-	a.rpc_id = c->rpc_id;
-	a.rpc_id_text = c->rpc_id_text;
-	a.caller = c->caller;
-	/* The tree when the caller gave one, else the text as it came
-	   (the store parses that only when it must). */
-	a.arguments = c->args;
-	a.arguments_text = c->args_text;
-	a.arguments_len = c->args_len;
-	a.started_at = c->wall0;
-	a.duration_ms = (end - c->t0) * 1000.;
-	audit_submit(c->r, &a, res, rlen, is_error, e);
-}
-
-/* The caller's id for an audit row: a new reference, or NULL. */
-static json_t *
-origin_id(const struct router_origin *o)
-{
-	return o->rpc_id != NULL ? json_deep_copy(o->rpc_id) : NULL;
-}
-
-/* Arguments for an audit row: tree (borrowed) or text; new reference. */
-static json_t *
-args_json(const json_t *tree, const char *text, size_t len)
-{
-	if (tree != NULL)
-		return json_incref((json_t *)tree);
-	if (text != NULL)
-		return json_loadb(text, len, 0, NULL);
-	return json_object();
-}
-
-/* A call to server s refused before it was sent (server not ready). */
-static void
-audit_refused(struct router *r, const struct rsrv *s, const char *tool,
-    const json_t *args, const struct router_origin *o, enum router_ekind kind,
-    const char *msg)
-{
-	struct router_err e;
-	struct audit_row a;
-	json_t *id;
-
-	if (o == NULL || !audit_on(r))
-		return;
-	e.kind = kind;
-	e.code = 0;
-	snprintf(e.message, sizeof(e.message), "%s", msg);
-	id = origin_id(o);
-	memset(&a, 0, sizeof(a));
-	a.server = s->cfg->name;
-	a.tool = tool;
-	a.rpc_id = id;
-	a.rpc_id_text = o->rpc_id_text;
-	a.caller = o->caller;
-	a.arguments = args;
-	a.started_at = ev_now(r->loop);
-	audit_submit(r, &a, NULL, 0, 0, &e);
-	json_decref(id);
-}
-
-/*
- * Run the caller's done with the result text (or e).  A tree caller gets
- * the text parsed.
- */
-static void
-call_done(struct router_call *c, const char *res, size_t rlen, int is_error,
-    const struct router_err *e)
-{
-	static const struct router_err oom = { ROUTER_E_INTERNAL, 0,
-	    "out of memory" };
-	json_t *tree = NULL;
-
-	if (c->done_raw != NULL) {
-		c->done_raw(c, res, rlen, is_error, e, c->arg);
-		return;
-	}
-	if (c->done == NULL)
-		return;
-	if (res != NULL && (tree = json_loadb(res, rlen, JSON_DECODE_ANY,
-	    NULL)) == NULL)
-		e = &oom;
-	c->done(c, tree, tree ? NULL : e, c->arg);
-	json_decref(tree);
-}
-
-/*
- * Finish a call: count it, run done (unless cancelled), audit it, free
- * it.  res (rlen bytes, borrowed) is the child's result text when it
- * answered.  done goes first so the caller's reply is written before the
- * audit row is built: the row costs the caller no latency.  The call stays
- * linked (and r->ncalls counted) until the row is queued.
- */
-static void
-call_finish(struct router_call *c, enum outcome oc, const char *res,
-    size_t rlen, int is_error, const struct router_err *e)
-{
-	struct router *r = c->r;
-	int cancelled = c->cancelled;
-	double end = c->audit ? now_s() : 0.;
-
-	count_call(c, oc);
-	if (!cancelled)
-		call_done(c, res, rlen, is_error, e);
-	call_audit(c, end, cancelled ? NULL : res, rlen, is_error,
-	    cancelled ? NULL : e);
-	call_unlink(c);
-	if (r->stopping && r->ncalls == 0)
-		router_step(r);
-}
-
-static void
-call_fail(struct router_call *c, enum router_ekind kind, enum outcome oc,
-    int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void
-call_fail(struct router_call *c, enum router_ekind kind, enum outcome oc,
-    int code, const char *fmt, ...)
-{
-	struct router_err e;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(e.message, sizeof(e.message), fmt, ap);
-	va_end(ap);
-	e.kind = kind;
-	e.code = code;
-	call_finish(c, oc, NULL, 0, 0, &e);
-}
-
-/* Fail every lost call of s with the cause of the death. */
-static void
-fail_lost(struct rsrv *s)
-{
-	struct router_call *c, *next;
-
-	for (c = LIST_FIRST(&s->calls); c != NULL; c = next) {
-		next = LIST_NEXT(c, link);
-		if (c->lost)
-			call_fail(c, ROUTER_E_UNAVAILABLE, OC_UNAVAILABLE, 0,
-			    "server %s %s", s->cfg->name, s->cause);
-	}
-}
-
-/*
- * Does the result text say "isError": true?  A look at its top-level
- * members; a parse only when that cannot tell (an escaped member name).
- */
-static int
-result_is_error(const char *res, size_t len)
-{
-	const char *v;
-	size_t vlen;
-	json_t *t;
-	int rc;
-
-	switch (rpc_raw_member(res, len, "isError", &v, &vlen)) {
-	case 1:
-		return vlen == 4 && memcmp(v, "true", 4) == 0;
-	case 0:
-		return 0;
-	default:
-		t = json_loadb(res, len, JSON_DECODE_ANY, NULL);
-		rc = json_is_true(json_object_get(t, "isError"));
-		json_decref(t);
-		return rc;
-	}
-}
-
-static void
-call_reply(struct mcp_client *cl, int64_t id, const char *result,
-    size_t len, const struct mcp_error *err, void *arg)
-{
-	struct router_call *c = arg;
-	struct rsrv *s = c->s;
-	int ie;
-
-	c->id = 0;
-	if (c->cancelled) {
-		call_finish(c, OC_CANCELLED, NULL, 0, 0, NULL);
-		return;
-	}
-	if (err == NULL) {
-		ie = result_is_error(result, len);
-		call_finish(c, ie ? OC_ERROR : OC_OK, result, len, ie, NULL);
-		return;
-	}
-	switch (err->code) {
-	case RPC_CONNECTION_CLOSED:
-		if (s->gone_gen >= c->gen) {
-			call_fail(c, ROUTER_E_UNAVAILABLE, OC_UNAVAILABLE, 0,
-			    "server %s %s", s->cfg->name, s->cause);
-			return;
-		}
-		if (s->r->stopping_children) {
-			call_fail(c, ROUTER_E_SHUTDOWN, OC_UNAVAILABLE, 0,
-			    "server %s stopped: shutting down", s->cfg->name);
-			return;
-		}
-		c->lost = 1;
-		if (!ev_is_active(&s->lost))
-			ev_timer_start(s->r->loop, &s->lost);
-		return;
-	case RPC_REQUEST_TIMEOUT:
-		call_fail(c, ROUTER_E_TIMEOUT, OC_TIMEOUT, err->code,
-		    "server %s: tool %s did not answer within %u ms (cancelled)",
-		    s->cfg->name, c->tool, s->cfg->call_timeout_ms);
-		return;
-	default:
-		call_fail(c, ROUTER_E_PROTOCOL, OC_PROTOCOL, err->code,
-		    "server %s: %s", s->cfg->name,
-		    err->message ? err->message : "error");
-		return;
-	}
-}
-
-static void
-call_progress(struct mcp_client *cl, int64_t id, const json_t *params,
-    void *arg)
-{
-	struct router_call *c = arg;
-
-	if (!c->cancelled && c->progress)
-		c->progress(c, params, c->arg);
-}
+/* ---- registry ---- */
 
 /* The server part of "server.tool", or NULL; *tool set past the dot. */
-static struct rsrv *
-split_qname(struct router *r, const char *qname, const char **tool)
+struct rsrv *
+router_lookup(struct router *r, const char *qname, const char **tool)
 {
 	const char *dot = strchr(qname, '.');
 	size_t i, n;
@@ -631,227 +156,6 @@ split_qname(struct router *r, const char *qname, const char **tool)
 		}
 	return NULL;
 }
-
-static const json_t *
-srv_find_tool(const struct rsrv *s, const char *tool)
-{
-	return json_object_get(s->byname, tool);
-}
-
-/* Fill *err; returns NULL for the caller to return. */
-static struct router_call *
-call_refuse(struct router_err *err, enum router_ekind kind,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static struct router_call *
-call_refuse(struct router_err *err, enum router_ekind kind,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	err->kind = kind;
-	err->code = 0;
-	return NULL;
-}
-
-/* Why s takes no call now. */
-static const char *
-srv_down_reason(const struct rsrv *s, char *buf, size_t len)
-{
-	struct sup_info si;
-
-	if (s->cfg->disabled)
-		return "is disabled";
-	sup_info(s->child, &si);
-	if (si.last_cause[0] != '\0' && si.state != SUP_RUNNING)
-		snprintf(buf, len, "is %s (last exit: %s)",
-		    si.crashloop ? "failed" : sup_state_name(si.state),
-		    si.last_cause);
-	else
-		snprintf(buf, len, "is %s", s->ready ? "ready" :
-		    si.state == SUP_RUNNING ? "initializing" :
-		    sup_state_name(si.state));
-	return buf;
-}
-
-/*
- * {"name":"<tool>","arguments":<args>}: new, in *len bytes, or NULL.
- * Tool names are [A-Za-z0-9_./-] (qname_ok): nothing to escape.
- */
-static char *
-call_params(const char *tool, const char *args, size_t alen, size_t *len)
-{
-	static const char a[] = "{\"name\":\"", b[] = "\",\"arguments\":";
-	size_t tl = strlen(tool), n;
-	char *p;
-
-	if (args == NULL) {
-		args = "{}";
-		alen = 2;
-	}
-	n = sizeof(a) - 1 + tl + sizeof(b) - 1 + alen + 1;
-	if ((p = malloc(n + 1)) == NULL)
-		return NULL;
-	memcpy(p, a, sizeof(a) - 1);
-	memcpy(p + sizeof(a) - 1, tool, tl);
-	memcpy(p + sizeof(a) - 1 + tl, b, sizeof(b) - 1);
-	memcpy(p + n - 1 - alen, args, alen);
-	p[n - 1] = '}';
-	p[n] = '\0';
-	*len = n;
-	return p;
-}
-
-/*
- * The one way a call starts: args as text (borrowed; NULL: {}), and
- * tree, the same arguments parsed when the caller has them (borrowed; for
- * an audit row).  Exactly one of done and done_raw.  See router_call().
- */
-static struct router_call *
-call_start(struct router *r, const char *qname, const char *args,
-    size_t alen, const json_t *tree, const struct router_origin *origin,
-    router_done_fn done, router_done_raw_fn done_raw,
-    router_progress_fn progress, void *arg, struct router_err *err)
-{
-	struct router_err local;
-	struct router_call *c;
-	const char *tool;
-	struct rsrv *s;
-	json_t *aj;
-	size_t plen;
-	char why[CAUSE_MAX + 64], *params;
-
-	if (err == NULL)
-		err = &local;
-	if (r->stopping)
-		return call_refuse(err, ROUTER_E_SHUTDOWN,
-		    "afu9 is shutting down");
-	if ((s = split_qname(r, qname, &tool)) == NULL)
-		return call_refuse(err, ROUTER_E_UNKNOWN, "Unknown tool: "
-		    "%.200s (tools are named server.tool)", qname);
-	if (!s->ready || s->cl == NULL) {
-		(void)call_refuse(err, ROUTER_E_UNAVAILABLE,
-		    "server %s %s", s->cfg->name,
-		    srv_down_reason(s, why, sizeof(why)));
-		if (origin != NULL && audit_on(r)) {
-			aj = args_json(tree, args, alen);
-			audit_refused(r, s, tool, aj, origin,
-			    ROUTER_E_UNAVAILABLE, err->message);
-			json_decref(aj);
-		}
-		return NULL;
-	}
-	if (srv_find_tool(s, tool) == NULL)
-		return call_refuse(err, ROUTER_E_UNKNOWN, "Unknown tool: "
-		    "%.200s", qname);
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->tool = strdup(tool)) == NULL ||
-	    (params = call_params(tool, args, alen, &plen)) == NULL) {
-		if (c)
-			free(c->tool);
-		free(c);
-		return call_refuse(err, ROUTER_E_INTERNAL, "out of memory");
-	}
-	if (origin != NULL && audit_on(r)) {
-		c->audit = 1;
-		c->caller = origin->caller;
-		if (tree == NULL && args != NULL &&
-		    (c->args_text = malloc(alen + 1)) != NULL) {
-			memcpy(c->args_text, args, alen);
-			c->args_text[alen] = '\0';
-			c->args_len = alen;
-		} else
-			c->args = args_json(tree, args, alen);
-		c->rpc_id = origin_id(origin);
-		if (c->rpc_id == NULL && origin->rpc_id_text != NULL)
-			c->rpc_id_text = strdup(origin->rpc_id_text);
-		c->wall0 = ev_now(r->loop);
-	}
-	c->r = r;
-	c->s = s;
-	c->gen = s->gen;
-	c->t0 = now_s();
-	c->done = done;
-	c->done_raw = done_raw;
-	c->progress = progress;
-	c->arg = arg;
-	c->id = mcp_client_request_raw(s->cl, "tools/call", params, plen,
-	    s->cfg->call_timeout_ms / 1000., call_reply,
-	    progress ? call_progress : NULL, c);
-	free(params);
-	if (c->id < 0) {
-		(void)call_refuse(err, ROUTER_E_INTERNAL, "server %s: "
-		    "cannot send the request (output full or closed)",
-		    s->cfg->name);
-		if (c->audit)
-			audit_refused(r, s, tool, call_args(c), origin,
-			    ROUTER_E_INTERNAL, err->message);
-		call_free(c);
-		return NULL;
-	}
-	LIST_INSERT_HEAD(&s->calls, c, link);
-	s->ncalls++;
-	r->ncalls++;
-	return c;
-}
-
-struct router_call *
-router_call(struct router *r, const char *qname, json_t *args,
-    const struct router_origin *origin, router_done_fn done,
-    router_progress_fn progress, void *arg, struct router_err *err)
-{
-	struct router_err local;
-	struct router_call *c;
-	char *text = NULL;
-
-	if (err == NULL)
-		err = &local;
-	if (args != NULL && (text = json_dumps(args, JSON_COMPACT |
-	    JSON_ENCODE_ANY)) == NULL) {
-		json_decref(args);
-		return call_refuse(err, ROUTER_E_INTERNAL, "out of memory");
-	}
-	c = call_start(r, qname, text, text ? strlen(text) : 0, args, origin,
-	    done, NULL, progress, arg, err);
-	free(text);
-	json_decref(args);
-	return c;
-}
-
-struct router_call *
-router_call_raw(struct router *r, const char *qname, const char *args,
-    size_t args_len, const struct router_origin *origin,
-    router_done_raw_fn done, router_progress_fn progress, void *arg,
-    struct router_err *err)
-{
-	return call_start(r, qname, args, args_len, NULL, origin, NULL, done,
-	    progress, arg, err);
-}
-
-void
-router_call_cancel(struct router_call *c, const char *reason)
-{
-	if (c->cancelled)
-		return;
-	c->cancelled = 1;
-	/*
-	 * The reply callback (MCP_ERR_CANCELLED) frees it from the loop; a
-	 * lost call is freed by `gone` or the lost timer.
-	 */
-	if (c->id > 0 && c->s->cl)
-		(void)mcp_client_cancel(c->s->cl, c->id, reason);
-}
-
-size_t
-router_calls_in_flight(const struct router *r)
-{
-	return r->ncalls;
-}
-
-/* ---- registry ---- */
 
 static int
 qname_ok(const char *server, const char *tool)
@@ -898,7 +202,7 @@ const json_t *
 router_tool(const struct router *r, const char *qname)
 {
 	const char *tool;
-	struct rsrv *s = split_qname((struct router *)r, qname, &tool);
+	struct rsrv *s = router_lookup((struct router *)r, qname, &tool);
 
 	return s && s->ready ? srv_find_tool(s, tool) : NULL;
 }
@@ -1188,7 +492,7 @@ lost_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (s->gone_gen >= s->gen)
 		return;
 	snprintf(s->cause, sizeof(s->cause), "closed its output (stdout)");
-	fail_lost(s);
+	call_fail_lost(s);
 	sup_info(s->child, &si);
 	if (si.state == SUP_RUNNING && s->cl == NULL)
 		srv_kill(s, "the process closed its stdout");
@@ -1283,7 +587,7 @@ sup_gone(struct sup_child *ch, const char *cause, void *arg)
 		    s->cause);
 	if (s->cl)
 		mcp_client_close(s->cl, cause);	/* fails pending calls now */
-	fail_lost(s);
+	call_fail_lost(s);
 	srv_reset(s);
 	notify_state(s);
 	if (r->stopping_children)
@@ -1428,7 +732,7 @@ stop_children(struct router *r)
 }
 
 /* The next shutdown step, when its condition holds. */
-static void
+void
 router_step(struct router *r)
 {
 	if (!r->stopping || r->freeing)
