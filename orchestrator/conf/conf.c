@@ -37,65 +37,7 @@ static const char *const builtin[][2] = {
 	{ "observability", "afu9-observability" },
 };
 
-/* --- strings and vectors ------------------------------------------------ */
-
-void
-strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		redact_wipe_free(v[i]);
-	free(v);
-}
-
-/* Append s, which the vector takes even on failure.  0, or -1 (ENOMEM). */
-int
-strv_take(struct strv *sv, char *s)
-{
-	char **nv;
-	size_t ncap;
-
-	if (s == NULL)
-		return -1;
-	if (sv->n + 1 >= sv->cap) {
-		ncap = sv->cap ? sv->cap * 2 : 8;
-		if ((nv = reallocarray(sv->v, ncap, sizeof(*nv))) == NULL) {
-			redact_wipe_free(s);
-			return -1;
-		}
-		sv->v = nv;
-		sv->cap = ncap;
-	}
-	sv->v[sv->n++] = s;
-	sv->v[sv->n] = NULL;
-	return 0;
-}
-
-/* Hand the vector over: never NULL unless ENOMEM; sv is emptied. */
-char **
-strv_steal(struct strv *sv)
-{
-	char **v = sv->v;
-
-	if (v == NULL)
-		v = calloc(1, sizeof(*v));
-	memset(sv, 0, sizeof(*sv));
-	return v;
-}
-
-int
-strv_has(char *const *v, const char *s)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		if (strcmp(v[i], s) == 0)
-			return 1;
-	return 0;
-}
+/* --- names ---------------------------------------------------------------- */
 
 /* [A-Za-z_][A-Za-z0-9_]*, at most CONFIG_VAR_MAX bytes; len of the name. */
 size_t

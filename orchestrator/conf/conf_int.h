@@ -8,7 +8,7 @@
  *                   ${VAR} references, envPassthrough and its defaults,
  *                   per-server limits, and a child's environment
  * A function one file gives the other has the prefix of what it works
- * on (strv_, var_, name_, ctx_, path_, want_, config_) and its contract
+ * on (var_, name_, ctx_, path_, want_, config_) and its contract
  * here.  Every getter and check reports at the current path and returns
  * 0, or -1 with the error set.
  */
@@ -19,15 +19,10 @@
 #include <jansson.h>
 
 #include "conf/conf.h"
+#include "strv.h"
 
 #define PATH_TEXT_MAX	512	/* bytes of a JSON path in a message */
 
-/* A growable NULL-terminated string vector; strings owned. */
-struct strv {
-	char	**v;
-	size_t	  n;
-	size_t	  cap;
-};
 
 /* Where a load is, and what it has to register when it succeeds. */
 struct ctx {
@@ -49,14 +44,6 @@ struct ctx {
 
 /* ---- conf.c: strings, vectors, names ---- */
 
-/* Wipe and free every string of v, then v; NULL is a no-op. */
-void	 strv_free(char **v);
-/* Append s, which the vector takes even on failure.  0, or -1 (ENOMEM). */
-int	 strv_take(struct strv *sv, char *s);
-/* Hand the vector over: never NULL unless ENOMEM; sv is emptied. */
-char	**strv_steal(struct strv *sv);
-/* Is s one of the strings of v (NULL-terminated; NULL: none)? */
-int	 strv_has(char *const *v, const char *s);
 /* Length of the [A-Za-z_][A-Za-z0-9_]* name at the start of s. */
 size_t	 var_span(const char *s);
 /* Is s such a name, whole, of at most CONFIG_VAR_MAX bytes? */

@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "strv.h"
 #include "utf8.h"
 #include "proc/supervisor.h"
 
@@ -120,28 +121,6 @@ static const char *const state_names[] = {
 };
 
 /* --- strings ------------------------------------------------------------ */
-
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-static size_t
-strv_len(const char *const *v)
-{
-	size_t n = 0;
-
-	while (v != NULL && v[n] != NULL)
-		n++;
-	return n;
-}
 
 /*
  * Deep copy of a NULL-terminated vector of at most max entries of at most
