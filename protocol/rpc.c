@@ -1011,10 +1011,10 @@ raw_skip(const unsigned char *p, size_t i, size_t n)
 static size_t
 raw_ws(const unsigned char *p, size_t i, size_t n)
 {
-	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
-	    p[i] == '\r'))
-		i++;
-	return i;
+	struct jscan_cur c = { p + i, p + n };
+
+	jscan_ws(&c);
+	return (size_t)(c.p - p);
 }
 
 int
