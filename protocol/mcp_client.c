@@ -32,7 +32,7 @@
 #include "later.h"
 #include "log.h"
 #include "mcp_client.h"
-#include "mcp_server.h"		/* MCP_LATEST_VERSION */
+#include "mcp_session.h"		/* MCP_LATEST_VERSION */
 #include "rpc.h"
 
 #ifndef AFU9_VERSION

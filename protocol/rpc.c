@@ -1,3 +1,8 @@
+/*
+ * rpc: JSON-RPC 2.0 envelopes (see rpc.h).  What jansson cannot tell
+ * about a text (the exact id bytes, valid JSON refused by policy, a value
+ * it would take without building it) is asked of json_scan.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -9,384 +14,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "json_scan.h"
 #include "rpc.h"
 #include "utf8.h"
-
-/*
- * A strict JSON syntax scanner.  It exists for two reasons jansson cannot
- * serve: it returns the exact bytes of the top-level "id" value (so replies
- * echo "\u0041" as sent), and it tells whether a text jansson refused for a
- * policy reason (duplicate key, integer beyond int64, nesting, \u0000) is
- * still valid JSON, in which case the id can be recovered for the reply.
- * It is iterative: nesting depth costs one bit per level, never stack.
- */
-enum scan_state { SC_VALUE, SC_KEY, SC_AFTER };
-
-/* A read position in a text: never past end. */
-struct cur {
-	const unsigned char	*p, *end;
-};
-
-struct scan {
-	struct cur		 c;
-	uint64_t		 small[64];	/* 1 bit per level: object? */
-	uint64_t		*kinds;
-	size_t			 cap;		/* levels `kinds` holds */
-	size_t			 depth;
-	int			 top;		/* first byte of the text */
-	/* top-level object members */
-	const unsigned char	*id;
-	size_t			 id_len;
-	int			 ids, in_id;
-	int			 has_method, has_result, has_error;
-};
-
-static void
-scan_ws(struct cur *s)
-{
-	const unsigned char *p = s->p;
-
-	while (p < s->end && (*p == ' ' || *p == '\t' || *p == '\n' ||
-	    *p == '\r'))
-		p++;
-	s->p = p;
-}
-
-static int
-hex4(const unsigned char *p, unsigned *out)
-{
-	unsigned v = 0, d;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		if (p[i] >= '0' && p[i] <= '9')
-			d = p[i] - '0';
-		else if (p[i] >= 'a' && p[i] <= 'f')
-			d = p[i] - 'a' + 10;
-		else if (p[i] >= 'A' && p[i] <= 'F')
-			d = p[i] - 'A' + 10;
-		else
-			return -1;
-		v = v << 4 | d;
-	}
-	*out = v;
-	return 0;
-}
-
-/* One escape after '\'; s->p on the byte after the backslash. */
-static int
-scan_escape(struct cur *s)
-{
-	unsigned u, lo;
-
-	if (s->p >= s->end)
-		return -1;
-	if (strchr("\"\\/bfnrt", *s->p) != NULL && *s->p != '\0') {
-		s->p++;
-		return 0;
-	}
-	if (*s->p != 'u' || s->end - s->p < 5 || hex4(s->p + 1, &u) == -1)
-		return -1;
-	s->p += 5;
-	if (u >= 0xdc00 && u <= 0xdfff)
-		return -1;		/* lone low surrogate */
-	if (u < 0xd800 || u > 0xdbff)
-		return 0;
-	if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
-	    hex4(s->p + 2, &lo) == -1 || lo < 0xdc00 || lo > 0xdfff)
-		return -1;
-	s->p += 6;
-	return 0;
-}
-
-/* A string; s->p on the opening quote, left after the closing one. */
-static int
-scan_string(struct cur *s)
-{
-	size_t n;
-
-	s->p++;
-	while (s->p < s->end) {
-		if (*s->p == '"') {
-			s->p++;
-			return 0;
-		}
-		if (*s->p == '\\') {
-			s->p++;
-			if (scan_escape(s) == -1)
-				return -1;
-		} else if (*s->p < 0x20)
-			return -1;
-		else if (*s->p < 0x80)
-			s->p++;
-		else if ((n = u8_charlen(s->p, (size_t)(s->end - s->p))) == 0)
-			return -1;
-		else
-			s->p += n;
-	}
-	return -1;
-}
-
-static int
-scan_digits(struct cur *s)
-{
-	const unsigned char *b = s->p;
-
-	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-		s->p++;
-	return s->p > b ? 0 : -1;
-}
-
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int
-scan_number(struct cur *s)
-{
-	if (*s->p == '-')
-		s->p++;
-	if (s->p < s->end && *s->p == '0')
-		s->p++;
-	else if (s->p >= s->end || *s->p < '1' || *s->p > '9' ||
-	    scan_digits(s) == -1)
-		return -1;
-	if (s->p < s->end && *s->p == '.') {
-		s->p++;
-		if (scan_digits(s) == -1)
-			return -1;
-	}
-	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-		s->p++;
-		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-			s->p++;
-		if (scan_digits(s) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-scan_literal(struct cur *s, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
-		return -1;
-	s->p += n;
-	return 0;
-}
-
-static int
-scan_scalar(struct cur *s)
-{
-	switch (*s->p) {
-	case '"':
-		return scan_string(s);
-	case 't':
-		return scan_literal(s, "true");
-	case 'f':
-		return scan_literal(s, "false");
-	case 'n':
-		return scan_literal(s, "null");
-	default:
-		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
-			return scan_number(s);
-		return -1;
-	}
-}
-
-static int
-scan_push(struct scan *s, int is_obj)
-{
-	uint64_t *nk;
-	size_t ncap;
-
-	if (s->depth == s->cap) {
-		ncap = s->cap * 2;
-		if ((nk = calloc(ncap / 64, sizeof(*nk))) == NULL)
-			return -1;
-		memcpy(nk, s->kinds, s->cap / 8);
-		if (s->kinds != s->small)
-			free(s->kinds);
-		s->kinds = nk;
-		s->cap = ncap;
-	}
-	if (is_obj)
-		s->kinds[s->depth / 64] |= (uint64_t)1 << (s->depth % 64);
-	else
-		s->kinds[s->depth / 64] &= ~((uint64_t)1 << (s->depth % 64));
-	s->depth++;
-	return 0;
-}
-
-static int
-scan_top_is_obj(const struct scan *s)
-{
-	size_t d = s->depth - 1;
-
-	return (s->kinds[d / 64] >> (d % 64)) & 1;
-}
-
-/*
- * Decode a member name (quotes included in k..k+n) just far enough to
- * compare it with a short ASCII name; escapes count ("\u0069d" is "id").
- */
-static int
-key_is(const unsigned char *k, size_t n, const char *name)
-{
-	const unsigned char *p = k + 1, *e = k + n - 1;
-	size_t i = 0, len = strlen(name);
-	unsigned u;
-	int c;
-
-	while (p < e) {
-		if (*p != '\\')
-			c = *p++;
-		else if (p[1] == 'u') {
-			if (hex4(p + 2, &u) == -1)
-				return 0;
-			c = u < 0x80 ? (int)u : -1;
-			p += 6;
-		} else {
-			c = p[1] == 'b' ? '\b' : p[1] == 'f' ? '\f' :
-			    p[1] == 'n' ? '\n' : p[1] == 'r' ? '\r' :
-			    p[1] == 't' ? '\t' : p[1];
-			p += 2;
-		}
-		if (i >= len || c != name[i])
-			return 0;
-		i++;
-	}
-	return i == len;
-}
-
-static void
-scan_member(struct scan *s, const unsigned char *k, size_t n)
-{
-	if (s->depth != 1)
-		return;
-	if (key_is(k, n, "id")) {
-		s->ids++;
-		s->in_id = 1;
-	} else if (key_is(k, n, "method"))
-		s->has_method = 1;
-	else if (key_is(k, n, "result"))
-		s->has_result = 1;
-	else if (key_is(k, n, "error"))
-		s->has_error = 1;
-}
-
-/* Value start: a container opens, or a scalar is scanned. */
-static int
-scan_value(struct scan *s, enum scan_state *st)
-{
-	int obj;
-
-	scan_ws(&s->c);
-	if (s->c.p >= s->c.end)
-		return -1;
-	if (s->in_id && s->depth == 1)
-		s->id = s->c.p;
-	if (*s->c.p != '{' && *s->c.p != '[') {
-		*st = SC_AFTER;
-		return scan_scalar(&s->c);
-	}
-	obj = *s->c.p == '{';
-	s->c.p++;
-	if (scan_push(s, obj) == -1)
-		return -1;
-	scan_ws(&s->c);
-	if (s->c.p < s->c.end && *s->c.p == (obj ? '}' : ']')) {
-		s->c.p++;
-		s->depth--;
-		*st = SC_AFTER;
-	} else
-		*st = obj ? SC_KEY : SC_VALUE;
-	return 0;
-}
-
-static int
-scan_key(struct scan *s, enum scan_state *st)
-{
-	const unsigned char *k;
-
-	scan_ws(&s->c);
-	if (s->c.p >= s->c.end || *s->c.p != '"')
-		return -1;
-	k = s->c.p;
-	if (scan_string(&s->c) == -1)
-		return -1;
-	scan_member(s, k, (size_t)(s->c.p - k));
-	scan_ws(&s->c);
-	if (s->c.p >= s->c.end || *s->c.p != ':')
-		return -1;
-	s->c.p++;
-	*st = SC_VALUE;
-	return 0;
-}
-
-/* After a complete value: a separator, a closer, or the end. */
-static int
-scan_after(struct scan *s, enum scan_state *st)
-{
-	int obj;
-
-	if (s->in_id && s->depth == 1) {
-		s->id_len = (size_t)(s->c.p - s->id);
-		s->in_id = 0;
-	}
-	scan_ws(&s->c);
-	if (s->depth == 0)
-		return s->c.p == s->c.end ? 1 : -1;
-	if (s->c.p >= s->c.end)
-		return -1;
-	obj = scan_top_is_obj(s);
-	if (*s->c.p == ',') {
-		s->c.p++;
-		*st = obj ? SC_KEY : SC_VALUE;
-		return 0;
-	}
-	if (*s->c.p != (obj ? '}' : ']'))
-		return -1;
-	s->c.p++;
-	s->depth--;
-	return 0;
-}
-
-/*
- * Scan buf as one JSON text.  Returns 0 when it is valid JSON (s holds the
- * top-level members), -1 otherwise or on ENOMEM.  Release with scan_done().
- */
-static int
-scan_json(struct scan *s, const char *buf, size_t len)
-{
-	enum scan_state st = SC_VALUE;
-	int rc;
-
-	memset(s, 0, sizeof(*s));
-	s->c.p = (const unsigned char *)buf;
-	s->c.end = s->c.p + len;
-	s->kinds = s->small;
-	s->cap = sizeof(s->small) * 8;
-	scan_ws(&s->c);
-	s->top = s->c.p < s->c.end ? *s->c.p : -1;
-	for (;;) {
-		if (st == SC_VALUE)
-			rc = scan_value(s, &st);
-		else if (st == SC_KEY)
-			rc = scan_key(s, &st);
-		else
-			rc = scan_after(s, &st);
-		if (rc != 0)
-			return rc == 1 ? 0 : -1;
-	}
-}
-
-static void
-scan_done(struct scan *s)
-{
-	if (s->kinds != s->small)
-		free(s->kinds);
-	s->kinds = s->small;
-}
 
 static char *
 xstrndup(const void *p, size_t n)
@@ -420,9 +50,6 @@ id_text_ok(const char *raw, int allow_null)
 	return ok;
 }
 
-/* Integer ids up to this many digits always fit int64. */
-#define FAST_ID_DIGITS	18
-
 /*
  * id_text_ok() without a parse for the ids that matter: integers of up to
  * 18 digits and strings without escapes or controls are decided here;
@@ -450,7 +77,7 @@ id_ok(const char *raw, int allow_null)
 		p += *p == '-';
 		for (n = 0; p[n] >= '0' && p[n] <= '9'; n++)
 			;
-		if (n > 0 && p[n] == '\0' && n <= FAST_ID_DIGITS &&
+		if (n > 0 && p[n] == '\0' && n <= JSCAN_SAFE_INT_DIGITS &&
 		    (p[0] != '0' || n == 1))
 			return 1;
 	}
@@ -476,7 +103,7 @@ set_err(struct rpc_err *e, int code, const char *fmt, ...)
 
 /* Copy the recovered id into e when it is a valid id. */
 static void
-err_take_id(struct rpc_err *e, const struct scan *s, int allow_null)
+err_take_id(struct rpc_err *e, const struct jscan_top *s, int allow_null)
 {
 	char *raw;
 
@@ -493,21 +120,22 @@ err_take_id(struct rpc_err *e, const struct scan *s, int allow_null)
 /*
  * jansson refused the text.  Syntax errors are parse errors answered with
  * id null; a valid JSON text refused by policy is an invalid request that
- * keeps its id, and is classified (response / notification) from its
- * top-level members.  So is a valid text jansson could not parse for lack
- * of memory, so that a response or a notification is not answered.
+ * keeps its id (its exact bytes: jscan_text()), and is classified
+ * (response / notification) from its top-level members.  So is a valid
+ * text jansson could not parse for lack of memory, so that a response or
+ * a notification is not answered.  A scan that runs out of memory counts
+ * as invalid: a parse error.
  */
 static int
 refused(const char *buf, size_t len, const json_error_t *je,
     struct rpc_err *e)
 {
 	enum json_error_code jc = json_error_code(je);
-	struct scan s;
+	struct jscan_top s;
 	const char *what;
 	int valid, policy, oom;
 
-	valid = scan_json(&s, buf, len) == 0;
-	scan_done(&s);
+	valid = jscan_text(buf, len, &s) == JSCAN_OK;
 	policy = jc == json_error_duplicate_key ||
 	    jc == json_error_numeric_overflow ||
 	    jc == json_error_stack_overflow || jc == json_error_null_character;
@@ -522,7 +150,7 @@ refused(const char *buf, size_t len, const json_error_t *je,
 		return set_err(e, RPC_PARSE_ERROR,
 		    "parse error: %s at line %d column %d",
 		    je->text, je->line, je->column);
-	if (valid && s.top == '{') {
+	if (valid && s.first == '{') {
 		e->is_response = !s.has_method && (s.has_result ||
 		    s.has_error);
 		e->is_notification = s.has_method && s.ids == 0;
@@ -531,10 +159,10 @@ refused(const char *buf, size_t len, const json_error_t *je,
 	if (oom)
 		return set_err(e, RPC_INTERNAL_ERROR,
 		    "internal error: out of memory parsing the message");
-	if (s.top == '[')
+	if (s.first == '[')
 		return set_err(e, RPC_INVALID_REQUEST,
 		    "invalid request: batches are not supported");
-	if (s.top != '{')
+	if (s.first != '{')
 		return set_err(e, RPC_INVALID_REQUEST,
 		    "invalid request: message must be a JSON object");
 	what = e->is_response ? "invalid response" : "invalid request";
@@ -641,7 +269,7 @@ check_request(struct rpc_msg *m, struct rpc_err *e)
  * (always, for text jansson accepted), else jansson's re-encoding.
  */
 static char *
-raw_id(const struct scan *s, int scanned, json_t *id)
+raw_id(const struct jscan_top *s, int scanned, json_t *id)
 {
 	if (scanned && s->ids == 1 && s->id != NULL && s->id_len > 0)
 		return xstrndup(s->id, s->id_len);
@@ -651,7 +279,7 @@ raw_id(const struct scan *s, int scanned, json_t *id)
 static int
 envelope(struct rpc_msg *m, struct rpc_err *e, const char *buf, size_t len)
 {
-	struct scan s;
+	struct jscan_top s;
 	int scanned, rc, is_resp;
 
 	m->id = json_object_get(m->root, "id");
@@ -662,9 +290,8 @@ envelope(struct rpc_msg *m, struct rpc_err *e, const char *buf, size_t len)
 	e->is_notification = !is_resp && m->id == NULL &&
 	    json_object_get(m->root, "method") != NULL;
 	if (m->id != NULL) {
-		scanned = scan_json(&s, buf, len) == 0;
+		scanned = jscan_text(buf, len, &s) == JSCAN_OK;
 		m->id_raw = raw_id(&s, scanned, m->id);
-		scan_done(&s);
 		if (m->id_raw == NULL)
 			return set_err(e, RPC_INTERNAL_ERROR,
 			    "internal error: out of memory");
@@ -717,49 +344,6 @@ struct fast {
 	int		 flags;		/* RPC_PARSE_* */
 };
 
-/*
- * Bytes a string holds as they are: printable ASCII but '"' and '\\'.
- * Controls are invalid, '\\' starts an escape, bytes >= 0x80 start a
- * UTF-8 sequence.
- */
-static const unsigned char plain_ascii[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x00 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20 '"' */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x40 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x50 '\\' */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x60 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	/* 0x80-0xff: 0 */
-};
-
-/*
- * A string without escapes; c->p on the opening quote, left after the
- * closing one.  -1 when it is not valid JSON or holds an escape (the
- * strict path takes those).
- */
-static int
-fast_string(struct cur *c)
-{
-	const unsigned char *p = c->p + 1, *end = c->end;
-	size_t n;
-
-	for (;;) {
-		while (p < end && plain_ascii[*p])
-			p++;
-		if (p >= end || *p < 0x80)
-			break;
-		if ((n = u8_charlen(p, (size_t)(end - p))) == 0)
-			return -1;
-		p += n;
-	}
-	if (p >= end || *p != '"')
-		return -1;
-	c->p = p + 1;
-	return 0;
-}
-
 /* The envelope member a member name (without quotes) names, or -1. */
 static int
 fast_key(const unsigned char *k, size_t n)
@@ -781,7 +365,7 @@ fast_key(const unsigned char *k, size_t n)
 
 /* -?(0|[1-9][0-9]{0,17}): an integer that surely fits int64. */
 static int
-fast_int(struct cur *c)
+fast_int(struct jscan_cur *c)
 {
 	const unsigned char *b;
 
@@ -790,9 +374,13 @@ fast_int(struct cur *c)
 	b = c->p;
 	if (c->p < c->end && *c->p == '0')
 		c->p++;
-	else if (scan_digits(c) == -1 || *b == '0')
-		return -1;
-	return c->p - b <= FAST_ID_DIGITS ? 0 : -1;
+	else {
+		while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+			c->p++;
+		if (c->p == b)
+			return -1;
+	}
+	return c->p - b <= JSCAN_SAFE_INT_DIGITS ? 0 : -1;
 }
 
 static long long
@@ -842,7 +430,7 @@ nest_depth(const unsigned char *t, size_t n, size_t limit)
  * past the value, or NULL.
  */
 static json_t *
-fast_container(struct cur *c)
+fast_container(struct jscan_cur *c)
 {
 	enum { MAX_NEST = JSON_PARSER_MAX_DEPTH - 2 };
 	json_error_t je;
@@ -864,282 +452,24 @@ fast_container(struct cur *c)
 	return v;
 }
 
-/*
- * The raw checker: is the container at c->p a value jansson would accept
- * (JSON_REJECT_DUPLICATES, no \u0000, integers within int64, reals that
- * do not overflow, nesting bounded), without building it?  It is
- * conservative: whatever it cannot decide cheaply (an escape in a member
- * name, an integer of more than 18 digits, an exponent of more than two
- * digits, a long number, deep nesting, many members) it leaves to jansson
- * by answering "no".  It never accepts what jansson refuses.
- */
-#define RAW_MAX_DEPTH	256
-#define RAW_KEYS_SMALL	64
-#define RAW_PAIRWISE	24	/* members compared pairwise, else sorted */
-#define RAW_NUM_MAX	200	/* bytes: a real this long cannot overflow */
-
-struct rawkey {
-	const unsigned char	*p;	/* the name, without quotes */
-	size_t			 n;
-};
-
-struct rawchk {
-	struct cur	 c;
-	struct rawkey	 small[RAW_KEYS_SMALL];
-	struct rawkey	*keys;
-	size_t		 nkeys, cap;
-	size_t		 start[RAW_MAX_DEPTH];	/* an object's first key */
-	unsigned char	 obj[RAW_MAX_DEPTH];
-	size_t		 depth;
-};
-
-/* A string; c->p on the opening quote.  No escape at all in a name. */
-static int
-raw_string(struct cur *c, int is_key)
-{
-	const unsigned char *p, *end = c->end;
-	size_t n;
-
-	c->p++;
-	for (;;) {
-		p = c->p;
-		while (p < end && plain_ascii[*p])
-			p++;
-		c->p = p;
-		if (p >= end)
-			return -1;
-		if (*p == '"') {
-			c->p++;
-			return 0;
-		}
-		if (*p == '\\') {
-			if (is_key || (end - p >= 6 && p[1] == 'u' &&
-			    memcmp(p + 2, "0000", 4) == 0))
-				return -1;
-			c->p++;
-			if (scan_escape(c) == -1)
-				return -1;
-		} else if (*p < 0x80 || (n = u8_charlen(p,
-		    (size_t)(end - p))) == 0)
-			return -1;
-		else
-			c->p += n;
-	}
-}
-
-/* A number jansson surely takes as the same kind of number. */
-static int
-raw_number(struct cur *c)
-{
-	const unsigned char *b = c->p, *e;
-	int real = 0;
-
-	if (scan_number(c) == -1)
-		return -1;
-	for (e = b; e < c->p; e++)
-		if (*e == '.' || *e == 'e' || *e == 'E')
-			real = 1;
-	if (!real)
-		return c->p - b - (*b == '-') <= FAST_ID_DIGITS ? 0 : -1;
-	if (c->p - b > RAW_NUM_MAX)
-		return -1;
-	for (e = b; e < c->p && *e != 'e' && *e != 'E'; e++)
-		;
-	if (e < c->p && (e[1] == '+' || e[1] == '-'))
-		e++;
-	return c->p - e - 1 <= 2 ? 0 : -1;
-}
-
-static int
-rawkey_cmp(const void *a, const void *b)
-{
-	const struct rawkey *x = a, *y = b;
-
-	if (x->n != y->n)
-		return x->n < y->n ? -1 : 1;
-	return memcmp(x->p, y->p, x->n);
-}
-
-/* The names of the object closing now are distinct; drops them. */
-static int
-raw_close_object(struct rawchk *r)
-{
-	struct rawkey *k = r->keys + r->start[r->depth - 1];
-	size_t n = r->nkeys - r->start[r->depth - 1], i, j;
-
-	r->nkeys = r->start[r->depth - 1];
-	if (n <= RAW_PAIRWISE) {
-		for (i = 1; i < n; i++)
-			for (j = 0; j < i; j++)
-				if (k[i].n == k[j].n &&
-				    memcmp(k[i].p, k[j].p, k[i].n) == 0)
-					return -1;
-		return 0;
-	}
-	qsort(k, n, sizeof(*k), rawkey_cmp);
-	for (i = 1; i < n; i++)
-		if (rawkey_cmp(&k[i - 1], &k[i]) == 0)
-			return -1;
-	return 0;
-}
-
-static int
-raw_push_key(struct rawchk *r, const unsigned char *p, size_t n)
-{
-	struct rawkey *nk;
-	size_t ncap;
-
-	if (r->nkeys == r->cap) {
-		ncap = r->cap * 2;
-		if ((nk = malloc(ncap * sizeof(*nk))) == NULL)
-			return -1;
-		memcpy(nk, r->keys, r->nkeys * sizeof(*nk));
-		if (r->keys != r->small)
-			free(r->keys);
-		r->keys = nk;
-		r->cap = ncap;
-	}
-	r->keys[r->nkeys].p = p;
-	r->keys[r->nkeys].n = n;
-	r->nkeys++;
-	return 0;
-}
-
-/* Value start: a container opens (maybe closes at once), or a scalar. */
-static int
-raw_value(struct rawchk *r, enum scan_state *st)
-{
-	struct cur *c = &r->c;
-	int obj;
-
-	scan_ws(c);
-	if (c->p >= c->end)
-		return -1;
-	*st = SC_AFTER;
-	switch (*c->p) {
-	case '{':
-	case '[':
-		break;
-	case '"':
-		return raw_string(c, 0);
-	case 't':
-		return scan_literal(c, "true");
-	case 'f':
-		return scan_literal(c, "false");
-	case 'n':
-		return scan_literal(c, "null");
-	default:
-		return raw_number(c);
-	}
-	if (r->depth == RAW_MAX_DEPTH)
-		return -1;
-	obj = *c->p++ == '{';
-	scan_ws(c);
-	if (c->p < c->end && *c->p == (obj ? '}' : ']')) {
-		c->p++;
-		return 0;
-	}
-	r->obj[r->depth] = (unsigned char)obj;
-	r->start[r->depth] = r->nkeys;
-	r->depth++;
-	*st = obj ? SC_KEY : SC_VALUE;
-	return 0;
-}
-
-static int
-raw_key(struct rawchk *r, enum scan_state *st)
-{
-	struct cur *c = &r->c;
-	const unsigned char *k;
-
-	scan_ws(c);
-	if (c->p >= c->end || *c->p != '"')
-		return -1;
-	k = c->p;
-	if (raw_string(c, 1) == -1 ||
-	    raw_push_key(r, k + 1, (size_t)(c->p - k) - 2) == -1)
-		return -1;
-	scan_ws(c);
-	if (c->p >= c->end || *c->p != ':')
-		return -1;
-	c->p++;
-	*st = SC_VALUE;
-	return 0;
-}
-
-/* After a value: 1 when the outermost container closed. */
-static int
-raw_after(struct rawchk *r, enum scan_state *st)
-{
-	struct cur *c = &r->c;
-	int obj;
-
-	if (r->depth == 0)
-		return 1;
-	scan_ws(c);
-	if (c->p >= c->end)
-		return -1;
-	obj = r->obj[r->depth - 1];
-	if (*c->p == ',') {
-		c->p++;
-		*st = obj ? SC_KEY : SC_VALUE;
-		return 0;
-	}
-	if (*c->p != (obj ? '}' : ']'))
-		return -1;
-	c->p++;
-	if (obj && raw_close_object(r) == -1)
-		return -1;
-	r->depth--;
-	return 0;
-}
-
-/* 0 with c->p past the container at c->p, or -1 (c unchanged). */
-static int
-raw_check(struct cur *c)
-{
-	struct rawchk r;
-	enum scan_state st = SC_VALUE;
-	int rc;
-
-	r.c = *c;
-	r.keys = r.small;
-	r.cap = RAW_KEYS_SMALL;
-	r.nkeys = r.depth = 0;
-	do {
-		if (st == SC_VALUE)
-			rc = raw_value(&r, &st);
-		else if (st == SC_KEY)
-			rc = raw_key(&r, &st);
-		else
-			rc = raw_after(&r, &st);
-	} while (rc == 0);
-	if (r.keys != r.small)
-		free(r.keys);
-	if (rc == -1)
-		return -1;
-	*c = r.c;
-	return 0;
-}
-
 /* One member: name, colon, value.  0, or -1 to leave the text to the
    strict path. */
 static int
-fast_member(struct cur *c, struct fast *f)
+fast_member(struct jscan_cur *c, struct fast *f)
 {
 	const unsigned char *k = c->p;
 	struct fmember *fm;
 	int key;
 
-	if (c->p >= c->end || *c->p != '"' || fast_string(c) == -1 ||
+	if (c->p >= c->end || *c->p != '"' || jscan_plain_string(c) == -1 ||
 	    (key = fast_key(k + 1, (size_t)(c->p - k) - 2)) == -1 ||
 	    f->at[key] != -1)
 		return -1;
-	scan_ws(c);
+	jscan_ws(c);
 	if (c->p >= c->end || *c->p != ':')
 		return -1;
 	c->p++;
-	scan_ws(c);
+	jscan_ws(c);
 	if (c->p >= c->end)
 		return -1;
 	fm = &f->mem[f->n];
@@ -1150,7 +480,7 @@ fast_member(struct cur *c, struct fast *f)
 	f->at[key] = f->n++;
 	if (*c->p == '"') {
 		if (key == FK_PARAMS || key == FK_RESULT ||
-		    fast_string(c) == -1)
+		    jscan_plain_string(c) == -1)
 			return -1;
 	} else if (*c->p == '{' || *c->p == '[') {
 		if ((key != FK_PARAMS && key != FK_RESULT) ||
@@ -1159,7 +489,7 @@ fast_member(struct cur *c, struct fast *f)
 		fm->raw = 0;
 		if (((key == FK_RESULT && (f->flags & RPC_PARSE_RAW_RESULT)) ||
 		    (key == FK_PARAMS && (f->flags & RPC_PARSE_RAW_PARAMS))) &&
-		    raw_check(c) == 0)
+		    jscan_loadable(c) == 0)
 			fm->raw = 1;
 		else if ((fm->val = fast_container(c)) == NULL)
 			return -1;
@@ -1173,7 +503,7 @@ fast_member(struct cur *c, struct fast *f)
 static int
 fast_scan(const char *buf, size_t len, struct fast *f)
 {
-	struct cur c;
+	struct jscan_cur c;
 	int i;
 
 	c.p = (const unsigned char *)buf;
@@ -1181,14 +511,14 @@ fast_scan(const char *buf, size_t len, struct fast *f)
 	f->n = 0;
 	for (i = 0; i < FK_NKEYS; i++)
 		f->at[i] = -1;
-	scan_ws(&c);
+	jscan_ws(&c);
 	if (c.p >= c.end || *c.p++ != '{')
 		return -1;
 	for (;;) {
-		scan_ws(&c);
+		jscan_ws(&c);
 		if (f->n == FK_NKEYS || fast_member(&c, f) == -1)
 			return -1;
-		scan_ws(&c);
+		jscan_ws(&c);
 		if (c.p >= c.end)
 			return -1;
 		if (*c.p++ == '}')
@@ -1196,7 +526,7 @@ fast_scan(const char *buf, size_t len, struct fast *f)
 		if (c.p[-1] != ',')
 			return -1;
 	}
-	scan_ws(&c);
+	jscan_ws(&c);
 	return c.p == c.end ? 0 : -1;
 }
 
@@ -1694,10 +1024,10 @@ raw_skip(const unsigned char *p, size_t i, size_t n)
 static size_t
 raw_ws(const unsigned char *p, size_t i, size_t n)
 {
-	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
-	    p[i] == '\r'))
-		i++;
-	return i;
+	struct jscan_cur c = { p + i, p + n };
+
+	jscan_ws(&c);
+	return (size_t)(c.p - p);
 }
 
 int

@@ -1,6 +1,6 @@
 /*
  * utf8: the one UTF-8 well-formedness test (Unicode 15, table 3-7) that
- * the logger, the JSON-RPC scanner, the MCP server, the store and the
+ * the logger, the JSON scanner, the MCP server, the store and the
  * text cleaner share.  Overlong forms, surrogates (U+D800-U+DFFF), code
  * points past U+10FFFF and sequences cut short by the end of the buffer
  * are not characters.  A NUL byte is a character here; callers that
@@ -21,7 +21,7 @@
 /*
  * Length (1-4) of the valid UTF-8 character at s, with n >= 1 bytes
  * available, or 0 when the bytes there are not one.  Inline because the
- * JSON-RPC scanner calls it for every non-ASCII character it reads; the
+ * JSON scanner calls it for every non-ASCII character it reads; the
  * byte ranges are compared directly, no code point is built.
  */
 static inline size_t

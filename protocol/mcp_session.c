@@ -1,44 +1,25 @@
 /*
- * mcp_server: the MCP server runtime (see mcp_server.h).
+ * mcp_session: MCP dispatch with no transport (see mcp_session.h).
  *
- * Connection states, derived from flags rather than one enum because they
- * combine:
- *   reading   input watcher on; messages are dispatched as they complete.
- *   paused    queued output reached the high-water mark (max_out / 2):
- *             neither read(2) nor dispatch until the writer drains below
- *             it.  A peer that does not read us is not read either, so
- *             memory stays bounded by max_msg + max_out.
- *   stopping  EOF, SIGTERM/SIGINT, mcp_server_shutdown() or a fatal framing
- *             error: input is closed, calls in flight get `shutdown_grace`
- *             seconds, then are cancelled; the loop ends once no call is
- *             active and the output is flushed.
- *   out_dead  write(2) failed (EPIPE: nobody is listening): every call is
- *             cancelled and the loop ends at once with status 1.
- *
- * Exit statuses from mcp_server_run(): 0 after EOF or a signal; 1 after an
- * output error, or after a fatal framing error (a Content-Length stream
- * that cannot be resynchronised: the peer got a -32700 error with id null,
- * in-flight calls were still answered, and the session ended).
- *
- * Calls.  A tools/call becomes a struct mcp_call owned by the server and
+ * Calls.  A tools/call becomes a struct mcp_call owned by the session and
  * lent to the tool handler until it completes.  Cancellation (the peer's
- * notifications/cancelled, or shutdown grace running out) runs the call's
- * cancel hook and frees the call; a call without a hook (a handler that
- * keeps no asynchronous state should complete at once and need none) is
- * only marked: its response is suppressed when the handler completes it,
- * and it is freed then or by mcp_server_free().  A hook that completes its
- * call by mistake is tolerated: the completion is ignored.
+ * notifications/cancelled, or the transport's mcp_session_cancel_all())
+ * runs the call's cancel hook and frees the call; a call without a hook
+ * (a handler that keeps no asynchronous state should complete at once and
+ * need none) is only marked: its response is suppressed when the handler
+ * completes it, and it is freed then or by mcp_session_free().  A hook
+ * that completes its call by mistake is tolerated: the completion is
+ * ignored.
  *
  * Safe freeing: a call is freed only by its own completion or after its
- * hook returned, never while the runtime still uses it; the server is freed
- * only by mcp_server_free(), which must not be called from a callback.
+ * hook returned, never while the session still uses it; the session is
+ * freed only by mcp_session_free(), which must not be called from a
+ * callback.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,7 +30,7 @@
 
 #include "jschema.h"
 #include "log.h"
-#include "mcp_server.h"
+#include "mcp_session.h"
 #include "redact.h"
 #include "rpc.h"
 #include "utf8.h"
@@ -63,8 +44,11 @@
 #define MCP_TOOL_NAME_MAX	64
 /* JSON tools carry "server.tool" names. */
 #define MCP_JSON_TOOL_NAME_MAX	128
-/* Longest tool name quoted back in "Unknown tool: ..." */
+/* Longest tool name quoted back in "Unknown tool: ...", before the cut
+   mark */
 #define MCP_QUOTE_MAX		128
+/* Longest message of mcp_call_fail(), before the cut mark */
+#define MCP_FAIL_MAX		1024
 
 static const char *const mcp_versions[] = {
 	MCP_LATEST_VERSION, "2025-06-18", "2025-03-26", "2024-11-05",
@@ -82,7 +66,7 @@ static const char *const mcp_levels[] = {
  * while tools are added or removed: a removed tool is freed when the last
  * call on it is.
  */
-struct srv_tool {
+struct ses_tool {
 	const struct mcp_tool	*def;		/* NULL for a JSON tool */
 	char			*name;		/* owned */
 	mcp_tool_fn		 fn;
@@ -97,9 +81,9 @@ struct srv_tool {
 };
 
 struct mcp_call {
-	struct mcp_server	*srv;
+	struct mcp_session	*ses;
 	struct mcp_call		*prev, *next;
-	struct srv_tool		*tool;
+	struct ses_tool		*tool;
 	char			*id_raw;	/* owned */
 	json_t			*args;		/* owned reference */
 	json_t			*progress_token;/* owned reference; NULL */
@@ -111,21 +95,14 @@ struct mcp_call {
 	int			 in_hook;	/* cancel hook running */
 };
 
-struct mcp_server {
-	struct ev_loop		*loop;
-	struct mcp_server_opts	 opts;
-	int			 in_fd, out_fd;
-	struct frame_reader	 rd;
-	struct frame_writer	 wr;
-	size_t			 hwm;
-	ev_io			 rio, wio;
-	ev_signal		 sigterm, sigint;
-	ev_timer		 grace;
+struct mcp_session {
+	struct mcp_session_opts	 opts;
+	struct mcp_session_io	 io;
 
-	struct srv_tool		**tools;
+	struct ses_tool		**tools;
 	size_t			 ntools, captools;
 	/* name -> tool: open addressing, linear probing, tombstones */
-	struct srv_tool		**htab;
+	struct ses_tool		**htab;
 	size_t			 hsize;		/* power of two; 0: none */
 	size_t			 hused;		/* tools + tombstones */
 	/* the tools/call being handed to its handler, and its params text */
@@ -146,57 +123,22 @@ struct mcp_server {
 	uint32_t		 salt;		/* cursor tags */
 	char			 version[16];	/* negotiated revision */
 	int			 initialized;
-
-	int			 in_pump;	/* dispatching: write at the end */
-	int			 paused;
-	int			 in_eof;
-	int			 stopping;
-	int			 out_dead;
-	int			 freeing;
-	int			 done;
-	int			 status;
+	int			 freeing;	/* send nothing, run no io
+						   callback */
 };
 
-static void srv_pump(struct mcp_server *);
-static void srv_begin_stop(struct mcp_server *, int status);
-static void tool_free(struct srv_tool *);
+static void tool_free(struct ses_tool *);
 
 /* ---- small helpers ---- */
 
 /*
- * New malloc'd copy of s that is valid UTF-8: invalid bytes become U+FFFD,
- * and the copy stops at a character boundary before `max` bytes, marked
- * with "...".  NULL on ENOMEM.
+ * Text quoted back to the peer is made valid UTF-8 (U+FFFD for a bad
+ * byte) and, past a bound, cut at a character boundary and marked with
+ * CUT_MARK: u8_clean() with the mark on top of the bound, so that as
+ * much of the text is kept as the bound allows.
  */
-static char *
-utf8_clean(const char *s, size_t max)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i = 0, o = 0, n;
-	char *out;
-
-	if ((out = malloc(len * 3 + 4)) == NULL)
-		return NULL;
-	while (i < len) {
-		n = u8_charlen(p + i, len - i);
-		if (o + (n ? n : 3) > max) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (n == 0) {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(out + o, p + i, n);
-		o += n;
-		i += n;
-	}
-	out[o] = '\0';
-	return out;
-}
+#define CUT_MARK	"..."
+#define CUT_BOUND(max)	((max) + sizeof(CUT_MARK) - 1)
 
 /* New JSON string of s, repaired when s is not valid UTF-8; NULL on ENOMEM. */
 static json_t *
@@ -207,7 +149,7 @@ jstr(const char *s)
 
 	if ((v = json_string(s)) != NULL)
 		return v;
-	if ((clean = utf8_clean(s, SIZE_MAX)) == NULL)
+	if ((clean = u8_clean(s, SIZE_MAX, NULL)) == NULL)
 		return NULL;
 	v = json_string(clean);
 	free(clean);
@@ -250,89 +192,24 @@ tool_name_ok(const char *name, size_t max)
 	return 1;
 }
 
-/* ---- I/O ---- */
+/* ---- output ---- */
 
 /*
- * Write queued output now, unless the write watcher already waits for the
- * descriptor.  Returns what frame_writer_flush() returns, or 1 when there
- * is nothing to do here.  An error is not handled here (this may run deep
- * inside a tool completion): the output stays queued, so the write watcher
- * is armed and meets the error again at a safe point, srv_write_cb().
+ * Hand one message to the transport.  0, or -1 with errno as send()
+ * gives it (EPIPE while the session is being freed).
  */
 static int
-srv_flush(struct mcp_server *srv)
+ses_send(struct mcp_session *ses, const char *text, size_t len, int response)
 {
-	if (srv->out_dead || srv->freeing || ev_is_active(&srv->wio) ||
-	    frame_writer_pending(&srv->wr) == 0)
-		return 1;
-	return frame_writer_flush(&srv->wr, srv->out_fd);
-}
-
-/*
- * Watcher interest follows state: read when there is room, write only
- * when output is still pending after a direct write (the pipe is full).
- * A request and its answer so cost one read(2) and one write(2), with no
- * epoll_ctl(2) in between.
- */
-static void
-srv_update_io(struct mcp_server *srv)
-{
-	int want_read, want_write;
-
-	if (srv->freeing)
-		return;
-	srv_flush(srv);
-	want_read = !srv->stopping && !srv->in_eof && !srv->paused &&
-	    !srv->out_dead;
-	want_write = !srv->out_dead && frame_writer_pending(&srv->wr) > 0;
-	if (want_read && !ev_is_active(&srv->rio))
-		ev_io_start(srv->loop, &srv->rio);
-	else if (!want_read && ev_is_active(&srv->rio))
-		ev_io_stop(srv->loop, &srv->rio);
-	if (want_write && !ev_is_active(&srv->wio))
-		ev_io_start(srv->loop, &srv->wio);
-	else if (!want_write && ev_is_active(&srv->wio))
-		ev_io_stop(srv->loop, &srv->wio);
-}
-
-/* End the loop once stopping, no call is active and the output is out. */
-static void
-srv_check_done(struct mcp_server *srv)
-{
-	if (srv->done || !srv->stopping || srv->nactive > 0)
-		return;
-	if (!srv->out_dead && frame_writer_pending(&srv->wr) > 0)
-		return;
-	srv->done = 1;
-	ev_timer_stop(srv->loop, &srv->grace);
-	ev_break(srv->loop, EVBREAK_ONE);
-}
-
-/*
- * Queue one framed message and, outside srv_pump() (which writes once per
- * batch of input), write it out.  Notifications are dropped while output
- * is above the high-water mark (they are advisory); responses are queued
- * up to max_out.  0, or -1 when nothing was queued.
- */
-static int
-srv_send(struct mcp_server *srv, const char *text, size_t len, int response)
-{
-	if (srv->out_dead || srv->freeing)
-		return -1;
-	if (!response && frame_writer_pending(&srv->wr) >= srv->hwm) {
-		log_debug("notification dropped: %zu bytes of output queued",
-		    frame_writer_pending(&srv->wr));
+	if (ses->freeing) {
+		errno = EPIPE;
 		return -1;
 	}
-	if (frame_write(&srv->wr, text, len) == -1)
-		return -1;
-	if (!srv->in_pump)
-		srv_update_io(srv);
-	return 0;
+	return ses->io.send(ses->io.arg, text, len, response);
 }
 
 static void
-srv_send_error(struct mcp_server *srv, const char *id_raw, int code,
+ses_send_error(struct mcp_session *ses, const char *id_raw, int code,
     const char *message)
 {
 	size_t len;
@@ -342,18 +219,43 @@ srv_send_error(struct mcp_server *srv, const char *id_raw, int code,
 		log_warnx("cannot build error response (code %d)", code);
 		return;
 	}
-	if (srv_send(srv, text, len, 1) == -1 && !srv->out_dead)
+	if (ses_send(ses, text, len, 1) == -1 && errno != EPIPE)
 		log_warnx("error response dropped: output queue full");
 	free(text);
 }
 
 /*
- * Answer request id_raw with `result` (stolen).  A result that cannot be
- * built or does not fit the output bound becomes a -32603 error, so the
- * peer is never left waiting.
+ * Send the response text (NULL: it could not be built) to request
+ * id_raw; one the transport refuses becomes a -32603 error, so the peer
+ * is never left waiting.
  */
 static void
-srv_reply(struct mcp_server *srv, const char *id_raw, json_t *result)
+ses_send_response(struct mcp_session *ses, const char *id_raw,
+    const char *text, size_t len)
+{
+	if (text == NULL) {
+		ses_send_error(ses, id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: cannot encode the result");
+		return;
+	}
+	if (ses_send(ses, text, len, 1) == 0 || errno == EPIPE)
+		return;
+	if (errno == EMSGSIZE) {
+		log_warnx("response of %zu bytes dropped: larger than the "
+		    "output bound", len);
+		ses_send_error(ses, id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: result too large");
+	} else {
+		log_warnx("response of %zu bytes dropped: output queue full",
+		    len);
+		ses_send_error(ses, id_raw, RPC_INTERNAL_ERROR,
+		    "internal error: output queue full");
+	}
+}
+
+/* Answer request id_raw with `result` (stolen). */
+static void
+ses_reply(struct mcp_session *ses, const char *id_raw, json_t *result)
 {
 	size_t len = 0;
 	char *text = NULL;
@@ -361,24 +263,13 @@ srv_reply(struct mcp_server *srv, const char *id_raw, json_t *result)
 	if (result != NULL)
 		text = rpc_build_result(id_raw, result, &len);
 	json_decref(result);
-	if (text == NULL) {
-		srv_send_error(srv, id_raw, RPC_INTERNAL_ERROR,
-		    "internal error: cannot encode the result");
-		return;
-	}
-	if (srv_send(srv, text, len, 1) == -1 && !srv->out_dead) {
-		log_warnx("response of %zu bytes dropped: output bound %zu",
-		    len, srv->wr.out.max);
-		srv_send_error(srv, id_raw, RPC_INTERNAL_ERROR,
-		    len > srv->wr.out.max ?
-		    "internal error: result too large" :
-		    "internal error: output queue full");
-	}
+	ses_send_response(ses, id_raw, text, len);
 	free(text);
 }
 
+/* A notification; params stolen (may be NULL). */
 static void
-srv_notify(struct mcp_server *srv, const char *method, json_t *params)
+ses_notify(struct mcp_session *ses, const char *method, json_t *params)
 {
 	size_t len;
 	char *text;
@@ -387,65 +278,73 @@ srv_notify(struct mcp_server *srv, const char *method, json_t *params)
 	json_decref(params);
 	if (text == NULL)
 		return;
-	srv_send(srv, text, len, 0);
+	(void)ses_send(ses, text, len, 0);
 	free(text);
+}
+
+/* A call ended or was cancelled: tell the transport when none is left. */
+static void
+ses_call_ended(struct mcp_session *ses)
+{
+	if (ses->nactive == 0 && !ses->freeing && ses->io.idle != NULL)
+		ses->io.idle(ses->io.arg);
 }
 
 /* ---- calls ---- */
 
 static void
-srv_call_free(struct mcp_call *c)
+ses_call_free(struct mcp_call *c)
 {
-	struct mcp_server *srv = c->srv;
+	struct mcp_session *ses = c->ses;
 
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		srv->calls = c->next;
+		ses->calls = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	if (!c->cancelled)
-		srv->nactive--;
+		ses->nactive--;
 	if (--c->tool->refs == 0 && c->tool->removed)
 		tool_free(c->tool);
 	free(c->id_raw);
 	json_decref(c->args);
 	json_decref(c->progress_token);
 	free(c);
-	srv_check_done(srv);
+	ses_call_ended(ses);
 }
 
 /* Cancel one active call: run its hook and free it, or mark it. */
 static void
-srv_call_cancel(struct mcp_call *c)
+ses_call_cancel(struct mcp_call *c)
 {
-	struct mcp_server *srv = c->srv;
+	struct mcp_session *ses = c->ses;
 
 	if (c->cancelled || c->in_hook)
 		return;
 	if (c->cancel_fn == NULL) {
 		c->cancelled = 1;
-		srv->nactive--;
-		srv_check_done(srv);
+		ses->nactive--;
+		ses_call_ended(ses);
 		return;
 	}
 	c->in_hook = 1;
 	c->cancel_fn(c, c->cancel_arg);
-	srv_call_free(c);
+	ses_call_free(c);
 }
 
-static void
-srv_cancel_all(struct mcp_server *srv)
+void
+mcp_session_cancel_all(struct mcp_session *ses)
 {
 	struct mcp_call *c;
 
 	for (;;) {
-		for (c = srv->calls; c && (c->cancelled || c->in_hook);
+		for (c = ses->calls; c && (c->cancelled || c->in_hook);
 		    c = c->next)
 			;
 		if (c == NULL)
 			break;
-		srv_call_cancel(c);
+		ses_call_cancel(c);
 	}
 }
 
@@ -454,144 +353,23 @@ srv_cancel_all(struct mcp_server *srv)
  * Frees the call.
  */
 static void
-srv_call_complete(struct mcp_call *c, json_t *result)
+ses_call_complete(struct mcp_call *c, json_t *result)
 {
 	if (c->in_hook) {
 		json_decref(result);
 		return;
 	}
 	if (!c->cancelled)
-		srv_reply(c->srv, c->id_raw, result);
+		ses_reply(c->ses, c->id_raw, result);
 	else
 		json_decref(result);
-	srv_call_free(c);
-}
-
-/* ---- lifecycle ---- */
-
-static void
-srv_begin_stop(struct mcp_server *srv, int status)
-{
-	if (status > srv->status)
-		srv->status = status;
-	if (srv->stopping)
-		return;
-	srv->stopping = 1;
-	srv_update_io(srv);
-	if (srv->nactive > 0 && !srv->done) {
-		ev_timer_set(&srv->grace, srv->opts.shutdown_grace, 0.);
-		ev_timer_start(srv->loop, &srv->grace);
-	}
-	srv_check_done(srv);
-}
-
-static void
-srv_output_failed(struct mcp_server *srv, int err)
-{
-	if (err == EPIPE || err == ECONNRESET)
-		log_debug("peer closed our output");
-	else
-		log_warnx("write: %s", strerror(err));
-	srv->out_dead = 1;
-	srv->status = 1;
-	srv->stopping = 1;
-	srv_update_io(srv);
-	srv_cancel_all(srv);
-	srv_check_done(srv);
-}
-
-static void
-srv_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct mcp_server *srv = w->data;
-
-	if (srv->nactive > 0)
-		log_warnx("shutdown: cancelling %zu call(s) still running",
-		    srv->nactive);
-	srv_cancel_all(srv);
-	srv_check_done(srv);
-}
-
-static void
-srv_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	struct mcp_server *srv = w->data;
-
-	if (srv->stopping) {
-		/* A second signal: no more grace. */
-		srv_cancel_all(srv);
-		srv_check_done(srv);
-		return;
-	}
-	log_info("signal %d: stopping", w->signum);
-	srv_begin_stop(srv, 0);
-}
-
-static void
-srv_write_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct mcp_server *srv = w->data;
-
-	if (frame_writer_flush(&srv->wr, srv->out_fd) == -1) {
-		srv_output_failed(srv, errno);
-		return;
-	}
-	if (srv->paused && frame_writer_pending(&srv->wr) < srv->hwm)
-		srv_pump(srv);
-	else
-		srv_update_io(srv);
-	srv_check_done(srv);
-}
-
-static void
-srv_input_eof(struct mcp_server *srv)
-{
-	srv->in_eof = 1;
-	/* The peer may still read: tell it its last message was cut. */
-	if (frame_reader_eof(&srv->rd)) {
-		log_warnx("input ended inside a message: %s", srv->rd.err);
-		srv_send_error(srv, NULL, srv->rd.err_code ? srv->rd.err_code :
-		    RPC_PARSE_ERROR, srv->rd.err);
-	}
-	srv_begin_stop(srv, 0);
-}
-
-static void
-srv_read_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct mcp_server *srv = w->data;
-	size_t avail;
-	ssize_t n;
-	char *p;
-
-	if ((p = frame_reader_space(&srv->rd, &avail)) == NULL) {
-		srv_pump(srv);
-		if (!srv->stopping) {
-			log_warnx("input buffer exhausted");
-			srv_begin_stop(srv, 1);
-		}
-		return;
-	}
-	n = read(srv->in_fd, p, avail);
-	if (n == -1) {
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-			return;
-		if (errno != ECONNRESET)
-			log_warn("read");
-		n = 0;
-	}
-	if (n == 0) {
-		srv_input_eof(srv);
-		return;
-	}
-	frame_reader_commit(&srv->rd, (size_t)n);
-	srv_pump(srv);
+	ses_call_free(c);
 }
 
 /* ---- methods ---- */
 
 static void
-m_initialize(struct mcp_server *srv, struct rpc_msg *m)
+m_initialize(struct mcp_session *ses, struct rpc_msg *m)
 {
 	json_t *v = m->params ? json_object_get(m->params, "protocolVersion") :
 	    NULL;
@@ -600,7 +378,7 @@ m_initialize(struct mcp_server *srv, struct rpc_msg *m)
 	size_t i;
 
 	if (!json_is_string(v)) {
-		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		ses_send_error(ses, m->id_raw, RPC_INVALID_PARAMS,
 		    "invalid params: protocolVersion must be a string");
 		return;
 	}
@@ -608,33 +386,33 @@ m_initialize(struct mcp_server *srv, struct rpc_msg *m)
 	for (i = 0; i < sizeof(mcp_versions) / sizeof(mcp_versions[0]); i++)
 		if (strcmp(want, mcp_versions[i]) == 0)
 			ver = mcp_versions[i];
-	snprintf(srv->version, sizeof(srv->version), "%s", ver);
+	snprintf(ses->version, sizeof(ses->version), "%s", ver);
 
 	info = json_object();
-	json_object_set_new(info, "name", jstr(srv->opts.name));
-	if (srv->opts.title)
-		json_object_set_new(info, "title", jstr(srv->opts.title));
-	json_object_set_new(info, "version", jstr(srv->opts.version));
+	json_object_set_new(info, "name", jstr(ses->opts.name));
+	if (ses->opts.title)
+		json_object_set_new(info, "title", jstr(ses->opts.title));
+	json_object_set_new(info, "version", jstr(ses->opts.version));
 	res = json_pack("{s:s, s:{s:{s:b}, s:{}}, s:o}",
 	    "protocolVersion", ver,
 	    "capabilities", "tools", "listChanged", 1, "logging",
 	    "serverInfo", info);
-	if (res && srv->opts.instructions)
+	if (res && ses->opts.instructions)
 		json_object_set_new(res, "instructions",
-		    jstr(srv->opts.instructions));
-	srv_reply(srv, m->id_raw, res);
+		    jstr(ses->opts.instructions));
+	ses_reply(ses, m->id_raw, res);
 }
 
 static void
-m_ping(struct mcp_server *srv, struct rpc_msg *m)
+m_ping(struct mcp_session *ses, struct rpc_msg *m)
 {
-	srv_reply(srv, m->id_raw, json_incref(srv->empty));
+	ses_reply(ses, m->id_raw, json_incref(ses->empty));
 }
 
 static uint32_t
-cursor_tag(const struct mcp_server *srv, uint32_t off)
+cursor_tag(const struct mcp_session *ses, uint32_t off)
 {
-	uint32_t h = srv->salt ^ (off * 0x9e3779b1u);
+	uint32_t h = ses->salt ^ (off * 0x9e3779b1u);
 
 	h ^= h >> 15;
 	h *= 0x85ebca6bu;
@@ -646,7 +424,7 @@ cursor_tag(const struct mcp_server *srv, uint32_t off)
 
 /* Offset encoded in an opaque cursor, or 0 if it is not one of ours. */
 static size_t
-cursor_decode(const struct mcp_server *srv, const char *s)
+cursor_decode(const struct mcp_session *ses, const char *s)
 {
 	unsigned long off, tag;
 	char a[9], b[9], *end;
@@ -658,13 +436,13 @@ cursor_decode(const struct mcp_server *srv, const char *s)
 	a[8] = b[8] = '\0';
 	off = strtoul(a, &end, 16);
 	tag = strtoul(b, &end, 16);
-	if (off == 0 || off >= srv->ntools || tag != cursor_tag(srv, (uint32_t)off))
+	if (off == 0 || off >= ses->ntools || tag != cursor_tag(ses, (uint32_t)off))
 		return 0;
 	return off;
 }
 
 static void
-m_tools_list(struct mcp_server *srv, struct rpc_msg *m)
+m_tools_list(struct mcp_session *ses, struct rpc_msg *m)
 {
 	json_t *cur = m->params ? json_object_get(m->params, "cursor") : NULL;
 	json_t *res, *list;
@@ -673,41 +451,41 @@ m_tools_list(struct mcp_server *srv, struct rpc_msg *m)
 
 	if (cur && !json_is_null(cur)) {
 		if (!json_is_string(cur) ||
-		    (off = cursor_decode(srv, json_string_value(cur))) == 0) {
-			srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		    (off = cursor_decode(ses, json_string_value(cur))) == 0) {
+			ses_send_error(ses, m->id_raw, RPC_INVALID_PARAMS,
 			    "invalid params: invalid cursor");
 			return;
 		}
 	}
-	end = off + srv->opts.page_size;
-	if (end > srv->ntools)
-		end = srv->ntools;
+	end = off + ses->opts.page_size;
+	if (end > ses->ntools)
+		end = ses->ntools;
 	list = json_array();
 	for (i = off; i < end; i++)
-		json_array_append(list, srv->tools[i]->listing);
+		json_array_append(list, ses->tools[i]->listing);
 	res = json_pack("{s:o}", "tools", list);
-	if (res && end < srv->ntools) {
+	if (res && end < ses->ntools) {
 		snprintf(next, sizeof(next), "%08x%08x", (unsigned)end,
-		    (unsigned)cursor_tag(srv, (uint32_t)end));
+		    (unsigned)cursor_tag(ses, (uint32_t)end));
 		json_object_set_new(res, "nextCursor", json_string(next));
 	}
-	srv_reply(srv, m->id_raw, res);
+	ses_reply(ses, m->id_raw, res);
 }
 
 /* The index of the tool called name, or -1. */
 static ssize_t
-tool_index(const struct mcp_server *srv, const char *name)
+tool_index(const struct mcp_session *ses, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < srv->ntools; i++)
-		if (strcmp(srv->tools[i]->name, name) == 0)
+	for (i = 0; i < ses->ntools; i++)
+		if (strcmp(ses->tools[i]->name, name) == 0)
 			return (ssize_t)i;
 	return -1;
 }
 
 /* A removed tool's slot in the name table: probing goes on past it. */
-static struct srv_tool htab_tomb;
+static struct ses_tool htab_tomb;
 
 /* FNV-1a. */
 static size_t
@@ -721,15 +499,15 @@ name_hash(const char *s)
 }
 
 /* The registered tool called name (a hash lookup), or NULL. */
-static struct srv_tool *
-find_tool(const struct mcp_server *srv, const char *name)
+static struct ses_tool *
+find_tool(const struct mcp_session *ses, const char *name)
 {
-	struct srv_tool *t;
-	size_t i, mask = srv->hsize - 1;
+	struct ses_tool *t;
+	size_t i, mask = ses->hsize - 1;
 
-	if (srv->hsize == 0)
+	if (ses->hsize == 0)
 		return NULL;
-	for (i = name_hash(name) & mask; (t = srv->htab[i]) != NULL;
+	for (i = name_hash(name) & mask; (t = ses->htab[i]) != NULL;
 	    i = (i + 1) & mask)
 		if (t != &htab_tomb && strcmp(t->name, name) == 0)
 			return t;
@@ -737,7 +515,7 @@ find_tool(const struct mcp_server *srv, const char *name)
 }
 
 static void
-htab_put(struct srv_tool **tab, size_t size, struct srv_tool *t)
+htab_put(struct ses_tool **tab, size_t size, struct ses_tool *t)
 {
 	size_t i;
 
@@ -752,49 +530,50 @@ htab_put(struct srv_tool **tab, size_t size, struct srv_tool *t)
  * at half load.  0, or -1 on ENOMEM (the table is unchanged).
  */
 static int
-htab_reserve(struct mcp_server *srv)
+htab_reserve(struct mcp_session *ses)
 {
-	struct srv_tool **nt;
+	struct ses_tool **nt;
 	size_t size = 16, i;
 
-	if ((srv->hused + 1) * 2 <= srv->hsize)
+	if ((ses->hused + 1) * 2 <= ses->hsize)
 		return 0;
-	while (size < (srv->ntools + 1) * 4)
+	while (size < (ses->ntools + 1) * 4)
 		size *= 2;
 	if ((nt = calloc(size, sizeof(*nt))) == NULL)
 		return -1;
-	for (i = 0; i < srv->ntools; i++)
-		htab_put(nt, size, srv->tools[i]);
-	free(srv->htab);
-	srv->htab = nt;
-	srv->hsize = size;
-	srv->hused = srv->ntools;
+	for (i = 0; i < ses->ntools; i++)
+		htab_put(nt, size, ses->tools[i]);
+	free(ses->htab);
+	ses->htab = nt;
+	ses->hsize = size;
+	ses->hused = ses->ntools;
 	return 0;
 }
 
 static void
-htab_del(struct mcp_server *srv, const struct srv_tool *t)
+htab_del(struct mcp_session *ses, const struct ses_tool *t)
 {
-	size_t i, mask = srv->hsize - 1;
+	size_t i, mask = ses->hsize - 1;
 
-	if (srv->hsize == 0)
+	if (ses->hsize == 0)
 		return;
-	for (i = name_hash(t->name) & mask; srv->htab[i] != NULL;
+	for (i = name_hash(t->name) & mask; ses->htab[i] != NULL;
 	    i = (i + 1) & mask)
-		if (srv->htab[i] == t) {
-			srv->htab[i] = &htab_tomb;
+		if (ses->htab[i] == t) {
+			ses->htab[i] = &htab_tomb;
 			return;
 		}
 }
 
 static void
-call_unknown_tool(struct mcp_server *srv, struct rpc_msg *m, const char *name)
+call_unknown_tool(struct mcp_session *ses, struct rpc_msg *m, const char *name)
 {
-	char *q = utf8_clean(name, MCP_QUOTE_MAX), *msg = NULL;
+	char *q = u8_clean(name, CUT_BOUND(MCP_QUOTE_MAX), CUT_MARK);
+	char *msg = NULL;
 
 	if (q && asprintf(&msg, "Unknown tool: %s", q) == -1)
 		msg = NULL;
-	srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+	ses_send_error(ses, m->id_raw, RPC_INVALID_PARAMS,
 	    msg ? msg : "Unknown tool");
 	free(msg);
 	free(q);
@@ -802,8 +581,8 @@ call_unknown_tool(struct mcp_server *srv, struct rpc_msg *m, const char *name)
 
 /* Arguments failed the input schema: an isError result the model can fix. */
 static void
-call_invalid_args(struct mcp_server *srv, struct rpc_msg *m,
-    const struct srv_tool *t, const char *why)
+call_invalid_args(struct mcp_session *ses, struct rpc_msg *m,
+    const struct ses_tool *t, const char *why)
 {
 	char *text = NULL;
 	json_t *res;
@@ -814,7 +593,7 @@ call_invalid_args(struct mcp_server *srv, struct rpc_msg *m,
 	res = json_pack("{s:[{s:s, s:o}], s:b}", "content", "type", "text",
 	    "text", jstr(text ? text : "Invalid arguments"), "isError", 1);
 	free(text);
-	srv_reply(srv, m->id_raw, res);
+	ses_reply(ses, m->id_raw, res);
 }
 
 /* The call's _meta.progressToken when it is a string or an integer. */
@@ -836,7 +615,7 @@ progress_token(const json_t *params)
  * the message).
  */
 static void
-call_begin(struct mcp_server *srv, struct rpc_msg *m, struct srv_tool *t,
+call_begin(struct mcp_session *ses, struct rpc_msg *m, struct ses_tool *t,
     json_t *args, json_t *tok, const char *araw, size_t alen)
 {
 	struct mcp_call *c;
@@ -846,30 +625,30 @@ call_begin(struct mcp_server *srv, struct rpc_msg *m, struct srv_tool *t,
 		free(c);
 		json_decref(args);
 		json_decref(tok);
-		srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+		ses_send_error(ses, m->id_raw, RPC_INTERNAL_ERROR,
 		    "internal error: out of memory");
 		return;
 	}
-	c->srv = srv;
+	c->ses = ses;
 	c->tool = t;
 	t->refs++;
 	c->args = args;
 	c->progress_token = tok;
-	c->next = srv->calls;
-	if (srv->calls)
-		srv->calls->prev = c;
-	srv->calls = c;
-	srv->nactive++;
-	srv->cur_call = c;
-	srv->cur_params = m->params_raw;
-	srv->cur_params_len = m->params_len;
-	srv->cur_args = araw;
-	srv->cur_args_len = alen;
+	c->next = ses->calls;
+	if (ses->calls)
+		ses->calls->prev = c;
+	ses->calls = c;
+	ses->nactive++;
+	ses->cur_call = c;
+	ses->cur_params = m->params_raw;
+	ses->cur_params_len = m->params_len;
+	ses->cur_args = araw;
+	ses->cur_args_len = alen;
 	/* The handler may complete (and so free) the call before returning. */
 	t->fn(c, c->args, t->udata);
-	srv->cur_call = NULL;
-	srv->cur_params = NULL;
-	srv->cur_args = NULL;
+	ses->cur_call = NULL;
+	ses->cur_params = NULL;
+	ses->cur_args = NULL;
 }
 
 /*
@@ -907,12 +686,12 @@ params_member(const struct rpc_msg *m, const char *name, const char **v,
  * exactly as it always did), 0 when the request was handled.
  */
 static int
-call_lazy(struct mcp_server *srv, struct rpc_msg *m)
+call_lazy(struct mcp_session *ses, struct rpc_msg *m)
 {
 	char name[MCP_JSON_TOOL_NAME_MAX + 1];
 	const char *v, *a = NULL;
 	size_t vlen, alen = 0;
-	struct srv_tool *t;
+	struct ses_tool *t;
 	json_t *meta, *tok = NULL;
 
 	if (params_member(m, "name", &v, &vlen) != 1 || vlen < 2 ||
@@ -921,7 +700,7 @@ call_lazy(struct mcp_server *srv, struct rpc_msg *m)
 		return 1;
 	memcpy(name, v + 1, vlen - 2);
 	name[vlen - 2] = '\0';
-	if ((t = find_tool(srv, name)) == NULL || !t->raw_args)
+	if ((t = find_tool(ses, name)) == NULL || !t->raw_args)
 		return 1;
 	switch (params_member(m, "arguments", &a, &alen)) {
 	case -1:
@@ -930,7 +709,7 @@ call_lazy(struct mcp_server *srv, struct rpc_msg *m)
 		if (*a == '{')
 			break;
 		if (alen != 4 || memcmp(a, "null", 4) != 0) {
-			srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+			ses_send_error(ses, m->id_raw, RPC_INVALID_PARAMS,
 			    "invalid params: arguments must be an object");
 			return 0;
 		}
@@ -939,8 +718,8 @@ call_lazy(struct mcp_server *srv, struct rpc_msg *m)
 		a = NULL;
 		break;
 	}
-	if (srv->nactive >= MCP_MAX_INFLIGHT) {
-		srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+	if (ses->nactive >= MCP_MAX_INFLIGHT) {
+		ses_send_error(ses, m->id_raw, RPC_INTERNAL_ERROR,
 		    "internal error: too many calls in flight");
 		return 0;
 	}
@@ -957,24 +736,24 @@ call_lazy(struct mcp_server *srv, struct rpc_msg *m)
 	default:
 		break;
 	}
-	call_begin(srv, m, t, a != NULL ? NULL : json_object(), tok, a, alen);
+	call_begin(ses, m, t, a != NULL ? NULL : json_object(), tok, a, alen);
 	return 0;
 }
 
 static void
-m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
+m_tools_call(struct mcp_session *ses, struct rpc_msg *m)
 {
 	json_t *name = m->params ? json_object_get(m->params, "name") : NULL;
 	json_t *args = m->params ? json_object_get(m->params, "arguments") :
 	    NULL;
-	struct srv_tool *t;
+	struct ses_tool *t;
 	char err[512];
 
 	if (m->params == NULL && m->params_raw != NULL) {
-		if (call_lazy(srv, m) == 0)
+		if (call_lazy(ses, m) == 0)
 			return;
 		if (msg_params(m) == -1) {
-			srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+			ses_send_error(ses, m->id_raw, RPC_INTERNAL_ERROR,
 			    "internal error: out of memory");
 			return;
 		}
@@ -982,21 +761,21 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 		args = json_object_get(m->params, "arguments");
 	}
 	if (!json_is_string(name)) {
-		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		ses_send_error(ses, m->id_raw, RPC_INVALID_PARAMS,
 		    "invalid params: name must be a string");
 		return;
 	}
-	if ((t = find_tool(srv, json_string_value(name))) == NULL) {
-		call_unknown_tool(srv, m, json_string_value(name));
+	if ((t = find_tool(ses, json_string_value(name))) == NULL) {
+		call_unknown_tool(ses, m, json_string_value(name));
 		return;
 	}
 	if (args != NULL && !json_is_null(args) && !json_is_object(args)) {
-		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		ses_send_error(ses, m->id_raw, RPC_INVALID_PARAMS,
 		    "invalid params: arguments must be an object");
 		return;
 	}
-	if (srv->nactive >= MCP_MAX_INFLIGHT) {
-		srv_send_error(srv, m->id_raw, RPC_INTERNAL_ERROR,
+	if (ses->nactive >= MCP_MAX_INFLIGHT) {
+		ses_send_error(ses, m->id_raw, RPC_INTERNAL_ERROR,
 		    "internal error: too many calls in flight");
 		return;
 	}
@@ -1005,31 +784,31 @@ m_tools_call(struct mcp_server *srv, struct rpc_msg *m)
 	if (t->def != NULL &&
 	    jschema_validate(t->input_schema, args, err, sizeof(err)) == -1) {
 		json_decref(args);
-		call_invalid_args(srv, m, t, err);
+		call_invalid_args(ses, m, t, err);
 		return;
 	}
-	call_begin(srv, m, t, args, progress_token(m->params), NULL, 0);
+	call_begin(ses, m, t, args, progress_token(m->params), NULL, 0);
 }
 
 static void
-m_set_level(struct mcp_server *srv, struct rpc_msg *m)
+m_set_level(struct mcp_session *ses, struct rpc_msg *m)
 {
 	json_t *v = m->params ? json_object_get(m->params, "level") : NULL;
 	int lvl = json_is_string(v) ? level_index(json_string_value(v)) : -1;
 
 	if (lvl < 0) {
-		srv_send_error(srv, m->id_raw, RPC_INVALID_PARAMS,
+		ses_send_error(ses, m->id_raw, RPC_INVALID_PARAMS,
 		    "invalid params: level must be one of debug, info, notice, "
 		    "warning, error, critical, alert, emergency");
 		return;
 	}
-	srv->log_level = lvl;
-	srv_reply(srv, m->id_raw, json_incref(srv->empty));
+	ses->log_level = lvl;
+	ses_reply(ses, m->id_raw, json_incref(ses->empty));
 }
 
 static const struct {
 	const char	*name;
-	void		(*fn)(struct mcp_server *, struct rpc_msg *);
+	void		(*fn)(struct mcp_session *, struct rpc_msg *);
 } methods[] = {
 	{ "initialize", m_initialize },
 	{ "ping", m_ping },
@@ -1039,61 +818,62 @@ static const struct {
 };
 
 static void
-srv_request(struct mcp_server *srv, struct rpc_msg *m)
+ses_request(struct mcp_session *ses, struct rpc_msg *m)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (strcmp(m->method, methods[i].name) == 0) {
-			methods[i].fn(srv, m);
+			methods[i].fn(ses, m);
 			return;
 		}
-	srv_send_error(srv, m->id_raw, RPC_METHOD_NOT_FOUND,
+	ses_send_error(ses, m->id_raw, RPC_METHOD_NOT_FOUND,
 	    "Method not found");
 }
 
 static void
-n_cancelled(struct mcp_server *srv, struct rpc_msg *m)
+n_cancelled(struct mcp_session *ses, struct rpc_msg *m)
 {
 	json_t *id = m->params ? json_object_get(m->params, "requestId") : NULL;
 	struct mcp_call *c;
 
 	if (id == NULL)
 		return;
-	for (c = srv->calls; c; c = c->next)
+	for (c = ses->calls; c; c = c->next)
 		if (!c->cancelled && !c->in_hook && rpc_id_equal(c->id_raw, id))
 			break;
 	if (c == NULL) {
 		log_debug("cancellation of a request not in flight ignored");
 		return;
 	}
-	srv_call_cancel(c);
+	ses_call_cancel(c);
 }
 
 static void
-srv_notification(struct mcp_server *srv, struct rpc_msg *m)
+ses_notification(struct mcp_session *ses, struct rpc_msg *m)
 {
 	if (strcmp(m->method, "notifications/initialized") == 0)
-		srv->initialized = 1;
+		ses->initialized = 1;
 	else if (strcmp(m->method, "notifications/cancelled") == 0)
-		n_cancelled(srv, m);
+		n_cancelled(ses, m);
 	else
 		log_debug("notification %.64s ignored", m->method);
 }
 
-/* Handle one framed message. */
-static void
-srv_dispatch(struct mcp_server *srv, const char *msg, size_t len)
+/* ---- public ---- */
+
+void
+mcp_session_input(struct mcp_session *ses, const char *msg, size_t len)
 {
 	struct rpc_msg m;
 	struct rpc_err e;
 
 	/* With raw-arguments tools, params stay text until a method needs
 	   them (their tools/call does not). */
-	if (rpc_parse_flags(msg, len, srv->raw_tools ? RPC_PARSE_RAW_PARAMS :
+	if (rpc_parse_flags(msg, len, ses->raw_tools ? RPC_PARSE_RAW_PARAMS :
 	    0, &m, &e) == -1) {
 		if (rpc_err_answerable(&e))
-			srv_send_error(srv, e.id_raw, e.code, e.message);
+			ses_send_error(ses, e.id_raw, e.code, e.message);
 		else
 			log_debug("unanswerable message ignored: %s", e.message);
 		rpc_err_clear(&e);
@@ -1103,17 +883,17 @@ srv_dispatch(struct mcp_server *srv, const char *msg, size_t len)
 	case RPC_REQUEST:
 		if (strcmp(m.method, "tools/call") != 0 &&
 		    msg_params(&m) == -1)
-			srv_send_error(srv, m.id_raw, RPC_INTERNAL_ERROR,
+			ses_send_error(ses, m.id_raw, RPC_INTERNAL_ERROR,
 			    "internal error: out of memory");
 		else
-			srv_request(srv, &m);
+			ses_request(ses, &m);
 		break;
 	case RPC_NOTIFICATION:
 		if (msg_params(&m) == -1)
 			log_debug("notification %.64s dropped: out of memory",
 			    m.method);
 		else
-			srv_notification(srv, &m);
+			ses_notification(ses, &m);
 		break;
 	default:
 		log_debug("response to id %.64s ignored: we sent no request",
@@ -1123,105 +903,75 @@ srv_dispatch(struct mcp_server *srv, const char *msg, size_t len)
 	rpc_msg_free(&m);
 }
 
-/*
- * Dispatch every complete message buffered, unless output reaches the
- * high-water mark and cannot be written out (then pause until the writer
- * drains).  The answers to a batch of input go out in one write(2).
- */
-static void
-srv_pump(struct mcp_server *srv)
+void
+mcp_session_error(struct mcp_session *ses, int code, const char *message)
 {
-	enum frame_status st;
-	const char *msg;
-	size_t len;
-
-	srv->paused = 0;
-	srv->in_pump++;
-	while (!srv->stopping) {
-		if (frame_writer_pending(&srv->wr) >= srv->hwm)
-			srv_flush(srv);
-		if (frame_writer_pending(&srv->wr) >= srv->hwm) {
-			srv->paused = 1;
-			break;
-		}
-		st = frame_reader_next(&srv->rd, &msg, &len);
-		if (srv->wr.mode == FRAME_AUTO && srv->rd.mode != FRAME_AUTO)
-			srv->wr.mode = srv->rd.mode;
-		if (st == FRAME_MORE)
-			break;
-		if (st == FRAME_MSG) {
-			srv_dispatch(srv, msg, len);
-			continue;
-		}
-		srv_send_error(srv, NULL, srv->rd.err_code ? srv->rd.err_code :
-		    RPC_PARSE_ERROR, srv->rd.err);
-		if (st == FRAME_FATAL) {
-			log_warnx("input framing: %s; closing", srv->rd.err);
-			srv_begin_stop(srv, 1);
-		}
-	}
-	srv->in_pump--;
-	srv_update_io(srv);
-	srv_check_done(srv);
+	ses_send_error(ses, NULL, code, message);
 }
 
-/* ---- public ---- */
-
-struct mcp_server *
-mcp_server_new(struct ev_loop *loop, const struct mcp_server_opts *opts,
-    int in_fd, int out_fd)
+size_t
+mcp_session_active(const struct mcp_session *ses)
 {
-	struct mcp_server *srv;
-	int fl;
+	return ses->nactive;
+}
 
-	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+void *
+mcp_session_arg(const struct mcp_session *ses)
+{
+	return ses->io.arg;
+}
+
+struct mcp_session *
+mcp_session_new(const struct mcp_session_opts *opts,
+    const struct mcp_session_io *io)
+{
+	struct mcp_session *ses;
+
+	if ((ses = calloc(1, sizeof(*ses))) == NULL)
 		return NULL;
-	if ((srv->empty = json_object()) == NULL) {
-		free(srv);
+	if ((ses->empty = json_object()) == NULL) {
+		free(ses);
 		return NULL;
 	}
-	srv->loop = loop;
-	srv->opts = *opts;
-	if (srv->opts.name == NULL)
-		srv->opts.name = "afu9";
-	if (srv->opts.version == NULL)
-		srv->opts.version = AFU9_VERSION;
-	if (srv->opts.max_msg == 0)
-		srv->opts.max_msg = frame_max_msg_from_env();
-	if (srv->opts.max_out == 0)
-		srv->opts.max_out = FRAME_DEFAULT_MAX_OUT;
-	if (srv->opts.page_size == 0)
-		srv->opts.page_size = 100;
-	if (srv->opts.shutdown_grace == 0)
-		srv->opts.shutdown_grace = 10.;
-	else if (srv->opts.shutdown_grace < 0)
-		srv->opts.shutdown_grace = 0.;
-	srv->hwm = srv->opts.max_out / 2 ? srv->opts.max_out / 2 : 1;
-	srv->in_fd = in_fd;
-	srv->out_fd = out_fd;
-	srv->log_level = MCP_LEVEL_INFO;
-	srv->salt = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^
-	    (uint32_t)(uintptr_t)srv;
-	snprintf(srv->version, sizeof(srv->version), "%s", MCP_LATEST_VERSION);
-	frame_reader_init(&srv->rd, srv->opts.mode, srv->opts.max_msg);
-	frame_writer_init(&srv->wr, srv->opts.mode, srv->opts.max_out);
-	if ((fl = fcntl(in_fd, F_GETFL)) != -1)
-		fcntl(in_fd, F_SETFL, fl | O_NONBLOCK);
-	if ((fl = fcntl(out_fd, F_GETFL)) != -1)
-		fcntl(out_fd, F_SETFL, fl | O_NONBLOCK);
-	ev_io_init(&srv->rio, srv_read_cb, in_fd, EV_READ);
-	ev_io_init(&srv->wio, srv_write_cb, out_fd, EV_WRITE);
-	ev_signal_init(&srv->sigterm, srv_signal_cb, SIGTERM);
-	ev_signal_init(&srv->sigint, srv_signal_cb, SIGINT);
-	ev_timer_init(&srv->grace, srv_grace_cb, 0., 0.);
-	srv->rio.data = srv->wio.data = srv;
-	srv->sigterm.data = srv->sigint.data = srv->grace.data = srv;
-	srv_update_io(srv);
-	return srv;
+	ses->opts = *opts;
+	ses->io = *io;
+	if (ses->opts.name == NULL)
+		ses->opts.name = "afu9";
+	if (ses->opts.version == NULL)
+		ses->opts.version = AFU9_VERSION;
+	if (ses->opts.page_size == 0)
+		ses->opts.page_size = 100;
+	ses->log_level = MCP_LEVEL_INFO;
+	ses->salt = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^
+	    (uint32_t)(uintptr_t)ses;
+	snprintf(ses->version, sizeof(ses->version), "%s", MCP_LATEST_VERSION);
+	return ses;
+}
+
+void
+mcp_session_free(struct mcp_session *ses)
+{
+	struct mcp_call *c;
+	size_t i;
+
+	if (ses == NULL)
+		return;
+	ses->freeing = 1;
+	mcp_session_cancel_all(ses);
+	while ((c = ses->calls) != NULL) {
+		c->cancelled = 1;	/* already uncounted */
+		ses_call_free(c);
+	}
+	for (i = 0; i < ses->ntools; i++)
+		tool_free(ses->tools[i]);
+	free(ses->tools);
+	free(ses->htab);
+	json_decref(ses->empty);
+	free(ses);
 }
 
 static void
-tool_free(struct srv_tool *t)
+tool_free(struct ses_tool *t)
 {
 	free(t->name);
 	json_decref(t->input_schema);
@@ -1232,30 +982,30 @@ tool_free(struct srv_tool *t)
 
 /* Append a copy of *t to the table (t's references move).  0 or -1. */
 static int
-tool_insert(struct mcp_server *srv, const struct srv_tool *t)
+tool_insert(struct mcp_session *ses, const struct ses_tool *t)
 {
-	struct srv_tool **nt, *p;
+	struct ses_tool **nt, *p;
 	size_t ncap;
 
-	if (srv->ntools == srv->captools) {
-		ncap = srv->captools ? srv->captools * 2 : 16;
-		if ((nt = realloc(srv->tools, ncap * sizeof(*nt))) == NULL)
+	if (ses->ntools == ses->captools) {
+		ncap = ses->captools ? ses->captools * 2 : 16;
+		if ((nt = realloc(ses->tools, ncap * sizeof(*nt))) == NULL)
 			return -1;
-		srv->tools = nt;
-		srv->captools = ncap;
+		ses->tools = nt;
+		ses->captools = ncap;
 	}
-	if (htab_reserve(srv) == -1 || (p = malloc(sizeof(*p))) == NULL)
+	if (htab_reserve(ses) == -1 || (p = malloc(sizeof(*p))) == NULL)
 		return -1;
 	*p = *t;
-	srv->tools[srv->ntools++] = p;
-	htab_put(srv->htab, srv->hsize, p);
-	srv->hused++;
+	ses->tools[ses->ntools++] = p;
+	htab_put(ses->htab, ses->hsize, p);
+	ses->hused++;
 	return 0;
 }
 
 /* The tools/list entry for a tool; new reference or NULL. */
 static json_t *
-tool_listing(const struct srv_tool *t)
+tool_listing(const struct ses_tool *t)
 {
 	const struct mcp_tool *d = t->def;
 	json_t *o = json_object(), *ann = json_object();
@@ -1310,10 +1060,10 @@ load_schema(const char *what, const char *text, char *err, size_t errlen)
 }
 
 int
-mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
+mcp_session_add_tool(struct mcp_session *ses, const struct mcp_tool *tool,
     void *udata, char *err, size_t errlen)
 {
-	struct srv_tool t;
+	struct ses_tool t;
 	json_t *type;
 
 	memset(&t, 0, sizeof(t));
@@ -1322,7 +1072,7 @@ mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
 		    "[A-Za-z0-9_./-]", MCP_TOOL_NAME_MAX);
 		return -1;
 	}
-	if (find_tool(srv, tool->name)) {
+	if (find_tool(ses, tool->name)) {
 		snprintf(err, errlen, "tool %s: name already registered",
 		    tool->name);
 		return -1;
@@ -1353,7 +1103,7 @@ mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
 	}
 	if ((t.name = strdup(tool->name)) == NULL ||
 	    (t.listing = tool_listing(&t)) == NULL ||
-	    tool_insert(srv, &t) == -1) {
+	    tool_insert(ses, &t) == -1) {
 		snprintf(err, errlen, "out of memory");
 		free(t.name);
 		json_decref(t.listing);
@@ -1364,12 +1114,12 @@ mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool,
 	return 0;
 }
 
-/* mcp_server_add_tool_json() and mcp_server_add_tool_raw(). */
+/* mcp_session_add_tool_json() and mcp_session_add_tool_raw(). */
 static int
-add_json_tool(struct mcp_server *srv, const json_t *listing, mcp_tool_fn fn,
+add_json_tool(struct mcp_session *ses, const json_t *listing, mcp_tool_fn fn,
     void *udata, int raw_args, char *err, size_t errlen)
 {
-	struct srv_tool t;
+	struct ses_tool t;
 	const char *name;
 	json_t *is;
 
@@ -1380,7 +1130,7 @@ add_json_tool(struct mcp_server *srv, const json_t *listing, mcp_tool_fn fn,
 		    "[A-Za-z0-9_./-]", MCP_JSON_TOOL_NAME_MAX);
 		return -1;
 	}
-	if (find_tool(srv, name)) {
+	if (find_tool(ses, name)) {
 		snprintf(err, errlen, "tool %s: name already registered", name);
 		return -1;
 	}
@@ -1396,7 +1146,7 @@ add_json_tool(struct mcp_server *srv, const json_t *listing, mcp_tool_fn fn,
 	if ((t.name = strdup(name)) == NULL ||
 	    (t.input_schema = json_deep_copy(is)) == NULL ||
 	    (t.listing = json_deep_copy(listing)) == NULL ||
-	    tool_insert(srv, &t) == -1) {
+	    tool_insert(ses, &t) == -1) {
 		snprintf(err, errlen, "out of memory");
 		free(t.name);
 		json_decref(t.input_schema);
@@ -1407,35 +1157,35 @@ add_json_tool(struct mcp_server *srv, const json_t *listing, mcp_tool_fn fn,
 }
 
 int
-mcp_server_add_tool_json(struct mcp_server *srv, const json_t *listing,
+mcp_session_add_tool_json(struct mcp_session *ses, const json_t *listing,
     mcp_tool_fn fn, void *udata, char *err, size_t errlen)
 {
-	return add_json_tool(srv, listing, fn, udata, 0, err, errlen);
+	return add_json_tool(ses, listing, fn, udata, 0, err, errlen);
 }
 
 int
-mcp_server_add_tool_raw(struct mcp_server *srv, const json_t *listing,
+mcp_session_add_tool_raw(struct mcp_session *ses, const json_t *listing,
     mcp_tool_fn fn, void *udata, char *err, size_t errlen)
 {
-	if (add_json_tool(srv, listing, fn, udata, 1, err, errlen) == -1)
+	if (add_json_tool(ses, listing, fn, udata, 1, err, errlen) == -1)
 		return -1;
-	srv->raw_tools = 1;
+	ses->raw_tools = 1;
 	return 0;
 }
 
 int
-mcp_server_remove_tool(struct mcp_server *srv, const char *name)
+mcp_session_remove_tool(struct mcp_session *ses, const char *name)
 {
-	ssize_t i = tool_index(srv, name);
-	struct srv_tool *t;
+	ssize_t i = tool_index(ses, name);
+	struct ses_tool *t;
 
 	if (i < 0)
 		return -1;
-	t = srv->tools[i];
-	htab_del(srv, t);
-	memmove(&srv->tools[i], &srv->tools[i + 1],
-	    (srv->ntools - (size_t)i - 1) * sizeof(srv->tools[0]));
-	srv->ntools--;
+	t = ses->tools[i];
+	htab_del(ses, t);
+	memmove(&ses->tools[i], &ses->tools[i + 1],
+	    (ses->ntools - (size_t)i - 1) * sizeof(ses->tools[0]));
+	ses->ntools--;
 	t->removed = 1;
 	if (t->refs == 0)
 		tool_free(t);
@@ -1443,65 +1193,7 @@ mcp_server_remove_tool(struct mcp_server *srv, const char *name)
 }
 
 int
-mcp_server_run(struct mcp_server *srv)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	ev_signal_start(srv->loop, &srv->sigterm);
-	ev_signal_start(srv->loop, &srv->sigint);
-	srv_update_io(srv);
-	if (!srv->done)
-		ev_run(srv->loop, 0);
-	ev_signal_stop(srv->loop, &srv->sigterm);
-	ev_signal_stop(srv->loop, &srv->sigint);
-	ev_io_stop(srv->loop, &srv->rio);
-	ev_io_stop(srv->loop, &srv->wio);
-	ev_timer_stop(srv->loop, &srv->grace);
-	return srv->status;
-}
-
-void
-mcp_server_shutdown(struct mcp_server *srv)
-{
-	srv_begin_stop(srv, 0);
-}
-
-void
-mcp_server_free(struct mcp_server *srv)
-{
-	struct mcp_call *c;
-	size_t i;
-
-	if (srv == NULL)
-		return;
-	ev_io_stop(srv->loop, &srv->rio);
-	ev_io_stop(srv->loop, &srv->wio);
-	ev_timer_stop(srv->loop, &srv->grace);
-	ev_signal_stop(srv->loop, &srv->sigterm);
-	ev_signal_stop(srv->loop, &srv->sigint);
-	srv->freeing = 1;
-	srv->stopping = 1;
-	srv->done = 1;
-	srv_cancel_all(srv);
-	while ((c = srv->calls) != NULL) {
-		c->cancelled = 1;	/* already uncounted */
-		srv_call_free(c);
-	}
-	for (i = 0; i < srv->ntools; i++)
-		tool_free(srv->tools[i]);
-	free(srv->tools);
-	free(srv->htab);
-	json_decref(srv->empty);
-	frame_reader_free(&srv->rd);
-	frame_writer_free(&srv->wr);
-	free(srv);
-}
-
-int
-mcp_server_log(struct mcp_server *srv, const char *level, const char *logger,
+mcp_session_log(struct mcp_session *ses, const char *level, const char *logger,
     json_t *data)
 {
 	int lvl = level_index(level);
@@ -1511,7 +1203,7 @@ mcp_server_log(struct mcp_server *srv, const char *level, const char *logger,
 		json_decref(data);
 		return -1;
 	}
-	if (lvl < srv->log_level) {
+	if (lvl < ses->log_level) {
 		json_decref(data);
 		return 0;
 	}
@@ -1524,28 +1216,22 @@ mcp_server_log(struct mcp_server *srv, const char *level, const char *logger,
 	if (logger)
 		json_object_set_new(params, "logger", jstr(logger));
 	json_object_set_new(params, "data", red);
-	srv_notify(srv, "notifications/message", params);
+	ses_notify(ses, "notifications/message", params);
 	return 0;
 }
 
 void
-mcp_server_tools_changed(struct mcp_server *srv)
+mcp_session_tools_changed(struct mcp_session *ses)
 {
-	srv_notify(srv, "notifications/tools/list_changed", NULL);
-}
-
-struct ev_loop *
-mcp_server_loop(struct mcp_server *srv)
-{
-	return srv->loop;
+	ses_notify(ses, "notifications/tools/list_changed", NULL);
 }
 
 /* ---- per call ---- */
 
-struct mcp_server *
-mcp_call_server(struct mcp_call *c)
+struct mcp_session *
+mcp_call_session(const struct mcp_call *c)
 {
-	return c->srv;
+	return c->ses;
 }
 
 const char *
@@ -1574,16 +1260,16 @@ mcp_call_on_cancel(struct mcp_call *c, mcp_cancel_fn fn, void *arg)
 const char *
 mcp_call_arguments_raw(const struct mcp_call *c, size_t *len)
 {
-	const struct mcp_server *srv = c->srv;
+	const struct mcp_session *ses = c->ses;
 	const char *v;
 	size_t vlen;
 
-	if (srv->cur_call == c && srv->cur_args != NULL) {
-		*len = srv->cur_args_len;
-		return srv->cur_args;
+	if (ses->cur_call == c && ses->cur_args != NULL) {
+		*len = ses->cur_args_len;
+		return ses->cur_args;
 	}
-	if (srv->cur_call != c || srv->cur_params == NULL ||
-	    rpc_raw_member(srv->cur_params, srv->cur_params_len, "arguments",
+	if (ses->cur_call != c || ses->cur_params == NULL ||
+	    rpc_raw_member(ses->cur_params, ses->cur_params_len, "arguments",
 	    &v, &vlen) != 1 || vlen == 0 || *v != '{')
 		return NULL;
 	*len = vlen;
@@ -1616,7 +1302,7 @@ mcp_call_progress(struct mcp_call *c, double progress, double total,
 		json_object_set_new(params, "total", jnum(total));
 	if (message)
 		json_object_set_new(params, "message", jstr(message));
-	srv_notify(c->srv, "notifications/progress", params);
+	ses_notify(c->ses, "notifications/progress", params);
 }
 
 /*
@@ -1671,20 +1357,19 @@ mcp_call_return_content(struct mcp_call *c, json_t *content,
 		json_object_set_new(res, "structuredContent", structured);
 	if (is_error)
 		json_object_set_new(res, "isError", json_true());
-	srv_call_complete(c, res);
+	ses_call_complete(c, res);
 }
 
 /*
  * The result as text: sent as it is (whitespace dropped) with the call's
  * id, unless the tool has an outputSchema to check it against (then it
  * goes through mcp_call_return_content()).  A result that is not an
- * object, cannot be built or does not fit the output bound becomes a
+ * object, cannot be built or is refused by the transport becomes a
  * JSON-RPC error.
  */
 void
 mcp_call_return_raw(struct mcp_call *c, const char *result, size_t len)
 {
-	struct mcp_server *srv = c->srv;
 	json_t *res;
 	size_t i = 0, n = 0;
 	char *text;
@@ -1713,21 +1398,13 @@ mcp_call_return_raw(struct mcp_call *c, const char *result, size_t len)
 	if (c->in_hook)
 		return;
 	if (c->cancelled) {
-		srv_call_free(c);
+		ses_call_free(c);
 		return;
 	}
-	if ((text = rpc_build_result_text(c->id_raw, result, len, &n)) == NULL)
-		srv_send_error(srv, c->id_raw, RPC_INTERNAL_ERROR,
-		    "internal error: cannot encode the result");
-	else if (srv_send(srv, text, n, 1) == -1 && !srv->out_dead) {
-		log_warnx("response of %zu bytes dropped: output bound %zu",
-		    n, srv->wr.out.max);
-		srv_send_error(srv, c->id_raw, RPC_INTERNAL_ERROR,
-		    n > srv->wr.out.max ? "internal error: result too large" :
-		    "internal error: output queue full");
-	}
+	text = rpc_build_result_text(c->id_raw, result, len, &n);
+	ses_send_response(c->ses, c->id_raw, text, n);
 	free(text);
-	srv_call_free(c);
+	ses_call_free(c);
 }
 
 void
@@ -1774,9 +1451,10 @@ mcp_call_fail(struct mcp_call *c, int code, const char *message)
 	if (c->in_hook)
 		return;
 	if (!c->cancelled) {
-		m = utf8_clean(message ? message : "", 1024);
-		srv_send_error(c->srv, c->id_raw, code, m ? m : "error");
+		m = u8_clean(message ? message : "", CUT_BOUND(MCP_FAIL_MAX),
+		    CUT_MARK);
+		ses_send_error(c->ses, c->id_raw, code, m ? m : "error");
 		free(m);
 	}
-	srv_call_free(c);
+	ses_call_free(c);
 }
