@@ -148,6 +148,8 @@ stdio_send(void *arg, const char *text, size_t len, int response)
 		errno = len > srv->wr.out.max ? EMSGSIZE : ENOBUFS;
 		return -1;
 	}
+	if (log_tracing(LOG_TRACE_MCP))
+		log_trace(LOG_TRACE_MCP, "out", "client", text, len);
 	if (!srv->in_pump)
 		srv_update_io(srv);
 	return 0;
@@ -315,6 +317,9 @@ srv_pump(struct mcp_server *srv)
 		if (st == FRAME_MORE)
 			break;
 		if (st == FRAME_MSG) {
+			if (log_tracing(LOG_TRACE_MCP))
+				log_trace(LOG_TRACE_MCP, "in", "client", msg,
+				    len);
 			mcp_session_input(srv->ses, msg, len);
 			continue;
 		}

@@ -320,6 +320,35 @@ START_TEST(test_read_only_env)
 }
 END_TEST
 
+/* AFU9_TRACE=mcp in a server: every frame from and to its client is a
+   log line on stderr (peer "client"), redacted like the rest. */
+START_TEST(test_wire_trace)
+{
+	char *names, *out, *err;
+	int st;
+
+	setenv("AFU9_TRACE", "mcp", 1);
+	srv_start();
+	unsetenv("AFU9_TRACE");
+	names = tool_names();
+	free(names);
+	st = mt_stop(&srv, 15000, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d", st);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "\"msg\":\"mcp in client\"") != NULL,
+	    "no trace in");
+	ck_assert_msg(strstr(err, "\"msg\":\"mcp out client\"") != NULL,
+	    "no trace out");
+	ck_assert_msg(strstr(err, "\\\"method\\\":\\\"tools/list\\\"") !=
+	    NULL, "no tools/list frame");
+	ck_assert_msg(strstr(err, "\\\"result\\\":{\\\"tools\\\":[") != NULL,
+	    "no tools/list answer frame");
+	ck_assert_msg(strstr(err, TOKEN) == NULL, "token on stderr");
+	free(out);
+	free(err);
+}
+END_TEST
+
 START_TEST(test_unknown_tool_option)
 {
 	static const char *const bad[] = { "--tools", "getIssue,nope", NULL };
@@ -1537,6 +1566,7 @@ suite(void)
 	tcase_add_test(tc, test_list_all_and_annotations);
 	tcase_add_test(tc, test_read_only_hides_write_tools);
 	tcase_add_test(tc, test_read_only_env);
+	tcase_add_test(tc, test_wire_trace);
 	tcase_add_test(tc, test_unknown_tool_option);
 	tcase_add_test(tc, test_bad_knob);
 	tcase_add_test(tc, test_no_token);

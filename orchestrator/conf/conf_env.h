@@ -4,7 +4,9 @@
  * calls getenv(); the protocol library keeps AFU9_LOG_* and
  * AFU9_MAX_MESSAGE_BYTES (shared with the servers), and conf.c and
  * conf_servers.c read the variables a configuration file names (${VAR},
- * envPassthrough, secrets).
+ * envPassthrough, secrets), PATH to resolve a command, and
+ * AFU9_HTTP_LISTEN as the default of afu9.http.listen (the file loader
+ * runs without a struct config_env; both read the same value).
  *
  * The strings are borrowed from the environment: valid until it changes.
  * Read it again (config_env_read()) after a setenv().
