@@ -485,6 +485,28 @@ cli_eof(struct cli *c, int timeout_ms)
 	return (r == 0 || r == -2) && c->len == before;
 }
 
+/*
+ * Send the request text req on c and read its answer: the status must be
+ * `status`, the body `body` (NULL: any), and the head hold `header`
+ * (NULL: no check).
+ */
+static void
+expect(struct cli *c, const char *req, int status, const char *header,
+    const char *body)
+{
+	struct resp r;
+
+	cli_send(c, req, strlen(req));
+	ck_assert_msg(cli_resp(c, &r, 2000, strncmp(req, "HEAD ", 5) == 0)
+	    == 1, "no answer to %s", req);
+	ck_assert_int_eq(r.status, status);
+	if (header != NULL)
+		ck_assert_msg(strstr(r.head, header) != NULL, "%s", r.head);
+	if (body != NULL)
+		ck_assert_str_eq(r.body, body);
+	resp_free(&r);
+}
+
 /* GET path on a fresh connection; the response body (malloc'd). */
 static char *
 get_once(int port, const char *path)
@@ -655,30 +677,17 @@ START_TEST(not_found_and_method)
 {
 	struct tsrv ts;
 	struct cli *c;
-	struct resp r;
 
 	tsrv_start(&ts, "127.0.0.1:0", NULL);
 	c = cli_open(ts.port);
-	SEND(c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 404);
-	ck_assert_str_eq(r.body, "404 Not Found\n");
-	resp_free(&r);
+	expect(c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", 404, NULL,
+	    "404 Not Found\n");
 	/* Same connection still usable: 404/405 do not close. */
-	SEND(c, "POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 405);
-	ck_assert_ptr_nonnull(strstr(r.head, "\r\nAllow: GET, HEAD\r\n"));
-	resp_free(&r);
-	SEND(c, "DELETE /v1/x HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 405);
-	ck_assert_ptr_nonnull(strstr(r.head, "\r\nAllow: GET, HEAD, POST\r\n"));
-	resp_free(&r);
-	SEND(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 200);
-	resp_free(&r);
+	expect(c, "POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n"
+	    "\r\n", 405, "\r\nAllow: GET, HEAD\r\n", NULL);
+	expect(c, "DELETE /v1/x HTTP/1.1\r\nHost: t\r\n\r\n", 405,
+	    "\r\nAllow: GET, HEAD, POST\r\n", NULL);
+	expect(c, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n", 200, NULL, NULL);
 	cli_close(c);
 	tsrv_stop(&ts);
 }
@@ -694,38 +703,23 @@ START_TEST(route_params_and_auth)
 
 	tsrv_start(&ts, "127.0.0.1:0", NULL);
 	c = cli_open(ts.port);
-	SEND(c, "GET /items/a%2Fb/parts/7?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, "id=a%2Fb part=7 none=unset\n");
-	resp_free(&r);
-	SEND(c, "GET /items//parts/7 HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 404);
-	resp_free(&r);
-	SEND(c, "GET /items/1/parts/7/more HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 404);
-	resp_free(&r);
-	SEND(c, "GET /secret HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 401);
-	ck_assert_ptr_nonnull(strstr(r.head,
-	    "\r\nWWW-Authenticate: Bearer realm=\"afu9\"\r\n"));
-	ck_assert_str_eq(r.body, "401 Unauthorized\n");
-	resp_free(&r);
+	expect(c, "GET /items/a%2Fb/parts/7?x=1 HTTP/1.1\r\nHost: t\r\n\r\n",
+	    200, NULL, "id=a%2Fb part=7 none=unset\n");
+	expect(c, "GET /items//parts/7 HTTP/1.1\r\nHost: t\r\n\r\n", 404,
+	    NULL, NULL);
+	expect(c, "GET /items/1/parts/7/more HTTP/1.1\r\nHost: t\r\n\r\n",
+	    404, NULL, NULL);
+	expect(c, "GET /secret HTTP/1.1\r\nHost: t\r\n\r\n", 401,
+	    "\r\nWWW-Authenticate: Bearer realm=\"afu9\"\r\n",
+	    "401 Unauthorized\n");
 	SEND(c, "HEAD /secret HTTP/1.1\r\nHost: t\r\n"
 	    "Authorization: Bearer banned\r\n\r\n");
 	ck_assert_int_eq(cli_resp(c, &r, 2000, 1), 1);
 	ck_assert_int_eq(r.status, 403);
 	ck_assert_ptr_null(strstr(r.head, "WWW-Authenticate"));
 	resp_free(&r);
-	SEND(c, "GET /secret HTTP/1.1\r\nHost: t\r\n"
-	    "Authorization: Bearer good\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, "ok\n");
-	resp_free(&r);
+	expect(c, "GET /secret HTTP/1.1\r\nHost: t\r\n"
+	    "Authorization: Bearer good\r\n\r\n", 200, NULL, "ok\n");
 	cli_close(c);
 	tsrv_stop(&ts);
 }
