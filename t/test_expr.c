@@ -195,6 +195,7 @@ START_TEST(templates)
 {
 	char err[EXPR_ERR_MAX], *s;
 	json_t *in, *out;
+	int i;
 
 	in = json_pack("{s:s, s:s, s:s, s:[s, i], s:{s:s}, s:s, s:s}",
 	    "repo", "${{ inputs.repo }}", "n", "${{inputs.n}}",
@@ -225,6 +226,13 @@ START_TEST(templates)
 	in = json_pack("{s:s}", "a", "${{ inputs.n == }}");
 	ck_assert_int_eq(expr_template(in, NULL, &out, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "unexpected end"), "%s", err);
+	json_decref(in);
+	/* Arguments nested past the bound: refused, not recursed into. */
+	in = json_string("${{ inputs.n }}");
+	for (i = 0; i < EXPR_DEPTH_MAX + 2; i++)
+		in = json_pack("[o]", in);
+	ck_assert_int_eq(expr_template(in, ctx, &out, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "nested deeper than 64"), "%s", err);
 	json_decref(in);
 	in = json_string("${{ inputs.n");
 	ck_assert_int_eq(expr_template(in, ctx, &out, err, sizeof(err)), -1);

@@ -8,12 +8,12 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/expr.h"
+#include "log.h"
 
 enum node_kind {
 	N_LIT,		/* lit */
@@ -46,35 +46,9 @@ struct parser {
 	int		 failed;
 };
 
-static void perr(struct parser *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-perr(struct parser *ps, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ps->failed)
-		return;
-	ps->failed = 1;
-	va_start(ap, fmt);
-	vsnprintf(ps->err, ps->errlen, fmt, ap);
-	va_end(ap);
-}
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+/* The first error of a parse wins (errfmt: the one error formatter). */
+#define perr(ps, ...) ((void)((ps)->failed ? 0 : ((ps)->failed = 1,	\
+	errfmt((ps)->err, (ps)->errlen, __VA_ARGS__))))
 
 void
 expr_free(struct expr *e)
@@ -500,7 +474,7 @@ parse_span(const char *s, const char *end, char *err, size_t errlen)
 	struct expr *e;
 
 	if (end - s > EXPR_TEXT_MAX) {
-		seterr(err, errlen, "expression longer than %d bytes",
+		errfmt(err, errlen, "expression longer than %d bytes",
 		    EXPR_TEXT_MAX);
 		return NULL;
 	}
@@ -522,11 +496,11 @@ expr_parse(const char *text, char *err, size_t errlen)
 	const char *s, *e;
 
 	if (unwrap(text, &s, &e) == -1) {
-		seterr(err, errlen, "'${{' without its '}}'");
+		errfmt(err, errlen, "'${{' without its '}}'");
 		return NULL;
 	}
 	if (s == e) {
-		seterr(err, errlen, "empty expression");
+		errfmt(err, errlen, "empty expression");
 		return NULL;
 	}
 	return parse_span(s, e, err, errlen);
@@ -560,13 +534,13 @@ resolve(const struct expr *e, const json_t *ctx, char *err, size_t errlen)
 		if (e->path[i].name != NULL) {
 			if (!json_is_object(v) || (v = json_object_get(v,
 			    e->path[i].name)) == NULL) {
-				seterr(err, errlen, "unresolved reference %s: "
+				errfmt(err, errlen, "unresolved reference %s: "
 				    "no '%s'", e->text, e->path[i].name);
 				return NULL;
 			}
 		} else if (!json_is_array(v) || (v = json_array_get(v,
 		    e->path[i].index)) == NULL) {
-			seterr(err, errlen, "unresolved reference %s: no "
+			errfmt(err, errlen, "unresolved reference %s: no "
 			    "element [%zu]", e->text, e->path[i].index);
 			return NULL;
 		}
@@ -605,7 +579,7 @@ order(enum node_kind k, const json_t *a, const json_t *b, char *err,
 	else if (json_is_string(a) && json_is_string(b))
 		c = strcmp(json_string_value(a), json_string_value(b));
 	else {
-		seterr(err, errlen, "< > <= >= compare two numbers or two "
+		errfmt(err, errlen, "< > <= >= compare two numbers or two "
 		    "strings");
 		return NULL;
 	}
@@ -627,7 +601,7 @@ contains(const json_t *h, const json_t *n, char *err, size_t errlen)
 				return json_true();
 		return json_false();
 	}
-	seterr(err, errlen, "contains() takes a string and a string, or an "
+	errfmt(err, errlen, "contains() takes a string and a string, or an "
 	    "array and a value");
 	return NULL;
 }
@@ -666,7 +640,7 @@ binary(const struct expr *e, const json_t *ctx, char *err, size_t errlen)
 			    json_string_value(b), json_string_length(b)) == 0 &&
 			    json_string_length(a) >= json_string_length(b));
 		else
-			seterr(err, errlen, "startsWith() takes two strings");
+			errfmt(err, errlen, "startsWith() takes two strings");
 		break;
 	default:
 		r = order(e->kind, a, b, err, errlen);
@@ -703,7 +677,7 @@ int
 expr_eval(const struct expr *e, const json_t *ctx, json_t **out, char *err,
     size_t errlen)
 {
-	seterr(err, errlen, "out of memory");
+	errfmt(err, errlen, "out of memory");
 	*out = eval(e, ctx, err, errlen);
 	return *out == NULL ? -1 : 0;
 }
@@ -745,7 +719,7 @@ tpl_string(const char *s, const json_t *ctx, char *err, size_t errlen)
 		if ((open = strstr(p, "${{")) == NULL)
 			break;
 		if ((close = strstr(open + 3, "}}")) == NULL) {
-			seterr(err, errlen, "'${{' without its '}}' in \"%.64s\"",
+			errfmt(err, errlen, "'${{' without its '}}' in \"%.64s\"",
 			    s);
 			free(acc);
 			return NULL;
@@ -773,7 +747,7 @@ tpl_string(const char *s, const json_t *ctx, char *err, size_t errlen)
 		if (t == NULL || (acc = realloc(acc, n + (size_t)(open - p) +
 		    tn + 1)) == NULL) {
 			free(t);
-			seterr(err, errlen, "out of memory");
+			errfmt(err, errlen, "out of memory");
 			return NULL;
 		}
 		memcpy(acc + n, p, (size_t)(open - p));
@@ -788,14 +762,14 @@ tpl_string(const char *s, const json_t *ctx, char *err, size_t errlen)
 	tn = strlen(p);
 	if ((t = realloc(acc, n + tn + 1)) == NULL) {
 		free(acc);
-		seterr(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 		return NULL;
 	}
 	memcpy(t + n, p, tn + 1);
 	r = json_stringn(t, n + tn);
 	free(t);
 	if (r == NULL)
-		seterr(err, errlen, "out of memory");
+		errfmt(err, errlen, "out of memory");
 	return r;
 }
 
@@ -807,7 +781,7 @@ tpl(const json_t *v, const json_t *ctx, int depth, char *err, size_t errlen)
 	size_t i;
 
 	if (depth > EXPR_DEPTH_MAX) {
-		seterr(err, errlen, "arguments nested deeper than %d levels",
+		errfmt(err, errlen, "arguments nested deeper than %d levels",
 		    EXPR_DEPTH_MAX);
 		return NULL;
 	}
@@ -839,7 +813,7 @@ tpl(const json_t *v, const json_t *ctx, int depth, char *err, size_t errlen)
 	default:
 		return json_incref((json_t *)v);
 	}
-	seterr(err, errlen, "out of memory");
+	errfmt(err, errlen, "out of memory");
 	return NULL;
 }
 
