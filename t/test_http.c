@@ -129,6 +129,48 @@ sse_h(const struct http_request *req, struct http_exchange *x, void *arg)
 	http_stream_end(x);
 }
 
+/*
+ * GET /sse-flood: refused fields first, then 16 KiB events, without the
+ * client reading, until a write is refused; what happened in flood_*.
+ */
+#define FLOOD_CAP	(64L << 20)
+static int flood_errno, flood_bad_fields;
+static long flood_bytes;
+static volatile int flood_done;	/* set last, by the server thread */
+
+static void
+sse_flood(const struct http_request *req, struct http_exchange *x,
+    void *arg)
+{
+	static char data[16384];
+	char name[HTTP_SSE_FIELD_MAX + 2];
+
+	memset(data, 'd', sizeof(data));
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ck_assert_int_eq(http_stream_sse(x, NULL), 0);
+	flood_bad_fields = 0;
+	errno = 0;
+	if (http_stream_event(x, name, NULL, "x", 1) == -1 && errno == EINVAL)
+		flood_bad_fields++;
+	name[HTTP_SSE_FIELD_MAX] = '\0';	/* at the bound: taken */
+	if (http_stream_event(x, name, NULL, "x", 1) == 0)
+		flood_bad_fields++;
+	errno = 0;
+	if (http_stream_comment(x, "two\nlines") == -1 && errno == EINVAL)
+		flood_bad_fields++;
+	errno = 0;
+	if (http_stream_event(x, NULL, "i\rd", "x", 1) == -1 && errno == EINVAL)
+		flood_bad_fields++;
+	for (flood_bytes = 0; flood_bytes < FLOOD_CAP;
+	    flood_bytes += (long)sizeof(data))
+		if (http_stream_event(x, NULL, NULL, data, sizeof(data)) == -1)
+			break;
+	flood_errno = errno;
+	http_stream_end(x);
+	__atomic_store_n(&flood_done, 1, __ATOMIC_RELEASE);
+}
+
 /* GET /sse-forever: a comment every 5 ms until the client leaves. */
 struct forever {
 	ev_timer		 t;
@@ -320,6 +362,8 @@ tsrv_start(struct tsrv *ts, const char *addr, const struct http_limits *l)
 	    HTTP_ROUTE_EXACT, sse_h, ts), 0);
 	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/sse-forever",
 	    HTTP_ROUTE_EXACT, sse_forever, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/sse-flood",
+	    HTTP_ROUTE_EXACT, sse_flood, ts), 0);
 	ev_async_init(&ts->stop, stop_cb);
 	ts->stop.data = ts;
 	ev_async_start(ts->loop, &ts->stop);
@@ -812,6 +856,35 @@ START_TEST(streamed_responses)
 	ck_assert_msg(strstr(got, "\r\nConnection: close\r\n") &&
 	    !strstr(got, "Transfer-Encoding") && !strstr(got, "keep-alive"),
 	    "%s", got);
+	free(got);
+	cli_close(c);
+
+	/* A client that does not read: the stream is refused (ENOBUFS)
+	   past out_high_water queued, long before the cap; what was queued
+	   still arrives, and the stream ends properly. */
+	flood_done = 0;
+	c = cli_open(ts.port);
+	SEND(c, "GET /sse-flood HTTP/1.1\r\nHost: t\r\n\r\n");
+	deadline = t_now_ms() + 5000 * t_slow();
+	while (!__atomic_load_n(&flood_done, __ATOMIC_ACQUIRE) &&
+	    t_now_ms() < deadline)
+		usleep(5000);
+	ck_assert(flood_done);
+	ck_assert_int_eq(flood_errno, ENOBUFS);
+	ck_assert_int_eq(flood_bad_fields, 4);
+	ck_assert_int_gt(flood_bytes, 0);
+	ck_assert_int_lt(flood_bytes, FLOOD_CAP);
+	got = NULL;
+	while (got == NULL) {	/* drain: the buffer holds 1 MiB at a time */
+		if (memmem(c->buf, c->len, "\r\n0\r\n\r\n", 7) != NULL)
+			got = cli_until(c, "\r\n0\r\n\r\n", 2000);
+		else if (c->len > sizeof(c->buf) / 2) {
+			/* keep a tail the terminator may have begun in */
+			memmove(c->buf, c->buf + c->len - 8, 8);
+			c->len = 8;
+		} else
+			ck_assert_int_eq(cli_fill(c, t_now_ms() + 5000), 1);
+	}
 	free(got);
 	cli_close(c);
 

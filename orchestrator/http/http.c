@@ -585,6 +585,7 @@ int
 http_x_stream_bytes(struct http_exchange *x, const char *p, size_t n)
 {
 	struct http_conn *c = x->conn;
+	struct buf *held;
 
 	if (c == NULL || c->state == CONN_DEAD || c->state == CONN_LINGER) {
 		errno = EPIPE;
@@ -592,18 +593,23 @@ http_x_stream_bytes(struct http_exchange *x, const char *p, size_t n)
 	}
 	if (x->head || n == 0)
 		return 0;
+	/* A stream has no end to wait for: what the socket did not take is
+	   bounded by out_high_water (one write larger than that still goes
+	   when nothing is queued). */
+	held = x != TAILQ_FIRST(&c->queue) ? &x->out : &c->out;
+	if (buf_used(held) > 0 &&
+	    buf_used(held) + n > c->srv->lim.out_high_water) {
+		errno = ENOBUFS;
+		return -1;
+	}
 	if (log_tracing(LOG_TRACE_HTTP))
 		trace_http(c, "out", "", 0, p, n);
-	if (x != TAILQ_FIRST(&c->queue)) {
+	if (held == &x->out) {
 		if (buf_append(&x->out, p, n) == -1) {
 			errno = ENOBUFS;
 			return -1;
 		}
 		return 0;
-	}
-	if (buf_used(&c->out) + n > c->srv->out_max) {
-		errno = ENOBUFS;
-		return -1;
 	}
 	conn_write(c, p, n, NULL, 0);
 	if (!c->busy)

@@ -30,7 +30,7 @@ int	http_x_stream_is_head(const struct http_exchange *x);
 int	http_x_stream_chunked(const struct http_exchange *x);
 /*
  * Framed body bytes.  0; or -1 with errno EPIPE (the client is gone:
- * end the stream) or ENOBUFS (more than the connection may queue: the
+ * end the stream) or ENOBUFS (out_high_water bytes queued already: the
  * client reads too slowly; nothing was queued).
  */
 int	http_x_stream_bytes(struct http_exchange *x, const char *p, size_t n);

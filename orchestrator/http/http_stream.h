@@ -7,9 +7,10 @@
  * http_respond(); it then owns the exchange until http_stream_end(),
  * which it must call exactly once, also after a write failed.  Writes
  * never block: bytes the socket does not take are queued, up to the
- * connection's output bound; beyond it a write fails with ENOBUFS and
- * queues nothing (a client that does not read cannot make afu9 buffer
- * without bound).  A write to a client that went away fails with EPIPE:
+ * server's out_high_water (struct http_limits; one write larger than
+ * that goes when nothing is queued); beyond it a write fails with
+ * ENOBUFS and queues nothing (a client that does not read cannot make
+ * afu9 buffer without bound; the producer may drop, coalesce or end).  A write to a client that went away fails with EPIPE:
  * that is how a producer learns to stop, so a quiet SSE stream should
  * send a comment now and then (http_stream_comment()), which also keeps
  * proxies from closing it.  A HEAD request gets the head only; writes
