@@ -725,7 +725,9 @@ trace_http(const struct http_conn *c, const char *dir, const char *head,
 	char peer[INET6_ADDRSTRLEN + 16];
 	size_t i, n, shown = blen < LOG_TRACE_MAX ? blen : LOG_TRACE_MAX;
 
-	buf_init(&t, hlen + shown + 64);
+	/* A replaced value may be longer than the one it hides: a line of
+	   at least 9 bytes grows by at most 14, so the head at most 3x. */
+	buf_init(&t, 3 * hlen + shown + 64);
 	for (; p < end; p = eol) {
 		eol = memchr(p, '\n', (size_t)(end - p));
 		eol = eol ? eol + 1 : end;
