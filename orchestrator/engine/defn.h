@@ -1,0 +1,171 @@
+/*
+ * defn: workflow definitions, parsed and validated (doc/workflows.md).
+ *
+ * A definition is a JSON object:
+ *   {"name": "deploy_and_verify",          ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$
+ *    "version": 3,                         optional integer >= 1
+ *    "description": "...",                 optional string
+ *    "inputs": {JSON Schema of the input object}, optional; jschema subset
+ *    "steps": [ step, ... ],               1..DEFN_STEPS_MAX
+ *    "output": any JSON with templates}    optional
+ * A step:
+ *   {"id": "deploy",                       ^[A-Za-z_][A-Za-z0-9_-]{0,63}$, unique
+ *    "type": "tool" | "approval" | "sleep" | "wait" | "agent",
+ *    "if": "${{ expr }}",                  optional condition
+ *    "retry": {"max_attempts": 1..100, "initial_interval_ms": 0..86400000,
+ *              "backoff_coefficient": 1..100, "max_interval_ms": >= initial,
+ *              "non_retryable": ["tool", ...]},       optional
+ *    "timeout_ms": 1..604800000,           optional (tool, wait: required
+ *                                          for wait)
+ *    "on_error": "fail" | "continue" | {"goto": "ID"}, optional ("fail")
+ *    -- tool and wait:
+ *    "tool": "server.tool", "arguments": {JSON object with templates}
+ *    -- wait:
+ *    "interval_ms": 10..3600000, "until": "${{ expr }}"
+ *    -- sleep: exactly one of
+ *    "duration_ms": 0..31536000000, "until": "${{ expr }}" or an ISO 8601
+ *                                          timestamp text
+ *    -- approval:
+ *    "message": string with templates (optional)}
+ *
+ * Validation (defn_parse()) refuses, each with a message naming the step
+ * and the field ("step 'deploy': field 'tool': unknown tool
+ * 'deploy.updateServce'"): unknown or missing fields of the wrong type,
+ * an unknown step type, "agent" (the agent runner does not exist yet),
+ * a duplicate or invalid step id, an expression that does not parse, a
+ * reference to a step that does not come earlier (a wait step's `until`
+ * may also name the step itself), to an input the `inputs` schema does
+ * not declare (when it declares properties), an unknown server.tool (when
+ * a tool lookup is given), literal arguments that fail the tool's
+ * inputSchema, a wait step whose tool is not read-only, a `goto` to an
+ * unknown step or one that does not come later (a jump back is a cycle),
+ * unknown error kinds in non_retryable, a definition over DEFN_TEXT_MAX.
+ *
+ * Error kinds (enum defn_ekind, names for non_retryable and the
+ * workflow_steps.error_kind column): "tool" (the result said isError),
+ * "protocol" (the server answered a JSON-RPC error), "timeout",
+ * "unavailable" (the server is not ready or died), "expression" (a
+ * reference did not resolve, a condition failed to evaluate), "rejected"
+ * (an approval said no), "cancelled", "internal".
+ */
+#ifndef AFU9_DEFN_H
+#define AFU9_DEFN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "engine/expr.h"
+
+#define DEFN_STEPS_MAX	256
+#define DEFN_TEXT_MAX	(1u << 20)	/* bytes of definition JSON */
+#define DEFN_ID_MAX	64
+#define DEFN_ERR_MAX	1024
+
+enum defn_stype {
+	STEP_TOOL = 0,
+	STEP_APPROVAL,
+	STEP_SLEEP,
+	STEP_WAIT,
+};
+
+enum defn_ekind {
+	EK_TOOL = 0,
+	EK_PROTOCOL,
+	EK_TIMEOUT,
+	EK_UNAVAILABLE,
+	EK_EXPRESSION,
+	EK_REJECTED,
+	EK_CANCELLED,
+	EK_INTERNAL,
+	EK_COUNT
+};
+
+enum defn_onerr {
+	ONERR_FAIL = 0,
+	ONERR_CONTINUE,
+	ONERR_GOTO,
+};
+
+struct defn_retry {
+	unsigned	 max_attempts;		/* >= 1; 1 (no retry) default */
+	uint64_t	 initial_interval_ms;	/* default 1000 */
+	double		 backoff_coefficient;	/* default 2 */
+	uint64_t	 max_interval_ms;	/* default 60000 */
+	unsigned	 non_retryable;		/* bit (1u << enum defn_ekind) */
+};
+
+struct defn_step {
+	char		 id[DEFN_ID_MAX + 1];
+	enum defn_stype	 type;
+	struct expr	*cond;		/* `if`; NULL: always */
+	struct defn_retry retry;
+	uint64_t	 timeout_ms;	/* 0: none (the server's own
+					   call timeout still applies) */
+	enum defn_onerr	 on_error;
+	size_t		 goto_index;	/* ONERR_GOTO: the target's index */
+	/* tool, wait */
+	char		*tool;		/* "server.tool" */
+	json_t		*arguments;	/* object, templates unresolved */
+	/* wait */
+	uint64_t	 interval_ms;
+	struct expr	*until;		/* wait: the condition; sleep: the
+					   timestamp expression, or NULL */
+	/* sleep */
+	int		 has_duration;
+	uint64_t	 duration_ms;
+	char		*until_text;	/* sleep: a literal ISO 8601 time */
+	/* approval */
+	json_t		*message;	/* string template, or NULL */
+};
+
+struct defn {
+	char		 name[129];
+	unsigned	 version;	/* 0: the document gave none */
+	char		*description;	/* NULL: none */
+	json_t		*inputs;	/* schema, or NULL */
+	json_t		*output;	/* template, or NULL */
+	json_t		*doc;		/* the whole document (a reference) */
+	size_t		 nsteps;
+	struct defn_step steps[];
+};
+
+/*
+ * The tools/list entry of "server.tool" (with inputSchema and maybe
+ * annotations), borrowed until the next call, or NULL when there is no
+ * such tool.
+ */
+typedef const json_t *(*defn_tool_fn)(const char *qname, void *arg);
+
+/*
+ * Parse and validate doc (borrowed; the definition keeps a reference).
+ * tool NULL: tool names are checked for form only ("server.tool") and
+ * arguments are not checked against a schema (used when a stored
+ * definition is loaded to run it: it was checked when applied).
+ * A new definition, or NULL with the reason in err (ENOMEM too).
+ */
+struct defn	*defn_parse(const json_t *doc, defn_tool_fn tool, void *arg,
+		    char *err, size_t errlen);
+void		 defn_free(struct defn *);
+/* Index of step id, or -1. */
+int		 defn_step_index(const struct defn *, const char *id);
+/*
+ * Validate an execution's input (borrowed) against the definition's
+ * inputs schema (a definition without one takes any object).  0, or -1
+ * with err ("input: missing required argument 'owner' (required)").
+ */
+int		 defn_check_input(const struct defn *, const json_t *input,
+		    char *err, size_t errlen);
+/*
+ * The delay before attempt `next` (2..max_attempts) of a step:
+ * min(initial * coefficient^(next-2), max) milliseconds.
+ */
+uint64_t	 defn_backoff_ms(const struct defn_retry *, unsigned next);
+/* "tool", "protocol", ... ; and back (-1 for an unknown name). */
+const char	*defn_ekind_name(enum defn_ekind);
+int		 defn_ekind_parse(const char *);
+/* "tool", "approval", "sleep", "wait". */
+const char	*defn_stype_name(enum defn_stype);
+
+#endif /* AFU9_DEFN_H */
