@@ -435,3 +435,44 @@ BEGIN
 	PERFORM pg_notify('afu9_work', '');
 END
 $$;
+
+-- One execution as JSON, for `afu9 workflow status|logs` and the HTTP
+-- API: its row, its workflow's name and version, and every attempt of
+-- every step in order (times in ISO 8601 UTC with milliseconds).  NULL
+-- when there is no such execution.
+CREATE FUNCTION afu9_ts(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+CREATE FUNCTION afu9_execution_json(p_exec uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('id', x.id, 'workflow', w.name,
+	    'version', w.version, 'status', x.status, 'input', x.input,
+	    'output', x.output, 'error', x.error,
+	    'triggered_by', x.triggered_by,
+	    'idempotency_key', x.idempotency_key,
+	    'next_step', x.next_step, 'steps_total',
+	    jsonb_array_length(w.definition->'steps'),
+	    'lease_owner', x.lease_owner, 'lease_token', x.lease_token,
+	    'created_at', afu9_ts(x.created_at),
+	    'started_at', afu9_ts(x.started_at),
+	    'finished_at', afu9_ts(x.finished_at),
+	    'run_after', CASE WHEN x.status = 'waiting' THEN
+	        CASE WHEN x.run_after = 'infinity' THEN 'infinity'
+	        ELSE afu9_ts(x.run_after) END END,
+	    'steps', coalesce((SELECT jsonb_agg(jsonb_build_object(
+	        'index', s.step_index, 'step', s.step_name,
+	        'attempt', s.attempt, 'kind', s.kind, 'status', s.status,
+	        'tool', s.tool, 'input', s.input, 'output', s.output,
+	        'error', s.error, 'error_kind', s.error_kind,
+	        'decided_by', s.decided_by,
+	        'started_at', afu9_ts(s.started_at),
+	        'finished_at', afu9_ts(s.finished_at),
+	        'duration_ms', round(extract(epoch FROM s.finished_at -
+	            s.started_at) * 1000))
+	        ORDER BY s.started_at, s.step_index, s.attempt)
+	        FROM workflow_steps s WHERE s.execution_id = x.id), '[]'))
+	FROM workflow_executions x JOIN workflows w ON w.id = x.workflow_id
+	WHERE x.id = p_exec
+$$;

@@ -46,7 +46,9 @@
  * "protocol" (the server answered a JSON-RPC error), "timeout",
  * "unavailable" (the server is not ready or died), "expression" (a
  * reference did not resolve, a condition failed to evaluate), "rejected"
- * (an approval said no), "cancelled", "internal".
+ * (an approval said no), "cancelled", "internal", "interrupted" (the
+ * task running a step stopped during a call the engine may not repeat;
+ * never retried).
  */
 #ifndef AFU9_DEFN_H
 #define AFU9_DEFN_H
@@ -79,6 +81,8 @@ enum defn_ekind {
 	EK_REJECTED,
 	EK_CANCELLED,
 	EK_INTERNAL,
+	EK_INTERRUPTED,	/* its task stopped mid-call and the tool may
+				   not be called again: never retried */
 	EK_COUNT
 };
 

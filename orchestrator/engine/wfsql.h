@@ -1,0 +1,84 @@
+/*
+ * wfsql: the statements `afu9 workflow` (blocking libpq) and the HTTP
+ * API (pgq) share, so both read and write the workflow tables the same
+ * way.  Parameters are text; every answer that goes to a user is one
+ * jsonb column built by the server.  The writes are the functions of
+ * migrations/002_workflow_engine.sql.
+ */
+#ifndef AFU9_WFSQL_H
+#define AFU9_WFSQL_H
+
+/* $1 name: the newest enabled version: id, version, definition. */
+#define WFSQL_LATEST \
+	"SELECT id, version, definition FROM workflows " \
+	"WHERE name = $1 AND enabled ORDER BY version DESC LIMIT 1"
+
+/* $1 name, $2 version (NULL: the newest): the row as JSON. */
+#define WFSQL_SHOW \
+	"SELECT jsonb_build_object('id', id, 'name', name, 'version', " \
+	"version, 'description', description, 'enabled', enabled, " \
+	"'created_at', afu9_ts(created_at), 'definition', definition) " \
+	"FROM workflows WHERE name = $1 AND ($2::integer IS NULL OR " \
+	"version = $2::integer) ORDER BY version DESC LIMIT 1"
+
+/* Every workflow's newest version, by name: one JSON array. */
+#define WFSQL_LIST \
+	"SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, " \
+	"'version', version, 'enabled', enabled, 'description', " \
+	"description, 'steps', jsonb_array_length(definition->'steps'), " \
+	"'created_at', afu9_ts(created_at)) ORDER BY name), '[]') FROM " \
+	"(SELECT DISTINCT ON (name) * FROM workflows " \
+	"ORDER BY name, version DESC) w"
+
+/* $1 name, $2 enabled ('true'/'false'): the number of versions set. */
+#define WFSQL_ENABLE \
+	"UPDATE workflows SET enabled = $2::boolean WHERE name = $1"
+
+/* $1 workflow id, $2 input, $3 idempotency key, $4 triggered by. */
+#define WFSQL_CREATE \
+	"SELECT id, created, status FROM " \
+	"afu9_execution_create($1, $2, $3, $4)"
+
+/* $1 execution id: afu9_execution_json(), or NULL. */
+#define WFSQL_EXECUTION	"SELECT afu9_execution_json($1::uuid)"
+
+/*
+ * Executions newest first, keyset-paginated: $1 status (NULL: any), $2
+ * workflow name (NULL: any), $3 limit, $4 created_at and $5 id of the
+ * last row of the previous page (NULL: from the newest).  One JSON array
+ * of {id, workflow, version, status, error, created_at, started_at,
+ * finished_at, created_us (the cursor)}.
+ */
+#define WFSQL_EXECUTIONS \
+	"SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, " \
+	"'workflow', w.name, 'version', w.version, 'status', x.status, " \
+	"'error', x.error, 'next_step', x.next_step, " \
+	"'created_at', afu9_ts(x.created_at), " \
+	"'started_at', afu9_ts(x.started_at), " \
+	"'finished_at', afu9_ts(x.finished_at), 'cursor', " \
+	"to_char(x.created_at AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '/' || x.id) " \
+	"ORDER BY x.created_at DESC, x.id DESC), '[]') FROM (" \
+	"SELECT * FROM workflow_executions x WHERE " \
+	"($1::text IS NULL OR x.status = $1) AND ($2::text IS NULL OR " \
+	"x.workflow_id IN (SELECT id FROM workflows WHERE name = $2)) AND " \
+	"($4::timestamptz IS NULL OR (x.created_at, x.id) < " \
+	"($4::timestamptz, $5::uuid)) " \
+	"ORDER BY x.created_at DESC, x.id DESC LIMIT $3::integer) x " \
+	"JOIN workflows w ON w.id = x.workflow_id"
+
+/* $1 execution, $2 who: the status afterwards, NULL: no such one. */
+#define WFSQL_CANCEL	"SELECT afu9_cancel($1::uuid, $2)"
+
+/* $1 execution, $2 step id, $3 approve ('true'/'false'), $4 who,
+   $5 comment. */
+#define WFSQL_DECIDE \
+	"SELECT afu9_decide($1::uuid, $2, $3::boolean, $4, $5)"
+
+/* Execution and step status names, for checking user input. */
+#define WFSQL_STATUSES \
+	"pending running waiting succeeded failed cancelled"
+
+#define WFSQL_INPUT_MAX	(1u << 20)	/* bytes of an execution's input */
+
+#endif /* AFU9_WFSQL_H */
