@@ -3,43 +3,76 @@
  *
  * A definition is a JSON object:
  *   {"name": "deploy_and_verify",          ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$
+ *                                          required
  *    "version": 3,                         optional integer >= 1
  *    "description": "...",                 optional string
- *    "inputs": {JSON Schema of the input object}, optional; jschema subset
- *    "steps": [ step, ... ],               1..DEFN_STEPS_MAX
+ *    "inputs": {JSON Schema of the input object}, optional; jschema
+ *                                          subset; "type", if given,
+ *                                          "object"
+ *    "steps": [ step, ... ],               1..DEFN_STEPS_MAX, required
  *    "output": any JSON with templates}    optional
  * A step:
  *   {"id": "deploy",                       ^[A-Za-z_][A-Za-z0-9_-]{0,63}$, unique
- *    "type": "tool" | "approval" | "sleep" | "wait" | "agent",
+ *    "type": "tool" | "approval" | "sleep" | "wait" | "agent",  required
  *    "if": "${{ expr }}",                  optional condition
  *    "retry": {"max_attempts": 1..100, "initial_interval_ms": 0..86400000,
- *              "backoff_coefficient": 1..100, "max_interval_ms": >= initial,
- *              "non_retryable": ["tool", ...]},       optional
- *    "timeout_ms": 1..604800000,           optional (tool, wait: required
- *                                          for wait)
+ *              "backoff_coefficient": 1..100 (a number),
+ *              "max_interval_ms": initial..86400000,
+ *              "non_retryable": ["tool", ...]},       optional; defaults
+ *                                          1, 1000, 2, and 60000 or the
+ *                                          initial interval if larger
+ *    "timeout_ms": 1..604800000,           tool and wait only; optional
+ *                                          for tool, required for wait
  *    "on_error": "fail" | "continue" | {"goto": "ID"}, optional ("fail")
  *    -- tool and wait:
- *    "tool": "server.tool", "arguments": {JSON object with templates}
- *    -- wait:
+ *    "tool": "server.tool",                required; server
+ *                                          [A-Za-z0-9_-]{1,64}, tool
+ *                                          [A-Za-z0-9_./-]+, at most
+ *                                          DEFN_QNAME_MAX bytes
+ *    "arguments": {JSON object with templates}  optional ({})
+ *    -- wait (all required):
  *    "interval_ms": 10..3600000, "until": "${{ expr }}"
  *    -- sleep: exactly one of
  *    "duration_ms": 0..31536000000, "until": "${{ expr }}" or an ISO 8601
- *                                          timestamp text
+ *                                          timestamp with its zone:
+ *                                          YYYY-MM-DDTHH:MM:SS (from
+ *                                          1970), optional .fraction
+ *                                          (1-9 digits), then Z or
+ *                                          +HH:MM / -HH:MM
  *    -- approval:
  *    "message": string with templates (optional)}
+ * A field a step's type does not take is refused, as an unknown one is.
  *
  * Validation (defn_parse()) refuses, each with a message naming the step
  * and the field ("step 'deploy': field 'tool': unknown tool
- * 'deploy.updateServce'"): unknown or missing fields of the wrong type,
- * an unknown step type, "agent" (the agent runner does not exist yet),
- * a duplicate or invalid step id, an expression that does not parse, a
- * reference to a step that does not come earlier (a wait step's `until`
- * may also name the step itself), to an input the `inputs` schema does
- * not declare (when it declares properties), an unknown server.tool (when
- * a tool lookup is given), literal arguments that fail the tool's
+ * 'deploy.updateServce'"; "step 3: ..." counting from 1 for a step
+ * without a valid id; no step for the top-level fields): unknown or
+ * missing fields of the wrong type, an unknown step type, "agent" (the
+ * agent runner does not exist yet), a duplicate or invalid step id, an
+ * expression or template that does not parse, a string holding a NUL
+ * byte, a reference that cannot resolve (below), an unknown server.tool
+ * (when a tool lookup is given), literal arguments that fail the tool's
  * inputSchema, a wait step whose tool is not read-only, a `goto` to an
  * unknown step or one that does not come later (a jump back is a cycle),
  * unknown error kinds in non_retryable, a definition over DEFN_TEXT_MAX.
+ *
+ * References, in `if`, `until`, and the templates of arguments, message
+ * and output: steps.ID names a step that comes earlier (a wait step's
+ * `until` may also name the step itself; the output any step); a bare
+ * `steps` is refused.  inputs.NAME names a property of the `inputs`
+ * schema when it declares properties and its additionalProperties is
+ * absent or false (else any name).  execution.id is the one execution
+ * field.  env.NAME is any name: only configured names resolve at run
+ * time.
+ *
+ * Arguments, with a tool lookup: every name in the inputSchema's
+ * `required` is present (a literal or a template; an idempotencyKey
+ * the schema declares may be left to the engine); a name outside its
+ * `properties` is refused when additionalProperties is false; a value
+ * without "${{" anywhere in it is validated (jschema_validate) against
+ * its property's schema (or additionalProperties' schema).  A value with
+ * a template cannot be checked before it runs, nor can a schema outside
+ * the jschema subset (the server checks the call).
  *
  * Error kinds (enum defn_ekind, names for non_retryable and the
  * workflow_steps.error_kind column): "tool" (the result said isError),
@@ -64,6 +97,7 @@
 #define DEFN_TEXT_MAX	(1u << 20)	/* bytes of definition JSON */
 #define DEFN_ID_MAX	64
 #define DEFN_ERR_MAX	1024
+#define DEFN_QNAME_MAX	128	/* bytes of "server.tool", as the router */
 
 enum defn_stype {
 	STEP_TOOL = 0,
@@ -100,6 +134,7 @@ struct defn_retry {
 	unsigned	 non_retryable;		/* bit (1u << enum defn_ekind) */
 };
 
+/* Every pointer of a step and of a definition is owned by the definition. */
 struct defn_step {
 	char		 id[DEFN_ID_MAX + 1];
 	enum defn_stype	 type;
@@ -111,7 +146,8 @@ struct defn_step {
 	size_t		 goto_index;	/* ONERR_GOTO: the target's index */
 	/* tool, wait */
 	char		*tool;		/* "server.tool" */
-	json_t		*arguments;	/* object, templates unresolved */
+	json_t		*arguments;	/* object, templates unresolved
+					   ({} when the document gave none) */
 	/* wait */
 	uint64_t	 interval_ms;
 	struct expr	*until;		/* wait: the condition; sleep: the
@@ -126,7 +162,7 @@ struct defn_step {
 
 struct defn {
 	char		 name[129];
-	unsigned	 version;	/* 0: the document gave none */
+	unsigned	 version;	/* 1..INT32_MAX; 0: none given */
 	char		*description;	/* NULL: none */
 	json_t		*inputs;	/* schema, or NULL */
 	json_t		*output;	/* template, or NULL */
@@ -163,13 +199,17 @@ int		 defn_check_input(const struct defn *, const json_t *input,
 		    char *err, size_t errlen);
 /*
  * The delay before attempt `next` (2..max_attempts) of a step:
- * min(initial * coefficient^(next-2), max) milliseconds.
+ * min(initial * coefficient^(next-2), max) milliseconds, without
+ * overflow for any next; 0 for next < 2.
  */
 uint64_t	 defn_backoff_ms(const struct defn_retry *, unsigned next);
-/* "tool", "protocol", ... ; and back (-1 for an unknown name). */
+/*
+ * "tool", "protocol", ... ("unknown" out of range); and back (-1 for an
+ * unknown name or NULL).
+ */
 const char	*defn_ekind_name(enum defn_ekind);
 int		 defn_ekind_parse(const char *);
-/* "tool", "approval", "sleep", "wait". */
+/* "tool", "approval", "sleep", "wait" ("unknown" out of range). */
 const char	*defn_stype_name(enum defn_stype);
 
 #endif /* AFU9_DEFN_H */
