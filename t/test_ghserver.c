@@ -759,6 +759,10 @@ START_TEST(test_create_pull_request)
 	    "method", "GET", "path", "/repos/acme/widgets/pulls?state=open&"
 	    "head=acme%3Afeature%2Fempty&base=trunk")));
 	fs_on("POST", "/repos/acme/widgets/pulls", 422, "pull_no_commits");
+	json_decref(fc_cmd(json_pack("{s:s, s:{s:i, s:[], s:{s:s, s:s}}}",
+	    "cmd", "push", "response", "status", 200, "json", "match",
+	    "method", "GET", "path", "/repos/acme/widgets/pulls?state=open&"
+	    "head=acme%3Afeature%2Fempty&base=trunk")));
 	e = call_err("createPullRequest", ARGS("{s:s, s:s, s:s, s:s, s:s}",
 	    OR, "title", "Empty", "head", "feature/empty", "base", "trunk"));
 	ck_assert_str_eq(e, "GitHub rejected POST /repos/acme/widgets/pulls "
@@ -774,7 +778,9 @@ START_TEST(test_create_pull_request)
 	    "login&base=trunk",
 	    "GET /repos/acme/widgets/pulls?state=open&head=acme%3Afeature%2F"
 	    "empty&base=trunk",
-	    "POST /repos/acme/widgets/pulls", NULL });
+	    "POST /repos/acme/widgets/pulls",
+	    "GET /repos/acme/widgets/pulls?state=open&head=acme%3Afeature%2F"
+	    "empty&base=trunk", NULL });
 }
 END_TEST
 
@@ -950,6 +956,450 @@ START_TEST(test_merge_pull_request)
 	    "widgets/pulls/9/merge (409): Head branch was modified. Review and "
 	    "try the merge again.");
 	free(e);
+}
+END_TEST
+
+/* ---- repeated writes ----
+ * The second call of each pair is the one the workflow engine makes when
+ * an orchestrator died before the first call's answer was recorded.  What
+ * the fault server answers it is built from the requests the first call
+ * sent (the ref, the comment body, the commit message), so the second
+ * call must recognise what the first one really wrote; the requests of
+ * both are checked, and no second write may be among them. */
+
+#define KEY	"wf-42:step-3"
+
+/* Answer METHOD PATH once with status and body (stolen). */
+static void
+fs_json(const char *method, const char *path, int status, json_t *body)
+{
+	fc_push(json_pack("{s:i, s:o, s:{s:s, s:s}}", "status", status, "json",
+	    body, "match", "method", method, "path", path));
+}
+
+/* Requests with this method the fault server saw. */
+static int
+fs_count(const char *method)
+{
+	json_t *a = fc_requests(), *q;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(a, i, q)
+		n += strcmp(sget(q, "method"), method) == 0;
+	json_decref(a);
+	return n;
+}
+
+START_TEST(test_repeat_create_branch)
+{
+	json_t *a, *b, *first;
+
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/trunk", 200,
+	    "ref_trunk");
+	fs_on("POST", "/repos/acme/widgets/git/refs", 201, "ref_created");
+	a = call_ok("createBranch", ARGS("{s:s, s:s, s:s, s:s, s:s}", OR,
+	    "branch", "feature/login", "from", "trunk", "idempotencyKey", KEY));
+	ck_assert(json_is_true(json_object_get(a, "created")));
+	ck_assert(json_is_false(json_object_get(a, "alreadyExisted")));
+	first = fc_body(1);
+
+	/* again: GitHub has the ref the first call created */
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/trunk", 200,
+	    "ref_trunk");
+	fs_on("POST", "/repos/acme/widgets/git/refs", 422, "ref_exists");
+	fs_json("GET", "/repos/acme/widgets/git/ref/heads/feature/login", 200,
+	    json_pack("{s:O, s:{s:s, s:O}}", "ref", json_object_get(first,
+	    "ref"), "object", "type", "commit", "sha", json_object_get(first,
+	    "sha")));
+	b = call_ok("createBranch", ARGS("{s:s, s:s, s:s, s:s, s:s}", OR,
+	    "branch", "feature/login", "from", "trunk", "idempotencyKey", KEY));
+	ck_assert(json_is_true(json_object_get(b, "alreadyExisted")));
+	ck_assert(json_is_false(json_object_get(b, "created")));
+	ck_assert_str_eq(sget(b, "branch"), sget(a, "branch"));
+	ck_assert_str_eq(sget(b, "sha"), sget(a, "sha"));
+	ck_assert(has_note(b, "branch 'feature/login' already existed at "
+	    "commit " TRUNK_SHA ": nothing was changed"));
+	json_decref(a);
+	json_decref(b);
+	json_decref(first);
+	/* GitHub refused the second POST; the ref was never moved */
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/git/ref/heads/trunk",
+	    "POST /repos/acme/widgets/git/refs",
+	    "GET /repos/acme/widgets/git/ref/heads/trunk",
+	    "POST /repos/acme/widgets/git/refs",
+	    "GET /repos/acme/widgets/git/ref/heads/feature/login", NULL });
+}
+END_TEST
+
+#define OPEN_FORM	"/repos/acme/widgets/pulls?state=open&head=acme%3A" \
+	"feature%2Fform&base=trunk"
+
+START_TEST(test_repeat_create_pull_request)
+{
+	json_t *sc, *b;
+	char *e;
+
+	/* the POST landed but its answer was lost (a 502 is not retried) */
+	fs_json("GET", OPEN_FORM, 200, json_array());
+	fs_on("POST", "/repos/acme/widgets/pulls", 502, NULL);
+	e = call_err("createPullRequest", ARGS("{s:s, s:s, s:s, s:s, s:s,"
+	    " s:s}", OR, "title", "Add login form", "head", "feature/form",
+	    "base", "trunk", "idempotencyKey", KEY));
+	ck_assert_msg(strstr(e, "502") != NULL, "%s", e);
+	free(e);
+	b = fc_body(1);
+
+	/* again: the pull request the POST opened is listed */
+	fs_json("GET", OPEN_FORM, 200, json_pack("[O]", json_object_get(R,
+	    "pull_created")));
+	sc = call_ok("createPullRequest", ARGS("{s:s, s:s, s:s, s:s, s:s,"
+	    " s:s}", OR, "title", "Add login form", "head", "feature/form",
+	    "base", "trunk", "idempotencyKey", KEY));
+	ck_assert(json_is_true(json_object_get(sc, "alreadyExisted")));
+	ck_assert(json_is_false(json_object_get(sc, "created")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "number")), 10);
+	ck_assert_str_eq(sget(sc, "head"), "acme:feature/form");
+	ck_assert_str_eq(sget(sc, "base"), sget(b, "base"));
+	json_decref(sc);
+	json_decref(b);
+	ck_assert_int_eq(fs_count("POST"), 1);
+
+	/* another caller opened it between our look and our POST */
+	fs_json("GET", OPEN_FORM, 200, json_array());
+	fs_on("POST", "/repos/acme/widgets/pulls", 422, "pull_exists");
+	fs_json("GET", OPEN_FORM, 200, json_pack("[O]", json_object_get(R,
+	    "pull_created")));
+	sc = call_ok("createPullRequest", ARGS("{s:s, s:s, s:s, s:s, s:s}",
+	    OR, "title", "Add login form", "head", "feature/form", "base",
+	    "trunk"));
+	ck_assert(json_is_true(json_object_get(sc, "alreadyExisted")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "number")), 10);
+	json_decref(sc);
+	assert_requests((const char *const[]){
+	    "GET " OPEN_FORM, "POST /repos/acme/widgets/pulls",
+	    "GET " OPEN_FORM,
+	    "GET " OPEN_FORM, "POST /repos/acme/widgets/pulls",
+	    "GET " OPEN_FORM, NULL });
+}
+END_TEST
+
+#define COMMENTS_7	"/repos/acme/widgets/issues/7/comments?per_page=100"
+#define MARKER		"<!-- afu9:idempotency-key=" KEY " -->"
+#define LOST		"nothing was posted, or the answer was lost (calling " \
+	"again with the same idempotencyKey is safe): GitHub failed POST "
+
+START_TEST(test_repeat_add_issue_comment)
+{
+	json_t *sc, *b, *posted, *spec;
+	char next[256];
+	char *e;
+
+	/* the comments hold no marker; the POST lands, its answer is lost */
+	fs_on("GET", COMMENTS_7, 200, "comments_7");
+	fs_on("POST", "/repos/acme/widgets/issues/7/comments", 502, NULL);
+	e = call_err("addIssueComment", ARGS("{s:s, s:s, s:i, s:s, s:s}", OR,
+	    "number", 7, "body", "On it.", "idempotencyKey", KEY));
+	ck_assert_msg(strncmp(e, LOST, strlen(LOST)) == 0, "%s", e);
+	free(e);
+	b = fc_body(1);
+	ck_assert_str_eq(sget(b, "body"), "On it.\n\n" MARKER);
+
+	/* again: the comment is there, on the second page */
+	posted = json_deep_copy(json_object_get(R, "comment_new"));
+	json_object_set(posted, "body", json_object_get(b, "body"));
+	snprintf(next, sizeof(next), "<%s" COMMENTS_7 "&page=2>; "
+	    "rel=\"next\"", fc_base());
+	spec = json_pack("{s:i, s:O, s:{s:s}, s:{s:s, s:s}}", "status", 200,
+	    "json", json_object_get(R, "comments_7"), "headers", "Link", next,
+	    "match", "method", "GET", "path", COMMENTS_7);
+	fc_push(spec);
+	fs_json("GET", COMMENTS_7 "&page=2", 200, json_pack("[o]", posted));
+	sc = call_ok("addIssueComment", ARGS("{s:s, s:s, s:i, s:s, s:s}", OR,
+	    "number", 7, "body", "On it.", "idempotencyKey", KEY));
+	ck_assert(json_is_true(json_object_get(sc, "alreadyExisted")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "id")), 1234);
+	ck_assert_str_eq(sget(sc, "htmlUrl"), "https://github.com/acme/"
+	    "widgets/issues/7#issuecomment-1234");
+	ck_assert(has_note(sc, "already posted (id 1234)"));
+	json_decref(sc);
+	ck_assert_int_eq(fs_count("POST"), 1);
+
+	/* a key that only begins like it is another key: posted */
+	fs_json("GET", COMMENTS_7, 200, json_pack("[{s:i, s:O}]", "id", 1234,
+	    "body", json_object_get(b, "body")));
+	fs_on("POST", "/repos/acme/widgets/issues/7/comments", 201,
+	    "comment_new");
+	sc = call_ok("addIssueComment", ARGS("{s:s, s:s, s:i, s:s, s:s}", OR,
+	    "number", 7, "body", "On it.", "idempotencyKey", "wf-42:step-"));
+	ck_assert(json_is_false(json_object_get(sc, "alreadyExisted")));
+	json_decref(sc);
+	json_decref(b);
+	b = fc_body(5);
+	ck_assert_str_eq(sget(b, "body"), "On it.\n\n"
+	    "<!-- afu9:idempotency-key=wf-42:step- -->");
+	json_decref(b);
+
+	/* without a key: no look, the body as it is */
+	fs_on("POST", "/repos/acme/widgets/issues/7/comments", 201,
+	    "comment_new");
+	sc = call_ok("addIssueComment", ARGS("{s:s, s:s, s:i, s:s}", OR,
+	    "number", 7, "body", "On it."));
+	ck_assert(json_is_false(json_object_get(sc, "alreadyExisted")));
+	json_decref(sc);
+	b = fc_body(6);
+	ck_assert_str_eq(sget(b, "body"), "On it.");
+	json_decref(b);
+	assert_requests((const char *const[]){
+	    "GET " COMMENTS_7, "POST /repos/acme/widgets/issues/7/comments",
+	    "GET " COMMENTS_7, "GET " COMMENTS_7 "&page=2",
+	    "GET " COMMENTS_7, "POST /repos/acme/widgets/issues/7/comments",
+	    "POST /repos/acme/widgets/issues/7/comments", NULL });
+}
+END_TEST
+
+/* The comment pages looked through are bounded; past the bound nothing
+   is posted.  The body and its marker are bounded as GitHub bounds them. */
+START_TEST(test_add_issue_comment_key_bounds)
+{
+	char next[256], *big, *e;
+	size_t n;
+
+	snprintf(next, sizeof(next), "<%s/repos/acme/widgets/issues/8/"
+	    "comments?per_page=100&page=2>; rel=\"next\"", fc_base());
+	fc_push(json_pack("{s:i, s:[], s:{s:s}, s:i, s:{s:s, s:s}}", "status",
+	    200, "json", "headers", "Link", next, "times", 0, "match",
+	    "method", "GET", "prefix", "/repos/acme/widgets/issues/8/"
+	    "comments"));
+	e = call_err("addIssueComment", ARGS("{s:s, s:s, s:i, s:s, s:s}", OR,
+	    "number", 8, "body", "x", "idempotencyKey", KEY));
+	ck_assert_str_eq(e, "issue #8 has more than 10000 comments: could not "
+	    "check all of them for the idempotencyKey, so nothing was posted; "
+	    "call without idempotencyKey to post anyway");
+	free(e);
+	ck_assert_int_eq(fc_count(), 100);
+	ck_assert_int_eq(fs_count("POST"), 0);
+
+	/* 65536 characters (two bytes each) fit without a key, not with */
+	fc_reset();
+	big = malloc(2 * 65536 + 1);
+	for (n = 0; n < 2 * 65536; n += 2)
+		memcpy(big + n, "\xc3\xa9", 2);
+	big[n] = '\0';
+	e = call_err("addIssueComment", ARGS("{s:s, s:s, s:i, s:s, s:s}", OR,
+	    "number", 7, "body", big, "idempotencyKey", KEY));
+	ck_assert_str_eq(e, "the body is 65536 characters; with the "
+	    "idempotencyKey's marker (44 more) it would pass GitHub's 65536: "
+	    "shorten it");
+	free(e);
+	free(big);
+	ck_assert_int_eq(fc_count(), 0);
+}
+END_TEST
+
+/* Every write tool of the server takes the key, with the same bounds. */
+START_TEST(test_idempotency_key_checked)
+{
+	static const char *const tools[] = { "createBranch",
+	    "createPullRequest", "pushFiles", "addIssueComment" };
+	char long_key[257], *e;
+	json_t *args[4], *a, *resp, *t;
+	size_t i, j, seen = 0;
+
+	args[0] = ARGS("{s:s, s:s, s:s}", OR, "branch", "b");
+	args[1] = ARGS("{s:s, s:s, s:s, s:s}", OR, "title", "t", "head", "h");
+	args[2] = ARGS("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}]}", OR, "branch",
+	    "b", "message", "m", "files", "path", "p", "content", "c");
+	args[3] = ARGS("{s:s, s:s, s:i, s:s}", OR, "number", 7, "body", "x");
+	memset(long_key, 'k', 256);
+	long_key[256] = '\0';
+	for (i = 0; i < 4; i++) {
+		a = json_deep_copy(args[i]);
+		json_object_set_new(a, "idempotencyKey", json_string(long_key));
+		e = call_err(tools[i], a);
+		ck_assert_msg(strstr(e, "argument 'idempotencyKey'") != NULL &&
+		    strstr(e, "(maxLength)") != NULL, "%s: %s", tools[i], e);
+		free(e);
+		a = args[i];
+		json_object_set_new(a, "idempotencyKey", json_string("a b"));
+		e = call_err(tools[i], a);
+		ck_assert_msg(strstr(e, "argument 'idempotencyKey'") != NULL &&
+		    strstr(e, "(pattern)") != NULL, "%s: %s", tools[i], e);
+		free(e);
+	}
+	ck_assert_int_eq(fc_count(), 0);
+
+	/* 255 characters are a key */
+	long_key[255] = '\0';
+	fs_json("GET", COMMENTS_7, 200, json_array());
+	fs_on("POST", "/repos/acme/widgets/issues/7/comments", 201,
+	    "comment_new");
+	json_decref(call_ok("addIssueComment", ARGS("{s:s, s:s, s:i, s:s,"
+	    " s:s}", OR, "number", 7, "body", "x", "idempotencyKey",
+	    long_key)));
+
+	/* and the schema of each says so; no read tool has it */
+	resp = rpc("tools/list", NULL);
+	json_array_foreach(json_object_get(json_object_get(resp, "result"),
+	    "tools"), i, t) {
+		int has = json_object_get(json_object_get(json_object_get(t,
+		    "inputSchema"), "properties"), "idempotencyKey") != NULL;
+		int want = 0;
+
+		for (j = 0; j < 4; j++)
+			want |= strcmp(sget(t, "name"), tools[j]) == 0;
+		ck_assert_msg(has == want, "%s", sget(t, "name"));
+		seen += has;
+	}
+	ck_assert_uint_eq(seen, 4);
+	json_decref(resp);
+}
+END_TEST
+
+#define NEW_SHA		"7638417db6d59f3c431d3e1f261cc637155684cd"
+#define NEW_TREE	"cd8274d15fa3ae2ab983129fb037999f264ba9a7"
+
+START_TEST(test_repeat_push_files_key)
+{
+	json_t *a, *b, *commit, *files = json_pack("[{s:s, s:s}]", "path",
+	    "src/form.c", "content", "int form;\n");
+	const char *msg = "Add login form\n\nSigned-off-by: A U Thor "
+	    "<a@example.com>\n";
+
+	push_prefix();
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
+	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
+	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
+	    "ref_updated");
+	a = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O, s:s}", OR,
+	    "branch", "trunk", "message", msg, "files", files,
+	    "idempotencyKey", KEY));
+	ck_assert(json_is_true(json_object_get(a, "changed")));
+	ck_assert(json_is_false(json_object_get(a, "alreadyExisted")));
+	/* the trailer joins the message's trailer block */
+	commit = fc_body(4);
+	ck_assert_str_eq(sget(commit, "message"), "Add login form\n\n"
+	    "Signed-off-by: A U Thor <a@example.com>\n"
+	    "Afu9-Idempotency-Key: " KEY);
+
+	/* again: the branch is at the commit the first call made */
+	fc_reset();
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/trunk", 200,
+	    "ref_updated");
+	fs_json("GET", "/repos/acme/widgets/git/commits/" NEW_SHA, 200,
+	    json_pack("{s:s, s:{s:O}, s:O, s:[{s:s}]}", "sha", NEW_SHA,
+	    "tree", "sha", json_object_get(commit, "tree"), "message",
+	    json_object_get(commit, "message"), "parents", "sha", TRUNK_SHA));
+	b = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O, s:s}", OR,
+	    "branch", "trunk", "message", msg, "files", files,
+	    "idempotencyKey", KEY));
+	ck_assert(json_is_true(json_object_get(b, "alreadyExisted")));
+	ck_assert(json_is_false(json_object_get(b, "changed")));
+	ck_assert_str_eq(sget(b, "commit"), sget(a, "commit"));
+	ck_assert_str_eq(sget(b, "parent"), sget(a, "parent"));
+	ck_assert_str_eq(sget(b, "tree"), sget(a, "tree"));
+	ck_assert(has_note(b, "carries this idempotencyKey"));
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/git/ref/heads/trunk",
+	    "GET /repos/acme/widgets/git/commits/" NEW_SHA, NULL });
+	json_decref(a);
+	json_decref(b);
+	json_decref(commit);
+
+	/* a head without it (another key here): pushed, the trailer a
+	   paragraph of its own after a message that has no trailers */
+	fc_reset();
+	push_prefix();
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
+	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
+	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
+	    "ref_updated");
+	a = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O, s:s}", OR,
+	    "branch", "trunk", "message", "Add: the form", "files", files,
+	    "idempotencyKey", "wf-42:step-4"));
+	ck_assert(json_is_true(json_object_get(a, "changed")));
+	json_decref(a);
+	commit = fc_body(4);
+	ck_assert_str_eq(sget(commit, "message"), "Add: the form\n\n"
+	    "Afu9-Idempotency-Key: wf-42:step-4");
+	json_decref(commit);
+	ck_assert_int_eq(fs_count("PATCH"), 1);
+	json_decref(files);
+}
+END_TEST
+
+START_TEST(test_repeat_push_files_deleted)
+{
+	json_t *a, *b, *tree, *files = json_pack("[{s:s, s:s}, {s:s, s:b}]",
+	    "path", "src/form.c", "content", "int form;\n",
+	    "path", "old.txt", "delete", 1);
+	char *e;
+
+	push_prefix();
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
+	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
+	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
+	    "ref_updated");
+	a = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
+	    "branch", "trunk", "message", "Add login form", "files", files));
+	ck_assert(json_is_true(json_object_get(a, "changed")));
+
+	/* again, no key: old.txt is gone, so GitHub refuses to delete it;
+	   without that deletion the tree is the head's */
+	fc_reset();
+	fs_on("GET", "/repos/acme/widgets/git/ref/heads/trunk", 200,
+	    "ref_updated");
+	fs_on("GET", "/repos/acme/widgets/git/commits/" NEW_SHA, 200,
+	    "commit_new");
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 422,
+	    "tree_delete_missing");
+	fs_on("GET", "/repos/acme/widgets/contents/old.txt?ref=" NEW_SHA, 404,
+	    "not_found");
+	fs_json("POST", "/repos/acme/widgets/git/trees", 201, json_pack(
+	    "{s:s}", "sha", NEW_TREE));
+	b = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
+	    "branch", "trunk", "message", "Add login form", "files", files));
+	ck_assert(json_is_true(json_object_get(b, "alreadyExisted")));
+	ck_assert(json_is_false(json_object_get(b, "changed")));
+	ck_assert_str_eq(sget(b, "commit"), sget(a, "commit"));
+	ck_assert_str_eq(sget(b, "tree"), sget(a, "tree"));
+	ck_assert(has_note(b, "old.txt was already deleted on the branch"));
+	tree = fc_body(5);
+	ck_assert_str_eq(sget(tree, "base_tree"), NEW_TREE);
+	ck_assert_int_eq(json_array_size(json_object_get(tree, "tree")), 1);
+	ck_assert_str_eq(sget(json_array_get(json_object_get(tree, "tree"), 0),
+	    "path"), "src/form.c");
+	json_decref(tree);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/git/ref/heads/trunk",
+	    "GET /repos/acme/widgets/git/commits/" NEW_SHA,
+	    "POST /repos/acme/widgets/git/blobs",
+	    "POST /repos/acme/widgets/git/trees",
+	    "GET /repos/acme/widgets/contents/old.txt?ref=" NEW_SHA,
+	    "POST /repos/acme/widgets/git/trees", NULL });
+	json_decref(a);
+	json_decref(b);
+
+	/* refused while the path is still there: GitHub's refusal */
+	fc_reset();
+	push_prefix();
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 422,
+	    "tree_delete_missing");
+	fs_on("GET", "/repos/acme/widgets/contents/old.txt?ref=" TRUNK_SHA,
+	    200, "file_readme");
+	e = call_err("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
+	    "branch", "trunk", "message", "Add login form", "files", files));
+	ck_assert_msg(strstr(e, "POST /repos/acme/widgets/git/trees (422)") !=
+	    NULL && strstr(e, "not in the base tree") != NULL, "%s", e);
+	free(e);
+	ck_assert_int_eq(fs_count("PATCH"), 0);
+	json_decref(files);
 }
 END_TEST
 
@@ -1589,6 +2039,18 @@ suite(void)
 	tcase_add_test(tc, test_push_files);
 	tcase_add_test(tc, test_add_issue_comment);
 	tcase_add_test(tc, test_merge_pull_request);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("repeat");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_repeat_create_branch);
+	tcase_add_test(tc, test_repeat_create_pull_request);
+	tcase_add_test(tc, test_repeat_add_issue_comment);
+	tcase_add_test(tc, test_add_issue_comment_key_bounds);
+	tcase_add_test(tc, test_idempotency_key_checked);
+	tcase_add_test(tc, test_repeat_push_files_key);
+	tcase_add_test(tc, test_repeat_push_files_deleted);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("transport");

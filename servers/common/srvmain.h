@@ -42,6 +42,23 @@ struct mcp_tool;
 
 #define SRV_MAX_TOOL_LIST	4096	/* --tools / --exclude-tools value */
 
+/*
+ * The optional idempotencyKey argument of the write tools (github
+ * createBranch, createPullRequest, addIssueComment, pushFiles; deploy
+ * updateService), as an input schema property: JSON text for a tool
+ * table, `how` (a string literal, may be "") telling what the tool does
+ * with it.  The workflow engine passes a key only to a tool whose schema
+ * declares it.  The characters allowed are safe inside an HTML comment,
+ * a commit trailer and a URL query, so a tool never escapes a key.
+ */
+#define SRV_KEY_MAX		255
+#define SRV_P_IDEMPOTENCY_KEY(how) \
+	"\"idempotencyKey\":{\"type\":\"string\",\"minLength\":1," \
+	"\"maxLength\":255,\"pattern\":\"^[A-Za-z0-9._:-]{1,255}$\"," \
+	"\"description\":\"A key that makes a repeated call return the " \
+	"first call's result instead of writing again (letters, digits and " \
+	". _ : -, at most 255). " how "\"}"
+
 enum srv_knob_type {
 	SRV_KNOB_LONG,			/* stored as (long)(value * scale) */
 	SRV_KNOB_DOUBLE			/* stored as value * scale */

@@ -46,7 +46,7 @@ struct op {
 	const char	*owner;		/* borrowed from args */
 	const char	*repo;
 	/* scratch, owned by the op and freed with it */
-	char		*s[4];
+	char		*s[5];
 	json_t		*acc;
 	json_t		*out;
 	json_t		*notes;		/* array of strings */

@@ -196,40 +196,147 @@ tool_list_issues(struct mcp_call *call, const json_t *args, void *u)
 	ght_list(op, path, issue_keep);
 }
 
-/* ---- addIssueComment ---- */
+/* ---- addIssueComment ----
+ * s[0] the key's marker, s[1] the body to post; pages: comment pages read.
+ *
+ * With an idempotencyKey the comment carries a hidden marker, an HTML
+ * comment GitHub does not render, at its end.  Before posting, the
+ * issue's comments are read (GHT_MAX_PAGES pages of 100 at most) for that
+ * marker: a comment that has it is the first call's, returned with
+ * alreadyExisted and nothing posted.  An issue with more comments than
+ * that is refused rather than risk a second comment.  Without a key the
+ * comment is posted as it is, once per call. */
+
+#define MARKER_FMT	"<!-- afu9:idempotency-key=%s -->"
+#define COMMENT_MAX	65536	/* GitHub's bound, in characters */
+#define COMMENT_PAGE	100	/* comments a page, GitHub's most */
+
+static json_t *
+comment_view(const struct op *op, const json_t *b, int existed)
+{
+	return json_pack("{s:I, s:I, s:o, s:o, s:b}",
+	    "issueNumber", (json_int_t)ght_int(op->args, "number", 0),
+	    "id", (json_int_t)ght_int(b, "id", 0),
+	    "htmlUrl", ght_str_or_null(ght_str(b, "html_url")),
+	    "createdAt", ght_str_or_null(ght_str(b, "created_at")),
+	    "alreadyExisted", existed);
+}
 
 static void
 comment_done(struct op *op, struct gh_result *res)
 {
-	const json_t *b = res->body;
-
 	if (res->err != GH_OK) {
-		op_gh_error(op, res, NULL);
+		op_gh_error(op, res, op->s[0] != NULL ? "nothing was posted, "
+		    "or the answer was lost (calling again with the same "
+		    "idempotencyKey is safe)" : NULL);
 		return;
 	}
-	op_return(op, json_pack("{s:I, s:I, s:o, s:o}",
-	    "issueNumber", (json_int_t)ght_int(op->args, "number", 0),
-	    "id", (json_int_t)ght_int(b, "id", 0),
-	    "htmlUrl", ght_str_or_null(ght_str(b, "html_url")),
-	    "createdAt", ght_str_or_null(ght_str(b, "created_at"))));
+	op_return(op, comment_view(op, res->body, 0));
 }
 
-void
-tool_add_issue_comment(struct mcp_call *call, const json_t *args, void *u)
+static void
+comment_post(struct op *op)
 {
-	struct op *op;
 	json_t *body;
 
-	if ((op = op_new(call, args, u)) == NULL)
-		return;
-	if ((body = json_pack("{s:O}", "body", json_object_get(args, "body")))
-	    == NULL) {
+	if ((body = json_pack("{s:s}", "body", op->s[1] != NULL ? op->s[1] :
+	    ght_str(op->args, "body"))) == NULL) {
 		op_error(op, "out of memory");
 		return;
 	}
 	/* not idempotent: gh does not repeat it after it may have landed */
 	op_send(op, "POST", body, 0, comment_done,
 	    "/repos/%s/%s/issues/%ld/comments", op->owner, op->repo,
-	    ght_int(args, "number", 0));
+	    ght_int(op->args, "number", 0));
 	json_decref(body);
+}
+
+/* One page of the issue's comments: the marked one, or the next page. */
+static void
+comment_scan(struct op *op, struct gh_result *res)
+{
+	const json_t *c;
+	const char *b;
+	size_t i;
+
+	if (res->err != GH_OK) {
+		op_gh_error(op, res, "nothing was posted: the comments could "
+		    "not be read to look for the idempotencyKey");
+		return;
+	}
+	if (!json_is_array(res->body)) {
+		op_error(op, "GitHub answered a list request with something "
+		    "other than a list: nothing was posted");
+		return;
+	}
+	op->pages++;
+	json_array_foreach(res->body, i, c) {
+		if ((b = ght_str(c, "body")) == NULL ||
+		    strstr(b, op->s[0]) == NULL)
+			continue;
+		op_note(op, "a comment with this idempotencyKey was already "
+		    "posted (id %ld): it was returned and nothing was posted",
+		    ght_int(c, "id", 0));
+		op_return(op, comment_view(op, c, 1));
+		return;
+	}
+	if (res->next_url == NULL) {
+		comment_post(op);
+		return;
+	}
+	if (op->pages >= GHT_MAX_PAGES) {
+		op_error(op, "issue #%ld has more than %d comments: could not "
+		    "check all of them for the idempotencyKey, so nothing was "
+		    "posted; call without idempotencyKey to post anyway",
+		    ght_int(op->args, "number", 0), GHT_MAX_PAGES * COMMENT_PAGE);
+		return;
+	}
+	op_send_url(op, res->next_url, comment_scan);
+}
+
+/* Characters (code points) of the valid UTF-8 string s. */
+static size_t
+text_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+void
+tool_add_issue_comment(struct mcp_call *call, const json_t *args, void *u)
+{
+	const char *key = ght_str(args, "idempotencyKey");
+	const char *text = ght_str(args, "body");
+	struct op *op;
+
+	if ((op = op_new(call, args, u)) == NULL)
+		return;
+	if (key == NULL) {
+		comment_post(op);
+		return;
+	}
+	if (asprintf(&op->s[0], MARKER_FMT, key) < 0) {
+		op->s[0] = NULL;
+		op_error(op, "out of memory");
+		return;
+	}
+	if (asprintf(&op->s[1], "%s\n\n%s", text, op->s[0]) < 0) {
+		op->s[1] = NULL;
+		op_error(op, "out of memory");
+		return;
+	}
+	if (text_chars(op->s[1]) > COMMENT_MAX) {
+		op_error(op, "the body is %zu characters; with the "
+		    "idempotencyKey's marker (%zu more) it would pass GitHub's "
+		    "%d: shorten it", text_chars(text), strlen(op->s[0]) + 2,
+		    COMMENT_MAX);
+		return;
+	}
+	op_send(op, "GET", NULL, GH_F_CONDITIONAL, comment_scan,
+	    "/repos/%s/%s/issues/%ld/comments?per_page=%d", op->owner,
+	    op->repo, ght_int(args, "number", 0), COMMENT_PAGE);
 }

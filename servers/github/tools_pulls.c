@@ -256,13 +256,31 @@ tool_list_pull_requests(struct mcp_call *call, const json_t *args, void *u)
 }
 
 /* ---- createPullRequest ----
- * s[0] base, s[1] head label (owner:branch). */
+ * s[0] base, s[1] head label (owner:branch), s[2] the refusal of the
+ * POST; flag: the open pull requests are being listed again after it.
+ *
+ * GitHub allows one open pull request per head and base, so that pair is
+ * what "already done" means: the open ones are listed first, and one
+ * found is returned (alreadyExisted) instead of a new one.  A 422 from
+ * the POST (one opened meanwhile by another caller) has them listed once
+ * more; no idempotencyKey is needed. */
+
+static void create_check(struct op *);
 
 static void
 create_done(struct op *op, struct gh_result *res)
 {
 	json_t *out;
 
+	if (res->err == GH_ERR_VALIDATION) {
+		if ((op->s[2] = strdup(res->message)) == NULL) {
+			op_error(op, "out of memory");
+			return;
+		}
+		op->flag = 1;
+		create_check(op);
+		return;
+	}
 	if (res->err != GH_OK) {
 		op_gh_error(op, res, NULL);
 		return;
@@ -272,6 +290,7 @@ create_done(struct op *op, struct gh_result *res)
 		return;
 	}
 	json_object_set_new(out, "created", json_true());
+	json_object_set_new(out, "alreadyExisted", json_false());
 	op_return(op, out);
 }
 
@@ -280,6 +299,10 @@ create_existing(struct op *op, struct gh_result *res)
 {
 	json_t *body, *out;
 
+	if (res->err != GH_OK && op->flag) {
+		op_error(op, "%s", op->s[2]);	/* the refusal says more */
+		return;
+	}
 	if (res->err != GH_OK) {
 		op_gh_error(op, res, NULL);
 		return;
@@ -290,9 +313,14 @@ create_existing(struct op *op, struct gh_result *res)
 			return;
 		}
 		json_object_set_new(out, "created", json_false());
+		json_object_set_new(out, "alreadyExisted", json_true());
 		op_note(op, "an open pull request from %s to %s already "
 		    "existed: it was returned as it is", op->s[1], op->s[0]);
 		op_return(op, out);
+		return;
+	}
+	if (op->flag) {
+		op_error(op, "%s", op->s[2]);
 		return;
 	}
 	body = json_pack("{s:O, s:s, s:s, s:O*, s:O*, s:O*}",

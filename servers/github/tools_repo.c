@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +242,13 @@ tool_get_file_contents(struct mcp_call *call, const json_t *args, void *u)
 
 /* ---- createBranch ----
  * s[0] branch (encoded), s[1] from, s[2] from's commit, s[3] the first
- * failure's message. */
+ * failure's message.
+ *
+ * The ref is created first; GitHub's 422 is then the "already there"
+ * signal, checked by reading the ref: at from's commit it is the answer
+ * (alreadyExisted, a repeat after a lost answer); elsewhere it is an
+ * error and the branch is left alone.  No idempotencyKey is needed: the
+ * name and the commit say what "already done" is. */
 
 static void branch_create(struct op *);
 
@@ -267,8 +274,10 @@ branch_existing(struct op *op, struct gh_result *res)
 		    op->s[1]);
 		return;
 	}
-	op_return(op, json_pack("{s:s, s:s, s:s, s:b}", "branch", branch,
-	    "sha", sha, "from", op->s[1], "created", 0));
+	op_note(op, "branch '%s' already existed at commit %s: nothing was "
+	    "changed", branch, sha);
+	op_return(op, json_pack("{s:s, s:s, s:s, s:b, s:b}", "branch", branch,
+	    "sha", sha, "from", op->s[1], "created", 0, "alreadyExisted", 1));
 }
 
 static void
@@ -289,9 +298,9 @@ branch_created(struct op *op, struct gh_result *res)
 		op_gh_error(op, res, NULL);
 		return;
 	}
-	op_return(op, json_pack("{s:s, s:s, s:s, s:b}", "branch",
+	op_return(op, json_pack("{s:s, s:s, s:s, s:b, s:b}", "branch",
 	    ght_str(op->args, "branch"), "sha", op->s[2], "from", op->s[1],
-	    "created", 1));
+	    "created", 1, "alreadyExisted", 0));
 }
 
 static void
@@ -432,10 +441,94 @@ tool_create_branch(struct mcp_call *call, const json_t *args, void *u)
 }
 
 /* ---- pushFiles ----
- * s[0] branch (encoded), s[1] new tree, s[2] head commit, s[3] base tree;
- * acc: the tree entries; i: the next file to turn into a blob. */
+ * s[0] branch (encoded), s[1] new tree, s[2] head commit, s[3] base tree,
+ * s[4] GitHub's refusal of the first tree; acc: the tree entries; i: the
+ * next file to turn into a blob (then, to look up); n: deletions found
+ * done already; flag: the tree is being built a second time.
+ *
+ * "Already done" is recognised on the head commit, before anything is
+ * written: with an idempotencyKey, a head whose message carries the
+ * trailer "Afu9-Idempotency-Key: KEY" is the first call's commit.  With or
+ * without a key, a new tree equal to the head's means the head already
+ * has exactly this content (blobs and trees are content-addressed, so
+ * building them again changes nothing).  GitHub refuses a tree that
+ * deletes a path the base lacks, as a repeat of a push that deleted files
+ * does: on that refusal each path to delete is looked up on the head and
+ * the ones already gone are left out, once. */
+
+#define KEY_TRAILER	"Afu9-Idempotency-Key: "
 
 static void push_blobs(struct op *);
+static void push_tree(struct op *);
+
+/* Non-zero when s[0..n) is a git trailer line, "Token: value". */
+static int
+trailer_line(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-'))
+		i++;
+	return i > 0 && i + 1 < n && s[i] == ':' && s[i + 1] == ' ';
+}
+
+/*
+ * The commit message msg with the key's trailer: in msg's trailer block
+ * when its last paragraph (not its first) is one, else as a paragraph of
+ * its own.  New malloc'd string, NULL on ENOMEM.
+ */
+static char *
+keyed_message(const char *msg, const char *key)
+{
+	size_t len = strlen(msg), p, e, q;
+	int block = 1;
+	char *out;
+
+	while (len > 0 && strchr(" \t\r\n", msg[len - 1]) != NULL)
+		len--;
+	for (p = len; p >= 2 && !(msg[p - 1] == '\n' && msg[p - 2] == '\n');
+	    p--)
+		;
+	if (p < 2)
+		block = 0;
+	for (q = p; block && q < len; q = e + 1) {
+		e = q + strcspn(msg + q, "\n");
+		if (e > len)
+			e = len;
+		block = trailer_line(msg + q, e - q);
+	}
+	if (asprintf(&out, "%.*s%s" KEY_TRAILER "%s", (int)len, msg,
+	    block ? "\n" : "\n\n", key) < 0)
+		return NULL;
+	return out;
+}
+
+/* Non-zero when a line of msg is exactly the trailer for key. */
+static int
+has_key_trailer(const char *msg, const char *key)
+{
+	size_t tl = strlen(KEY_TRAILER), kl = strlen(key), n;
+
+	for (; msg != NULL && *msg != '\0'; msg += n + (msg[n] == '\n')) {
+		n = strcspn(msg, "\n");
+		if (n >= tl + kl && strncmp(msg, KEY_TRAILER, tl) == 0 &&
+		    strncmp(msg + tl, key, kl) == 0 &&
+		    strspn(msg + tl + kl, "\r \t") == n - tl - kl)
+			return 1;
+	}
+	return 0;
+}
+
+/* The answer when the head already is the push: nothing was written. */
+static void
+push_existing(struct op *op, const char *parent)
+{
+	op_return(op, json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b}",
+	    "branch", ght_str(op->args, "branch"), "commit", op->s[2],
+	    "parent", parent, "tree", op->s[3], "files",
+	    (json_int_t)json_array_size(json_object_get(op->args, "files")),
+	    "changed", 0, "alreadyExisted", 1));
+}
 
 static void
 push_ref_done(struct op *op, struct gh_result *res)
@@ -455,6 +548,7 @@ push_ref_done(struct op *op, struct gh_result *res)
 		return;
 	}
 	json_object_set_new(op->out, "changed", json_true());
+	json_object_set_new(op->out, "alreadyExisted", json_false());
 	json_incref(op->out);
 	op_return(op, op->out);
 }
@@ -487,12 +581,62 @@ push_commit_done(struct op *op, struct gh_result *res)
 	json_decref(body);
 }
 
+static void push_absent(struct op *);
+
+/* The first tree was refused: are some deletions done already? */
+static int
+push_deletes(const struct op *op)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(op->args, "files"), i, f)
+		if (json_is_true(json_object_get(f, "delete")))
+			return 1;
+	return 0;
+}
+
+static void
+push_commit(struct op *op)
+{
+	const char *key = ght_str(op->args, "idempotencyKey");
+	char *msg = NULL;
+	json_t *body;
+
+	if (key != NULL && (msg = keyed_message(ght_str(op->args, "message"),
+	    key)) == NULL) {
+		op_error(op, "out of memory");
+		return;
+	}
+	body = json_pack("{s:s, s:s, s:[s]}", "message", msg != NULL ? msg :
+	    ght_str(op->args, "message"), "tree", op->s[1], "parents",
+	    op->s[2]);
+	free(msg);
+	if (body == NULL) {
+		op_error(op, "out of memory");
+		return;
+	}
+	/* a repeated commit object is unreferenced and harmless */
+	op_send(op, "POST", body, GH_F_IDEMPOTENT, push_commit_done,
+	    "/repos/%s/%s/git/commits", op->owner, op->repo);
+	json_decref(body);
+}
+
 static void
 push_tree_done(struct op *op, struct gh_result *res)
 {
 	const char *sha = ght_str(res->body, "sha");
-	json_t *body;
 
+	if (res->err == GH_ERR_VALIDATION && !op->flag && push_deletes(op)) {
+		if ((op->s[4] = strdup(res->message)) == NULL) {
+			op_error(op, "out of memory");
+			return;
+		}
+		op->flag = 1;
+		op->i = 0;
+		push_absent(op);
+		return;
+	}
 	if (res->err != GH_OK) {
 		op_gh_error(op, res, NULL);
 		return;
@@ -504,22 +648,69 @@ push_tree_done(struct op *op, struct gh_result *res)
 	if (strcmp(op->s[1], op->s[3]) == 0) {
 		op_note(op, "the files already have this content on the "
 		    "branch: no commit was made");
-		op_return(op, json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}",
-		    "branch", ght_str(op->args, "branch"), "commit", op->s[2],
-		    "parent", op->s[2], "tree", op->s[1], "files",
-		    (json_int_t)json_array_size(op->acc), "changed", 0));
+		push_existing(op, op->s[2]);
 		return;
 	}
-	if ((body = json_pack("{s:s, s:s, s:[s]}", "message",
-	    ght_str(op->args, "message"), "tree", op->s[1], "parents",
-	    op->s[2])) == NULL) {
-		op_error(op, "out of memory");
+	push_commit(op);
+}
+
+static void
+push_absent_done(struct op *op, struct gh_result *res)
+{
+	const char *p = clean_path(ght_str(json_array_get(json_object_get(
+	    op->args, "files"), op->i), "path"));
+	const json_t *e;
+	size_t i;
+
+	if (res->err != GH_OK && res->err != GH_ERR_NOT_FOUND) {
+		op_gh_error(op, res, op->s[4]);
 		return;
 	}
-	/* a repeated commit object is unreferenced and harmless */
-	op_send(op, "POST", body, GH_F_IDEMPOTENT, push_commit_done,
-	    "/repos/%s/%s/git/commits", op->owner, op->repo);
-	json_decref(body);
+	if (res->err == GH_ERR_NOT_FOUND)
+		json_array_foreach(op->acc, i, e)
+			if (json_is_null(json_object_get(e, "sha")) &&
+			    strcmp(ght_str(e, "path"), p) == 0) {
+				json_array_remove(op->acc, i);
+				op_note(op, "%s was already deleted on the "
+				    "branch", p);
+				op->n++;
+				break;
+			}
+	op->i++;
+	push_absent(op);
+}
+
+/* Look up the next path to delete on the head commit, then build the
+   tree again without those already gone. */
+static void
+push_absent(struct op *op)
+{
+	const json_t *files = json_object_get(op->args, "files"), *f;
+	char *e;
+
+	for (; op->i < json_array_size(files); op->i++) {
+		f = json_array_get(files, op->i);
+		if (!json_is_true(json_object_get(f, "delete")))
+			continue;
+		if ((e = ght_enc(clean_path(ght_str(f, "path")), 1)) == NULL) {
+			op_error(op, "out of memory");
+			return;
+		}
+		op_send(op, "GET", NULL, 0, push_absent_done,
+		    "/repos/%s/%s/contents/%s?ref=%s", op->owner, op->repo, e,
+		    op->s[2]);
+		free(e);
+		return;
+	}
+	if (op->n == 0) {
+		op_error(op, "%s", op->s[4]);
+		return;
+	}
+	if (json_array_size(op->acc) == 0) {
+		push_existing(op, op->s[2]);
+		return;
+	}
+	push_tree(op);
 }
 
 static void
@@ -601,6 +792,7 @@ static void
 push_base_done(struct op *op, struct gh_result *res)
 {
 	const char *t = ght_str(json_object_get(res->body, "tree"), "sha");
+	const char *key = ght_str(op->args, "idempotencyKey"), *parent;
 
 	if (res->err != GH_OK) {
 		op_gh_error(op, res, NULL);
@@ -609,6 +801,16 @@ push_base_done(struct op *op, struct gh_result *res)
 	if (t == NULL || (op->s[3] = strdup(t)) == NULL) {
 		op_error(op, "GitHub's answer for commit %s names no tree",
 		    op->s[2]);
+		return;
+	}
+	if (key != NULL && has_key_trailer(ght_str(res->body, "message"),
+	    key)) {
+		parent = ght_str(json_array_get(json_object_get(res->body,
+		    "parents"), 0), "sha");
+		op_note(op, "the head commit %s carries this idempotencyKey: "
+		    "the push was made already and nothing was pushed",
+		    op->s[2]);
+		push_existing(op, parent != NULL ? parent : op->s[2]);
 		return;
 	}
 	push_blobs(op);

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "common/srvmain.h"
 #include "github/tools.h"
 
 #define J(...)	#__VA_ARGS__
@@ -30,6 +31,9 @@ this many are collected; hasMore tells whether more exist."})
 #define P_DIRECTION J("direction": {"type": "string", "enum": ["asc", "desc"], \
 	"description": "Sort order (default desc)"})
 
+#define EXISTED(what) "\"alreadyExisted\":{\"type\":\"boolean\"," \
+	"\"description\":\"true when " what " was there already and was " \
+	"returned instead of being written again\"}"
 #define NOTES	J("notes": {"type": "array", "items": {"type": "string"}, \
 	"description": "What was removed from or cut in the text shown"})
 #define STR	J({"type": "string"})
@@ -137,15 +141,19 @@ static const char out_pull[] = "{\"type\":\"object\",\"properties\":{"
 static const char out_created_pull[] = "{\"type\":\"object\",\"properties\":{"
 	PR_BRIEF_PROPS ",\"created\":{\"type\":\"boolean\",\"description\":"
 	"\"false when an open pull request for the same head and base "
-	"already existed and was returned\"}," NOTES "},\"required\":["
-	PR_BRIEF_REQ ",\"created\"]}";
+	"already existed and was returned\"},"
+	EXISTED("an open pull request for the same head and base") ","
+	NOTES "},\"required\":[" PR_BRIEF_REQ ",\"created\","
+	"\"alreadyExisted\"]}";
 
 static const char out_branch[] = "{" J("type": "object", "properties": {
 	"branch": {"type": "string"}, "sha": {"type": "string"},
 	"from": {"type": "string"},
 	"created": {"type": "boolean", "description":
-	    "false when the branch already existed at the same commit"},) NOTES
-	J(}, "required": ["branch", "sha", "from", "created"]});
+	    "false when the branch already existed at the same commit"},)
+	EXISTED("the branch, at the same commit,") "," NOTES
+	J(}, "required": ["branch", "sha", "from", "created",
+	"alreadyExisted"]});
 
 static const char out_push[] = "{" J("type": "object", "properties": {
 	"branch": {"type": "string"}, "commit": {"type": "string"},
@@ -153,13 +161,17 @@ static const char out_push[] = "{" J("type": "object", "properties": {
 	"files": {"type": "integer"},
 	"changed": {"type": "boolean", "description":
 	    "false when the branch already had this content (no commit made)"},)
-	NOTES J(}, "required": ["branch", "commit", "parent", "changed"]});
+	EXISTED("the head commit of the branch (with this content, or "
+	"with the idempotencyKey's trailer)") "," NOTES
+	J(}, "required": ["branch", "commit", "parent", "changed",
+	"alreadyExisted"]});
 
 static const char out_comment[] = "{" J("type": "object", "properties": {
 	"issueNumber": {"type": "integer"}, "id": {"type": "integer"},
 	"htmlUrl": {"type": ["string", "null"]},
-	"createdAt": {"type": ["string", "null"]},) NOTES
-	J(}, "required": ["issueNumber", "id", "htmlUrl"]});
+	"createdAt": {"type": ["string", "null"]},)
+	EXISTED("a comment with the idempotencyKey's marker") "," NOTES
+	J(}, "required": ["issueNumber", "id", "htmlUrl", "alreadyExisted"]});
 
 static const char out_merge[] = "{" J("type": "object", "properties": {
 	"number": {"type": "integer"}, "merged": {"type": "boolean"},
@@ -214,14 +226,19 @@ static const char in_issues[] = "{\"type\":\"object\",\"properties\":{"
 static const char in_comment[] = "{\"type\":\"object\",\"properties\":{"
 	P_OWNER "," P_REPO "," P_NUMBER("Issue or pull request number") ","
 	J("body": {"type": "string", "minLength": 1, "maxLength": 65536,
-	    "description": "Comment text (GitHub Markdown)"})
+	    "description": "Comment text (GitHub Markdown)"}) ","
+	SRV_P_IDEMPOTENCY_KEY("It is kept in a hidden marker at the end of "
+	"the comment, <!-- afu9:idempotency-key=KEY -->; the issue's comments "
+	"are searched for it before posting.")
 	"},\"required\":[\"owner\",\"repo\",\"number\",\"body\"],"
 	"\"additionalProperties\":false}";
 
 static const char in_branch[] = "{\"type\":\"object\",\"properties\":{"
 	P_OWNER "," P_REPO "," P_BRANCH("Name of the new branch, e.g. feature/login") ","
 	J("from": {"type": "string", "minLength": 1, "maxLength": 255,
-	    "description": "Branch or 40-hex commit SHA to start from (default: the repository's default branch)"})
+	    "description": "Branch or 40-hex commit SHA to start from (default: the repository's default branch)"}) ","
+	SRV_P_IDEMPOTENCY_KEY("Not needed here: a branch already at the "
+	"commit asked for is returned with or without it.")
 	"},\"required\":[\"owner\",\"repo\",\"branch\"],"
 	"\"additionalProperties\":false}";
 
@@ -240,7 +257,10 @@ static const char in_push[] = "{\"type\":\"object\",\"properties\":{"
 		"true to delete the file instead (give no content)"},
 	    "mode": {"type": "string", "enum": ["100644", "100755"],
 		"description": "100755 for an executable file (default 100644)"}},
-	    "required": ["path"], "additionalProperties": false}})
+	    "required": ["path"], "additionalProperties": false}}) ","
+	SRV_P_IDEMPOTENCY_KEY("It is kept as a trailer of the commit message, "
+	"Afu9-Idempotency-Key: KEY; a head commit that carries it is "
+	"returned and nothing is pushed.")
 	"},\"required\":[\"owner\",\"repo\",\"branch\",\"message\",\"files\"],"
 	"\"additionalProperties\":false}";
 
@@ -274,6 +294,8 @@ static const char in_create_pull[] = "{\"type\":\"object\",\"properties\":{"
 	"draft": {"type": "boolean", "description": "Open as a draft (default false)"},
 	"maintainerCanModify": {"type": "boolean", "description":
 	    "Let maintainers push to the head branch of a fork (default true)"})
+	"," SRV_P_IDEMPOTENCY_KEY("Not needed here: an open pull request for "
+	"the same head and base is returned with or without it.")
 	"},\"required\":[\"owner\",\"repo\",\"title\",\"head\"],"
 	"\"additionalProperties\":false}";
 
@@ -328,27 +350,32 @@ static const struct mcp_tool table[] = {
 	{ .name = "createBranch", .title = "Create branch",
 	  .description = "Create a branch from another branch or a commit "
 	    "(default: the repository's default branch). Safe to repeat: a "
-	    "branch already at that commit is reported with created:false; "
-	    "one at another commit is an error and is left alone.",
+	    "branch already at that commit is returned with "
+	    "alreadyExisted:true; one at another commit is an error and is "
+	    "left alone.",
 	  .input_schema = in_branch, .output_schema = out_branch,
 	  .idempotent = 1, .open_world = 1, .fn = tool_create_branch },
 	{ .name = "createPullRequest", .title = "Create pull request",
 	  .description = "Open a pull request from head into base (default: "
 	    "the default branch). Safe to repeat: an open pull request for "
-	    "the same head and base is returned with created:false.",
+	    "the same head and base is returned with alreadyExisted:true.",
 	  .input_schema = in_create_pull, .output_schema = out_created_pull,
 	  .idempotent = 1, .open_world = 1, .fn = tool_create_pull_request },
 	{ .name = "pushFiles", .title = "Push files",
 	  .description = "Write and delete files on an existing branch as "
 	    "one commit. Fast-forward only: if the branch moved meanwhile "
 	    "nothing changes and the error says so. Overwrites the named "
-	    "files; repeating the same push makes no new commit.",
+	    "files. Safe to repeat: a head that already has this content, "
+	    "or that carries the idempotencyKey, is returned with "
+	    "alreadyExisted:true and no new commit.",
 	  .input_schema = in_push, .output_schema = out_push,
 	  .destructive = 1, .idempotent = 1, .open_world = 1,
 	  .fn = tool_push_files },
 	{ .name = "addIssueComment", .title = "Add issue comment",
-	  .description = "Comment on an issue or pull request. Each call "
-	    "adds a comment: do not repeat it.",
+	  .description = "Comment on an issue or pull request. Without "
+	    "idempotencyKey each call adds a comment: do not repeat it. "
+	    "With one, a comment already posted with the same key is "
+	    "returned with alreadyExisted:true instead.",
 	  .input_schema = in_comment, .output_schema = out_comment,
 	  .open_world = 1, .fn = tool_add_issue_comment },
 	{ .name = "mergePullRequest", .title = "Merge pull request",
