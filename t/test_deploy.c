@@ -4,15 +4,21 @@
  *    to "/", so answers are queued in the order the tool asks): the
  *    verdicts, waitForDeployment's progress, outcomes, timeout and
  *    cancellation, updateService and rollbackService with the exact
- *    requests sent, paging, throttling, 5xx, slow and malformed answers;
+ *    requests sent, updateService called again after a lost answer (no
+ *    second UpdateService), paging, throttling, 5xx, slow and malformed
+ *    answers;
  *  - moto_server (t/aws/moto.py) seeded here through aws_call(): every
  *    tool against a real ECS emulator.  What moto 5 gives: a service's
  *    single deployment is COMPLETED at creation when desiredCount is 0,
  *    else IN_PROGRESS for ever; UpdateService keeps that one deployment
  *    (new id when forced) and never lists an older one, so moto can show
  *    stable / rolling_out, completion at the first poll, a timeout, and
- *    rollbackService's "nothing to roll back to"; ListTasks ignores
- *    serviceName, and stopped tasks carry stoppedReason but no stopCode.
+ *    rollbackService's "nothing to roll back to", and a repeated
+ *    updateService by the deployment id staying the same (UpdateService
+ *    sets the service's taskDefinition to the text given and leaves the
+ *    deployment's as it was; the tool compares the service's); ListTasks
+ *    ignores serviceName, and stopped tasks carry stoppedReason but no
+ *    stopCode.
  *    Without moto_server these tests are left out (# SKIP) unless
  *    AFU9_REQUIRE_MOTO=1;
  *  - the official TypeScript SDK client (t/deploy/sdk-call.mjs) launching
@@ -1110,6 +1116,142 @@ START_TEST(test_update_service)
 }
 END_TEST
 
+/* The service after an update to web:8 with 3 tasks: ecs-svc/9 rolls
+   out, ecs-svc/8 (web:7) still listed.  A DescribeServices answer. */
+static json_t *
+described_after(void)
+{
+	return described(json_pack("[o, o]", dep("ecs-svc/9", "PRIMARY",
+	    "IN_PROGRESS", 8, 3, 1, 1, 0, 1700000300.0), dep("ecs-svc/8",
+	    "ACTIVE", "COMPLETED", 7, 2, 2, 0, 0, 1700000000.0)), NULL, 3, 3,
+	    1);
+}
+
+/* What UpdateService answers when it leaves the service so. */
+static json_t *
+updated_after(void)
+{
+	json_t *d = described_after(), *u;
+
+	u = json_pack("{s:O}", "service", json_array_get(json_object_get(d,
+	    "services"), 0));
+	json_decref(d);
+	return u;
+}
+
+/*
+ * updateService called again after its answer was lost: DescribeServices
+ * shows the deployment the first call started, which is returned; no
+ * second UpdateService is sent.  Only a request that names a state (a
+ * task definition, and a count) can be recognised.
+ */
+START_TEST(test_update_service_repeat)
+{
+	json_t *a, *b;
+	char *e;
+
+	fs_push(described(json_pack("[o]", dep("ecs-svc/8", "PRIMARY",
+	    "COMPLETED", 7, 2, 2, 0, 0, 1700000000.0)), NULL, 2, 2, 0));
+	fs_push(json_pack("{s:{s:s, s:s, s:s, s:i, s:[o, o]}}", "service",
+	    "serviceName", "api", "clusterArn", CLUSTER_ARN, "taskDefinition",
+	    TD_ARN "web:8", "desiredCount", 3, "deployments", dep("ecs-svc/9",
+	    "PRIMARY", "IN_PROGRESS", 8, 3, 0, 0, 0, 1700000300.0),
+	    dep("ecs-svc/8", "ACTIVE", "COMPLETED", 7, 2, 2, 0, 0,
+	    1700000000.0)));
+	a = call_ok("updateService", ARGS("{s:s, s:s, s:s, s:i, s:s}", CS,
+	    "taskDefinition", "web:8", "desiredCount", 3, "idempotencyKey",
+	    "wf-7:deploy"));
+	assert_ops("DescribeServices,UpdateService");
+	ck_assert(json_is_false(json_object_get(a, "alreadyExisted")));
+
+	fc_reset();
+	fs_push(described_after());
+	b = call_ok("updateService", ARGS("{s:s, s:s, s:s, s:i, s:s}", CS,
+	    "taskDefinition", "web:8", "desiredCount", 3, "idempotencyKey",
+	    "wf-7:deploy"));
+	assert_ops("DescribeServices");
+	ck_assert(json_is_true(json_object_get(b, "alreadyExisted")));
+	ck_assert_str_eq(sget(json_object_get(b, "deployment"), "id"),
+	    sget(json_object_get(a, "deployment"), "id"));
+	ck_assert_str_eq(sget(b, "taskDefinition"), sget(a, "taskDefinition"));
+	ck_assert_str_eq(sget(b, "previousTaskDefinition"), "web:7");
+	ck_assert_int_eq(iget(b, "desiredCount"), 3);
+	ck_assert(has_note(b, "the service already runs web:8 with ecs-svc/9 "
+	    "as its PRIMARY deployment (IN_PROGRESS): nothing was changed"));
+	json_decref(a);
+	json_decref(b);
+
+	/* the same by ARN, and without a count: still nothing to do */
+	fc_reset();
+	fs_push(described_after());
+	b = call_ok("updateService", ARGS("{s:s, s:s, s:s}", CS,
+	    "taskDefinition", TD_ARN "web:8"));
+	assert_ops("DescribeServices");
+	ck_assert(json_is_true(json_object_get(b, "alreadyExisted")));
+	json_decref(b);
+
+	/* another count: updated */
+	fc_reset();
+	fs_push(described_after());
+	fs_push(updated_after());
+	b = call_ok("updateService", ARGS("{s:s, s:s, s:s, s:i}", CS,
+	    "taskDefinition", "web:8", "desiredCount", 4));
+	assert_ops("DescribeServices,UpdateService");
+	ck_assert(json_is_false(json_object_get(b, "alreadyExisted")));
+	json_decref(b);
+
+	/* a family: its latest ACTIVE revision (web:8, not webapp:9) */
+	fc_reset();
+	fs_push(described_after());
+	fs_push(json_pack("{s:[s, s, s]}", "taskDefinitionArns",
+	    TD_ARN "webapp:9", TD_ARN "web:8", TD_ARN "web:7"));
+	b = call_ok("updateService", ARGS("{s:s, s:s, s:s}", CS,
+	    "taskDefinition", "web"));
+	assert_ops("DescribeServices,ListTaskDefinitions");
+	assert_body(1, "{\"familyPrefix\":\"web\",\"maxResults\":100,"
+	    "\"sort\":\"DESC\",\"status\":\"ACTIVE\"}");
+	ck_assert(json_is_true(json_object_get(b, "alreadyExisted")));
+	json_decref(b);
+
+	/* a newer revision registered: the family is deployed as named */
+	fc_reset();
+	fs_push(described_after());
+	fs_push(json_pack("{s:[s, s]}", "taskDefinitionArns", TD_ARN "web:9",
+	    TD_ARN "web:8"));
+	fs_push(updated_after());
+	b = call_ok("updateService", ARGS("{s:s, s:s, s:s}", CS,
+	    "taskDefinition", "web"));
+	assert_ops("DescribeServices,ListTaskDefinitions,UpdateService");
+	assert_body(2, "{\"cluster\":\"prod\",\"forceNewDeployment\":true,"
+	    "\"service\":\"api\",\"taskDefinition\":\"web\"}");
+	json_decref(b);
+
+	/* the revisions cannot be read: nothing is changed */
+	fc_reset();
+	fs_push(described_after());
+	fs_push_error(400, "AccessDeniedException", "User is not authorized "
+	    "to perform: ecs:ListTaskDefinitions", 1);
+	e = call_err("updateService", ARGS("{s:s, s:s, s:s}", CS,
+	    "taskDefinition", "web"));
+	ck_assert_msg(starts(e, "the service was not changed: the latest "
+	    "revision of the task definition family could not be read"), "%s",
+	    e);
+	free(e);
+	assert_ops("DescribeServices,ListTaskDefinitions");
+
+	/* a forced deployment of the running version names no state: each
+	   call starts one */
+	fc_reset();
+	fs_push(described_after());
+	fs_push(updated_after());
+	b = call_ok("updateService", ARGS("{s:s, s:s, s:s}", CS,
+	    "idempotencyKey", "wf-7:restart"));
+	assert_ops("DescribeServices,UpdateService");
+	ck_assert(json_is_false(json_object_get(b, "alreadyExisted")));
+	json_decref(b);
+}
+END_TEST
+
 START_TEST(test_rollback_to_last_completed)
 {
 	json_t *sc;
@@ -1383,6 +1525,70 @@ START_TEST(test_moto_update_and_rollback)
 }
 END_TEST
 
+/*
+ * updateService twice on moto, as the workflow engine repeats a call whose
+ * answer was lost: the second finds the service on the task definition
+ * asked for and returns the deployment the first started.  moto gives a
+ * forced UpdateService's deployment a new id, so an id that stays the
+ * same (in both answers and in getServiceStatus after them) shows that
+ * UpdateService ran once; a forced deployment without taskDefinition,
+ * which cannot be recognised, shows the id changing.  (moto keeps task
+ * definitions across the tests' clusters, so the family's latest revision
+ * is read here first.)
+ */
+START_TEST(test_moto_update_twice)
+{
+	json_t *a, *b, *st, *l;
+	char id[128], latest[128];
+	const char *arn;
+
+	l = moto_ok("ListTaskDefinitions", json_pack("{s:s}", "familyPrefix",
+	    "web"));
+	arn = json_string_value(json_array_get(json_object_get(l,
+	    "taskDefinitionArns"), json_array_size(json_object_get(l,
+	    "taskDefinitionArns")) - 1));
+	ck_assert_ptr_nonnull(arn);
+	snprintf(latest, sizeof(latest), "%s", strrchr(arn, '/') + 1);
+	json_decref(l);
+
+	a = call_ok("updateService", ARGS("{s:s, s:s, s:s, s:i, s:s}",
+	    "cluster", mcluster, "service", "web", "taskDefinition", latest,
+	    "desiredCount", 2, "idempotencyKey", "wf-9:deploy"));
+	ck_assert(json_is_false(json_object_get(a, "alreadyExisted")));
+	snprintf(id, sizeof(id), "%s", sget(json_object_get(a, "deployment"),
+	    "id"));
+	b = call_ok("updateService", ARGS("{s:s, s:s, s:s, s:i, s:s}",
+	    "cluster", mcluster, "service", "web", "taskDefinition", latest,
+	    "desiredCount", 2, "idempotencyKey", "wf-9:deploy"));
+	ck_assert(json_is_true(json_object_get(b, "alreadyExisted")));
+	ck_assert_str_eq(sget(json_object_get(b, "deployment"), "id"), id);
+	ck_assert_str_eq(sget(b, "taskDefinition"), latest);
+	json_decref(a);
+	json_decref(b);
+
+	/* the family alone: that is its latest revision */
+	b = call_ok("updateService", ARGS("{s:s, s:s, s:s}", "cluster",
+	    mcluster, "service", "web", "taskDefinition", "web"));
+	ck_assert(json_is_true(json_object_get(b, "alreadyExisted")));
+	ck_assert_str_eq(sget(json_object_get(b, "deployment"), "id"), id);
+	json_decref(b);
+
+	st = call_ok("getServiceStatus", ARGS("{s:s, s:s}", "cluster",
+	    mcluster, "service", "web"));
+	ck_assert_int_eq(json_array_size(json_object_get(st, "deployments")),
+	    1);
+	ck_assert_str_eq(sget(json_array_get(json_object_get(st,
+	    "deployments"), 0), "id"), id);
+	json_decref(st);
+
+	b = call_ok("updateService", ARGS("{s:s, s:s}", "cluster", mcluster,
+	    "service", "web"));
+	ck_assert(json_is_false(json_object_get(b, "alreadyExisted")));
+	ck_assert_str_ne(sget(json_object_get(b, "deployment"), "id"), id);
+	json_decref(b);
+}
+END_TEST
+
 /* ---- the official TypeScript SDK client ---- */
 
 START_TEST(test_sdk_client)
@@ -1444,6 +1650,7 @@ suite(int with_moto)
 	tcase_add_test(tc, test_wait_timeout_cancels_poll_in_flight);
 	tcase_add_test(tc, test_wait_cancel_stops_polling);
 	tcase_add_test(tc, test_update_service);
+	tcase_add_test(tc, test_update_service_repeat);
 	tcase_add_test(tc, test_rollback_to_last_completed);
 	tcase_add_test(tc, test_rollback_nothing_to_roll_back_to);
 	suite_add_tcase(s, tc);
@@ -1455,6 +1662,7 @@ suite(int with_moto)
 		tcase_add_test(tc, test_moto_list_and_status);
 		tcase_add_test(tc, test_moto_wait);
 		tcase_add_test(tc, test_moto_update_and_rollback);
+		tcase_add_test(tc, test_moto_update_twice);
 		if (node_available())
 			tcase_add_test(tc, test_sdk_client);
 		suite_add_tcase(s, tc);

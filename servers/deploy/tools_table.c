@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "common/srvmain.h"
 #include "deploy/tools.h"
 
 #define J(...)	#__VA_ARGS__
@@ -96,9 +97,12 @@ static const char out_services[] = "{" J("type": "object", "properties": {
 static const char out_update[] = "{\"type\":\"object\",\"properties\":{"
 	"\"cluster\":" NSTR ",\"service\":" NSTR ",\"taskDefinition\":" NSTR
 	",\"previousTaskDefinition\":" NSTR ",\"desiredCount\":" INT
-	",\"deployment\":" NDEPLOYMENT "," NOTES "},\"required\":["
-	"\"service\",\"taskDefinition\",\"previousTaskDefinition\","
-	"\"deployment\"]}";
+	",\"deployment\":" NDEPLOYMENT ",\"alreadyExisted\":{\"type\":"
+	"\"boolean\",\"description\":\"true when the service already ran "
+	"the task definition (and desired count) asked for: its PRIMARY "
+	"deployment is returned and none was started\"}," NOTES
+	"},\"required\":[\"service\",\"taskDefinition\","
+	"\"previousTaskDefinition\",\"deployment\",\"alreadyExisted\"]}";
 
 static const char out_rollback[] = "{\"type\":\"object\",\"properties\":{"
 	"\"cluster\":" NSTR ",\"service\":" NSTR ",\"changed\":{\"type\":"
@@ -143,7 +147,11 @@ static const char in_update[] = "{\"type\":\"object\",\"properties\":{"
 	"desiredCount": {"type": "integer", "minimum": 0, "maximum": 100000,
 	    "description": "Number of tasks to run. Default: keep the current count"},
 	"forceNewDeployment": {"type": "boolean", "description":
-	    "Start a new deployment even when nothing else changes, e.g. to pull a moved image tag (default true)"})
+	    "Start a new deployment even when nothing else changes, e.g. to pull a moved image tag (default true); a service that already runs the taskDefinition asked for is left as it is, so leave taskDefinition out to roll the running version again"}) ","
+	SRV_P_IDEMPOTENCY_KEY("Not needed here: a service that already runs "
+	"the taskDefinition (and desiredCount) asked for is returned with or "
+	"without it; a forced deployment without taskDefinition cannot be "
+	"recognised and starts again.")
 	"},\"required\":[\"cluster\",\"service\"],"
 	"\"additionalProperties\":false}";
 
@@ -190,8 +198,11 @@ static const struct mcp_tool table[] = {
 	  .description = "Deploy: change an ECS service's task definition "
 	    "and/or desired count, or force a new deployment of the same "
 	    "one (default).  Returns the new deployment; follow it with "
-	    "waitForDeployment.  Each call starts a deployment.  Needs "
-	    "writes enabled on the server.",
+	    "waitForDeployment.  Safe to repeat with taskDefinition: a "
+	    "service that already runs it (and the desiredCount asked for) "
+	    "is returned with alreadyExisted:true and no deployment is "
+	    "started.  Without taskDefinition each call starts a "
+	    "deployment.  Needs writes enabled on the server.",
 	  .input_schema = in_update, .output_schema = out_update,
 	  .destructive = 1, .open_world = 1, .fn = tool_update_service },
 	{ .name = "rollbackService", .title = "Roll back service",

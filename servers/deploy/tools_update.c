@@ -15,6 +15,16 @@
  * a candidate for updateService.  A rollback already under way (the
  * PRIMARY already runs the target task definition) is reported with
  * changed:false, so repeating the call is safe.
+ *
+ * updateService recognises "already done" before it sends anything: when
+ * taskDefinition is given and the service already runs it (ECS sets the
+ * service's task definition to its PRIMARY deployment's), with the
+ * desired count asked for when one is, the PRIMARY deployment is returned
+ * with alreadyExisted:true and no deployment is started.  A family given
+ * without a revision is the family's latest ACTIVE revision, as ECS reads
+ * it.  A forced deployment without taskDefinition names no state to
+ * compare with (ECS keeps no token on a deployment): each such call
+ * starts one.
  */
 #include "config.h"
 
@@ -24,17 +34,18 @@
 
 #include "deploy/tools.h"
 
-/* ---- updateService ---- */
+/* ---- updateService ----
+ * s[0] the task definition asked for, as family:revision. */
 
 static void update_done(struct dop *, const struct aws_result *);
+static int td_split(const char *, char *, size_t, long *);
 
 static void
-update_described(struct dop *op, const struct aws_result *res)
+update_send(struct dop *op)
 {
 	const json_t *a = op->args, *v;
 	json_t *p;
 
-	(void)res;
 	p = json_pack("{s:s, s:s, s:b}", "cluster", op->cluster, "service",
 	    op->service, "forceNewDeployment",
 	    !json_is_false(json_object_get(a, "forceNewDeployment")));
@@ -43,6 +54,130 @@ update_described(struct dop *op, const struct aws_result *res)
 	if (p != NULL && (v = json_object_get(a, "desiredCount")) != NULL)
 		json_object_set(p, "desiredCount", (json_t *)v);
 	dop_send(op, "UpdateService", p, update_done);
+}
+
+/*
+ * The newest deployment other than the PRIMARY one that names a task
+ * definition, and whose rolloutState is `rollout` unless that is NULL
+ * (borrowed), or NULL.
+ */
+static const json_t *
+newest_other(const json_t *svc, const char *rollout)
+{
+	const json_t *d, *best = NULL;
+	const char *rs, *st;
+	size_t i;
+
+	json_array_foreach(json_object_get(svc, "deployments"), i, d) {
+		rs = dep_str(d, "rolloutState");
+		st = dep_str(d, "status");
+		if ((rollout != NULL && (rs == NULL || strcmp(rs, rollout) !=
+		    0)) || (st != NULL && strcmp(st, "PRIMARY") == 0) ||
+		    dep_str(d, "taskDefinition") == NULL)
+			continue;
+		if (best == NULL || json_number_value(json_object_get(d,
+		    "createdAt")) > json_number_value(json_object_get(best,
+		    "createdAt")))
+			best = d;
+	}
+	return best;
+}
+
+/*
+ * Does the service already run op->s[0] with the desired count asked
+ * for?  Then answer with its PRIMARY deployment; else update it.
+ */
+static void
+update_check(struct dop *op)
+{
+	const json_t *p = dep_primary(op->svc), *want, *prev;
+	const char *td = dep_arn_name(dep_str(op->svc, "taskDefinition"));
+	json_t *out;
+
+	want = json_object_get(op->args, "desiredCount");
+	if (p == NULL || td == NULL || strcmp(td, op->s[0]) != 0 ||
+	    (want != NULL && json_integer_value(want) !=
+	    dep_int(op->svc, "desiredCount", -1))) {
+		update_send(op);
+		return;
+	}
+	prev = newest_other(op->svc, NULL);
+	out = json_pack("{s:s?, s:s?, s:s, s:s?, s:I, s:o, s:b}",
+	    "cluster", dep_arn_name(dep_str(op->svc, "clusterArn")),
+	    "service", dep_str(op->svc, "serviceName"),
+	    "taskDefinition", td,
+	    "previousTaskDefinition", dep_arn_name(dep_str(prev,
+	    "taskDefinition")),
+	    "desiredCount", (json_int_t)dep_int(op->svc, "desiredCount", 0),
+	    "deployment", dep_deployment(p),
+	    "alreadyExisted", 1);
+	if (out == NULL) {
+		dop_error(op, "out of memory");
+		return;
+	}
+	dop_note(op, "the service already runs %s with %s as its PRIMARY "
+	    "deployment (%s): nothing was changed; follow it with "
+	    "waitForDeployment (deploymentId %s)", td, dep_str(p, "id"),
+	    dep_str(p, "rolloutState") ? dep_str(p, "rolloutState") :
+	    "no rollout state", dep_str(p, "id"));
+	dop_return(op, out);
+}
+
+/* The family's revisions: its latest ACTIVE one is what was asked for. */
+static void
+update_latest(struct dop *op, const struct aws_result *res)
+{
+	const json_t *a;
+	char fam[256], *td;
+	long rev, best = 0;
+	size_t i;
+
+	if (res->err != AWS_OK) {
+		dop_aws_error(op, res, "the service was not changed: the "
+		    "latest revision of the task definition family could not "
+		    "be read (to check whether the service already runs it); "
+		    "name it as family:revision");
+		return;
+	}
+	json_array_foreach(json_object_get(res->body, "taskDefinitionArns"),
+	    i, a)
+		if (td_split(json_string_value(a), fam, sizeof(fam), &rev) ==
+		    0 && strcmp(fam, op->s[0]) == 0 && rev > best)
+			best = rev;
+	if (best == 0) {
+		update_send(op);	/* ECS says what is wrong */
+		return;
+	}
+	if (asprintf(&td, "%s:%ld", op->s[0], best) < 0) {
+		dop_error(op, "out of memory");
+		return;
+	}
+	free(op->s[0]);
+	op->s[0] = td;
+	update_check(op);
+}
+
+static void
+update_described(struct dop *op, const struct aws_result *res)
+{
+	const char *td = dep_str(op->args, "taskDefinition");
+
+	(void)res;
+	if (td == NULL) {
+		update_send(op);
+		return;
+	}
+	if ((op->s[0] = strdup(dep_arn_name(td))) == NULL) {
+		dop_error(op, "out of memory");
+		return;
+	}
+	if (strchr(op->s[0], ':') != NULL) {
+		update_check(op);
+		return;
+	}
+	dop_send(op, "ListTaskDefinitions", json_pack("{s:s, s:s, s:s, s:i}",
+	    "familyPrefix", op->s[0], "status", "ACTIVE", "sort", "DESC",
+	    "maxResults", DEP_TD_REVISIONS), update_latest);
 }
 
 /* The result of UpdateService for both tools: the new primary deployment
@@ -99,8 +234,10 @@ update_done(struct dop *op, const struct aws_result *res)
 {
 	json_t *out;
 
-	if ((out = update_answer(op, res)) != NULL)
-		dop_return(op, out);
+	if ((out = update_answer(op, res)) == NULL)
+		return;
+	json_object_set_new(out, "alreadyExisted", json_false());
+	dop_return(op, out);
 }
 
 void
@@ -129,23 +266,7 @@ static void rollback_revisions(struct dop *, const struct aws_result *);
 static const json_t *
 last_completed(const json_t *svc)
 {
-	const json_t *d, *best = NULL;
-	const char *rs, *st;
-	size_t i;
-
-	json_array_foreach(json_object_get(svc, "deployments"), i, d) {
-		rs = dep_str(d, "rolloutState");
-		st = dep_str(d, "status");
-		if (rs == NULL || strcmp(rs, "COMPLETED") != 0 ||
-		    (st != NULL && strcmp(st, "PRIMARY") == 0) ||
-		    dep_str(d, "taskDefinition") == NULL)
-			continue;
-		if (best == NULL || json_number_value(json_object_get(d,
-		    "createdAt")) > json_number_value(json_object_get(best,
-		    "createdAt")))
-			best = d;
-	}
-	return best;
+	return newest_other(svc, "COMPLETED");
 }
 
 /* "family:revision" of a task definition ARN into fam (without the
