@@ -1067,11 +1067,11 @@ END_TEST
 
 /* ---- updateService, rollbackService ---- */
 
-START_TEST(test_update_service)
+/* The service on web:7 with 2 tasks, then UpdateService's answer: web:8
+   rolls out on ecs-svc/9 with 3. */
+static void
+fs_push_update_to_8(void)
 {
-	json_t *sc;
-	char *e;
-
 	fs_push(described(json_pack("[o]", dep("ecs-svc/8", "PRIMARY",
 	    "COMPLETED", 7, 2, 2, 0, 0, 1700000000.0)), NULL, 2, 2, 0));
 	fs_push(json_pack("{s:{s:s, s:s, s:s, s:i, s:[o, o]}}", "service",
@@ -1080,6 +1080,14 @@ START_TEST(test_update_service)
 	    "PRIMARY", "IN_PROGRESS", 8, 3, 0, 0, 0, 1700000300.0),
 	    dep("ecs-svc/8", "ACTIVE", "COMPLETED", 7, 2, 2, 0, 0,
 	    1700000000.0)));
+}
+
+START_TEST(test_update_service)
+{
+	json_t *sc;
+	char *e;
+
+	fs_push_update_to_8();
 	sc = call_ok("updateService", ARGS("{s:s, s:s, s:s, s:i}", CS,
 	    "taskDefinition", "web:8", "desiredCount", 3));
 	assert_ops("DescribeServices,UpdateService");
@@ -1150,14 +1158,7 @@ START_TEST(test_update_service_repeat)
 	json_t *a, *b;
 	char *e;
 
-	fs_push(described(json_pack("[o]", dep("ecs-svc/8", "PRIMARY",
-	    "COMPLETED", 7, 2, 2, 0, 0, 1700000000.0)), NULL, 2, 2, 0));
-	fs_push(json_pack("{s:{s:s, s:s, s:s, s:i, s:[o, o]}}", "service",
-	    "serviceName", "api", "clusterArn", CLUSTER_ARN, "taskDefinition",
-	    TD_ARN "web:8", "desiredCount", 3, "deployments", dep("ecs-svc/9",
-	    "PRIMARY", "IN_PROGRESS", 8, 3, 0, 0, 0, 1700000300.0),
-	    dep("ecs-svc/8", "ACTIVE", "COMPLETED", 7, 2, 2, 0, 0,
-	    1700000000.0)));
+	fs_push_update_to_8();
 	a = call_ok("updateService", ARGS("{s:s, s:s, s:s, s:i, s:s}", CS,
 	    "taskDefinition", "web:8", "desiredCount", 3, "idempotencyKey",
 	    "wf-7:deploy"));

@@ -793,6 +793,19 @@ push_prefix(void)
 	    "commit_trunk");
 }
 
+/* A push to trunk that goes through: a blob, a new tree, the commit and
+   the ref update. */
+static void
+push_through(void)
+{
+	push_prefix();
+	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
+	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
+	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
+	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
+	    "ref_updated");
+}
+
 START_TEST(test_push_files)
 {
 	json_t *sc, *b, *files = json_pack("[{s:s, s:s}, {s:s, s:b}]",
@@ -800,12 +813,7 @@ START_TEST(test_push_files)
 	    "path", "old.txt", "delete", 1);
 	char *e;
 
-	push_prefix();
-	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
-	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
-	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
-	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
-	    "ref_updated");
+	push_through();
 	sc = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
 	    "branch", "trunk", "message", "Add login form", "files", files));
 	ck_assert(json_is_true(json_object_get(sc, "changed")));
@@ -1267,12 +1275,7 @@ START_TEST(test_repeat_push_files_key)
 	const char *msg = "Add login form\n\nSigned-off-by: A U Thor "
 	    "<a@example.com>\n";
 
-	push_prefix();
-	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
-	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
-	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
-	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
-	    "ref_updated");
+	push_through();
 	a = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O, s:s}", OR,
 	    "branch", "trunk", "message", msg, "files", files,
 	    "idempotencyKey", KEY));
@@ -1311,12 +1314,7 @@ START_TEST(test_repeat_push_files_key)
 	/* a head without it (another key here): pushed, the trailer a
 	   paragraph of its own after a message that has no trailers */
 	fc_reset();
-	push_prefix();
-	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
-	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
-	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
-	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
-	    "ref_updated");
+	push_through();
 	a = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O, s:s}", OR,
 	    "branch", "trunk", "message", "Add: the form", "files", files,
 	    "idempotencyKey", "wf-42:step-4"));
@@ -1338,12 +1336,7 @@ START_TEST(test_repeat_push_files_deleted)
 	    "path", "old.txt", "delete", 1);
 	char *e;
 
-	push_prefix();
-	fs_on("POST", "/repos/acme/widgets/git/blobs", 201, "blob_1");
-	fs_on("POST", "/repos/acme/widgets/git/trees", 201, "tree_new");
-	fs_on("POST", "/repos/acme/widgets/git/commits", 201, "commit_new");
-	fs_on("PATCH", "/repos/acme/widgets/git/refs/heads/trunk", 200,
-	    "ref_updated");
+	push_through();
 	a = call_ok("pushFiles", ARGS("{s:s, s:s, s:s, s:s, s:O}", OR,
 	    "branch", "trunk", "message", "Add login form", "files", files));
 	ck_assert(json_is_true(json_object_get(a, "changed")));
