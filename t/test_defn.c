@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,10 @@ static const char tools_json[] =
     "'additionalProperties':{'type':'string'}},"
     "'annotations':{'readOnlyHint':true,'title':'Get an issue'}},"
     "{'name':'obs.query','inputSchema':{'type':'object','properties':"
-    "{'q':{'type':'string','format':'uri'}}}}]";
+    "{'q':{'type':'string','format':'uri'}}}},"
+    "{'name':'github.comment','inputSchema':{'type':'object','properties':"
+    "{'body':{'type':'string'},'idempotencyKey':{'type':'string'}},"
+    "'required':['body','idempotencyKey']}}]";
 
 /* Around a steps fragment: a name and this inputs schema. */
 #define INPUTS	"{'type':'object','properties':{'cluster':{'type':'string'}," \
@@ -113,6 +117,7 @@ verdict(json_t *doc, int with_tools)
 	struct defn *d;
 
 	strcpy(err, "(no message)");
+	errno = 0;
 	d = defn_parse(doc, with_tools ? lookup : NULL, &lookups, err,
 	    sizeof(err));
 	json_decref(doc);
@@ -120,6 +125,8 @@ verdict(json_t *doc, int with_tools)
 		defn_free(d);
 		return NULL;
 	}
+	/* a refusal, never taken for want of memory */
+	ck_assert_int_eq(errno, EINVAL);
 	return strdup(err);
 }
 
@@ -371,7 +378,8 @@ START_TEST(step_shape)
 	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb...'");
 	/* approval */
 	ACCEPT("{'id':'p','type':'approval'}");
-	ACCEPT("{'id':'p','type':'approval','message':'Ship ${{ inputs.n }}?'}");
+	ACCEPT("{'id':'p','type':'approval','message':'Ship ${{ inputs.n "
+	    "}}?'}");
 	REFUSE("{'id':'ok','type':'approval','message':{'text':'x'}}",
 	    "step 'ok': field 'message': must be a string");
 	REFUSE("{'id':'ok','type':'approval','message':'${{ inputs.n == }}'}",
@@ -674,6 +682,12 @@ START_TEST(tool_checks)
 	REFUSE("{'id':'a','type':'tool','tool':'github.get_issue','arguments':"
 	    "{'number':1,'label':5}}", "step 'a': field 'arguments': argument "
 	    "'label': must be a string (type)");
+	/* a declared idempotencyKey may be left to the engine */
+	ACCEPT("{'id':'a','type':'tool','tool':'github.comment','arguments':"
+	    "{'body':'hi'}}");
+	REFUSE("{'id':'a','type':'tool','tool':'github.comment','arguments':"
+	    "{'idempotencyKey':'k'}}", "step 'a': field 'arguments': missing "
+	    "required argument 'body' (required)");
 	/* no additionalProperties: anything else goes */
 	ACCEPT("{'id':'a','type':'tool','tool':'github.merge','arguments':"
 	    "{'number':1,'anything':[1,2]}}");
@@ -739,8 +753,8 @@ START_TEST(wait_and_sleep)
 	for (i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++) {
 		snprintf(text, sizeof(text), "{'id':'s','type':'sleep',"
 		    "'until':'%s'}", bad_times[i]);
-		REFUSE(text, "step 's': field 'until': must be \"${{ expression "
-		    "}}\" or an ISO 8601 timestamp with its zone "
+		REFUSE(text, "step 's': field 'until': must be \"${{ "
+		    "expression }}\" or an ISO 8601 timestamp with its zone "
 		    "(2025-06-01T09:00:00Z, 2025-06-01T11:00:00.5+02:00)");
 	}
 	ACCEPT("{'id':'s','type':'sleep','until':'${{ inputs.n }}'}");

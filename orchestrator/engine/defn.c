@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -25,8 +26,8 @@
 
 #define NAME_MAX_LEN	128		/* struct defn name[] */
 #define VERSION_MAX	2147483647	/* the workflows.version column */
-#define SHOW_MAX	64		/* bytes of document text in a message */
-#define FIELD_MAX	160		/* bytes of a field path in a message */
+#define SHOW_MAX	64		/* bytes of the document's text shown */
+#define FIELD_MAX	160		/* bytes of a field path shown */
 #define WHERE_MAX	(DEFN_ID_MAX + 16)
 #define TIME_MAX	40		/* bytes of an ISO 8601 timestamp */
 
@@ -84,14 +85,15 @@ struct vctx {
 	defn_tool_fn	 tool;
 	void		*arg;
 	struct defn	*d;
-	const json_t	*props;		/* inputs' properties, when closed */
+	const json_t	*props;		/* inputs' properties, if closed */
 	size_t		 cur;		/* the step checked; nsteps: output */
-	int		 self_ok;	/* a wait step's until: itself too */
+	int		 self_ok;	/* a wait's until: itself too */
 	char		 where[WHERE_MAX];	/* "step 'ID': " or "" */
-	char		 field[FIELD_MAX];	/* for the messages of refs */
+	char		 field[FIELD_MAX];	/* the path, for refs */
 	size_t		 flen;
 	char		*err;
 	size_t		 errlen;
+	int		 nomem;		/* for memory, not a verdict */
 };
 
 static int	vfail(struct vctx *, const char *, ...)
@@ -166,7 +168,17 @@ field_set(struct vctx *c, const char *name)
 static int
 oom(struct vctx *c)
 {
+	c->nomem = 1;
 	return errfmt(c->err, c->errlen, "out of memory");
+}
+
+/* A reason from expr or jschema about field; out of memory stays bare. */
+static int
+why_fail(struct vctx *c, const char *field, const char *why)
+{
+	if (strcmp(why, "out of memory") == 0)
+		return oom(c);
+	return vfail(c, "field '%s': %s", field, why);
 }
 
 /* ---- names ---- */
@@ -380,8 +392,8 @@ ref_check(const char *root, const char *first, void *arg)
 
 	if (strcmp(root, "steps") == 0) {
 		if (first == NULL)
-			return vfail(c, "field '%s': a reference to steps needs "
-			    "a step id (steps.ID)", c->field);
+			return vfail(c, "field '%s': a reference to steps "
+			    "needs a step id (steps.ID)", c->field);
 		if ((i = defn_step_index(c->d, first)) == -1)
 			return vfail(c, "field '%s': reference to unknown step "
 			    "'%s'", c->field, show(first, buf, sizeof(buf)));
@@ -425,7 +437,7 @@ expr_field(struct vctx *c, const json_t *v, const char *field,
 		return -1;
 	if ((*out = expr_parse(json_string_value(v), why, sizeof(why))) ==
 	    NULL)
-		return vfail(c, "field '%s': %s", field, why);
+		return why_fail(c, field, why);
 	field_set(c, field);
 	return expr_refs_check(c, *out);
 }
@@ -451,7 +463,7 @@ tpl_refs(struct vctx *c, const char *s)
 		e = expr_parse(text, why, sizeof(why));
 		free(text);
 		if (e == NULL)
-			return vfail(c, "field '%s': %s", c->field, why);
+			return why_fail(c, c->field, why);
 		rc = expr_refs_check(c, e);
 		expr_free(e);
 		if (rc == -1)
@@ -482,8 +494,10 @@ tpl_walk(struct vctx *c, const json_t *v, int depth)
 			return -1;
 		if (strstr(json_string_value(v), "${{") == NULL)
 			return 0;
+		/* it may fail for memory without a word (its tpl_string()) */
+		snprintf(why, sizeof(why), "out of memory");
 		if (expr_template(v, NULL, &copy, why, sizeof(why)) == -1)
-			return vfail(c, "field '%s': %s", c->field, why);
+			return why_fail(c, c->field, why);
 		json_decref(copy);
 		return tpl_refs(c, json_string_value(v));
 	case JSON_OBJECT:
@@ -546,7 +560,9 @@ has_tpl(const json_t *v)
  * A literal argument k = v against its schema sub, through jschema as
  * the call will be: in a one-property object schema, so the message
  * names the argument.  A schema outside jschema's subset is not ours to
- * judge (the server checks the call): skipped.
+ * judge (the server checks the call): skipped, as is one whose pattern
+ * the regex library could not compile for want of memory (jschema's
+ * words do not tell the two apart).
  */
 static int
 arg_literal(struct vctx *c, const char *k, const json_t *sub, const json_t *v)
@@ -568,8 +584,12 @@ arg_literal(struct vctx *c, const char *k, const json_t *sub, const json_t *v)
 	rc = jschema_validate(schema, inst, why, sizeof(why));
 	json_decref(schema);
 	json_decref(inst);
+	/* jschema_check() passed: a schema's words are never a verdict on
+	   the argument, only a pattern not matched for want of memory */
+	if (rc == -1 && strncmp(why, "schema ", 7) == 0)
+		return oom(c);
 	if (rc == -1)
-		return vfail(c, "field 'arguments': %s", why);
+		return why_fail(c, "arguments", why);
 	return 0;
 }
 
@@ -712,8 +732,9 @@ step_retry(struct vctx *c, const json_t *r, struct defn_retry *rt)
 		k = json_string_value(json_array_get(v, i));
 		if ((ek = defn_ekind_parse(k)) == -1) {
 			if (k == NULL)
-				return vfail(c, "field 'retry.non_retryable[%zu]"
-				    "': must be a string", i);
+				return vfail(c, "field "
+				    "'retry.non_retryable[%zu]': must be a "
+				    "string", i);
 			list[0] = '\0';
 			for (j = 0; j < EK_COUNT; j++)
 				snprintf(list + strlen(list), sizeof(list) -
@@ -986,7 +1007,7 @@ top_fields_parse(struct vctx *c, const json_t *doc)
 	if (!json_is_object(v))
 		return vfail(c, "field 'inputs': must be a JSON Schema object");
 	if (jschema_check(v, why, sizeof(why)) == -1)
-		return vfail(c, "field 'inputs': %s", why);
+		return why_fail(c, "inputs", why);
 	if ((t = json_object_get(v, "type")) != NULL && (!json_is_string(t) ||
 	    strcmp(json_string_value(t), "object") != 0))
 		return vfail(c, "field 'inputs': the input is an object "
@@ -1014,15 +1035,18 @@ defn_parse(const json_t *doc, defn_tool_fn tool, void *arg, char *err,
 	c.errlen = errlen;
 	if (!json_is_object(doc)) {
 		errfmt(err, errlen, "a definition must be a JSON object");
+		errno = EINVAL;
 		return NULL;
 	}
 	if (json_dump_callback(doc, count_cb, &n, JSON_COMPACT) == -1) {
 		errfmt(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	if (n > DEFN_TEXT_MAX) {
 		errfmt(err, errlen, "the definition is %zu bytes of JSON, "
 		    "over the limit of %u", n, DEFN_TEXT_MAX);
+		errno = EINVAL;
 		return NULL;
 	}
 	/* room for the steps only when there is a valid number of them */
@@ -1033,6 +1057,7 @@ defn_parse(const json_t *doc, defn_tool_fn tool, void *arg, char *err,
 	if ((c.d = calloc(1, sizeof(*c.d) + n * sizeof(c.d->steps[0]))) ==
 	    NULL) {
 		errfmt(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	c.d->doc = json_incref((json_t *)doc);
@@ -1067,6 +1092,7 @@ defn_parse(const json_t *doc, defn_tool_fn tool, void *arg, char *err,
 	return c.d;
 fail:
 	defn_free(c.d);
+	errno = c.nomem ? ENOMEM : EINVAL;
 	return NULL;
 }
 

@@ -134,7 +134,7 @@ struct defn_retry {
 	unsigned	 non_retryable;		/* bit (1u << enum defn_ekind) */
 };
 
-/* Every pointer of a step and of a definition is owned by the definition. */
+/* Every pointer of a step and of a definition is the definition's own. */
 struct defn_step {
 	char		 id[DEFN_ID_MAX + 1];
 	enum defn_stype	 type;
@@ -183,7 +183,11 @@ typedef const json_t *(*defn_tool_fn)(const char *qname, void *arg);
  * tool NULL: tool names are checked for form only ("server.tool") and
  * arguments are not checked against a schema (used when a stored
  * definition is loaded to run it: it was checked when applied).
- * A new definition, or NULL with the reason in err (ENOMEM too).
+ * A new definition, or NULL with the reason in err and errno ENOMEM
+ * (err "out of memory": try again later, the definition was not judged)
+ * or EINVAL (refused).  A pattern of the inputs schema that the regex
+ * library could not compile for want of memory is refused in jschema's
+ * words.
  */
 struct defn	*defn_parse(const json_t *doc, defn_tool_fn tool, void *arg,
 		    char *err, size_t errlen);
