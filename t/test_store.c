@@ -693,6 +693,208 @@ START_TEST(test_batch_bad_row)
 }
 END_TEST
 
+/* Rows for audit rows to point at, with fixed ids. */
+#define WF_ID	"0190f3a0-0000-7000-8000-0000000000f1"
+#define EXEC_ID	"0190f3a0-0000-7000-8000-0000000000e1"
+#define STEP_ID	"0190f3a0-0000-7000-8000-0000000000a1"
+#define RUN_ID	"0190f3a0-0000-7000-8000-0000000000c1"
+#define NO_ID	"0190f3a0-0000-7000-8000-00000000dead"	/* no such row */
+
+static void
+targets_new(void)
+{
+	exec_ok(db, "INSERT INTO workflows (id, name, definition) VALUES ('"
+	    WF_ID "', 'wf', '{}')");
+	exec_ok(db, "INSERT INTO workflow_executions (id, workflow_id) "
+	    "VALUES ('" EXEC_ID "', '" WF_ID "')");
+	exec_ok(db, "INSERT INTO workflow_steps (id, execution_id, "
+	    "step_index, step_name) VALUES ('" STEP_ID "', '" EXEC_ID "', 0, "
+	    "'fetch')");
+	exec_ok(db, "INSERT INTO agent_runs (id, execution_id, step_id, "
+	    "provider, model) VALUES ('" RUN_ID "', '" EXEC_ID "', '" STEP_ID
+	    "', 'anthropic', 'm')");
+}
+
+/* Queue a row for tool with these ids (NULL: none); store_audit_call()'s
+   return. */
+static int
+audit_ids(const char *tool, enum audit_caller caller, const char *exec,
+    const char *step, const char *run)
+{
+	struct audit_row a = { .server = "github", .tool = tool,
+	    .caller = caller, .started_at = T0, .duration_ms = 1,
+	    .execution_id = exec, .step_id = step, .agent_run_id = run };
+
+	return store_audit_call(st, &a);
+}
+
+/* The caller and ids stored for tool ("-" for NULL). */
+#define IDS_SQL	"SELECT caller || ' ' || coalesce(execution_id::text, '-') " \
+	"|| ' ' || coalesce(step_id::text, '-') || ' ' || " \
+	"coalesce(agent_run_id::text, '-') FROM mcp_tool_calls WHERE tool = $1"
+
+START_TEST(test_uuid_ok)
+{
+	static const char *const good[] = {
+		EXEC_ID, "00000000-0000-0000-0000-000000000000",
+		"ABCDEF01-2345-6789-ABCD-EF0123456789",
+		"aBcDeF01-2345-6789-abcd-EF0123456789",
+	};
+	static const char *const bad[] = {
+		"", "0190f3a0-0000-7000-8000-0000000000e",	/* 35 */
+		"0190f3a0-0000-7000-8000-0000000000e1a",	/* 37 */
+		"0190f3a00000-7000-8000-0000000000e1a",		/* no '-' */
+		"0190f3a-00000-7000-8000-0000000000e1",		/* moved */
+		"0190f3a0-0000-7000-8000-0000000000g1",		/* not hex */
+		"{0190f3a0-0000-7000-8000-0000000000e1}",	/* braces */
+		"0190f3a0000070008000000000000000",		/* no '-' */
+		"0190f3a0-0000-7000-8000-0000000000e1\n",
+		" 0190f3a0-0000-7000-8000-0000000000e1",
+	};
+	char nul[] = EXEC_ID;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(store_uuid_ok(good[i]), "%s", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!store_uuid_ok(bad[i]), "%s", bad[i]);
+	ck_assert(!store_uuid_ok(NULL));
+	nul[20] = '\0';
+	ck_assert(!store_uuid_ok(nul));
+}
+END_TEST
+
+/*
+ * Rows land with the ids they were given, NULL ones as NULL, in one
+ * batch; an id that is not a uuid is refused at once.
+ */
+START_TEST(test_audit_ids)
+{
+	struct store_opts o = fast_opts();
+	struct store_stats s;
+	char *n;
+
+	schema_new(0);
+	targets_new();
+	store_up(&o);
+	ck_assert_int_eq(audit_ids("step", AUDIT_WORKFLOW, EXEC_ID, STEP_ID,
+	    NULL), 0);
+	ck_assert_int_eq(audit_ids("run", AUDIT_AGENT, EXEC_ID, STEP_ID,
+	    RUN_ID), 0);
+	ck_assert_int_eq(audit_ids("alone", AUDIT_AGENT, NULL, NULL,
+	    "0190F3A0-0000-7000-8000-0000000000C1"), 0);
+	ck_assert_int_eq(audit_ids("none", AUDIT_GATEWAY, NULL, NULL, NULL),
+	    0);
+	errno = 0;
+	ck_assert_int_eq(audit_ids("bad1", AUDIT_WORKFLOW, "1234", NULL,
+	    NULL), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(audit_ids("bad2", AUDIT_WORKFLOW, EXEC_ID,
+	    EXEC_ID "0", NULL), -1);
+	ck_assert_int_eq(audit_ids("bad3", AUDIT_AGENT, NULL, NULL, ""), -1);
+	want_written = 4;
+	ck_assert(run_until(all_written, WAIT_MS));
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 4);
+	ck_assert_uint_eq(s.audit_rejected, 3);
+	ck_assert_uint_eq(s.audit_batches, 1);
+	ck_q(IDS_SQL, "step", "workflow " EXEC_ID " " STEP_ID " -");
+	ck_q(IDS_SQL, "run", "agent " EXEC_ID " " STEP_ID " " RUN_ID);
+	ck_q(IDS_SQL, "alone", "agent - - " RUN_ID);
+	ck_q(IDS_SQL, "none", "gateway - - -");
+	ck_q("SELECT count(*) FROM mcp_tool_calls WHERE tool LIKE 'bad%'",
+	    NULL, "0");
+	ck_assert_str_eq(n = txns("true"), "1");
+	free(n);
+}
+END_TEST
+
+/*
+ * A row naming an execution or a step that does not exist is refused
+ * by the foreign key (23503): its batch is taken apart, only that row is
+ * lost (counted as rejected, logged with the constraint), and batching
+ * resumes after it.  A row queued before its execution is deleted
+ * meets the same end.
+ */
+START_TEST(test_audit_ids_fk)
+{
+	struct store_opts o = fast_opts();
+	struct store_stats s;
+	char *log, *n;
+	int i;
+
+	schema_new(0);
+	targets_new();
+	store_up(&o);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	ck_assert_int_eq(audit_ids("step", AUDIT_WORKFLOW, EXEC_ID, STEP_ID,
+	    NULL), 0);
+	ck_assert_int_eq(audit_ids("noexec", AUDIT_WORKFLOW, NO_ID, STEP_ID,
+	    NULL), 0);
+	ck_assert_int_eq(audit_n(3), 0);
+	ck_assert_int_eq(audit_ids("nostep", AUDIT_WORKFLOW, EXEC_ID, NO_ID,
+	    NULL), 0);
+	for (i = 4; i < 6; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	want_written = 7;
+	ck_assert(run_until(all_written, WAIT_MS));
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 7);
+	ck_assert_uint_eq(s.audit_rejected, 2);
+	ck_assert_uint_eq(s.audit_dropped, 0);
+	ck_assert_uint_eq(s.reconnects, 0);
+	/* The refused batch, then each of its nine rows alone. */
+	ck_assert_uint_eq(s.audit_batches, 10);
+	ck_q("SELECT count(*) FROM mcp_tool_calls", NULL, "7");
+	ck_q(IDS_SQL, "step", "workflow " EXEC_ID " " STEP_ID " -");
+	ck_q("SELECT count(*) FROM mcp_tool_calls WHERE tool IN ('noexec', "
+	    "'nostep')", NULL, "0");
+	ck_assert_str_eq(n = txns("true"), "7");
+	free(n);
+	log = logged();
+	ck_assert_int_eq(count_str(log, "rejected by the database"), 2);
+	ck_assert_ptr_nonnull(strstr(log, "audit row for github.noexec "
+	    "rejected by the database"));
+	ck_assert_ptr_nonnull(strstr(log, "SQLSTATE 23503"));
+	ck_assert_ptr_nonnull(strstr(log, "mcp_tool_calls_execution_id_fkey"));
+	ck_assert_ptr_nonnull(strstr(log, "mcp_tool_calls_step_id_fkey"));
+	free(log);
+
+	/* Batching resumes after them. */
+	ck_assert_int_eq(audit_ids("again", AUDIT_WORKFLOW, EXEC_ID, STEP_ID,
+	    NULL), 0);
+	for (i = 10; i < 12; i++)
+		ck_assert_int_eq(audit_n(i), 0);
+	want_written = 10;
+	ck_assert(run_until(all_written, WAIT_MS));
+	ck_q(IDS_SQL, "again", "workflow " EXEC_ID " " STEP_ID " -");
+	ck_assert_str_eq(n = txns("tool = 'again' OR "
+	    "(arguments->>'n')::int >= 10"), "1");
+	free(n);
+
+	/* The execution is deleted while rows naming it wait (they are sent
+	   from the loop): the one naming it is lost, the others land; rows
+	   written before keep their place with the ids made NULL. */
+	ck_assert_int_eq(audit_ids("gone", AUDIT_WORKFLOW, EXEC_ID, STEP_ID,
+	    NULL), 0);
+	ck_assert_int_eq(audit_ids("run", AUDIT_AGENT, NULL, NULL, RUN_ID), 0);
+	ck_assert_int_eq(audit_n(12), 0);
+	exec_ok(db, "DELETE FROM workflow_executions WHERE id = '" EXEC_ID
+	    "'");
+	want_written = 12;
+	ck_assert(run_until(all_written, WAIT_MS));
+	s = stats();
+	ck_assert_uint_eq(s.audit_written, 12);
+	ck_assert_uint_eq(s.audit_rejected, 3);
+	ck_q("SELECT count(*) FROM mcp_tool_calls WHERE tool = 'gone'", NULL,
+	    "0");
+	ck_q(IDS_SQL, "run", "agent - - " RUN_ID);
+	ck_q(IDS_SQL, "step", "workflow - - -");
+	ck_q(IDS_SQL, "again", "workflow - - -");
+}
+END_TEST
+
 static int in_flight_100(void) { return stats().in_flight == 100; }
 
 /*
@@ -1562,6 +1764,7 @@ main(void)
 	tcase_add_test(unit, test_result_summary);
 	tcase_add_test(unit, test_result_summary_text);
 	tcase_add_test(unit, test_disabled);
+	tcase_add_test(unit, test_uuid_ok);
 	suite_add_tcase(s, unit);
 	tcase_add_unchecked_fixture(db_tc, pg_up, pg_down);
 	tcase_add_checked_fixture(db_tc, setup, teardown);
@@ -1574,6 +1777,8 @@ main(void)
 	tcase_add_test(db_tc, test_overflow);
 	tcase_add_test(db_tc, test_rejected_row);
 	tcase_add_test(db_tc, test_batch_bad_row);
+	tcase_add_test(db_tc, test_audit_ids);
+	tcase_add_test(db_tc, test_audit_ids_fk);
 	tcase_add_test(db_tc, test_burst_slow_db);
 	tcase_add_test(db_tc, test_args_redaction);
 	tcase_add_test(db_tc, test_sync_commit);

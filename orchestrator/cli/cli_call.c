@@ -496,7 +496,7 @@ cli_call(int argc, char **argv)
 {
 	const char *path = NULL, *qname = NULL, *jtext = NULL, *dot;
 	char server[CONFIG_NAME_MAX + 1];
-	struct router_origin o = { AUDIT_CLI, NULL, NULL };
+	struct router_origin o = { .caller = AUDIT_CLI };
 	struct router_err e;
 	struct cli c;
 	json_t *args;

@@ -101,7 +101,7 @@ static void
 gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 {
 	struct gateway *gw = udata;
-	struct router_origin o = { AUDIT_GATEWAY, NULL, NULL };
+	struct router_origin o = { .caller = AUDIT_GATEWAY };
 	struct router_err e;
 	struct gwcall *gc;
 	const char *raw;

@@ -24,8 +24,12 @@
  * known server ends in exactly one store_audit_call() row: when its
  * result or failure arrives, when the caller cancels it, or at once when
  * the server is not ready.  Unknown tools, calls refused during shutdown
- * and calls without an origin are not audited.  Failures carry a JSON-RPC
- * code: the child's, RPC_REQUEST_TIMEOUT, MCP_ERR_CANCELLED, or
+ * and calls without an origin are not audited.  The row names the
+ * origin's caller and what the call was for: a workflow step's calls
+ * carry its execution_id and step_id, an agent run's its agent_run_id
+ * (each must name a row that exists: a row naming none is refused by
+ * the database and counted as rejected, see store.h).  Failures carry a
+ * JSON-RPC code: the child's, RPC_REQUEST_TIMEOUT, MCP_ERR_CANCELLED, or
  * RPC_CONNECTION_CLOSED (server not ready, or it died).  With
  * report_servers, every state change of a server is also written with
  * store_server_state() (mcp_servers).
@@ -60,7 +64,8 @@ enum router_ekind {
 	ROUTER_E_TIMEOUT,	/* call_timeout_ms passed */
 	ROUTER_E_SHUTDOWN,	/* the router is stopping */
 	ROUTER_E_PROTOCOL,	/* the child answered a JSON-RPC error */
-	ROUTER_E_INTERNAL,	/* out of memory, output bound */
+	ROUTER_E_INTERNAL,	/* out of memory, output bound, an origin
+				   whose id is not a uuid */
 };
 
 /* Room for any message: a server's death cause and a tool name fit. */
@@ -113,6 +118,12 @@ struct router_origin {
 	const char	*rpc_id_text;	/* or, when rpc_id is NULL, the id as
 					   JSON text (a string or an
 					   integer), copied; NULL: none */
+	/* What the call is for: uuids as text (store_uuid_ok()), copied;
+	   NULL: none.  AUDIT_WORKFLOW: the execution and its step;
+	   AUDIT_AGENT: the run (and its execution and step, if any). */
+	const char	*execution_id;	/* workflow_executions.id */
+	const char	*step_id;	/* workflow_steps.id */
+	const char	*agent_run_id;	/* agent_runs.id */
 };
 
 struct router_cb {
@@ -192,8 +203,11 @@ typedef void (*router_progress_fn)(struct router_call *,
 /*
  * Call "server.tool" with args (stolen; NULL: {}).  progress NULL: no
  * progress requested.  origin (borrowed for this call only; NULL: not
- * audited) names the caller for the audit row.  Returns the call handle, or NULL when it fails at
- * once: then done has NOT run and *err (if err not NULL) says why.
+ * audited) names the caller for the audit row; an id of it that is
+ * neither NULL nor a uuid fails the call at once (ROUTER_E_INTERNAL,
+ * naming the field), store or no store.  Returns the call handle, or
+ * NULL when it fails at once: then done has NOT run and *err (if err
+ * not NULL) says why.
  */
 struct router_call *router_call(struct router *, const char *qname,
 		    json_t *args, const struct router_origin *origin,

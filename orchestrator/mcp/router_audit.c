@@ -90,6 +90,9 @@ audit_refused(struct router *r, const struct rsrv *s, const char *tool,
 	a.caller = o->caller;
 	a.arguments = args;
 	a.started_at = ev_now(r->loop);
+	a.execution_id = o->execution_id;
+	a.step_id = o->step_id;
+	a.agent_run_id = o->agent_run_id;
 	audit_submit(r, &a, NULL, 0, 0, &e);
 	json_decref(id);
 }

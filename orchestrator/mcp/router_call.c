@@ -299,6 +299,32 @@ call_refuse(struct router_err *err, enum router_ekind kind,
 	return NULL;
 }
 
+/*
+ * The name of the first id of origin o (NULL: none) that is neither NULL
+ * nor a uuid, or NULL when every one is fine.
+ */
+static const char *
+origin_bad_id(const struct router_origin *o)
+{
+	if (o == NULL)
+		return NULL;
+	if (o->execution_id != NULL && !store_uuid_ok(o->execution_id))
+		return "execution_id";
+	if (o->step_id != NULL && !store_uuid_ok(o->step_id))
+		return "step_id";
+	if (o->agent_run_id != NULL && !store_uuid_ok(o->agent_run_id))
+		return "agent_run_id";
+	return NULL;
+}
+
+/* Copy id, a uuid checked by origin_bad_id() or NULL, into out[37]. */
+static void
+id_copy(char *out, const char *id)
+{
+	if (id != NULL)
+		memcpy(out, id, 37);
+}
+
 /* Why s takes no call now. */
 static const char *
 srv_down_reason(const struct rsrv *s, char *buf, size_t len)
@@ -361,6 +387,7 @@ call_start(struct router *r, const char *qname, const char *args,
 	struct router_err local;
 	struct router_call *c;
 	const char *tool;
+	const char *bad;
 	struct rsrv *s;
 	json_t *aj;
 	size_t plen;
@@ -368,6 +395,10 @@ call_start(struct router *r, const char *qname, const char *args,
 
 	if (err == NULL)
 		err = &local;
+	/* The caller's bug, whatever the router's state: say so at once. */
+	if ((bad = origin_bad_id(origin)) != NULL)
+		return call_refuse(err, ROUTER_E_INTERNAL, "Invalid origin: "
+		    "%s is not a uuid (8-4-4-4-12 hex digits)", bad);
 	if (r->stopping)
 		return call_refuse(err, ROUTER_E_SHUTDOWN,
 		    "afu9 is shutting down");
@@ -410,6 +441,9 @@ call_start(struct router *r, const char *qname, const char *args,
 		c->rpc_id = origin_id(origin);
 		if (c->rpc_id == NULL && origin->rpc_id_text != NULL)
 			c->rpc_id_text = strdup(origin->rpc_id_text);
+		id_copy(c->execution_id, origin->execution_id);
+		id_copy(c->step_id, origin->step_id);
+		id_copy(c->agent_run_id, origin->agent_run_id);
 		c->wall0 = ev_now(r->loop);
 	}
 	c->r = r;

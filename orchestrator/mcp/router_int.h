@@ -64,6 +64,10 @@ struct router_call {
 	size_t			 args_len;
 	json_t			*rpc_id;	/* owned; NULL: none */
 	char			*rpc_id_text;	/* owned; or the id as text */
+	char			 execution_id[37]; /* the origin's uuids;
+						   "": none */
+	char			 step_id[37];
+	char			 agent_run_id[37];
 	double			 wall0;		/* ev_now() at the start */
 };
 
@@ -203,6 +207,9 @@ call_audit(struct router_call *c, double end, const char *res, size_t rlen,
 	a.arguments_len = c->args_len;
 	a.started_at = c->wall0;
 	a.duration_ms = (end - c->t0) * 1000.;
+	a.execution_id = c->execution_id[0] ? c->execution_id : NULL;
+	a.step_id = c->step_id[0] ? c->step_id : NULL;
+	a.agent_run_id = c->agent_run_id[0] ? c->agent_run_id : NULL;
 	audit_submit(c->r, &a, res, rlen, is_error, e);
 }
 

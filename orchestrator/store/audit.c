@@ -350,6 +350,34 @@ args_param(struct store *s, const struct audit_row *a, char **out)
 	return 0;
 }
 
+int
+store_uuid_ok(const char *s)
+{
+	size_t i;
+	int c;
+
+	if (s == NULL)
+		return 0;
+	/* A shorter string fails at its NUL: nothing past it is read. */
+	for (i = 0; i < 36; i++) {
+		c = (unsigned char)s[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 0;
+		} else if (!(c >= '0' && c <= '9') && !((c | 0x20) >= 'a' &&
+		    (c | 0x20) <= 'f'))
+			return 0;
+	}
+	return s[36] == '\0';
+}
+
+/* An id of a row: none, or a uuid. */
+static int
+id_ok(const char *id)
+{
+	return id == NULL || store_uuid_ok(id);
+}
+
 static int
 audit_row_ok(const struct audit_row *a)
 {
@@ -361,7 +389,9 @@ audit_row_ok(const struct audit_row *a)
 	    (unsigned)a->caller < sizeof(caller_names) /
 	    sizeof(caller_names[0]) && isfinite(a->started_at) &&
 	    a->started_at > 0 && a->started_at < START_MAX &&
-	    isfinite(a->duration_ms) && a->duration_ms >= 0;
+	    isfinite(a->duration_ms) && a->duration_ms >= 0 &&
+	    id_ok(a->execution_id) && id_ok(a->step_id) &&
+	    id_ok(a->agent_run_id);
 }
 
 /* Room for n more bytes in r->inl; the caller writes them. */
@@ -475,6 +505,12 @@ qrow_new(struct store *s, const struct audit_row *a)
 	r->p[12] = r->inl + r->used - 32;
 	if (a->failed)
 		r->p[9] = inl_int(r, a->error_code);
+	if (a->execution_id)
+		r->p[13] = inl_copy(r, a->execution_id);
+	if (a->step_id)
+		r->p[14] = inl_copy(r, a->step_id);
+	if (a->agent_run_id)
+		r->p[15] = inl_copy(r, a->agent_run_id);
 	if (rpc_id_param(r, a->rpc_id, a->rpc_id_text) == -1 ||
 	    args_param(s, a, &r->own[1]) == -1 ||
 	    (a->result_summary && (r->own[2] = param_text(a->result_summary,

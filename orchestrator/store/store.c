@@ -14,21 +14,23 @@
  * s->ops mirrors what was sent, in order: results are matched to it.
  *
  * Audit rows go in batches: everything queued (up to BATCH_ROWS rows and
- * BATCH_BYTES) becomes one INSERT ... SELECT FROM unnest() of thirteen
- * array parameters, one statement and so one transaction and one WAL
- * flush.  One batch is in flight at a time: rows queued while it is
- * written form the next one, so the batch size follows the commit time.
+ * BATCH_BYTES) becomes one INSERT ... SELECT FROM unnest() of sixteen
+ * array parameters (a NULL element for a row's NULL), one statement and
+ * so one transaction and one WAL flush.  One batch is in flight at a
+ * time: rows queued while it is written form the next one, so the batch
+ * size follows the commit time.
  * Under a steady stream of calls the batches are also spaced at least
  * linger apart (AFU9_AUDIT_LINGER_MS, default 5 ms; like TCP's corking):
  * a row that comes after a quiet spell goes at once, rows that follow it
  * closely wait until the linger is over or LINGER_ROWS of them wait, so a
  * busy gateway pays for one round trip, one commit and one wakeup per
  * linger, not per few calls.  Shutdown sends what waits at once.
- * A batch refused for a row's data (SQLSTATE class 22, 23) names no
- * row, so its rows are then sent one statement each ("isolating"): only
- * the bad row is dropped, and batching resumes after them.  Rows are
- * sent in queue order, so the audit rows in flight are always the
- * queue's first qsent.
+ * A batch refused for a row's data (SQLSTATE class 22, 23: a check,
+ * or a foreign key naming an execution, step or agent run that is not
+ * there) names no row, so its rows are then sent one statement each
+ * ("isolating"): only the bad row is dropped, and batching resumes
+ * after them.  Rows are sent in queue order, so the audit rows in flight
+ * are always the queue's first qsent.
  *
  * The rows themselves are built elsewhere, audit.c (mcp_tool_calls) and
  * servers.c (mcp_servers); a batch's array parameters are made here,
@@ -72,10 +74,11 @@
 static const char audit_sql[] =
     "INSERT INTO mcp_tool_calls (id, server, tool, rpc_id, caller, "
     "arguments, status, result_summary, is_error, error_code, "
-    "error_message, duration_ms, started_at) VALUES ($1::uuid, $2, $3, "
-    "$4::jsonb, $5, $6::jsonb, $7, $8, $9::boolean, $10::integer, $11, "
-    "$12::integer, to_timestamp($13::double precision)) "
-    "ON CONFLICT (id) DO NOTHING";
+    "error_message, duration_ms, started_at, execution_id, step_id, "
+    "agent_run_id) VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6::jsonb, "
+    "$7, $8, $9::boolean, $10::integer, $11, $12::integer, "
+    "to_timestamp($13::double precision), $14::uuid, $15::uuid, "
+    "$16::uuid) ON CONFLICT (id) DO NOTHING";
 
 /*
  * The same columns, one array per column, one row per element.  Rows
@@ -86,15 +89,17 @@ static const char audit_sql[] =
 #define BATCH_INSERT \
     "INSERT INTO mcp_tool_calls (id, server, tool, rpc_id, caller, " \
     "arguments, status, result_summary, is_error, error_code, " \
-    "error_message, duration_ms, started_at) SELECT id, server, tool, " \
-    "rpc_id, caller, arguments, status, result_summary, is_error, " \
-    "error_code, error_message, duration_ms, to_timestamp(started_at) " \
-    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], " \
-    "$5::text[], $6::jsonb[], $7::text[], $8::text[], $9::boolean[], " \
-    "$10::integer[], $11::text[], $12::integer[], " \
-    "$13::double precision[]) AS u (id, server, tool, rpc_id, caller, " \
-    "arguments, status, result_summary, is_error, error_code, " \
-    "error_message, duration_ms, started_at)"
+    "error_message, duration_ms, started_at, execution_id, step_id, " \
+    "agent_run_id) SELECT id, server, tool, rpc_id, caller, arguments, " \
+    "status, result_summary, is_error, error_code, error_message, " \
+    "duration_ms, to_timestamp(started_at), execution_id, step_id, " \
+    "agent_run_id FROM unnest($1::uuid[], $2::text[], $3::text[], " \
+    "$4::jsonb[], $5::text[], $6::jsonb[], $7::text[], $8::text[], " \
+    "$9::boolean[], $10::integer[], $11::text[], $12::integer[], " \
+    "$13::double precision[], $14::uuid[], $15::uuid[], $16::uuid[]) " \
+    "AS u (id, server, tool, rpc_id, caller, arguments, status, " \
+    "result_summary, is_error, error_code, error_message, duration_ms, " \
+    "started_at, execution_id, step_id, agent_run_id)"
 static const char batch_sql[] = BATCH_INSERT " ON CONFLICT (id) DO NOTHING";
 static const char batch_new_sql[] = BATCH_INSERT;
 
@@ -121,12 +126,13 @@ static void	pump(struct store *);
 /* ---- audit batches ---- */
 
 /*
- * Columns whose values never hold '"' or '\' (a uuid, a caller, a
+ * Columns whose values never hold '"' or '\' (uuids, a caller, a
  * status, a boolean, integers, a time): their elements need no escape
  * scan.
  */
 #define PLAIN_COLS	(1u << 0 | 1u << 4 | 1u << 6 | 1u << 8 | 1u << 9 | \
-			    1u << 11 | 1u << 12)
+			    1u << 11 | 1u << 12 | 1u << 13 | 1u << 14 | \
+			    1u << 15)
 
 /*
  * Write s (n bytes) at p as one element of an array literal: "...",

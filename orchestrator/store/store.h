@@ -41,6 +41,9 @@
  * server refuses for its data (SQLSTATE class 22 or 23) is dropped,
  * counted (afu9_audit_rejected_total) and logged; any other failure is
  * treated as the connection's and the row is retried after reconnecting.
+ * So is a row whose execution_id, step_id or agent_run_id names no row
+ * of its table (23503, a foreign key: the execution was never written,
+ * or was deleted while the row waited): only that row is lost.
  *
  * Durability: each batch commits with the server's synchronous_commit
  * (default on: acknowledged rows survive a database crash).  With
@@ -128,6 +131,13 @@ struct audit_row {
 	double		 started_at;	/* seconds since the epoch (ev_now),
 					   below 9e12 */
 	double		 duration_ms;	/* >= 0 */
+	/* What the call was made for: each a uuid (store_uuid_ok()) of a
+	   row that exists, or NULL: none.  A workflow step's calls carry
+	   its execution and step, an agent run's its run (and the step it
+	   runs in, if any). */
+	const char	*execution_id;	/* workflow_executions.id */
+	const char	*step_id;	/* workflow_steps.id */
+	const char	*agent_run_id;	/* agent_runs.id */
 };
 
 /* One supervisor report for mcp_servers.  Borrowed for the call only. */
@@ -212,6 +222,12 @@ void		 store_free(struct store *);
  * for a row that breaks the bounds above (counted as rejected).
  */
 int		 store_audit_call(struct store *, const struct audit_row *);
+/*
+ * Is s a uuid as text: 36 characters, hex digits (either case) in
+ * groups of 8-4-4-4-12 joined by '-'?  0 for NULL.  The form of the
+ * ids of struct audit_row; the router checks origins with it.
+ */
+int		 store_uuid_ok(const char *s);
 /*
  * Record a server's state (upsert by name, coalesced).  0 when queued
  * (or disabled), -1 with errno EINVAL (bad name, state, health, command)

@@ -27,7 +27,7 @@
 #include "store/store.h"
 
 #define OPS_MAX		128	/* statements in flight on the pipeline */
-#define AUDIT_NPARAM	13
+#define AUDIT_NPARAM	16
 #define RAND_POOL	4096	/* random bytes fetched at once */
 #define SRV_NPARAM	11
 #define NAME_MAX_SRV	64
@@ -55,9 +55,10 @@ struct op {
 };
 
 /* Room for the short parameters: uuid, server, tool, an integer rpc_id,
-   error_code, duration_ms, started_at, each with its NUL. */
+   error_code, duration_ms, started_at, the three uuids of what the call
+   was for, each with its NUL. */
 #define ROW_INLINE	(37 + NAME_MAX_SRV + 1 + TOOL_MAX + 1 + 24 + 12 + \
-			    12 + 32)
+			    12 + 32 + 3 * 37)
 #define ROW_OWN		4	/* rpc_id, arguments, summary, message */
 
 /*
