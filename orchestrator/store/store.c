@@ -54,6 +54,7 @@
 #include "later.h"
 #include "log.h"
 #include "store/migrate.h"
+#include "store/pgq.h"
 #include "redact.h"
 #include "store/store.h"
 #include "store/store_int.h"
@@ -327,11 +328,6 @@ drain_check(struct store *s)
 
 /* ---- connection ---- */
 
-static void
-notice_discard(void *arg, const char *msg)
-{
-}
-
 /*
  * Close the connection; everything unacknowledged is put back to be sent
  * again (audit rows keep their place; a server report in flight returns
@@ -368,23 +364,6 @@ conn_close(struct store *s)
 	}
 }
 
-/* libpq's message as one redacted line in s->err. */
-static void
-set_err(struct store *s, const char *msg)
-{
-	char *r = redact_str(msg ? msg : "");
-	size_t n;
-
-	snprintf(s->err, sizeof(s->err), "%s", r ? r : "(out of memory)");
-	free(r);
-	for (n = strlen(s->err); n > 0 && (s->err[n - 1] == '\n' ||
-	    s->err[n - 1] == ' '); n--)
-		s->err[n - 1] = '\0';
-	for (n = 0; s->err[n]; n++)
-		if (s->err[n] == '\n' || s->err[n] == '\t')
-			s->err[n] = ' ';
-}
-
 /*
  * A connection-level failure: record and log why, close, and plan the
  * next attempt after the backoff.
@@ -400,7 +379,7 @@ fail(struct store *s, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(old, sizeof(old), "%s", s->err);
-	set_err(s, msg);
+	pgq_msgline(s->err, sizeof(s->err), msg);
 	delay = httpc_backoff(s->attempt, s->o.backoff_base_s,
 	    s->o.backoff_cap_s, httpc_random());
 	if (s->attempt < 30)
@@ -518,12 +497,8 @@ connect_step(struct store *s)
 static void
 conn_start(struct store *s)
 {
-	const char *const kw[] = { "dbname", "fallback_application_name",
-	    "client_encoding", NULL };
-	const char *const val[] = { s->conninfo, "afu9", "UTF8", NULL };
-
 	set_state(s, STORE_CONNECTING);
-	s->conn = PQconnectStartParams(kw, val, 1);
+	s->conn = pgq_conn_start(s->conninfo);
 	if (s->conn == NULL) {
 		fail(s, "out of memory");
 		return;
@@ -532,8 +507,6 @@ conn_start(struct store *s)
 		fail(s, "%s", PQerrorMessage(s->conn));
 		return;
 	}
-	/* Server notices would go to stderr, outside the log: none wanted. */
-	PQsetNoticeProcessor(s->conn, notice_discard, NULL);
 	timer_arm(s, s->o.connect_timeout_ms / 1000.0);
 	io_watch(s, EV_WRITE, 1);
 }
