@@ -41,6 +41,7 @@
 #include "mcp/gateway.h"
 #include "http/http.h"
 #include "log.h"
+#include "engine/engine.h"
 #include "store/migrate.h"
 #include "mcp/router.h"
 #include "api/health.h"
@@ -58,6 +59,7 @@ struct serve {
 	struct afu9_config	*cfg;
 	struct router		*r;
 	struct store		*st;
+	struct engine		*eng;		/* NULL: no engine here */
 	struct http_server	*hs;
 	struct health		*rt;
 	struct gateway		*gw;
@@ -200,6 +202,42 @@ start_http(struct serve *sv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The workflow engine, with a database, unless AFU9_ENGINE=0 or in
+ * gateway mode.  It is the first subsystem: it stops first, so its steps
+ * in flight still have the router and their outcomes the database.
+ */
+static int
+setup_engine(struct serve *sv, char *err, size_t errlen)
+{
+	struct engine_opts eo;
+	char dir[PATH_MAX];
+	json_t *env = NULL;
+
+	if (sv->env.database_url == NULL || !sv->env.engine || sv->stdio)
+		return 0;
+	if (config_env_workflow_env(&sv->env, &env, err, errlen) == -1)
+		return -1;
+	memset(&eo, 0, sizeof(eo));
+	eo.lease_ttl_ms = sv->env.lease_ttl_ms;
+	eo.concurrency = sv->env.concurrency;
+	eo.env = env;
+	eo.workflows_dir = mig_workflows_dir(NULL, sv->env.workflows_dir, dir,
+	    sizeof(dir));
+	eo.password = sv->env.pgpassword;
+	sv->eng = engine_new(sv->loop, sv->env.database_url, sv->r, &eo, err,
+	    errlen);
+	json_decref(env);
+	if (sv->eng == NULL)
+		return -1;
+	memmove(&sv->subs[1], &sv->subs[0], sv->nsubs * sizeof(sv->subs[0]));
+	engine_subsys(sv->eng, sv->cfg->shutdown_grace_ms, &sv->subs[0]);
+	sv->nsubs++;
+	log_info("workflow engine: lease owner %s, lease %u ms",
+	    engine_owner(sv->eng), sv->env.lease_ttl_ms);
+	return 0;
+}
+
 /* Migrate (unless told not to) and open the store. */
 static int
 setup_db(struct serve *sv, char *err, size_t errlen)
@@ -228,7 +266,7 @@ setup_db(struct serve *sv, char *err, size_t errlen)
 	router_set_store(sv->r, sv->st, 1);
 	store_subsys(sv->st, sv->cfg->shutdown_grace_ms,
 	    &sv->subs[sv->nsubs++]);
-	return 0;
+	return setup_engine(sv, err, errlen);
 }
 
 static int
@@ -281,6 +319,7 @@ teardown(struct serve *sv)
 	if (sv->hs)
 		http_server_free(sv->hs);
 	health_free(sv->rt);
+	engine_free(sv->eng);
 	router_free(sv->r);
 	store_free(sv->st);
 	config_free(sv->cfg);

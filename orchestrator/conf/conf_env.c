@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "conf/conf_env.h"
 
 /* getenv(), with "" as unset. */
@@ -63,6 +65,80 @@ config_env_read(struct config_env *e, char *err, size_t errlen)
 		return -1;
 	}
 	e->audit_async_commit = v != NULL && strcmp(v, "off") == 0;
+	e->engine = !((v = getenv("AFU9_ENGINE")) != NULL &&
+	    strcmp(v, "0") == 0);
+	e->workflows_dir = env_str("AFU9_WORKFLOWS_DIR");
+	e->workflow_env = env_str("AFU9_WORKFLOW_ENV");
+	e->lease_ttl_ms = CONFIG_LEASE_TTL_DEFAULT;
+	if ((v = env_str("AFU9_LEASE_TTL_MS")) != NULL &&
+	    (env_ms(v, CONFIG_LEASE_TTL_MAX, &e->lease_ttl_ms) == -1 ||
+	    e->lease_ttl_ms < CONFIG_LEASE_TTL_MIN)) {
+		snprintf(err, errlen, "AFU9_LEASE_TTL_MS must be a number of "
+		    "milliseconds from %d to %d", CONFIG_LEASE_TTL_MIN,
+		    CONFIG_LEASE_TTL_MAX);
+		return -1;
+	}
+	e->concurrency = CONFIG_CONCURRENCY_DEFAULT;
+	if ((v = env_str("AFU9_ENGINE_CONCURRENCY")) != NULL &&
+	    (env_ms(v, CONFIG_CONCURRENCY_MAX, &e->concurrency) == -1 ||
+	    e->concurrency < 1)) {
+		snprintf(err, errlen, "AFU9_ENGINE_CONCURRENCY must be a number "
+		    "from 1 to %d", CONFIG_CONCURRENCY_MAX);
+		return -1;
+	}
+	if ((e->api_token = env_str("AFU9_API_TOKEN")) != NULL &&
+	    strlen(e->api_token) < CONFIG_API_TOKEN_MIN) {
+		snprintf(err, errlen, "AFU9_API_TOKEN must be at least %d "
+		    "bytes (a random token: openssl rand -hex 32)",
+		    CONFIG_API_TOKEN_MIN);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_env_workflow_env(const struct config_env *e, json_t **out, char *err,
+    size_t errlen)
+{
+	const char *p = e->workflow_env, *v;
+	char name[256];
+	size_t n, count = 0;
+	json_t *o;
+
+	if ((o = json_object()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while (p != NULL && *p != '\0') {
+		n = strcspn(p, ",");
+		if (n == 0 || n >= sizeof(name) || strspn(p, "ABCDEFGHIJKLMNOP"
+		    "QRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != n ||
+		    (*p >= '0' && *p <= '9')) {
+			snprintf(err, errlen, "AFU9_WORKFLOW_ENV: a comma-"
+			    "separated list of variable names");
+			json_decref(o);
+			return -1;
+		}
+		if (++count > CONFIG_WORKFLOW_ENV_MAX) {
+			snprintf(err, errlen, "AFU9_WORKFLOW_ENV: at most %d "
+			    "names", CONFIG_WORKFLOW_ENV_MAX);
+			json_decref(o);
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if ((v = getenv(name)) != NULL &&
+		    json_object_set_new(o, name, json_string(v)) == -1) {
+			snprintf(err, errlen, "AFU9_WORKFLOW_ENV: %s: not "
+			    "UTF-8, or out of memory", name);
+			json_decref(o);
+			return -1;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	*out = o;
 	return 0;
 }
 

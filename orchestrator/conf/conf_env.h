@@ -18,6 +18,13 @@
 
 #define CONFIG_LINGER_MS_DEFAULT	5
 #define CONFIG_LINGER_MS_MAX		10000
+#define CONFIG_LEASE_TTL_DEFAULT	10000
+#define CONFIG_LEASE_TTL_MIN		500
+#define CONFIG_LEASE_TTL_MAX		600000
+#define CONFIG_CONCURRENCY_DEFAULT	256
+#define CONFIG_CONCURRENCY_MAX		10000
+#define CONFIG_API_TOKEN_MIN		16	/* bytes of AFU9_API_TOKEN */
+#define CONFIG_WORKFLOW_ENV_MAX		64	/* names in AFU9_WORKFLOW_ENV */
 
 struct config_env {
 	const char	*database_url;	/* DATABASE_URL; NULL: unset or "" */
@@ -30,14 +37,35 @@ struct config_env {
 	unsigned	 audit_linger_ms; /* AFU9_AUDIT_LINGER_MS, 0..MAX */
 	int		 audit_async_commit; /* AFU9_AUDIT_SYNC_COMMIT=off */
 	const char	*pgpassword;	/* PGPASSWORD (libpq's); NULL: unset */
+	/* the workflow engine */
+	int		 engine;	/* AFU9_ENGINE: 0 only for "0" */
+	const char	*workflows_dir;	/* AFU9_WORKFLOWS_DIR; NULL: unset */
+	unsigned	 lease_ttl_ms;	/* AFU9_LEASE_TTL_MS, MIN..MAX */
+	unsigned	 concurrency;	/* AFU9_ENGINE_CONCURRENCY, 1..MAX */
+	const char	*workflow_env;	/* AFU9_WORKFLOW_ENV: names, commas */
+	const char	*api_token;	/* AFU9_API_TOKEN; NULL: unset (the
+					   /v1 routes answer 404) */
 };
 
 /*
  * Fill e from the environment.  0, or -1 with the first bad value named
  * in err (AFU9_AUDIT_LINGER_MS not 0..10000 digits, AFU9_AUDIT_SYNC_COMMIT
- * not on/off); the values are never shown.
+ * not on/off, AFU9_LEASE_TTL_MS or AFU9_ENGINE_CONCURRENCY out of range,
+ * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN); the values are
+ * never shown.
  */
 int	config_env_read(struct config_env *e, char *err, size_t errlen);
+
+/*
+ * The values of the names AFU9_WORKFLOW_ENV allows (${{ env.NAME }} in
+ * workflow definitions) as a new JSON object in *out; an allowed name
+ * that is unset is left out (a reference to it fails).  0, or -1 with
+ * err (a name not [A-Za-z_][A-Za-z0-9_]*, more than
+ * CONFIG_WORKFLOW_ENV_MAX names, ENOMEM).
+ */
+struct json_t;
+int	config_env_workflow_env(const struct config_env *e,
+	    struct json_t **out, char *err, size_t errlen);
 
 /* The port of AFU9_HTTP_LISTEN ("...:PORT", 1 to 5 digits) into buf, for
    `afu9 health`'s default URL; NULL when unset or without one. */

@@ -11,6 +11,13 @@
 
 #include <sys/queue.h>
 
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
+	    (var) = (tvar))
+#endif
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -177,8 +184,9 @@ ts_text(double t, char *out, size_t len)
 		ms = 999;
 	gmtime_r(&s, &tm);
 	snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ms);
+	    (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
+	    tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+	    tm.tm_sec % 100, ms % 1000);
 }
 
 /*
@@ -511,7 +519,7 @@ after_park(struct exec *x, const PGresult *res)
 static void
 park(struct exec *x, double t, const char *step)
 {
-	char when[48];
+	char when[64];
 	const char *p[4];
 
 	if (isinf(t))

@@ -782,8 +782,11 @@ in_build_tree(void)
 	return strcmp(exe, real) == 0;
 }
 
-const char *
-mig_dir(const char *opt, const char *env_dir, char *buf, size_t len)
+/* opt, else env_dir, else the source tree's sub (a build-tree binary),
+   else the installed one. */
+static const char *
+data_dir(const char *sub, const char *installed, const char *opt,
+    const char *env_dir, char *buf, size_t len)
 {
 	char src[PATH_MAX];
 
@@ -792,11 +795,26 @@ mig_dir(const char *opt, const char *env_dir, char *buf, size_t len)
 	else if (env_dir != NULL && *env_dir != '\0')
 		snprintf(buf, len, "%s", env_dir);
 	else if (in_build_tree() && (size_t)snprintf(src, sizeof(src),
-	    "%s/migrations", AFU9_SOURCE_TREE) < sizeof(src) && is_dir(src))
+	    "%s/%s", AFU9_SOURCE_TREE, sub) < sizeof(src) && is_dir(src))
 		snprintf(buf, len, "%s", src);
 	else
-		snprintf(buf, len, "%s", AFU9_MIGRATIONS_DATADIR);
+		snprintf(buf, len, "%s", installed);
 	return buf;
+}
+
+const char *
+mig_dir(const char *opt, const char *env_dir, char *buf, size_t len)
+{
+	return data_dir("migrations", AFU9_MIGRATIONS_DATADIR, opt, env_dir,
+	    buf, len);
+}
+
+const char *
+mig_workflows_dir(const char *opt, const char *env_dir, char *buf,
+    size_t len)
+{
+	return data_dir("workflows", AFU9_WORKFLOWS_DATADIR, opt, env_dir,
+	    buf, len);
 }
 
 int

@@ -147,6 +147,11 @@ int	mig_register_password(const char *conninfo, const char *pgpassword);
  */
 const char *mig_dir(const char *opt, const char *env_dir, char *buf,
 	    size_t len);
+/* The same for the built-in workflow definitions: opt, env_dir
+   (AFU9_WORKFLOWS_DIR), the source tree's workflows/, the installed
+   $(datadir)/afu9/workflows. */
+const char *mig_workflows_dir(const char *opt, const char *env_dir,
+	    char *buf, size_t len);
 /*
  * Connect to conninfo and apply the pending migrations of dir (BLOCKING:
  * never from the loop).  0 with *applied set (may be NULL), or -1 with
