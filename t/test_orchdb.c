@@ -569,6 +569,237 @@ START_TEST(ready_disabled_and_down)
 }
 END_TEST
 
+/* ---- the workflow engine ---- */
+
+/* Run sql (a command or a query) and check it worked. */
+static void
+q_do(const char *ci, const char *sql)
+{
+	PGconn *c = PQconnectdb(ci);
+	PGresult *r;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK ||
+	    PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
+	    PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* Store definition def (JSON without single quotes) as workflow name. */
+static void
+wf_apply(const char *ci, const char *name, const char *def)
+{
+	char *sql;
+
+	ck_assert_int_ne(asprintf(&sql, "SELECT afu9_workflow_apply('%s', "
+	    "NULL, NULL, '%s'::jsonb)", name, def), -1);
+	q_do(ci, sql);
+	free(sql);
+}
+
+/* A new execution of name with input (JSON); its id (malloc'd). */
+static char *
+wf_start(const char *ci, const char *name, const char *input,
+    const char *key)
+{
+	char *sql, *id;
+
+	ck_assert_int_ne(asprintf(&sql, "SELECT id FROM afu9_execution_create("
+	    "(SELECT id FROM workflows WHERE name = '%s' ORDER BY version DESC "
+	    "LIMIT 1), '%s', %s%s%s, 'test')", name, input, key ? "'" : "",
+	    key ? key : "NULL", key ? "'" : ""), -1);
+	id = q_text(ci, sql);
+	free(sql);
+	return id;
+}
+
+static long long
+q_intf(const char *ci, const char *fmt, const char *arg)
+{
+	char *sql;
+	long long n;
+
+	ck_assert_int_ne(asprintf(&sql, fmt, arg), -1);
+	n = q_int(ci, sql);
+	free(sql);
+	return n;
+}
+
+static void
+q_waitf(const char *ci, const char *fmt, const char *arg, long long want,
+    int deadline_ms)
+{
+	char *sql;
+
+	ck_assert_int_ne(asprintf(&sql, fmt, arg), -1);
+	q_wait(ci, sql, want, deadline_ms);
+	free(sql);
+}
+
+static char *
+q_textf(const char *ci, const char *fmt, const char *arg)
+{
+	char *sql, *v;
+
+	ck_assert_int_ne(asprintf(&sql, fmt, arg), -1);
+	v = q_text(ci, sql);
+	free(sql);
+	return v;
+}
+
+#define WF_RUN "{\"name\":\"t_run\",\"inputs\":{\"type\":\"object\"," \
+	"\"properties\":{\"a\":{\"type\":\"integer\"}},\"required\":[\"a\"]}," \
+	"\"steps\":[" \
+	"{\"id\":\"add\",\"type\":\"tool\",\"tool\":\"conf.add\"," \
+	"\"arguments\":{\"a\":\"${{ inputs.a }}\",\"b\":3}}," \
+	"{\"id\":\"say\",\"type\":\"tool\",\"tool\":\"conf.echo\"," \
+	"\"if\":\"${{ steps.add.output.sum == 5 }}\"," \
+	"\"arguments\":{\"text\":\"sum ${{ steps.add.output.sum }}\"}}," \
+	"{\"id\":\"skip\",\"type\":\"tool\",\"tool\":\"conf.echo\"," \
+	"\"if\":\"${{ steps.add.output.sum > 100 }}\"," \
+	"\"arguments\":{\"text\":\"no\"}}," \
+	"{\"id\":\"bad\",\"type\":\"tool\",\"tool\":\"conf.fail\"," \
+	"\"retry\":{\"max_attempts\":2,\"initial_interval_ms\":10}," \
+	"\"on_error\":\"continue\"}," \
+	"{\"id\":\"ok\",\"type\":\"approval\"," \
+	"\"message\":\"sum ${{ steps.add.output.sum }}?\"}]," \
+	"\"output\":{\"sum\":\"${{ steps.add.output.sum }}\"," \
+	"\"said\":\"${{ steps.say.output }}\"," \
+	"\"bad\":\"${{ steps.bad.status }}\"}}"
+
+/*
+ * An execution through every outcome: a tool step, an `if` that holds and
+ * one that does not, a failing tool retried then continued past, an
+ * approval decided from outside; its output; every call audited with
+ * the execution; the idempotency key.
+ */
+START_TEST(workflow_runs)
+{
+	char *ci = use_db("wf1"), *id, *id2, *log, *v, sql[256];
+	struct afu9 a;
+	json_t *r;
+	int st;
+
+	start_serve(&a, conf_config(), 0, NULL);
+	r = wait_ready(&a, "up", 200, 20000);
+	json_decref(r);
+	wf_apply(ci, "t_run", WF_RUN);
+	id = wf_start(ci, "t_run", "{\"a\":2}", "key-1");
+	q_waitf(ci, "SELECT count(*) FROM workflow_executions WHERE id = '%s' "
+	    "AND status = 'waiting'", id, 1, 20000);
+	snprintf(sql, sizeof(sql), "SELECT afu9_decide('%s', 'ok', true, "
+	    "'tester', NULL)", id);
+	q_do(ci, sql);
+	q_waitf(ci, "SELECT count(*) FROM workflow_executions WHERE id = '%s' "
+	    "AND status = 'succeeded'", id, 1, 20000);
+	v = q_textf(ci, "SELECT output::text FROM workflow_executions "
+	    "WHERE id = '%s'", id);
+	ck_assert_str_eq(v, "{\"bad\": \"failed\", \"sum\": 5, \"said\": "
+	    "\"sum 5\"}");
+	free(v);
+	v = q_textf(ci, "SELECT string_agg(step_name || ':' || attempt || ':' "
+	    "|| status, ',' ORDER BY step_index, attempt) FROM workflow_steps "
+	    "WHERE execution_id = '%s'", id);
+	ck_assert_str_eq(v, "add:1:succeeded,say:1:succeeded,skip:1:skipped,"
+	    "bad:1:failed,bad:2:failed,ok:1:succeeded");
+	free(v);
+	v = q_textf(ci, "SELECT error_kind || ' ' || decided_by FROM "
+	    "workflow_steps WHERE execution_id = '%s' AND step_name = 'ok'",
+	    id);
+	ck_assert_str_eq(v, "");	/* approved: no error kind */
+	free(v);
+	/* add, echo, fail twice: each a row with the execution and step */
+	q_waitf(ci, "SELECT count(*) FROM mcp_tool_calls WHERE caller = "
+	    "'workflow' AND step_id IS NOT NULL AND execution_id = '%s'", id,
+	    4, 10000);
+	/* the same key: the same execution, nothing new */
+	id2 = wf_start(ci, "t_run", "{\"a\":9}", "key-1");
+	ck_assert_str_eq(id, id2);
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM workflow_executions"),
+	    1);
+	/* the built-in workflows name tools this configuration lacks: each
+	   refused by name, nothing stored */
+	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM workflows WHERE name "
+	    "IN ('deploy_and_verify', 'issue_to_pr')"), 0);
+	st = end_serve(&a, SIGTERM, &log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
+	    st, log);
+	ck_assert_msg(strstr(log, "issue_to_pr.json: step 'issue': field "
+	    "'tool': unknown tool 'github.getIssue'"), "%s", log);
+	free(log);
+	free(id);
+	free(id2);
+	free(ci);
+}
+END_TEST
+
+#define WF_KILL "{\"name\":\"t_kill\",\"steps\":[" \
+	"{\"id\":\"first\",\"type\":\"tool\",\"tool\":\"conf.add\"," \
+	"\"arguments\":{\"a\":1,\"b\":2}}," \
+	"{\"id\":\"nap\",\"type\":\"tool\",\"tool\":\"conf.sleep\"," \
+	"\"arguments\":{\"ms\":3000}}," \
+	"{\"id\":\"last\",\"type\":\"tool\",\"tool\":\"conf.add\"," \
+	"\"arguments\":{\"a\":\"${{ steps.first.output.sum }}\",\"b\":10}}]," \
+	"\"output\":\"${{ steps.last.output.sum }}\"}"
+
+/*
+ * kill -9 of the task in the middle of a step: another task takes the
+ * execution over once the lease expires, calls the in-flight (read-only)
+ * tool again, and never repeats the committed first step.
+ */
+START_TEST(workflow_takeover)
+{
+	char *ci = use_db("wf2"), *id, *log, *v, *body;
+	struct afu9 a, b;
+	json_t *r;
+	int st;
+
+	setenv("AFU9_LEASE_TTL_MS", "1000", 1);
+	start_serve(&a, conf_config(), 0, NULL);
+	r = wait_ready(&a, "up", 200, 20000);
+	json_decref(r);
+	wf_apply(ci, "t_kill", WF_KILL);
+	id = wf_start(ci, "t_kill", "{}", NULL);
+	q_waitf(ci, "SELECT count(*) FROM workflow_steps WHERE execution_id = "
+	    "'%s' AND step_name = 'nap' AND status = 'running'", id, 1, 20000);
+	st = end_serve(&a, SIGKILL, &log);
+	ck_assert(WIFSIGNALED(st));
+	free(log);
+	ck_assert_int_eq(q_intf(ci, "SELECT count(*) FROM workflow_executions "
+	    "WHERE id = '%s' AND status = 'running'", id), 1);
+	start_serve(&b, conf_config(), 0, NULL);
+	q_waitf(ci, "SELECT count(*) FROM workflow_executions WHERE id = '%s' "
+	    "AND finished_at IS NOT NULL", id, 1, 30000);
+	v = q_textf(ci, "SELECT status || ' ' || coalesce(output::text, error) "
+	    "FROM workflow_executions WHERE id = '%s'", id);
+	ck_assert_str_eq(v, "succeeded 13");
+	free(v);
+	v = q_textf(ci, "SELECT string_agg(step_name || ':' || attempt || ':' "
+	    "|| status, ',' ORDER BY step_index, attempt) || ' ' || "
+	    "(SELECT lease_token FROM workflow_executions WHERE id = '%1$s') "
+	    "FROM workflow_steps WHERE execution_id = '%1$s'", id);
+	ck_assert_str_eq(v, "first:1:succeeded,nap:1:succeeded,"
+	    "last:1:succeeded 2");
+	free(v);
+	/* the first add ran once (by a), the last once (by b) */
+	q_waitf(ci, "SELECT count(*) FROM mcp_tool_calls WHERE tool = 'add' "
+	    "AND execution_id = '%s'", id, 2, 10000);
+	ck_assert_int_eq(ot_http_get(b.port, "/metrics", &body), 200);
+	ck_assert_msg(strstr(body, "afu9_workflow_lease_takeovers_total 1\n"),
+	    "%s", body);
+	free(body);
+	st = end_serve(&b, SIGTERM, &log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
+	    st, log);
+	free(log);
+	unsetenv("AFU9_LEASE_TTL_MS");
+	free(id);
+	free(ci);
+}
+END_TEST
+
 static Suite *
 orchdb_suite(void)
 {
@@ -584,6 +815,8 @@ orchdb_suite(void)
 	tcase_add_test(tc, cli_call_rows);
 	tcase_add_test(tc, database_stops_mid_run);
 	tcase_add_test(tc, ready_disabled_and_down);
+	tcase_add_test(tc, workflow_runs);
+	tcase_add_test(tc, workflow_takeover);
 	suite_add_tcase(s, tc);
 	return s;
 }

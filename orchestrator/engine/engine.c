@@ -327,7 +327,7 @@ result_output(const json_t *res)
 	if (sc != NULL && !json_is_null(sc))
 		v = json_deep_copy(sc);
 	else {
-		buf_init(&b, 0);
+		buf_init(&b, 2 * ENGINE_OUTPUT_MAX);
 		json_array_foreach(content, i, it) {
 			const char *t = json_string_value(json_object_get(it,
 			    "text"));
@@ -1417,8 +1417,8 @@ hb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	if ((h = malloc(sizeof(*h))) == NULL)
 		return;
-	buf_init(&ids, 0);
-	buf_init(&toks, 0);
+	buf_init(&ids, 1u << 24);
+	buf_init(&toks, 1u << 24);
 	h->e = e;
 	h->round = ++e->hb_round;
 	h->sent = now_s(e);
