@@ -42,6 +42,7 @@
 #include "http/http.h"
 #include "log.h"
 #include "engine/engine.h"
+#include "redact.h"
 #include "store/migrate.h"
 #include "mcp/router.h"
 #include "api/health.h"
@@ -214,6 +215,11 @@ setup_engine(struct serve *sv, char *err, size_t errlen)
 	char dir[PATH_MAX];
 	json_t *env = NULL;
 
+	if (sv->env.api_token != NULL &&
+	    redact_add_secret(sv->env.api_token) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if (sv->env.database_url == NULL || !sv->env.engine || sv->stdio)
 		return 0;
 	if (config_env_workflow_env(&sv->env, &env, err, errlen) == -1)
