@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,15 +308,23 @@ stats(void)
 	return s;
 }
 
+static int pid_seen;
+static void
+on_pid(const PGresult *res, const struct pgq_err *e, void *arg)
+{
+	ck_assert_msg(e == NULL, "%s", e ? e->message : "");
+	pid_seen = atoi(PQgetvalue(res, 0, 0));
+}
+
 /* The backend of q, asked through q itself (statement "pid"). */
 static int
-backend_pid(int slot)
+backend_pid(void)
 {
-	recs[slot].called = 0;
-	ex1("pid", NULL, slot);
+	pid_seen = 0;
+	ck_assert_ptr_nonnull(pgq_exec(q, "pid", 0, NULL, on_pid, NULL));
 	ck_assert(run_until(idle, WAIT_MS));
-	ck_assert_msg(recs[slot].ok, "%s", recs[slot].msg);
-	return atoi(recs[slot].val);
+	ck_assert_int_ne(pid_seen, 0);
+	return pid_seen;
 }
 
 static int watched_pid;
@@ -336,6 +345,20 @@ sleeping(void)
 	n = atoi(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return n == 1;
+}
+
+/*
+ * q up with the statements pid, sleep (seconds) and int; watched_pid is
+ * its backend.
+ */
+static void
+up_sleepy(const struct pgq_opts *o)
+{
+	up_q(o);
+	prep("pid", "SELECT pg_backend_pid()", 0);
+	prep("sleep", SLEEP_SQL, 1);
+	prep("int", "SELECT $1::int", 1);
+	watched_pid = backend_pid();
 }
 
 /* First value of a one-row query on the side connection, malloc'd. */
@@ -479,6 +502,104 @@ START_TEST(test_pipeline)
 }
 END_TEST
 
+static int nexec_out;
+static int
+count_exec_out(void)
+{
+	char *log = logged();
+
+	nexec_out = count_str(log, "\"frame\":\"tq exec cnt\"");
+	free(log);
+	return nexec_out >= PGQ_INFLIGHT;
+}
+
+static int all_answered;
+static void
+on_cnt(const PGresult *res, const struct pgq_err *e, void *arg)
+{
+	ck_assert_msg(e == NULL, "%s", e ? e->message : "");
+	ck_assert_int_eq((int)(intptr_t)arg, all_answered);
+	all_answered++;
+}
+static int all_cnt(void) { return all_answered == PGQ_INFLIGHT + 88; }
+
+/*
+ * At most PGQ_INFLIGHT statements are sent and not answered: the rest
+ * wait (while the first is blocked by a lock) and go as answers come.
+ */
+START_TEST(test_inflight_bound)
+{
+	struct pgq_opts o = fast_opts();
+	intptr_t i;
+
+	schema_new();
+	exec_ok(db, "CREATE TABLE t (id int)");
+	up_q(&o);
+	prep("cnt", "SELECT count(*) FROM t", 0);
+	log_set_trace(LOG_TRACE_STORE);
+	exec_ok(db, "BEGIN");
+	exec_ok(db, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+	all_answered = 0;
+	for (i = 0; i < PGQ_INFLIGHT + 88; i++)
+		ck_assert_ptr_nonnull(pgq_exec(q, "cnt", 0, NULL, on_cnt,
+		    (void *)i));
+	ck_assert(run_until(count_exec_out, WAIT_MS));
+	run_until(never, 50);
+	count_exec_out();
+	ck_assert_int_eq(nexec_out, PGQ_INFLIGHT);
+	ck_assert_int_eq(all_answered, 0);
+	ck_assert_uint_eq(pgq_pending(q), PGQ_INFLIGHT + 88);
+	exec_ok(db, "COMMIT");
+	ck_assert(run_until(all_cnt, WAIT_MS));
+	count_exec_out();
+	ck_assert_int_eq(nexec_out, PGQ_INFLIGHT + 88);
+	ck_assert_uint_eq(pgq_pending(q), 0);
+}
+END_TEST
+
+static int refused_prepare(void)
+{
+	return strstr(pgq_last_error(q), "preparing bad: relation "
+	    "\"later_tbl\" does not exist") != NULL;
+}
+
+/*
+ * A statement the server refuses to prepare keeps the connection from
+ * coming up (nothing queued is sent, and nothing fails for it); it is
+ * retried, and once the table is there everything runs.
+ */
+START_TEST(test_prepare_refused)
+{
+	struct pgq_opts o = fast_opts();
+	char *log;
+
+	schema_new();
+	new_q(ci, &o);
+	prep("good", "SELECT 1", 0);
+	prep("bad", "SELECT count(*) FROM later_tbl", 0);
+	ex1("good", NULL, 0);
+	ex1("bad", NULL, 1);
+	ck_assert_msg(run_until(refused_prepare, WAIT_MS), "%s",
+	    pgq_last_error(q));
+	run_until(never, 100);		/* a few more attempts */
+	ck_assert_int_eq(recs[0].called + recs[1].called, 0);
+	ck_assert_int_eq(pgq_up(q), 0);
+	ck_assert_uint_eq(nstates, 0);
+	exec_ok(db, "CREATE TABLE later_tbl (id int)");
+	want_calls = 2;
+	ck_assert_msg(run_until(all_called, WAIT_MS), "%s",
+	    pgq_last_error(q));
+	ck_assert_msg(recs[0].ok, "%s", recs[0].msg);
+	ck_assert_msg(recs[1].ok, "%s", recs[1].msg);
+	ck_assert_str_eq(recs[1].val, "0");
+	ck_assert_uint_eq(nstates, 1);
+	ck_assert_uint_eq(stats().reconnects, 0);
+	log = logged();
+	ck_assert_int_eq(count_str(log, "preparing bad"), 1);
+	free(log);
+}
+END_TEST
+
 /* A statement the server refuses fails alone; the next ones succeed. */
 START_TEST(test_server_error)
 {
@@ -550,11 +671,8 @@ START_TEST(test_listen)
 	schema_new();
 	o.listen[0] = "afu9_work";
 	o.listen[1] = "chan_b";
-	up_q(&o);
-	prep("pid", "SELECT pg_backend_pid()", 0);
-	prep("sleep", SLEEP_SQL, 1);
-	prep("int", "SELECT $1::int", 1);
-	pid = backend_pid(60);
+	up_sleepy(&o);
+	pid = watched_pid;
 	exec_ok(db, "NOTIFY other, 'no'");
 	exec_ok(db, "NOTIFY afu9_work, 'p1'");
 	exec_ok(db, "SELECT pg_notify('chan_b', '')");
@@ -568,11 +686,10 @@ START_TEST(test_listen)
 	/* The server ends the session with two statements in flight. */
 	ex1("sleep", "20", 0);
 	ex1("int", "5", 1);
-	watched_pid = pid;
 	ck_assert_msg(run_until(sleeping, WAIT_MS), "not sleeping");
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", pid);
 	exec_ok(db, sql);
-	want_calls = 2 + 1;	/* with the pid's */
+	want_calls = 2;
 	ck_assert(run_until(all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].ok, 0);
 	ck_assert_int_eq(recs[0].lost, 1);
@@ -587,7 +704,7 @@ START_TEST(test_listen)
 	ck_assert_int_eq(states[2], 1);
 	ck_assert_uint_eq(stats().lost, 2);
 	ck_assert_uint_eq(stats().reconnects, 1);
-	ck_assert_int_ne(backend_pid(61), pid);
+	ck_assert_int_ne(backend_pid(), pid);
 
 	/* Listening again on the new connection; NULL came first, once. */
 	exec_ok(db, "NOTIFY afu9_work, 'again'");
@@ -621,16 +738,13 @@ START_TEST(test_server_restart)
 
 	schema_new();
 	exec_ok(db, "CREATE TABLE t (id int PRIMARY KEY)");
-	up_q(&o);
-	prep("pid", "SELECT pg_backend_pid()", 0);
-	prep("sleep", SLEEP_SQL, 1);
+	up_sleepy(&o);
 	prep("ins", "INSERT INTO t VALUES ($1::int)", 1);
-	watched_pid = backend_pid(60);
 	ex1("sleep", "20", 0);
 	ck_assert_msg(run_until(sleeping, WAIT_MS), "not sleeping");
 	ck_assert_msg(pgt_server_stop(pg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(run_until(is_down, WAIT_MS), "not noticed");
-	want_calls = 2;		/* with the pid's */
+	want_calls = 1;
 	ck_assert(run_until(all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].lost, 1);
 	ck_assert_str_ne(pgq_last_error(q), "");
@@ -646,7 +760,7 @@ START_TEST(test_server_restart)
 	    "restart: %s", pgq_last_error(q));
 	for (i = 10; i < 15; i++) {
 		ck_assert_msg(recs[i].ok, "%d: %s", i, recs[i].msg);
-		ck_assert_int_eq(recs[i].seq, i - 8);
+		ck_assert_int_eq(recs[i].seq, i - 9);
 	}
 	side_connect();
 	ck_q("SELECT count(*) FROM t", "5");
@@ -678,12 +792,7 @@ START_TEST(test_reconnect)
 	int i;
 
 	schema_new();
-	up_q(&o);
-	prep("pid", "SELECT pg_backend_pid()", 0);
-	prep("sleep", SLEEP_SQL, 1);
-	prep("int", "SELECT $1::int", 1);
-	watched_pid = backend_pid(60);
-	recs[60].called = 0;
+	up_sleepy(&o);
 	ex1("sleep", "20", 0);
 	for (i = 1; i < 4; i++)
 		ex_int("int", i, i);
@@ -800,7 +909,7 @@ START_TEST(test_unreachable)
 	ck_assert_int_ne(asprintf(&mute, "host=%s dbname=x user=x "
 	    "password=mute-pass-1234", dir), -1);
 	o.connect_timeout_ms = 100 * t_slow();
-	o.op_timeout_ms = 1000 * t_slow();
+	o.op_timeout_ms = 400 * t_slow();
 	new_q(mute, &o);
 	prep("int", "SELECT $1::int", 1);
 	ex1("int", "1", 1);
@@ -884,12 +993,7 @@ START_TEST(test_free_pending)
 	int i;
 
 	schema_new();
-	up_q(&o);
-	prep("pid", "SELECT pg_backend_pid()", 0);
-	prep("sleep", SLEEP_SQL, 1);
-	prep("int", "SELECT $1::int", 1);
-	watched_pid = backend_pid(60);
-	recs[60].called = 0;
+	up_sleepy(&o);
 	ex1("sleep", "20", 0);
 	ck_assert(run_until(sleeping, WAIT_MS));
 	ex1("int", "1", 1);
@@ -898,12 +1002,7 @@ START_TEST(test_free_pending)
 	ck_assert_uint_eq(pgq_pending(q), 3);
 	pgq_free(q);
 
-	up_q(&o);
-	prep("pid", "SELECT pg_backend_pid()", 0);
-	prep("sleep", SLEEP_SQL, 1);
-	prep("int", "SELECT $1::int", 1);
-	watched_pid = backend_pid(61);
-	recs[61].called = 0;
+	up_sleepy(&o);
 	ex1("sleep", "20", 3);
 	ex1("int", "4", 4);
 	ck_assert(run_until(sleeping, WAIT_MS));
@@ -916,6 +1015,11 @@ START_TEST(test_free_pending)
 		ck_assert_int_eq(recs[i].called, 0);
 }
 END_TEST
+
+static int does_not_exist(void)
+{
+	return strstr(pgq_last_error(q), "does not exist") != NULL;
+}
 
 /* A wrong password: down, why is said, the password is nowhere. */
 START_TEST(test_password)
@@ -938,8 +1042,22 @@ START_TEST(test_password)
 	ck_assert_ptr_nonnull(strstr(pgq_last_error(q),
 	    "password authentication failed"));
 	ck_assert_ptr_null(strstr(pgq_last_error(q), "wrongpass-4242"));
+	pgq_free(q);
+	q = NULL;
+	free(bad);
+
+	/* The server echoes it (a database named as the password). */
+	ck_assert_int_ne(asprintf(&bad, "host=%s port=5432 user=afu9 "
+	    "password=%s dbname=%s", pgt_dir(pg), pgt_password(pg),
+	    pgt_password(pg)), -1);
+	new_q(bad, &o);
+	ck_assert(run_until(does_not_exist, WAIT_MS));
+	ck_assert_msg(strstr(pgq_last_error(q), "database \"" REDACTED "\""),
+	    "%s", pgq_last_error(q));
+	ck_assert_ptr_null(strstr(pgq_last_error(q), pgt_password(pg)));
 	log = logged();
 	ck_assert_ptr_null(strstr(log, "wrongpass-4242"));
+	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
 	ck_assert_ptr_nonnull(strstr(log, "password=" REDACTED));
 	free(log);
 	free(bad);
@@ -1113,7 +1231,9 @@ main(void)
 	tcase_add_checked_fixture(db_tc, setup, teardown);
 	tcase_set_timeout(db_tc, 60);
 	tcase_add_test(db_tc, test_pipeline);
+	tcase_add_test(db_tc, test_inflight_bound);
 	tcase_add_test(db_tc, test_server_error);
+	tcase_add_test(db_tc, test_prepare_refused);
 	tcase_add_test(db_tc, test_listen);
 	tcase_add_test(db_tc, test_reconnect);
 	tcase_add_test(db_tc, test_op_timeout);
