@@ -26,12 +26,6 @@
 #include "pgtest.h"
 #include "testutil.h"
 
-/*
- * The throwaway server's code, built into this program here: Makefile.am
- * links t/pgtest.c only into the suites named there.
- */
-#include "pgtest.c"
-
 #define WAIT_MS	(10000 * t_slow())
 
 /* Rows for the audit rows to point at, with fixed ids. */
