@@ -160,6 +160,38 @@ pgq_conn_start(const char *conninfo)
 	return c;
 }
 
+void
+pgq_io_watch(struct ev_loop *loop, ev_io *io, const PGconn *conn,
+    int events, int force)
+{
+	int fd = PQsocket(conn);
+
+	if (!force && ev_is_active(io) && io->fd == fd &&
+	    (io->events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(loop, io);
+	if (fd < 0)
+		return;
+	ev_io_set(io, fd, events);
+	ev_io_start(loop, io);
+}
+
+int
+pgq_pipe_result(PGconn *conn, PGresult **res)
+{
+	int nulls = 0;
+
+	while (!PQisBusy(conn)) {
+		if ((*res = PQgetResult(conn)) != NULL)
+			return 1;
+		/* One NULL ends each statement's results; two in a row
+		   mean libpq has nothing we are waiting for. */
+		if (++nulls > 1)
+			return -1;
+	}
+	return 0;
+}
+
 char *
 pgq_msgline(char *out, size_t outlen, const char *msg)
 {
@@ -316,21 +348,10 @@ deliver_cb(void *arg)
 
 /* ---- watchers ---- */
 
-/* Watch the connection's socket for events (forces a re-arm when asked:
-   libpq may have closed and reopened the descriptor). */
 static void
 io_watch(struct pgq *q, int events, int force)
 {
-	int fd = PQsocket(q->conn);
-
-	if (!force && ev_is_active(&q->io) && q->io.fd == fd &&
-	    (q->io.events & (EV_READ | EV_WRITE)) == events)
-		return;
-	ev_io_stop(q->loop, &q->io);
-	if (fd < 0)
-		return;
-	ev_io_set(&q->io, fd, events);
-	ev_io_start(q->loop, &q->io);
+	pgq_io_watch(q->loop, &q->io, q->conn, events, force);
 }
 
 static void
@@ -662,19 +683,9 @@ static int
 drain(struct pgq *q)
 {
 	PGresult *res;
-	int nulls = 0;
+	int r = 0;
 
-	while (q->npipe > 0 && !PQisBusy(q->conn)) {
-		if ((res = PQgetResult(q->conn)) == NULL) {
-			/* One NULL ends each statement's results; two in a
-			   row mean libpq has nothing we are waiting for. */
-			if (++nulls > 1) {
-				fail(q, "database pipeline out of step");
-				return -1;
-			}
-			continue;
-		}
-		nulls = 0;
+	while (q->npipe > 0 && (r = pgq_pipe_result(q->conn, &res)) == 1) {
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
 			if (ent_done(q) == -1)
@@ -685,6 +696,10 @@ drain(struct pgq *q)
 			q->cur = res;
 		else
 			PQclear(res);	/* one result per statement */
+	}
+	if (r == -1) {
+		fail(q, "database pipeline out of step");
+		return -1;
 	}
 	if (PQstatus(q->conn) == CONNECTION_BAD) {
 		fail(q, "%s", PQerrorMessage(q->conn));

@@ -192,6 +192,21 @@ void		 pgq_reconnect(struct pgq *);
  */
 PGconn		*pgq_conn_start(const char *conninfo);
 /*
+ * Watch conn's socket on io for events (EV_READ, EV_WRITE or both);
+ * force re-arms even when nothing seems to change (while connecting
+ * libpq may close and reopen the descriptor).  No socket: io stopped.
+ */
+void		 pgq_io_watch(struct ev_loop *, ev_io *io, const PGconn *conn,
+		    int events, int force);
+/*
+ * The next result of a pipeline in which every statement has its own
+ * PQpipelineSync, from what libpq has read: 1 with *res (a statement's
+ * result or a PGRES_PIPELINE_SYNC; the caller PQclear()s it), 0 when
+ * more input is needed, -1 when the pipeline is out of step (two NULLs
+ * in a row: libpq has nothing that is waited for).
+ */
+int		 pgq_pipe_result(PGconn *conn, PGresult **res);
+/*
  * msg (libpq's or the server's; NULL counts as "") redacted, as one line
  * (newlines and tabs made spaces, trailing blanks cut) in out[outlen].
  * Returns out.

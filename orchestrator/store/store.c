@@ -227,21 +227,10 @@ set_state(struct store *s, enum store_state st)
 		s->o.state_changed(s, st, s->o.arg);
 }
 
-/* Watch the connection's socket for events (forces a re-arm when asked:
-   libpq may have closed and reopened the descriptor). */
 static void
 io_watch(struct store *s, int events, int force)
 {
-	int fd = PQsocket(s->conn);
-
-	if (!force && ev_is_active(&s->io) && s->io.fd == fd &&
-	    (s->io.events & (EV_READ | EV_WRITE)) == events)
-		return;
-	ev_io_stop(s->loop, &s->io);
-	if (fd < 0)
-		return;
-	ev_io_set(&s->io, fd, events);
-	ev_io_start(s->loop, &s->io);
+	pgq_io_watch(s->loop, &s->io, s->conn, events, force);
 }
 
 static void
@@ -651,23 +640,13 @@ static void
 on_read(struct store *s)
 {
 	PGresult *res;
-	int nulls = 0;
+	int r = 0;
 
 	if (!PQconsumeInput(s->conn)) {
 		fail(s, "%s", PQerrorMessage(s->conn));
 		return;
 	}
-	while (s->opn > 0 && !PQisBusy(s->conn)) {
-		if ((res = PQgetResult(s->conn)) == NULL) {
-			/* One NULL ends each statement's results; two in a
-			   row mean libpq has nothing we are waiting for. */
-			if (++nulls > 1) {
-				fail(s, "database pipeline out of step");
-				return;
-			}
-			continue;
-		}
-		nulls = 0;
+	while (s->opn > 0 && (r = pgq_pipe_result(s->conn, &res)) == 1) {
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
 			if (op_done(s) == -1)
@@ -676,6 +655,10 @@ on_read(struct store *s)
 		}
 		op_result(s, res);
 		PQclear(res);
+	}
+	if (r == -1) {
+		fail(s, "database pipeline out of step");
+		return;
 	}
 	if (PQstatus(s->conn) == CONNECTION_BAD) {
 		fail(s, "%s", PQerrorMessage(s->conn));
