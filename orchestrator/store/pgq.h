@@ -37,9 +37,10 @@
  * The connection logs its own changes (connected, lost, unavailable,
  * restored; prefixed with opts.name) like the store; with
  * AFU9_TRACE=store one trace line per statement sent and per answer
- * ("engine exec wf_claim", "engine prepare wf_claim: PREPARE",
- * "engine listen afu9_work", "engine notify afu9_work"), never a
- * parameter or a payload.
+ * ("engine exec wf_claim" out, "engine exec wf_claim: SELECT 3" or the
+ * server's message in; "engine prepare wf_claim: ok", "engine listen
+ * afu9_work: LISTEN", "engine notify afu9_work"), never a parameter or
+ * a payload.
  *
  * Not thread-safe: call everything from the loop's thread.  Callbacks
  * run from the loop, never from inside the pgq_* call that causes them;
