@@ -1035,6 +1035,34 @@ START_TEST(retry_default_max)
 }
 END_TEST
 
+/* defn_time_parse(): the sleep times validation takes, as epoch seconds;
+   what validation refuses is refused. */
+START_TEST(time_parse)
+{
+	double t = -1;
+
+	ck_assert_int_eq(defn_time_parse("1970-01-01T00:00:00Z", &t), 0);
+	ck_assert(t == 0);
+	ck_assert_int_eq(defn_time_parse("2026-12-07T10:00:00.5Z", &t), 0);
+	ck_assert(t == 1796637600.5);
+	ck_assert_int_eq(defn_time_parse("2026-12-07T12:30:00+02:30", &t), 0);
+	ck_assert(t == 1796637600.);
+	ck_assert_int_eq(defn_time_parse("2026-12-07T07:00:00-03:00", &t), 0);
+	ck_assert(t == 1796637600.);
+	ck_assert_int_eq(defn_time_parse("2024-02-29T00:00:00Z", &t), 0);
+	ck_assert_int_eq(defn_time_parse("2025-02-29T00:00:00Z", &t), -1);
+	ck_assert_int_eq(defn_time_parse("2026-12-07T10:00:00", &t), -1);
+	ck_assert_int_eq(defn_time_parse("1969-12-31T23:59:59Z", &t), -1);
+	ck_assert_int_eq(defn_time_parse("2026-12-07 10:00:00Z", &t), -1);
+	ck_assert_int_eq(defn_time_parse("2026-12-07T10:00:00.Z", &t), -1);
+	ck_assert_int_eq(defn_time_parse("2026-12-07T10:00:00.1234567890Z",
+	    &t), -1);
+	ck_assert_int_eq(defn_time_parse("2026-12-07T10:00:00Zjunk", &t), -1);
+	ck_assert_int_eq(defn_time_parse("", &t), -1);
+	ck_assert_int_eq(defn_time_parse(NULL, &t), -1);
+}
+END_TEST
+
 START_TEST(names)
 {
 	static const char *const kinds[EK_COUNT] = { "tool", "protocol",
@@ -1079,6 +1107,7 @@ main(void)
 	tcase_add_test(tc, backoff);
 	tcase_add_test(tc, retry_default_max);
 	tcase_add_test(tc, names);
+	tcase_add_test(tc, time_parse);
 	suite_add_tcase(s, tc);
 	return t_run(s);
 }

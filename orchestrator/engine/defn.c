@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -301,7 +302,7 @@ digits(const char *s, int n, int lo, int hi, int *v)
  * An ISO 8601 timestamp with its zone (the RFC 3339 profile):
  * YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to 9 digits, then Z or
  * +HH:MM / -HH:MM.  The day must exist in its month; the year is from
- * 1970 (what the engine's own reading of it takes, engine.c rfc3339()).
+ * 1970 (what defn_time_parse() takes).
  */
 static int
 timestamp_ok(const char *s, size_t len)
@@ -334,6 +335,38 @@ timestamp_ok(const char *s, size_t len)
 		return 1;
 	return (p[0] == '+' || p[0] == '-') && digits(p + 1, 2, 0, 23, &v) &&
 	    p[3] == ':' && digits(p + 4, 2, 0, 59, &v) && p[6] == '\0';
+}
+
+int
+defn_time_parse(const char *s, double *out)
+{
+	struct tm tm;
+	double frac = 0, scale = 0.1;
+	const char *p;
+	time_t t;
+	int sign;
+
+	if (s == NULL || !timestamp_ok(s, strlen(s)))
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = atoi(s) - 1900;
+	tm.tm_mon = atoi(s + 5) - 1;
+	tm.tm_mday = atoi(s + 8);
+	tm.tm_hour = atoi(s + 11);
+	tm.tm_min = atoi(s + 14);
+	tm.tm_sec = atoi(s + 17);
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	p = s + 19;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			frac += (*p - '0') * scale;
+	*out = (double)t + frac;
+	if (*p != 'Z') {
+		sign = *p == '+' ? 1 : -1;
+		*out -= sign * (atoi(p + 1) * 3600. + atoi(p + 4) * 60.);
+	}
+	return 0;
 }
 
 /* ---- values ---- */

@@ -213,6 +213,12 @@ uint64_t	 defn_backoff_ms(const struct defn_retry *, unsigned next);
  */
 const char	*defn_ekind_name(enum defn_ekind);
 int		 defn_ekind_parse(const char *);
+/*
+ * The ISO 8601 timestamp with its zone that a sleep's `until` takes
+ * (YYYY-MM-DDTHH:MM:SS[.f](Z|+HH:MM|-HH:MM), year from 1970) as seconds
+ * since the epoch in *out.  0, or -1 when s is not one.
+ */
+int		 defn_time_parse(const char *s, double *out);
 /* "tool", "approval", "sleep", "wait" ("unknown" out of range). */
 const char	*defn_stype_name(enum defn_stype);
 

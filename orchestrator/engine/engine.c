@@ -189,61 +189,6 @@ ts_text(double t, char *out, size_t len)
 	    tm.tm_sec % 100, ms % 1000);
 }
 
-/*
- * An RFC 3339 timestamp ("2026-12-07T10:00:00Z", fraction and offset
- * optional parts) as epoch seconds in *out.  0, or -1 when out of form.
- */
-static int
-rfc3339(const char *s, double *out)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0, sign, oh, om;
-	double frac = 0, scale = 0.1;
-	const char *p;
-	time_t t;
-
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-		return -1;
-	p = s + 10;
-	if (*p != 'T' && *p != 't' && *p != ' ')
-		return -1;
-	if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 || n != 8)
-		return -1;
-	p += 9;
-	if (*p == '.') {
-		if (!isdigit((unsigned char)p[1]))
-			return -1;
-		for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
-			frac += (*p - '0') * scale;
-	}
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60 || y < 1970)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	if (*p == 'Z' || *p == 'z') {
-		if (p[1] != '\0')
-			return -1;
-		*out = (double)t + frac;
-		return 0;
-	}
-	if (*p != '+' && *p != '-')
-		return -1;
-	sign = *p == '+' ? 1 : -1;
-	if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 ||
-	    p[6] != '\0' || oh > 23 || om > 59)
-		return -1;
-	*out = (double)t + frac - sign * (oh * 3600. + om * 60.);
-	return 0;
-}
-
 static int
 wfm_index(struct engine *e, const char *name)
 {
@@ -1039,9 +984,9 @@ start_attempt(struct exec *x, unsigned attempt)
 		if (s->has_duration)
 			x->deadline = now_s(x->e) + s->duration_ms / 1000.;
 		else if (s->until_text != NULL) {
-			if (rfc3339(s->until_text, &x->deadline) == -1) {
+			if (defn_time_parse(s->until_text, &x->deadline) == -1) {
 				outcome_fail(x, EK_EXPRESSION,
-				    "until: not an RFC 3339 timestamp");
+				    "until: not an ISO 8601 timestamp with its zone");
 				return;
 			}
 		} else {
@@ -1050,12 +995,12 @@ start_attempt(struct exec *x, unsigned attempt)
 				outcome_fail(x, EK_EXPRESSION, eb);
 				return;
 			}
-			t = json_is_string(v) ? rfc3339(json_string_value(v),
-			    &x->deadline) : -1;
+			t = json_is_string(v) ? defn_time_parse(
+			    json_string_value(v), &x->deadline) : -1;
 			json_decref(v);
 			if (t == -1) {
 				outcome_fail(x, EK_EXPRESSION, "until: the "
-				    "value is not an RFC 3339 timestamp");
+				    "value is not an ISO 8601 timestamp with its zone");
 				return;
 			}
 		}
