@@ -1124,6 +1124,100 @@ START_TEST(env_read_values)
 }
 END_TEST
 
+/* The workflow engine's variables: defaults, bounds at and past each
+   end, refused by name without echoing the value. */
+START_TEST(env_engine_values)
+{
+	static const char *const vars[] = { "AFU9_ENGINE",
+	    "AFU9_LEASE_TTL_MS", "AFU9_ENGINE_CONCURRENCY",
+	    "AFU9_WORKFLOW_ENV", "AFU9_WORKFLOWS_DIR", "AFU9_API_TOKEN",
+	    "AFU9_T_WF_A", NULL };
+	struct config_env e;
+	json_t *o;
+	size_t i;
+
+	for (i = 0; vars[i] != NULL; i++)
+		unsetenv(vars[i]);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_int_eq(e.engine, 1);
+	ck_assert_uint_eq(e.lease_ttl_ms, CONFIG_LEASE_TTL_DEFAULT);
+	ck_assert_uint_eq(e.concurrency, CONFIG_CONCURRENCY_DEFAULT);
+	ck_assert_ptr_null(e.api_token);
+	ck_assert_int_eq(config_env_workflow_env(&e, &o, err, sizeof(err)), 0);
+	ck_assert_uint_eq(json_object_size(o), 0);
+	json_decref(o);
+	setenv("AFU9_ENGINE", "0", 1);
+	setenv("AFU9_LEASE_TTL_MS", "500", 1);
+	setenv("AFU9_ENGINE_CONCURRENCY", "10000", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_int_eq(e.engine, 0);
+	ck_assert_uint_eq(e.lease_ttl_ms, 500);
+	ck_assert_uint_eq(e.concurrency, 10000);
+	setenv("AFU9_LEASE_TTL_MS", "499", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "AFU9_LEASE_TTL_MS must be a number of "
+	    "milliseconds from 500 to 600000");
+	setenv("AFU9_LEASE_TTL_MS", "600001", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
+	setenv("AFU9_LEASE_TTL_MS", "1e4", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
+	setenv("AFU9_LEASE_TTL_MS", "600000", 1);
+	setenv("AFU9_ENGINE_CONCURRENCY", "0", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "AFU9_ENGINE_CONCURRENCY must be a number "
+	    "from 1 to 10000");
+	setenv("AFU9_ENGINE_CONCURRENCY", "10001", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
+	setenv("AFU9_ENGINE_CONCURRENCY", "1", 1);
+	setenv("AFU9_API_TOKEN", "short-s3cret-15", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), -1);
+	ck_assert_ptr_null(strstr(err, "short-s3cret"));
+	setenv("AFU9_API_TOKEN", "long-s3cret-16ch", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_str_eq(e.api_token, "long-s3cret-16ch");
+	/* AFU9_WORKFLOW_ENV: set names given, unset ones left out */
+	setenv("AFU9_T_WF_A", "alpha", 1);
+	setenv("AFU9_WORKFLOW_ENV", "AFU9_T_WF_A,AFU9_T_WF_UNSET", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_env_workflow_env(&e, &o, err, sizeof(err)), 0);
+	ck_assert_uint_eq(json_object_size(o), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "AFU9_T_WF_A")),
+	    "alpha");
+	json_decref(o);
+	setenv("AFU9_WORKFLOW_ENV", "AFU9_T_WF_A,,B", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_env_workflow_env(&e, &o, err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err, "AFU9_WORKFLOW_ENV: a comma-separated list of "
+	    "variable names");
+	setenv("AFU9_WORKFLOW_ENV", "9A", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_env_workflow_env(&e, &o, err, sizeof(err)),
+	    -1);
+	{
+		char many[65 * 4 + 1];
+		size_t n = 0;
+
+		for (i = 0; i < 65; i++)
+			n += (size_t)snprintf(many + n, sizeof(many) - n,
+			    "%sV%02zu", i ? "," : "", i);
+		setenv("AFU9_WORKFLOW_ENV", many, 1);
+		ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+		ck_assert_int_eq(config_env_workflow_env(&e, &o, err,
+		    sizeof(err)), -1);
+		ck_assert_str_eq(err, "AFU9_WORKFLOW_ENV: at most 64 names");
+		many[64 * 4 - 1] = '\0';	/* 64 names */
+		setenv("AFU9_WORKFLOW_ENV", many, 1);
+		ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+		ck_assert_int_eq(config_env_workflow_env(&e, &o, err,
+		    sizeof(err)), 0);
+		json_decref(o);
+	}
+	for (i = 0; vars[i] != NULL; i++)
+		unsetenv(vars[i]);
+}
+END_TEST
+
 /* config_open(): the path given, else AFU9_CONFIG, else built in; and
    whether the HTTP address was chosen (file or variable) or defaulted. */
 START_TEST(open_and_listen_explicit)
@@ -1333,6 +1427,7 @@ main(void)
 	tcase_add_test(tc, default_build_tree_layout);
 	tcase_add_test(tc, listen_from_env);
 	tcase_add_test(tc, env_read_values);
+	tcase_add_test(tc, env_engine_values);
 	tcase_add_test(tc, open_and_listen_explicit);
 	tcase_add_test(tc, exe_dir_of_self);
 	tcase_add_test(tc, build_env_exact);
