@@ -121,7 +121,7 @@ struct engine {
 	ev_timer	 grace;
 	int		 hb_inflight;
 	uint64_t	 hb_round;
-	double		 hb_sent;
+	double		 claim_sent;	/* ev_now() when the claim in flight went */
 	void		(*done)(void *);
 	void		*done_arg;
 	struct engine_stats st;
@@ -1244,7 +1244,7 @@ static void
 claim_cb(const PGresult *res, const struct pgq_err *err, void *arg)
 {
 	struct engine *e = arg;
-	double sent = e->hb_sent;
+	double sent = e->claim_sent;
 	int i, n, asked = e->claim_inflight;
 
 	e->claim_inflight = 0;
@@ -1283,7 +1283,7 @@ claim_kick(void *arg)
 	p[0] = e->owner;
 	p[1] = ttl;
 	p[2] = lim;
-	e->hb_sent = now_s(e);
+	e->claim_sent = now_s(e);
 	if (pgq_exec(e->db, "wf_claim", 3, p, claim_cb, e) != NULL)
 		e->claim_inflight = (int)n;
 }
