@@ -41,7 +41,7 @@ usage(FILE *f)
 	    "        protocol error, 3 server unavailable\n"
 	    "  migrate [up | status] [--dir DIR]\n"
 	    "        apply or show the database migrations (DATABASE_URL)\n"
-	    "  audit [--server S] [--since T] [--json] [--limit N]\n"
+	    "  audit [--server S] [--since T] [--execution ID] [--json] [--limit N]\n"
 	    "        recent tool calls from the audit table, newest first\n"
 	    "  health [URL]\n"
 	    "        GET URL (default http://127.0.0.1:8080/health); exit 0 on 200\n"

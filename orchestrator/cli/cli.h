@@ -9,7 +9,8 @@
  *   afu9 migrate [up | status] [--dir DIR]
  *                               DATABASE_URL required; DIR default:
  *                               mig_dir()
- *   afu9 audit [--server S] [--since T] [--json] [--limit N]
+ *   afu9 audit [--server S] [--since T] [--execution ID] [--json]
+ *              [--limit N]
  *                               recent tool calls from mcp_tool_calls
  *   afu9 health [URL]           default http://127.0.0.1:PORT/health,
  *                               PORT from $AFU9_HTTP_LISTEN, else 8080
