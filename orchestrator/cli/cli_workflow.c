@@ -53,6 +53,8 @@
 
 struct wf {
 	const char		*cmd;	/* "afu9 workflow run": messages */
+	const char		*ctx;	/* NULL, or what the next message
+					   is about (a file) */
 	struct config_env	 env;
 	PGconn			*conn;
 	char			 state[6];	/* SQLSTATE of the last
@@ -75,8 +77,8 @@ wf_err(const struct wf *w, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	r = redact_str(buf);
-	fprintf(stderr, "%s: %s\n", w->cmd, r ? r : "(message lost: out of "
-	    "memory)");
+	fprintf(stderr, "%s: %s%s%s\n", w->cmd, w->ctx ? w->ctx : "",
+	    w->ctx ? ": " : "", r ? r : "(message lost: out of memory)");
 	free(r);
 }
 
@@ -636,21 +638,24 @@ set_store(struct wf *w, struct wset *s)
 		p[1] = s->v[i].d->version ? ver : NULL;
 		p[2] = s->v[i].d->description;
 		p[3] = text;
-		if ((res[i] = wf_exec(w, WFSQL_APPLY, 4, p)) == NULL ||
-		    PQntuples(res[i]) != 1) {
-			wf_err(w, "%s: not stored", s->v[i].path);
+		w->ctx = s->v[i].path;
+		if ((res[i] = wf_exec(w, WFSQL_APPLY, 4, p)) == NULL)
+			rc = WF_FAIL;
+		else if (PQntuples(res[i]) != 1) {
+			wf_err(w, "the database stored no row");
 			rc = WF_FAIL;
 		} else
 			done++;
+		w->ctx = NULL;
 		free(text);
 	}
 	if ((r = wf_exec(w, rc == 0 ? "COMMIT" : "ROLLBACK", 0, NULL)) ==
 	    NULL)
 		rc = WF_FAIL;
 	PQclear(r);
-	if (rc != 0 && s->n > 1)
-		wf_err(w, "nothing stored: every file of the set is stored "
-		    "or none");
+	if (rc != 0)
+		wf_err(w, "nothing stored (a set is stored whole or not at "
+		    "all)");
 	for (i = 0; i < done && rc == 0; i++)
 		printf("%s: version %s (%s)\n", s->v[i].d->name,
 		    PQgetvalue(res[i], 0, 1), strcmp(PQgetvalue(res[i], 0, 2),
