@@ -23,6 +23,14 @@
 	"SELECT id, version, definition FROM workflows " \
 	"WHERE name = $1 AND enabled ORDER BY version DESC LIMIT 1"
 
+/* $1 name, $2 a workflow id or NULL: the newest enabled version: id,
+   version, and its definition unless the id is $2 (then NULL: the
+   caller has it already). */
+#define WFSQL_LATEST_UNLESS \
+	"SELECT id, version, CASE WHEN id = $2::uuid THEN NULL ELSE " \
+	"definition END FROM workflows WHERE name = $1 AND enabled " \
+	"ORDER BY version DESC LIMIT 1"
+
 /* $1 name, $2 version (NULL: the newest): the row as JSON. */
 #define WFSQL_SHOW \
 	"SELECT jsonb_build_object('id', id, 'name', name, 'version', " \
