@@ -6,7 +6,8 @@
  * created and run to its end; Idempotency-Key; inputs refused by their
  * schema, by size, by form, with nothing stored; malformed ids and
  * hostile paths; the list with its filters and cursor; cancel mid-step;
- * approve and reject; the database stopped under a request.
+ * approve and reject; the database stopped, and one that does not
+ * answer.
  */
 #include "config.h"
 
@@ -978,6 +979,58 @@ START_TEST(database_down)
 }
 END_TEST
 
+/*
+ * A database that takes no answer: a lock held on the executions keeps
+ * the statement waiting past the op timeout (5 s); the request gets a
+ * 503 rather than hanging, and the API goes on once the lock is gone.
+ */
+START_TEST(database_hangs)
+{
+	char *ci = use_db("hang"), *id, path[128];
+	PGconn *lk;
+	PGresult *res;
+	struct afu9 a;
+	struct resp r;
+	double t0, end;
+
+	setenv("AFU9_API_TOKEN", TOKEN, 1);
+	start_serve(&a);
+	wf_apply(ci, "t_any", WF_ANY);
+	id = create(a.port, "t_any", "{}");
+	json_decref(wait_status(a.port, id, "succeeded", 30000));
+	snprintf(path, sizeof(path), "/v1/executions/%s", id);
+	lk = PQconnectdb(ci);
+	ck_assert_msg(PQstatus(lk) == CONNECTION_OK, "%s", PQerrorMessage(lk));
+	res = PQexec(lk, "BEGIN; LOCK TABLE workflow_executions IN ACCESS "
+	    "EXCLUSIVE MODE");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	t0 = t_now_ms();
+	api(a.port, "GET", path, NULL, NULL, 503, &r);
+	ck_assert_msg(t_now_ms() - t0 >= 4000, "answered after %.0f ms: %s",
+	    t_now_ms() - t0, r.body);
+	ck_assert_msg(strstr(jstr(r.json, "error"), "database"), "%s", r.body);
+	ck_assert_msg(strstr(r.head, "\r\nRetry-After: 1"), "%s", r.head);
+	resp_free(&r);
+	PQfinish(lk);	/* the lock goes with the session */
+	end = t_now_ms() + 30000 * t_slow();
+	for (;;) {
+		req(a.port, "GET", path, TOKEN, NULL, NULL, &r);
+		if (r.status == 200)
+			break;
+		ck_assert_msg(r.status == 503 && t_now_ms() < end, "%d %s",
+		    r.status, r.body);
+		resp_free(&r);
+		usleep(100000);
+	}
+	ck_assert_str_eq(jstr(r.json, "status"), "succeeded");
+	resp_free(&r);
+	free(id);
+	end_ok(&a);
+	free(ci);
+}
+END_TEST
+
 static Suite *
 wfapi_suite(void)
 {
@@ -995,6 +1048,7 @@ wfapi_suite(void)
 	tcase_add_test(tc, cancel_mid_run);
 	tcase_add_test(tc, approve_and_reject);
 	tcase_add_test(tc, database_down);
+	tcase_add_test(tc, database_hangs);
 	suite_add_tcase(s, tc);
 	return s;
 }
