@@ -801,7 +801,10 @@ START_TEST(list_and_cursor)
 	    400, "cursor");
 	api_err(a.port, "GET", "/v1/executions?cursor=2026-13-45T99:00:00."
 	    "000000Z/00000000-0000-0000-0000-000000000000", NULL, NULL, 400,
-	    "invalid value");
+	    "cursor");
+	api_err(a.port, "GET", "/v1/executions?cursor=2026-01-01T00:00:00."
+	    "000000Z/00000000-0000-0000-0000-00000000000g", NULL, NULL, 400,
+	    "cursor");
 	api_err(a.port, "GET", "/v1/executions?workflow=a%00b", NULL, NULL,
 	    400, "percent");
 	api_err(a.port, "GET", "/v1/executions?workflow=..", NULL, NULL,

@@ -30,6 +30,7 @@
 #include "engine/defn.h"
 #include "engine/wfsql.h"
 #include "store/pgq.h"
+#include "store/store.h"
 #include "api/wfapi.h"
 
 #define UUID_LEN	36
@@ -281,23 +282,17 @@ step_ok(const char *s)
 	    "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-/* A UUID (8-4-4-4-12 hex digits, either case), lowered in place. */
+/* A UUID (store_uuid_ok(): 8-4-4-4-12 hex digits, either case),
+   lowered in place so messages show it as the database does. */
 static int
 uuid_ok(char *s)
 {
 	size_t i;
 
-	if (strlen(s) != UUID_LEN)
+	if (!store_uuid_ok(s))
 		return 0;
-	for (i = 0; i < UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i]))
-			return 0;
-		else
-			s[i] = (char)tolower((unsigned char)s[i]);
-	}
+	for (i = 0; i < UUID_LEN; i++)
+		s[i] = (char)tolower((unsigned char)s[i]);
 	return 1;
 }
 
@@ -846,6 +841,7 @@ static int
 cursor_parse(const char *s, char *ts, char *id)
 {
 	static const char form[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+	double t;
 	size_t i;
 
 	if (strlen(s) != CURSOR_TS_LEN + 1 + UUID_LEN ||
@@ -857,6 +853,8 @@ cursor_parse(const char *s, char *ts, char *id)
 			return -1;
 	memcpy(ts, s, CURSOR_TS_LEN);
 	ts[CURSOR_TS_LEN] = '\0';
+	if (defn_time_parse(ts, &t) == -1)	/* a real time: no 13th month */
+		return -1;
 	memcpy(id, s + CURSOR_TS_LEN + 1, UUID_LEN + 1);
 	return uuid_ok(id) ? 0 : -1;
 }
