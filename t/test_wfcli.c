@@ -506,6 +506,26 @@ START_TEST(run_inputs)
 	v = q_text(ci, sql);
 	ck_assert_str_eq(v, "{\"a\": 2, \"tag\": \"7\"} pending cli");
 	free(v);
+	/* no engine runs here: nothing has begun */
+	{
+		char *o, *e;
+
+		ck_assert_int_eq(RUN(&o, &e, "workflow", "logs", id), 0);
+		ck_assert_str_eq(o, "no step has begun (the execution is "
+		    "pending)\n");
+		free(o);
+		free(e);
+		ck_assert_int_eq(RUN(&o, &e, "workflow", "status", id), 0);
+		ck_assert_msg(strstr(o, "status     pending\n") && strstr(o,
+		    "step       1 of 1\n") && strstr(o, "triggered  by cli\n") &&
+		    !strstr(o, "finished"), "%s", o);
+		free(o);
+		free(e);
+		ck_assert_int_eq(RUN(&o, &e, "workflow", "--help"), 0);
+		ck_assert_msg(strstr(o, "list-executions"), "%s", o);
+		free(o);
+		free(e);
+	}
 	free(id);
 	/* --input, a word overriding it */
 	id = RUN_ID("t_a", "--input", "{\"a\":3,\"tag\":\"x\"}", "tag=y");
