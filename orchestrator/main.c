@@ -19,7 +19,6 @@ static const struct {
 	{ "call", cli_call },
 	{ "migrate", cli_migrate },
 	{ "audit", cli_audit },
-	{ "workflow", cli_workflow },
 	{ "health", cli_health },
 	{ "version", cli_version },
 };
@@ -34,8 +33,7 @@ usage(FILE *f)
 	    "        run the orchestrator: supervise the MCP servers, serve\n"
 	    "        /health /ready /metrics over HTTP; --stdio: be an MCP\n"
 	    "        server on stdin/stdout offering their tools as server.tool;\n"
-	    "        with DATABASE_URL: migrate first, audit every tool call,\n"
-	    "        run workflows; with AFU9_API_TOKEN also the /v1 API\n"
+	    "        with DATABASE_URL: migrate first, audit every tool call\n"
 	    "  tools [--json] [--config FILE]\n"
 	    "        start the servers and list their tools\n"
 	    "  call [--config FILE] [--raw] SERVER.TOOL [--json '{...}'] [KEY=VALUE...]\n"
@@ -43,12 +41,8 @@ usage(FILE *f)
 	    "        protocol error, 3 server unavailable\n"
 	    "  migrate [up | status] [--dir DIR]\n"
 	    "        apply or show the database migrations (DATABASE_URL)\n"
-	    "  audit [--server S] [--since T] [--execution ID] [--json] [--limit N]\n"
+	    "  audit [--server S] [--since T] [--json] [--limit N]\n"
 	    "        recent tool calls from the audit table, newest first\n"
-	    "  workflow apply|list|show|enable|disable|run|status|logs|cancel|\n"
-	    "           approve|reject|list-executions ...\n"
-	    "        workflow definitions and executions (DATABASE_URL);\n"
-	    "        afu9 workflow --help lists them\n"
 	    "  health [URL]\n"
 	    "        GET URL (default http://127.0.0.1:8080/health); exit 0 on 200\n"
 	    "  version\n"

@@ -13,18 +13,36 @@
  *   add {a, b}         integers in [-1000000, 1000000]; outputSchema {sum}
  *   fail {}            always an isError result
  *   big {bytes}        a text of that many 'x'
+ * With --ledger FILE, two more for the durability tests (t/test_wfdurable):
+ *   record {key, ms, idempotencyKey}  a side effect: appends "effect KEY
+ *                      IDEM PID" to FILE, unless an effect with that
+ *                      idempotencyKey is there already (alreadyExisted);
+ *                      every call first appends "call KEY IDEM PID"
+ *                      (IDEM "-" without a key).  Neither read-only nor
+ *                      idempotent: the engine may call it again only
+ *                      with its key.
+ *                      ms: half of it before the effect, half after.
+ *   time {}            read-only: {ms} since the epoch
  *
  * stdin/stdout carry the protocol only; logs go to stderr.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
 #include <ev.h>
 #include <jansson.h>
 
+#include "common/srvmain.h"
 #include "log.h"
 #include "mcp_server.h"
 
@@ -368,13 +386,307 @@ static const struct mcp_tool tools[] = {
 	    .read_only = 1, .idempotent = 1, .fn = tool_big },
 };
 
+/* ---- the ledger: record and time (--ledger) ---- */
+
+/*
+ * The ledger is shared by every conformance-server of a test (each
+ * orchestrator forks its own, and a killed orchestrator's child may
+ * still finish a call): every look-up and append happens under flock(),
+ * and each server keeps the idempotency keys of the effects it has read
+ * so far, reading only what was appended since.
+ */
+static struct {
+	int	 fd;
+	off_t	 off;		/* bytes read into keys */
+	char	**keys;		/* open addressing, NULL: free */
+	size_t	 cap, n;
+} ledger = { -1, 0, NULL, 0, 0 };
+
+static uint64_t
+key_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static int
+key_find(const char *k)
+{
+	size_t i;
+
+	if (ledger.cap == 0)
+		return 0;
+	for (i = key_hash(k) & (ledger.cap - 1); ledger.keys[i] != NULL;
+	    i = (i + 1) & (ledger.cap - 1))
+		if (strcmp(ledger.keys[i], k) == 0)
+			return 1;
+	return 0;
+}
+
+/* Add k (copied); 0, or -1 on ENOMEM. */
+static int
+key_add(const char *k)
+{
+	char **old = ledger.keys;
+	size_t i, j, ocap = ledger.cap;
+
+	if (key_find(k))
+		return 0;
+	if ((ledger.n + 1) * 2 > ledger.cap) {
+		ledger.cap = ocap ? ocap * 2 : 1024;
+		if ((ledger.keys = calloc(ledger.cap, sizeof(char *))) ==
+		    NULL) {
+			ledger.keys = old;
+			ledger.cap = ocap;
+			return -1;
+		}
+		for (j = 0; j < ocap; j++) {
+			if (old[j] == NULL)
+				continue;
+			for (i = key_hash(old[j]) & (ledger.cap - 1);
+			    ledger.keys[i] != NULL;
+			    i = (i + 1) & (ledger.cap - 1))
+				;
+			ledger.keys[i] = old[j];
+		}
+		free(old);
+	}
+	for (i = key_hash(k) & (ledger.cap - 1); ledger.keys[i] != NULL;
+	    i = (i + 1) & (ledger.cap - 1))
+		;
+	if ((ledger.keys[i] = strdup(k)) == NULL)
+		return -1;
+	ledger.n++;
+	return 0;
+}
+
+/* Read the lines appended since ledger.off (the lock held). */
+static int
+ledger_catch_up(char *err, size_t errlen)
+{
+	struct stat sb;
+	char *b, *l, *nl, kind[16], key[256], idem[256];
+	size_t len;
+	ssize_t n;
+
+	if (fstat(ledger.fd, &sb) == -1) {
+		snprintf(err, errlen, "ledger: %s", strerror(errno));
+		return -1;
+	}
+	if (sb.st_size <= ledger.off)
+		return 0;
+	len = (size_t)(sb.st_size - ledger.off);
+	if ((b = malloc(len + 1)) == NULL) {
+		snprintf(err, errlen, "ledger: out of memory");
+		return -1;
+	}
+	if ((n = pread(ledger.fd, b, len, ledger.off)) != (ssize_t)len) {
+		snprintf(err, errlen, "ledger: short read");
+		free(b);
+		return -1;
+	}
+	b[len] = '\0';
+	for (l = b; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
+		*nl = '\0';
+		if (sscanf(l, "%15s %255s %255s", kind, key, idem) == 3 &&
+		    strcmp(kind, "effect") == 0 && strcmp(idem, "-") != 0 &&
+		    key_add(idem) == -1) {
+			snprintf(err, errlen, "ledger: out of memory");
+			free(b);
+			return -1;
+		}
+	}
+	ledger.off += l - b;	/* only whole lines are ever written */
+	free(b);
+	return 0;
+}
+
+/* Append line (the lock held): one write, so lines never interleave. */
+static int
+ledger_append(const char *line, char *err, size_t errlen)
+{
+	size_t len = strlen(line);
+
+	if (write(ledger.fd, line, len) != (ssize_t)len) {
+		snprintf(err, errlen, "ledger: %s", strerror(errno));
+		return -1;
+	}
+	ledger.off += (off_t)len;
+	return 0;
+}
+
+/*
+ * Note a call of record and, unless its idempotencyKey already has an
+ * effect, make the effect.  *existed: whether it had.  0, or -1 with err.
+ */
+static int
+ledger_record(const char *key, const char *idem, int phase, int *existed,
+    char *err, size_t errlen)
+{
+	char line[600];
+	int rc = -1;
+
+	if (flock(ledger.fd, LOCK_EX) == -1) {
+		snprintf(err, errlen, "ledger: flock: %s", strerror(errno));
+		return -1;
+	}
+	if (ledger_catch_up(err, errlen) == -1)
+		goto out;
+	snprintf(line, sizeof(line), "%s %s %s %ld\n", phase ? "effect" :
+	    "call", key, idem ? idem : "-", (long)getpid());
+	*existed = phase && idem != NULL && key_find(idem);
+	if (!*existed && ledger_append(line, err, errlen) == -1)
+		goto out;
+	if (phase && idem != NULL && !*existed && key_add(idem) == -1) {
+		snprintf(err, errlen, "ledger: out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	flock(ledger.fd, LOCK_UN);
+	return rc;
+}
+
+struct rec {
+	struct mcp_call	*call;
+	struct ev_loop	*loop;
+	ev_timer	 timer;
+	int		 phase;		/* 1: before the effect, 2: after */
+	int		 existed;
+	double		 half;
+	char		 key[256];
+	char		 idem[256];	/* "": none */
+};
+
+static void
+rec_cancel(struct mcp_call *call, void *arg)
+{
+	struct rec *r = arg;
+
+	(void)call;
+	ev_timer_stop(r->loop, &r->timer);
+	free(r);
+}
+
+/* The effect (phase 1), then the answer (phase 2); frees r at the end. */
+static void
+rec_go(struct rec *r)
+{
+	struct mcp_call *call = r->call;
+	char err[256];
+
+	if (r->phase == 1) {
+		if (ledger_record(r->key, r->idem[0] ? r->idem : NULL, 1,
+		    &r->existed, err, sizeof(err)) == -1) {
+			ev_timer_stop(r->loop, &r->timer);
+			free(r);
+			mcp_call_error(call, "record: %s", err);
+			return;
+		}
+		r->phase = 2;
+		if (r->half > 0) {
+			ev_timer_set(&r->timer, r->half, 0.);
+			ev_timer_start(r->loop, &r->timer);
+			return;
+		}
+	}
+	ev_timer_stop(r->loop, &r->timer);
+	mcp_call_return(call, json_pack("{s:s,s:b}", "key", r->key,
+	    "alreadyExisted", r->existed), NULL);
+	free(r);
+}
+
+static void
+rec_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	rec_go(w->data);
+}
+
+static void
+tool_record(struct mcp_call *call, const json_t *args, void *u)
+{
+	const char *key = json_string_value(json_object_get(args, "key"));
+	const char *idem = json_string_value(json_object_get(args,
+	    "idempotencyKey"));
+	json_int_t ms = json_integer_value(json_object_get(args, "ms"));
+	char err[256];
+	struct rec *r;
+	int existed;
+
+	(void)u;
+	if (ledger_record(key, idem, 0, &existed, err, sizeof(err)) == -1) {
+		mcp_call_error(call, "record: %s", err);
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		mcp_call_fail(call, -32603, "internal error: out of memory");
+		return;
+	}
+	r->call = call;
+	r->loop = mcp_server_loop(mcp_call_server(call));
+	r->phase = 1;
+	r->half = ms / 2000.;
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	snprintf(r->idem, sizeof(r->idem), "%s", idem ? idem : "");
+	ev_timer_init(&r->timer, rec_timer_cb, r->half, 0.);
+	r->timer.data = r;
+	if (r->half <= 0) {
+		rec_go(r);
+		return;
+	}
+	ev_timer_start(r->loop, &r->timer);
+	mcp_call_on_cancel(call, rec_cancel, r);
+}
+
+static void
+tool_time(struct mcp_call *call, const json_t *args, void *u)
+{
+	struct timespec ts;
+
+	(void)args;
+	(void)u;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	mcp_call_return(call, json_pack("{s:I}", "ms", (json_int_t)ts.tv_sec *
+	    1000 + ts.tv_nsec / 1000000), NULL);
+}
+
+#define LEDGER_KEY	"{\"type\":\"string\",\"pattern\":" \
+	"\"^[A-Za-z0-9._:-]{1,255}$\"}"
+
+static const struct mcp_tool ledger_tools[] = {
+	{ .name = "record", .title = "Record", .description =
+	    "Appends one effect line for key to the ledger, once per "
+	    "idempotencyKey",
+	    .input_schema = "{\"type\":\"object\",\"properties\":{"
+	    "\"key\":" LEDGER_KEY ",\"ms\":{\"type\":\"integer\","
+	    "\"minimum\":0,\"maximum\":60000}," SRV_P_IDEMPOTENCY_KEY("") "},"
+	    "\"required\":[\"key\"],\"additionalProperties\":false}",
+	    .output_schema = "{\"type\":\"object\",\"properties\":{"
+	    "\"key\":{\"type\":\"string\"},\"alreadyExisted\":"
+	    "{\"type\":\"boolean\"}},\"required\":[\"key\","
+	    "\"alreadyExisted\"]}",
+	    .fn = tool_record },
+	{ .name = "time", .title = "Time", .description =
+	    "The time: milliseconds since the epoch", .input_schema = NO_ARGS,
+	    .output_schema = "{\"type\":\"object\",\"properties\":{\"ms\":"
+	    "{\"type\":\"integer\"}},\"required\":[\"ms\"]}",
+	    .read_only = 1, .fn = tool_time },
+};
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: conformance-server [--ndjson | --content-length]\n"
+	    "usage: conformance-server [--ndjson | --content-length] "
+	    "[--ledger FILE]\n"
 	    "MCP test server on stdin/stdout (framing detected from the input\n"
-	    "unless forced).  Environment: AFU9_MAX_MESSAGE_BYTES,\n"
+	    "unless forced); --ledger adds the tools record and time.\n"
+	    "Environment: AFU9_MAX_MESSAGE_BYTES,\n"
 	    "AFU9_LOG_LEVEL, AFU9_LOG_FORMAT.\n");
 }
 
@@ -402,7 +714,13 @@ main(int argc, char **argv)
 			opts.mode = FRAME_NDJSON;
 		else if (strcmp(argv[i], "--content-length") == 0)
 			opts.mode = FRAME_CL;
-		else {
+		else if (strcmp(argv[i], "--ledger") == 0 && i + 1 <
+		    (size_t)argc) {
+			ledger.fd = open(argv[++i], O_RDWR | O_APPEND | O_CREAT |
+			    O_CLOEXEC, 0600);
+			if (ledger.fd == -1)
+				fatal("%s", argv[i]);
+		} else {
 			usage(stderr);
 			return 2;
 		}
@@ -416,6 +734,11 @@ main(int argc, char **argv)
 		if (mcp_server_add_tool(srv, &tools[i], NULL, err,
 		    sizeof(err)) == -1)
 			fatalx("tool %s: %s", tools[i].name, err);
+	for (i = 0; ledger.fd != -1 && i < sizeof(ledger_tools) /
+	    sizeof(ledger_tools[0]); i++)
+		if (mcp_server_add_tool(srv, &ledger_tools[i], NULL, err,
+		    sizeof(err)) == -1)
+			fatalx("tool %s: %s", ledger_tools[i].name, err);
 	status = mcp_server_run(srv);
 	mcp_server_free(srv);
 	ev_loop_destroy(loop);
