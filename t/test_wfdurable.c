@@ -1,0 +1,588 @@
+/*
+ * The workflow engine's durability, with real `afu9 serve` processes on
+ * one PostgreSQL (t/pgtest.h) killed with SIGKILL:
+ *
+ *  - every_step_kind: one task killed in the middle of each kind of step
+ *    (a side-effecting tool with an idempotency key, a read-only tool, a
+ *    wait, a held sleep, an approval decided while no task runs), again
+ *    and again at random points, and restarted: every execution
+ *    succeeds, every step has exactly one succeeded attempt and every
+ *    side effect happened exactly once;
+ *  - two_tasks: two tasks share 1,000 executions, none claimed or run
+ *    twice, none left; then one is killed halfway through another 1,000
+ *    and the other finishes them all;
+ *  - chaos: three tasks, 10,000 executions of a record, a durable sleep
+ *    and a record (30,000 steps) in flight, a random task killed and
+ *    restarted 100 times: none lost, no effect repeated, every execution
+ *    a dead task held taken over within twice the lease TTL.
+ *
+ * Side effects are counted where they land: the tool conf.record of
+ * t/conformance-server --ledger appends a line to a ledger file shared
+ * by every task's server for every call and for every effect (once per
+ * idempotencyKey, under flock, so a killed task's server finishing its
+ * call late is counted too).  The test loads the ledger into the
+ * database and counts lines per key.
+ *
+ * Takeovers are timed from rows: when a task is killed the test stores
+ * the executions it held with their lease token and the database's
+ * clock; it polls until each token has grown (another task claimed it)
+ * and stores that time; the delay must stay under 2 x AFU9_LEASE_TTL_MS.
+ * The delay measured includes the polling (about 50 ms), so it can only
+ * be longer than the real one.
+ *
+ * AFU9_WFDURABLE_SCALE (a percentage, default 100) shrinks the counts
+ * (executions of two_tasks and chaos, kills of chaos and every_step_kind)
+ * for a run under valgrind: under `make check-valgrind` the default is 2
+ * (the afu9 processes run under valgrind too, many times slower).
+ * AFU9_WFDURABLE_SEED replays the random kill points of a failed run
+ * (each test prints its seed).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "orchtest.h"
+#include "pgtest.h"
+#include "testutil.h"
+
+#define TTL_MS		1000	/* AFU9_LEASE_TTL_MS of the kill tests */
+#define POLL_US		50000
+
+static char tmpdir[] = "/tmp/afu9-wfdurable-XXXXXX";
+static struct pgtest *pg;
+static PGconn *db;		/* the test's own connection */
+static char ledger[600];
+static unsigned seed;
+
+/* ---- the database ---- */
+
+static void
+pg_up(void)
+{
+	pg = pgt_start_db(NULL);
+}
+
+static void
+pg_down(void)
+{
+	pgt_stop(pg);
+	pg = NULL;
+}
+
+/* n scaled by AFU9_WFDURABLE_SCALE (percent), at least min. */
+static int
+scaled(int n, int min)
+{
+	const char *v = getenv("AFU9_WFDURABLE_SCALE");
+	long pct = v && *v ? strtol(v, NULL, 10) : t_slow() > 1 ? 2 : 100;
+
+	if (pct <= 0 || pct > 100)
+		pct = 100;
+	n = (int)(n * pct / 100);
+	return n < min ? min : n;
+}
+
+static void
+seed_init(const char *test)
+{
+	const char *v = getenv("AFU9_WFDURABLE_SEED");
+
+	seed = v && *v ? (unsigned)strtoul(v, NULL, 10) :
+	    (unsigned)time(NULL) ^ (unsigned)getpid();
+	srandom(seed);
+	fprintf(stderr, "# %s: AFU9_WFDURABLE_SEED=%u\n", test, seed);
+}
+
+/* An empty ledger (no server may be running). */
+static void
+ledger_reset(void)
+{
+	int fd;
+
+	ck_assert_int_ge(fd = open(ledger, O_WRONLY | O_CREAT | O_TRUNC,
+	    0600), 0);
+	close(fd);
+}
+
+/*
+ * A fresh database named db_name, migrated by `afu9 migrate`; the test's
+ * connection to it in db; DATABASE_URL; an empty ledger.
+ */
+static void
+use_db(const char *db_name)
+{
+	char e[1024], *ci, *out, *err;
+	const char *const args[] = { "migrate", NULL };
+
+	ck_assert_msg(pgt_createdb(pg, db_name, e, sizeof(e)) == 0, "%s", e);
+	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, db_name));
+	setenv("DATABASE_URL", ci, 1);
+	unsetenv("AFU9_MIGRATIONS_DIR");
+	unsetenv("AFU9_MIGRATE");
+	ck_assert_int_eq(ot_run_afu9(args, &out, &err), 0);
+	free(out);
+	free(err);
+	db = PQconnectdb(ci);
+	ck_assert_msg(PQstatus(db) == CONNECTION_OK, "%s", PQerrorMessage(db));
+	free(ci);
+	snprintf(ledger, sizeof(ledger), "%s/%s.ledger", tmpdir, db_name);
+	ledger_reset();
+}
+
+static void
+db_close(void)
+{
+	PQfinish(db);
+	db = NULL;
+}
+
+/* Run sql (printf format); check it worked; the result (PQclear it). */
+static PGresult *
+q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static PGresult *
+q(const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+	PGresult *r;
+	int st;
+
+	va_start(ap, fmt);
+	ck_assert_int_ne(vasprintf(&sql, fmt, ap), -1);
+	va_end(ap);
+	r = PQexec(db, sql);
+	st = PQresultStatus(r);
+	ck_assert_msg(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK,
+	    "%s: %s", sql, PQresultErrorMessage(r));
+	free(sql);
+	return r;
+}
+
+static void
+q_do(const char *sql)
+{
+	PQclear(q("%s", sql));
+}
+
+/* The one value of a one-row query, as text (malloc'd; "" for NULL). */
+static char *
+q_text(const char *sql)
+{
+	PGresult *r = q("%s", sql);
+	char *v;
+
+	ck_assert_msg(PQntuples(r) == 1 && PQnfields(r) == 1, "%s: %d rows",
+	    sql, PQntuples(r));
+	v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+static long long
+q_int(const char *sql)
+{
+	char *v = q_text(sql);
+	long long n = atoll(v);
+
+	free(v);
+	return n;
+}
+
+/* Store a definition (JSON without single quotes). */
+static void
+wf_apply(const char *name, const char *def)
+{
+	PQclear(q("SELECT afu9_workflow_apply('%s', NULL, NULL, '%s'::jsonb)",
+	    name, def));
+}
+
+/* n executions of workflow name, inputs from the SQL expression input
+   over g (1..n), keys prefix-g. */
+static void
+wf_start_many(const char *name, int n, const char *input, const char *prefix)
+{
+	PQclear(q("SELECT count(*) FROM generate_series(1, %d) g, "
+	    "afu9_execution_create((SELECT id FROM workflows WHERE name = '%s' "
+	    "ORDER BY version DESC LIMIT 1), %s, '%s-' || g, 'test')", n, name,
+	    input, prefix));
+}
+
+/*
+ * The ledger as the table ledger (kind, key, idem, pid), loaded again
+ * from the file.
+ */
+static void
+ledger_load(void)
+{
+	PGresult *r;
+	char buf[65536];
+	ssize_t n;
+	int fd;
+
+	q_do("DROP TABLE IF EXISTS ledger");
+	q_do("CREATE TABLE ledger (kind text NOT NULL, key text NOT NULL, "
+	    "idem text NOT NULL, pid integer NOT NULL)");
+	r = PQexec(db, "COPY ledger FROM STDIN WITH (DELIMITER ' ')");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COPY_IN);
+	PQclear(r);
+	ck_assert_int_ge(fd = open(ledger, O_RDONLY), 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(PQputCopyData(db, buf, (int)n), 1);
+	ck_assert_int_eq(n, 0);
+	close(fd);
+	ck_assert_int_eq(PQputCopyEnd(db, NULL), 1);
+	r = PQgetResult(db);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "COPY: %s",
+	    PQresultErrorMessage(r));
+	PQclear(r);
+	while ((r = PQgetResult(db)) != NULL)
+		PQclear(r);
+}
+
+/* ---- afu9 serve ---- */
+
+struct task {
+	struct tproc	 p;
+	int		 port;
+	int		 n;		/* the how-manieth start */
+	pid_t		 dead;		/* the pid task_kill() killed */
+	char		 log[640];
+};
+
+/* The config: conf is t/conformance-server with the ledger. */
+static const char *
+config(void)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "{\"mcpServers\":{\"conf\":{"
+	    "\"command\":\"@SERVER@\",\"args\":[\"--ledger\",\"%s\"]}},"
+	    "\"afu9\":{\"http\":{\"listen\":\"127.0.0.1:0\"},"
+	    "\"shutdownGraceMs\":5000}}", ledger);
+	return ot_write_config(tmpdir, "wfdurable.json", text);
+}
+
+/*
+ * Start `afu9 serve` with its stderr appended to a file of its own (a
+ * pipe nobody reads would stop it once full), and wait for its HTTP port.
+ */
+static void
+task_start(struct task *t, const char *name)
+{
+	static int starts;
+	char *argv[] = { (char *)t_builddir("orchestrator/afu9"), "serve",
+	    "--config", (char *)config(), NULL };
+	char buf[8192], *at;
+	double end;
+	ssize_t n;
+	int fd, saved;
+
+	t->n = ++starts;
+	snprintf(t->log, sizeof(t->log), "%s/%s.%d.log", tmpdir, name, t->n);
+	ck_assert_int_ge(fd = open(t->log, O_WRONLY | O_CREAT | O_TRUNC,
+	    0600), 0);
+	ck_assert_int_ge(saved = dup(2), 0);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	n = t_spawn(&t->p, argv, NULL, 0);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	ck_assert_int_eq(n, 0);
+	end = t_now_ms() + 30000 * t_slow();
+	for (;;) {
+		ck_assert_int_ge(fd = open(t->log, O_RDONLY), 0);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if ((at = strstr(buf, "(port ")) != NULL)
+			break;
+		ck_assert_msg(t_alive(t->p.pid) && t_now_ms() < end,
+		    "%s: no listening line: %s", t->log, buf);
+		usleep(20000);
+	}
+	t->port = atoi(at + 6);
+	ck_assert_int_gt(t->port, 0);
+}
+
+/* SIGKILL, reaped; its pid stays in t->dead for takeover_note(). */
+static void
+task_kill(struct task *t)
+{
+	int st;
+
+	t->dead = t->p.pid;
+	ck_assert_int_eq(kill(t->p.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(t->p.pid, &st, 0), t->p.pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	close(t->p.in);
+	close(t->p.out);
+	t->p.pid = 0;
+}
+
+/* SIGTERM: a clean exit, with nothing in its log about a lost lease. */
+static void
+task_stop(struct task *t)
+{
+	int st;
+
+	ck_assert_int_eq(kill(t->p.pid, SIGTERM), 0);
+	st = t_finish(&t->p, 30000 * t_slow());
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "%s: status %d", t->log, st);
+	close(t->p.out);
+	t->p.pid = 0;
+}
+
+/* A metric's value from the task's /metrics (-1: not there). */
+static long long
+task_metric(const struct task *t, const char *name)
+{
+	char *body, want[160], *at;
+	long long v = -1;
+
+	ck_assert_int_eq(ot_http_get(t->port, "/metrics", &body), 200);
+	snprintf(want, sizeof(want), "\n%s ", name);
+	if ((at = strstr(body, want)) != NULL)
+		v = atoll(at + strlen(want));
+	free(body);
+	return v;
+}
+
+/* ---- takeovers ---- */
+
+/*
+ * The executions task t held as it died (task_kill()), kept with the lease token and
+ * the time (the database's clock) in table takeover.
+ */
+static void
+takeover_note(const struct task *t, int round)
+{
+	char own[64];
+
+	snprintf(own, sizeof(own), "lease_owner LIKE '%%:%ld:%%'",
+	    (long)t->dead);
+	PQclear(q("INSERT INTO takeover (round, id, token, killed_at) "
+	    "SELECT %d, id, lease_token, clock_timestamp() FROM "
+	    "workflow_executions WHERE status = 'running' AND %s", round,
+	    own));
+}
+
+/*
+ * Mark the executions of takeover another task has claimed since (its
+ * token grew), and those the dead task's last statement, in flight at
+ * the kill, moved on itself (parked or finished: no takeover to time).
+ * Returns how many are still waiting for a takeover.
+ */
+static long long
+takeover_poll(void)
+{
+	q_do("UPDATE takeover t SET taken_at = CASE WHEN x.lease_token <> "
+	    "t.token THEN clock_timestamp() END, settled = (x.lease_token = "
+	    "t.token) FROM workflow_executions x WHERE x.id = t.id AND "
+	    "t.taken_at IS NULL AND NOT t.settled AND (x.lease_token <> "
+	    "t.token OR x.status <> 'running')");
+	return q_int("SELECT count(*) FROM takeover WHERE taken_at IS NULL "
+	    "AND NOT settled");
+}
+
+static void
+takeover_table(void)
+{
+	q_do("CREATE TABLE takeover (round integer NOT NULL, id uuid NOT NULL, "
+	    "token bigint NOT NULL, killed_at timestamptz NOT NULL, "
+	    "taken_at timestamptz, settled boolean NOT NULL DEFAULT false)");
+}
+
+/*
+ * Every execution held by a killed task was taken over (or moved on by
+ * its last statement) within 2 x TTL of the kill; *n_out: how many were
+ * taken over, the slowest in ms in *max_ms.
+ */
+static void
+takeover_check(long long *n_out, double *max_ms)
+{
+	char *v;
+
+	ck_assert_int_eq(takeover_poll(), 0);
+	*n_out = q_int("SELECT count(*) FROM takeover WHERE taken_at IS NOT "
+	    "NULL");
+	v = q_text("SELECT coalesce(max(extract(epoch FROM taken_at - "
+	    "killed_at) * 1000), 0) FROM takeover");
+	*max_ms = atof(v);
+	free(v);
+	ck_assert_msg(*max_ms <= 2. * TTL_MS, "a takeover took %.0f ms "
+	    "(lease TTL %d ms)", *max_ms, TTL_MS);
+}
+
+/* Wait until sql counts want, polling takeovers on the way. */
+static void
+wait_count(const char *sql, long long want, int deadline_ms, int poll_takeover)
+{
+	double end = t_now_ms() + (double)deadline_ms * t_slow();
+	long long n;
+
+	while ((n = q_int(sql)) != want) {
+		ck_assert_msg(t_now_ms() < end, "%s: %lld, want %lld", sql, n,
+		    want);
+		if (poll_takeover)
+			takeover_poll();
+		usleep(POLL_US);
+	}
+}
+
+/* ---- checks shared by the tests ---- */
+
+/*
+ * Every execution succeeded; the ledger has exactly one effect for each
+ * key the executions' steps named ("EXECUTION.STEP" for every step of
+ * steps, a comma-separated SQL list of names) and no other; no effect
+ * without its idempotency key.  Returns how many calls were repeated
+ * (the same key called again after a kill, answered alreadyExisted).
+ */
+static long long
+check_effects(long long executions, const char *steps)
+{
+	long long n;
+
+	ck_assert_int_eq(q_int("SELECT count(*) FROM workflow_executions "
+	    "WHERE status = 'succeeded'"), executions);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM workflow_executions"),
+	    executions);
+	ledger_load();
+	PQclear(q("CREATE TEMP TABLE want AS SELECT x.id || '.' || s.step AS "
+	    "key FROM workflow_executions x CROSS JOIN unnest(ARRAY[%s]) "
+	    "s(step)", steps));
+	ck_assert_int_eq(q_int("SELECT count(*) FROM want w WHERE (SELECT "
+	    "count(*) FROM ledger l WHERE l.key = w.key AND l.kind = "
+	    "'effect') <> 1"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM ledger l WHERE kind = "
+	    "'effect' AND (idem = '-' OR NOT EXISTS (SELECT 1 FROM want w "
+	    "WHERE w.key = l.key))"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM ledger WHERE kind = "
+	    "'effect'"), q_int("SELECT count(*) FROM want"));
+	n = q_int("SELECT count(*) - count(DISTINCT key) FROM ledger WHERE "
+	    "kind = 'call'");
+	q_do("DROP TABLE want");
+	return n;
+}
+
+/* ---- two tasks ---- */
+
+#define WF_PAIR(ms) "{\"name\":\"pair\",\"steps\":[" \
+	"{\"id\":\"a\",\"type\":\"tool\",\"tool\":\"conf.record\"," \
+	"\"arguments\":{\"key\":\"${{ execution.id }}.a\",\"ms\":" ms "}}," \
+	"{\"id\":\"b\",\"type\":\"tool\",\"tool\":\"conf.record\"," \
+	"\"arguments\":{\"key\":\"${{ execution.id }}.b\",\"ms\":" ms "}}]}"
+
+/*
+ * Two tasks on one database share 1,000 executions: each is claimed
+ * once (its fencing token is 1), each step called once and its effect
+ * made once, and both tasks did some.  Then another 1,000 (each step
+ * taking 40 ms), one task killed once half are done: the other finishes
+ * every one, each effect made once.
+ */
+START_TEST(two_tasks)
+{
+	struct task a, b;
+	long long n, again, took;
+	double max_ms, end, t0;
+	char *v;
+	int total = scaled(1000, 20);
+
+	seed_init("two_tasks");
+	use_db("pair");
+	takeover_table();
+	unsetenv("AFU9_LEASE_TTL_MS");	/* 10 s: no lease runs out here */
+	task_start(&a, "pair-a");
+	task_start(&b, "pair-b");
+	wf_apply("pair", WF_PAIR("0"));
+	t0 = t_now_ms();
+	wf_start_many("pair", total, "'{}'", "p1");
+	wait_count("SELECT count(*) FROM workflow_executions WHERE "
+	    "finished_at IS NULL", 0, 120000, 0);
+	again = check_effects(total, "'a','b'");
+	ck_assert_int_eq(again, 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM workflow_executions "
+	    "WHERE lease_token <> 1"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM workflow_steps WHERE "
+	    "status <> 'succeeded' OR attempt <> 1"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM ledger"), 4 * total);
+	n = q_int("SELECT count(DISTINCT pid) FROM ledger");
+	ck_assert_msg(n == 2, "the effects were made by %lld servers", n);
+	v = q_text("SELECT string_agg(c::text, '/') FROM (SELECT count(*) c "
+	    "FROM ledger WHERE kind = 'effect' GROUP BY pid ORDER BY 1) s");
+	fprintf(stderr, "# two_tasks: %d executions in %.1f s, effects per "
+	    "task %s\n", total, (t_now_ms() - t0) / 1000., v);
+	free(v);
+	task_stop(&a);
+	task_stop(&b);
+
+	/* one killed halfway */
+	q_do("DELETE FROM workflow_steps");
+	q_do("DELETE FROM mcp_tool_calls");
+	q_do("DELETE FROM workflow_executions");
+	ledger_reset();
+	setenv("AFU9_LEASE_TTL_MS", "1000", 1);
+	task_start(&a, "pair-a");
+	task_start(&b, "pair-b");
+	wf_apply("pair", WF_PAIR("40"));
+	wf_start_many("pair", total, "'{}'", "p2");
+	end = t_now_ms() + 120000. * t_slow();
+	while (q_int("SELECT count(*) FROM workflow_executions WHERE "
+	    "status = 'succeeded'") < total / 2) {
+		ck_assert_msg(t_now_ms() < end, "half never done");
+		usleep(10000);
+	}
+	n = q_int("SELECT count(*) FROM workflow_executions WHERE status = "
+	    "'running'");
+	task_kill(&a);
+	takeover_note(&a, 1);
+	wait_count("SELECT count(*) FROM workflow_executions WHERE "
+	    "finished_at IS NULL", 0, 120000, 1);
+	takeover_check(&took, &max_ms);
+	ck_assert_int_gt(took, 0);
+	again = check_effects(total, "'a','b'");
+	ck_assert_int_eq(task_metric(&b, "afu9_workflow_lease_takeovers_total"),
+	    took);
+	fprintf(stderr, "# two_tasks: killed with %lld running, %lld taken "
+	    "over, slowest %.0f ms after the kill, %lld calls made again with "
+	    "their key\n", n, took, max_ms, again);
+	task_stop(&b);
+	unsetenv("AFU9_LEASE_TTL_MS");
+	db_close();
+}
+END_TEST
+
+static Suite *
+wfdurable_suite(void)
+{
+	Suite *s = suite_create("wfdurable");
+	TCase *tc = tcase_create("afu9 x N + postgresql");
+
+	tcase_add_unchecked_fixture(tc, pg_up, pg_down);
+	tcase_set_timeout(tc, 300 * t_slow());
+	tcase_add_test(tc, two_tasks);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return ot_main(wfdurable_suite(), tmpdir);
+}
