@@ -19,6 +19,7 @@ static const struct {
 	{ "call", cli_call },
 	{ "migrate", cli_migrate },
 	{ "audit", cli_audit },
+	{ "workflow", cli_workflow },
 	{ "health", cli_health },
 	{ "version", cli_version },
 };
@@ -43,6 +44,10 @@ usage(FILE *f)
 	    "        apply or show the database migrations (DATABASE_URL)\n"
 	    "  audit [--server S] [--since T] [--json] [--limit N]\n"
 	    "        recent tool calls from the audit table, newest first\n"
+	    "  workflow apply|list|show|enable|disable|run|status|logs|cancel|\n"
+	    "           approve|reject|list-executions ...\n"
+	    "        workflow definitions and executions (DATABASE_URL);\n"
+	    "        afu9 workflow --help lists them\n"
 	    "  health [URL]\n"
 	    "        GET URL (default http://127.0.0.1:8080/health); exit 0 on 200\n"
 	    "  version\n"

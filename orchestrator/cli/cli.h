@@ -11,6 +11,10 @@
  *                               mig_dir()
  *   afu9 audit [--server S] [--since T] [--json] [--limit N]
  *                               recent tool calls from mcp_tool_calls
+ *   afu9 workflow apply|list|show|enable|disable|run|status|logs|
+ *                 cancel|approve|reject|list-executions ...
+ *                               definitions and executions on
+ *                               DATABASE_URL (cli_workflow.c)
  *   afu9 health [URL]           default http://127.0.0.1:PORT/health,
  *                               PORT from $AFU9_HTTP_LISTEN, else 8080
  *   afu9 version
@@ -24,7 +28,16 @@
  * (status); 1 the database or a migration failed (nothing of a failed
  * file stays applied); 2 usage or DATABASE_URL unset; 3 (status) some
  * migration pending, modified or missing.  `audit`: 0, 1 database error
- * or bad --since, 2 usage or DATABASE_URL unset.
+ * or bad --since, 2 usage or DATABASE_URL unset.  `workflow`: 0 done
+ * (`run --wait`: the execution succeeded); 1 refused or failed: a
+ * definition that does not validate (nothing of the set stored), an
+ * unknown or disabled workflow, an unknown execution, an approval not
+ * waiting, a finished execution to cancel, a database error, `run
+ * --wait`: the execution failed or was cancelled; 2 usage, a malformed
+ * argument (execution id, status, number, name, KEY=VALUE), an input the
+ * workflow's inputs schema refuses or one over WFSQL_INPUT_MAX, or
+ * DATABASE_URL unset; 3 (`apply`) a definition refused while a server
+ * had not started.
  *
  * Audit: with DATABASE_URL set, `call` writes its mcp_tool_calls row
  * (caller "cli") and waits up to 5 s for it to be written before exiting
@@ -41,6 +54,7 @@ int	cli_tools(int argc, char **argv);
 int	cli_call(int argc, char **argv);
 int	cli_migrate(int argc, char **argv);
 int	cli_audit(int argc, char **argv);
+int	cli_workflow(int argc, char **argv);
 int	cli_health(int argc, char **argv);
 int	cli_version(int argc, char **argv);
 

@@ -25,22 +25,6 @@
 #define CLI_KILL_GRACE_MS	2000u
 #define CLI_DRAIN_MS		5000u	/* audit rows: wait at most this */
 
-struct cli {
-	struct ev_loop		*loop;
-	struct config_env	 env;
-	struct afu9_config	*cfg;
-	struct router		*r;
-	struct store		*st;		/* audit; NULL: none */
-	ev_timer		 deadline;
-	int			 want;		/* server index; -1: all */
-	int			 waiting;
-	/* one call */
-	int			 done;
-	json_t			*result;	/* owned */
-	enum router_ekind	 ekind;
-	char			 emsg[1024];
-};
-
 /* ---- argument coercion ---- */
 
 /* The schema's type, first of an array that is not "null"; or NULL. */
@@ -190,9 +174,8 @@ deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ONE);
 }
 
-/* Load, start and wait; audit: open the store when DATABASE_URL is set.
-   0, or an exit status. */
-static int
+/* Load, start and wait (cli_int.h). */
+int
 cli_boot(struct cli *c, const char *path, const char *server, int audit)
 {
 	struct router_opts ro = { .no_restart = 1 };
@@ -266,7 +249,7 @@ down_done(void *arg)
  * Stop the servers, then write the audit rows still queued (at most
  * CLI_DRAIN_MS; the store logs what it could not write), free all.
  */
-static void
+void
 cli_down(struct cli *c)
 {
 	if (c->r) {
@@ -290,8 +273,8 @@ cli_down(struct cli *c)
 }
 
 /* Print the servers that are not ready to stderr; their count. */
-static int
-report_down(struct cli *c)
+int
+cli_report_down(struct cli *c)
 {
 	struct router_sinfo si;
 	size_t i;
@@ -347,7 +330,7 @@ cli_tools(int argc, char **argv)
 		cli_down(&c);
 		return rc;
 	}
-	down = report_down(&c);
+	down = cli_report_down(&c);
 	if ((tools = router_tools(c.r)) == NULL) {
 		cli_down(&c);
 		return EX_USAGE;

@@ -8,6 +8,16 @@
 #ifndef AFU9_WFSQL_H
 #define AFU9_WFSQL_H
 
+/*
+ * $1 name, $2 version (NULL: the next one), $3 description, $4 the
+ * definition (JSON text): id, version, created ('t': a new version, 'f':
+ * that content was stored already).  AF003: the version is taken by
+ * other content or older than the stored one.
+ */
+#define WFSQL_APPLY \
+	"SELECT id, version, created FROM afu9_workflow_apply($1, " \
+	"$2::integer, $3, $4::jsonb)"
+
 /* $1 name: the newest enabled version: id, version, definition. */
 #define WFSQL_LATEST \
 	"SELECT id, version, definition FROM workflows " \
