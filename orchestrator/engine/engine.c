@@ -265,7 +265,7 @@ result_output(const json_t *res)
 	const json_t *sc = json_object_get(res, "structuredContent");
 	const json_t *content = json_object_get(res, "content"), *it;
 	json_t *v = NULL, *r;
-	size_t i, n = 0, len;
+	size_t i, n = 0, len, total = 0;
 	struct buf b;
 	char *text;
 
@@ -273,6 +273,28 @@ result_output(const json_t *res)
 		v = json_deep_copy(sc);
 	else {
 		buf_init(&b, 2 * ENGINE_OUTPUT_MAX);
+		json_array_foreach(content, i, it) {
+			const char *t = json_string_value(json_object_get(it,
+			    "text"));
+
+			if (t == NULL)
+				continue;
+			if (n++ > 0)
+				total++;
+			total += strlen(t);
+		}
+		/*
+		 * Past the buffer's bound an append would fail and leave
+		 * the text cut (a 3 MiB answer became ""): only its size
+		 * is kept (of the text: it is not parsed), as for any
+		 * output over ENGINE_OUTPUT_MAX.
+		 */
+		if (total > 2 * ENGINE_OUTPUT_MAX) {
+			buf_free(&b);
+			return json_pack("{s:b,s:I}", "truncated", 1, "bytes",
+			    (json_int_t)total);
+		}
+		n = 0;
 		json_array_foreach(content, i, it) {
 			const char *t = json_string_value(json_object_get(it,
 			    "text"));
