@@ -13,6 +13,8 @@
  *   add {a, b}         integers in [-1000000, 1000000]; outputSchema {sum}
  *   fail {}            always an isError result
  *   big {bytes}        a text of that many 'x'
+ *   count {name}       {n}: how many times count was called with name
+ *                      (a value that changes, for wait steps)
  * With --ledger FILE, two more for the durability tests (t/test_wfdurable):
  *   record {key, ms, idempotencyKey}  a side effect: appends "effect KEY
  *                      IDEM PID" to FILE, unless an effect with that
@@ -79,6 +81,8 @@ job_cancel(struct mcp_call *call, void *arg)
 {
 	struct job *j = arg;
 
+	/* the tests look for this line to see a cancel arrive */
+	log_info("job cancelled after %d of %d steps", j->n, j->nsteps);
 	ev_timer_stop(j->loop, &j->timer);
 	free(j);
 }
@@ -317,6 +321,31 @@ tool_big(struct mcp_call *call, const json_t *args, void *u)
 	free(s);
 }
 
+/* Names seen by count, with their calls (a short list: tests only). */
+#define COUNT_NAMES	64
+
+static void
+tool_count(struct mcp_call *call, const json_t *args, void *u)
+{
+	static struct { char name[65]; json_int_t n; } seen[COUNT_NAMES];
+	static size_t nseen;
+	const char *name = json_string_value(json_object_get(args, "name"));
+	size_t i;
+
+	for (i = 0; i < nseen; i++)
+		if (strcmp(seen[i].name, name) == 0)
+			break;
+	if (i == nseen) {
+		if (nseen == COUNT_NAMES) {
+			mcp_call_error(call, "count: more than %d names",
+			    COUNT_NAMES);
+			return;
+		}
+		snprintf(seen[nseen++].name, sizeof(seen[0].name), "%s", name);
+	}
+	mcp_call_return(call, json_pack("{s:I}", "n", ++seen[i].n), NULL);
+}
+
 static const struct mcp_tool tools[] = {
 	{ .name = "test_simple_text", .description =
 	    "Tests simple text content response", .input_schema = NO_ARGS,
@@ -384,6 +413,14 @@ static const struct mcp_tool tools[] = {
 	    "{\"type\":\"integer\",\"minimum\":0,\"maximum\":67108864}},"
 	    "\"required\":[\"bytes\"],\"additionalProperties\":false}",
 	    .read_only = 1, .idempotent = 1, .fn = tool_big },
+	{ .name = "count", .title = "Count", .description =
+	    "Counts its calls with a name: n is 1 at the first",
+	    .input_schema = "{\"type\":\"object\",\"properties\":{\"name\":"
+	    "{\"type\":\"string\",\"minLength\":1,\"maxLength\":64}},"
+	    "\"required\":[\"name\"],\"additionalProperties\":false}",
+	    .output_schema = "{\"type\":\"object\",\"properties\":{\"n\":"
+	    "{\"type\":\"integer\"}},\"required\":[\"n\"]}",
+	    .read_only = 1, .fn = tool_count },
 };
 
 /* ---- the ledger: record and time (--ledger) ---- */
@@ -698,7 +735,7 @@ main(int argc, char **argv)
 		.title = "afu9 conformance test server",
 		.version = AFU9_VERSION,
 		.instructions = "Test server: conformance fixtures plus echo, "
-		    "sleep, add, fail and big.",
+		    "sleep, add, fail, big and count.",
 	};
 	struct mcp_server *srv;
 	struct ev_loop *loop;

@@ -233,7 +233,7 @@ START_TEST(cli_tools_list)
 	ck_assert_msg(strstr(err, "server gone unavailable: exec failed"),
 	    "%s", err);
 	ck_assert_ptr_nonnull(j = json_loads(out, 0, NULL));
-	ck_assert_int_eq(json_array_size(j), 30);
+	ck_assert_int_eq(json_array_size(j), 32);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j,
 	    0), "name")), "conf.test_simple_text");
 	json_decref(j);
@@ -288,7 +288,7 @@ START_TEST(http_endpoints)
 	free(body);
 	s = server_entry(r, 0);
 	ck_assert_str_eq(json_string_value(json_object_get(s, "name")), "conf");
-	ck_assert_int_eq(json_integer_value(json_object_get(s, "tools")), 15);
+	ck_assert_int_eq(json_integer_value(json_object_get(s, "tools")), 16);
 	ck_assert_int_gt(json_integer_value(json_object_get(s, "pid")), 0);
 	s = server_entry(r, 1);
 	ck_assert_msg(strstr(json_string_value(json_object_get(s,

@@ -1,0 +1,911 @@
+/*
+ * The workflow engine's step semantics end to end: `afu9 serve` against
+ * a throwaway PostgreSQL (t/pgtest.h) and t/conformance-server, the
+ * workflows stored and started with the SQL functions, every assertion
+ * on the rows of workflow_executions, workflow_steps and mcp_tool_calls.
+ * Retry and backoff, timeouts, if and on_error, approvals, sleeps across
+ * restarts, wait steps, cancels, outputs and env references, oversize
+ * outputs, and the built-in workflows against moto and the GitHub
+ * fixtures.  Times are checked as lower bounds only.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "orchtest.h"
+#include "pgtest.h"
+#include "testutil.h"
+
+static char tmpdir[] = "/tmp/afu9-wfsteps-XXXXXX";
+static struct pgtest *pg;
+
+/* ---- the database ---- */
+
+static char *ci;		/* conninfo of the current database */
+static PGconn *dbc;		/* its connection, of process dbc_pid */
+static pid_t dbc_pid;
+
+static PGconn *
+db(void)
+{
+	if (dbc != NULL && (dbc_pid != getpid() ||
+	    PQstatus(dbc) != CONNECTION_OK)) {
+		if (dbc_pid == getpid())
+			PQfinish(dbc);
+		dbc = NULL;
+	}
+	if (dbc == NULL) {
+		dbc = PQconnectdb(ci);
+		ck_assert_msg(PQstatus(dbc) == CONNECTION_OK, "%s",
+		    PQerrorMessage(dbc));
+		dbc_pid = getpid();
+	}
+	return dbc;
+}
+
+/* A fresh database name for what follows. */
+static void
+use_db(const char *name)
+{
+	char e[1024];
+
+	ck_assert_msg(pgt_createdb(pg, name, e, sizeof(e)) == 0, "%s", e);
+	if (dbc != NULL && dbc_pid == getpid())
+		PQfinish(dbc);
+	dbc = NULL;
+	free(ci);
+	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, name));
+}
+
+/*
+ * The one value of a one-row query (malloc'd; "" for NULL).  The SQL is
+ * a printf format.
+ */
+static char *
+q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *
+q(const char *fmt, ...)
+{
+	va_list ap;
+	char *sql, *v;
+	PGresult *r;
+
+	va_start(ap, fmt);
+	ck_assert_int_ne(vasprintf(&sql, fmt, ap), -1);
+	va_end(ap);
+	r = PQexec(db(), sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    PQntuples(r) == 1, "%s: %s", sql, PQresultErrorMessage(r));
+	ck_assert_ptr_nonnull(v = strdup(PQgetvalue(r, 0, 0)));
+	PQclear(r);
+	free(sql);
+	return v;
+}
+
+static long long
+qi(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long long
+qi(const char *fmt, ...)
+{
+	va_list ap;
+	char *sql, *v;
+	long long n;
+
+	va_start(ap, fmt);
+	ck_assert_int_ne(vasprintf(&sql, fmt, ap), -1);
+	va_end(ap);
+	v = q("%s", sql);
+	n = atoll(v);
+	free(v);
+	free(sql);
+	return n;
+}
+
+/* Check that the query's text is want, then free it. */
+#define Q_EQ(want, ...) do {						\
+	char *q_v_ = q(__VA_ARGS__);					\
+	ck_assert_str_eq(q_v_, want);					\
+	free(q_v_);							\
+} while (0)
+
+/*
+ * A statement that must fail: "SQLSTATE message" (malloc'd).
+ */
+static char *
+q_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *
+q_err(const char *fmt, ...)
+{
+	va_list ap;
+	char *sql, *v;
+	PGresult *r;
+
+	va_start(ap, fmt);
+	ck_assert_int_ne(vasprintf(&sql, fmt, ap), -1);
+	va_end(ap);
+	r = PQexec(db(), sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_FATAL_ERROR, "%s: worked",
+	    sql);
+	ck_assert_int_ne(asprintf(&v, "%s %s", PQresultErrorField(r,
+	    PG_DIAG_SQLSTATE), PQresultErrorField(r,
+	    PG_DIAG_MESSAGE_PRIMARY)), -1);
+	PQclear(r);
+	free(sql);
+	return v;
+}
+
+/* Poll until the count query gives want, or fail at the deadline. */
+static void
+q_wait(long long want, int deadline_ms, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+q_wait(long long want, int deadline_ms, const char *fmt, ...)
+{
+	double end = t_now_ms() + (double)deadline_ms * t_slow();
+	va_list ap;
+	char *sql;
+	long long n;
+
+	va_start(ap, fmt);
+	ck_assert_int_ne(vasprintf(&sql, fmt, ap), -1);
+	va_end(ap);
+	while ((n = qi("%s", sql)) != want) {
+		ck_assert_msg(t_now_ms() < end, "%s: %lld, want %lld", sql, n,
+		    want);
+		usleep(20000);
+	}
+	free(sql);
+}
+
+/* Wait for execution id to finish; its status (malloc'd). */
+static char *
+x_wait(const char *id, int deadline_ms)
+{
+	q_wait(1, deadline_ms, "SELECT count(*) FROM workflow_executions "
+	    "WHERE id = '%s' AND finished_at IS NOT NULL", id);
+	return q("SELECT status FROM workflow_executions WHERE id = '%s'", id);
+}
+
+/* The attempts of execution id: "step:attempt:status,..." (malloc'd). */
+static char *
+x_steps(const char *id)
+{
+	return q("SELECT coalesce(string_agg(step_name || ':' || attempt || "
+	    "':' || status, ',' ORDER BY step_index, attempt), '') FROM "
+	    "workflow_steps WHERE execution_id = '%s'", id);
+}
+
+/*
+ * A definition written with ' for JSON's quotes and " for the quotes
+ * of expression strings (the two swapped), stored with
+ * afu9_workflow_apply() under its name.
+ */
+static void
+wf_apply(const char *def)
+{
+	char *d = strdup(def), *p, *name;
+	const char *params[1];
+	json_t *j;
+	PGresult *r;
+
+	ck_assert_ptr_nonnull(d);
+	for (p = d; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+		else if (*p == '"')
+			*p = '\'';
+	ck_assert_msg((j = json_loads(d, 0, NULL)) != NULL, "%s", d);
+	ck_assert_ptr_nonnull(name = strdup(json_string_value(
+	    json_object_get(j, "name"))));
+	json_decref(j);
+	params[0] = d;
+	r = PQexecParams(db(), "SELECT afu9_workflow_apply(name, NULL::integer, "
+	    "NULL::text, $1::jsonb) FROM (SELECT $1::jsonb->>'name' AS name) n", 1, NULL,
+	    params, NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", name,
+	    PQresultErrorMessage(r));
+	PQclear(r);
+	free(name);
+	free(d);
+}
+
+/* A new execution of workflow name with input (JSON); its id. */
+static char *
+wf_start(const char *name, const char *input)
+{
+	return q("SELECT id FROM afu9_execution_create((SELECT id FROM "
+	    "workflows WHERE name = '%s' ORDER BY version DESC LIMIT 1), "
+	    "'%s', NULL, 'test')", name, input);
+}
+
+/* ---- afu9 ---- */
+
+struct afu9 {
+	struct tproc	 p;
+	char		 log[600];	/* its stderr */
+};
+
+/*
+ * `afu9 serve --config config` on database ci, its stderr appended to
+ * a file of tmpdir named after tag.
+ */
+static void
+afu9_start(struct afu9 *a, const char *config, const char *tag)
+{
+	char *argv[] = { (char *)t_builddir("orchestrator/afu9"), "serve",
+	    "--config", (char *)config, NULL };
+	int fd, saved;
+
+	snprintf(a->log, sizeof(a->log), "%s/%s.log", tmpdir, tag);
+	setenv("DATABASE_URL", ci, 1);
+	ck_assert_int_ge(fd = open(a->log, O_WRONLY | O_CREAT | O_APPEND,
+	    0600), 0);
+	/* the child's stderr is the file: nothing to drain, nothing lost */
+	ck_assert_int_ge(saved = dup(2), 0);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	ck_assert_int_eq(t_spawn(&a->p, argv, NULL, 0), 0);
+	ck_assert_int_eq(dup2(saved, 2), 2);
+	close(saved);
+	close(fd);
+}
+
+/* Everything a has logged so far (malloc'd). */
+static char *
+afu9_log(const struct afu9 *a)
+{
+	char *t = NULL;
+	FILE *f = fopen(a->log, "r");
+	size_t len = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ne(getdelim(&t, &len, '\0', f), -1);
+	fclose(f);
+	return t;
+}
+
+/* Wait until a's log has needle. */
+static void
+afu9_log_wait(const struct afu9 *a, const char *needle, int deadline_ms)
+{
+	double end = t_now_ms() + (double)deadline_ms * t_slow();
+	char *t;
+
+	for (;;) {
+		t = afu9_log(a);
+		if (strstr(t, needle) != NULL)
+			break;
+		ck_assert_msg(t_now_ms() < end, "no '%s' in %s", needle, t);
+		free(t);
+		usleep(20000);
+	}
+	free(t);
+}
+
+/* Stop a with sig; its wait status. */
+static int
+afu9_stop(struct afu9 *a, int sig)
+{
+	int st;
+
+	kill(a->p.pid, sig);
+	st = t_finish(&a->p, 30000 * t_slow());
+	close(a->p.out);
+	return st;
+}
+
+/* Wait until afu9 serve has migrated the database. */
+static void
+afu9_wait_schema(void)
+{
+	q_wait(1, 30000, "SELECT count(*) FROM pg_proc WHERE proname = "
+	    "'afu9_execution_json'");
+}
+
+static const char *
+conf_config(void)
+{
+	return ot_write_config(tmpdir, "conf.json", "{\"mcpServers\":{"
+	    "\"conf\":{\"command\":\"@SERVER@\"}},\"afu9\":{\"http\":{"
+	    "\"listen\":\"127.0.0.1:0\"},\"shutdownGraceMs\":5000}}");
+}
+
+/* ---- one afu9 for the step tests ---- */
+
+static struct afu9 S;
+
+static void
+steps_up(void)
+{
+	pg = pgt_start_db(NULL);
+	use_db("wf");
+	setenv("AFU9_WORKFLOW_ENV", "WF_ZONE,WF_UNSET", 1);
+	setenv("WF_ZONE", "zone-7", 1);
+	unsetenv("WF_UNSET");
+	setenv("WF_HIDDEN", "hidden-Kx9", 1);
+	afu9_start(&S, conf_config(), "steps");
+	afu9_wait_schema();
+	/* migrated and claiming once a workflow runs through */
+	wf_apply("{'name':'w_ping','steps':[{'id':'a','type':'tool',"
+	    "'tool':'conf.add','arguments':{'a':1,'b':1}}]}");
+	free(x_wait(wf_start("w_ping", "{}"), 30000));
+}
+
+static void
+steps_down(void)
+{
+	int st = afu9_stop(&S, SIGTERM);
+	char *log = afu9_log(&S);
+
+
+	/* a fixture cannot fail a test: say it loudly instead */
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fprintf(stderr, "afu9 exited with status %d:\n%s\n", st, log);
+	free(log);
+	if (dbc != NULL && dbc_pid == getpid())
+		PQfinish(dbc);
+	dbc = NULL;
+	pgt_stop(pg);
+	pg = NULL;
+}
+
+
+#define STEPS_EQ(id, want) do {						\
+	char *s_v_ = x_steps(id);					\
+	ck_assert_str_eq(s_v_, want);					\
+	free(s_v_);							\
+} while (0)
+
+#define WAIT_EQ(id, want) do {						\
+	char *w_v_ = x_wait(id, 30000), *w_e_;				\
+	w_e_ = q("SELECT coalesce(error, '') FROM workflow_executions "	\
+	    "WHERE id = '%s'", id);					\
+	ck_assert_msg(strcmp(w_v_, want) == 0, "%s: %s, want %s (%s)",	\
+	    id, w_v_, want, w_e_);					\
+	free(w_v_);							\
+	free(w_e_);							\
+} while (0)
+
+/*
+ * For attempts 2.. of step name of execution id: "N:ok" when attempt N
+ * began at least the ms of want (a VALUES list "(2,200),(3,500)") after
+ * attempt N-1 ended, else "N:short by X ms".
+ */
+static char *
+gaps(const char *id, const char *name, const char *want)
+{
+	return q("SELECT string_agg(s.attempt || ':' || CASE WHEN "
+	    "extract(epoch FROM s.started_at - p.finished_at) * 1000 >= v.w "
+	    "THEN 'ok' ELSE 'short by ' || (v.w - extract(epoch FROM "
+	    "s.started_at - p.finished_at) * 1000) || ' ms' END, ',' ORDER BY "
+	    "s.attempt) FROM workflow_steps s JOIN workflow_steps p ON "
+	    "p.execution_id = s.execution_id AND p.step_index = s.step_index "
+	    "AND p.attempt = s.attempt - 1 JOIN (VALUES %s) v(a, w) ON v.a = "
+	    "s.attempt WHERE s.execution_id = '%s' AND s.step_name = '%s'",
+	    want, id, name);
+}
+
+/* ---- retry ---- */
+
+/*
+ * Backoff: attempt n begins at least min(initial * coefficient^(n-2),
+ * max) after attempt n-1 ended (200, then 600 capped to 500, 500);
+ * max_attempts ends it and the failure names the last attempt; every
+ * attempt is one audited call.
+ */
+START_TEST(retry_backoff)
+{
+	char *id, *v;
+
+	wf_apply("{'name':'w_backoff','steps':[{'id':'f','type':'tool',"
+	    "'tool':'conf.fail','retry':{'max_attempts':4,"
+	    "'initial_interval_ms':200,'backoff_coefficient':3,"
+	    "'max_interval_ms':500}}]}");
+	id = wf_start("w_backoff", "{}");
+	WAIT_EQ(id, "failed");
+	STEPS_EQ(id, "f:1:failed,f:2:failed,f:3:failed,f:4:failed");
+	v = gaps(id, "f", "(2,200),(3,500),(4,500)");
+	ck_assert_str_eq(v, "2:ok,3:ok,4:ok");
+	free(v);
+	Q_EQ("step 'f' failed (tool, attempt 4): fail: this tool always fails",
+	    "SELECT error FROM workflow_executions WHERE id = '%s'", id);
+	Q_EQ("4 tool fail: this tool always fails", "SELECT count(*) || ' ' "
+	    "|| min(error_kind) || ' ' || min(error) FROM workflow_steps "
+	    "WHERE execution_id = '%s' AND error_kind = 'tool' AND error = "
+	    "'fail: this tool always fails'", id);
+	q_wait(4, 10000, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s' AND tool = 'fail' AND caller = 'workflow' "
+	    "AND is_error AND step_id IN (SELECT id FROM workflow_steps WHERE "
+	    "execution_id = '%s')", id, id);
+	free(id);
+}
+END_TEST
+
+/*
+ * Kinds that are not retried: one listed in non_retryable, and an
+ * expression (a reference that does not resolve, named in the error)
+ * whatever max_attempts says.
+ */
+START_TEST(retry_non_retryable)
+{
+	char *a, *b;
+
+	wf_apply("{'name':'w_nonretry','steps':[{'id':'f','type':'tool',"
+	    "'tool':'conf.fail','retry':{'max_attempts':5,"
+	    "'initial_interval_ms':10,'non_retryable':['tool']}}]}");
+	wf_apply("{'name':'w_noref','steps':[{'id':'e','type':'tool',"
+	    "'tool':'conf.echo','arguments':{'text':'${{ inputs.nope }}'},"
+	    "'retry':{'max_attempts':5,'initial_interval_ms':10}}]}");
+	a = wf_start("w_nonretry", "{}");
+	b = wf_start("w_noref", "{\"yes\":1}");
+	WAIT_EQ(a, "failed");
+	WAIT_EQ(b, "failed");
+	STEPS_EQ(a, "f:1:failed");
+	STEPS_EQ(b, "e:1:failed");
+	Q_EQ("expression true", "SELECT error_kind || ' ' || (error LIKE "
+	    "'%%inputs.nope%%') FROM workflow_steps WHERE execution_id = '%s'",
+	    b);
+	Q_EQ("t", "SELECT error LIKE 'step ''e'' failed (expression, attempt "
+	    "1): %%inputs.nope%%' FROM workflow_executions WHERE id = '%s'", b);
+	/* the call was never made */
+	ck_assert_int_eq(qi("SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s'", b), 0);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/*
+ * timeout_ms on a slow tool: the attempt fails with kind timeout no
+ * sooner than the timeout, the call is cancelled (its audit row says
+ * so, the server logs the cancel), and a retry makes a second call.
+ */
+START_TEST(tool_timeout)
+{
+	char *id;
+
+	wf_apply("{'name':'w_timeout','steps':[{'id':'nap','type':'tool',"
+	    "'tool':'conf.sleep','arguments':{'ms':60000},'timeout_ms':300,"
+	    "'retry':{'max_attempts':2,'initial_interval_ms':50}}]}");
+	id = wf_start("w_timeout", "{}");
+	WAIT_EQ(id, "failed");
+	STEPS_EQ(id, "nap:1:failed,nap:2:failed");
+	Q_EQ("2 timeout the step's timeout_ms passed 2", "SELECT count(*) || "
+	    "' ' || min(error_kind) || ' ' || min(error) || ' ' || "
+	    "count(*) FILTER (WHERE finished_at - started_at >= interval "
+	    "'300 ms') FROM workflow_steps WHERE execution_id = '%s' AND "
+	    "error_kind = 'timeout'", id);
+	Q_EQ("step 'nap' failed (timeout, attempt 2): the step's timeout_ms "
+	    "passed", "SELECT error FROM workflow_executions WHERE id = '%s'",
+	    id);
+	q_wait(2, 10000, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s' AND tool = 'sleep' AND status = 'failed' AND "
+	    "error_code = -32800 AND error_message = 'cancelled by the caller'",
+	    id);
+	afu9_log_wait(&S, "job cancelled after", 10000);
+	free(id);
+}
+END_TEST
+
+/* ---- if, on_error, references ---- */
+
+#define W_FLOW "{'name':'w_flow','steps':[" \
+	"{'id':'a','type':'tool','tool':'conf.add','arguments':{'a':1,'b':2}}," \
+	"{'id':'t','type':'tool','tool':'conf.echo','if':'${{ true }}'," \
+	"'arguments':{'text':'yes'}}," \
+	"{'id':'f','type':'tool','tool':'conf.echo','if':'${{ false }}'," \
+	"'arguments':{'text':'no'}}," \
+	"{'id':'s','type':'tool','tool':'conf.echo'," \
+	"'if':'${{ steps.f.status == \"skipped\" && steps.f.output == null }}'," \
+	"'arguments':{'text':'f was ${{ steps.f.status }}'}}," \
+	"{'id':'u','type':'tool','tool':'conf.echo','on_error':'continue'," \
+	"'arguments':{'text':'${{ steps.f.output.x }}'}}," \
+	"{'id':'v','type':'tool','tool':'conf.echo','on_error':'continue'," \
+	"'if':'${{ steps.f.output.x == 1 }}','arguments':{'text':'v'}}," \
+	"{'id':'c','type':'tool','tool':'conf.fail','on_error':'continue'}," \
+	"{'id':'k','type':'tool','tool':'conf.echo','arguments':{'text':" \
+	"'${{ steps.c.status }}: ${{ steps.c.error }}'}}," \
+	"{'id':'g','type':'tool','tool':'conf.fail','retry':{'max_attempts':2," \
+	"'initial_interval_ms':10},'on_error':{'goto':'z'}}," \
+	"{'id':'j','type':'tool','tool':'conf.echo','arguments':{'text':'j'}}," \
+	"{'id':'z','type':'tool','tool':'conf.add','arguments':{" \
+	"'a':'${{ steps.a.output.sum }}','b':10}}]," \
+	"'output':{'sum':'${{ steps.z.output.sum }}'," \
+	"'text':'sum ${{ steps.a.output.sum }} of ${{ execution.id }}'," \
+	"'k':'${{ steps.k.output }}','f':'${{ steps.f.status }}'," \
+	"'g':'${{ steps.g.error }}','said':['${{ steps.t.output }}'," \
+	"'${{ steps.s.output }}']}}"
+
+/*
+ * if true / false / on a skipped step (its status "skipped", its output
+ * null: a reference into it does not resolve, named in the error);
+ * on_error continue (the failure visible to later steps) and goto (the
+ * target's attempts count from 1, the steps jumped over have no row);
+ * the execution's output templates.
+ */
+START_TEST(flow)
+{
+	char *id, *want;
+
+	wf_apply(W_FLOW);
+	id = wf_start("w_flow", "{}");
+	WAIT_EQ(id, "succeeded");
+	STEPS_EQ(id, "a:1:succeeded,t:1:succeeded,f:1:skipped,s:1:succeeded,"
+	    "u:1:failed,v:1:failed,c:1:failed,k:1:succeeded,g:1:failed,"
+	    "g:2:failed,z:1:succeeded");
+	ck_assert_int_ne(asprintf(&want, "{\"f\": \"skipped\", \"g\": \"fail: "
+	    "this tool always fails\", \"k\": \"failed: fail: this tool always "
+	    "fails\", \"sum\": 13, \"said\": [\"yes\", \"f was skipped\"], "
+	    "\"text\": \"sum 3 of %s\"}", id), -1);
+	Q_EQ(want, "SELECT output::text FROM workflow_executions WHERE id = "
+	    "'%s'", id);
+	free(want);
+	Q_EQ("expression true true", "SELECT min(error_kind) || ' ' || bool_and("
+	    "error LIKE '%%steps.f.output.x%%') || ' ' || bool_and(output IS "
+	    "NULL) FROM workflow_steps WHERE execution_id = '%s' AND step_name "
+	    "IN ('u', 'v')", id);
+	/* the skipped step's row: no output, no error */
+	Q_EQ("skipped  ", "SELECT status || ' ' || coalesce(output::text, '') "
+	    "|| ' ' || coalesce(error, '') FROM workflow_steps WHERE "
+	    "execution_id = '%s' AND step_name = 'f'", id);
+	/* a, t, s, c, k, g twice, z: no call for f, u, v, j */
+	q_wait(8, 10000, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s'", id);
+	ck_assert_int_eq(qi("SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s' AND tool = 'echo' AND arguments->>'text' IN "
+	    "('no', 'j', 'v')", id), 0);
+	free(id);
+}
+END_TEST
+
+/*
+ * A goto that jumps back is refused when the execution loads its
+ * definition (a cycle), naming the step; a step after a goto that
+ * references a step jumped over fails naming the reference; an output
+ * template that does not resolve fails the execution.
+ */
+START_TEST(goto_back_and_refs)
+{
+	char *a, *b, *c;
+
+	wf_apply("{'name':'w_back','steps':[{'id':'a','type':'tool',"
+	    "'tool':'conf.add','arguments':{'a':1,'b':1}},{'id':'b',"
+	    "'type':'tool','tool':'conf.fail','on_error':{'goto':'a'}}]}");
+	wf_apply("{'name':'w_over','steps':[{'id':'a','type':'tool',"
+	    "'tool':'conf.fail','on_error':{'goto':'c'}},{'id':'b',"
+	    "'type':'tool','tool':'conf.echo','arguments':{'text':'b'}},"
+	    "{'id':'c','type':'tool','tool':'conf.echo','arguments':{'text':"
+	    "'${{ steps.b.status }}'}}]}");
+	wf_apply("{'name':'w_outbad','steps':[{'id':'a','type':'tool',"
+	    "'tool':'conf.add','arguments':{'a':1,'b':1}}],"
+	    "'output':{'x':'${{ steps.a.output.nosuch }}'}}");
+	a = wf_start("w_back", "{}");
+	b = wf_start("w_over", "{}");
+	c = wf_start("w_outbad", "{}");
+	WAIT_EQ(a, "failed");
+	WAIT_EQ(b, "failed");
+	WAIT_EQ(c, "failed");
+	STEPS_EQ(a, "");
+	Q_EQ("t", "SELECT error LIKE 'definition: step ''b'': %%goto%%' FROM "
+	    "workflow_executions WHERE id = '%s'", a);
+	STEPS_EQ(b, "a:1:failed,c:1:failed");
+	Q_EQ("expression true", "SELECT error_kind || ' ' || (error LIKE "
+	    "'%%steps.b%%') FROM workflow_steps WHERE execution_id = '%s' AND "
+	    "step_name = 'c'", b);
+	STEPS_EQ(c, "a:1:succeeded");
+	Q_EQ("true true", "SELECT (error LIKE 'output: %%steps.a.output.nosuch%%') "
+	    "|| ' ' || (output IS NULL) FROM workflow_executions WHERE id = "
+	    "'%s'", c);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
+/* ---- env ---- */
+
+/*
+ * ${{ env.NAME }} resolves the names AFU9_WORKFLOW_ENV lists and no
+ * other (a variable set in afu9's environment but not listed fails the
+ * step by name, its value nowhere); a listed name that is not set does
+ * not resolve either.
+ */
+START_TEST(env_refs)
+{
+	char *a, *b, *c;
+
+	wf_apply("{'name':'w_env','steps':[{'id':'e','type':'tool',"
+	    "'tool':'conf.echo','arguments':{'text':'in ${{ env.WF_ZONE }}'}}],"
+	    "'output':'${{ env.WF_ZONE }}'}");
+	wf_apply("{'name':'w_envno','steps':[{'id':'e','type':'tool',"
+	    "'tool':'conf.echo','arguments':{'text':'${{ env.WF_HIDDEN }}'}}]}");
+	wf_apply("{'name':'w_envunset','steps':[{'id':'e','type':'tool',"
+	    "'tool':'conf.echo','arguments':{'text':'${{ env.WF_UNSET }}'}}]}");
+	a = wf_start("w_env", "{}");
+	b = wf_start("w_envno", "{}");
+	c = wf_start("w_envunset", "{}");
+	WAIT_EQ(a, "succeeded");
+	WAIT_EQ(b, "failed");
+	WAIT_EQ(c, "failed");
+	Q_EQ("\"in zone-7\" \"zone-7\"", "SELECT s.output::text || ' ' || "
+	    "x.output::text FROM workflow_steps s JOIN workflow_executions x ON "
+	    "x.id = s.execution_id WHERE x.id = '%s'", a);
+	Q_EQ("expression true", "SELECT error_kind || ' ' || (error LIKE "
+	    "'%%env.WF_HIDDEN%%') FROM workflow_steps WHERE execution_id = "
+	    "'%s'", b);
+	Q_EQ("expression true", "SELECT error_kind || ' ' || (error LIKE "
+	    "'%%env.WF_UNSET%%') FROM workflow_steps WHERE execution_id = "
+	    "'%s'", c);
+	ck_assert_int_eq(qi("SELECT count(*) FROM workflow_steps s WHERE "
+	    "s::text LIKE '%%hidden-Kx9%%'"), 0);
+	ck_assert_int_eq(qi("SELECT count(*) FROM workflow_executions x WHERE "
+	    "x::text LIKE '%%hidden-Kx9%%'"), 0);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
+/* ---- oversize outputs ---- */
+
+/*
+ * An answer past ENGINE_OUTPUT_MAX (1 MiB) is stored as a note of its
+ * size, never cut: just past it, and past twice it; a later step sees
+ * the note.
+ */
+START_TEST(oversize)
+{
+	char *id;
+
+	wf_apply("{'name':'w_big','steps':["
+	    "{'id':'fits','type':'tool','tool':'conf.big','arguments':"
+	    "{'bytes':1000000}},"
+	    "{'id':'past','type':'tool','tool':'conf.big','arguments':"
+	    "{'bytes':1100000}},"
+	    "{'id':'far','type':'tool','tool':'conf.big','arguments':"
+	    "{'bytes':3000000}},"
+	    "{'id':'see','type':'tool','tool':'conf.echo','arguments':"
+	    "{'text':'note: ${{ steps.far.output }}'}}]}");
+	id = wf_start("w_big", "{}");
+	WAIT_EQ(id, "succeeded");
+	STEPS_EQ(id, "fits:1:succeeded,past:1:succeeded,far:1:succeeded,"
+	    "see:1:succeeded");
+	Q_EQ("1000000", "SELECT length(output #>> '{}') FROM workflow_steps "
+	    "WHERE execution_id = '%s' AND step_name = 'fits'", id);
+	Q_EQ("{\"bytes\": 1100002, \"truncated\": true}", "SELECT "
+	    "output::text FROM workflow_steps WHERE execution_id = '%s' AND "
+	    "step_name = 'past'", id);
+	Q_EQ("{\"bytes\": 3000000, \"truncated\": true}", "SELECT "
+	    "output::text FROM workflow_steps WHERE execution_id = '%s' AND "
+	    "step_name = 'far'", id);
+	Q_EQ("\"note: {\\\"truncated\\\":true,\\\"bytes\\\":3000000}\"", "SELECT "
+	    "output::text FROM workflow_steps WHERE execution_id = '%s' AND "
+	    "step_name = 'see'", id);
+	free(id);
+}
+END_TEST
+
+/* ---- wait ---- */
+
+/*
+ * A wait step calls its read-only tool every interval_ms (the calls at
+ * least that far apart) until `until` holds on the latest answer; one
+ * that never holds fails with kind timeout, not before the last poll
+ * that timeout_ms leaves room for.
+ */
+START_TEST(wait_until)
+{
+	char *a, *b, *v;
+
+	wf_apply("{'name':'w_wait','steps':[{'id':'w','type':'wait',"
+	    "'tool':'conf.count','arguments':{'name':'w-${{ execution.id }}'},"
+	    "'interval_ms':100,'until':'${{ steps.w.output.n >= 3 }}',"
+	    "'timeout_ms':60000}],'output':'${{ steps.w.output.n }}'}");
+	wf_apply("{'name':'w_waitto','steps':[{'id':'w','type':'wait',"
+	    "'tool':'conf.add','arguments':{'a':1,'b':1},'interval_ms':200,"
+	    "'until':'${{ steps.w.output.sum == 3 }}','timeout_ms':1000}]}");
+	a = wf_start("w_wait", "{}");
+	b = wf_start("w_waitto", "{}");
+	WAIT_EQ(a, "succeeded");
+	WAIT_EQ(b, "failed");
+	STEPS_EQ(a, "w:1:succeeded");
+	Q_EQ("3 {\"n\": 3}", "SELECT x.output::text || ' ' || s.output::text "
+	    "FROM workflow_steps s JOIN workflow_executions x ON x.id = "
+	    "s.execution_id WHERE x.id = '%s'", a);
+	q_wait(3, 10000, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s' AND tool = 'count'", a);
+	v = q("SELECT string_agg(CASE WHEN gap >= 99 THEN 'ok' ELSE gap::text "
+	    "END, ',') FROM (SELECT extract(epoch FROM started_at - lag("
+	    "started_at) OVER (ORDER BY started_at)) * 1000 AS gap FROM "
+	    "mcp_tool_calls WHERE execution_id = '%s') g WHERE gap IS NOT NULL",
+	    a);
+	ck_assert_str_eq(v, "ok,ok");
+	free(v);
+	STEPS_EQ(b, "w:1:failed");
+	Q_EQ("timeout 'until' did not hold within timeout_ms (1000 ms) true",
+	    "SELECT error_kind || ' ' || error || ' ' || (finished_at - "
+	    "started_at >= interval '800 ms') FROM workflow_steps WHERE "
+	    "execution_id = '%s'", b);
+	ck_assert_int_ge(qi("SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s' AND tool = 'add'", b), 1);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* ---- approvals ---- */
+
+#define W_APPR "{'name':'w_appr','steps':[{'id':'ok','type':'approval'," \
+	"'message':'ship ${{ inputs.n }}?'},{'id':'after','type':'tool'," \
+	"'tool':'conf.echo','arguments':{'text':" \
+	"'${{ steps.ok.output.comment }} by ${{ steps.ok.output.by }}'}}]}"
+
+/* Wait until execution id waits (parked) for its approval step. */
+static void
+wait_approval(const char *id)
+{
+	q_wait(1, 30000, "SELECT count(*) FROM workflow_executions x JOIN "
+	    "workflow_steps s ON s.execution_id = x.id WHERE x.id = '%s' AND "
+	    "x.status = 'waiting' AND x.run_after = 'infinity' AND "
+	    "s.kind = 'approval' AND s.status = 'running'", id);
+}
+
+/*
+ * Approved: the step's output {approved, by, comment}, decided_by, the
+ * execution goes on; deciding again or an unknown step or execution is
+ * refused (AF002).  Rejected: the step fails with kind rejected, the
+ * execution fails naming it, and nothing after it runs.
+ */
+START_TEST(approvals)
+{
+	char *a, *b, *v;
+
+	wf_apply(W_APPR);
+	a = wf_start("w_appr", "{\"n\":5}");
+	b = wf_start("w_appr", "{\"n\":6}");
+	wait_approval(a);
+	wait_approval(b);
+	Q_EQ("{\"message\": \"ship 5?\"}", "SELECT input::text FROM "
+	    "workflow_steps WHERE execution_id = '%s'", a);
+	v = q_err("SELECT afu9_decide('%s', 'nope', true, 'alice', NULL)", a);
+	ck_assert_msg(strncmp(v, "AF002 ", 6) == 0 && strstr(v,
+	    "not waiting for an approval of step nope"), "%s", v);
+	free(v);
+	v = q_err("SELECT afu9_decide('00000000-0000-4000-8000-000000000000', "
+	    "'ok', true, 'alice', NULL)");
+	ck_assert_str_eq(v, "AF002 no execution "
+	    "00000000-0000-4000-8000-000000000000");
+	free(v);
+	free(q("SELECT afu9_decide('%s', 'ok', true, 'alice', 'ship it')", a));
+	v = q_err("SELECT afu9_decide('%s', 'ok', false, 'mallory', NULL)", a);
+	ck_assert_msg(strncmp(v, "AF002 ", 6) == 0, "%s", v);
+	free(v);
+	free(q("SELECT afu9_decide('%s', 'ok', false, 'bob', 'not now')", b));
+	WAIT_EQ(a, "succeeded");
+	WAIT_EQ(b, "failed");
+	STEPS_EQ(a, "ok:1:succeeded,after:1:succeeded");
+	Q_EQ("alice {\"by\": \"alice\", \"comment\": \"ship it\", \"approved\": "
+	    "true} \"ship it by alice\"", "SELECT s.decided_by || ' ' || "
+	    "s.output::text || ' ' || (SELECT output::text FROM workflow_steps "
+	    "WHERE execution_id = s.execution_id AND step_name = 'after') FROM "
+	    "workflow_steps s WHERE s.execution_id = '%s' AND s.step_name = "
+	    "'ok'", a);
+	STEPS_EQ(b, "ok:1:failed");
+	Q_EQ("bob rejected rejected by bob: not now", "SELECT decided_by || ' ' "
+	    "|| error_kind || ' ' || error FROM workflow_steps WHERE "
+	    "execution_id = '%s'", b);
+	Q_EQ("step 'ok' failed (rejected, attempt 1): rejected by bob: not now",
+	    "SELECT error FROM workflow_executions WHERE id = '%s'", b);
+	/* a decision after the end changes nothing */
+	v = q_err("SELECT afu9_decide('%s', 'ok', true, 'bob', NULL)", b);
+	ck_assert_msg(strncmp(v, "AF002 ", 6) == 0 && strstr(v, "failed"),
+	    "%s", v);
+	free(v);
+	Q_EQ("failed ok:1:failed", "SELECT status || ' ' || (SELECT "
+	    "string_agg(step_name || ':' || attempt || ':' || status, ',') FROM "
+	    "workflow_steps WHERE execution_id = '%s') FROM "
+	    "workflow_executions WHERE id = '%s'", b, b);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* ---- cancel ---- */
+
+/*
+ * Cancel mid-tool: the execution and its running step end cancelled at
+ * once, the call in flight is cancelled (its audit row, the server's
+ * log), and no further step begins.  Cancel of an execution waiting for
+ * an approval: cancelled, and a decision afterwards is refused.  A
+ * second cancel changes nothing.
+ */
+START_TEST(cancel)
+{
+	char *a, *b, *v;
+
+	wf_apply("{'name':'w_cancel','steps':[{'id':'a','type':'tool',"
+	    "'tool':'conf.add','arguments':{'a':1,'b':1}},{'id':'nap',"
+	    "'type':'tool','tool':'conf.sleep','arguments':{'ms':120000}},"
+	    "{'id':'c','type':'tool','tool':'conf.add','arguments':{'a':2,"
+	    "'b':2}}]}");
+	wf_apply(W_APPR);
+	a = wf_start("w_cancel", "{}");
+	b = wf_start("w_appr", "{\"n\":1}");
+	q_wait(1, 30000, "SELECT count(*) FROM workflow_steps WHERE "
+	    "execution_id = '%s' AND step_name = 'nap' AND status = 'running'",
+	    a);
+	wait_approval(b);
+	/* the call is sent once its row is there: give it that long */
+	usleep(300000);
+	Q_EQ("cancelled", "SELECT afu9_cancel('%s', 'carol')", a);
+	Q_EQ("cancelled", "SELECT afu9_cancel('%s', 'dave')", b);
+	Q_EQ("cancelled", "SELECT afu9_cancel('%s', 'erin')", a);
+	Q_EQ("cancelled carol cancelled by carol", "SELECT status || ' ' || "
+	    "cancelled_by || ' ' || error FROM workflow_executions WHERE id = "
+	    "'%s' AND finished_at IS NOT NULL", a);
+	STEPS_EQ(a, "a:1:succeeded,nap:1:cancelled");
+	Q_EQ("cancelled cancelled by carol", "SELECT error_kind || ' ' || "
+	    "error FROM workflow_steps WHERE execution_id = '%s' AND step_name "
+	    "= 'nap'", a);
+	/* the call ends long before its 120 s */
+	q_wait(1, 20000, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s' AND tool = 'sleep' AND status = 'failed' AND "
+	    "error_code = -32800", a);
+	afu9_log_wait(&S, "job cancelled after", 10000);
+	STEPS_EQ(b, "ok:1:cancelled");
+	v = q_err("SELECT afu9_decide('%s', 'ok', true, 'alice', NULL)", b);
+	ck_assert_msg(strncmp(v, "AF002 ", 6) == 0, "%s", v);
+	free(v);
+	/* nothing after: let the engine have a chance to do wrong */
+	usleep(500000);
+	STEPS_EQ(a, "a:1:succeeded,nap:1:cancelled");
+	ck_assert_int_eq(qi("SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s'", a), 2);
+	Q_EQ("cancelled", "SELECT status FROM workflow_executions WHERE id = "
+	    "'%s'", b);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* @SUITE@ */
+static Suite *
+wfsteps_suite(void)
+{
+	Suite *s = suite_create("wfsteps");
+	TCase *tc = tcase_create("steps");
+
+	tcase_add_unchecked_fixture(tc, steps_up, steps_down);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, retry_backoff);
+	tcase_add_test(tc, retry_non_retryable);
+	tcase_add_test(tc, tool_timeout);
+	tcase_add_test(tc, flow);
+	tcase_add_test(tc, goto_back_and_refs);
+	tcase_add_test(tc, env_refs);
+	tcase_add_test(tc, oversize);
+	tcase_add_test(tc, wait_until);
+	tcase_add_test(tc, approvals);
+	tcase_add_test(tc, cancel);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return ot_main(wfsteps_suite(), tmpdir);
+}
