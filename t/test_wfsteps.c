@@ -272,7 +272,10 @@ afu9_log(const struct afu9 *a)
 	size_t len = 0;
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ne(getdelim(&t, &len, '\0', f), -1);
+	if (getdelim(&t, &len, '\0', f) == -1) {	/* nothing yet */
+		free(t);
+		ck_assert_ptr_nonnull(t = strdup(""));
+	}
 	fclose(f);
 	return t;
 }
@@ -325,12 +328,29 @@ conf_config(void)
 
 /* ---- one afu9 for the step tests ---- */
 
+static void
+pg_up(void)
+{
+	pg = pgt_start_db(NULL);
+}
+
+static void
+pg_down(void)
+{
+	if (dbc != NULL && dbc_pid == getpid())
+		PQfinish(dbc);
+	dbc = NULL;
+	pgt_stop(pg);
+	pg = NULL;
+}
+
+
 static struct afu9 S;
 
 static void
 steps_up(void)
 {
-	pg = pgt_start_db(NULL);
+	pg_up();
 	use_db("wf");
 	setenv("AFU9_WORKFLOW_ENV", "WF_ZONE,WF_UNSET", 1);
 	setenv("WF_ZONE", "zone-7", 1);
@@ -881,6 +901,134 @@ START_TEST(cancel)
 }
 END_TEST
 
+/* ---- sleeps across restarts ---- */
+
+#define W_NAP "{'name':'w_nap','steps':[{'id':'s','type':'sleep'," \
+	"'duration_ms':%d},{'id':'e','type':'tool','tool':'conf.echo'," \
+	"'arguments':{'text':'woke'}}]}"
+
+/* Wait until execution id is parked in its sleep step s. */
+static void
+wait_parked(const char *id)
+{
+	q_wait(1, 30000, "SELECT count(*) FROM workflow_executions x JOIN "
+	    "workflow_steps s ON s.execution_id = x.id WHERE x.id = '%s' AND "
+	    "x.status = 'waiting' AND x.lease_owner IS NULL AND x.run_after > "
+	    "now() AND s.step_name = 's' AND s.status = 'running'", id);
+}
+
+/*
+ * Check that sleep step s of execution id ended no sooner than its
+ * stored time (and the duration, when given), and that the next step
+ * began after it.
+ */
+static void
+check_slept(const char *id, int duration_ms)
+{
+	Q_EQ("s:1:succeeded,e:1:succeeded", "SELECT string_agg(step_name || "
+	    "':' || attempt || ':' || status, ',' ORDER BY step_index, "
+	    "attempt) FROM workflow_steps WHERE execution_id = '%s'", id);
+	Q_EQ("true true true true", "SELECT (s.finished_at >= to_timestamp(("
+	    "s.input->>'until_ms')::float8 / 1000)) || ' ' || (s.output = "
+	    "s.input) || ' ' || (s.finished_at - s.started_at >= %d * "
+	    "interval '1 ms') || ' ' || (e.started_at >= s.finished_at) FROM "
+	    "workflow_steps s JOIN workflow_steps e ON e.execution_id = "
+	    "s.execution_id AND e.step_name = 'e' WHERE s.execution_id = '%s' "
+	    "AND s.step_name = 's'", duration_ms, id);
+}
+
+/*
+ * A sleep longer than the time a task holds an execution parks it: its
+ * time is stored, so neither SIGTERM nor SIGKILL of afu9 loses it, and
+ * a new afu9 ends it at that time and not before (duration_ms, an
+ * `until` from the input, one in the past).  Cancelling a parked and a
+ * pending execution (no engine running) ends them for good.
+ */
+START_TEST(sleep_durable)
+{
+	char *nap, *until, *past, *parked, *pending, *at, def[512];
+	int d = 3000 * t_slow(), st;
+	struct afu9 a, b, c;
+
+	use_db("wfsleep");
+	setenv("AFU9_LEASE_TTL_MS", "1000", 1);	/* held up to 500 ms */
+	afu9_start(&a, conf_config(), "sleep-a");
+	afu9_wait_schema();
+	snprintf(def, sizeof(def), W_NAP, d);
+	wf_apply(def);
+	wf_apply("{'name':'w_until','steps':[{'id':'s','type':'sleep',"
+	    "'until':'${{ inputs.at }}'},{'id':'e','type':'tool',"
+	    "'tool':'conf.echo','arguments':{'text':'woke'}}]}");
+	wf_apply("{'name':'w_past','steps':[{'id':'s','type':'sleep',"
+	    "'until':'2020-01-01T00:00:00Z'},{'id':'e','type':'tool',"
+	    "'tool':'conf.echo','arguments':{'text':'woke'}}]}");
+	at = q("SELECT to_char((now() + %d * interval '1 ms') AT TIME ZONE "
+	    "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", d + 500);
+	nap = wf_start("w_nap", "{}");
+	parked = wf_start("w_nap", "{}");
+	{
+		char in[128];
+
+		snprintf(in, sizeof(in), "{\"at\":\"%s\"}", at);
+		until = wf_start("w_until", in);
+	}
+	past = wf_start("w_past", "{}");
+	wait_parked(nap);
+	wait_parked(until);
+	wait_parked(parked);
+	WAIT_EQ(past, "succeeded");
+	Q_EQ("s:1:succeeded,e:1:succeeded", "SELECT string_agg(step_name || "
+	    "':' || attempt || ':' || status, ',' ORDER BY step_index) FROM "
+	    "workflow_steps WHERE execution_id = '%s'", past);
+	Q_EQ("1577836800000", "SELECT (output->>'until_ms')::float8 FROM "
+	    "workflow_steps "
+	    "WHERE execution_id = '%s' AND step_name = 's'", past);
+	Q_EQ("t", "SELECT (input->>'at')::timestamptz = to_timestamp(("
+	    "SELECT (s.input->>'until_ms')::float8 / 1000 FROM workflow_steps "
+	    "s WHERE s.execution_id = x.id AND s.step_name = 's')) FROM "
+	    "workflow_executions x WHERE id = '%s'", until);
+	Q_EQ("cancelled", "SELECT afu9_cancel('%s', 'test')", parked);
+	st = afu9_stop(&a, SIGTERM);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	/* nothing runs now: a pending execution, cancelled */
+	pending = wf_start("w_nap", "{}");
+	Q_EQ("pending", "SELECT status FROM workflow_executions WHERE id = "
+	    "'%s'", pending);
+	Q_EQ("cancelled", "SELECT afu9_cancel('%s', 'test')", pending);
+	afu9_start(&b, conf_config(), "sleep-b");
+	afu9_log_wait(&b, "(port ", 30000);
+	st = afu9_stop(&b, SIGKILL);
+	ck_assert(WIFSIGNALED(st));
+	Q_EQ("waiting waiting", "SELECT string_agg(status, ' ') FROM "
+	    "workflow_executions WHERE id IN ('%s', '%s')", nap, until);
+	afu9_start(&c, conf_config(), "sleep-c");
+	WAIT_EQ(nap, "succeeded");
+	WAIT_EQ(until, "succeeded");
+	check_slept(nap, d);
+	check_slept(until, 0);
+	Q_EQ("t", "SELECT finished_at >= '%s'::timestamptz FROM workflow_steps "
+	    "WHERE execution_id = '%s' AND step_name = 's'", at, until);
+	/* the cancelled ones never went on */
+	Q_EQ("cancelled s:1:cancelled", "SELECT x.status || ' ' || "
+	    "string_agg(s.step_name || ':' || s.attempt || ':' || s.status, ',') "
+	    "FROM workflow_executions x JOIN workflow_steps s ON "
+	    "s.execution_id = x.id WHERE x.id = '%s' GROUP BY x.status",
+	    parked);
+	STEPS_EQ(pending, "");
+	Q_EQ("cancelled", "SELECT status FROM workflow_executions WHERE id = "
+	    "'%s'", pending);
+	st = afu9_stop(&c, SIGTERM);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	unsetenv("AFU9_LEASE_TTL_MS");
+	free(at);
+	free(nap);
+	free(until);
+	free(past);
+	free(parked);
+	free(pending);
+}
+END_TEST
+
 /* @SUITE@ */
 static Suite *
 wfsteps_suite(void)
@@ -900,6 +1048,11 @@ wfsteps_suite(void)
 	tcase_add_test(tc, wait_until);
 	tcase_add_test(tc, approvals);
 	tcase_add_test(tc, cancel);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("durable");
+	tcase_add_unchecked_fixture(tc, pg_up, pg_down);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, sleep_durable);
 	suite_add_tcase(s, tc);
 	return s;
 }
