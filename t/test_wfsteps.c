@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "faultclient.h"
 #include "orchtest.h"
 #include "pgtest.h"
 #include "testutil.h"
@@ -1029,6 +1030,178 @@ START_TEST(sleep_durable)
 }
 END_TEST
 
+/* ---- the built-in workflows ---- */
+
+static struct tproc moto;
+static int moto_port;
+static char moto_why[4200];
+
+#define AKID	"AKIDAFU9WFSTEPSTEST"
+#define SECRET	"wFst3psSECRETkeyAFU9/K7MDENG+bPxRfiCYEXAMPLE"
+
+/*
+ * One unsigned ECS call to moto (it checks no signature): target
+ * "CreateCluster" etc., body JSON; the answer's body (malloc'd).
+ */
+static char *
+moto_ecs(const char *op, const char *body)
+{
+	char *req, *out;
+	int st;
+
+	ck_assert_int_ne(asprintf(&req, "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d"
+	    "\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.%s\r\n"
+	    "Content-Type: application/x-amz-json-1.1\r\nAuthorization: "
+	    "AWS4-HMAC-SHA256 Credential=" AKID "/20240101/us-east-1/ecs/"
+	    "aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: "
+	    "%zu\r\nConnection: close\r\n\r\n%s", moto_port, op, strlen(body),
+	    body), -1);
+	st = ot_http_raw(moto_port, req, &out);
+	ck_assert_msg(st == 200, "%s: %d %s", op, st, out);
+	free(req);
+	return out;
+}
+
+static void
+builtins_up(void)
+{
+	pg_up();
+	moto_port = fc_moto_start(&moto, moto_why, sizeof(moto_why));
+}
+
+static void
+builtins_down(void)
+{
+	if (moto.pid > 0) {
+		t_finish(&moto, 10000);
+		close(moto.out);
+	}
+	pg_down();
+}
+
+/*
+ * deploy_and_verify against moto: applied by afu9 serve at start (its
+ * servers are there), run to its end: the service rolled to the task
+ * definition asked for, a deployment that settled (moto completes one of
+ * desiredCount 0 at once), health and alarms read, no rollback; one
+ * audited call per step, and the secret key in no row.
+ */
+START_TEST(deploy_and_verify)
+{
+	char cfg[2048], *id, *in, *v;
+	struct afu9 a;
+	int st;
+
+	if (moto_port == 0) {
+		if (fc_tool_wanted(0, moto_why, "deploy_and_verify"))
+			ck_abort_msg("moto_server not available: %s", moto_why);
+		return;
+	}
+	use_db("wfdeploy");
+	free(moto_ecs("CreateCluster", "{\"clusterName\":\"wf\"}"));
+	free(moto_ecs("RegisterTaskDefinition", "{\"family\":\"web\","
+	    "\"containerDefinitions\":[{\"name\":\"app\",\"image\":\"nginx:1\","
+	    "\"memory\":128}]}"));
+	free(moto_ecs("RegisterTaskDefinition", "{\"family\":\"web\","
+	    "\"containerDefinitions\":[{\"name\":\"app\",\"image\":\"nginx:2\","
+	    "\"memory\":128}]}"));
+	free(moto_ecs("CreateService", "{\"cluster\":\"wf\",\"serviceName\":"
+	    "\"api\",\"taskDefinition\":\"web:1\",\"desiredCount\":0}"));
+	snprintf(cfg, sizeof(cfg), "{\"mcpServers\":{"
+	    "\"deploy\":{\"command\":\"%s\",\"args\":[\"--allow-write\"],"
+	    "\"env\":{@AWS@}},\"observability\":{\"command\":\"%s\","
+	    "\"env\":{@AWS@}}},\"afu9\":{\"http\":{\"listen\":"
+	    "\"127.0.0.1:0\"},\"shutdownGraceMs\":5000}}",
+	    t_builddir("servers/deploy/afu9-deploy"),
+	    t_builddir("servers/observability/afu9-observability"));
+	{
+		char aws[512], *o, *at;
+		char full[4096];
+
+		snprintf(aws, sizeof(aws), "\"AWS_REGION\":\"us-east-1\","
+		    "\"AWS_ENDPOINT_URL\":\"http://127.0.0.1:%d\","
+		    "\"AWS_ACCESS_KEY_ID\":\"" AKID "\","
+		    "\"AWS_SECRET_ACCESS_KEY\":\"" SECRET "\","
+		    "\"AWS_CONFIG_FILE\":\"/nonexistent/afu9-test/config\","
+		    "\"AWS_SHARED_CREDENTIALS_FILE\":"
+		    "\"/nonexistent/afu9-test/credentials\"", moto_port);
+		full[0] = '\0';
+		for (o = cfg; (at = strstr(o, "@AWS@")) != NULL; o = at + 5)
+			snprintf(full + strlen(full), sizeof(full) -
+			    strlen(full), "%.*s%s", (int)(at - o), o, aws);
+		snprintf(full + strlen(full), sizeof(full) - strlen(full),
+		    "%s", o);
+		snprintf(cfg, sizeof(cfg), "%s", full);
+	}
+	unsetenv("AFU9_WORKFLOWS_DIR");	/* the source tree's */
+	setenv("AFU9_WORKFLOWS_DIR", t_srcdir("workflows"), 1);
+	afu9_start(&a, ot_write_config(tmpdir, "deploy.json", cfg), "deploy");
+	afu9_wait_schema();
+	q_wait(1, 30000, "SELECT count(*) FROM workflows WHERE name = "
+	    "'deploy_and_verify'");
+	/* issue_to_pr names github tools this configuration lacks */
+	ck_assert_int_eq(qi("SELECT count(*) FROM workflows WHERE name = "
+	    "'issue_to_pr'"), 0);
+	in = "{\"cluster\":\"wf\",\"service\":\"api\",\"taskDefinition\":"
+	    "\"web:2\",\"alarmNamePrefix\":\"api-\"}";
+	id = wf_start("deploy_and_verify", in);
+	WAIT_EQ(id, "succeeded");
+	STEPS_EQ(id, "deploy:1:succeeded,settle:1:succeeded,"
+	    "health:1:succeeded,alarms:1:succeeded,rollback:1:skipped");
+	v = q("SELECT output::text FROM workflow_executions WHERE id = '%s'",
+	    id);
+	ck_assert_msg(strstr(v, "\"settled\": true") &&
+	    strstr(v, "\"rolledBack\": false") &&
+	    strstr(v, "\"alarmsInAlarm\": 0"), "%s", v);
+	free(v);
+	Q_EQ("stable", "SELECT output->>'verdict' FROM workflow_steps WHERE "
+	    "execution_id = '%s' AND step_name = 'settle'", id);
+	/* one call each; the write carried the engine's key */
+	q_wait(4, 10000, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s' AND caller = 'workflow'", id);
+	Q_EQ("getAlarmStatus,getServiceHealth,getServiceStatus,updateService",
+	    "SELECT string_agg(tool, ',' ORDER BY tool) FROM mcp_tool_calls "
+	    "WHERE execution_id = '%s'", id);
+	Q_EQ("t", "SELECT idempotency_key LIKE 'afu9:' || execution_id || "
+	    "':deploy:1' FROM workflow_steps WHERE execution_id = '%s' AND "
+	    "step_name = 'deploy'", id);
+	/* moto has the service on web:2 now */
+	v = moto_ecs("DescribeServices", "{\"cluster\":\"wf\",\"services\":"
+	    "[\"api\"]}");
+	ck_assert_msg(strstr(v, "\"taskDefinition\": \"web:2\""), "%s", v);
+	free(v);
+	ck_assert_int_eq(qi("SELECT count(*) FROM mcp_tool_calls t WHERE "
+	    "t::text LIKE '%%" SECRET "%%'"), 0);
+	ck_assert_int_eq(qi("SELECT count(*) FROM workflow_steps s WHERE "
+	    "s::text LIKE '%%" SECRET "%%'"), 0);
+	st = afu9_stop(&a, SIGTERM);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	v = afu9_log(&a);
+	ck_assert_ptr_null(strstr(v, SECRET));
+	ck_assert_msg(strstr(v, "issue_to_pr.json: step 'issue': field "
+	    "'tool': unknown tool 'github.getIssue'"), "%s", v);
+	free(v);
+	unsetenv("AFU9_WORKFLOWS_DIR");
+	free(id);
+}
+END_TEST
+
+/*
+ * issue_to_pr cannot run against the recorded GitHub fixtures: the
+ * replay is strict (method, path and body must match a recording), and
+ * the workflow's writes carry the execution's idempotency key (the
+ * commit's Afu9-Idempotency-Key trailer, the comment's marker), which is
+ * new in every execution.  Said as a skip, not left out silently.
+ */
+START_TEST(issue_to_pr)
+{
+	printf("# SKIP issue_to_pr: the GitHub fixtures replay recorded "
+	    "bodies strictly, and the workflow's commit and comment carry "
+	    "an idempotency key made of the execution id\n");
+	fflush(stdout);
+}
+END_TEST
+
 /* @SUITE@ */
 static Suite *
 wfsteps_suite(void)
@@ -1053,6 +1226,12 @@ wfsteps_suite(void)
 	tcase_add_unchecked_fixture(tc, pg_up, pg_down);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, sleep_durable);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("builtins");
+	tcase_add_unchecked_fixture(tc, builtins_up, builtins_down);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, deploy_and_verify);
+	tcase_add_test(tc, issue_to_pr);
 	suite_add_tcase(s, tc);
 	return s;
 }
