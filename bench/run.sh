@@ -13,7 +13,10 @@
 #      HTTP server, beside raw HTTP and MCP ping (its own baselines);
 # then prints a table and the ratios against the targets; and last
 #   5. bench/orchbench.sh: the orchestrator (gateway overhead against a
-#      direct connection, GET /health under wrk), with its own table.
+#      direct connection, GET /health under wrk), with its own table;
+#   6. bench/wfbench.sh: the workflow engine's durable steps against the
+#      same work as plain rows, on a private PostgreSQL (skipped without
+#      the PostgreSQL server binaries).
 # Builds nothing: the programs come from $BUILDDIR (default: the current
 # directory).
 #
@@ -185,5 +188,19 @@ if [ -x "$B/orchestrator/afu9" ] && [ -x "$B/bench/httpbench" ]; then
 else
 	echo "bench: orchestrator/afu9 or bench/httpbench not built; the" \
 	    "orchestrator runs are skipped" >&2
+fi
+echo
+have_pg=0
+for d in ${AFU9_PG_BINDIR:-} /usr/lib/postgresql/*/bin /usr/local/pgsql/bin; do
+	[ -n "$d" ] && [ -x "$d/postgres" ] && have_pg=1
+done
+if [ ! -x "$B/bench/wfbench" ] || [ ! -x "$B/orchestrator/afu9" ]; then
+	echo "bench: bench/wfbench or orchestrator/afu9 not built; the" \
+	    "workflow engine runs are skipped" >&2
+elif [ $have_pg = 0 ] || ! command -v psql > /dev/null 2>&1; then
+	echo "bench: no PostgreSQL server binaries or psql; the workflow" \
+	    "engine runs are skipped" >&2
+else
+	BUILDDIR=$B sh "$srcdir/bench/wfbench.sh" || failed=1
 fi
 exit $failed
