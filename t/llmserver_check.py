@@ -95,16 +95,11 @@ def post(port, path, body, headers, timeout=20):
     c.request("POST", path, data, headers)
     r = c.getresponse()
     h = {k.lower(): v for k, v in r.getheaders()}
-    got = b""
     err = None
     try:
-        while True:
-            b = r.read1(65536)
-            if not b:
-                break
-            got += b
-    except (http.client.IncompleteRead, OSError) as e:
-        err = e
+        got = r.read()
+    except http.client.IncompleteRead as e:
+        got, err = e.partial, e
     c.close()
     return Resp(r.status, h, got, err)
 
@@ -387,12 +382,411 @@ def anthropic_stream(srv):
     clean(srv, "anthropic, streamed")
 
 
+# ---- faults ----
+
+def oa_simple(stream=False):
+    b = {"model": "gpt-4o-mini",
+         "messages": [{"role": "user", "content": "Say something."}]}
+    if stream:
+        b["stream"] = True
+    return b
+
+
+def raw_post(port, path, body, headers, timeout):
+    """Send a request on a raw socket; (socket, time sent)."""
+    data = json.dumps(body).encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    h = "".join("%s: %s\r\n" % kv for kv in headers.items())
+    s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+               "%d\r\n%s\r\n" % (path, len(data), h)).encode() + data)
+    return s
+
+
+def read_until_quiet(s):
+    """What the socket gives until EOF ("eof") or a read timeout
+    ("timeout")."""
+    got = b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            return got, "timeout"
+        if not b:
+            return got, "eof"
+        got += b
+
+
+def outcome(srv, n):
+    return srv.requests()["requests"][n - 1].get("outcome")
+
+
+def openai_faults(srv):
+    srv.load("openai-faults.json")
+    r = oa(srv, oa_simple())
+    e = r.json().get("error", {})
+    ok(r.status == 429 and r.header("retry-after") == "1" and
+       e.get("code") == "rate_limit_exceeded" and "message" in e and
+       "param" in e, "openai 429: retry-after and the error shape", r.body)
+    r = oa(srv, oa_simple())
+    ok(r.status == 500 and r.json()["error"]["type"] == "server_error",
+       "openai 500: server_error", r.body)
+    t0 = time.monotonic()
+    r = oa(srv, oa_simple())
+    took = time.monotonic() - t0
+    ok(r.status == 200 and r.body == b"" and
+       isinstance(r.error, http.client.IncompleteRead) and took >= 0.2,
+       "stall: headers (a Content-Length), nothing for 200 ms, then a "
+       "close (%.0f ms)" % (took * 1000), repr(r.error))
+    s = raw_post(srv.port, "/v1/chat/completions", oa_simple(True),
+                 oa_headers(), 2)
+    got, end = read_until_quiet(s)
+    s.close()
+    ok(end == "timeout" and got.count(b"data: ") == 2 and
+       b"[DONE]" not in got,
+       "stall mid-stream: two events, then silence past the client's "
+       "2 s timeout", got)
+    r = oa(srv, oa_simple(True))
+    ev = sse(r.body)
+    ok(r.status == 200 and len(ev) == 3 and
+       isinstance(r.error, http.client.IncompleteRead) and
+       all(d != "[DONE]" for _, d in ev),
+       "cut mid-stream: three events, then the connection closes inside "
+       "the chunked body", r.body)
+    r = oa(srv, oa_simple())
+    ok(r.status == 200 and isinstance(r.error, http.client.IncompleteRead)
+       and 0 < len(r.body) < int(r.header("content-length")),
+       "cut: half the announced JSON body, then a close", r.body)
+    closed = len(srv.requests()["closed"])
+    s = raw_post(srv.port, "/v1/chat/completions", oa_simple(),
+                 oa_headers(), 1)
+    got, end = read_until_quiet(s)
+    s.close()
+    w = srv.cmd(cmd="wait", closed=closed + 1, timeout_ms=10000)
+    req = srv.requests()["requests"][6]
+    ok(end == "timeout" and got == b"" and w["ok"] and
+       req.get("client_closed") and req["outcome"] == "fault:hang",
+       "hang: no answer at all; the client's close recorded", req)
+    r = oa(srv, oa_simple(True))
+    ev = sse(r.body)
+    ok(r.status == 200 and len(ev) == 3 and r.error is None and
+       json.loads(ev[-1][1]) == {"error": {
+           "message": "The model had an error", "type": "server_error",
+           "param": None, "code": None}},
+       "openai error event mid-stream: two chunks, then data: {error}",
+       r.body)
+    r = oa(srv, oa_simple())
+    ok(r.status == 200 and
+       r.json()["choices"][0]["message"]["content"] == "Answered at last.",
+       "after every fault the same request gets the next turn", r.body)
+    clean(srv, "openai faults")
+    outs = [q["outcome"] for q in srv.requests()["requests"]]
+    ok(outs == ["fault:status", "fault:status", "fault:stall",
+                "fault:stall", "fault:cut", "fault:cut", "fault:hang",
+                "fault:error_event", "response"],
+       "each request's outcome recorded", outs)
+
+
+def an_simple(stream=False):
+    b = {"model": "claude-haiku-4-5", "max_tokens": 256,
+         "tools": copy.deepcopy(AN_TOOLS),
+         "messages": [{"role": "user", "content": "Read issue 7."}]}
+    if stream:
+        b["stream"] = True
+    return b
+
+
+def anthropic_faults(srv):
+    srv.load("anthropic-faults.json")
+    r = an(srv, an_simple(True))
+    ok(r.status == 529 and r.json()["type"] == "error" and
+       r.json()["error"]["type"] == "overloaded_error" and
+       "request_id" in r.json(),
+       "anthropic 529: overloaded_error in the error envelope", r.body)
+    r = an(srv, an_simple(True))
+    ok(r.status == 429 and r.header("retry-after") == "7" and
+       r.json()["error"] == {"type": "rate_limit_error", "message":
+                             "Number of request tokens has exceeded your "
+                             "per-minute rate limit"},
+       "anthropic 429: retry-after, rate_limit_error, the fixture's "
+       "message", r.body)
+    r = an(srv, an_simple(True))
+    ev = sse(r.body)
+    want = corpus_data("anthropic-error-midstream.sse")
+    want = [x for x in want if x[0] != "content_block_annotation"]
+    ok([e for e, _ in ev] == ["message_start", "content_block_start",
+                              "ping", "content_block_delta", "error"] and
+       json.loads(ev[-1][1]) == json.loads(want[-1][1]) and
+       shape(json.loads(ev[0][1])) == shape(json.loads(want[0][1])),
+       "anthropic error event mid-stream, as the corpus has it",
+       [e for e, _ in ev])
+    r = an(srv, an_simple(True))
+    ev = sse(r.body)
+    ok(len(ev) == 3 and isinstance(r.error, http.client.IncompleteRead) and
+       ev[-1][0] == "ping",
+       "anthropic cut mid-stream after three events", r.body)
+    r = an(srv, an_simple(True))
+    ev = sse(r.body)
+    start = json.loads(ev[0][1])["message"]["usage"]
+    ok(r.status == 200 and ev[-1][0] == "message_stop" and
+       start["cache_creation_input_tokens"] > 0 and
+       start["cache_read_input_tokens"] == 0,
+       "the retry is answered; faults wrote no cache: the answer does",
+       start)
+    clean(srv, "anthropic faults")
+
+
+# ---- strictness: every check refuses its bad request ----
+
+def refused(srv, send, body, status, needle, what, kw=None, turn=0,
+            openai=None):
+    before = srv.requests()
+    r = send(srv, body, **(kw or {}))
+    after = srv.requests()
+    try:
+        d = r.json()
+    except ValueError:
+        d = {}
+    if send is oa or openai:
+        e = d.get("error") or {}
+        shaped = set(e) == {"message", "type", "param", "code"}
+    else:
+        e = d.get("error") or {}
+        shaped = d.get("type") == "error" and set(e) == {"type", "message"}
+    msg = e.get("message", "")
+    v = after["violations"][len(before["violations"]):]
+    ok(r.status == status and shaped and needle in msg and v and
+       after["turn"] == turn,
+       "%s: %d, %r, a violation, the turn kept" % (what, status, needle),
+       "%d %s %s" % (r.status, r.body, v))
+
+
+def at_turn1(srv, fixture, send, body0):
+    srv.load(fixture)
+    r = send(srv, body0)
+    assert r.status == 200, r.body
+
+
+def openai_strict(srv):
+    srv.load("openai-parallel-tools.json")
+    b = oa_turn0()
+    refused(srv, oa, b, 401, "Incorrect API key", "openai wrong key",
+            {"key": "sk-wrong"})
+    refused(srv, oa, b, 401, "didn't provide an API key",
+            "openai missing key", {"key": None})
+    refused(srv, lambda s, body: post(s.port, "/v1/chat/completions", body,
+                                      {"Authorization": "Bearer " + OA_KEY}),
+            b, 400, "application/json", "openai without content-type",
+            openai=True)
+    refused(srv, oa, b"{\"model\": \"gpt-4o\",", 400, "parse the JSON",
+            "openai malformed JSON")
+    x = oa_turn0()
+    del x["model"]
+    refused(srv, oa, x, 400, "model", "openai without a model")
+    x = oa_turn0()
+    x["model"] = "gpt-3"
+    refused(srv, oa, x, 404, "does not exist", "openai model not scripted")
+    x = oa_turn0()
+    x["tools"][1]["function"]["name"] = "get file"
+    refused(srv, oa, x, 400, "should match pattern", "openai bad tool name")
+    x = oa_turn0()
+    x["tools"][1]["function"]["name"] = "x" * 65
+    refused(srv, oa, x, 400, "should match pattern",
+            "openai tool name of 65 characters")
+    x = oa_turn0()
+    x["tools"][1]["function"]["name"] = "github__getIssue"
+    refused(srv, oa, x, 400, "unique", "openai duplicate tool names")
+    x = oa_turn0()
+    x["tools"][0]["type"] = "retrieval"
+    refused(srv, oa, x, 400, "expected 'function'",
+            "openai tool of another type")
+    x = oa_turn0()
+    x["tools"][0]["function"]["parameters"] = {"type": "array"}
+    refused(srv, oa, x, 400, "type: \\\"object\\\"".replace("\\", ""),
+            "openai parameters not an object schema")
+    x = oa_turn0()
+    x["stream_options"] = {"include_usage": True}
+    refused(srv, oa, x, 400, "only allowed when 'stream'",
+            "openai stream_options without stream")
+    x = oa_turn0()
+    x["messages"].insert(1, {"role": "tool", "tool_call_id": "call_Qa1",
+                             "content": "early"})
+    refused(srv, oa, x, 400, "must be a response to a preceeding",
+            "openai tool message out of order")
+    at_turn1(srv, "openai-parallel-tools.json", oa, oa_turn0())
+    x = oa_turn1()
+    x["messages"][-1]["tool_call_id"] = "call_nope"
+    refused(srv, oa, x, 400, "'call_nope' not found",
+            "openai tool result for an unknown id", turn=1)
+    x = oa_turn1()
+    x["messages"][-1] = {"role": "user", "content": "go on"}
+    refused(srv, oa, x, 400, "did not have response messages: call_Qb2",
+            "openai missing tool result", turn=1)
+    x = oa_turn1()
+    del x["messages"][-2:]
+    refused(srv, oa, x, 400, "call_Qa1, call_Qb2",
+            "openai no tool result at all", turn=1)
+    x = oa_turn1()
+    x["messages"][2]["tool_calls"][0]["function"]["arguments"] = \
+        '{"owner":"octo","repo":"hello","number":8}'
+    refused(srv, oa, x, 400, "arguments of call_Qa1",
+            "openai history: arguments not as answered", turn=1)
+    x = oa_turn1()
+    x["messages"][2]["tool_calls"].reverse()
+    refused(srv, oa, x, 400, "tool call call_Qb2",
+            "openai history: tool calls reordered", turn=1)
+    x = oa_turn1()
+    x["messages"][1]["content"] = "Summarise issue 8."
+    refused(srv, oa, x, 400, "messages[1] differs",
+            "openai history: an earlier user message changed", turn=1)
+    x = oa_turn1()
+    x["messages"].insert(1, {"role": "assistant", "content": "Sure."})
+    refused(srv, oa, x, 400, "history",
+            "openai history: an assistant message never answered", turn=1)
+    x = oa_turn1()
+    x["messages"][-1]["content"] = "# nothing"
+    refused(srv, oa, x, 400, "expectation: the result for call_Qb2",
+            "openai expectation: the tool result's text", turn=1)
+    r = oa(srv, oa_turn1())
+    ok(r.status == 200, "openai: the right request still gets the turn")
+    refused(srv, oa, oa_turn1(), 400, "past its end",
+            "openai request after the script", turn=2)
+
+
+def anthropic_strict(srv):
+    srv.load("anthropic-tool-use.json")
+    b = an_turn0()
+    refused(srv, an, b, 401, "invalid x-api-key", "anthropic wrong key",
+            {"key": "sk-ant-wrong"})
+    refused(srv, an, b, 401, "x-api-key header is required",
+            "anthropic missing key", {"key": None})
+    refused(srv, an, b, 400, "anthropic-version",
+            "anthropic missing anthropic-version", {"version": None})
+    h = an_headers()
+    del h["Content-Type"]
+    refused(srv, lambda s, body: post(s.port, "/v1/messages", body, h),
+            b, 400, "application/json", "anthropic without content-type")
+    x = an_turn0()
+    del x["max_tokens"]
+    refused(srv, an, x, 400, "max_tokens", "anthropic without max_tokens")
+    x = an_turn0()
+    x["messages"].insert(0, {"role": "assistant", "content": "Hi."})
+    refused(srv, an, x, 400, "first message must use the \"user\" role",
+            "anthropic first message not user")
+    x = an_turn0()
+    x["messages"].append({"role": "user", "content": "again"})
+    refused(srv, an, x, 400, "must alternate",
+            "anthropic two user messages in a row")
+    x = an_turn0()
+    x["tools"][0]["name"] = "github.getIssue"
+    refused(srv, an, x, 400, "should match pattern",
+            "anthropic bad tool name")
+    x = an_turn0()
+    x["tools"][1]["name"] = "github__getIssue"
+    refused(srv, an, x, 400, "unique", "anthropic duplicate tool names")
+    x = an_turn0()
+    x["tools"][0]["input_schema"] = {"type": "string"}
+    refused(srv, an, x, 400, "input_schema.type",
+            "anthropic input_schema not of type object")
+    x = an_turn0()
+    del x["tools"][0]["input_schema"]
+    refused(srv, an, x, 400, "input_schema: Field required",
+            "anthropic tool without input_schema")
+    x = an_turn0()
+    x["messages"][0]["content"] = [{"type": "txt", "text": "hi"}]
+    refused(srv, an, x, 400, "does not match any of the expected tags",
+            "anthropic unknown block type")
+    at_turn1(srv, "anthropic-tool-use.json", an, an_turn0())
+    x = an_turn1()
+    x["messages"][2]["content"][1]["tool_use_id"] = "toolu_nope"
+    refused(srv, an, x, 400, "unexpected `tool_use_id`",
+            "anthropic tool result for an unknown id", turn=1)
+    x = an_turn1()
+    del x["messages"][2]["content"][1]
+    refused(srv, an, x, 400, "without `tool_result` blocks immediately "
+            "after: toolu_01Y", "anthropic missing tool result", turn=1)
+    x = an_turn1()
+    x["messages"][2]["content"].insert(0, {"type": "text", "text": "here"})
+    refused(srv, an, x, 400, "must come first",
+            "anthropic text before the tool results", turn=1)
+    x = an_turn1()
+    x["messages"][2] = {"role": "user", "content": "never mind"}
+    refused(srv, an, x, 400, "toolu_01X, toolu_01Y",
+            "anthropic tool results replaced by text", turn=1)
+    x = an_turn1()
+    x["messages"][1]["content"][0]["text"] = "I'll read the README."
+    refused(srv, an, x, 400, "not the assistant message answered to turn 0",
+            "anthropic history: the assistant text changed", turn=1)
+    x = an_turn1()
+    x["messages"][1]["content"][1]["input"]["number"] = 8
+    refused(srv, an, x, 400, "not the assistant message answered",
+            "anthropic history: tool_use input changed", turn=1)
+    x = an_turn1()
+    x["messages"][1]["content"][1]["cache_control"] = {"type": "ephemeral"}
+    r = an(srv, x)
+    ok(r.status == 200, "anthropic: cache_control markers moved in the "
+       "history are no difference", r.body)
+    refused(srv, an, an_turn1(), 400, "past its end",
+            "anthropic request after the script", turn=2)
+
+
+def features(srv):
+    srv.load({"provider": "openai", "api_key": OA_KEY, "turns": [
+        {"response": {"tool_calls": [{"id": "call_bad", "name": "lookup",
+                                      "arguments_raw": "{\"q\": \"x\""}]}},
+        {"expect": {"tool_results": {"call_bad": {"contains": "invalid"}}},
+         "response": {"text": "Partial answer", "finish": "length",
+                      "usage": {"prompt_tokens": 50,
+                                "completion_tokens": 4096}}}]})
+    tools = [{"type": "function", "function": {
+        "name": "lookup", "parameters": {"type": "object"}}}]
+    b = {"model": "m", "tools": tools,
+         "messages": [{"role": "user", "content": "look x up"}]}
+    r = oa(srv, b)
+    call = r.json()["choices"][0]["message"]["tool_calls"][0]
+    ok(call["function"]["arguments"] == "{\"q\": \"x\"",
+       "arguments_raw: invalid JSON arguments sent verbatim", r.body)
+    b["messages"] += [{"role": "assistant", "content": None,
+                       "tool_calls": [call]},
+                      {"role": "tool", "tool_call_id": "call_bad",
+                       "content": "invalid arguments: not JSON"}]
+    r = oa(srv, b)
+    d = r.json()
+    ok(d["choices"][0]["finish_reason"] == "length" and
+       d["usage"]["completion_tokens"] == 4096,
+       "finish length: budget exhaustion as scripted", r.body)
+    clean(srv, "invalid arguments then length")
+    bad = srv.cmd(cmd="load", conversation={
+        "provider": "openai", "api_key": "k", "turns": [
+            {"response": {"tool_calls": [{"name": "a", "arguments": {"x": 1},
+                                          "fragments": ["{\"x\":"]}]}}]})
+    ok(not bad["ok"] and "fragments must join" in bad["error"],
+       "load: fragments that do not make the arguments are refused", bad)
+    bad = srv.cmd(cmd="load", file="/nonexistent/llm.json")
+    ok(not bad["ok"] and "/nonexistent/llm.json" in bad["error"],
+       "load: a missing file named in the error", bad)
+    srv.load("anthropic-tool-use.json")
+    an(srv, an_turn0(True))
+    w = srv.cmd(cmd="wait", requests=1, timeout_ms=10000)
+    w1 = srv.cmd(cmd="wait", done=True, timeout_ms=100)
+    an(srv, an_turn1(True))
+    w2 = srv.cmd(cmd="wait", done=True, timeout_ms=10000)
+    ok(w["ok"] and not w1["ok"] and w2["ok"],
+       "wait: requests counted; done once every turn is used", [w, w1, w2])
+    srv.cmd(cmd="reset")
+    r = an(srv, an_turn0())
+    ok(r.status == 200 and srv.requests()["turn"] == 1 and
+       r.json()["usage"]["cache_read_input_tokens"] == 0,
+       "reset: the conversation replays from its first turn, caches "
+       "forgotten", r.body)
+
+
 def main():
     srv = Server()
     print("# started in %.0f ms" % srv.start_ms)
     try:
         for f in (openai_plain, openai_stream, anthropic_plain,
-                  anthropic_stream):
+                  anthropic_stream, openai_faults, anthropic_faults,
+                  openai_strict, anthropic_strict, features):
             f(srv)
     finally:
         rc = srv.stop()
