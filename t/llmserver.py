@@ -23,9 +23,13 @@ Commands:
   {"cmd": "requests"} -> {"requests": [REQ...], "violations": [V...],
                           "turn": next turn, "turns": N, "done": bool,
                           "closed": [conn...]}
-  {"cmd": "wait", "requests": N, "closed": N, "done": true,
-   "timeout_ms": T}   -> {"ok": true|false, "requests": n, "turn": t}
-                         once every given condition holds, or at timeout
+  {"cmd": "wait", "requests": N, "closed": N, "closed_conn": C,
+   "done": true, "timeout_ms": T}
+                      -> {"ok": true|false, "requests": n, "turn": t,
+                          "closed": [...]} once every given condition
+                         holds (closed: connections the client closed;
+                         done: every turn used and answered), or at
+                         the timeout
   {"cmd": "reset"}    replay the loaded conversation from its first turn:
                       forget requests, violations, answers and caches
 
@@ -110,6 +114,7 @@ V:   {"n": request, "turn": t, "message": "..."}
 
 import json
 import re
+import select
 import socket
 import sys
 import threading
@@ -1197,11 +1202,32 @@ def chunk(data):
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
+def quiet(c, ms):
+    """Send nothing for ms milliseconds, watching for the client to go
+    away; False (its close noted) when it did."""
+    deadline = time.monotonic() + ms / 1000.0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        r, _, _ = select.select([c.sock], [], [], left)
+        if r:
+            try:
+                data = c.sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                note_closed(c.cid)
+                return False
+            c.buf += data       # a pipelined request waits its turn
+
+
 def send_plan(c, plan):
     """Send the planned answer; False when the connection is done."""
     sock = c.sock
-    if plan.get("delay_ms"):
-        time.sleep(plan["delay_ms"] / 1000.0)
+    if plan.get("delay_ms") and not quiet(c, plan["delay_ms"]):
+        sock.close()
+        return False
     if plan.get("hang"):
         fs.hold(c)
         return False
@@ -1212,7 +1238,7 @@ def send_plan(c, plan):
         h = plan["headers"] + [("Content-Length", str(len(body)))]
         if kind == "stall":
             sock.sendall(head_bytes(plan["status"], h))
-            time.sleep(fault["ms"] / 1000.0)
+            quiet(c, fault["ms"])
             sock.close()
             return False
         if kind == "cut":
@@ -1227,11 +1253,13 @@ def send_plan(c, plan):
     events = plan["events"]
     upto = fault.get("after_events", 0) if kind else len(events)
     for i, e in enumerate(events[:upto]):
-        if i and plan.get("event_delay_ms"):
-            time.sleep(plan["event_delay_ms"] / 1000.0)
+        if i and plan.get("event_delay_ms") and \
+                not quiet(c, plan["event_delay_ms"]):
+            sock.close()
+            return False
         sock.sendall(chunk(e))
     if kind == "stall":
-        time.sleep(fault["ms"] / 1000.0)
+        quiet(c, fault["ms"])
         sock.close()
         return False
     if kind == "cut":
@@ -1330,7 +1358,7 @@ def status_reply():
 def wait_for(cmd):
     deadline = time.monotonic() + cmd.get("timeout_ms", 5000) / 1000.0
     nreq, nclosed = cmd.get("requests"), cmd.get("closed")
-    want_done = cmd.get("done")
+    conn, want_done = cmd.get("closed_conn"), cmd.get("done")
 
     def done():
         turns = len(STATE.conv["turns"]) if STATE.conv else 0
@@ -1338,6 +1366,7 @@ def wait_for(cmd):
                        for r in STATE.requests)
         return ((nreq is None or len(STATE.requests) >= nreq) and
                 (nclosed is None or len(STATE.closed) >= nclosed) and
+                (conn is None or conn in STATE.closed) and
                 (not want_done or (STATE.turn >= turns and answered)))
     with STATE.cond:
         while not done():

@@ -440,11 +440,15 @@ def openai_faults(srv):
     s = raw_post(srv.port, "/v1/chat/completions", oa_simple(True),
                  oa_headers(), 2)
     got, end = read_until_quiet(s)
+    srv.cmd(cmd="wait", requests=4, timeout_ms=10000)
+    req = srv.requests()["requests"][3]
     s.close()
+    w = srv.cmd(cmd="wait", closed_conn=req["conn"], timeout_ms=10000)
+    req = srv.requests()["requests"][3]
     ok(end == "timeout" and got.count(b"data: ") == 2 and
-       b"[DONE]" not in got,
+       b"[DONE]" not in got and w["ok"] and req.get("client_closed"),
        "stall mid-stream: two events, then silence past the client's "
-       "2 s timeout", got)
+       "2 s timeout; the client's close ends it and is recorded", got)
     r = oa(srv, oa_simple(True))
     ev = sse(r.body)
     ok(r.status == 200 and len(ev) == 3 and
@@ -456,12 +460,13 @@ def openai_faults(srv):
     ok(r.status == 200 and isinstance(r.error, http.client.IncompleteRead)
        and 0 < len(r.body) < int(r.header("content-length")),
        "cut: half the announced JSON body, then a close", r.body)
-    closed = len(srv.requests()["closed"])
     s = raw_post(srv.port, "/v1/chat/completions", oa_simple(),
                  oa_headers(), 1)
     got, end = read_until_quiet(s)
+    srv.cmd(cmd="wait", requests=7, timeout_ms=10000)
+    req = srv.requests()["requests"][6]
     s.close()
-    w = srv.cmd(cmd="wait", closed=closed + 1, timeout_ms=10000)
+    w = srv.cmd(cmd="wait", closed_conn=req["conn"], timeout_ms=10000)
     req = srv.requests()["requests"][6]
     ok(end == "timeout" and got == b"" and w["ok"] and
        req.get("client_closed") and req["outcome"] == "fault:hang",
@@ -772,13 +777,33 @@ def features(srv):
     w2 = srv.cmd(cmd="wait", done=True, timeout_ms=10000)
     ok(w["ok"] and not w1["ok"] and w2["ok"],
        "wait: requests counted; done once every turn is used", [w, w1, w2])
+    srv.load("anthropic-tool-use.json")
+    an(srv, an_turn0())
     srv.cmd(cmd="reset")
     r = an(srv, an_turn0())
     ok(r.status == 200 and srv.requests()["turn"] == 1 and
        r.json()["usage"]["cache_read_input_tokens"] == 0,
        "reset: the conversation replays from its first turn, caches "
        "forgotten", r.body)
-
+    for i, turn in enumerate([
+            {"event_delay_ms": 60000,
+             "response": {"text": ["one ", "two ", "three"]}},
+            {"delay_ms": 60000, "response": {"text": "late"}}]):
+        srv.load({"provider": "anthropic", "api_key": AN_KEY,
+                  "turns": [turn]})
+        s = raw_post(srv.port, "/v1/messages", an_simple(i == 0),
+                     an_headers(), 20)
+        got = b""
+        while i == 0 and b"message_start" not in got:
+            got += s.recv(65536)
+        srv.cmd(cmd="wait", requests=1, timeout_ms=10000)
+        conn = srv.requests()["requests"][0]["conn"]
+        s.close()
+        w = srv.cmd(cmd="wait", closed_conn=conn, timeout_ms=10000)
+        req = srv.requests()["requests"][0]
+        ok(w["ok"] and req.get("client_closed"),
+           "cancelled %s: the client's close noticed at once and "
+           "recorded" % ("between events", "before the answer")[i], req)
 
 def main():
     srv = Server()
