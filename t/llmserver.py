@@ -120,6 +120,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, __file__.rsplit("/", 1)[0] if "/" in __file__ else ".")
 import faultserver as fs  # noqa: E402  (its HTTP reading, one copy)
 
