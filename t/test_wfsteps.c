@@ -1059,26 +1059,33 @@ static char moto_why[4200];
 #define SECRET	"wFst3psSECRETkeyAFU9/K7MDENG+bPxRfiCYEXAMPLE"
 
 /*
- * One unsigned ECS call to moto (it checks no signature): target
- * "CreateCluster" etc., body JSON; the answer's body (malloc'd).
+ * One unsigned call to moto (it checks no signature): op of service
+ * ("ecs" or "monitoring"), body JSON; the answer's body (malloc'd).
  */
 static char *
-moto_ecs(const char *op, const char *body)
+moto_call(const char *service, const char *op, const char *body)
 {
+	int ecs = strcmp(service, "ecs") == 0, st;
 	char *req, *out;
-	int st;
 
 	ck_assert_int_ne(asprintf(&req, "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d"
-	    "\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.%s\r\n"
-	    "Content-Type: application/x-amz-json-1.1\r\nAuthorization: "
-	    "AWS4-HMAC-SHA256 Credential=" AKID "/20240101/us-east-1/ecs/"
-	    "aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: "
-	    "%zu\r\nConnection: close\r\n\r\n%s", moto_port, op, strlen(body),
-	    body), -1);
+	    "\r\nX-Amz-Target: %s.%s\r\nContent-Type: application/x-amz-json-"
+	    "%s\r\nAuthorization: AWS4-HMAC-SHA256 Credential=" AKID
+	    "/20240101/us-east-1/%s/aws4_request, SignedHeaders=host, "
+	    "Signature=0\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n"
+	    "%s", moto_port, ecs ? "AmazonEC2ContainerServiceV20141113" :
+	    "GraniteServiceVersion20100801", op, ecs ? "1.1" : "1.0", service,
+	    strlen(body), body), -1);
 	st = ot_http_raw(moto_port, req, &out);
 	ck_assert_msg(st == 200, "%s: %d %s", op, st, out);
 	free(req);
 	return out;
+}
+
+static char *
+moto_ecs(const char *op, const char *body)
+{
+	return moto_call("ecs", op, body);
 }
 
 static void
@@ -1105,7 +1112,8 @@ builtins_down(void)
  * servers are there), run to its end: the service rolled to the task
  * definition asked for, a deployment that settled (moto completes one of
  * desiredCount 0 at once), health and alarms read, no rollback; one
- * audited call per step, and the secret key in no row.
+ * audited call per step.  Then with an alarm firing: the rollback runs
+ * and fails as moto can only make it fail.  The secret key in no row.
  */
 START_TEST(deploy_and_verify)
 {
@@ -1191,6 +1199,34 @@ START_TEST(deploy_and_verify)
 	    "[\"api\"]}");
 	ck_assert_msg(strstr(v, "\"taskDefinition\": \"web:2\""), "%s", v);
 	free(v);
+	free(id);
+	/*
+	 * An alarm in ALARM: the rollback runs; moto keeps one deployment,
+	 * so rollbackService says there is nothing to roll back to, and the
+	 * execution fails naming the step.
+	 */
+	free(moto_call("monitoring", "PutMetricAlarm", "{\"AlarmName\":"
+	    "\"api-5xx\",\"MetricName\":\"HTTPCode_Target_5XX_Count\","
+	    "\"Namespace\":\"AWS/ApplicationELB\",\"Statistic\":\"Sum\","
+	    "\"Period\":60,\"EvaluationPeriods\":1,\"Threshold\":1,"
+	    "\"ComparisonOperator\":\"GreaterThanThreshold\"}"));
+	free(moto_call("monitoring", "SetAlarmState", "{\"AlarmName\":"
+	    "\"api-5xx\",\"StateValue\":\"ALARM\",\"StateReason\":"
+	    "\"test\"}"));
+	id = wf_start("deploy_and_verify", in);
+	WAIT_EQ(id, "failed");
+	STEPS_EQ(id, "deploy:1:succeeded,settle:1:succeeded,"
+	    "health:1:succeeded,alarms:1:succeeded,rollback:1:failed");
+	Q_EQ("1", "SELECT output->>'count' FROM workflow_steps WHERE "
+	    "execution_id = '%s' AND step_name = 'alarms'", id);
+	Q_EQ("tool true", "SELECT error_kind || ' ' || (error LIKE "
+	    "'nothing to roll back to%%') FROM workflow_steps WHERE "
+	    "execution_id = '%s' AND step_name = 'rollback'", id);
+	Q_EQ("t", "SELECT error LIKE 'step ''rollback'' failed (tool, attempt "
+	    "1): nothing to roll back to%%' FROM workflow_executions WHERE id "
+	    "= '%s'", id);
+	q_wait(5, 10000, "SELECT count(*) FROM mcp_tool_calls WHERE "
+	    "execution_id = '%s'", id);
 	ck_assert_int_eq(qi("SELECT count(*) FROM mcp_tool_calls t WHERE "
 	    "t::text LIKE '%%" SECRET "%%'"), 0);
 	ck_assert_int_eq(qi("SELECT count(*) FROM workflow_steps s WHERE "
