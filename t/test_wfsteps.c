@@ -249,6 +249,44 @@ struct afu9 {
 };
 
 /*
+ * The afu9 processes each test process started and has not stopped: a
+ * failed assertion leaves the test (or, without fork, its body) early,
+ * and they are killed at its exit instead of running on without their
+ * database.
+ */
+#define RUNNING_MAX	16
+static struct {
+	pid_t	 pid, owner;
+} running[RUNNING_MAX];
+
+static void
+kill_running(void)
+{
+	size_t i;
+
+	for (i = 0; i < RUNNING_MAX; i++)
+		if (running[i].pid > 0 && running[i].owner == getpid()) {
+			kill(running[i].pid, SIGKILL);
+			(void)waitpid(running[i].pid, NULL, 0);
+			running[i].pid = 0;
+		}
+}
+
+static void
+running_set(pid_t pid, int add)
+{
+	size_t i;
+
+	for (i = 0; i < RUNNING_MAX; i++)
+		if (add ? running[i].pid == 0 : running[i].pid == pid) {
+			running[i].pid = add ? pid : 0;
+			running[i].owner = getpid();
+			return;
+		}
+	ck_assert_msg(!add, "more than %d afu9 processes", RUNNING_MAX);
+}
+
+/*
  * `afu9 serve --config config` on database ci, its stderr appended to
  * a file of tmpdir named after tag.
  */
@@ -270,6 +308,7 @@ afu9_start(struct afu9 *a, const char *config, const char *tag)
 	ck_assert_int_eq(dup2(saved, 2), 2);
 	close(saved);
 	close(fd);
+	running_set(a->p.pid, 1);
 }
 
 /* Everything a has logged so far (malloc'd). */
@@ -316,6 +355,7 @@ afu9_stop(struct afu9 *a, int sig)
 	kill(a->p.pid, sig);
 	st = t_finish(&a->p, 30000 * t_slow());
 	close(a->p.out);
+	running_set(a->p.pid, 0);
 	return st;
 }
 
@@ -1453,5 +1493,6 @@ wfsteps_suite(void)
 int
 main(void)
 {
+	atexit(kill_running);
 	return ot_main(wfsteps_suite(), tmpdir);
 }
