@@ -805,13 +805,107 @@ def features(srv):
            "cancelled %s: the client's close noticed at once and "
            "recorded" % ("between events", "before the answer")[i], req)
 
+def oa_reassembled(ev):
+    """The message a streamed completion makes, as the non-streamed
+    answer would carry it, and its finish_reason."""
+    text, calls, finish = None, {}, None
+    for _, d in ev:
+        if d == "[DONE]":
+            break
+        for ch in json.loads(d)["choices"]:
+            delta = ch["delta"]
+            if delta.get("content") is not None:
+                text = (text or "") + delta["content"]
+            for tc in delta.get("tool_calls") or []:
+                c = calls.setdefault(tc["index"], {
+                    "id": None, "type": "function",
+                    "function": {"name": None, "arguments": ""}})
+                if "id" in tc:
+                    c["id"] = tc["id"]
+                    c["function"]["name"] = tc["function"]["name"]
+                c["function"]["arguments"] += tc["function"]["arguments"]
+            finish = ch["finish_reason"] or finish
+    msg = {"role": "assistant", "content": text or (None if calls else ""),
+           "refusal": None}
+    if calls:
+        msg["tool_calls"] = [calls[i] for i in sorted(calls)]
+    return msg, finish
+
+
+def an_reassembled(ev):
+    blocks, stop, usage = [], None, None
+    for e, d in ev:
+        d = json.loads(d)
+        if e == "message_start":
+            usage = d["message"]["usage"]
+        elif e == "content_block_start":
+            b = dict(d["content_block"])
+            b["_json"] = ""
+            blocks.append(b)
+        elif e == "content_block_delta":
+            b = blocks[d["index"]]
+            if d["delta"]["type"] == "text_delta":
+                b["text"] += d["delta"]["text"]
+            else:
+                b["_json"] += d["delta"]["partial_json"]
+        elif e == "message_delta":
+            stop = d["delta"]["stop_reason"]
+            usage = dict(usage, **d["usage"])
+    for b in blocks:
+        j = b.pop("_json")
+        if b["type"] == "tool_use":
+            b["input"] = json.loads(j) if j else {}
+    return blocks, stop, usage
+
+
+def stream_equals_json(srv):
+    calls = [{"name": "github__getIssue", "arguments": {
+                 "owner": "octo", "repo": "hello", "number": 7,
+                 "labels": ["bug", "crash"]}},
+             {"name": "github__getFileContents", "arguments": {
+                 "path": "src/m\u00e4in.c", "ref": "main"}},
+             {"name": "github__getIssue", "arguments": {}}]
+    conv = {"provider": "openai", "api_key": OA_KEY, "turns": [
+        {"response": {"text": "Reading three things.",
+                      "tool_calls": copy.deepcopy(calls),
+                      "usage": {"prompt_tokens": 300,
+                                "completion_tokens": 70}}}]}
+    srv.load(conv)
+    plain = oa(srv, oa_simple()).json()
+    srv.cmd(cmd="reset")
+    b = oa_simple(True)
+    b["stream_options"] = {"include_usage": True}
+    ev = sse(oa(srv, b).body)
+    msg, finish = oa_reassembled(ev)
+    ok(msg == plain["choices"][0]["message"] and
+       finish == plain["choices"][0]["finish_reason"] == "tool_calls" and
+       json.loads(ev[-2][1])["usage"] == plain["usage"],
+       "openai: text and three tool calls streamed reassemble to the "
+       "non-streamed answer", json.dumps([msg, plain]))
+    conv = {"provider": "anthropic", "api_key": AN_KEY, "turns": [
+        {"response": {"text": "Reading three things.",
+                      "tool_calls": copy.deepcopy(calls),
+                      "finish": "max_tokens",
+                      "usage": {"input_tokens": 300,
+                                "output_tokens": 70}}}]}
+    srv.load(conv)
+    plain = an(srv, an_simple()).json()
+    srv.cmd(cmd="reset")
+    blocks, stop, usage = an_reassembled(sse(an(srv, an_simple(True)).body))
+    ok(blocks == plain["content"] and stop == plain["stop_reason"] ==
+       "max_tokens" and usage == plain["usage"],
+       "anthropic: text and three tool_use blocks streamed reassemble to "
+       "the non-streamed answer", json.dumps([blocks, plain]))
+
+
 def main():
     srv = Server()
     print("# started in %.0f ms" % srv.start_ms)
     try:
         for f in (openai_plain, openai_stream, anthropic_plain,
                   anthropic_stream, openai_faults, anthropic_faults,
-                  openai_strict, anthropic_strict, features):
+                  openai_strict, anthropic_strict, features,
+                  stream_equals_json):
             f(srv)
     finally:
         rc = srv.stop()
