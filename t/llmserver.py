@@ -38,8 +38,12 @@ Conversation (JSON object):
   api_key    the key every request must carry (Bearer / x-api-key)
   model      optional: the only model accepted (else 404 as upstream)
   turns      [TURN...], answered in order
+Every object may have a "comment"; any other key the format does not have
+is refused at load, so that a misspelt check cannot pass by checking
+nothing.
 
 TURN:
+  name       optional label
   expect     optional checks on the request (a failed one is a 400 whose
              message starts "llmserver: expectation"):
                stream      true | false
@@ -167,10 +171,45 @@ def split3(s):
     return [s[:a], s[a:b], s[b:]]
 
 
+KEYS = {
+    "conversation": ("provider", "api_key", "model", "turns"),
+    "turn": ("name", "expect", "response", "fault", "delay_ms",
+             "event_delay_ms"),
+    "expect": ("stream", "model", "tools", "tool_choice", "body", "headers",
+               "system_contains", "contains", "tool_results"),
+    "tool_results": ("contains", "is_error"),
+    "response": ("text", "tool_calls", "finish", "usage", "id"),
+    "tool_call": ("id", "name", "arguments", "arguments_raw", "fragments"),
+    "fault": ("kind", "status", "retry_after", "message", "type", "headers",
+              "ms", "after_events", "error"),
+    "openai usage": ("prompt_tokens", "completion_tokens", "cached_tokens"),
+    "anthropic usage": ("input_tokens", "output_tokens",
+                        "cache_creation_input_tokens",
+                        "cache_read_input_tokens"),
+}
+
+
+def known(obj, what, where):
+    """Refuse a key the format does not have ("comment" aside): a check
+    misspelt would otherwise check nothing."""
+    if not isinstance(obj, dict):
+        raise FixtureError(where + " is not an object")
+    for k in obj:
+        if k not in KEYS[what] and k != "comment":
+            raise FixtureError("%s: unknown key %r (a %s has %s)" % (
+                where, k, what, ", ".join(KEYS[what])))
+
+
+def check_ms(obj, key, where):
+    v = obj.get(key, 0)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise FixtureError("%s.%s: a count of milliseconds or events"
+                           % (where, key))
+
+
 def load_conversation(conv):
     """Validate a conversation and fill its defaults; FixtureError."""
-    if not isinstance(conv, dict):
-        raise FixtureError("a conversation is a JSON object")
+    known(conv, "conversation", "the conversation")
     prov = conv.get("provider")
     if prov not in PATHS:
         raise FixtureError('provider must be "openai" or "anthropic"')
@@ -182,8 +221,15 @@ def load_conversation(conv):
     ids = set()
     for t, turn in enumerate(turns):
         where = "turns[%d]" % t
-        if not isinstance(turn, dict):
-            raise FixtureError(where + " is not an object")
+        known(turn, "turn", where)
+        check_ms(turn, "delay_ms", where)
+        check_ms(turn, "event_delay_ms", where)
+        exp = turn.get("expect")
+        if exp is not None:
+            known(exp, "expect", where + ".expect")
+            for cid, want in (exp.get("tool_results") or {}).items():
+                known(want, "tool_results",
+                      "%s.expect.tool_results.%s" % (where, cid))
         fault = turn.get("fault")
         if fault is not None:
             check_fault(fault, where)
@@ -194,8 +240,9 @@ def load_conversation(conv):
                         fault.get("after_events")):
                 raise FixtureError(where + " needs a response")
             continue
-        if not isinstance(resp, dict):
-            raise FixtureError(where + ".response is not an object")
+        known(resp, "response", where + ".response")
+        if "usage" in resp:
+            known(resp["usage"], prov + " usage", where + ".response.usage")
         text = resp.get("text")
         if isinstance(text, str):
             resp["text"] = split3(text) if text else []
@@ -210,8 +257,9 @@ def load_conversation(conv):
             raise FixtureError(where + ".response.tool_calls: an array")
         for i, c in enumerate(calls):
             cw = "%s.response.tool_calls[%d]" % (where, i)
-            if not isinstance(c, dict) or not isinstance(c.get("name"), str):
-                raise FixtureError(cw + ": an object with a name")
+            known(c, "tool_call", cw)
+            if not isinstance(c.get("name"), str):
+                raise FixtureError(cw + ": a tool call needs a name")
             c.setdefault("id", ("call_%d_%d" if prov == "openai"
                                 else "toolu_%d_%d") % (t, i))
             if "arguments_raw" in c:
@@ -249,14 +297,14 @@ def load_conversation(conv):
                 raise FixtureError(cw + ": id %s used twice" % c["id"])
             ids.add(c["id"])
         resp["tool_calls"] = calls
-        if "usage" in resp and not isinstance(resp["usage"], dict):
-            raise FixtureError(where + ".response.usage: an object")
     return conv
 
 
 def check_fault(f, where):
     kinds = ("status", "stall", "hang", "error_event", "cut")
-    if not isinstance(f, dict) or f.get("kind") not in kinds:
+    known(f, "fault", where + ".fault")
+    check_ms(f, "after_events", where + ".fault")
+    if f.get("kind") not in kinds:
         raise FixtureError(where + ".fault.kind: one of " + ", ".join(kinds))
     if f["kind"] == "status" and not (isinstance(f.get("status"), int) and
                                       400 <= f["status"] <= 599):

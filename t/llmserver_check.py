@@ -766,6 +766,12 @@ def features(srv):
                                           "fragments": ["{\"x\":"]}]}}]})
     ok(not bad["ok"] and "fragments must join" in bad["error"],
        "load: fragments that do not make the arguments are refused", bad)
+    bad = srv.cmd(cmd="load", conversation={
+        "provider": "anthropic", "api_key": "k", "turns": [
+            {"expect": {"tool_result": {"toolu_1": {"is_error": True}}},
+             "response": {"text": "x"}}]})
+    ok(not bad["ok"] and "turns[0].expect: unknown key 'tool_result'" in
+       bad["error"], "load: a misspelt check is refused, not ignored", bad)
     bad = srv.cmd(cmd="load", file="/nonexistent/llm.json")
     ok(not bad["ok"] and "/nonexistent/llm.json" in bad["error"],
        "load: a missing file named in the error", bad)
