@@ -904,6 +904,38 @@ def stream_equals_json(srv):
        "the non-streamed answer", json.dumps([blocks, plain]))
 
 
+def with_curl(srv):
+    """curl, as libcurl clients may send: Expect: 100-continue (which
+    libcurl adds on large bodies), the stream read as it comes (-N)."""
+    import shutil
+    import tempfile
+    if not shutil.which("curl"):
+        print("ok %d # SKIP curl not found" % (N + 1))
+        globals()["N"] += 1
+        return
+    srv.load("anthropic-tool-use.json")
+    b = an_turn0(True)
+    b["metadata"] = {"user_id": "u" * 2000}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(b, f)
+        f.flush()
+        p = subprocess.run(
+            ["curl", "-sS", "-N", "--max-time", "30", "-D", "-",
+             "-H", "Content-Type: application/json",
+             "-H", "x-api-key: " + AN_KEY,
+             "-H", "anthropic-version: 2023-06-01",
+             "-H", "Expect: 100-continue", "--data-binary", "@" + f.name,
+             "http://127.0.0.1:%d/v1/messages" % srv.port],
+            capture_output=True, timeout=60)
+    out = p.stdout.decode()
+    head, _, body = out.rpartition("HTTP/1.1 200")
+    ok(p.returncode == 0 and "HTTP/1.1 100 Continue" in out and
+       [e for e, _ in sse(body.split("\r\n\r\n", 1)[1].encode())][-1]
+       == "message_stop",
+       "curl: 100-continue for a large body, the stream to message_stop",
+       out + p.stderr.decode())
+
+
 def main():
     srv = Server()
     print("# started in %.0f ms" % srv.start_ms)
@@ -911,7 +943,7 @@ def main():
         for f in (openai_plain, openai_stream, anthropic_plain,
                   anthropic_stream, openai_faults, anthropic_faults,
                   openai_strict, anthropic_strict, features,
-                  stream_equals_json):
+                  stream_equals_json, with_curl):
             f(srv)
     finally:
         rc = srv.stop()
