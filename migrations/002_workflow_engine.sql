@@ -476,3 +476,60 @@ LANGUAGE sql STABLE AS $$
 	FROM workflow_executions x JOIN workflows w ON w.id = x.workflow_id
 	WHERE x.id = p_exec
 $$;
+
+-- Listings newest first, a page at a time by the keyset (created_at, id)
+-- of the last row shown: every execution, one status's, one workflow's.
+CREATE INDEX workflow_executions_created_idx
+	ON workflow_executions (created_at DESC, id DESC);
+DROP INDEX workflow_executions_status_idx;
+CREATE INDEX workflow_executions_status_idx
+	ON workflow_executions (status, created_at DESC, id DESC);
+DROP INDEX workflow_executions_workflow_idx;
+CREATE INDEX workflow_executions_workflow_idx
+	ON workflow_executions (workflow_id, created_at DESC, id DESC);
+
+-- One page of executions as a JSON array, newest first: p_status and
+-- p_workflow (a name) filter when not NULL; p_ts/p_id, the created_at and
+-- id of the previous page's last row, start after it.  The statement is
+-- built with only the conditions given, so each call is planned for
+-- them (a prepared "x IS NULL OR ..." gets a generic plan that scans the
+-- whole table once a client has run it five times).
+CREATE FUNCTION afu9_executions_json(p_status text, p_workflow text,
+    p_limit integer, p_ts timestamptz, p_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	q text := 'SELECT * FROM workflow_executions x WHERE true';
+	r jsonb;
+BEGIN
+	IF p_limit IS NULL OR p_limit < 1 THEN
+		RAISE EXCEPTION 'a page holds at least one execution'
+		    USING ERRCODE = '22023';
+	END IF;
+	IF (p_ts IS NULL) <> (p_id IS NULL) THEN
+		RAISE EXCEPTION 'a cursor is a time and an id'
+		    USING ERRCODE = '22023';
+	END IF;
+	IF p_status IS NOT NULL THEN
+		q := q || ' AND x.status = $1';
+	END IF;
+	IF p_workflow IS NOT NULL THEN
+		q := q || ' AND x.workflow_id IN (SELECT id FROM workflows '
+		    'WHERE name = $2)';
+	END IF;
+	IF p_ts IS NOT NULL THEN
+		q := q || ' AND (x.created_at, x.id) < ($4, $5)';
+	END IF;
+	q := 'SELECT coalesce(jsonb_agg(jsonb_build_object(''id'', x.id, '
+	    '''workflow'', w.name, ''version'', w.version, ''status'', '
+	    'x.status, ''error'', x.error, ''next_step'', x.next_step, '
+	    '''created_at'', afu9_ts(x.created_at), ''started_at'', '
+	    'afu9_ts(x.started_at), ''finished_at'', afu9_ts(x.finished_at), '
+	    '''cursor'', to_char(x.created_at AT TIME ZONE ''UTC'', '
+	    '''YYYY-MM-DD"T"HH24:MI:SS.US"Z"'') || ''/'' || x.id) '
+	    'ORDER BY x.created_at DESC, x.id DESC), ''[]'') FROM (' || q ||
+	    ' ORDER BY x.created_at DESC, x.id DESC LIMIT $3) x '
+	    'JOIN workflows w ON w.id = x.workflow_id';
+	EXECUTE q INTO r USING p_status, p_workflow, p_limit, p_ts, p_id;
+	RETURN r;
+END
+$$;

@@ -46,6 +46,7 @@
 #include "store/migrate.h"
 #include "mcp/router.h"
 #include "api/health.h"
+#include "api/wfapi.h"
 #include "serve.h"
 #include "store/store.h"
 #include "subsys.h"
@@ -63,6 +64,7 @@ struct serve {
 	struct engine		*eng;		/* NULL: no engine here */
 	struct http_server	*hs;
 	struct health		*rt;
+	struct wfapi		*api;		/* NULL: no AFU9_API_TOKEN */
 	struct gateway		*gw;
 	struct subsys		 subs[SUBSYS_MAX];	/* in wiring order */
 	size_t			 nsubs;
@@ -188,13 +190,48 @@ settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- set-up ---- */
 
+/*
+ * The workflow API (api/wfapi.h) only with AFU9_API_TOKEN: without it no
+ * /v1 route exists.  Its subsystem comes before health_new(), which
+ * takes the list as it is then.
+ */
+static int
+start_api(struct serve *sv, char *err, size_t errlen)
+{
+	struct wfapi_opts wo;
+
+	if (sv->env.api_token == NULL)
+		return 0;
+	memset(&wo, 0, sizeof(wo));
+	wo.token = sv->env.api_token;
+	wo.conninfo = sv->env.database_url;
+	wo.password = sv->env.pgpassword;
+	if ((sv->api = wfapi_new(sv->loop, sv->hs, &wo, err, errlen)) == NULL)
+		return -1;
+	wfapi_subsys(sv->api, &sv->subs[sv->nsubs++]);
+	if (sv->env.database_url == NULL)
+		log_warnx("api: DATABASE_URL is not set: the /v1 routes "
+		    "answer 503");
+	else
+		log_info("api: the /v1 workflow routes are on");
+	return 0;
+}
+
 static int
 start_http(struct serve *sv, char *err, size_t errlen)
 {
-	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, NULL, err,
+	struct http_limits lim;
+
+	/* the API's bodies carry an input of up to WFSQL_INPUT_MAX bytes */
+	memset(&lim, 0, sizeof(lim));
+	if (sv->env.api_token != NULL)
+		lim.max_body = WFAPI_BODY_MAX;
+	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, &lim, err,
 	    errlen)) == NULL)
 		return -1;
 	http_subsys(sv->hs, &sv->subs[sv->nsubs++]);
+	if (start_api(sv, err, errlen) == -1)
+		return -1;
 	if ((sv->rt = health_new(sv->hs, sv->subs, sv->nsubs, err, errlen)) ==
 	    NULL)
 		return -1;
@@ -324,6 +361,8 @@ teardown(struct serve *sv)
 	gateway_free(sv->gw);
 	if (sv->hs)
 		http_server_free(sv->hs);
+	wfapi_free(sv->api);	/* after the server: its exchanges are
+				   orphans by now */
 	health_free(sv->rt);
 	engine_free(sv->eng);
 	router_free(sv->r);

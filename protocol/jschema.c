@@ -425,6 +425,8 @@ rx_get(const char *pat, char *buf, size_t len, const char **why)
 	if ((rc = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB)) != 0) {
 		regerror(rc, &re, buf, len);
 		*why = buf;
+		if (rc == REG_ESPACE)
+			errno = ENOMEM;
 		return NULL;
 	}
 	if (rx_count < JS_CACHE_MAX)
@@ -784,6 +786,7 @@ jschema_check(const json_t *schema, char *err, size_t errlen)
 	struct jctx c;
 
 	jctx_init(&c, err, errlen);
+	errno = 0;
 	if (schema == NULL) {
 		jfail(&c, "schema (root): missing");
 		return -1;

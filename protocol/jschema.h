@@ -21,7 +21,9 @@
 /*
  * Check that `schema` uses only supported keywords with valid values
  * (pattern compiles, required is an array of strings, ...).  0 or -1 with
- * a message naming the schema path in err.
+ * a message naming the schema path in err; errno is then ENOMEM when a
+ * pattern could not be compiled for want of memory (no verdict on the
+ * schema: try again).
  */
 int	jschema_check(const json_t *schema, char *err, size_t errlen);
 

@@ -57,6 +57,8 @@
 #include "rpc.h"
 #include "utf8.h"
 #include "conf/conf.h"
+#include "engine/defn.h"
+#include "engine/expr.h"
 #include "testutil.h"
 
 /* --- the allocator ------------------------------------------------------ */
@@ -1827,6 +1829,86 @@ START_TEST(config_loads)
 }
 END_TEST
 
+/* --- workflow definitions and expressions ------------------------------ */
+
+static json_t	*wf_def, *wf_ctx;
+
+/*
+ * Parse and validate a definition (expressions, a pattern in its inputs
+ * schema, retry, goto), check an input against it, then evaluate a
+ * condition and resolve templated arguments (one reference keeping its
+ * type, interpolation, nesting) in a context.  A failure for lack of
+ * memory says so; it is never a verdict on the definition or the values.
+ */
+static int
+op_workflow(void *arg, char *out, size_t len)
+{
+	struct defn *d;
+	struct expr *e = NULL;
+	json_t *args = NULL;
+	char err[512];
+	int step = 0, t = -1;
+
+	(void)arg;
+	err[0] = '\0';
+	if ((d = defn_parse(wf_def, NULL, NULL, err, sizeof(err))) != NULL) {
+		step++;
+		if (defn_check_input(d, json_object_get(wf_ctx, "inputs"), err,
+		    sizeof(err)) == 0) {
+			step++;
+			if ((e = expr_parse("${{ steps.a.output.sum > 2 && "
+			    "startsWith(inputs.owner, 'afu') && !(inputs.n == "
+			    "null) }}", err, sizeof(err))) != NULL &&
+			    (t = expr_test(e, wf_ctx, err, sizeof(err))) != -1) {
+				step++;
+				if (expr_template(d->steps[1].arguments,
+				    wf_ctx, &args, err, sizeof(err)) == 0)
+					step++;
+			}
+		}
+	}
+	chaos_hold();
+	jschema_cache_clear();
+	expr_free(e);
+	defn_free(d);
+	if (step == 4) {
+		outf(out, len, "%d ", t);
+		out_json(out + strlen(out), len - strlen(out), "args", args);
+		json_decref(args);
+		return CH_OK;
+	}
+	if (strstr(err, "out of memory") != NULL ||
+	    strstr(err, strerror(ENOMEM)) != NULL)
+		return CH_FAILED;
+	return bad(out, len, "step %d: \"%s\"", step, err);
+}
+
+START_TEST(workflow_exprs)
+{
+	wf_def = json_loads("{\"name\":\"w\",\"inputs\":{\"type\":"
+	    "\"object\",\"properties\":{\"owner\":{\"type\":\"string\","
+	    "\"pattern\":\"^[a-z0-9-]+$\"},\"n\":{\"type\":\"integer\"}},"
+	    "\"required\":[\"owner\"]},\"steps\":["
+	    "{\"id\":\"a\",\"type\":\"tool\",\"tool\":\"conf.add\","
+	    "\"arguments\":{\"a\":\"${{ inputs.n }}\",\"b\":1},"
+	    "\"retry\":{\"max_attempts\":3,\"initial_interval_ms\":10},"
+	    "\"on_error\":{\"goto\":\"b\"}},"
+	    "{\"id\":\"b\",\"type\":\"tool\",\"tool\":\"conf.echo\","
+	    "\"if\":\"${{ steps.a.status == 'succeeded' }}\","
+	    "\"arguments\":{\"text\":\"${{ inputs.owner }} has "
+	    "${{ steps.a.output.sum }}\",\"n\":\"${{ steps.a.output.sum }}\","
+	    "\"deep\":[{\"x\":\"${{ execution.id }}\"}, 1, null]}}]}", 0,
+	    NULL);
+	wf_ctx = json_loads("{\"inputs\":{\"owner\":\"afu9\",\"n\":2},"
+	    "\"steps\":{\"a\":{\"status\":\"succeeded\",\"output\":"
+	    "{\"sum\":3}}},\"execution\":{\"id\":\"e-1\"}}", 0, NULL);
+	ck_assert(wf_def && wf_ctx);
+	EVERY_N(op_workflow, NULL, 30);
+	json_decref(wf_def);
+	json_decref(wf_ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1846,6 +1928,7 @@ main(void)
 	tcase_add_test(tc, jschema_patterns);
 	tcase_add_test(tc, mcp_client_session);
 	tcase_add_test(tc, config_loads);
+	tcase_add_test(tc, workflow_exprs);
 	suite_add_tcase(s, tc);
 	return t_run(s);
 }

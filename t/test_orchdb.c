@@ -677,9 +677,9 @@ q_textf(const char *ci, const char *fmt, const char *arg)
  */
 START_TEST(workflow_runs)
 {
-	char *ci = use_db("wf1"), *id, *id2, *log, *v, sql[256];
+	char *ci = use_db("wf1"), *id, *id2, *log, *v, sql[256], *out, *err;
 	struct afu9 a;
-	json_t *r;
+	json_t *r, *j;
 	int st;
 
 	start_serve(&a, conf_config(), 0, NULL);
@@ -714,6 +714,30 @@ START_TEST(workflow_runs)
 	q_waitf(ci, "SELECT count(*) FROM mcp_tool_calls WHERE caller = "
 	    "'workflow' AND step_id IS NOT NULL AND execution_id = '%s'", id,
 	    4, 10000);
+	/* afu9 audit --execution: those four, each naming its step */
+	ck_assert_int_eq(RUN(&out, &err, "audit", "--execution", id), 0);
+	ck_assert_msg(strstr(out, "  conf.add  completed  ") && strstr(out,
+	    " workflow\n  execution ") && strstr(out, id), "%s", out);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "audit", "--execution", id, "--json"),
+	    0);
+	ck_assert_ptr_nonnull(j = json_loads(out, 0, NULL));
+	ck_assert_int_eq(json_array_size(j), 4);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j,
+	    3), "execution_id")), id);
+	ck_assert(json_is_string(json_object_get(json_array_get(j, 3),
+	    "step_id")));
+	ck_assert(json_is_null(json_object_get(json_array_get(j, 3),
+	    "agent_run_id")));
+	json_decref(j);
+	free(out);
+	free(err);
+	ck_assert_int_eq(RUN(&out, &err, "audit", "--execution", "x'; --"), 1);
+	ck_assert_str_eq(err, "afu9 audit: not an execution id (a UUID): "
+	    "\"x'; --\"\n");
+	free(out);
+	free(err);
 	/* the same key: the same execution, nothing new */
 	id2 = wf_start(ci, "t_run", "{\"a\":9}", "key-1");
 	ck_assert_str_eq(id, id2);

@@ -138,56 +138,6 @@ teardown(void)
 	fclose(logfp);
 }
 
-/* Everything logged so far; malloc'd. */
-static char *
-logged(void)
-{
-	long n;
-	char *s;
-
-	fflush(logfp);
-	ck_assert_int_eq(fseek(logfp, 0, SEEK_END), 0);
-	n = ftell(logfp);
-	rewind(logfp);
-	ck_assert_ptr_nonnull(s = malloc((size_t)n + 1));
-	ck_assert_int_eq(fread(s, 1, (size_t)n, logfp), n);
-	s[n] = '\0';
-	return s;
-}
-
-static int
-count_str(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	while ((hay = strstr(hay, needle)) != NULL) {
-		n++;
-		hay += strlen(needle);
-	}
-	return n;
-}
-
-static void
-tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
-
-/* Run the loop until pred() holds or ms pass; pred's last value. */
-static int
-run_until(int (*pred)(void), int ms)
-{
-	double deadline = t_now_ms() + ms;
-	ev_timer tick;
-	int ok;
-
-	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
-	ev_timer_start(loop, &tick);
-	while (!(ok = pred()) && t_now_ms() < deadline)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &tick);
-	return ok;
-}
-
 static int never(void) { return 0; }
 
 /* ---- callbacks ---- */
@@ -267,7 +217,7 @@ static void
 up_q(const struct pgq_opts *o)
 {
 	new_q(ci, o);
-	ck_assert_msg(run_until(is_up, WAIT_MS), "not up: %s",
+	ck_assert_msg(t_run_until(loop, is_up, WAIT_MS), "not up: %s",
 	    pgq_last_error(q));
 }
 
@@ -322,7 +272,7 @@ backend_pid(void)
 {
 	pid_seen = 0;
 	ck_assert_ptr_nonnull(pgq_exec(q, "pid", 0, NULL, on_pid, NULL));
-	ck_assert(run_until(idle, WAIT_MS));
+	ck_assert(t_run_until(loop, idle, WAIT_MS));
 	ck_assert_int_ne(pid_seen, 0);
 	return pid_seen;
 }
@@ -394,8 +344,8 @@ static int all_called(void)
 static int nlines_want;
 static int exec_out_lines(void)
 {
-	char *log = logged();
-	int n = count_str(log, "\"frame\":\"tq exec ins\"");
+	char *log = t_file_text(logfp);
+	int n = t_count_str(log, "\"frame\":\"tq exec ins\"");
 
 	free(log);
 	return n >= nlines_want;
@@ -431,7 +381,7 @@ START_TEST(test_pipeline)
 	ck_assert_str_eq(pgq_last_error(q), "connecting");
 	ck_assert_uint_eq(pgq_pending(q), 10);
 	want_calls = 10;
-	ck_assert_msg(run_until(all_called, WAIT_MS), "%s",
+	ck_assert_msg(t_run_until(loop, all_called, WAIT_MS), "%s",
 	    pgq_last_error(q));
 	for (i = 0; i < 10; i++) {
 		ck_assert_int_eq(recs[i].called, 1);
@@ -452,13 +402,13 @@ START_TEST(test_pipeline)
 	for (i = 0; i < 20; i++)
 		ex_int("ins", i, i);
 	nlines_want = 20;
-	ck_assert_msg(run_until(exec_out_lines, WAIT_MS), "not all sent");
-	run_until(never, 50);
+	ck_assert_msg(t_run_until(loop, exec_out_lines, WAIT_MS), "not all sent");
+	t_run_until(loop, never, 50);
 	ck_assert_int_eq(recs[0].called, 0);
 	ck_assert_uint_eq(pgq_pending(q), 20);
 	exec_ok(db, "COMMIT");
 	want_calls = 20;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	for (i = 0; i < 20; i++) {
 		ck_assert_int_eq(recs[i].ok, 1);
 		ck_assert_int_eq(recs[i].seq, i);
@@ -470,7 +420,7 @@ START_TEST(test_pipeline)
 	ex1("txid", NULL, 31);
 	ex1("nprep", NULL, 32);
 	want_calls = 23;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[30].ok & recs[31].ok, 1);
 	ck_assert_str_ne(recs[30].val, recs[31].val);
 	ck_assert_str_eq(recs[32].val, "4");
@@ -479,7 +429,7 @@ START_TEST(test_pipeline)
 	prep("late", "SELECT $1::text || 'x'", 1);
 	ex1("late", "zq-param-value", 33);
 	want_calls = 24;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_msg(recs[33].ok, "%s", recs[33].msg);
 	ck_assert_str_eq(recs[33].val, "zq-param-valuex");
 	s = stats();
@@ -487,14 +437,14 @@ START_TEST(test_pipeline)
 	ck_assert_uint_eq(s.failed, 0);
 	ck_assert_uint_eq(s.reconnects, 0);
 
-	log = logged();
+	log = t_file_text(logfp);
 	ck_assert_msg(strstr(log, "\"frame\":\"tq prepare sel: ok\"") &&
 	    strstr(log, "\"frame\":\"tq exec sel: SELECT 1\"") &&
 	    strstr(log, "\"frame\":\"tq prepare late: ok\"") &&
 	    strstr(log, "\"peer\":\"t@/tmp/afu9pg.") &&
 	    strstr(log, "\"dir\":\"in\""), "%s", log);
-	ck_assert_msg(count_str(log, "\"dir\":\"out\"") ==
-	    count_str(log, "\"dir\":\"in\""), "%s", log);
+	ck_assert_msg(t_count_str(log, "\"dir\":\"out\"") ==
+	    t_count_str(log, "\"dir\":\"in\""), "%s", log);
 	/* The parameters are not traced. */
 	ck_assert_ptr_null(strstr(log, "zq-param-value"));
 	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
@@ -506,9 +456,9 @@ static int nexec_out;
 static int
 count_exec_out(void)
 {
-	char *log = logged();
+	char *log = t_file_text(logfp);
 
-	nexec_out = count_str(log, "\"frame\":\"tq exec cnt\"");
+	nexec_out = t_count_str(log, "\"frame\":\"tq exec cnt\"");
 	free(log);
 	return nexec_out >= PGQ_INFLIGHT;
 }
@@ -543,14 +493,14 @@ START_TEST(test_inflight_bound)
 	for (i = 0; i < PGQ_INFLIGHT + 88; i++)
 		ck_assert_ptr_nonnull(pgq_exec(q, "cnt", 0, NULL, on_cnt,
 		    (void *)i));
-	ck_assert(run_until(count_exec_out, WAIT_MS));
-	run_until(never, 50);
+	ck_assert(t_run_until(loop, count_exec_out, WAIT_MS));
+	t_run_until(loop, never, 50);
 	count_exec_out();
 	ck_assert_int_eq(nexec_out, PGQ_INFLIGHT);
 	ck_assert_int_eq(all_answered, 0);
 	ck_assert_uint_eq(pgq_pending(q), PGQ_INFLIGHT + 88);
 	exec_ok(db, "COMMIT");
-	ck_assert(run_until(all_cnt, WAIT_MS));
+	ck_assert(t_run_until(loop, all_cnt, WAIT_MS));
 	count_exec_out();
 	ck_assert_int_eq(nexec_out, PGQ_INFLIGHT + 88);
 	ck_assert_uint_eq(pgq_pending(q), 0);
@@ -579,23 +529,23 @@ START_TEST(test_prepare_refused)
 	prep("bad", "SELECT count(*) FROM later_tbl", 0);
 	ex1("good", NULL, 0);
 	ex1("bad", NULL, 1);
-	ck_assert_msg(run_until(refused_prepare, WAIT_MS), "%s",
+	ck_assert_msg(t_run_until(loop, refused_prepare, WAIT_MS), "%s",
 	    pgq_last_error(q));
-	run_until(never, 100);		/* a few more attempts */
+	t_run_until(loop, never, 100);		/* a few more attempts */
 	ck_assert_int_eq(recs[0].called + recs[1].called, 0);
 	ck_assert_int_eq(pgq_up(q), 0);
 	ck_assert_uint_eq(nstates, 0);
 	exec_ok(db, "CREATE TABLE later_tbl (id int)");
 	want_calls = 2;
-	ck_assert_msg(run_until(all_called, WAIT_MS), "%s",
+	ck_assert_msg(t_run_until(loop, all_called, WAIT_MS), "%s",
 	    pgq_last_error(q));
 	ck_assert_msg(recs[0].ok, "%s", recs[0].msg);
 	ck_assert_msg(recs[1].ok, "%s", recs[1].msg);
 	ck_assert_str_eq(recs[1].val, "0");
 	ck_assert_uint_eq(nstates, 1);
 	ck_assert_uint_eq(stats().reconnects, 0);
-	log = logged();
-	ck_assert_int_eq(count_str(log, "preparing bad"), 1);
+	log = t_file_text(logfp);
+	ck_assert_int_eq(t_count_str(log, "preparing bad"), 1);
 	free(log);
 }
 END_TEST
@@ -621,7 +571,7 @@ START_TEST(test_server_error)
 	/* The password as a value: the server echoes it, redacted. */
 	ex1("int", pgt_password(pg), 5);
 	want_calls = 6;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].ok, 1);
 	ck_assert_int_eq(recs[1].ok, 0);
 	ck_assert_str_eq(recs[1].sqlstate, "23505");
@@ -643,7 +593,7 @@ START_TEST(test_server_error)
 	ck_assert_uint_eq(s.reconnects, 0);
 	ck_assert_int_eq(pgq_up(q), 1);
 	ck_assert_int_eq(nstates, 1);
-	log = logged();
+	log = t_file_text(logfp);
 	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
 	free(log);
 }
@@ -676,8 +626,8 @@ START_TEST(test_listen)
 	exec_ok(db, "NOTIFY other, 'no'");
 	exec_ok(db, "NOTIFY afu9_work, 'p1'");
 	exec_ok(db, "SELECT pg_notify('chan_b', '')");
-	ck_assert_msg(run_until(two_notes, WAIT_MS), "notes %zu", nnotes);
-	run_until(never, 30);
+	ck_assert_msg(t_run_until(loop, two_notes, WAIT_MS), "notes %zu", nnotes);
+	t_run_until(loop, never, 30);
 	ck_assert_uint_eq(nnotes, 2);
 	ck_assert_str_eq(notes[0], "afu9_work:p1");
 	ck_assert_str_eq(notes[1], "chan_b:");
@@ -686,11 +636,11 @@ START_TEST(test_listen)
 	/* The server ends the session with two statements in flight. */
 	ex1("sleep", "20", 0);
 	ex1("int", "5", 1);
-	ck_assert_msg(run_until(sleeping, WAIT_MS), "not sleeping");
+	ck_assert_msg(t_run_until(loop, sleeping, WAIT_MS), "not sleeping");
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", pid);
 	exec_ok(db, sql);
 	want_calls = 2;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].ok, 0);
 	ck_assert_int_eq(recs[0].lost, 1);
 	ck_assert_int_eq(recs[0].timeout, 0);
@@ -698,7 +648,7 @@ START_TEST(test_listen)
 	ck_assert_msg(strstr(recs[0].msg, "connection lost: "), "%s",
 	    recs[0].msg);
 	ck_assert_int_eq(recs[1].lost, 1);
-	ck_assert_msg(run_until(up_again, WAIT_MS), "no reconnect: %s",
+	ck_assert_msg(t_run_until(loop, up_again, WAIT_MS), "no reconnect: %s",
 	    pgq_last_error(q));
 	ck_assert_int_eq(states[1], 0);
 	ck_assert_int_eq(states[2], 1);
@@ -708,7 +658,7 @@ START_TEST(test_listen)
 
 	/* Listening again on the new connection; NULL came first, once. */
 	exec_ok(db, "NOTIFY afu9_work, 'again'");
-	ck_assert(run_until(note_after_null, WAIT_MS));
+	ck_assert(t_run_until(loop, note_after_null, WAIT_MS));
 	ck_assert_uint_eq(nnotes, 4);
 	ck_assert_str_eq(notes[2], "NULL");
 	ck_assert_str_eq(notes[3], "afu9_work:again");
@@ -741,22 +691,22 @@ START_TEST(test_server_restart)
 	up_sleepy(&o);
 	prep("ins", "INSERT INTO t VALUES ($1::int)", 1);
 	ex1("sleep", "20", 0);
-	ck_assert_msg(run_until(sleeping, WAIT_MS), "not sleeping");
+	ck_assert_msg(t_run_until(loop, sleeping, WAIT_MS), "not sleeping");
 	ck_assert_msg(pgt_server_stop(pg, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(run_until(is_down, WAIT_MS), "not noticed");
+	ck_assert_msg(t_run_until(loop, is_down, WAIT_MS), "not noticed");
 	want_calls = 1;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].lost, 1);
 	ck_assert_str_ne(pgq_last_error(q), "");
 	ck_assert_ptr_null(strstr(pgq_last_error(q), pgt_password(pg)));
 
 	for (i = 10; i < 15; i++)
 		ex_int("ins", i, i);
-	run_until(never, 100);
+	t_run_until(loop, never, 100);
 	ck_assert_uint_eq(pgq_pending(q), 5);
 	ck_assert_int_eq(recs[10].called, 0);
 	ck_assert_msg(pgt_server_start(pg, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(run_until(five_done, WAIT_MS), "not run after the "
+	ck_assert_msg(t_run_until(loop, five_done, WAIT_MS), "not run after the "
 	    "restart: %s", pgq_last_error(q));
 	for (i = 10; i < 15; i++) {
 		ck_assert_msg(recs[i].ok, "%d: %s", i, recs[i].msg);
@@ -770,9 +720,9 @@ START_TEST(test_server_restart)
 	ck_assert_int_eq(states[2], 1);
 	ck_assert_uint_eq(stats().reconnects, 1);
 	ck_assert_uint_eq(stats().lost, 1);
-	log = logged();
-	ck_assert_int_eq(count_str(log, "tq: database connection lost"), 1);
-	ck_assert_int_eq(count_str(log, "tq: database connection restored"),
+	log = t_file_text(logfp);
+	ck_assert_int_eq(t_count_str(log, "tq: database connection lost"), 1);
+	ck_assert_int_eq(t_count_str(log, "tq: database connection restored"),
 	    1);
 	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
 	free(log);
@@ -797,7 +747,7 @@ START_TEST(test_reconnect)
 	for (i = 1; i < 4; i++)
 		ex_int("int", i, i);
 	gone = ex1("int", "4", 4);
-	ck_assert_msg(run_until(sleeping, WAIT_MS), "not sleeping");
+	ck_assert_msg(t_run_until(loop, sleeping, WAIT_MS), "not sleeping");
 	in_call = 1;
 	pgq_reconnect(q);
 	ck_assert_int_eq(pgq_up(q), 0);
@@ -809,7 +759,7 @@ START_TEST(test_reconnect)
 	for (i = 0; i < 6; i++)
 		ck_assert_int_eq(recs[i].called, 0);
 	want_calls = 5;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	for (i = 0; i < 4; i++) {
 		ck_assert_int_eq(recs[i].lost, 1);
 		ck_assert_msg(strstr(recs[i].msg, "connection lost: reconnect "
@@ -845,7 +795,7 @@ START_TEST(test_op_timeout)
 	ex1("sleep", "20", 0);
 	ex1("int", "1", 1);
 	want_calls = 2;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_double_lt(t_now_ms() - t0, 2000 * t_slow());
 	ck_assert_double_ge(t_now_ms() - t0, 250 * t_slow());
 	ck_assert_int_eq(recs[0].timeout, 1);
@@ -856,11 +806,11 @@ START_TEST(test_op_timeout)
 	ck_assert_int_eq(recs[1].lost, 1);
 	ck_assert_uint_eq(stats().timeouts, 1);
 	ck_assert_uint_eq(stats().lost, 1);
-	ck_assert(run_until(up_again, WAIT_MS));
+	ck_assert(t_run_until(loop, up_again, WAIT_MS));
 	ck_assert_int_eq(states[1], 0);
 	ex1("int", "2", 2);
 	want_calls = 3;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[2].ok, 1);
 	ck_assert_uint_eq(stats().reconnects, 1);
 }
@@ -885,7 +835,7 @@ START_TEST(test_unreachable)
 	prep("int", "SELECT $1::int", 1);
 	ex1("int", "1", 0);
 	want_calls = 1;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].timeout, 1);
 	ck_assert_int_eq(recs[0].lost, 0);
 	ck_assert_msg(strstr(recs[0].msg, "not sent in ") &&
@@ -914,7 +864,7 @@ START_TEST(test_unreachable)
 	prep("int", "SELECT $1::int", 1);
 	ex1("int", "1", 1);
 	want_calls = 2;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[1].timeout, 1);
 	ck_assert_msg(strstr(recs[1].msg, "no connection after"), "%s",
 	    recs[1].msg);
@@ -927,7 +877,7 @@ START_TEST(test_unreachable)
 	rmdir(dir);
 	free(dir);
 	free(mute);
-	log = logged();
+	log = t_file_text(logfp);
 	ck_assert_msg(strstr(log, "tq: database dbname=x "
 	    "host=/nonexistent-afu9 unavailable: "), "%s", log);
 	ck_assert_ptr_null(strstr(log, "mute-pass-1234"));
@@ -964,13 +914,13 @@ START_TEST(test_forget)
 	pgq_op_forget(op);
 	ck_assert_uint_eq(pgq_pending(q), 0);
 	pgq_op_forget(NULL);
-	ck_assert(run_until(is_up, WAIT_MS));
+	ck_assert(t_run_until(loop, is_up, WAIT_MS));
 	op = ex1("ins", "2", 1);
 	ex1("int", "9", 2);
 	ev_run(loop, EVRUN_NOWAIT);	/* sent now */
 	pgq_op_forget(op);
 	want_calls = 1;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].called + recs[1].called, 0);
 	ck_assert_int_eq(recs[2].ok, 1);
 	ck_q("SELECT string_agg(id::text, ',') FROM t", "2");
@@ -978,7 +928,7 @@ START_TEST(test_forget)
 
 	ck_assert_ptr_nonnull(self = pgq_exec(q, "ins", 1, p, forget_self,
 	    &self));
-	ck_assert(run_until(idle, WAIT_MS));
+	ck_assert(t_run_until(loop, idle, WAIT_MS));
 	ck_assert_int_eq(recs[NREC - 1].called, 1);
 }
 END_TEST
@@ -995,7 +945,7 @@ START_TEST(test_free_pending)
 	schema_new();
 	up_sleepy(&o);
 	ex1("sleep", "20", 0);
-	ck_assert(run_until(sleeping, WAIT_MS));
+	ck_assert(t_run_until(loop, sleeping, WAIT_MS));
 	ex1("int", "1", 1);
 	pgq_reconnect(q);		/* 0 answered (lost), 1 queued */
 	ex1("int", "2", 2);
@@ -1005,12 +955,12 @@ START_TEST(test_free_pending)
 	up_sleepy(&o);
 	ex1("sleep", "20", 3);
 	ex1("int", "4", 4);
-	ck_assert(run_until(sleeping, WAIT_MS));
+	ck_assert(t_run_until(loop, sleeping, WAIT_MS));
 	ex1("int", "5", 5);		/* queued */
 	ck_assert_uint_eq(pgq_pending(q), 3);
 	pgq_free(q);
 	q = NULL;
-	run_until(never, 50);
+	t_run_until(loop, never, 50);
 	for (i = 0; i < 8; i++)
 		ck_assert_int_eq(recs[i].called, 0);
 }
@@ -1034,7 +984,7 @@ START_TEST(test_password)
 	prep("int", "SELECT $1::int", 1);
 	ex1("int", "1", 0);
 	want_calls = 1;
-	ck_assert(run_until(all_called, WAIT_MS));
+	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].timeout, 1);
 	ck_assert_msg(strstr(recs[0].msg, "password authentication failed"),
 	    "%s", recs[0].msg);
@@ -1051,11 +1001,11 @@ START_TEST(test_password)
 	    "password=%s dbname=%s", pgt_dir(pg), pgt_password(pg),
 	    pgt_password(pg)), -1);
 	new_q(bad, &o);
-	ck_assert(run_until(does_not_exist, WAIT_MS));
+	ck_assert(t_run_until(loop, does_not_exist, WAIT_MS));
 	ck_assert_msg(strstr(pgq_last_error(q), "database \"" REDACTED "\""),
 	    "%s", pgq_last_error(q));
 	ck_assert_ptr_null(strstr(pgq_last_error(q), pgt_password(pg)));
-	log = logged();
+	log = t_file_text(logfp);
 	ck_assert_ptr_null(strstr(log, "wrongpass-4242"));
 	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
 	ck_assert_ptr_nonnull(strstr(log, "password=" REDACTED));

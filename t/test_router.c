@@ -215,27 +215,6 @@ exec_ok(const char *sql)
 	PQclear(res);
 }
 
-static void
-tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
-
-/* Run the loop until pred() holds or ms pass; pred's last value. */
-static int
-run_until(int (*pred)(void), int ms)
-{
-	double deadline = t_now_ms() + ms;
-	ev_timer tick;
-	int ok;
-
-	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
-	ev_timer_start(loop, &tick);
-	while (!(ok = pred()) && t_now_ms() < deadline)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &tick);
-	return ok;
-}
-
 static int store_is_up(void) { return store_state(st) == STORE_UP; }
 static int router_is_ready(void) { return router_ready(r); }
 
@@ -279,7 +258,7 @@ db_setup(void)
 	st = store_new(loop, ci, NULL, err, sizeof(err));
 	free(ci);
 	ck_assert_msg(st != NULL, "%s", err);
-	ck_assert_msg(run_until(store_is_up, WAIT_MS), "store not up: %s",
+	ck_assert_msg(t_run_until(loop, store_is_up, WAIT_MS), "store not up: %s",
 	    store_last_error(st));
 	cfg = conf_load("{\"mcpServers\": {\"conf\": {\"command\": "
 	    "\"@SERVER@\"}, \"off\": {\"command\": \"/bin/true\", "
@@ -288,7 +267,7 @@ db_setup(void)
 	ck_assert_msg(r != NULL, "%s", err);
 	router_set_store(r, st, 0);
 	ck_assert_msg(router_start(r, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(run_until(router_is_ready, WAIT_MS), "conf not ready");
+	ck_assert_msg(t_run_until(loop, router_is_ready, WAIT_MS), "conf not ready");
 	ndone = 0;
 }
 
@@ -393,7 +372,7 @@ START_TEST(audit_ids)
 	    "text", "gateway"), &o, never_done, NULL, NULL, &e));
 
 	want_written = 4;
-	ck_assert(run_until(rows_written, WAIT_MS));
+	ck_assert(t_run_until(loop, rows_written, WAIT_MS));
 	store_get_stats(st, &s);
 	ck_assert_uint_eq(s.audit_written, 4);
 	ck_assert_uint_eq(s.audit_rejected, 0);

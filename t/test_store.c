@@ -122,61 +122,11 @@ teardown(void)
 	fclose(logfp);
 }
 
-/* Everything logged so far; malloc'd. */
-static char *
-logged(void)
-{
-	long n;
-	char *s;
-
-	fflush(logfp);
-	ck_assert_int_eq(fseek(logfp, 0, SEEK_END), 0);
-	n = ftell(logfp);
-	rewind(logfp);
-	ck_assert_ptr_nonnull(s = malloc((size_t)n + 1));
-	ck_assert_int_eq(fread(s, 1, (size_t)n, logfp), n);
-	s[n] = '\0';
-	return s;
-}
-
-static int
-count_str(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	while ((hay = strstr(hay, needle)) != NULL) {
-		n++;
-		hay += strlen(needle);
-	}
-	return n;
-}
-
 static void
 on_state(struct store *s, enum store_state state, void *arg)
 {
 	if (nseen < sizeof(seen) / sizeof(seen[0]))
 		seen[nseen++] = state;
-}
-
-static void
-tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
-
-/* Run the loop until pred() holds or ms pass; pred's last value. */
-static int
-run_until(int (*pred)(void), int ms)
-{
-	double deadline = t_now_ms() + ms;
-	ev_timer tick;
-	int ok;
-
-	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
-	ev_timer_start(loop, &tick);
-	while (!(ok = pred()) && t_now_ms() < deadline)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &tick);
-	return ok;
 }
 
 static struct store_stats
@@ -215,7 +165,7 @@ store_up(const struct store_opts *o)
 {
 	st = store_new(loop, ci, o, err, sizeof(err));
 	ck_assert_msg(st != NULL, "%s", err);
-	ck_assert_msg(run_until(is_up, WAIT_MS), "store not up: %s",
+	ck_assert_msg(t_run_until(loop, is_up, WAIT_MS), "store not up: %s",
 	    store_last_error(st));
 }
 
@@ -304,7 +254,7 @@ START_TEST(test_audit_rows)
 		ck_assert_int_eq(audit_n(i), 0);
 	ck_assert_uint_eq(stats().queued, 40);
 	want_written = 40;
-	ck_assert_msg(run_until(all_written, WAIT_MS), "rows not written");
+	ck_assert_msg(t_run_until(loop, all_written, WAIT_MS), "rows not written");
 	s = stats();
 	ck_assert_uint_eq(s.audit_written, 40);
 	ck_assert_uint_eq(s.audit_duplicates, 0);
@@ -349,7 +299,7 @@ START_TEST(test_audit_rows)
 	ck_q("SELECT count(*) FROM (SELECT id, lag(id) OVER (ORDER BY "
 	    "started_at) AS prev FROM mcp_tool_calls) t WHERE id < prev", NULL,
 	    "0");
-	log = logged();
+	log = t_file_text(logfp);
 	ck_assert_ptr_null(strstr(log, SECRET));
 	ck_assert_ptr_null(strstr(log, TOKEN));
 	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
@@ -376,16 +326,16 @@ START_TEST(test_db_restart)
 	for (i = 0; i < 10; i++)
 		ck_assert_int_eq(audit_n(i), 0);
 	want_written = 10;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 
 	/* Ten rows sent and held by a lock when the server goes. */
 	exec_ok(db, "BEGIN");
 	exec_ok(db, "LOCK TABLE mcp_tool_calls IN ACCESS EXCLUSIVE MODE");
 	for (i = 10; i < 20; i++)
 		ck_assert_int_eq(audit_n(i), 0);
-	ck_assert_msg(run_until(in_flight_10, WAIT_MS), "rows not sent");
+	ck_assert_msg(t_run_until(loop, in_flight_10, WAIT_MS), "rows not sent");
 	ck_assert_msg(pgt_server_stop(pg, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(run_until(is_down, WAIT_MS), "store did not notice");
+	ck_assert_msg(t_run_until(loop, is_down, WAIT_MS), "store did not notice");
 	ck_assert_str_ne(store_last_error(st), "");
 	ck_assert_ptr_null(strstr(store_last_error(st), pgt_password(pg)));
 	ck_assert_ptr_nonnull(status = store_status(st));
@@ -404,7 +354,7 @@ START_TEST(test_db_restart)
 
 	ck_assert_msg(pgt_server_start(pg, err, sizeof(err)) == 0, "%s", err);
 	want_written = 35;
-	ck_assert_msg(run_until(all_written, WAIT_MS), "not written after "
+	ck_assert_msg(t_run_until(loop, all_written, WAIT_MS), "not written after "
 	    "restart: %s", store_last_error(st));
 	side_connect();
 	ck_rows_exactly(35);
@@ -418,9 +368,9 @@ START_TEST(test_db_restart)
 	ck_assert_int_eq(seen[2], STORE_CONNECTING);
 	ck_assert_int_eq(seen[nseen - 2], STORE_CONNECTING);
 	ck_assert_int_eq(seen[nseen - 1], STORE_UP);
-	log = logged();
-	ck_assert_int_eq(count_str(log, "database connection lost"), 1);
-	ck_assert_int_eq(count_str(log, "database connection restored"), 1);
+	log = t_file_text(logfp);
+	ck_assert_int_eq(t_count_str(log, "database connection lost"), 1);
+	ck_assert_int_eq(t_count_str(log, "database connection restored"), 1);
 	ck_assert_ptr_null(strstr(log, SECRET));
 	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
 	free(log);
@@ -441,13 +391,13 @@ START_TEST(test_idle_drop)
 	store_up(&o);
 	ck_q("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
 	    "WHERE application_name = 'afu9' AND datname = 't'", NULL, "1");
-	ck_assert_msg(run_until(is_up_again, WAIT_MS), "no reconnect: %s",
+	ck_assert_msg(t_run_until(loop, is_up_again, WAIT_MS), "no reconnect: %s",
 	    store_last_error(st));
 	ck_assert_int_eq(seen[1], STORE_DOWN);
 	ck_assert_uint_eq(stats().reconnects, 1);
 	ck_assert_int_eq(audit_n(0), 0);
 	want_written = 1;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_rows_exactly(1);
 }
 END_TEST
@@ -469,7 +419,7 @@ START_TEST(test_uri)
 	store_up(&o);
 	ck_assert_int_eq(audit_n(0), 0);
 	want_written = 1;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_rows_exactly(1);
 }
 END_TEST
@@ -494,7 +444,7 @@ START_TEST(test_lost_ack_exactly_once)
 	exec_ok(db, "LOCK TABLE mcp_tool_calls IN ACCESS EXCLUSIVE MODE");
 	for (i = 0; i < 20; i++)
 		ck_assert_int_eq(audit_n(i), 0);
-	ck_assert(run_until(in_flight_20, WAIT_MS));
+	ck_assert(t_run_until(loop, in_flight_20, WAIT_MS));
 	exec_ok(db, "COMMIT");
 	/* The store's loop does not run: its acks stay unread. */
 	deadline = t_now_ms() + WAIT_MS;
@@ -509,7 +459,7 @@ START_TEST(test_lost_ack_exactly_once)
 	ck_assert_int_eq(store_state(st), STORE_DOWN);
 	ck_assert_uint_eq(stats().queued, 20);
 	want_written = 0;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	s = stats();
 	ck_assert_uint_eq(s.audit_duplicates, 20);
 	ck_assert_uint_eq(s.audit_written, 0);
@@ -522,8 +472,8 @@ END_TEST
 
 static int drop_logged_twice(void)
 {
-	char *log = logged();
-	int n = count_str(log, "audit queue full");
+	char *log = t_file_text(logfp);
+	int n = t_count_str(log, "audit queue full");
 
 	free(log);
 	return n >= 2;
@@ -550,8 +500,8 @@ START_TEST(test_overflow)
 		ck_assert_int_eq(audit_n(i), 1);
 	ck_assert_uint_eq(stats().audit_dropped, 5);
 	ck_assert_uint_eq(stats().queued, 10);
-	log = logged();
-	ck_assert_int_eq(count_str(log, "audit queue full"), 1);
+	log = t_file_text(logfp);
+	ck_assert_int_eq(t_count_str(log, "audit queue full"), 1);
 	ck_assert_ptr_nonnull(strstr(log, "dropped 1 new audit row(s), 1 in "
 	    "total"));
 	free(log);
@@ -567,13 +517,13 @@ START_TEST(test_overflow)
 	    "dropped")), 5);
 	json_decref(status);
 	/* The rest of the interval's drops are reported when it ends. */
-	ck_assert_msg(run_until(drop_logged_twice, WAIT_MS), "no summary");
-	log = logged();
+	ck_assert_msg(t_run_until(loop, drop_logged_twice, WAIT_MS), "no summary");
+	log = t_file_text(logfp);
 	ck_assert_ptr_nonnull(strstr(log, "dropped 4 new audit row(s), 5 in "
 	    "total"));
 	free(log);
 	want_written = 10;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	/* The newest were dropped: the first ten are in. */
 	ck_rows_exactly(10);
 
@@ -615,13 +565,13 @@ START_TEST(test_rejected_row)
 	bad.tool = "\xff";
 	ck_assert_int_eq(store_audit_call(st, &bad), -1);
 	want_written = 2;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	s = stats();
 	ck_assert_uint_eq(s.audit_written, 2);
 	ck_assert_uint_eq(s.audit_rejected, 3);
 	ck_assert_uint_eq(s.reconnects, 0);
 	ck_rows_exactly(2);
-	log = logged();
+	log = t_file_text(logfp);
 	ck_assert_ptr_nonnull(strstr(log, "audit row for github.reject_me "
 	    "rejected by the database"));
 	ck_assert_ptr_nonnull(strstr(log, "t_reject_check"));
@@ -666,7 +616,7 @@ START_TEST(test_batch_bad_row)
 	for (i = 5; i < 10; i++)
 		ck_assert_int_eq(audit_n(i), 0);
 	want_written = 10;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	s = stats();
 	ck_assert_uint_eq(s.audit_written, 10);
 	ck_assert_uint_eq(s.audit_rejected, 1);
@@ -676,8 +626,8 @@ START_TEST(test_batch_bad_row)
 	/* Isolated: each good row went in its own transaction. */
 	ck_assert_str_eq(n = txns("true"), "10");
 	free(n);
-	log = logged();
-	ck_assert_int_eq(count_str(log, "rejected by the database"), 1);
+	log = t_file_text(logfp);
+	ck_assert_int_eq(t_count_str(log, "rejected by the database"), 1);
 	ck_assert_ptr_nonnull(strstr(log, "audit row for github.reject_me "
 	    "rejected by the database"));
 	free(log);
@@ -686,7 +636,7 @@ START_TEST(test_batch_bad_row)
 	for (i = 10; i < 40; i++)
 		ck_assert_int_eq(audit_n(i), 0);
 	want_written = 40;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_rows_exactly(40);
 	ck_assert_str_eq(n = txns("(arguments->>'n')::int >= 10"), "1");
 	free(n);
@@ -793,7 +743,7 @@ START_TEST(test_audit_ids)
 	    EXEC_ID "0", NULL), -1);
 	ck_assert_int_eq(audit_ids("bad3", AUDIT_AGENT, NULL, NULL, ""), -1);
 	want_written = 4;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	s = stats();
 	ck_assert_uint_eq(s.audit_written, 4);
 	ck_assert_uint_eq(s.audit_rejected, 3);
@@ -838,7 +788,7 @@ START_TEST(test_audit_ids_fk)
 	for (i = 4; i < 6; i++)
 		ck_assert_int_eq(audit_n(i), 0);
 	want_written = 7;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	s = stats();
 	ck_assert_uint_eq(s.audit_written, 7);
 	ck_assert_uint_eq(s.audit_rejected, 2);
@@ -852,8 +802,8 @@ START_TEST(test_audit_ids_fk)
 	    "'nostep')", NULL, "0");
 	ck_assert_str_eq(n = txns("true"), "7");
 	free(n);
-	log = logged();
-	ck_assert_int_eq(count_str(log, "rejected by the database"), 2);
+	log = t_file_text(logfp);
+	ck_assert_int_eq(t_count_str(log, "rejected by the database"), 2);
 	ck_assert_ptr_nonnull(strstr(log, "audit row for github.noexec "
 	    "rejected by the database"));
 	ck_assert_ptr_nonnull(strstr(log, "SQLSTATE 23503"));
@@ -867,7 +817,7 @@ START_TEST(test_audit_ids_fk)
 	for (i = 10; i < 12; i++)
 		ck_assert_int_eq(audit_n(i), 0);
 	want_written = 10;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_q(IDS_SQL, "again", "workflow " EXEC_ID " " STEP_ID " -");
 	ck_assert_str_eq(n = txns("tool = 'again' OR "
 	    "(arguments->>'n')::int >= 10"), "1");
@@ -883,7 +833,7 @@ START_TEST(test_audit_ids_fk)
 	exec_ok(db, "DELETE FROM workflow_executions WHERE id = '" EXEC_ID
 	    "'");
 	want_written = 12;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	s = stats();
 	ck_assert_uint_eq(s.audit_written, 12);
 	ck_assert_uint_eq(s.audit_rejected, 3);
@@ -915,7 +865,7 @@ START_TEST(test_burst_slow_db)
 	exec_ok(db, "LOCK TABLE mcp_tool_calls IN ACCESS EXCLUSIVE MODE");
 	for (i = 0; i < 100; i++)
 		ck_assert_int_eq(audit_n(i), 0);
-	ck_assert_msg(run_until(in_flight_100, WAIT_MS), "batch not sent");
+	ck_assert_msg(t_run_until(loop, in_flight_100, WAIT_MS), "batch not sent");
 	for (i = 100; i < 5000; i++) {
 		ck_assert_int_eq(audit_n(i), 0);
 		if (i % 1000 == 0)
@@ -927,7 +877,7 @@ START_TEST(test_burst_slow_db)
 	ck_assert_uint_eq(s.audit_dropped, 0);
 	exec_ok(db, "COMMIT");
 	want_written = 5000;
-	ck_assert_msg(run_until(all_written, WAIT_MS), "not written: %s",
+	ck_assert_msg(t_run_until(loop, all_written, WAIT_MS), "not written: %s",
 	    store_last_error(st));
 	s = stats();
 	ck_assert_uint_eq(s.audit_written, 5000);
@@ -1062,7 +1012,7 @@ START_TEST(test_args_redaction)
 	a.arguments = args[ncase];
 	ck_assert_int_eq(store_audit_call(st, &a), 0);
 	want_written = 2 * (int)ncase + 1;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	for (i = 0; i <= ncase; i++) {
 		ck_assert_ptr_nonnull(red = redact_json(args[i]));
 		ck_assert_ptr_nonnull(want = json_dumps(red, JSON_COMPACT |
@@ -1116,7 +1066,7 @@ START_TEST(test_rpc_id_text)
 		json_decref(id);
 	}
 	want_written = 2 * (int)n;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	for (i = 0; i < n; i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM mcp_tool_calls "
 		    "t JOIN mcp_tool_calls x ON x.tool = 'x%zu' WHERE t.tool = "
@@ -1146,7 +1096,7 @@ START_TEST(test_sync_commit)
 	ck_assert_int_eq(audit_n(0), 0);
 	ck_assert_int_eq(audit_n(1), 0);
 	want_written = 2;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_rows_exactly(2);
 	ck_assert_uint_eq(stats().reconnects, 0);
 }
@@ -1174,7 +1124,7 @@ START_TEST(test_states)
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(store_state(st), STORE_CONNECTING);
 	ck_assert_int_eq(audit_n(0), 0);
-	ck_assert_msg(run_until(is_down_twice, WAIT_MS), "no retry");
+	ck_assert_msg(t_run_until(loop, is_down_twice, WAIT_MS), "no retry");
 	ck_assert_ptr_nonnull(strstr(store_last_error(st),
 	    "preparing statements: relation \"mcp_tool_calls\" does not "
 	    "exist"));
@@ -1182,7 +1132,7 @@ START_TEST(test_states)
 	ck_assert_msg(mig_up(db, t_srcdir("migrations"), &applied, err,
 	    sizeof(err)) == 0, "%s", err);
 	want_written = 1;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_rows_exactly(1);
 	ck_assert_int_eq(seen[nseen - 1], STORE_UP);
 	ck_assert_ptr_nonnull(status = store_status(st));
@@ -1198,7 +1148,7 @@ START_TEST(test_states)
 	    "password=wrongpass-4242 dbname=t", pgt_dir(pg)), -1);
 	st = store_new(loop, bad, &o, err, sizeof(err));
 	ck_assert_ptr_nonnull(st);
-	ck_assert(run_until(is_down, WAIT_MS));
+	ck_assert(t_run_until(loop, is_down, WAIT_MS));
 	ck_assert_ptr_nonnull(strstr(store_last_error(st),
 	    "password authentication failed"));
 	ck_assert_ptr_null(strstr(store_last_error(st), "wrongpass-4242"));
@@ -1210,9 +1160,9 @@ START_TEST(test_states)
 	st = store_new(loop, "host=/nonexistent-afu9 dbname=x", &o, err,
 	    sizeof(err));
 	ck_assert_ptr_nonnull(st);
-	ck_assert(run_until(is_down, WAIT_MS));
+	ck_assert(t_run_until(loop, is_down, WAIT_MS));
 	ck_assert_ptr_nonnull(strstr(store_last_error(st), "/nonexistent"));
-	log = logged();
+	log = t_file_text(logfp);
 	ck_assert_ptr_null(strstr(log, "wrongpass-4242"));
 	ck_assert_ptr_nonnull(strstr(log, "password=" REDACTED));
 	free(log);
@@ -1244,7 +1194,7 @@ START_TEST(test_server_state)
 	r.protocol_version = "2025-11-25";
 	ck_assert_int_eq(store_server_state(st, &r), 0);
 	ck_assert_uint_eq(stats().servers_pending, 1);
-	ck_assert(run_until(is_idle, WAIT_MS));
+	ck_assert(t_run_until(loop, is_idle, WAIT_MS));
 	ck_assert_uint_eq(stats().servers_written, 1);
 	ck_q("SELECT concat_ws('|', name, command, args::text, state, health, "
 	    "pid, restarts, tool_count, protocol_version, reported_by, "
@@ -1258,7 +1208,7 @@ START_TEST(test_server_state)
 	r.health = NULL;
 	r.last_exit = "exited with status 3: " SECRET;
 	ck_assert_int_eq(store_server_state(st, &r), 0);
-	ck_assert(run_until(is_idle, WAIT_MS));
+	ck_assert(t_run_until(loop, is_idle, WAIT_MS));
 	ck_q("SELECT concat_ws('|', count(*), min(state), min(health), "
 	    "min(pid), min(restarts), min(last_exit_cause)) FROM mcp_servers",
 	    NULL, "1|backoff|unknown|1|exited with status 3: [REDACTED]");
@@ -1316,11 +1266,11 @@ START_TEST(test_linger)
 	t0 = t_now_ms();
 	ck_assert_int_eq(audit_n(0), 0);
 	want_written = 1;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	/* Close behind it: these wait. */
 	for (k = 1; k < 10; k++)
 		ck_assert_int_eq(audit_n(k), 0);
-	run_until(never, 200);
+	t_run_until(loop, never, 200);
 	s = stats();
 	ck_assert_uint_eq(s.audit_written, 1);
 	ck_assert_uint_eq(s.queued, 9);
@@ -1329,16 +1279,16 @@ START_TEST(test_linger)
 	for (k = 10; k < 200; k++)
 		ck_assert_int_eq(audit_n(k), 0);
 	want_written = 200;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_assert_msg(t_now_ms() - t0 < 5000, "the rows waited for the "
 	    "linger");
 	/* Shutdown sends what lingers at once. */
 	ck_assert_int_eq(audit_n(200), 0);
-	run_until(never, 50);
+	t_run_until(loop, never, 50);
 	ck_assert_uint_eq(stats().queued, 1);
 	shut_done = 0;
 	store_shutdown(st, 10000, on_done, NULL);
-	ck_assert(run_until(is_shut, WAIT_MS));
+	ck_assert(t_run_until(loop, is_shut, WAIT_MS));
 	ck_assert_msg(t_now_ms() - t0 < 5000, "shutdown waited for the "
 	    "linger");
 	ck_rows_exactly(201);
@@ -1356,12 +1306,12 @@ START_TEST(test_linger)
 	ck_assert_int_eq(unsetenv("AFU9_AUDIT_LINGER_MS"), 0);
 	ck_assert_int_eq(audit_n(201), 0);
 	want_written = 1;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_assert_int_eq(audit_n(202), 0);
 	ev_run(loop, EVRUN_NOWAIT);
 	ck_assert_uint_eq(stats().in_flight, 0);	/* it lingers */
 	want_written = 2;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	ck_assert_uint_eq(stats().audit_batches, 2);
 	ck_rows_exactly(203);
 }
@@ -1397,7 +1347,7 @@ START_TEST(test_args_too_big)
 		free(text);
 	}
 	want_written = 8;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		snprintf(tool, sizeof(tool), "t%zu", i);
 		if (sizes[i] <= STORE_ARGS_MAX)
@@ -1452,7 +1402,7 @@ START_TEST(test_disabled)
 	shut_done = 0;
 	store_shutdown(st, 5000, on_done, NULL);
 	ck_assert_int_eq(shut_done, 0);
-	ck_assert(run_until(is_shut, WAIT_MS));
+	ck_assert(t_run_until(loop, is_shut, WAIT_MS));
 	ck_assert_str_eq(store_state_name(STORE_CONNECTING), "connecting");
 }
 END_TEST
@@ -1470,7 +1420,7 @@ START_TEST(test_shutdown)
 	shut_done = 0;
 	store_shutdown(st, 10000, on_done, NULL);
 	ck_assert_int_eq(shut_done, 0);
-	ck_assert(run_until(is_shut, WAIT_MS));
+	ck_assert(t_run_until(loop, is_shut, WAIT_MS));
 	ck_rows_exactly(25);
 	store_free(st);
 
@@ -1481,8 +1431,8 @@ START_TEST(test_shutdown)
 	ck_assert_int_eq(audit_n(0), 0);
 	shut_done = 0;
 	store_shutdown(st, 100, on_done, NULL);
-	ck_assert(run_until(is_shut, WAIT_MS));
-	log = logged();
+	ck_assert(t_run_until(loop, is_shut, WAIT_MS));
+	log = t_file_text(logfp);
 	ck_assert_ptr_nonnull(strstr(log, "shutting down: 1 audit rows and 0 "
 	    "server states not written"));
 	free(log);
@@ -1534,7 +1484,7 @@ START_TEST(test_query)
 	audit_at("a", 1740787200.5);	/* 2025-03-01 */
 	audit_at("a", ev_now(loop));
 	want_written = 4;
-	ck_assert(run_until(all_written, WAIT_MS));
+	ck_assert(t_run_until(loop, all_written, WAIT_MS));
 
 	ck_assert_int_eq(query_n(NULL, NULL, 0), 4);
 	ck_assert_int_eq(query_n("a", NULL, 0), 3);
@@ -1728,25 +1678,25 @@ START_TEST(test_trace)
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(audit_n(i), 0);
 	want_written = 3;
-	ck_assert_msg(run_until(all_written, WAIT_MS), "rows not written");
+	ck_assert_msg(t_run_until(loop, all_written, WAIT_MS), "rows not written");
 	log_set_trace(0);
 	ck_assert_int_eq(audit_n(3), 0);
 	want_written = 4;
-	ck_assert_msg(run_until(all_written, WAIT_MS), "row not written");
-	log = logged();
+	ck_assert_msg(t_run_until(loop, all_written, WAIT_MS), "row not written");
+	log = t_file_text(logfp);
 	ck_assert_msg(strstr(log, "\"msg\":\"store out ") &&
 	    strstr(log, "\"msg\":\"store in ") &&
 	    strstr(log, "\"peer\":\"t@/tmp/afu9pg.") &&
 	    strstr(log, "\"frame\":\"setup afu9_audit_insert\"") &&
 	    strstr(log, "\"dir\":\"in\",\"peer\":\"t@"), "%s", log);
-	ck_assert_msg(count_str(log, "\"dir\":\"out\"") ==
-	    count_str(log, "\"dir\":\"in\""), "%s", log);
+	ck_assert_msg(t_count_str(log, "\"dir\":\"out\"") ==
+	    t_count_str(log, "\"dir\":\"in\""), "%s", log);
 	ck_assert_msg(strstr(log, "\"frame\":\"audit row rows=1\"") ||
 	    strstr(log, "\"frame\":\"audit batch rows="), "%s", log);
 	ck_assert_msg(strstr(log, "rows=1: INSERT 0 1\"") ||
 	    strstr(log, ": INSERT 0 3\""), "%s", log);
 	/* The fourth row, untraced, left no line. */
-	ck_assert_msg(count_str(log, "\"frame\":\"audit ") <= 6, "%s", log);
+	ck_assert_msg(t_count_str(log, "\"frame\":\"audit ") <= 6, "%s", log);
 	ck_assert_ptr_null(strstr(log, SECRET));
 	ck_assert_ptr_null(strstr(log, TOKEN));
 	free(log);

@@ -343,3 +343,51 @@ t_alive(pid_t pid)
 	s = strrchr(buf, ')');
 	return s && s[1] == ' ' && s[2] != 'Z';
 }
+
+static void
+t_tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+int
+t_run_until(struct ev_loop *loop, int (*pred)(void), int ms)
+{
+	double deadline = t_now_ms() + ms;
+	ev_timer tick;
+	int ok;
+
+	ev_timer_init(&tick, t_tick_cb, 0.005, 0.005);
+	ev_timer_start(loop, &tick);
+	while (!(ok = pred()) && t_now_ms() < deadline)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &tick);
+	return ok;
+}
+
+char *
+t_file_text(FILE *fp)
+{
+	long n;
+	char *s;
+
+	fflush(fp);
+	ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	rewind(fp);
+	ck_assert_ptr_nonnull(s = malloc((size_t)n + 1));
+	ck_assert_int_eq(fread(s, 1, (size_t)n, fp), n);
+	s[n] = '\0';
+	return s;
+}
+
+int
+t_count_str(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}

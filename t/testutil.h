@@ -6,9 +6,11 @@
 #define AFU9_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <check.h>
+#include <ev.h>
 
 struct tproc {
 	pid_t	pid;
@@ -66,5 +68,15 @@ int	t_run(Suite *s);
 int	t_shared_data(const char *why);
 /* Multiplier for timeouts: 10 under valgrind ($AFU9_UNDER_VALGRIND), else 1. */
 int	t_slow(void);
+/*
+ * Run loop until pred() holds or ms milliseconds pass (a 5 ms tick keeps
+ * the loop turning when nothing else is due); pred's last value.
+ */
+int	t_run_until(struct ev_loop *loop, int (*pred)(void), int ms);
+/* Everything written to fp so far (a tmpfile() a test logs to), from its
+   start; malloc'd.  Aborts the test on failure. */
+char	*t_file_text(FILE *fp);
+/* How many times needle occurs in hay, not overlapping. */
+int	t_count_str(const char *hay, const char *needle);
 
 #endif

@@ -9,7 +9,9 @@
  *                 process not shutting down; the database, when
  *                 DATABASE_URL is set, up); the body {"status","ready"}
  *                 and each subsystem's status under its key ("servers":
- *                 router_status(), "database": store_status()).
+ *                 router_status(), "database": store_status(), "api":
+ *                 the workflow API's connection when it is on, see
+ *                 api/wfapi.h).
  *   GET /metrics  Prometheus text: every subsystem's (the router's call
  *                 counters and histogram, server restarts and up gauges,
  *                 the store's audit counters, the HTTP server's

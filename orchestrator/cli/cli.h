@@ -9,7 +9,8 @@
  *   afu9 migrate [up | status] [--dir DIR]
  *                               DATABASE_URL required; DIR default:
  *                               mig_dir()
- *   afu9 audit [--server S] [--since T] [--json] [--limit N]
+ *   afu9 audit [--server S] [--since T] [--execution ID] [--json]
+ *              [--limit N]
  *                               recent tool calls from mcp_tool_calls
  *   afu9 workflow apply|list|show|enable|disable|run|status|logs|
  *                 cancel|approve|reject|list-executions ...

@@ -109,15 +109,15 @@ cli_migrate(int argc, char **argv)
 static int
 audit_usage(void)
 {
-	fprintf(stderr, "usage: afu9 audit [--server S] [--since T] [--json] "
-	    "[--limit N]\n");
+	fprintf(stderr, "usage: afu9 audit [--server S] [--since T] "
+	    "[--execution ID] [--json] [--limit N]\n");
 	return EX_USAGE;
 }
 
 int
 cli_audit(int argc, char **argv)
 {
-	struct audit_query q = { NULL, NULL, 0 };
+	struct audit_query q = { NULL, NULL, 0, NULL };
 	struct config_env env;
 	char err[MIG_ERR_MAX], *end;
 	json_t *rows;
@@ -131,6 +131,8 @@ cli_audit(int argc, char **argv)
 			q.server = argv[++i];
 		else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
 			q.since = argv[++i];
+		else if (strcmp(argv[i], "--execution") == 0 && i + 1 < argc)
+			q.execution = argv[++i];
 		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
 			errno = 0;
 			n = strtoul(argv[++i], &end, 10);

@@ -1040,7 +1040,7 @@ top_fields_parse(struct vctx *c, const json_t *doc)
 	if (!json_is_object(v))
 		return vfail(c, "field 'inputs': must be a JSON Schema object");
 	if (jschema_check(v, why, sizeof(why)) == -1)
-		return why_fail(c, "inputs", why);
+		return errno == ENOMEM ? oom(c) : why_fail(c, "inputs", why);
 	if ((t = json_object_get(v, "type")) != NULL && (!json_is_string(t) ||
 	    strcmp(json_string_value(t), "object") != 0))
 		return vfail(c, "field 'inputs': the input is an object "
@@ -1159,12 +1159,25 @@ defn_check_input(const struct defn *d, const json_t *input, char *err,
 {
 	char why[DEFN_ERR_MAX];
 
-	if (!json_is_object(input))
-		return errfmt(err, errlen, "input: must be an object");
+	if (!json_is_object(input)) {
+		errfmt(err, errlen, "input: must be an object");
+		errno = EINVAL;
+		return -1;
+	}
 	if (d->inputs == NULL)
 		return 0;
-	if (jschema_validate(d->inputs, input, why, sizeof(why)) == -1)
-		return errfmt(err, errlen, "input: %s", why);
+	if (jschema_validate(d->inputs, input, why, sizeof(why)) == -1) {
+		/* the schema was checked when parsed: its own words only mean
+		   a pattern not matched for want of memory, no verdict */
+		if (strncmp(why, "schema ", 7) == 0) {
+			errfmt(err, errlen, "out of memory");
+			errno = ENOMEM;
+			return -1;
+		}
+		errfmt(err, errlen, "input: %s", why);
+		errno = EINVAL;
+		return -1;
+	}
 	return 0;
 }
 

@@ -184,10 +184,9 @@ typedef const json_t *(*defn_tool_fn)(const char *qname, void *arg);
  * arguments are not checked against a schema (used when a stored
  * definition is loaded to run it: it was checked when applied).
  * A new definition, or NULL with the reason in err and errno ENOMEM
- * (err "out of memory": try again later, the definition was not judged)
- * or EINVAL (refused).  A pattern of the inputs schema that the regex
- * library could not compile for want of memory is refused in jschema's
- * words.
+ * (err "out of memory": try again later, the definition was not judged;
+ * also when a pattern of its inputs schema could not be compiled for want
+ * of memory) or EINVAL (refused).
  */
 struct defn	*defn_parse(const json_t *doc, defn_tool_fn tool, void *arg,
 		    char *err, size_t errlen);
@@ -197,7 +196,8 @@ int		 defn_step_index(const struct defn *, const char *id);
 /*
  * Validate an execution's input (borrowed) against the definition's
  * inputs schema (a definition without one takes any object).  0, or -1
- * with err ("input: missing required argument 'owner' (required)").
+ * with err and errno EINVAL ("input: missing required argument 'owner'
+ * (required)") or ENOMEM (err "out of memory": no verdict, try again).
  */
 int		 defn_check_input(const struct defn *, const json_t *input,
 		    char *err, size_t errlen);

@@ -169,12 +169,17 @@ p_string(struct parser *ps)
 		return NULL;
 	}
 	ps->p++;
-	v = json_stringn(buf, (size_t)(o - buf));
-	free(buf);
-	if (v == NULL) {
-		perr(ps, "a string literal that is not UTF-8");
+	/* json_stringn() fails on memory and on bad UTF-8; the unchecked
+	   form tells which */
+	if ((v = json_stringn(buf, (size_t)(o - buf))) == NULL) {
+		v = json_stringn_nocheck(buf, (size_t)(o - buf));
+		perr(ps, v != NULL ? "a string literal that is not UTF-8" :
+		    "out of memory");
+		json_decref(v);
+		free(buf);
 		return NULL;
 	}
+	free(buf);
 	if ((e = node(ps, N_LIT, NULL, NULL)) == NULL) {
 		json_decref(v);
 		return NULL;
@@ -712,7 +717,7 @@ tpl_string(const char *s, const json_t *ctx, char *err, size_t errlen)
 	const char *p = s, *open, *close;
 	struct expr *e;
 	json_t *v, *r;
-	char *t, *acc = NULL;
+	char *t, *acc = NULL, *grown;
 	size_t n = 0, tn;
 
 	for (;;) {
@@ -744,12 +749,14 @@ tpl_string(const char *s, const json_t *ctx, char *err, size_t errlen)
 		t = text_of(v);
 		json_decref(v);
 		tn = t ? strlen(t) : 0;
-		if (t == NULL || (acc = realloc(acc, n + (size_t)(open - p) +
-		    tn + 1)) == NULL) {
+		if (t == NULL || (grown = realloc(acc, n +
+		    (size_t)(open - p) + tn + 1)) == NULL) {
 			free(t);
+			free(acc);
 			errfmt(err, errlen, "out of memory");
 			return NULL;
 		}
+		acc = grown;
 		memcpy(acc + n, p, (size_t)(open - p));
 		n += (size_t)(open - p);
 		memcpy(acc + n, t, tn);
@@ -757,8 +764,11 @@ tpl_string(const char *s, const json_t *ctx, char *err, size_t errlen)
 		free(t);
 		p = close + 2;
 	}
-	if (acc == NULL)
-		return json_string(s);
+	if (acc == NULL) {
+		if ((r = json_string(s)) == NULL)
+			errfmt(err, errlen, "out of memory");
+		return r;
+	}
 	tn = strlen(p);
 	if ((t = realloc(acc, n + tn + 1)) == NULL) {
 		free(acc);
@@ -792,27 +802,33 @@ tpl(const json_t *v, const json_t *ctx, int depth, char *err, size_t errlen)
 		if ((r = json_object()) == NULL)
 			break;
 		json_object_foreach((json_t *)v, k, x) {
-			if ((y = tpl(x, ctx, depth + 1, err, errlen)) == NULL ||
-			    json_object_set_new(r, k, y) == -1) {
+			if ((y = tpl(x, ctx, depth + 1, err, errlen)) == NULL) {
 				json_decref(r);
 				return NULL;
 			}
+			if (json_object_set_new(r, k, y) == -1)
+				goto oom;
 		}
 		return r;
 	case JSON_ARRAY:
 		if ((r = json_array()) == NULL)
 			break;
 		json_array_foreach(v, i, x) {
-			if ((y = tpl(x, ctx, depth + 1, err, errlen)) == NULL ||
-			    json_array_append_new(r, y) == -1) {
+			if ((y = tpl(x, ctx, depth + 1, err, errlen)) == NULL) {
 				json_decref(r);
 				return NULL;
 			}
+			if (json_array_append_new(r, y) == -1)
+				goto oom;
 		}
 		return r;
 	default:
 		return json_incref((json_t *)v);
 	}
+	errfmt(err, errlen, "out of memory");
+	return NULL;
+oom:
+	json_decref(r);
 	errfmt(err, errlen, "out of memory");
 	return NULL;
 }

@@ -23,6 +23,14 @@
 	"SELECT id, version, definition FROM workflows " \
 	"WHERE name = $1 AND enabled ORDER BY version DESC LIMIT 1"
 
+/* $1 name, $2 a workflow id or NULL: the newest enabled version: id,
+   version, and its definition unless the id is $2 (then NULL: the
+   caller has it already). */
+#define WFSQL_LATEST_UNLESS \
+	"SELECT id, version, CASE WHEN id = $2::uuid THEN NULL ELSE " \
+	"definition END FROM workflows WHERE name = $1 AND enabled " \
+	"ORDER BY version DESC LIMIT 1"
+
 /* $1 name, $2 version (NULL: the newest): the row as JSON. */
 #define WFSQL_SHOW \
 	"SELECT jsonb_build_object('id', id, 'name', name, 'version', " \
@@ -57,25 +65,11 @@
  * workflow name (NULL: any), $3 limit, $4 created_at and $5 id of the
  * last row of the previous page (NULL: from the newest).  One JSON array
  * of {id, workflow, version, status, error, created_at, started_at,
- * finished_at, created_us (the cursor)}.
+ * finished_at, next_step, cursor ("TIME/ID": what $4 and $5 take)}.
  */
 #define WFSQL_EXECUTIONS \
-	"SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, " \
-	"'workflow', w.name, 'version', w.version, 'status', x.status, " \
-	"'error', x.error, 'next_step', x.next_step, " \
-	"'created_at', afu9_ts(x.created_at), " \
-	"'started_at', afu9_ts(x.started_at), " \
-	"'finished_at', afu9_ts(x.finished_at), 'cursor', " \
-	"to_char(x.created_at AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '/' || x.id) " \
-	"ORDER BY x.created_at DESC, x.id DESC), '[]') FROM (" \
-	"SELECT * FROM workflow_executions x WHERE " \
-	"($1::text IS NULL OR x.status = $1) AND ($2::text IS NULL OR " \
-	"x.workflow_id IN (SELECT id FROM workflows WHERE name = $2)) AND " \
-	"($4::timestamptz IS NULL OR (x.created_at, x.id) < " \
-	"($4::timestamptz, $5::uuid)) " \
-	"ORDER BY x.created_at DESC, x.id DESC LIMIT $3::integer) x " \
-	"JOIN workflows w ON w.id = x.workflow_id"
+	"SELECT afu9_executions_json($1, $2, $3::integer, " \
+	"$4::timestamptz, $5::uuid)"
 
 /* $1 execution, $2 who: the status afterwards, NULL: no such one. */
 #define WFSQL_CANCEL	"SELECT afu9_cancel($1::uuid, $2)"

@@ -23,9 +23,12 @@ static const char query_sql[] =
     "'is_error', is_error, 'error_code', error_code, "
     "'error_message', error_message, 'started_at', "
     "to_char(started_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'duration_ms', duration_ms)::text "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'duration_ms', duration_ms, "
+    "'execution_id', execution_id, 'step_id', step_id, "
+    "'agent_run_id', agent_run_id)::text "
     "FROM mcp_tool_calls "
     "WHERE ($1::text IS NULL OR server = $1) "
+    "AND ($5::uuid IS NULL OR execution_id = $5::uuid) "
     "AND ($2::timestamptz IS NULL OR started_at >= $2) "
     "AND ($3::double precision IS NULL OR "
     "started_at >= now() - make_interval(secs => $3)) "
@@ -83,7 +86,7 @@ int
 store_audit_query(const char *conninfo, const struct audit_query *q,
     json_t **out, char *err, size_t errlen)
 {
-	const char *params[4] = { NULL, NULL, NULL, NULL };
+	const char *params[5] = { NULL, NULL, NULL, NULL, NULL };
 	char age[32], lim[16], *m;
 	unsigned limit = q && q->limit ? q->limit : 100;
 	PGconn *c;
@@ -102,9 +105,17 @@ store_audit_query(const char *conninfo, const struct audit_query *q,
 		params[1] = q->since;
 	snprintf(lim, sizeof(lim), "%u", limit);
 	params[3] = lim;
+	if (q && q->execution) {
+		if (!store_uuid_ok(q->execution)) {
+			errfmt(err, errlen, "not an execution id (a UUID): "
+			    "\"%.64s\"", q->execution);
+			return -1;
+		}
+		params[4] = q->execution;
+	}
 	if (mig_connect(conninfo, &c, err, errlen) == -1)
 		return -1;
-	res = PQexecParams(c, query_sql, 4, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(c, query_sql, 5, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		*out = query_rows(res, err, errlen);
 	else {
@@ -140,6 +151,10 @@ store_audit_print(FILE *fp, const json_t *rows)
 		    "is_error")) ? " (tool error)" : "",
 		    (long long)json_integer_value(json_object_get(r,
 		    "duration_ms")), jstr(r, "caller")) < 0)
+			return -1;
+		if (json_is_string(json_object_get(r, "execution_id")) &&
+		    fprintf(fp, "  execution %s step %s\n",
+		    jstr(r, "execution_id"), jstr(r, "step_id")) < 0)
 			return -1;
 		if (json_is_integer(json_object_get(r, "error_code")) &&
 		    fprintf(fp, "  error %lld: %s\n",

@@ -302,6 +302,8 @@ struct audit_query {
 					   or a relative age "90s", "15m",
 					   "2h", "7d" */
 	unsigned	 limit;		/* 0: 100; at most STORE_QUERY_MAX */
+	const char	*execution;	/* the calls of one workflow
+					   execution (a UUID) */
 };
 
 /*
@@ -309,8 +311,10 @@ struct audit_query {
  * mig_connect(), read matching mcp_tool_calls rows, newest first.  On
  * success *out is a new JSON array of objects {id, server, tool, rpc_id,
  * caller, arguments, status, result_summary, is_error, error_code,
- * error_message, started_at (UTC, ISO 8601 with ms), duration_ms} and 0
- * is returned; -1 with err set (redacted) otherwise.
+ * error_message, started_at (UTC, ISO 8601 with ms), duration_ms,
+ * execution_id, step_id, agent_run_id (null when the call was made for
+ * none)} and 0 is returned; -1 with err set (redacted) otherwise (also
+ * for an execution filter that is not a UUID).
  */
 int		 store_audit_query(const char *conninfo,
 		    const struct audit_query *, json_t **out, char *err,
@@ -318,8 +322,8 @@ int		 store_audit_query(const char *conninfo,
 /*
  * Print rows from store_audit_query() one per line:
  *   2026-01-02T03:04:05.678Z  github.getIssue  completed  41 ms  gateway
- * followed by "  error -32603: ..." for failed calls.  0, or -1 on a
- * write error.
+ * followed by "  execution ID step ID" for a workflow's call and
+ * "  error -32603: ..." for failed calls.  0, or -1 on a write error.
  */
 int		 store_audit_print(FILE *, const json_t *rows);
 

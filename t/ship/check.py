@@ -464,10 +464,13 @@ def ecs_task_afu9_specifics():
                           read("orchestrator", "conf", "conf.h")).group(1))
     assert c["stopTimeout"] * 1000 >= grace + 5000, "stopTimeout too short"
     sec = {s["name"]: s["valueFrom"] for s in c["secrets"]}
-    assert set(sec) == {"GITHUB_TOKEN", "DATABASE_URL"}, sorted(sec)
+    assert set(sec) == {"GITHUB_TOKEN", "PGUSER", "PGPASSWORD"}, sorted(sec)
     for v in sec.values():
         assert v.startswith("arn:aws:secretsmanager:"), v
     env = {e["name"]: e["value"] for e in c["environment"]}
+    # the URL names the database; the credentials come from its secret
+    assert re.match(r"^postgresql://[a-z0-9.-]+:5432/afu9\?sslmode=require$",
+                    env.get("DATABASE_URL", "")), env.get("DATABASE_URL")
     assert env.get("AWS_REGION") == \
         c["logConfiguration"]["options"]["awslogs-region"], "region"
     unknown = sorted(set(env) - source_variables())
@@ -476,13 +479,20 @@ def ecs_task_afu9_specifics():
     assert len(images) == 1, "containers use different images"
     for x in t["containerDefinitions"]:
         if x.get("command") == ["migrate", "up"]:
-            assert "DATABASE_URL" in {s["name"] for s in x["secrets"]}
+            assert "DATABASE_URL" in {e["name"] for e in x["environment"]}
+            assert {"PGUSER", "PGPASSWORD"} <= \
+                {s["name"] for s in x["secrets"]}
     # The execution role can read what the task asks ECS to fetch.
     ex = json.loads(read("doc", "iam", "afu9-execution.json"))
     for x in t["containerDefinitions"]:
         for s in x.get("secrets", []):
+            # the secret's own ARN: without a ":json-key:stage:version"
+            # tail, with the random suffix a partial ARN leaves out
+            arn = ":".join(s["valueFrom"].split(":")[:7])
+            if not re.search(r"-[A-Za-z0-9]{6}$", arn):
+                arn += "-AbCdEf"
             assert fargate.allows(ex, "secretsmanager:GetSecretValue",
-                                  s["valueFrom"] + "-AbCdEf"), \
+                                  arn), \
                 "execution role cannot read " + s["valueFrom"]
         o = x["logConfiguration"]["options"]
         arn = "arn:aws:logs:%s:123456789012:log-group:%s:log-stream:%s/x" % (
@@ -522,6 +532,228 @@ def iam_policies_cover_every_call():
         for svc, op in ops:
             assert fargate.allows(pol, "%s:%s" % (svc, op), None), \
                 "afu9-%s.json does not allow %s:%s" % (server, svc, op)
+
+
+# ---- infra/afu9.yaml, the CloudFormation stack ----
+
+def stack():
+    need(have_module("yaml"), "PyYAML not installed")
+    import yaml
+    with open(src("infra", "afu9.yaml"), encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def of_type(t, kind):
+    return {k: r for k, r in t["Resources"].items() if r["Type"] == kind}
+
+
+def ref(v):
+    """The logical id a {"Ref": X} or {"Fn::GetAtt": [X, ...]} names."""
+    if isinstance(v, dict) and "Ref" in v:
+        return v["Ref"]
+    if isinstance(v, dict) and "Fn::GetAtt" in v:
+        return v["Fn::GetAtt"][0]
+    return None
+
+
+def sub_text(v):
+    """The text of a literal or a Fn::Sub (either form), else None."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict) and "Fn::Sub" in v:
+        s = v["Fn::Sub"]
+        return s if isinstance(s, str) else s[0]
+    return None
+
+
+@check
+def stack_generated_part_is_current():
+    r = run([sys.executable, src("scripts", "gen-stack.py"), "--check"])
+    assert r.returncode == 0, r.stderr
+
+
+@check
+def stack_cfn_lint_clean():
+    lint = shutil.which("cfn-lint")
+    if lint is None:
+        raise Skip("cfn-lint not found: infra/afu9.yaml not linted")
+    r = run([lint, "--include-checks", "I", "--", src("infra", "afu9.yaml")])
+    assert r.returncode == 0, "cfn-lint:\n" + r.stdout + r.stderr
+
+
+@check
+def stack_network_reaches_only_what_it_must():
+    t = stack()
+    res = t["Resources"]
+    rules = []  # (group, direction, rule)
+    for k, r in of_type(t, "AWS::EC2::SecurityGroup").items():
+        for d, key in (("in", "SecurityGroupIngress"),
+                       ("out", "SecurityGroupEgress")):
+            rules += [(k, d, x) for x in r["Properties"].get(key, [])]
+        assert r["Properties"].get("SecurityGroupEgress") or any(
+            ref(x["Properties"]["GroupId"]) == k for x in
+            of_type(t, "AWS::EC2::SecurityGroupEgress").values()), \
+            k + " has no egress rule: it would allow all"
+    for kind, d in (("AWS::EC2::SecurityGroupIngress", "in"),
+                    ("AWS::EC2::SecurityGroupEgress", "out")):
+        for r in of_type(t, kind).values():
+            rules.append((ref(r["Properties"]["GroupId"]), d,
+                          r["Properties"]))
+    lb = ref(of_type(t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+             ["LoadBalancer"]["Properties"]["SecurityGroups"][0])
+    db = ref(res["Database"]["Properties"]["VPCSecurityGroups"][0])
+    svc = res["Service"]["Properties"]
+    task = ref(svc["NetworkConfiguration"]["AwsvpcConfiguration"]
+               ["SecurityGroups"][0])
+    world = ("0.0.0.0/0", "::/0")
+    for g, d, x in rules:
+        open_ = x.get("CidrIp") in world or x.get("CidrIpv6") in world
+        if d == "in" and open_:
+            assert g == lb and x["IpProtocol"] == "tcp" and \
+                (x["FromPort"], x["ToPort"]) in ((443, 443), (80, 80)), \
+                "open to the world: %s %s" % (g, x)
+    ins = {g: [x for h, d, x in rules if h == g and d == "in"]
+           for g in (lb, task, db)}
+    assert [(ref(x["SourceSecurityGroupId"]), x["FromPort"])
+            for x in ins[task]] == [(lb, 8080)], ins[task]
+    assert [(ref(x["SourceSecurityGroupId"]), x["FromPort"])
+            for x in ins[db]] == [(task, 5432)], ins[db]
+    # the tasks and the database live in the private subnets
+    private = {ref(s) for s in res["DatabaseSubnets"]["Properties"]
+               ["SubnetIds"]}
+    for k in private:
+        assert not res[k]["Properties"].get("MapPublicIpOnLaunch"), k
+        table = [a["Properties"]["RouteTableId"] for a in
+                 of_type(t, "AWS::EC2::SubnetRouteTableAssociation").values()
+                 if ref(a["Properties"]["SubnetId"]) == k]
+        routes = [r["Properties"] for r in of_type(t, "AWS::EC2::Route")
+                  .values() if r["Properties"]["RouteTableId"] in table]
+        assert routes and all("GatewayId" not in r for r in routes), \
+            k + " routes to the internet gateway"
+    assert {ref(s) for s in svc["NetworkConfiguration"]
+            ["AwsvpcConfiguration"]["Subnets"]} == private
+    assert svc["NetworkConfiguration"]["AwsvpcConfiguration"][
+        "AssignPublicIp"] == "DISABLED"
+    azs = {json.dumps(res[k]["Properties"]["AvailabilityZone"])
+           for k in private}
+    assert len(private) == 2 and len(azs) == 2, "two AZs"
+
+
+@check
+def stack_database_private_encrypted_managed():
+    t = stack()
+    p = t["Resources"]["Database"]["Properties"]
+    assert p["Engine"] == "postgres" and \
+        str(p["EngineVersion"]).split(".")[0] == "15", p["EngineVersion"]
+    assert p["PubliclyAccessible"] is False
+    assert p["StorageEncrypted"] is True
+    assert p["ManageMasterUserPassword"] is True
+    assert "MasterUserPassword" not in p, "a password in the template"
+    params = t["Resources"]["DatabaseParameters"]["Properties"]
+    assert params["Parameters"]["rds.force_ssl"] == "1"
+
+
+@check
+def stack_secrets_come_from_secrets_manager():
+    t = stack()
+    res = t["Resources"]
+    secrets = set(of_type(t, "AWS::SecretsManager::Secret"))
+    td = res["TaskDefinition"]["Properties"]
+    for c in td["ContainerDefinitions"]:
+        for s in c.get("Secrets", []):
+            v = s["ValueFrom"]
+            name = ref(v) or (sub_text(v) or "").split("}")[0][2:] \
+                .split(".")[0]
+            assert name in secrets or name == "Database", \
+                "%s: %s is not a Secrets Manager secret" % (s["Name"], v)
+        for e in c.get("Environment", []):
+            assert not re.search(r"TOKEN|PASSWORD|SECRET|KEY", e["Name"]), \
+                "a secret as plain environment: " + e["Name"]
+            assert "Ref" not in e["Value"] or \
+                e["Value"]["Ref"] not in secrets, e["Name"]
+    for k, p in t["Parameters"].items():
+        assert not re.search(r"Token|Password|Secret|Key$", k), \
+            "a secret as a parameter: " + k
+    # the execution role reads exactly the secrets the containers use
+    ex = res["ExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    read = [x for x in ex["Statement"]
+            if x["Action"] == "secretsmanager:GetSecretValue"]
+    assert len(read) == 1 and len(read[0]["Resource"]) == 2, read
+
+
+@check
+def stack_runs_two_tasks_behind_the_health_check():
+    t = stack()
+    res = t["Resources"]
+    assert t["Parameters"]["DesiredCount"]["Default"] >= 2
+    svc = res["Service"]["Properties"]
+    assert svc["DesiredCount"] == {"Ref": "DesiredCount"}
+    assert svc["LaunchType"] == "FARGATE"
+    tg = res["TargetGroup"]["Properties"]
+    assert tg["HealthCheckPath"] == "/health" and tg["Port"] == 8080 and \
+        tg["TargetType"] == "ip"
+    lbs = svc["LoadBalancers"]
+    assert [(x["ContainerName"], x["ContainerPort"]) for x in lbs] == \
+        [("afu9", 8080)]
+    https = res["HttpsListener"]["Properties"]
+    assert https["Protocol"] == "HTTPS" and https["Certificates"] == \
+        [{"CertificateArn": {"Ref": "CertificateArn"}}]
+    http = res["HttpListener"]["Properties"]["DefaultActions"][0]
+    assert http["Type"] == "redirect" and \
+        http["RedirectConfig"]["Protocol"] == "HTTPS"
+    lg = res["LogGroup"]["Properties"]
+    assert lg["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    # the task's CPU and memory default to ecs-task.json's
+    assert t["Parameters"]["TaskCpu"]["Default"] == task()["cpu"]
+    assert t["Parameters"]["TaskMemory"]["Default"] == task()["memory"]
+    # several tasks are safe only because executions are leased: the
+    # engine must be on in the task (AFU9_ENGINE unset or not "0")
+    for c in res["TaskDefinition"]["Properties"]["ContainerDefinitions"]:
+        env = {e["Name"]: e["Value"] for e in c.get("Environment", [])}
+        assert env.get("AFU9_ENGINE", "1") != "0", c["Name"]
+    grace = int(re.search(r"CONFIG_DEFAULT_GRACE_MS\s+(\d+)",
+                          read("orchestrator", "conf", "conf.h")).group(1))
+    dereg = {a["Key"]: a["Value"] for a in tg["TargetGroupAttributes"]}
+    assert grace / 1000 < int(dereg["deregistration_delay.timeout_seconds"]) \
+        < 30, "deregistration delay between the grace and stopTimeout"
+
+
+@check
+def stack_checks_refuse_a_bad_stack():
+    """The checks above, on a template broken the ways they look for."""
+    global stack
+    import yaml
+    good = stack()
+    cases = []
+    b = copy.deepcopy(good)
+    b["Resources"]["DatabaseFromTasks"]["Properties"].pop(
+        "SourceSecurityGroupId")
+    b["Resources"]["DatabaseFromTasks"]["Properties"]["CidrIp"] = \
+        "0.0.0.0/0"
+    cases.append((stack_network_reaches_only_what_it_must, b))
+    b = copy.deepcopy(good)
+    b["Resources"]["Database"]["Properties"]["PubliclyAccessible"] = True
+    cases.append((stack_database_private_encrypted_managed, b))
+    b = copy.deepcopy(good)
+    c = b["Resources"]["TaskDefinition"]["Properties"][
+        "ContainerDefinitions"][1]
+    c["Environment"].append({"Name": "GITHUB_TOKEN", "Value": "ghp_x"})
+    cases.append((stack_secrets_come_from_secrets_manager, b))
+    b = copy.deepcopy(good)
+    b["Parameters"]["DesiredCount"]["Default"] = 1
+    cases.append((stack_runs_two_tasks_behind_the_health_check, b))
+    real = stack
+    try:
+        for fn, bad in cases:
+            stack = lambda bad=bad: bad  # noqa: E731
+            try:
+                fn()
+            except AssertionError:
+                continue
+            raise AssertionError(fn.__name__ + " accepted a broken stack")
+    finally:
+        stack = real
+    yaml.safe_dump(good)  # still a plain YAML document
 
 
 # ---- documentation ----
