@@ -320,6 +320,8 @@ BEGIN
 		    lease_owner = NULL, lease_expires_at = NULL
 		    WHERE id = p_exec;
 	END IF;
+	-- the console's live pages (delivered at commit, with the outcome)
+	PERFORM pg_notify('afu9_step', p_exec::text);
 END
 $$;
 
@@ -533,3 +535,20 @@ BEGIN
 	RETURN r;
 END
 $$;
+
+-- The console's listings (orchestrator/ui/uisql.h), by keyset: one
+-- repository's executions; the audit log newest first, whole or one
+-- server's; one execution's calls in order.
+CREATE INDEX workflow_executions_repository_created_idx
+	ON workflow_executions (repository_id, created_at DESC, id DESC)
+	WHERE repository_id IS NOT NULL;
+DROP INDEX mcp_tool_calls_started_idx;
+CREATE INDEX mcp_tool_calls_started_idx
+	ON mcp_tool_calls (started_at DESC, id DESC);
+DROP INDEX mcp_tool_calls_server_started_idx;
+CREATE INDEX mcp_tool_calls_server_started_idx
+	ON mcp_tool_calls (server, started_at DESC, id DESC);
+DROP INDEX mcp_tool_calls_execution_idx;
+CREATE INDEX mcp_tool_calls_execution_idx
+	ON mcp_tool_calls (execution_id, started_at, id)
+	WHERE execution_id IS NOT NULL;

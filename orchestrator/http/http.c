@@ -707,6 +707,25 @@ conn_peer(const struct http_conn *c, char *buf, size_t len)
 	return buf;
 }
 
+const char *
+http_exchange_peer(const struct http_exchange *x, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	snprintf(buf, len, "unknown");
+	if (x->conn == NULL || x->conn->state == CONN_DEAD ||
+	    getpeername(x->conn->fd, (struct sockaddr *)&ss, &sl) == -1)
+		return buf;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&ss)->sin_addr,
+		    buf, (socklen_t)len);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&ss)->
+		    sin6_addr, buf, (socklen_t)len);
+	return buf;
+}
+
 /*
  * Trace a request or response: head and body, with the values of the
  * credential headers (Authorization, Proxy-Authorization, Cookie,

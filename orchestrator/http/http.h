@@ -148,6 +148,10 @@ const struct http_span *http_exchange_param(const struct http_exchange *x,
  */
 int	http_respond(struct http_exchange *x, int status,
 	    const char *const *headers, const void *body, size_t len);
+/* The client's address of x (the host, no port: "127.0.0.1", "::1")
+   into buf[len] ("unknown" when it cannot be had); returns buf. */
+const char *http_exchange_peer(const struct http_exchange *x, char *buf,
+	    size_t len);
 /* Is the client of `x` still connected?  (An answer would be delivered.) */
 int	http_exchange_alive(const struct http_exchange *x);
 
