@@ -47,6 +47,7 @@
 #include "mcp/router.h"
 #include "api/health.h"
 #include "api/wfapi.h"
+#include "ui/ui.h"
 #include "serve.h"
 #include "store/store.h"
 #include "subsys.h"
@@ -65,6 +66,7 @@ struct serve {
 	struct http_server	*hs;
 	struct health		*rt;
 	struct wfapi		*api;		/* NULL: no AFU9_API_TOKEN */
+	struct ui		*ui;		/* the console; same */
 	struct gateway		*gw;
 	struct subsys		 subs[SUBSYS_MAX];	/* in wiring order */
 	size_t			 nsubs;
@@ -217,6 +219,29 @@ start_api(struct serve *sv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The console (ui/ui.h) under /ui/, also only with AFU9_API_TOKEN: the
+ * token is its login until the console has accounts of its own.
+ */
+static int
+start_ui(struct serve *sv, char *err, size_t errlen)
+{
+	struct ui_opts uo;
+
+	if (sv->env.api_token == NULL)
+		return 0;
+	memset(&uo, 0, sizeof(uo));
+	uo.token = sv->env.api_token;
+	uo.conninfo = sv->env.database_url;
+	uo.password = sv->env.pgpassword;
+	if ((sv->ui = ui_new(sv->loop, sv->hs, sv->r, &uo, err,
+	    errlen)) == NULL)
+		return -1;
+	ui_subsys(sv->ui, &sv->subs[sv->nsubs++]);
+	log_info("ui: the console is on under /ui/");
+	return 0;
+}
+
 static int
 start_http(struct serve *sv, char *err, size_t errlen)
 {
@@ -228,6 +253,10 @@ start_http(struct serve *sv, char *err, size_t errlen)
 		lim.max_body = WFAPI_BODY_MAX;
 	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, &lim, err,
 	    errlen)) == NULL)
+		return -1;
+	/* before the HTTP server's: its stop ends the event streams the
+	   server would otherwise wait for */
+	if (start_ui(sv, err, errlen) == -1)
 		return -1;
 	http_subsys(sv->hs, &sv->subs[sv->nsubs++]);
 	if (start_api(sv, err, errlen) == -1)
@@ -363,6 +392,7 @@ teardown(struct serve *sv)
 		http_server_free(sv->hs);
 	wfapi_free(sv->api);	/* after the server: its exchanges are
 				   orphans by now */
+	ui_free(sv->ui);
 	health_free(sv->rt);
 	engine_free(sv->eng);
 	router_free(sv->r);

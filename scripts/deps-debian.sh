@@ -16,7 +16,7 @@ BUILD="build-essential autoconf automake libtool pkg-config
 libjansson-dev libpq-dev libcurl4-openssl-dev libsodium-dev libev-dev check
 ca-certificates"
 RUNTIME="libjansson4 libpq5 libcurl4 libsodium23 libev4 ca-certificates"
-TEST="valgrind clang curl nodejs npm python3
+TEST="valgrind clang curl nodejs npm python3 chromium
 postgresql-15 postgresql-client-15 docker-compose wrk"
 
 PKGS="$BUILD $TEST" print=0
