@@ -1,6 +1,6 @@
 /*
  * pgrun: a throwaway PostgreSQL server (t/pgtest.c) for the tests that
- * are scripts (t/test_ui.sh): starts it, creates database DB (argv[1],
+ * are scripts (t/test_ui_browser.sh): starts it, creates database DB (argv[1],
  * default "afu9"), prints its conninfo as one line on stdout, then waits
  * for EOF on stdin and stops it (its directory removed).  When the
  * script dies, stdin closes, so the server never outlives it.

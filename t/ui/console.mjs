@@ -1,4 +1,4 @@
-// The console in headless Chromium (t/test_ui.sh runs this): every page
+// The console in headless Chromium (t/test_ui_browser.sh runs this): every page
 // against a real afu9 serve with a seeded database, its DOM checked, the
 // hostile issue title shown as text and never as markup, the live update
 // of a running execution followed without reload, a screenshot of each

@@ -22,7 +22,7 @@ mods=$tdir/node_modules
 unavailable() {
 	if [ "${AFU9_REQUIRE_NODE_TESTS:-0}" = 1 ]; then
 		echo "Bail out! $1"
-		echo "test_ui.sh: $1" >&2
+		echo "test_ui_browser.sh: $1" >&2
 		exit 1
 	fi
 	echo "1..0 # SKIP $1"
