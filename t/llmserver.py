@@ -112,7 +112,10 @@ a violation.  One conversation is loaded at a time.
 REQ: {"n", "conn", "method", "path", "headers" (API keys redacted),
       "auth": "ok"|"missing"|"wrong", "body" (parsed, or the text when it
       is not JSON), "t_ms", "done_ms", "turn" (null when rejected),
-      "status", "outcome", "violations": [...], "client_closed"}
+      "turn_wanted" (the turn a refused request was checked against),
+      "status", "outcome" ("response", "fault:KIND" or "rejected"),
+      "violations": [...], "client_closed" (the client went away before
+      the answer was all sent)}
 V:   {"n": request, "turn": t, "message": "..."}
 """
 
@@ -409,6 +412,17 @@ def check_common(prov, conv, headers, raw):
         raise Reject(404, "model: %s" % model, kind="not_found_error")
     if "stream" in body and not isinstance(body["stream"], bool):
         raise Reject(400, "stream: must be a boolean", "stream")
+    top = 2 if prov == "openai" else 1
+    t = body.get("temperature")
+    if t is not None and (not isinstance(t, (int, float)) or
+                          isinstance(t, bool) or not 0 <= t <= top):
+        raise Reject(400, "temperature: must be a number from 0 to %d"
+                     % top, "temperature")
+    for k in ("max_tokens", "max_completion_tokens"):
+        v = body.get(k)
+        if prov == "openai" and v is not None and (
+                not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise Reject(400, "%s: must be a positive integer" % k, k)
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs:
         raise Reject(400, "messages: must be a non-empty array", "messages")

@@ -609,6 +609,13 @@ def openai_strict(srv):
     refused(srv, oa, x, 400, "type: \\\"object\\\"".replace("\\", ""),
             "openai parameters not an object schema")
     x = oa_turn0()
+    x["temperature"] = 2.5
+    refused(srv, oa, x, 400, "temperature", "openai temperature past 2")
+    x = oa_turn0()
+    x["max_completion_tokens"] = 0
+    refused(srv, oa, x, 400, "max_completion_tokens",
+            "openai max_completion_tokens 0")
+    x = oa_turn0()
     x["stream_options"] = {"include_usage": True}
     refused(srv, oa, x, 400, "only allowed when 'stream'",
             "openai stream_options without stream")
@@ -670,6 +677,9 @@ def anthropic_strict(srv):
     del h["Content-Type"]
     refused(srv, lambda s, body: post(s.port, "/v1/messages", body, h),
             b, 400, "application/json", "anthropic without content-type")
+    x = an_turn0()
+    x["temperature"] = 1.5
+    refused(srv, an, x, 400, "temperature", "anthropic temperature past 1")
     x = an_turn0()
     del x["max_tokens"]
     refused(srv, an, x, 400, "max_tokens", "anthropic without max_tokens")
