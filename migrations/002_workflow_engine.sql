@@ -537,8 +537,8 @@ END
 $$;
 
 -- The console's listings (orchestrator/ui/uisql.h), by keyset: one
--- repository's executions; the audit log newest first, whole or one
--- server's; one execution's calls in order.
+-- repository's executions; the audit log newest first, whole, one
+-- server's, its failures; one execution's calls in order.
 CREATE INDEX workflow_executions_repository_created_idx
 	ON workflow_executions (repository_id, created_at DESC, id DESC)
 	WHERE repository_id IS NOT NULL;
@@ -548,6 +548,8 @@ CREATE INDEX mcp_tool_calls_started_idx
 DROP INDEX mcp_tool_calls_server_started_idx;
 CREATE INDEX mcp_tool_calls_server_started_idx
 	ON mcp_tool_calls (server, started_at DESC, id DESC);
+CREATE INDEX mcp_tool_calls_failed_idx
+	ON mcp_tool_calls (started_at DESC, id DESC) WHERE status = 'failed';
 DROP INDEX mcp_tool_calls_execution_idx;
 CREATE INDEX mcp_tool_calls_execution_idx
 	ON mcp_tool_calls (execution_id, started_at, id)

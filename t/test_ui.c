@@ -115,8 +115,9 @@ START_TEST(url_component)
 
 	buf_init(&b, 256);
 	ck_assert_int_eq(html_url(&b, "a b&c=d/\"<'\xc3\xa9-._~"), 0);
-	ck_assert_str_eq(strndup(buf_data(&b), buf_used(&b)),
-	    "a%20b%26c%3Dd%2F%22%3C%27%C3%A9-._~");
+	ck_assert_uint_eq(buf_used(&b), 35);
+	ck_assert(memcmp(buf_data(&b), "a%20b%26c%3Dd%2F%22%3C%27%C3%A9-._~",
+	    35) == 0);
 	buf_free(&b);
 }
 END_TEST
