@@ -28,7 +28,8 @@
 #
 # Environment: BUILDDIR (default: the current directory), BENCH_QUICK=1
 # for a short smoke run, WFBENCH_ROUNDS (3), WFBENCH_EXECS (1000),
-# WFBENCH_STEPS (10).  Needs the PostgreSQL 15 server binaries and psql.
+# WFBENCH_STEPS (10), AFU9 (the afu9 binary run as serve; default the
+# build's: another build's, to compare two in one run).  Needs the PostgreSQL 15 server binaries and psql.
 # Exit status: 0 when every run ran (targets missed or not), 1 otherwise.
 set -u
 
@@ -51,6 +52,10 @@ for p in bench/wfbench t/conformance-server orchestrator/afu9; do
 done
 command -v psql > /dev/null || { echo "wfbench: psql not found" >&2; exit 1; }
 B=$(cd "$B" && pwd)
+AFU9=${AFU9:-$B/orchestrator/afu9}
+# this tree's migrations, also for an AFU9 built elsewhere
+AFU9_MIGRATIONS_DIR=${AFU9_MIGRATIONS_DIR:-$top/migrations}
+export AFU9_MIGRATIONS_DIR
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/afu9-wfbench.XXXXXX") || exit 1
 # The database's directory must be reachable by its server's user.
 chmod 755 "$tmp"
@@ -117,7 +122,7 @@ mkdir "$tmp/workflows"		# no built-in workflows
 start_serve() {
 	i=1
 	while [ "$i" -le "$1" ]; do
-		AFU9_WORKFLOWS_DIR=$tmp/workflows "$B/orchestrator/afu9" serve \
+		AFU9_WORKFLOWS_DIR=$tmp/workflows "$AFU9" serve \
 		    --config "$tmp/gw.json" < /dev/null > /dev/null \
 		    2> "$tmp/serve.$i.log" &
 		pids="$pids $!"
@@ -180,14 +185,28 @@ put() {
 	    >> "$tmp/$1"
 }
 
+# wal_syncs: WAL flushes to disk so far (pg_stat_wal); put_syncs NAME N0:
+# those since N0 per step, as wal_syncs_per_step.
+wal_syncs() {
+	sql "SELECT wal_sync FROM pg_stat_wal"
+}
+put_syncs() {
+	awk -v a="$2" -v b="$(wal_syncs)" -v n=$((EXECS * STEPS)) \
+	    'BEGIN { printf " \"wal_syncs_per_step\": %.2f\n", (b - a) / n }' \
+	    >> "$tmp/$1"
+}
+
 # rows NAME ARGS...: bench/wfbench rows ARGS, with PostgreSQL's CPU.
 rows() {
 	name=$1
 	shift
 	pg_procs=$(pgrep -P "$pm" | wc -l)
+	w0=$(wal_syncs)
 	c0=$(pg_ticks)
 	run "$name" "$B/bench/wfbench" rows "$@" -e $EXECS -n $STEPS
-	[ -f "$tmp/$name" ] && put "$name" pg_us_per_step $(($(pg_ticks) - c0))
+	[ -f "$tmp/$name" ] || return
+	put "$name" pg_us_per_step $(($(pg_ticks) - c0))
+	put_syncs "$name" "$w0"
 }
 
 # engine NAME: EXECS executions of wfbench_STEPS created at once; waits
@@ -197,6 +216,7 @@ engine() {
 	tag="wfbench-$1"
 	kids=$(for p in $pids; do pgrep -P "$p"; done)
 	pg_procs=$(pgrep -P "$pm" | wc -l)
+	w0=$(wal_syncs)
 	c0=$(pg_ticks) a0=$(ticks $pids) k0=$(ticks $kids)
 	echo "+ SELECT afu9_execution_create(wfbench_$STEPS, ...) x $EXECS  ($1)"
 	sql "SELECT count(*) FROM (SELECT (afu9_execution_create(w.id, '{}',
@@ -207,6 +227,7 @@ engine() {
 	put "$1" pg_us_per_step $(($(pg_ticks) - c0))
 	put "$1" afu9_us_per_step $(($(ticks $pids) - a0))
 	put "$1" child_us_per_step $(($(ticks $kids) - k0))
+	put_syncs "$1" "$w0"
 	if [ "$(get "$1" failed)" != 0 ] ||
 	    [ "$(get "$1" rows)" != $((EXECS * STEPS)) ]; then
 		echo "wfbench: $1: not every step succeeded:" >&2
@@ -290,8 +311,8 @@ rounds() {
 
 echo
 echo "== durable steps/s ($EXECS executions x $STEPS steps; medians of $ROUNDS)"
-printf '%-40s %8s %7s %7s %7s   %s\n' "" "steps/s" "/ bound" "pg us" \
-    "afu9 us" "steps/s of each round"
+printf '%-40s %8s %7s %6s %6s %6s  %s\n' "" "steps/s" "/ bound" "pg us" \
+    "afu9" "syncs" "steps/s of each round"
 # the bound: the fastest pipelined rows run (medians)
 bound=$(for k in rows_c1 rows_c2 rows_c16; do med $k steps_per_s; done |
     sort -g | tail -1)
@@ -301,15 +322,16 @@ for k in rows_seq:"rows, 1 connection, 1 in flight" \
     rows_c16:"rows, 16 connections, 8 in flight each" \
     eng1:"afu9 serve, 1 task" eng2:"afu9 serve, 2 tasks"; do
 	v=$(med "${k%%:*}" steps_per_s)
-	printf '%-40s %8s %7s %7s %7s   %s\n' "${k#*:}" "$(fmt "$v" 0)" \
+	printf '%-40s %8s %7s %6s %6s %6s  %s\n' "${k#*:}" "$(fmt "$v" 0)" \
 	    "$(fmt "$(ratio "$v" "$bound")" 2)" \
 	    "$(fmt "$(med "${k%%:*}" pg_us_per_step)" 0)" \
 	    "$(fmt "$(med "${k%%:*}" afu9_us_per_step)" 0)" \
+	    "$(fmt "$(med "${k%%:*}" wal_syncs_per_step)" 2)" \
 	    "$(rounds "${k%%:*}" steps_per_s)"
 done
 echo "(bound: the fastest pipelined rows run, $(fmt "$bound" 0) steps/s; pg us: CPU"
-echo " of every PostgreSQL process a step; afu9 us: of afu9 serve, its child:"
-echo " $(fmt "$(med eng1 child_us_per_step)" 0) and $(fmt "$(med eng2 child_us_per_step)" 0) us more)"
+echo " of every PostgreSQL process a step; afu9: of afu9 serve, its child:"
+echo " $(fmt "$(med eng1 child_us_per_step)" 0) and $(fmt "$(med eng2 child_us_per_step)" 0) us more; syncs: WAL flushes a step)"
 echo
 echo "== first step after afu9_execution_create (ms; medians of $ROUNDS)"
 printf '%-26s %9s %9s %10s %10s   %s\n' "" "send p50" "send p99" \
