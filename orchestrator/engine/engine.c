@@ -153,6 +153,13 @@ static const struct {
 	    "$4::bigint[])", 4 },
 	{ "wf_begin", "SELECT afu9_step_begin($1, $2, $3, $4, $5, $6, $7, "
 	    "$8, $9)", 9 },
+	/*
+	 * The same without waiting for the WAL flush, for an attempt a
+	 * resume would call again anyway (see begin()).
+	 */
+	{ "wf_begin_async", "SELECT afu9_step_begin($1, $2, $3, $4, $5, $6, "
+	    "$7, $8, $9) FROM set_config('synchronous_commit', 'off', true)",
+	    9 },
 	{ "wf_advance", "SELECT afu9_advance($1, $2, $3, $4, $5, $6, $7, "
 	    "$8, $9, $10, $11, $12, $13, $14, $15)", NPARAM_ADVANCE },
 	{ "wf_park", "SELECT afu9_park($1, $2, $3, $4)", 4 },
@@ -928,6 +935,31 @@ after_begin(struct exec *x, const PGresult *res)
 	}
 }
 
+/*
+ * Would a resume call this attempt's tool again (resume_running())?  A
+ * wait step's read-only tool, or a tool step's tool that is read-only,
+ * idempotent or takes an idempotencyKey (the same key: it names the
+ * attempt).  Then the running row need not be on disk before the call:
+ * its commit is visible at once to any task that takes over, and only a
+ * crash of PostgreSQL itself can lose it (with nothing committed after
+ * it: the outcome's synchronous commit flushes the WAL past it), after
+ * which the attempt is begun and called again as after any takeover.
+ * The outcome (afu9_advance()) is always committed synchronously.
+ */
+static int
+resumable(const struct exec *x)
+{
+	const struct defn_step *s = cur_step(x);
+	const json_t *tool;
+
+	if (s->type == STEP_WAIT)
+		return 1;
+	if (s->type != STEP_TOOL)
+		return 0;
+	tool = router_tool(x->e->r, s->tool);
+	return tool != NULL && (is_idempotent(tool) || takes_key(tool));
+}
+
 /* Begin the attempt's row with input (may be NULL), then go on. */
 static void
 begin(struct exec *x, const json_t *input)
@@ -960,7 +992,8 @@ begin(struct exec *x, const json_t *input)
 	p[6] = s->tool;
 	p[7] = in;
 	p[8] = key[0] ? key : NULL;
-	x_db(x, "wf_begin", 9, p, after_begin);
+	x_db(x, resumable(x) ? "wf_begin_async" : "wf_begin", 9, p,
+	    after_begin);
 	free(in);
 }
 
