@@ -28,7 +28,8 @@
  * clock; it polls until each token has grown (another task claimed it)
  * and stores that time; the delay must stay under 2 x AFU9_LEASE_TTL_MS.
  * The delay measured includes the polling (about 50 ms), so it can only
- * be longer than the real one.
+ * be longer than the real one.  Under valgrind it is reported, not
+ * checked (a task restarted under valgrind takes seconds to start).
  *
  * AFU9_WFDURABLE_SCALE (a percentage, default 100) shrinks the counts
  * (executions of two_tasks and chaos, kills of chaos and every_step_kind)
@@ -425,8 +426,9 @@ takeover_check(long long *n_out, double *max_ms)
 	    "killed_at) * 1000), 0) FROM takeover");
 	*max_ms = atof(v);
 	free(v);
-	ck_assert_msg(*max_ms <= 2. * TTL_MS, "a takeover took %.0f ms "
-	    "(lease TTL %d ms)", *max_ms, TTL_MS);
+	/* under valgrind a restarted task alone takes seconds to start */
+	ck_assert_msg(*max_ms <= 2. * TTL_MS || t_slow() > 1, "a takeover "
+	    "took %.0f ms (lease TTL %d ms)", *max_ms, TTL_MS);
 }
 
 /* Wait until sql counts want, polling takeovers on the way. */
@@ -522,8 +524,10 @@ START_TEST(two_tasks)
 	ck_assert_int_eq(q_int("SELECT count(*) FROM workflow_steps WHERE "
 	    "status <> 'succeeded' OR attempt <> 1"), 0);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM ledger"), 4 * total);
+	/* more than both tasks hold at once (256 each): both worked */
 	n = q_int("SELECT count(DISTINCT pid) FROM ledger");
-	ck_assert_msg(n == 2, "the effects were made by %lld servers", n);
+	ck_assert_msg(n == 2 || total <= 512, "the effects were made by %lld "
+	    "servers", n);
 	v = q_text("SELECT string_agg(c::text, '/') FROM (SELECT count(*) c "
 	    "FROM ledger WHERE kind = 'effect' GROUP BY pid ORDER BY 1) s");
 	fprintf(stderr, "# two_tasks: %d executions in %.1f s, effects per "
