@@ -23,13 +23,14 @@
  * call late is counted too).  The test loads the ledger into the
  * database and counts lines per key.
  *
- * Takeovers are timed from rows: when a task is killed the test stores
+ * Takeovers are timed from rows (every_step_kind reports them only: its
+ * one task takes over after its own restart): when a task is killed the test stores
  * the executions it held with their lease token and the database's
  * clock; it polls until each token has grown (another task claimed it)
  * and stores that time; the delay must stay under 2 x AFU9_LEASE_TTL_MS.
  * The delay measured includes the polling (about 50 ms), so it can only
- * be longer than the real one.  Under valgrind it is reported, not
- * checked (a task restarted under valgrind takes seconds to start).
+ * be longer than the real one.  Under valgrind or ASan it is reported,
+ * not checked (tasks there start and claim many times slower).
  *
  * AFU9_WFDURABLE_SCALE (a percentage, default 100) shrinks the counts
  * (executions of two_tasks and chaos, kills of chaos and every_step_kind)
@@ -411,11 +412,14 @@ takeover_table(void)
 
 /*
  * Every execution held by a killed task was taken over (or moved on by
- * its last statement) within 2 x TTL of the kill; *n_out: how many were
- * taken over, the slowest in ms in *max_ms.
+ * its last statement); within 2 x TTL of the kill when bounded (tasks
+ * left running to take over, and a build that runs at full speed: not
+ * under valgrind or a sanitizer, where a task takes seconds to start
+ * and claims slowly).  *n_out: how many were taken over, the slowest in
+ * ms in *max_ms.
  */
 static void
-takeover_check(long long *n_out, double *max_ms)
+takeover_check(long long *n_out, double *max_ms, int bounded)
 {
 	char *v;
 
@@ -426,9 +430,13 @@ takeover_check(long long *n_out, double *max_ms)
 	    "killed_at) * 1000), 0) FROM takeover");
 	*max_ms = atof(v);
 	free(v);
-	/* under valgrind a restarted task alone takes seconds to start */
-	ck_assert_msg(*max_ms <= 2. * TTL_MS || t_slow() > 1, "a takeover "
-	    "took %.0f ms (lease TTL %d ms)", *max_ms, TTL_MS);
+#ifdef __SANITIZE_ADDRESS__
+	bounded = 0;
+#endif
+	if (t_slow() > 1)
+		bounded = 0;
+	ck_assert_msg(*max_ms <= 2. * TTL_MS || !bounded, "a takeover took "
+	    "%.0f ms (lease TTL %d ms)", *max_ms, TTL_MS);
 }
 
 /* Wait until sql counts want, polling takeovers on the way. */
@@ -558,7 +566,7 @@ START_TEST(two_tasks)
 	takeover_note(&a, 1);
 	wait_count("SELECT count(*) FROM workflow_executions WHERE "
 	    "finished_at IS NULL", 0, 120000, 1);
-	takeover_check(&took, &max_ms);
+	takeover_check(&took, &max_ms, 1);
 	ck_assert_int_gt(took, 0);
 	again = check_effects(total, "'a','b'");
 	ck_assert_int_eq(task_metric(&b, "afu9_workflow_lease_takeovers_total"),
@@ -700,7 +708,7 @@ START_TEST(every_step_kind)
 		takeover_poll();
 		usleep(POLL_US);
 	}
-	takeover_check(&took, &max_ms);
+	takeover_check(&took, &max_ms, 0);
 	again = check_effects(total, "'r1','r2'");
 	ck_assert_int_eq(q_int("SELECT count(*) FROM workflow_steps WHERE "
 	    "status <> 'succeeded' OR attempt <> 1"), 0);
@@ -792,7 +800,7 @@ START_TEST(chaos)
 	ck_assert_msg(lost == 0, "%lld executions did not succeed: %s", lost,
 	    v = q_text("SELECT string_agg(DISTINCT error, ' | ') FROM "
 	    "workflow_executions WHERE status <> 'succeeded'"));
-	takeover_check(&took, &max_ms);
+	takeover_check(&took, &max_ms, 1);
 	again = check_effects(total, "'a','b'");
 	fprintf(stderr, "# chaos: %d executions (%d steps) in %.1f s, %d "
 	    "kills: 0 lost, 0 effects repeated, %lld record calls made again "
