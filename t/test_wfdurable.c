@@ -78,9 +78,53 @@ pg_up(void)
 	pg = pgt_start_db(NULL);
 }
 
+/* Is pid still one of our tasks (its command line names tmpdir)?  A
+   pid of a task reaped long ago may be another process's by now. */
+static int
+our_task(long pid)
+{
+	char path[64], cmd[4096];
+	size_t n, i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	for (i = 0; i < n; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	cmd[n] = '\0';
+	return strstr(cmd, tmpdir) != NULL && strstr(cmd, " serve ") != NULL;
+}
+
+/*
+ * A test that fails leaves its tasks running (they do not watch stdin):
+ * task_start() notes every pid in tmpdir/pids, and this teardown, run
+ * by the parent after each case, kills the ones still there.
+ */
+static void
+kill_leftovers(void)
+{
+	char path[600];
+	FILE *f;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/pids", tmpdir);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fscanf(f, "%ld", &pid) == 1)
+		if (pid > 1 && t_alive((pid_t)pid) && our_task(pid))
+			kill((pid_t)pid, SIGKILL);
+	fclose(f);
+	unlink(path);
+}
+
 static void
 pg_down(void)
 {
+	kill_leftovers();
 	pgt_stop(pg);
 	pg = NULL;
 }
@@ -305,6 +349,11 @@ task_start(struct task *t, const char *name)
 	close(saved);
 	close(fd);
 	ck_assert_int_eq(n, 0);
+	snprintf(buf, sizeof(buf), "%s/pids", tmpdir);
+	ck_assert_int_ge(fd = open(buf, O_WRONLY | O_CREAT | O_APPEND, 0600),
+	    0);
+	dprintf(fd, "%ld\n", (long)t->p.pid);
+	close(fd);
 	end = t_now_ms() + 30000 * t_slow();
 	for (;;) {
 		ck_assert_int_ge(fd = open(t->log, O_RDONLY), 0);
