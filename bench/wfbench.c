@@ -3,7 +3,7 @@
  * (bench/wfbench.sh drives it; doc/performance.md has the figures).
  *
  *	wfbench rows    [-c C] [-w W] [-e E] [-n N]
- *	wfbench latency [-k K] --workflow NAME
+ *	wfbench latency [-k K] --workflow NAME [--post 127.0.0.1:PORT]
  *	wfbench claim   [-r R] [-l L]
  *	wfbench wait    --tag TAG [-s SECONDS]
  *
@@ -25,7 +25,9 @@
  * started_at), as for the engine.
  *
  * latency: K times, an execution of workflow NAME created with
- * afu9_execution_create() (autocommit) and the wait for its first step's
+ * afu9_execution_create() (autocommit), or with --post by POST
+ * /v1/workflows/NAME/executions to afu9's HTTP API (a new connection
+ * each, the token from AFU9_API_TOKEN), and the wait for its first step's
  * row; the time from just before the statement was sent (the POST
  * arriving) and from its answer (the POST answered) to that row's
  * started_at, each waited until the execution ended so that the engine
@@ -42,6 +44,10 @@
  * error, with the server's message.
  */
 #include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -62,6 +68,7 @@ struct opts {
 	const char	*url;		/* DATABASE_URL */
 	const char	*workflow;
 	const char	*tag;
+	const char	*post;		/* 127.0.0.1:PORT of afu9's HTTP API */
 	long		 conns, window, execs, steps, samples, reps, limit;
 	long		 seconds;
 };
@@ -318,6 +325,57 @@ rows(const struct opts *o)
 
 /* ---- latency ---- */
 
+/*
+ * POST /v1/workflows/NAME/executions {"input": {}} to 127.0.0.1:PORT
+ * (Connection: close, the token from AFU9_API_TOKEN); the new
+ * execution's id into id.
+ */
+static void
+post_create(const char *addr, const char *name, char *id, size_t idlen)
+{
+	const char *tok = getenv("AFU9_API_TOKEN"), *colon = strchr(addr, ':');
+	static const char body[] = "{\"input\": {}}";
+	char req[1024], resp[8192], *at, *end;
+	struct sockaddr_in sa;
+	size_t got = 0;
+	ssize_t n;
+	int fd, len;
+
+	if (tok == NULL || colon == NULL)
+		bu_die("--post needs ADDRESS:PORT and AFU9_API_TOKEN");
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)bu_num_arg(colon + 1, "--post", 1,
+	    65535));
+	snprintf(req, sizeof(req), "%.*s", (int)(colon - addr), addr);
+	if (inet_pton(AF_INET, req, &sa.sin_addr) != 1)
+		bu_die("--post: %s is not an IPv4 address", req);
+	len = snprintf(req, sizeof(req), "POST /v1/workflows/%s/executions "
+	    "HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s", name, addr, tok, sizeof(body) - 1,
+	    body);
+	if (len < 0 || (size_t)len >= sizeof(req))
+		bu_die("--post: request too long");
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1)
+		bu_die("--post %s: %s", addr, strerror(errno));
+	if (write(fd, req, (size_t)len) != len)
+		bu_die("--post: write: %s", strerror(errno));
+	while (got < sizeof(resp) - 1 &&
+	    (n = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	resp[got] = '\0';
+	if (strncmp(resp, "HTTP/1.1 201", 12) != 0)
+		bu_die("--post: not 201 Created: %.200s", resp);
+	if ((at = strstr(resp, "\"id\"")) == NULL ||
+	    (at = strchr(at + 4, '"')) == NULL ||
+	    (end = strchr(at + 1, '"')) == NULL || (size_t)(end - at) > idlen)
+		bu_die("--post: no id in the answer: %.200s", resp);
+	snprintf(id, idlen, "%.*s", (int)(end - at - 1), at + 1);
+}
+
 static void
 latency(const struct opts *o)
 {
@@ -345,13 +403,19 @@ latency(const struct opts *o)
 	for (i = 0; i < o->samples; i++) {
 		p[0] = wf;
 		ts = real_s();
-		r = PQexecPrepared(c, "create", 1, p, NULL, NULL, 0);
-		ta = real_s();
-		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-			bu_die("afu9_execution_create: %s",
-			    PQresultErrorMessage(r));
-		snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
-		PQclear(r);
+		if (o->post != NULL) {
+			post_create(o->post, o->workflow, id, sizeof(id));
+			ta = real_s();
+		} else {
+			r = PQexecPrepared(c, "create", 1, p, NULL, NULL, 0);
+			ta = real_s();
+			if (PQresultStatus(r) != PGRES_TUPLES_OK ||
+			    PQntuples(r) != 1)
+				bu_die("afu9_execution_create: %s",
+				    PQresultErrorMessage(r));
+			snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+			PQclear(r);
+		}
 		p[0] = id;
 		started = -1;
 		deadline = ts + 30;
@@ -464,7 +528,8 @@ usage(int code)
 {
 	fprintf(code ? stderr : stdout,
 	    "usage: wfbench rows [-c C] [-w W] [-e E] [-n N]\n"
-	    "       wfbench latency [-k K] --workflow NAME\n"
+	    "       wfbench latency [-k K] --workflow NAME "
+	    "[--post 127.0.0.1:PORT]\n"
 	    "       wfbench claim [-r R] [-l L]\n"
 	    "       wfbench wait --tag TAG [-s SECONDS]\n"
 	    "(the database: DATABASE_URL)\n");
@@ -474,10 +539,11 @@ usage(int code)
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { NULL, NULL, NULL, 1, 64, 200, 10, 50, 50, 64, 300 };
+	struct opts o = { NULL, NULL, NULL, NULL, 1, 64, 200, 10, 50, 50, 64, 300 };
 	const struct bu_opt opts[] = {
 		{ "workflow", 0, BU_STR, &o.workflow, 0, 0 },
 		{ "tag", 0, BU_STR, &o.tag, 0, 0 },
+		{ "post", 0, BU_STR, &o.post, 0, 0 },
 		{ "seconds", 's', BU_LONG, &o.seconds, 1, 86400 },
 		{ "conns", 'c', BU_LONG, &o.conns, 1, CONNS_MAX },
 		{ "window", 'w', BU_LONG, &o.window, 1, INFLIGHT_MAX / 2 },
