@@ -561,6 +561,8 @@ main(int argc, char *argv[])
 	if (argc < 2)
 		usage(2);
 	mode = argv[1];
+	if (strcmp(mode, "-h") == 0 || strcmp(mode, "--help") == 0)
+		usage(0);
 	first = bu_parse(argc - 1, argv + 1, opts, usage);
 	if (first != argc - 1)
 		usage(2);
@@ -579,8 +581,6 @@ main(int argc, char *argv[])
 			bu_die("wait needs --tag TAG");
 		wait_tag(&o);
 	}
-	else if (strcmp(mode, "-h") == 0 || strcmp(mode, "--help") == 0)
-		usage(0);
 	else
 		usage(2);
 	return 0;
