@@ -685,6 +685,11 @@ START_TEST(stream_cases)
 		  "\"function\":{\"name\":\"a\"}}]}") "data: [DONE]\n\n",
 		  "err=malformed type=- msg=tool call 0 has no id or no name "
 		  "retry=0 stop=none(-)" },
+		{ PROV_OPENAI, OA_CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":"
+		  "\"c1\",\"function\":{\"name\":\"a\"}},{\"index\":1,\"id\":"
+		  "\"c1\",\"function\":{\"name\":\"b\"}}]}") "data: [DONE]\n\n",
+		  "err=malformed type=- msg=two tool calls with the id 'c1' "
+		  "retry=0 stop=none(-)" },
 		/* Anthropic: events out of order, unknown, after the end */
 		{ PROV_ANTHROPIC, "data: {\"type\":\"content_block_start\","
 		  "\"index\":0,\"content_block\":{\"type\":\"text\"}}\n\n",
