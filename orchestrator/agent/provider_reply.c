@@ -528,7 +528,8 @@ call_close(struct prov_stream *s, struct pacc_call *a, struct prov_call *k)
 	if (buf_used(&a->args) == 0 && a->input != NULL)
 		raw = json_dumps(a->input, JSON_COMPACT);
 	else
-		raw = strndup(buf_data(&a->args), buf_used(&a->args));
+		raw = strndup(buf_used(&a->args) ? buf_data(&a->args) : "",
+		    buf_used(&a->args));
 	if ((k->raw = raw) == NULL)
 		return -1;
 	if (*raw == '\0')		/* no arguments: a tool that takes none */
