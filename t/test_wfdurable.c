@@ -616,7 +616,8 @@ START_TEST(two_tasks)
 	wait_count("SELECT count(*) FROM workflow_executions WHERE "
 	    "finished_at IS NULL", 0, 120000, 1);
 	takeover_check(&took, &max_ms, 1);
-	ck_assert_int_gt(took, 0);
+	/* at a small scale (valgrind) the dead task may have held none */
+	ck_assert(took > 0 || total <= 512);
 	again = check_effects(total, "'a','b'");
 	ck_assert_int_eq(task_metric(&b, "afu9_workflow_lease_takeovers_total"),
 	    took);
