@@ -667,6 +667,10 @@ START_TEST(stream_cases)
 		  "(at byte 5) call=c2:nope:{}:there is no tool named 'nope' "
 		  "call=c3:github__getIssue:-:the arguments are not a JSON "
 		  "object" },
+		/* "error": null is no error */
+		{ PROV_OPENAI, "data: {\"error\":null,\"choices\":[{\"index\":0,"
+		  "\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}"
+		  "\n\ndata: [DONE]\n\n", "err=ok text=ok stop=end_turn(stop)" },
 		/* a name that changes mid-stream */
 		{ PROV_OPENAI, OA_CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":"
 		  "\"c1\",\"function\":{\"name\":\"a\"}}]}")
@@ -979,8 +983,9 @@ START_TEST(parse_odd)
 		  "tokens (0..100000000) retry=0 stop=none(-)" },
 		{ PROV_ANTHROPIC, 200, "{\"content\":[],\"stop_reason\":"
 		  "\"end_turn\"}", "err=ok text= stop=end_turn(end_turn)" },
-		{ PROV_OPENAI, 200, "{\"choices\":[{\"index\":0,\"message\":"
-		  "{\"content\":null},\"finish_reason\":\"content_filter\"}]}",
+		{ PROV_OPENAI, 200, "{\"error\":null,\"choices\":[{\"index\":0,"
+		  "\"message\":{\"content\":null},\"finish_reason\":"
+		  "\"content_filter\"}]}",
 		  "err=ok text= stop=other(content_filter)" },
 		{ PROV_OPENAI, 200, "{\"choices\":[{\"index\":0,\"message\":"
 		  "{\"content\":\"a\"}}],\"usage\":{\"prompt_tokens\":1,"

@@ -375,7 +375,8 @@ prov_openai_event(struct prov_stream *s, const struct sse_event *ev)
 		    "a JSON object: %s", je.text);
 	}
 	s->started = 1;
-	if ((e = json_object_get(v, "error")) != NULL) {
+	/* (some compatible servers send "error": null in every chunk) */
+	if ((e = json_object_get(v, "error")) != NULL && !json_is_null(e)) {
 		prov_classify(PROV_OPENAI, 0, e, &s->r);
 		s->r.err = PROV_E_STREAM;
 		goto out;

@@ -385,7 +385,8 @@ prov_parse(enum prov_kind k, const struct prov_conv *c, int status,
 		goto out;
 	}
 	v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	error = json_object_get(v, "error");
+	if ((error = json_object_get(v, "error")) != NULL && json_is_null(error))
+		error = NULL;
 	if (status < 200 || status > 299 || error != NULL) {
 		if (v == NULL) {	/* a proxy's page: say what it said */
 			/* (not NUL-terminated; a NUL in it ends it) */
