@@ -45,7 +45,8 @@ esc(const char *s, size_t n)
 
 	buf_init(&b, 1 << 16);
 	ck_assert_int_eq(html_esc(&b, s, n), 0);
-	ck_assert_ptr_nonnull(r = strndup(buf_data(&b), buf_used(&b)));
+	ck_assert_ptr_nonnull(r = buf_used(&b) ? strndup(buf_data(&b),
+	    buf_used(&b)) : strdup(""));
 	buf_free(&b);
 	return r;
 }

@@ -189,8 +189,10 @@ reply(struct ureq *q, int status, const char *h1, const char *h2)
 	const char *hdr[] = { "Content-Type: text/html; charset=utf-8",
 	    "Cache-Control: no-store", SEC_HEADERS, h1, h2, NULL };
 
-	if (h1 == NULL)
+	if (h1 == NULL) {
 		hdr[6] = h2;
+		hdr[7] = NULL;
+	}
 	if (buf_used(&q->b) == 0 && buf_append(&q->b, "", 0) == -1)
 		status = 500;
 	if (http_respond(q->x, status, hdr, buf_data(&q->b),
