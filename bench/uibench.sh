@@ -71,7 +71,7 @@ base=http://127.0.0.1:$port
 
 echo "uibench: seeding $EXECS executions and $CALLS audit rows"
 t0=$(date +%s)
-q <<SQL
+q -o /dev/null <<SQL
 SELECT afu9_workflow_apply('w' || g, NULL, NULL, ('{"name":"w' || g ||
     '","steps":[{"id":"a","type":"tool","tool":"conf.echo","arguments":{"text":"x"}}]}')::jsonb)
 FROM generate_series(0, 9) g;
