@@ -17,7 +17,9 @@ const TOKEN = 'uitok-Pw4Rt8Nq2Zk6Yd3M';
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const EXEC1 = '00000000-0000-4000-8000-000000000001';
 const RUN1 = '00000000-0000-4000-9000-000000000001';
-const slow = Number(process.env.AFU9_SLOW || 1);
+// AFU9_TEST_WRAPPER (make check-valgrind: valgrind) prefixes afu9.
+const wrapper = (process.env.AFU9_TEST_WRAPPER || '').split(/\s+/).filter(Boolean);
+const slow = Number(process.env.AFU9_SLOW || (process.env.AFU9_UNDER_VALGRIND ? 10 : 1));
 const T = (ms) => ms * slow;
 
 let n = 0, failed = 0;
@@ -88,8 +90,8 @@ writeFileSync(config, JSON.stringify({
 const env = { ...process.env, DATABASE_URL: ci, AFU9_API_TOKEN: TOKEN };
 delete env.AFU9_MIGRATIONS_DIR;
 delete env.AFU9_MIGRATE;
-const afu9 = spawn(join(build, 'orchestrator/afu9'), ['serve', '--config', config],
-    { env, stdio: ['ignore', 'ignore', 'pipe'] });
+const argv = [...wrapper, join(build, 'orchestrator/afu9'), 'serve', '--config', config];
+const afu9 = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
 kids.push(afu9);
 afu9.stderr.on('data', (d) => { afu9log += d; });
 let port;
@@ -171,6 +173,7 @@ await context.addInitScript(() => {
 	});
 });
 const page = await context.newPage();
+page.setDefaultTimeout(T(30000));
 page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); d.dismiss(); });
@@ -332,7 +335,8 @@ try {
 ok(problems.length === 0, 'no console error, page error, dialog or CSP violation', problems.join('\n'));
 await browser.close();
 afu9.kill('SIGTERM');
-await new Promise((s) => afu9.on('exit', s));
+const code = await new Promise((s) => afu9.on('exit', (c, sig) => s(sig ?? c)));
+ok(code === 0, 'afu9 serve stopped cleanly (exit 0)', `${code}\n${afu9log.slice(-4000)}`);
 ok(!afu9log.includes(TOKEN), 'the token is in no log line');
 pg.stdin.end();
 await new Promise((s) => pg.on('exit', s));
