@@ -79,8 +79,8 @@ await step('tools/list', async () => {
 		cursor = r.nextCursor;
 	} while (cursor !== undefined && tools.length < 1000);
 	const names = tools.map((t) => t.name);
-	ok(names.length === 30 && names.includes('conf.echo') && names.includes('nd.echo') &&
-	    names.every((n) => /^(conf|nd)\./.test(n)), 'tools/list: 15 tools of each child, as server.tool', names);
+	ok(names.length === 32 && names.includes('conf.echo') && names.includes('nd.echo') &&
+	    names.every((n) => /^(conf|nd)\./.test(n)), 'tools/list: 16 tools of each child, as server.tool', names);
 	const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
 	equal({ props: byName['conf.echo']?.inputSchema?.properties, title: byName['conf.echo']?.title },
 	    { props: { text: { type: 'string' } }, title: 'Echo' }, 'conf.echo: schema and title as the child gave them');
