@@ -1457,7 +1457,7 @@ audit_at(const char *server, double t)
 static int
 query_n(const char *server, const char *since, unsigned limit)
 {
-	struct audit_query q = { server, since, limit };
+	struct audit_query q = { server, since, limit, NULL };
 	json_t *rows;
 	int n;
 

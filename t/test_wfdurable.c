@@ -35,7 +35,8 @@
  * AFU9_WFDURABLE_SCALE (a percentage, default 100) shrinks the counts
  * (executions of two_tasks and chaos, kills of chaos and every_step_kind)
  * for a run under valgrind: under `make check-valgrind` the default is 2
- * (the afu9 processes run under valgrind too, many times slower).
+ * (the afu9 processes run under valgrind too, many times slower), and
+ * scripts/test.sh sets 20 for its sanitizer pass.
  * AFU9_WFDURABLE_SEED replays the random kill points of a failed run
  * (each test prints its seed).
  */
