@@ -562,14 +562,16 @@ START_TEST(test_server_error)
 	up_q(&o);
 	prep("ins", "INSERT INTO u VALUES ($1::int)", 1);
 	prep("div", "SELECT 1 / $1::int", 1);
-	prep("int", "SELECT $1::int", 1);
+	prep("bool", "SELECT $1::boolean", 1);
 	ex1("ins", "1", 0);
 	ex1("ins", "1", 1);
 	ex1("div", "0", 2);
 	ex1("ins", "2", 3);
 	ex1("div", "2", 4);
-	/* The password as a value: the server echoes it, redacted. */
-	ex1("int", pgt_password(pg), 5);
+	/* The password as a value: the server echoes it, redacted.  (As a
+	   boolean: a hex password of digits only is a valid int too big for
+	   one, 22003 instead of 22P02, about once in 2,000 runs.) */
+	ex1("bool", pgt_password(pg), 5);
 	want_calls = 6;
 	ck_assert(t_run_until(loop, all_called, WAIT_MS));
 	ck_assert_int_eq(recs[0].ok, 1);
