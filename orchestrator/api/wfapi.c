@@ -62,11 +62,7 @@ static const struct {
 	[R_OTHER] = { NULL, "other" },
 };
 
-static const struct {
-	const char	*name;
-	const char	*sql;
-	int		 n;
-} stmts[] = {
+static const struct pgq_stmt stmts[] = {
 	{ "api_latest", WFSQL_LATEST_UNLESS, 2 },
 	{ "api_create", WFSQL_CREATE, 4 },
 	{ "api_execution", WFSQL_EXECUTION, 1 },
@@ -1098,7 +1094,6 @@ wfapi_new(struct ev_loop *loop, struct http_server *hs,
 {
 	struct pgq_opts po;
 	struct wfapi *api;
-	size_t i;
 	int r;
 
 	if (o == NULL || o->token == NULL || *o->token == '\0') {
@@ -1126,14 +1121,11 @@ wfapi_new(struct ev_loop *loop, struct http_server *hs,
 			wfapi_free(api);
 			return NULL;
 		}
-		for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
-			if (pgq_prepare(api->db, stmts[i].name, stmts[i].sql,
-			    stmts[i].n) == -1) {
-				snprintf(err, errlen, "prepare %s: %s",
-				    stmts[i].name, strerror(errno));
-				wfapi_free(api);
-				return NULL;
-			}
+		if (pgq_prepare_all(api->db, stmts, sizeof(stmts) /
+		    sizeof(stmts[0]), err, errlen) == -1) {
+			wfapi_free(api);
+			return NULL;
+		}
 	}
 	for (r = 0; r < R_COUNT; r++) {
 		api->wr[r].api = api;

@@ -142,11 +142,7 @@ static void	maybe_done(struct engine *);
 
 /* ---- statements ---- */
 
-static const struct {
-	const char	*name;
-	const char	*sql;
-	int		 n;
-} stmts[] = {
+static const struct pgq_stmt stmts[] = {
 	{ "wf_claim", "SELECT id, token, takeover, waited_ms, next_step, "
 	    "input, definition, steps FROM afu9_claim($1, $2, $3)", 3 },
 	{ "wf_heartbeat", "SELECT afu9_heartbeat($1, $2, $3::uuid[], "
@@ -1717,7 +1713,6 @@ engine_new(struct ev_loop *loop, const char *conninfo, struct router *r,
 	struct pgq_opts po;
 	struct engine *e;
 	char host[64];
-	size_t i;
 
 	if (o == NULL) {
 		memset(&dflt, 0, sizeof(dflt));
@@ -1770,14 +1765,11 @@ engine_new(struct ev_loop *loop, const char *conninfo, struct router *r,
 		engine_free(e);
 		return NULL;
 	}
-	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
-		if (pgq_prepare(e->db, stmts[i].name, stmts[i].sql,
-		    stmts[i].n) == -1) {
-			errfmt(err, errlen, "prepare %s: %s", stmts[i].name,
-			    strerror(errno));
-			engine_free(e);
-			return NULL;
-		}
+	if (pgq_prepare_all(e->db, stmts, sizeof(stmts) / sizeof(stmts[0]),
+	    err, errlen) == -1) {
+		engine_free(e);
+		return NULL;
+	}
 	later_init(&e->kick, loop, kick_or_fin, e);
 	ev_timer_init(&e->poll, poll_timer_cb, e->poll_ms / 1000.,
 	    e->poll_ms / 1000.);

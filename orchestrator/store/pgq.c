@@ -976,6 +976,20 @@ pgq_free(struct pgq *q)
 }
 
 int
+pgq_prepare_all(struct pgq *q, const struct pgq_stmt *stmts, size_t n,
+    char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (pgq_prepare(q, stmts[i].name, stmts[i].sql,
+		    stmts[i].nparams) == -1)
+			return errfmt(err, errlen, "prepare %s: %s",
+			    stmts[i].name, strerror(errno));
+	return 0;
+}
+
+int
 pgq_prepare(struct pgq *q, const char *name, const char *sql, int nparams)
 {
 	struct stmt *s;

@@ -137,6 +137,16 @@ void		 pgq_free(struct pgq *);
  */
 int		 pgq_prepare(struct pgq *, const char *name, const char *sql,
 		    int nparams);
+/* A statement table for pgq_prepare_all(). */
+struct pgq_stmt {
+	const char	*name;
+	const char	*sql;
+	int		 nparams;
+};
+/* pgq_prepare() of each of stmts[0..n): 0, or -1 with "prepare NAME:
+   reason" in err at the first that fails. */
+int		 pgq_prepare_all(struct pgq *, const struct pgq_stmt *stmts,
+		    size_t n, char *err, size_t errlen);
 /*
  * Run prepared statement `name` with params[0..nparams) (text, copied;
  * NULL entries are SQL NULL; params may be NULL when nparams is 0).

@@ -69,11 +69,7 @@ static const struct {
 	[P_OTHER] = { NULL, "/ui/", HTTP_ROUTE_PREFIX },
 };
 
-static const struct {
-	const char	*name;
-	const char	*sql;
-	int		 n;
-} stmts[] = {
+static const struct pgq_stmt stmts[] = {
 	{ "ui_custom_plans", UISQL_CUSTOM_PLANS, 0 },
 	{ "ui_overview", UISQL_OVERVIEW, 0 },
 	{ "ui_executions", UISQL_EXECUTIONS, 7 },
@@ -1677,7 +1673,6 @@ ui_new(struct ev_loop *loop, struct http_server *hs, struct router *r,
 {
 	struct pgq_opts po;
 	struct ui *ui;
-	size_t i;
 	int p;
 
 	if ((ui = calloc(1, sizeof(*ui))) == NULL) {
@@ -1710,14 +1705,11 @@ ui_new(struct ev_loop *loop, struct http_server *hs, struct router *r,
 			ui_free(ui);
 			return NULL;
 		}
-		for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
-			if (pgq_prepare(ui->db, stmts[i].name, stmts[i].sql,
-			    stmts[i].n) == -1) {
-				snprintf(err, errlen, "prepare %s: %s",
-				    stmts[i].name, strerror(errno));
-				ui_free(ui);
-				return NULL;
-			}
+		if (pgq_prepare_all(ui->db, stmts, sizeof(stmts) /
+		    sizeof(stmts[0]), err, errlen) == -1) {
+			ui_free(ui);
+			return NULL;
+		}
 	}
 	for (p = 0; p < P_COUNT; p++) {
 		ui->ur[p].ui = ui;
