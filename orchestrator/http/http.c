@@ -65,7 +65,17 @@ struct http_exchange {
 						   (http_stream.c) */
 	unsigned		 chunked:1;	/* ... in chunks (else closes) */
 	struct http_params	 params;	/* the route's, during the
-						   handler call */
+						   handler call (and after it,
+						   into `held`) */
+	struct http_held	*held;	/* http_exchange_hold(); NULL */
+};
+
+/* A request kept past its handler's call: the bytes, then the fields. */
+struct http_held {
+	struct http_request	 req;	/* spans into bytes */
+	struct http_header	*h;	/* req.nheaders of them */
+	char			*bytes;
+	size_t			 len;
 };
 
 struct http_conn {
@@ -203,8 +213,20 @@ date_update(struct http_server *srv)
 /* ---- exchanges ---- */
 
 static void
+held_free(struct http_exchange *x)
+{
+	if (x->held != NULL) {
+		free(x->held->h);
+		free(x->held->bytes);
+		free(x->held);
+		x->held = NULL;
+	}
+}
+
+static void
 exchange_free(struct http_exchange *x)
 {
+	held_free(x);
 	buf_free(&x->out);
 	free(x);
 }
@@ -213,6 +235,7 @@ exchange_free(struct http_exchange *x)
 static void
 exchange_release(struct http_server *srv, struct http_exchange *x)
 {
+	held_free(x);
 	buf_free(&x->out);
 	if (srv->nfreex >= HTTP_FREE_EXCHANGES) {
 		free(x);
@@ -248,6 +271,67 @@ queue_pop(struct http_conn *c)
 	INVARIANT(c->nq > 0);
 	TAILQ_REMOVE(&c->queue, TAILQ_FIRST(&c->queue), q);
 	c->nq--;
+}
+
+/* A span of the held copy: the same offset from its base. */
+static struct http_span
+rebase(struct http_span sp, const char *from, size_t len, const char *to)
+{
+	if (sp.p != NULL && sp.p >= from && sp.p <= from + len)
+		sp.p = to + (sp.p - from);
+	return sp;
+}
+
+const struct http_request *
+http_exchange_hold(struct http_exchange *x, const struct http_request *req)
+{
+	struct http_conn *c = x->conn;
+	struct http_held *h;
+	const char *base;
+	size_t i, len;
+
+	if (x->held != NULL)
+		return &x->held->req;
+	if (c == NULL) {
+		errno = EPIPE;
+		return NULL;
+	}
+	/* the request is the first head_len + body_len bytes of c->in
+	   while its handler runs (dispatch() consumes them after) */
+	base = buf_data(&c->in);
+	len = c->head_len + c->body_len;
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->bytes = malloc(len ? len : 1)) == NULL ||
+	    (h->h = calloc(req->nheaders ? req->nheaders : 1,
+	    sizeof(*h->h))) == NULL) {
+		if (h != NULL) {
+			free(h->bytes);
+			free(h);
+		}
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(h->bytes, base, len);
+	h->len = len;
+	h->req = *req;
+	h->req.method = rebase(req->method, base, len, h->bytes);
+	h->req.target = rebase(req->target, base, len, h->bytes);
+	h->req.path = rebase(req->path, base, len, h->bytes);
+	h->req.query = rebase(req->query, base, len, h->bytes);
+	for (i = 0; i < req->nheaders; i++) {
+		h->h[i].name = rebase(req->headers[i].name, base, len,
+		    h->bytes);
+		h->h[i].value = rebase(req->headers[i].value, base, len,
+		    h->bytes);
+	}
+	h->req.headers = h->h;
+	if (req->body != NULL)
+		h->req.body = h->bytes + (req->body - base);
+	for (i = 0; i < x->params.n; i++)
+		x->params.value[i] = rebase(x->params.value[i], base, len,
+		    h->bytes);
+	x->held = h;
+	return &h->req;
 }
 
 int

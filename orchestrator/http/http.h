@@ -148,6 +148,17 @@ const struct http_span *http_exchange_param(const struct http_exchange *x,
  */
 int	http_respond(struct http_exchange *x, int status,
 	    const char *const *headers, const void *body, size_t len);
+/*
+ * Keep x's request past the handler's call (a handler that decides
+ * later whether to serve it, such as auth_request()): a copy of its
+ * bytes owned by x, freed when x is released after http_respond().  The
+ * copy's spans, and x's path parameters, point into it, so it can be
+ * passed to another handler later.  Only during the handler's call with
+ * that req; a second call returns the same copy.  NULL with errno
+ * ENOMEM, or EPIPE when the connection is gone.
+ */
+const struct http_request *http_exchange_hold(struct http_exchange *x,
+	    const struct http_request *req);
 /* The client's address of x (the host, no port: "127.0.0.1", "::1")
    into buf[len] ("unknown" when it cannot be had); returns buf. */
 const char *http_exchange_peer(const struct http_exchange *x, char *buf,
