@@ -371,6 +371,15 @@ START_TEST(api_url_forms)
 	    json_array_get(reqs, 0), "target")), "/api/v3/user");
 	json_decref(reqs);
 	outcome_free(&o);
+	/* GraphQL sits beside the REST API there: /api/graphql */
+	fs_push_json(200, json_pack("{s:{}}", "data"), NULL, 1);
+	call(&o, "POST", "/graphql", NULL, 0);
+	ck_assert_int_eq(o.err, GH_OK);
+	reqs = fc_requests();
+	ck_assert_str_eq(json_string_value(json_object_get(
+	    json_array_get(reqs, 1), "target")), "/api/graphql");
+	json_decref(reqs);
+	outcome_free(&o);
 
 	/* the default */
 	unsetenv("GITHUB_API_URL");

@@ -234,10 +234,11 @@ tool_names(void)
 }
 
 #define ALL_TOOLS "getRepository,getFileContents,getIssue,listIssues," \
-	"getPullRequest,listPullRequests,createBranch,createPullRequest," \
-	"pushFiles,addIssueComment,mergePullRequest"
+	"getPullRequest,listPullRequests,getRepositoryTree,getCommitChecks," \
+	"createBranch,createPullRequest,pushFiles,addIssueComment," \
+	"mergePullRequest,markPullRequestReady"
 #define READ_TOOLS "getRepository,getFileContents,getIssue,listIssues," \
-	"getPullRequest,listPullRequests"
+	"getPullRequest,listPullRequests,getRepositoryTree,getCommitChecks"
 
 START_TEST(test_list_all_and_annotations)
 {
@@ -254,7 +255,7 @@ START_TEST(test_list_all_and_annotations)
 	    "tools"), i, t) {
 		const json_t *a = json_object_get(t, "annotations");
 		const char *n = sget(t, "name");
-		int w = i >= 6;
+		int w = i >= 8;
 
 		ck_assert_msg(json_object_get(t, "outputSchema") != NULL, "%s", n);
 		ck_assert_int_eq(json_is_true(json_object_get(a,
@@ -410,7 +411,8 @@ START_TEST(test_help_lists_everything)
 	const char *want[] = { "getRepository", "getFileContents", "getIssue",
 	    "listIssues", "getPullRequest", "listPullRequests", "createBranch",
 	    "createPullRequest", "pushFiles", "addIssueComment",
-	    "mergePullRequest", "--read-only", "--tools", "--exclude-tools",
+	    "mergePullRequest", "getRepositoryTree", "getCommitChecks",
+	    "markPullRequestReady", "--read-only", "--tools", "--exclude-tools",
 	    "GITHUB_TOKEN", "GITHUB_TOKEN_FILE", "GITHUB_API_URL",
 	    "AFU9_GITHUB_READ_ONLY", "AFU9_GITHUB_TIMEOUT_MS",
 	    "AFU9_GITHUB_RETRY_BASE_MS", "AFU9_GITHUB_WAIT_SCALE", NULL };
@@ -643,6 +645,241 @@ START_TEST(test_list_pull_requests)
 	ck_assert_str_eq(sget(json_array_get(json_object_get(sc, "items"), 0),
 	    "head"), "acme:feature/login");
 	json_decref(sc);
+}
+END_TEST
+
+
+START_TEST(test_get_repository_tree)
+{
+	json_t *sc, *en;
+	char *e;
+
+	/* the default branch, then the whole tree */
+	fs_on("GET", "/repos/acme/widgets", 200, "repo");
+	fs_on("GET", "/repos/acme/widgets/git/trees/trunk?recursive=1", 200,
+	    "tree_trunk");
+	sc = call_ok("getRepositoryTree", ARGS("{s:s, s:s}", OR));
+	ck_assert_str_eq(sget(sc, "ref"), "trunk");
+	ck_assert_str_eq(sget(sc, "path"), "");
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "count")), 7);
+	ck_assert(json_is_false(json_object_get(sc, "truncated")));
+	ck_assert(json_is_false(json_object_get(sc, "hasMore")));
+	en = json_object_get(sc, "entries");
+	ck_assert_str_eq(sget(json_array_get(en, 1), "type"), "dir");
+	ck_assert_ptr_null(json_object_get(json_array_get(en, 1), "size"));
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(en,
+	    2), "size")), 2048);
+	ck_assert_str_eq(sget(json_array_get(en, 4), "type"), "symlink");
+	ck_assert_str_eq(sget(json_array_get(en, 6), "type"), "submodule");
+	json_decref(sc);
+
+	/* a prefix at a segment boundary ("src/" names src, not srcgen.sh),
+	   a ref with a slash, the cut at maxEntries */
+	fs_on("GET", "/repos/acme/widgets/git/trees/feature/x?recursive=1",
+	    200, "tree_trunk");
+	sc = call_ok("getRepositoryTree", ARGS("{s:s, s:s, s:s, s:s, s:i}", OR,
+	    "ref", "feature/x", "path", "/src/", "maxEntries", 3));
+	ck_assert_str_eq(sget(sc, "path"), "src");
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "count")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "matched")),
+	    4);
+	ck_assert(json_is_true(json_object_get(sc, "hasMore")));
+	ck_assert(has_note(sc, "4 entries match; the first 3 are shown"));
+	ck_assert_str_eq(sget(json_array_get(json_object_get(sc, "entries"),
+	    0), "path"), "src");
+	json_decref(sc);
+
+	/* GitHub's own cut is passed on; nothing under the prefix */
+	fs_on("GET", "/repos/acme/widgets/git/trees/"
+	    "aa218f56b14c9653891f9e74264a383fa43fefbd?recursive=1", 200,
+	    "tree_truncated");
+	sc = call_ok("getRepositoryTree", ARGS("{s:s, s:s, s:s, s:s}", OR,
+	    "ref", TRUNK_SHA, "path", "docs"));
+	ck_assert(json_is_true(json_object_get(sc, "truncated")));
+	ck_assert(has_note(sc, "GitHub cut this tree"));
+	ck_assert(has_note(sc, "is under 'docs'"));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "count")), 0);
+	json_decref(sc);
+
+	e = call_err("getRepositoryTree", ARGS("{s:s, s:s, s:s}", OR, "ref",
+	    "x/../../../user"));
+	ck_assert_msg(strstr(e, "'..' segment") != NULL, "%s", e);
+	free(e);
+	e = call_err("getRepositoryTree", ARGS("{s:s, s:s, s:s}", OR, "path",
+	    "a/../b"));
+	ck_assert_msg(strstr(e, "'..' segment") != NULL, "%s", e);
+	free(e);
+	fs_on("GET", "/repos/acme/widgets/git/trees/nope?recursive=1", 404,
+	    "not_found");
+	e = call_err("getRepositoryTree", ARGS("{s:s, s:s, s:s}", OR, "ref",
+	    "nope"));
+	ck_assert_msg(strstr(e, "not found") != NULL, "%s", e);
+	free(e);
+	assert_requests((const char *const[]){ "GET /repos/acme/widgets",
+	    "GET /repos/acme/widgets/git/trees/trunk?recursive=1",
+	    "GET /repos/acme/widgets/git/trees/feature/x?recursive=1",
+	    "GET /repos/acme/widgets/git/trees/" TRUNK_SHA "?recursive=1",
+	    "GET /repos/acme/widgets/git/trees/nope?recursive=1", NULL });
+}
+END_TEST
+
+#define CHK_PATH(ref, what) "/repos/acme/widgets/commits/" ref "/" what
+
+START_TEST(test_get_commit_checks)
+{
+	json_t *sc, *f, *a;
+	char *e;
+
+	/* failing: the status and the check runs folded, the failures'
+	   text cleaned, annotations read for the one run that has some */
+	fs_on("GET", CHK_PATH(TRUNK_SHA, "status?per_page=100"), 200,
+	    "status_ok");
+	fs_on("GET", CHK_PATH(TRUNK_SHA, "check-runs?per_page=100"), 200,
+	    "check_runs_failed");
+	fs_on("GET", "/repos/acme/widgets/check-runs/21/annotations?"
+	    "per_page=21", 200, "annotations_21");
+	sc = call_ok("getCommitChecks", ARGS("{s:s, s:s, s:s}", OR, "ref",
+	    TRUNK_SHA));
+	ck_assert_str_eq(sget(sc, "state"), "failure");
+	ck_assert_str_eq(sget(sc, "sha"), TRUNK_SHA);
+	ck_assert(json_is_true(json_object_get(sc, "completed")));
+	ck_assert(json_is_true(json_object_get(sc, "failed")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "total")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "successful")),
+	    2);			/* ci/build, and lint (neutral) */
+	ck_assert_int_eq(json_array_size(json_object_get(sc, "failing")), 2);
+	f = json_array_get(json_object_get(sc, "failing"), 0);
+	ck_assert_str_eq(sget(f, "name"), "tests");
+	ck_assert_str_eq(sget(f, "source"), "check_run");
+	ck_assert_str_eq(sget(f, "conclusion"), "failure");
+	ck_assert_str_eq(sget(f, "title"), "1 test failed");
+	ck_assert_str_eq(sget(f, "summary"),
+	    "test_widget_size: expected 3, got 4");
+	ck_assert_str_eq(sget(f, "text"),
+	    "FAIL test_widget_size (src/widget.c:12)");
+	ck_assert_ptr_null(json_object_get(f, "id"));
+	a = json_array_get(json_object_get(f, "annotations"), 0);
+	ck_assert_str_eq(sget(a, "path"), "src/widget.c");
+	ck_assert_int_eq(json_integer_value(json_object_get(a, "startLine")),
+	    12);
+	ck_assert_str_eq(sget(a, "message"), "expected 3, got 4");
+	f = json_array_get(json_object_get(sc, "failing"), 1);
+	ck_assert_str_eq(sget(f, "name"), "docs");
+	ck_assert_str_eq(sget(f, "conclusion"), "timed_out");
+	ck_assert_ptr_null(json_object_get(f, "annotations"));
+	ck_assert(has_note(sc, "invisible Unicode"));
+	json_decref(sc);
+
+	/* one still running: pending, not completed */
+	fs_on("GET", CHK_PATH("trunk", "status?per_page=100"), 200,
+	    "status_none");
+	fs_on("GET", CHK_PATH("trunk", "check-runs?per_page=100"), 200,
+	    "check_runs_running");
+	sc = call_ok("getCommitChecks", ARGS("{s:s, s:s, s:s}", OR, "ref",
+	    "trunk"));
+	ck_assert_str_eq(sget(sc, "state"), "pending");
+	ck_assert(json_is_false(json_object_get(sc, "completed")));
+	ck_assert(json_is_false(json_object_get(sc, "failed")));
+	ck_assert_str_eq(sget(json_array_get(json_object_get(sc, "pending"),
+	    0), "status"), "in_progress");
+	json_decref(sc);
+
+	/* no checks at all: none (completed, nothing failed); the text cap
+	   and maxRuns in the query */
+	fs_on("GET", CHK_PATH("v1.0", "status?per_page=100"), 200,
+	    "status_none");
+	fs_on("GET", CHK_PATH("v1.0", "check-runs?per_page=5"), 200,
+	    "check_runs_none");
+	sc = call_ok("getCommitChecks", ARGS("{s:s, s:s, s:s, s:i}", OR, "ref",
+	    "v1.0", "maxRuns", 5));
+	ck_assert_str_eq(sget(sc, "state"), "none");
+	ck_assert(json_is_true(json_object_get(sc, "completed")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "total")), 0);
+	json_decref(sc);
+
+	/* passed, with the summary cut at maxTextBytes */
+	fs_on("GET", CHK_PATH("main", "status?per_page=100"), 200,
+	    "status_none");
+	fs_on("GET", CHK_PATH("main", "check-runs?per_page=100"), 200,
+	    "check_runs_passed");
+	sc = call_ok("getCommitChecks", ARGS("{s:s, s:s, s:s}", OR, "ref",
+	    "main"));
+	ck_assert_str_eq(sget(sc, "state"), "success");
+	ck_assert_str_eq(sget(sc, "sha"), TRUNK_SHA);	/* the status's */
+	ck_assert_str_eq(sget(json_array_get(json_object_get(sc, "passing"),
+	    0), "name"), "tests");
+	json_decref(sc);
+
+	fs_on("GET", CHK_PATH(TRUNK_SHA, "status?per_page=100"), 200,
+	    "status_ok");
+	fs_on("GET", CHK_PATH(TRUNK_SHA, "check-runs?per_page=100"), 200,
+	    "check_runs_failed");
+	fs_on("GET", "/repos/acme/widgets/check-runs/21/annotations?"
+	    "per_page=21", 404, "not_found");
+	sc = call_ok("getCommitChecks", ARGS("{s:s, s:s, s:s, s:i}", OR, "ref",
+	    TRUNK_SHA, "maxTextBytes", 8));
+	f = json_array_get(json_object_get(sc, "failing"), 0);
+	ck_assert_str_eq(sget(f, "summary"), "test_wid");
+	ck_assert(has_note(sc, "a check's summary cut at 8 bytes"));
+	ck_assert(has_note(sc, "annotations of check run 'tests' could not "
+	    "be read"));
+	json_decref(sc);
+
+	e = call_err("getCommitChecks", ARGS("{s:s, s:s, s:s}", OR, "ref",
+	    "../x"));
+	ck_assert_msg(strstr(e, "'..' segment") != NULL, "%s", e);
+	free(e);
+	fs_on("GET", CHK_PATH("gone", "status?per_page=100"), 404,
+	    "not_found");
+	e = call_err("getCommitChecks", ARGS("{s:s, s:s, s:s}", OR, "ref",
+	    "gone"));
+	ck_assert_msg(strncmp(e, "reading the commit statuses: not found",
+	    38) == 0, "%s", e);
+	free(e);
+}
+END_TEST
+
+START_TEST(test_mark_pull_request_ready)
+{
+	json_t *sc, *b;
+	char *e;
+
+	fs_on("GET", "/repos/acme/widgets/pulls/10", 200, "pull_draft");
+	fs_on("POST", "/graphql", 200, "graphql_ready");
+	sc = call_ok("markPullRequestReady", ARGS("{s:s, s:s, s:i}", OR,
+	    "number", 10));
+	ck_assert(json_is_false(json_object_get(sc, "draft")));
+	ck_assert(json_is_true(json_object_get(sc, "changed")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "number")),
+	    10);
+	json_decref(sc);
+	b = fc_body(1);
+	ck_assert_str_eq(sget(json_object_get(b, "variables"), "id"),
+	    "PR_kwDOAAABc84AAAAB");
+	ck_assert_msg(strstr(sget(b, "query"), "markPullRequestReadyForReview")
+	    != NULL, "%s", sget(b, "query"));
+	json_decref(b);
+
+	/* no draft: nothing sent but the read */
+	fs_on("GET", "/repos/acme/widgets/pulls/10", 200, "pull_ready");
+	sc = call_ok("markPullRequestReady", ARGS("{s:s, s:s, s:i}", OR,
+	    "number", 10));
+	ck_assert(json_is_false(json_object_get(sc, "changed")));
+	ck_assert(has_note(sc, "is not a draft: nothing was done"));
+	json_decref(sc);
+
+	/* GraphQL's refusal comes with 200 */
+	fs_on("GET", "/repos/acme/widgets/pulls/10", 200, "pull_draft");
+	fs_on("POST", "/graphql", 200, "graphql_error");
+	e = call_err("markPullRequestReady", ARGS("{s:s, s:s, s:i}", OR,
+	    "number", 10));
+	ck_assert_str_eq(e, "GitHub refused to mark pull request #10 ready "
+	    "for review: Resource not accessible by integration");
+	free(e);
+	assert_requests((const char *const[]){
+	    "GET /repos/acme/widgets/pulls/10", "POST /graphql",
+	    "GET /repos/acme/widgets/pulls/10",
+	    "GET /repos/acme/widgets/pulls/10", "POST /graphql", NULL });
 }
 END_TEST
 
@@ -2027,6 +2264,9 @@ suite(void)
 	tcase_add_test(tc, test_get_file_contents);
 	tcase_add_test(tc, test_get_pull_request_checks);
 	tcase_add_test(tc, test_list_pull_requests);
+	tcase_add_test(tc, test_get_repository_tree);
+	tcase_add_test(tc, test_get_commit_checks);
+	tcase_add_test(tc, test_mark_pull_request_ready);
 	tcase_add_test(tc, test_create_branch_default_and_rerun);
 	tcase_add_test(tc, test_create_pull_request);
 	tcase_add_test(tc, test_push_files);

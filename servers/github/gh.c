@@ -1452,7 +1452,8 @@ method_ok(const char *m)
 
 /*
  * Resolve `path` (relative, or absolute under the API URL) into r->url,
- * r->rel and r->what.  0, or -1 when it is not under the API URL, holds
+ * r->rel and r->what ("/graphql" is GitHub's GraphQL endpoint, also on
+ * GitHub Enterprise Server).  0, or -1 when it is not under the API URL, holds
  * bytes a URL must not carry raw, crosses GH_MAX_PATH, or ENOMEM.
  */
 static int
@@ -1461,6 +1462,7 @@ req_target(struct gh_req *r, const char *path)
 	struct gh *g = r->g;
 	const char *rel;
 	size_t len, i, plen;
+	int ghes;
 
 	if (path[0] == '/')
 		rel = path;
@@ -1479,8 +1481,13 @@ req_target(struct gh_req *r, const char *path)
 			return -1;
 	}
 	plen = strcspn(rel, "?");
+	/* GitHub Enterprise Server answers GraphQL at /api/graphql, beside
+	   its REST API's /api/v3 rather than under it */
+	ghes = strcmp(rel, "/graphql") == 0 && g->api_len >= 7 &&
+	    strcmp(g->api_url + g->api_len - 7, "/api/v3") == 0;
 	if ((r->rel = strdup(rel)) == NULL ||
-	    asprintf(&r->url, "%s%s", g->api_url, rel) < 0) {
+	    asprintf(&r->url, "%.*s%s", (int)(g->api_len - (ghes ? 3 : 0)),
+	    g->api_url, rel) < 0) {
 		r->url = NULL;
 		return -1;
 	}

@@ -145,7 +145,9 @@ void		 gh_free(struct gh *);
 /*
  * Start a request.  `path` is a path and query under the API URL
  * ("/repos/o/r/issues?state=open"), or an absolute URL under it (a
- * next_url); the caller percent-encodes.  `body` is borrowed and
+ * next_url); the caller percent-encodes.  "/graphql" is the GraphQL
+ * endpoint, which GitHub Enterprise Server has at /api/graphql beside an
+ * API URL ending in /api/v3.  `body` is borrowed and
  * serialised at once (NULL: none).  Returns a handle valid until the
  * callback returns or gh_cancel(); NULL (and no callback) on a bad
  * method, a path that is not under the API URL or holds control bytes,

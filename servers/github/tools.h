@@ -31,6 +31,10 @@
 #define GHT_MAX_PAGES		100	/* Link pages followed in one call */
 #define GHT_PUSH_MAX_FILES	100
 #define GHT_PUSH_MAX_BYTES	(8u * 1024 * 1024)	/* all contents */
+#define GHT_TREE_DEFAULT	1000	/* getRepositoryTree entries */
+#define GHT_TREE_MAX		10000
+#define GHT_CHECK_TEXT_DEFAULT	4096	/* a check's summary or text */
+#define GHT_CHECK_TEXT_MAX	65536
 
 struct op;
 typedef void (*op_fn)(struct op *, struct gh_result *);
@@ -124,6 +128,15 @@ void	tool_get_pull_request(struct mcp_call *, const json_t *, void *);
 void	tool_list_pull_requests(struct mcp_call *, const json_t *, void *);
 void	tool_create_pull_request(struct mcp_call *, const json_t *, void *);
 void	tool_merge_pull_request(struct mcp_call *, const json_t *, void *);
+void	tool_mark_pull_request_ready(struct mcp_call *, const json_t *, void *);
+void	tool_get_repository_tree(struct mcp_call *, const json_t *, void *);
+void	tool_get_commit_checks(struct mcp_call *, const json_t *, void *);
+
+/* A check run's conclusion that is a failure (failure, timed_out,
+   cancelled, action_required, startup_failure, stale). */
+int	ght_check_failed(const char *conclusion);
+/* A ref usable in a path: non-empty, no empty, "." or ".." segment. */
+int	ght_ref_ok(const char *ref);
 
 /*
  * Read the default branch from a repository body into op->s[slot]

@@ -41,19 +41,6 @@ pr_brief(struct op *op, const json_t *b)
 /* ---- getPullRequest ----
  * out: the view; acc: {"statuses": [...]} from the combined status. */
 
-static int
-failing_conclusion(const char *c)
-{
-	static const char *bad[] = { "failure", "timed_out", "cancelled",
-	    "action_required", "startup_failure", "stale" };
-	size_t i;
-
-	for (i = 0; c != NULL && i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (strcmp(c, bad[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* Add name to the failing or pending list of the checks summary. */
 static void
 check_add(json_t *checks, const char *list, const char *name)
@@ -87,7 +74,7 @@ checks_summary(const json_t *statuses, const json_t *runs)
 		st = ght_str(s, "status");
 		if (st == NULL || strcmp(st, "completed") != 0)
 			check_add(c, "pending", ght_str(s, "name"));
-		else if (failing_conclusion(ght_str(s, "conclusion")))
+		else if (ght_check_failed(ght_str(s, "conclusion")))
 			check_add(c, "failing", ght_str(s, "name"));
 		else
 			ok++;
@@ -467,4 +454,103 @@ tool_merge_pull_request(struct mcp_call *call, const json_t *args, void *u)
 	op_send(op, "PUT", body, 0, merge_done, "/repos/%s/%s/pulls/%ld/merge",
 	    op->owner, op->repo, ght_int(args, "number", 0));
 	json_decref(body);
+}
+
+/* ---- markPullRequestReady ----
+ *
+ * A draft pull request becomes ready for review.  GitHub's REST API
+ * cannot do this (PATCH .../pulls/N ignores "draft"): it is the GraphQL
+ * mutation markPullRequestReadyForReview on the pull request's node id,
+ * read first from REST.  A pull request that is no draft is the answer
+ * as it is (changed: false), so a repeat does nothing. */
+
+#define READY_MUTATION "mutation($id: ID!) { markPullRequestReadyForReview(" \
+	"input: {pullRequestId: $id}) { pullRequest { isDraft } } }"
+
+static void
+ready_done(struct op *op, struct gh_result *res)
+{
+	const json_t *errs = json_object_get(res->body, "errors"), *pr;
+	const char *m;
+
+	if (res->err != GH_OK) {
+		op_gh_error(op, res, NULL);
+		return;
+	}
+	if (json_array_size(errs) > 0) {
+		m = ght_str(json_array_get(errs, 0), "message");
+		op_error(op, "GitHub refused to mark pull request #%ld ready "
+		    "for review: %s", ght_int(op->args, "number", 0),
+		    m != NULL ? m : "(no message)");
+		return;
+	}
+	pr = json_object_get(json_object_get(json_object_get(
+	    res->body, "data"), "markPullRequestReadyForReview"),
+	    "pullRequest");
+	if (!json_is_false(json_object_get(pr, "isDraft"))) {
+		op_error(op, "GitHub's answer does not say pull request #%ld "
+		    "is ready for review now", ght_int(op->args, "number", 0));
+		return;
+	}
+	json_object_set_new(op->out, "draft", json_false());
+	json_object_set_new(op->out, "changed", json_true());
+	json_incref(op->out);
+	op_return(op, op->out);
+}
+
+static void
+ready_pr(struct op *op, struct gh_result *res)
+{
+	const char *id = ght_str(res->body, "node_id"),
+	    *state = ght_str(res->body, "state");
+	json_t *body;
+
+	if (res->err != GH_OK) {
+		op_gh_error(op, res, NULL);
+		return;
+	}
+	if ((op->out = pr_brief(op, res->body)) == NULL) {
+		op_error(op, "out of memory");
+		return;
+	}
+	if (!json_is_true(json_object_get(res->body, "draft"))) {
+		op_note(op, "pull request #%ld is not a draft: nothing was "
+		    "done", ght_int(op->args, "number", 0));
+		json_object_set_new(op->out, "changed", json_false());
+		json_incref(op->out);
+		op_return(op, op->out);
+		return;
+	}
+	if (state == NULL || strcmp(state, "open") != 0) {
+		op_error(op, "pull request #%ld is %s: only an open draft can "
+		    "be marked ready for review", ght_int(op->args, "number",
+		    0), state != NULL ? state : "in an unknown state");
+		return;
+	}
+	if (id == NULL) {
+		op_error(op, "GitHub's pull request has no node_id, which the "
+		    "GraphQL mutation needs");
+		return;
+	}
+	if ((body = json_pack("{s:s, s:{s:s}}", "query", READY_MUTATION,
+	    "variables", "id", id)) == NULL) {
+		op_error(op, "out of memory");
+		return;
+	}
+	/* marking a ready pull request ready again changes nothing */
+	op_send(op, "POST", body, GH_F_IDEMPOTENT, ready_done, "/graphql");
+	json_decref(body);
+}
+
+void
+tool_mark_pull_request_ready(struct mcp_call *call, const json_t *args,
+    void *u)
+{
+	struct op *op;
+
+	if ((op = op_new(call, args, u)) == NULL)
+		return;
+	/* not from the ETag cache: whether it is a draft now is the point */
+	op_send(op, "GET", NULL, 0, ready_pr, "/repos/%s/%s/pulls/%ld",
+	    op->owner, op->repo, ght_int(args, "number", 0));
 }

@@ -897,3 +897,158 @@ tool_push_files(struct mcp_call *call, const json_t *args, void *u)
 	op_send(op, "GET", NULL, 0, push_head_done,
 	    "/repos/%s/%s/git/ref/heads/%s", op->owner, op->repo, op->s[0]);
 }
+
+/* ---- getRepositoryTree ----
+ * s[0] the ref, s[1] the path prefix ("" for all), s[2] the ref
+ * percent-encoded; max the most entries.
+ *
+ * One GET of the Git Data API's recursive tree: every path of the
+ * repository at the ref in one answer, so a model can see the layout
+ * before it reads files.  GitHub itself cuts a recursive tree it finds
+ * too large (100,000 entries or 7 MB) and says so with "truncated";
+ * that flag is passed on, and a note says how to see the rest. */
+
+/* "file", "dir", "symlink" or "submodule" for a tree entry. */
+static const char *
+tree_kind(const json_t *e)
+{
+	const char *type = ght_str(e, "type"), *mode = ght_str(e, "mode");
+
+	if (type != NULL && strcmp(type, "tree") == 0)
+		return "dir";
+	if (type != NULL && strcmp(type, "commit") == 0)
+		return "submodule";
+	if (mode != NULL && strcmp(mode, "120000") == 0)
+		return "symlink";
+	return "file";
+}
+
+/* Is path under prefix (itself, or below it at a '/')? */
+static int
+tree_under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return n == 0 || (strncmp(path, prefix, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/'));
+}
+
+static void
+tree_done(struct op *op, struct gh_result *res)
+{
+	const json_t *tree = json_object_get(res->body, "tree"), *e;
+	const char *p, *kind;
+	json_t *entries, *it, *out;
+	long matched = 0;
+	size_t i;
+	int truncated;
+
+	if (res->err != GH_OK) {
+		op_gh_error(op, res, NULL);
+		return;
+	}
+	if (!json_is_array(tree)) {
+		op_error(op, "GitHub's tree answer for %s has no tree list",
+		    op->s[0]);
+		return;
+	}
+	if ((entries = json_array()) == NULL) {
+		op_error(op, "out of memory");
+		return;
+	}
+	json_array_foreach(tree, i, e) {
+		if ((p = ght_str(e, "path")) == NULL || !tree_under(p, op->s[1]))
+			continue;
+		if (matched++ >= op->max)
+			continue;
+		kind = tree_kind(e);
+		it = strcmp(kind, "file") == 0 ? json_pack("{s:s, s:s, s:I}",
+		    "path", p, "type", kind, "size",
+		    (json_int_t)ght_int(e, "size", 0)) :
+		    json_pack("{s:s, s:s}", "path", p, "type", kind);
+		json_array_append_new(entries, it);
+	}
+	truncated = json_is_true(json_object_get(res->body, "truncated"));
+	if (truncated)
+		op_note(op, "GitHub cut this tree (it lists at most 100,000 "
+		    "entries or 7 MB): entries are missing; list a directory "
+		    "with getFileContents, or name one as path");
+	if (matched > op->max)
+		op_note(op, "%ld entries match; the first %ld are shown (raise "
+		    "maxEntries, up to %d, or narrow path)", matched, op->max,
+		    GHT_TREE_MAX);
+	if (matched == 0 && op->s[1][0] != '\0')
+		op_note(op, "nothing in %s/%s at %s is under '%s'", op->owner,
+		    op->repo, op->s[0], op->s[1]);
+	out = json_pack("{s:s, s:o, s:s, s:o, s:I, s:I, s:b, s:b}",
+	    "ref", op->s[0], "sha", ght_str_or_null(ght_str(res->body, "sha")),
+	    "path", op->s[1], "entries", entries,
+	    "count", (json_int_t)json_array_size(entries),
+	    "matched", (json_int_t)matched, "truncated", truncated,
+	    "hasMore", matched > op->max);
+	op_return(op, out);
+}
+
+static void
+tree_get(struct op *op)
+{
+	if ((op->s[2] = ght_enc(op->s[0], 1)) == NULL) {
+		op_error(op, "out of memory");
+		return;
+	}
+	op_send(op, "GET", NULL, GH_F_CONDITIONAL, tree_done,
+	    "/repos/%s/%s/git/trees/%s?recursive=1", op->owner, op->repo,
+	    op->s[2]);
+}
+
+static void
+tree_repo(struct op *op, struct gh_result *res)
+{
+	if (res->err != GH_OK) {
+		op_gh_error(op, res, NULL);
+		return;
+	}
+	if (ght_default_branch(op, res->body, 0) == -1)
+		return;
+	tree_get(op);
+}
+
+void
+tool_get_repository_tree(struct mcp_call *call, const json_t *args, void *u)
+{
+	const char *ref = ght_str(args, "ref"), *path = ght_str(args, "path");
+	char *p;
+	size_t n;
+	struct op *op;
+
+	if ((op = op_new(call, args, u)) == NULL)
+		return;
+	if ((path = clean_path(path != NULL ? path : "")) == NULL) {
+		op_error(op, "path '%s' has an empty, '.' or '..' segment: "
+		    "give a directory relative to the repository root",
+		    ght_str(args, "path"));
+		return;
+	}
+	if (ref != NULL && !ght_ref_ok(ref)) {
+		op_error(op, "ref '%s' has an empty, '.' or '..' segment: give "
+		    "a branch, a tag or a commit SHA", ref);
+		return;
+	}
+	op->max = ght_int(args, "maxEntries", GHT_TREE_DEFAULT);
+	if ((p = strdup(path)) == NULL || (ref != NULL &&
+	    (op->s[0] = strdup(ref)) == NULL)) {
+		free(p);
+		op_error(op, "out of memory");
+		return;
+	}
+	/* "src/" names the directory "src" */
+	for (n = strlen(p); n > 0 && p[n - 1] == '/'; n--)
+		p[n - 1] = '\0';
+	op->s[1] = p;
+	if (ref != NULL) {
+		tree_get(op);
+		return;
+	}
+	op_send(op, "GET", NULL, GH_F_CONDITIONAL, tree_repo, "/repos/%s/%s",
+	    op->owner, op->repo);
+}

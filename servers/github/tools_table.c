@@ -180,6 +180,58 @@ static const char out_merge[] = "{" J("type": "object", "properties": {
 	    "the merge commit"},) NOTES
 	J(}, "required": ["number", "merged", "alreadyMerged", "sha"]});
 
+static const char out_tree[] = "{" J("type": "object", "properties": {
+	"ref": {"type": "string"}, "sha": {"type": ["string", "null"],
+	    "description": "the tree listed"},
+	"path": {"type": "string", "description": "the prefix listed; empty for the whole repository"},
+	"entries": {"type": "array", "items": {"type": "object",
+	    "properties": {"path": {"type": "string"},
+	    "type": {"type": "string", "enum": ["file", "dir", "symlink", "submodule"]},
+	    "size": {"type": "integer"}}, "required": ["path", "type"]}},
+	"count": {"type": "integer"},
+	"matched": {"type": "integer", "description": "entries under path, shown or not"},
+	"hasMore": {"type": "boolean", "description": "more entries matched than maxEntries"},
+	"truncated": {"type": "boolean", "description": "GitHub cut the tree itself (too large): entries are missing"},) NOTES
+	J(}, "required": ["ref", "sha", "path", "entries", "count", "matched", "hasMore", "truncated"]}
+);
+
+#define CHECK_NAMES J({"type": "array", "items": {"type": "object", \
+	"properties": {"name": {"type": "string"}, \
+	"source": {"type": "string", "enum": ["check_run", "status"]}, \
+	"status": {"type": ["string", "null"]}}, "required": ["name", "source"]}})
+
+static const char out_checks[] = "{" J("type": "object", "properties": {
+	"ref": {"type": "string"}, "sha": {"type": ["string", "null"]},
+	"state": {"type": "string", "enum": ["success", "failure", "pending", "none"],
+	    "description": "failure when any check failed; else pending while any runs; none when the commit has no checks"},
+	"completed": {"type": "boolean", "description": "no check is queued or running (true also with none)"},
+	"failed": {"type": "boolean"},
+	"total": {"type": "integer"}, "successful": {"type": "integer"},
+	"failing": {"type": "array", "items": {"type": "object", "properties": {
+	    "name": {"type": "string"},
+	    "source": {"type": "string", "enum": ["check_run", "status"]},
+	    "conclusion": {"type": ["string", "null"]},
+	    "detailsUrl": {"type": ["string", "null"]},
+	    "title": {"type": ["string", "null"]},
+	    "summary": {"type": ["string", "null"]},
+	    "text": {"type": ["string", "null"]},
+	    "annotations": {"type": "array", "items": {"type": "object", "properties": {
+		"path": {"type": ["string", "null"]},
+		"startLine": {"type": "integer"}, "endLine": {"type": "integer"},
+		"level": {"type": ["string", "null"]},
+		"title": {"type": ["string", "null"]},
+		"message": {"type": ["string", "null"]}}}}},
+	    "required": ["name", "source", "conclusion", "title", "summary", "text"]}},
+	"pending":) CHECK_NAMES ",\"passing\":" CHECK_NAMES "," NOTES
+	J(}, "required": ["ref", "sha", "state", "completed", "failed", "total",
+	"successful", "failing", "pending", "passing"]}
+);
+
+static const char out_ready[] = "{\"type\":\"object\",\"properties\":{"
+	PR_BRIEF_PROPS ",\"changed\":{\"type\":\"boolean\",\"description\":"
+	"\"false when the pull request was no draft already\"}," NOTES
+	"},\"required\":[" PR_BRIEF_REQ ",\"draft\",\"changed\"]}";
+
 /* ---- inputs ---- */
 
 static const char in_repository[] = "{\"type\":\"object\",\"properties\":{"
@@ -312,6 +364,26 @@ static const char in_merge[] = "{\"type\":\"object\",\"properties\":{"
 	"},\"required\":[\"owner\",\"repo\",\"number\"],"
 	"\"additionalProperties\":false}";
 
+static const char in_tree[] = "{\"type\":\"object\",\"properties\":{"
+	P_OWNER "," P_REPO "," J(
+	"ref": {"type": "string", "minLength": 1, "maxLength": 255,
+	    "description": "Branch, tag or commit SHA (default: the default branch)"},
+	"path": {"type": "string", "maxLength": 4096, "description":
+	    "Only entries under this directory, e.g. src (default: the whole repository)"},
+	"maxEntries": {"type": "integer", "minimum": 1, "maximum": 10000,
+	    "description": "Most entries to return (default 1000)"})
+	"},\"required\":[\"owner\",\"repo\"],\"additionalProperties\":false}";
+
+static const char in_checks[] = "{\"type\":\"object\",\"properties\":{"
+	P_OWNER "," P_REPO "," J(
+	"ref": {"type": "string", "minLength": 1, "maxLength": 255,
+	    "description": "Commit SHA (best: a pull request's headSha), branch or tag"},
+	"maxRuns": {"type": "integer", "minimum": 1, "maximum": 1000,
+	    "description": "Most check runs to read (default 100)"},
+	"maxTextBytes": {"type": "integer", "minimum": 1, "maximum": 65536,
+	    "description": "Most bytes of each failing check's summary and text (default 4096)"})
+	"},\"required\":[\"owner\",\"repo\",\"ref\"],\"additionalProperties\":false}";
+
 #define READ	.read_only = 1, .idempotent = 1, .open_world = 1
 
 static const struct mcp_tool table[] = {
@@ -347,6 +419,21 @@ static const struct mcp_tool table[] = {
 	    "state, head and base branch; follows pages up to maxItems.",
 	  .input_schema = in_pulls, .output_schema = out_pulls,
 	  READ, .fn = tool_list_pull_requests },
+	{ .name = "getRepositoryTree", .title = "Get repository tree",
+	  .description = "List every file and directory of a repository at "
+	    "a branch, tag or commit in one call (recursively), optionally "
+	    "only under a path; cut at maxEntries. Use it to find your way "
+	    "before reading files with getFileContents.",
+	  .input_schema = in_tree, .output_schema = out_tree,
+	  READ, .fn = tool_get_repository_tree },
+	{ .name = "getCommitChecks", .title = "Get commit checks",
+	  .description = "The CI verdict of a commit: its check runs and "
+	    "commit statuses folded into one state (success, failure, "
+	    "pending, none), whether all completed, and for each failing "
+	    "check its title, summary, text and annotations (file, line, "
+	    "message), so you can see why it failed.",
+	  .input_schema = in_checks, .output_schema = out_checks,
+	  READ, .fn = tool_get_commit_checks },
 	{ .name = "createBranch", .title = "Create branch",
 	  .description = "Create a branch from another branch or a commit "
 	    "(default: the repository's default branch). Safe to repeat: a "
@@ -385,6 +472,13 @@ static const struct mcp_tool table[] = {
 	  .input_schema = in_merge, .output_schema = out_merge,
 	  .destructive = 1, .idempotent = 1, .open_world = 1,
 	  .fn = tool_merge_pull_request },
+	{ .name = "markPullRequestReady", .title = "Mark pull request ready",
+	  .description = "Take a draft pull request out of draft: ready for "
+	    "review. Safe to repeat: one that is no draft is returned with "
+	    "changed:false.",
+	  .input_schema = in_pull, .output_schema = out_ready,
+	  .idempotent = 1, .open_world = 1,
+	  .fn = tool_mark_pull_request_ready },
 };
 
 const struct mcp_tool *
