@@ -21,6 +21,7 @@ enum {
 	ST_DETECT,	/* FRAME_AUTO: skipping whitespace before the first byte */
 	ST_HEADER,	/* CL: at the start of a header line */
 	ST_BODY,	/* CL: waiting for body_len body bytes */
+	ST_HEAD,	/* CL: keeping the first bytes of an oversize body */
 	ST_SKIP,	/* CL: discarding `skip` bytes of an oversize body */
 	ST_LINE,	/* NDJSON: at the start of a line */
 	ST_DISCARD,	/* NDJSON: discarding an over-long line up to '\n' */
@@ -315,8 +316,13 @@ header_end(struct frame_reader *r)
 		return fail(r, FRAME_FATAL, RPC_PARSE_ERROR,
 		    "header block without Content-Length");
 	if (r->body_len > r->max_msg) {
-		r->state = ST_SKIP;
 		r->skip = r->body_len;
+		if (r->keep_head) {
+			/* reported by keep() once the head is in */
+			r->state = ST_HEAD;
+			return FRAME_MORE;
+		}
+		r->state = ST_SKIP;
 		return fail(r, FRAME_BAD, RPC_INVALID_REQUEST,
 		    "message of %zu bytes exceeds the limit of %zu bytes",
 		    r->body_len, r->max_msg);
@@ -378,6 +384,16 @@ header(struct frame_reader *r)
 	}
 }
 
+/* Copy up to n bytes of d into the head (keep_head). */
+static void
+head_add(struct frame_reader *r, const char *d, size_t n)
+{
+	if (n > FRAME_HEAD_MAX - r->head_len)
+		n = FRAME_HEAD_MAX - r->head_len;
+	memcpy(r->head + r->head_len, d, n);
+	r->head_len += n;
+}
+
 /*
  * NDJSON: next non-blank line.  Lines longer than max_msg (line end and a
  * trailing '\r' excluded) are reported once and discarded up to '\n'.
@@ -393,6 +409,9 @@ line(struct frame_reader *r, const char **msg, size_t *len)
 		if ((nl = find_nl(r)) == -1) {
 			if (buf_used(&r->in) > r->max_msg + 1) {
 				r->state = ST_DISCARD;
+				if (r->keep_head)
+					head_add(r, in_data(r),
+					    buf_used(&r->in));
 				return fail(r, FRAME_BAD, RPC_INVALID_REQUEST,
 				    "message line exceeds the limit of %zu "
 				    "bytes", r->max_msg);
@@ -404,10 +423,13 @@ line(struct frame_reader *r, const char **msg, size_t *len)
 		if (n > 0 && d[n - 1] == '\r')
 			n--;
 		consume(r, (size_t)nl + 1);
-		if (n > r->max_msg)
+		if (n > r->max_msg) {
+			if (r->keep_head)
+				head_add(r, d, n);
 			return fail(r, FRAME_BAD, RPC_INVALID_REQUEST,
 			    "message line exceeds the limit of %zu bytes",
 			    r->max_msg);
+		}
 		for (i = 0; i < n && is_ws((unsigned char)d[i]); i++)
 			;
 		if (i == n)
@@ -429,6 +451,32 @@ discard(struct frame_reader *r)
 	}
 	consume(r, (size_t)nl + 1);
 	r->state = ST_LINE;
+}
+
+/*
+ * ST_HEAD: move the body's first bytes into the head; once it is full
+ * (or the body ended), report the message and skip the rest.
+ */
+static enum frame_status
+keep(struct frame_reader *r)
+{
+	size_t n = buf_used(&r->in), before = r->head_len;
+
+	if (n > r->skip)
+		n = r->skip;
+	head_add(r, in_data(r), n);
+	n = r->head_len - before;
+	consume(r, n);
+	r->skip -= n;
+	if (r->head_len < FRAME_HEAD_MAX && r->skip > 0)
+		return FRAME_MORE;
+	if (r->skip > 0)
+		r->state = ST_SKIP;
+	else
+		start_header(r);
+	return fail(r, FRAME_BAD, RPC_INVALID_REQUEST,
+	    "message of %zu bytes exceeds the limit of %zu bytes",
+	    r->body_len, r->max_msg);
 }
 
 static void
@@ -478,6 +526,8 @@ frame_reader_next(struct frame_reader *r, const char **msg, size_t *len)
 
 	*msg = NULL;
 	*len = 0;
+	if (r->state != ST_HEAD)	/* else it is being filled */
+		r->head_len = 0;
 	for (;;) {
 		if (r->fatal)
 			return FRAME_FATAL;
@@ -494,6 +544,10 @@ frame_reader_next(struct frame_reader *r, const char **msg, size_t *len)
 			break;
 		case ST_BODY:
 			if ((st = body(r, msg, len)) != FRAME_MORE)
+				return st;
+			goto more;
+		case ST_HEAD:
+			if ((st = keep(r)) != FRAME_MORE)
 				return st;
 			goto more;
 		case ST_SKIP:

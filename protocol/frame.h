@@ -25,6 +25,10 @@
  *    discarded up to the next '\n', the stream goes on.
  * FRAME_BAD and FRAME_FATAL set r->err (text) and r->err_code (JSON-RPC
  * code to answer with: -32700 parse error or -32600 invalid request).
+ * With keep_head set, an oversize message is reported only once its first
+ * FRAME_HEAD_MAX bytes have arrived, and they are in r->head: enough to
+ * find the "id" of an answer that cannot be read whole, so the request it
+ * answers fails at once instead of at its timeout (mcp_client.c).
  * The reader never holds more than max_msg + FRAME_MAX_HEADER_BLOCK bytes.
  */
 #ifndef AFU9_FRAME_H
@@ -39,6 +43,8 @@
 #define FRAME_MIN_MAX_MSG	1024u
 #define FRAME_MAX_HEADER_LINE	1024u
 #define FRAME_MAX_HEADER_BLOCK	8192u
+/* Bytes of an oversize message kept for the caller (keep_head). */
+#define FRAME_HEAD_MAX		512u
 /* Default bound on bytes queued toward a slow reader. */
 #define FRAME_DEFAULT_MAX_OUT	(64u * 1024 * 1024)
 
@@ -70,6 +76,12 @@ struct frame_reader {
 	/* last error */
 	int		 err_code;
 	char		 err[160];
+	/* set by the caller after init: keep the start of an oversize
+	   message; after FRAME_BAD for one, head[0..head_len) (head_len 0
+	   otherwise), valid until the next call on the reader */
+	int		 keep_head;
+	size_t		 head_len;
+	char		 head[FRAME_HEAD_MAX];
 };
 
 void	 frame_reader_init(struct frame_reader *, enum frame_mode, size_t max_msg);

@@ -29,6 +29,7 @@
 #include <sys/queue.h>
 
 #include "frame.h"
+#include "json_scan.h"
 #include "later.h"
 #include "log.h"
 #include "mcp_client.h"
@@ -607,6 +608,40 @@ client_dispatch(struct mcp_client *c, const char *text, size_t len)
 	rpc_msg_free(&m);
 }
 
+/*
+ * A message from the server over max_msg was skipped.  When its first
+ * bytes (the reader's head) show a top-level integer "id" and no
+ * "method", it was the answer to that request: fail the request now,
+ * saying why, rather than let it wait for its timeout.  Anything else is
+ * only logged.
+ */
+static void
+client_on_oversize(struct mcp_client *c)
+{
+	struct jscan_top top;
+	struct pending *p = NULL;
+	char raw[32], msg[300];
+	int64_t id;
+
+	(void)jscan_text(c->rd.head, c->rd.head_len, &top);
+	if (c->rd.head_len > 0 && top.ids == 1 && !top.has_method &&
+	    top.id != NULL && top.id_len < sizeof(raw)) {
+		memcpy(raw, top.id, top.id_len);
+		raw[top.id_len] = '\0';
+		if (id_from_raw(raw, &id))
+			p = tab_find(c, id);
+	}
+	if (p == NULL) {
+		log_warnx("mcp client: dropped a bad message from the "
+		    "server: %s", c->rd.err);
+		return;
+	}
+	tab_remove(c, p);
+	snprintf(msg, sizeof(msg), "the server's answer cannot be read: %s",
+	    c->rd.err);
+	pending_fail(c, p, c->rd.err_code, msg);
+}
+
 /* Hand every complete message to the dispatcher while the session lives. */
 static void
 client_drain_input(struct mcp_client *c)
@@ -625,8 +660,7 @@ client_drain_input(struct mcp_client *c)
 			client_dispatch(c, msg, len);
 			break;
 		case FRAME_BAD:
-			log_warnx("mcp client: dropped a bad message from the "
-			    "server: %s", c->rd.err);
+			client_on_oversize(c);
 			break;
 		case FRAME_FATAL:
 			snprintf(reason, sizeof(reason), "framing error from "
@@ -799,6 +833,7 @@ mcp_client_new(struct ev_loop *loop, int rfd, int wfd,
 	TAILQ_INIT(&c->done);
 	frame_reader_init(&c->rd, o.mode,
 	    o.max_msg ? o.max_msg : frame_max_msg_from_env());
+	c->rd.keep_head = 1;
 	frame_writer_init(&c->wr, o.mode,
 	    o.max_out ? o.max_out : FRAME_DEFAULT_MAX_OUT);
 	ev_io_init(&c->rio, client_read_cb, rfd, EV_READ);

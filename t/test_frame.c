@@ -416,6 +416,57 @@ START_TEST(cl_oversize_message_text)
 }
 END_TEST
 
+/* keep_head: an oversize message is reported once its head is in. */
+START_TEST(oversize_head_kept)
+{
+	struct frame_reader r;
+	const char *msg;
+	size_t len, i;
+	char body[2000];
+	static const char hdr[] = "Content-Length: 2000\r\n\r\n";
+
+	for (i = 0; i < sizeof(body); i++)
+		body[i] = (char)('a' + i % 26);
+	frame_reader_init(&r, FRAME_CL, 1024);
+	r.keep_head = 1;
+	ck_assert_int_eq(frame_reader_feed(&r, hdr, sizeof(hdr) - 1), 0);
+	ck_assert_int_eq(frame_reader_feed(&r, body, 100), 0);
+	ck_assert_int_eq(frame_reader_next(&r, &msg, &len), FRAME_MORE);
+	ck_assert_int_eq(frame_reader_feed(&r, body + 100, 600), 0);
+	ck_assert_int_eq(frame_reader_next(&r, &msg, &len), FRAME_BAD);
+	ck_assert_str_eq(r.err,
+	    "message of 2000 bytes exceeds the limit of 1024 bytes");
+	ck_assert_uint_eq(r.head_len, FRAME_HEAD_MAX);
+	ck_assert(memcmp(r.head, body, FRAME_HEAD_MAX) == 0);
+	ck_assert_int_eq(frame_reader_next(&r, &msg, &len), FRAME_MORE);
+	ck_assert_uint_eq(r.head_len, 0);
+	ck_assert_int_eq(frame_reader_feed(&r, body + 700, 1300), 0);
+	ck_assert_int_eq(frame_reader_feed(&r, "Content-Length: 2\r\n\r\n{}",
+	    24), 0);
+	ck_assert_int_eq(frame_reader_next(&r, &msg, &len), FRAME_MSG);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(memcmp(msg, "{}", 2) == 0);
+	frame_reader_free(&r);
+
+	/* NDJSON: the line's first bytes, whether or not its end is in */
+	frame_reader_init(&r, FRAME_NDJSON, 1024);
+	r.keep_head = 1;
+	ck_assert_int_eq(frame_reader_feed(&r, body, 1500), 0);
+	ck_assert_int_eq(frame_reader_next(&r, &msg, &len), FRAME_BAD);
+	ck_assert_uint_eq(r.head_len, FRAME_HEAD_MAX);
+	ck_assert(memcmp(r.head, body, FRAME_HEAD_MAX) == 0);
+	ck_assert_int_eq(frame_reader_feed(&r, "\n{}\n", 4), 0);
+	ck_assert_int_eq(frame_reader_next(&r, &msg, &len), FRAME_MSG);
+	ck_assert_uint_eq(r.head_len, 0);
+	ck_assert_int_eq(frame_reader_feed(&r, body, 1100), 0);
+	ck_assert_int_eq(frame_reader_feed(&r, "\n", 1), 0);
+	ck_assert_int_eq(frame_reader_next(&r, &msg, &len), FRAME_BAD);
+	ck_assert_uint_eq(r.head_len, FRAME_HEAD_MAX);
+	ck_assert_int_eq(frame_reader_next(&r, &msg, &len), FRAME_MORE);
+	frame_reader_free(&r);
+}
+END_TEST
+
 START_TEST(ndjson_basic)
 {
 	EXPECT(FRAME_NDJSON, 0, "{\"a\":1}\n{\"b\":2}\n",
@@ -951,6 +1002,7 @@ main(void)
 	tcase_add_test(tc, cl_header_block_limit);
 	tcase_add_test(tc, cl_oversize_skipped);
 	tcase_add_test(tc, cl_oversize_message_text);
+	tcase_add_test(tc, oversize_head_kept);
 	tcase_add_test(tc, ndjson_basic);
 	tcase_add_test(tc, ndjson_limit);
 	tcase_add_test(tc, ndjson_endless_line);

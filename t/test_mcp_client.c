@@ -58,6 +58,7 @@ static struct {
 	struct ev_loop		*loop;
 	struct mcp_client	*c;
 	enum frame_mode		 mode;
+	size_t			 max_msg;	/* 0: the default */
 	int			 prd;	/* peer reads what the client writes */
 	int			 pwr;	/* peer writes what the client reads */
 	char			*in;	/* peer read-ahead */
@@ -261,7 +262,7 @@ static void
 start_opts(enum frame_mode mode, size_t max_out, int same_fd)
 {
 	struct mcp_client_opts o = {
-		.mode = mode, .max_out = max_out,
+		.mode = mode, .max_out = max_out, .max_msg = T.max_msg,
 		.name = "t-client", .version = "9.9",
 	};
 	int a[2], b[2];
@@ -1042,6 +1043,69 @@ START_TEST(invalid_response_fails_its_request)
 }
 END_TEST
 
+/*
+ * An answer over max_msg cannot be read, but its first bytes name the
+ * request it answers: that request fails at once with the reason, the
+ * others are untouched, the session goes on.  Oversize messages that are
+ * no answer to a pending request are only dropped.
+ */
+static void
+oversize_answer(enum frame_mode mode)
+{
+	char *big;
+	size_t n = 4000;
+
+	T.max_msg = 2048;
+	start(mode);
+	ck_assert_int_eq(req("x", NULL, 30, NULL), 1);
+	ck_assert_int_eq(req("y", NULL, 30, NULL), 2);
+	ck_assert_int_eq(req("z", NULL, 30, NULL), 3);
+	big = malloc(n + 200);
+	ck_assert_ptr_nonnull(big);
+	/* a notification, an answer to an unknown id, then the answer to 2 */
+	snprintf(big, n + 200, "{\"jsonrpc\":\"2.0\",\"method\":\"n\","
+	    "\"params\":{\"id\":2,\"t\":\"%0*d\"}}", (int)n, 0);
+	peer_send(big);
+	snprintf(big, n + 200, "{\"jsonrpc\":\"2.0\",\"id\":77,\"result\":"
+	    "{\"t\":\"%0*d\"}}", (int)n, 0);
+	peer_send(big);
+	snprintf(big, n + 200, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":"
+	    "{\"content\":[{\"type\":\"text\",\"text\":\"%0*d\"}]}}",
+	    (int)n, 0);
+	peer_send(big);
+	free(big);
+	peer_send("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
+	RUN_UNTIL(T.nreplies == 2, 2000);
+	ck_assert_int_eq(T.nreplies, 2);
+	ck_assert_int_eq(T.replies[0].id, 2);
+	ck_assert_int_eq(T.replies[0].code, RPC_INVALID_REQUEST);
+	ck_assert_msg(strstr(T.replies[0].message, "the server's answer "
+	    "cannot be read: ") == T.replies[0].message, "%s",
+	    T.replies[0].message);
+	ck_assert(strstr(T.replies[0].message, "exceeds the limit of 2048 "
+	    "bytes") != NULL);
+	ck_assert_int_eq(T.replies[1].id, 1);
+	ck_assert_int_eq(T.replies[1].code, 0);
+	ck_assert(mcp_client_is_open(T.c));
+	/* 3 still waits for its answer */
+	peer_send("{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}");
+	RUN_UNTIL(T.nreplies == 3, 2000);
+	ck_assert_int_eq(T.replies[2].id, 3);
+	ck_assert_int_eq(T.replies[2].code, 0);
+}
+
+START_TEST(oversize_answer_fails_its_request_cl)
+{
+	oversize_answer(FRAME_CL);
+}
+END_TEST
+
+START_TEST(oversize_answer_fails_its_request_ndjson)
+{
+	oversize_answer(FRAME_NDJSON);
+}
+END_TEST
+
 static void
 on_init(struct mcp_client *c, int64_t id, const json_t *result,
     const struct mcp_error *err, void *arg)
@@ -1355,6 +1419,8 @@ main(void)
 	tcase_add_test(tc, server_not_reading_hits_output_bound);
 	tcase_add_test(tc, thousands_pending_answered_in_reverse);
 	tcase_add_test(tc, invalid_response_fails_its_request);
+	tcase_add_test(tc, oversize_answer_fails_its_request_cl);
+	tcase_add_test(tc, oversize_answer_fails_its_request_ndjson);
 	tcase_add_test(tc, initialize_accepts_older_revision);
 	tcase_add_test(tc, initialize_unknown_revision_fails_session);
 	tcase_add_test(tc, initialize_timeout_sends_no_cancel);
