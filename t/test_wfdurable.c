@@ -14,7 +14,8 @@
  *  - chaos: three tasks, 10,000 executions of a record, a durable sleep
  *    and a record (30,000 steps) in flight, a random task killed and
  *    restarted 100 times: none lost, no effect repeated, every execution
- *    a dead task held taken over within twice the lease TTL.
+ *    a dead task held taken over within three times the lease TTL
+ *    (twice on a machine with a core to spare, see below).
  *
  * Side effects are counted where they land: the tool conf.record of
  * t/conformance-server --ledger appends a line to a ledger file shared
@@ -27,9 +28,13 @@
  * one task takes over after its own restart): when a task is killed the test stores
  * the executions it held with their lease token and the database's
  * clock; it polls until each token has grown (another task claimed it)
- * and stores that time; the delay must stay under 2 x AFU9_LEASE_TTL_MS.
- * The delay measured includes the polling (about 50 ms), so it can only
- * be longer than the real one.  Under valgrind or ASan it is reported,
+ * and stores that time.  A lease runs out TTL after its last renewal and
+ * the next claim poll takes it, so the delay is under 2 x AFU9_LEASE_TTL_MS
+ * on a machine with a core to spare (bench/wfbench.sh measures it); the
+ * test allows 3 x TTL, one TTL for a machine busy with other work, where
+ * a killed task's successor waits for the scheduler (2.6 s was seen with
+ * every core taken by compilers).  The delay measured includes the
+ * polling (about 50 ms), so it can only be longer than the real one.  Under valgrind or ASan it is reported,
  * not checked (tasks there start and claim many times slower).
  *
  * AFU9_WFDURABLE_SCALE (a percentage, default 100) shrinks the counts
@@ -462,7 +467,7 @@ takeover_table(void)
 
 /*
  * Every execution held by a killed task was taken over (or moved on by
- * its last statement); within 2 x TTL of the kill when bounded (tasks
+ * its last statement); within 3 x TTL of the kill when bounded (tasks
  * left running to take over, and a build that runs at full speed: not
  * under valgrind or a sanitizer, where a task takes seconds to start
  * and claims slowly).  *n_out: how many were taken over, the slowest in
@@ -485,7 +490,7 @@ takeover_check(long long *n_out, double *max_ms, int bounded)
 #endif
 	if (t_slow() > 1)
 		bounded = 0;
-	ck_assert_msg(*max_ms <= 2. * TTL_MS || !bounded, "a takeover took "
+	ck_assert_msg(*max_ms <= 3. * TTL_MS || !bounded, "a takeover took "
 	    "%.0f ms (lease TTL %d ms)", *max_ms, TTL_MS);
 }
 
