@@ -58,6 +58,8 @@ void	mcp_server_shutdown(struct mcp_server *);
    callback. */
 void	mcp_server_free(struct mcp_server *);
 struct ev_loop *mcp_server_loop(struct mcp_server *);
+/* The server's session (borrowed: the server's). */
+struct mcp_session *mcp_server_session(struct mcp_server *);
 /* The server whose session the call belongs to. */
 struct mcp_server *mcp_call_server(struct mcp_call *);
 

@@ -942,10 +942,42 @@ mcp_session_new(const struct mcp_session_opts *opts,
 	if (ses->opts.page_size == 0)
 		ses->opts.page_size = 100;
 	ses->log_level = MCP_LEVEL_INFO;
-	ses->salt = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^
-	    (uint32_t)(uintptr_t)ses;
+	if (opts->cursor_salt != 0)
+		ses->salt = (uint32_t)opts->cursor_salt;
+	else
+		ses->salt = (uint32_t)getpid() * 2654435761u ^
+		    (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)ses;
 	snprintf(ses->version, sizeof(ses->version), "%s", MCP_LATEST_VERSION);
 	return ses;
+}
+
+const char *
+mcp_session_version(const struct mcp_session *ses)
+{
+	size_t i;
+
+	/* the static name, not the session's copy */
+	for (i = 0; i < sizeof(mcp_versions) / sizeof(mcp_versions[0]); i++)
+		if (strcmp(ses->version, mcp_versions[i]) == 0)
+			return mcp_versions[i];
+	return MCP_LATEST_VERSION;
+}
+
+const char *
+mcp_session_log_level(const struct mcp_session *ses)
+{
+	return mcp_levels[ses->log_level];
+}
+
+int
+mcp_session_set_log_level(struct mcp_session *ses, const char *level)
+{
+	int lvl = level_index(level);
+
+	if (lvl < 0)
+		return -1;
+	ses->log_level = lvl;
+	return 0;
 }
 
 void

@@ -75,6 +75,10 @@ struct mcp_session_opts {
 	const char	*version;	/* serverInfo.version; NULL: afu9's */
 	const char	*instructions;	/* optional */
 	unsigned	 page_size;	/* tools/list page; 0: 100 */
+	/* Tags tools/list cursors.  0: random.  A transport that serves one
+	   session from several processes (HTTP, mcphttp.h) gives each the
+	   same value, so a cursor one gave another takes. */
+	unsigned	 cursor_salt;
 };
 
 /*
@@ -129,6 +133,17 @@ void	mcp_session_input(struct mcp_session *, const char *msg, size_t len);
  * make into a message (framing).  message is borrowed.
  */
 void	mcp_session_error(struct mcp_session *, int code, const char *message);
+/*
+ * The session state a transport may keep elsewhere (mcphttp.h keeps it
+ * in the database, to serve one session from several processes): the
+ * revision initialize negotiated (MCP_LATEST_VERSION before it; static
+ * text), and the level logging/setLevel set ("info" until then; static
+ * text).  mcp_session_set_log_level() restores one: 0, or -1 when level
+ * is none of the names mcp_session_log() lists.
+ */
+const char *mcp_session_version(const struct mcp_session *);
+const char *mcp_session_log_level(const struct mcp_session *);
+int	mcp_session_set_log_level(struct mcp_session *, const char *level);
 /* Calls begun and neither completed nor cancelled. */
 size_t	mcp_session_active(const struct mcp_session *);
 /*

@@ -438,6 +438,12 @@ mcp_server_loop(struct mcp_server *srv)
 	return srv->loop;
 }
 
+struct mcp_session *
+mcp_server_session(struct mcp_server *srv)
+{
+	return srv->ses;
+}
+
 /* Every server's session has the server as its io arg. */
 struct mcp_server *
 mcp_call_server(struct mcp_call *c)

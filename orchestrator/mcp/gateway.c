@@ -19,10 +19,16 @@
 
 #define LOGGER_MAX	256
 
-struct gateway {
+/* The router's tools on one session. */
+struct gateway_tools {
 	struct router		*r;
-	struct mcp_server	*srv;
+	struct mcp_session	*ses;
 	json_t			*reg;	/* name -> listing registered */
+};
+
+struct gateway {
+	struct mcp_server	*srv;
+	struct gateway_tools	*gt;
 };
 
 struct gwcall {
@@ -100,7 +106,7 @@ gw_cancel(struct mcp_call *call, void *arg)
 static void
 gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 {
-	struct gateway *gw = udata;
+	struct gateway_tools *gt = udata;
 	struct router_origin o = { .caller = AUDIT_GATEWAY };
 	struct router_err e;
 	struct gwcall *gc;
@@ -128,7 +134,7 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 	}
 	/* The id as the client sent it, for the audit row (if any). */
 	o.rpc_id_text = mcp_call_id(call);
-	gc->rc = router_call_raw(gw->r, mcp_call_tool(call), raw, len, &o,
+	gc->rc = router_call_raw(gt->r, mcp_call_tool(call), raw, len, &o,
 	    gw_done, mcp_call_has_progress(call) ? gw_progress : NULL, gc, &e);
 	free(text);
 	if (gc->rc == NULL) {
@@ -144,7 +150,7 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 
 /* Sync the registered tools; tell the client when notify is set. */
 static void
-sync_tools(struct gateway *gw, int notify)
+sync_tools(struct gateway_tools *gw, int notify)
 {
 	json_t *now, *want, *t;
 	const char *name;
@@ -164,14 +170,14 @@ sync_tools(struct gateway *gw, int notify)
 	json_object_foreach_safe(gw->reg, tmp, name, t) {
 		if (json_equal(t, json_object_get(want, name)))
 			continue;
-		mcp_server_remove_tool(gw->srv, name);
+		mcp_session_remove_tool(gw->ses, name);
 		json_object_del(gw->reg, name);
 		changed = 1;
 	}
 	json_object_foreach(want, name, t) {
 		if (json_object_get(gw->reg, name))
 			continue;
-		if (mcp_server_add_tool_raw(gw->srv, t, gw_tool, gw, err,
+		if (mcp_session_add_tool_raw(gw->ses, t, gw_tool, gw, err,
 		    sizeof(err)) == -1) {
 			log_warnx("tool %s not offered: %s", name, err);
 			continue;
@@ -182,13 +188,44 @@ sync_tools(struct gateway *gw, int notify)
 	json_decref(want);
 	json_decref(now);
 	if (changed && notify)
-		mcp_server_tools_changed(gw->srv);
+		mcp_session_tools_changed(gw->ses);
+}
+
+struct gateway_tools *
+gateway_tools_new(struct router *r, struct mcp_session *ses)
+{
+	struct gateway_tools *gt;
+
+	if ((gt = calloc(1, sizeof(*gt))) == NULL ||
+	    (gt->reg = json_object()) == NULL) {
+		free(gt);
+		return NULL;
+	}
+	gt->r = r;
+	gt->ses = ses;
+	sync_tools(gt, 0);
+	return gt;
+}
+
+void
+gateway_tools_sync(struct gateway_tools *gt)
+{
+	sync_tools(gt, 1);
+}
+
+void
+gateway_tools_free(struct gateway_tools *gt)
+{
+	if (gt == NULL)
+		return;
+	json_decref(gt->reg);
+	free(gt);
 }
 
 void
 gateway_sync(struct gateway *gw)
 {
-	sync_tools(gw, 1);
+	gateway_tools_sync(gw->gt);
 }
 
 void
@@ -224,16 +261,15 @@ gateway_new(struct ev_loop *loop, struct router *r, int in_fd, int out_fd,
 	struct gateway *gw;
 
 	if ((gw = calloc(1, sizeof(*gw))) == NULL ||
-	    (gw->reg = json_object()) == NULL ||
-	    (gw->srv = mcp_server_new(loop, &o, in_fd, out_fd)) == NULL) {
+	    (gw->srv = mcp_server_new(loop, &o, in_fd, out_fd)) == NULL ||
+	    (gw->gt = gateway_tools_new(r, mcp_server_session(gw->srv))) ==
+	    NULL) {
 		if (gw)
-			json_decref(gw->reg);
+			mcp_server_free(gw->srv);
 		free(gw);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	gw->r = r;
-	sync_tools(gw, 0);
 	return gw;
 }
 
@@ -249,6 +285,6 @@ gateway_free(struct gateway *gw)
 	if (gw == NULL)
 		return;
 	mcp_server_free(gw->srv);
-	json_decref(gw->reg);
+	gateway_tools_free(gw->gt);
 	free(gw);
 }

@@ -21,6 +21,21 @@
 #include "mcp/router.h"
 
 struct gateway;
+struct gateway_tools;
+struct mcp_session;
+
+/*
+ * The router's tools registered on one MCP session: the stdio gateway's,
+ * and each remote session's (api/mcphttp.h).  Both ends are borrowed and
+ * outlive it; free the session first (it cancels the calls, whose hooks
+ * use this).  Calls are audited with caller 'gateway'.
+ */
+struct gateway_tools *gateway_tools_new(struct router *r,
+		    struct mcp_session *ses);	/* NULL on ENOMEM */
+/* Bring the session's tool set in line with the router; notify the
+   client when it changed. */
+void		 gateway_tools_sync(struct gateway_tools *);
+void		 gateway_tools_free(struct gateway_tools *);
 
 /*
  * A gateway on in_fd/out_fd for router r (borrowed; outlives the
