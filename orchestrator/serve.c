@@ -47,6 +47,7 @@
 #include "mcp/router.h"
 #include "api/health.h"
 #include "api/wfapi.h"
+#include "api/mcphttp.h"
 #include "ui/ui.h"
 #include "serve.h"
 #include "store/store.h"
@@ -67,6 +68,7 @@ struct serve {
 	struct health		*rt;
 	struct wfapi		*api;		/* NULL: no AFU9_API_TOKEN */
 	struct ui		*ui;		/* the console; same */
+	struct mcphttp		*mcp;		/* remote MCP at /mcp; same */
 	struct gateway		*gw;
 	struct subsys		 subs[SUBSYS_MAX];	/* in wiring order */
 	size_t			 nsubs;
@@ -149,6 +151,7 @@ on_tools(struct router *r, void *arg)
 
 	if (sv->gw_open)
 		gateway_sync(sv->gw);
+	mcphttp_sync(sv->mcp);
 }
 
 static void
@@ -242,21 +245,65 @@ start_ui(struct serve *sv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Remote MCP (api/mcphttp.h) at /mcp, also only with AFU9_API_TOKEN, its
+ * bearer credential until scoped tokens exist.  Before the HTTP server's
+ * subsystem: its stop ends the SSE responses the server would wait for.
+ */
+static int
+start_mcp(struct serve *sv, char *err, size_t errlen)
+{
+	struct mcphttp_opts mo;
+
+	if (sv->env.api_token == NULL)
+		return 0;
+	memset(&mo, 0, sizeof(mo));
+	mo.token = sv->env.api_token;
+	mo.conninfo = sv->env.database_url;
+	mo.password = sv->env.pgpassword;
+	mo.allowed_hosts = sv->env.mcp.allowed_hosts;
+	mo.allowed_origins = sv->env.mcp.allowed_origins;
+	mo.resource = sv->env.mcp.resource;
+	mo.auth_servers = sv->env.mcp.auth_servers;
+	mo.max_sessions = sv->env.mcp.max_sessions;
+	mo.session_requests = sv->env.mcp.session_requests;
+	mo.max_streams = sv->env.mcp.max_streams;
+	mo.max_message = sv->env.mcp.max_message;
+	mo.idle_s = sv->env.mcp.idle_s;
+	mo.heartbeat_ms = sv->env.mcp.heartbeat_ms;
+	if ((sv->mcp = mcphttp_new(sv->loop, sv->hs, sv->r, &mo, err,
+	    errlen)) == NULL)
+		return -1;
+	mcphttp_subsys(sv->mcp, &sv->subs[sv->nsubs++]);
+	if (sv->env.database_url == NULL)
+		log_warnx("mcp: DATABASE_URL is not set: /mcp answers 503");
+	else
+		log_info("mcp: remote MCP is on at /mcp");
+	return 0;
+}
+
 static int
 start_http(struct serve *sv, char *err, size_t errlen)
 {
 	struct http_limits lim;
+	size_t mcp_body;
 
-	/* the API's bodies carry an input of up to WFSQL_INPUT_MAX bytes */
+	/* the API's bodies carry an input of up to WFSQL_INPUT_MAX bytes,
+	   /mcp's a message of up to its bound */
 	memset(&lim, 0, sizeof(lim));
+	mcp_body = sv->env.mcp.max_message ? sv->env.mcp.max_message :
+	    MCPHTTP_MAX_MESSAGE;
 	if (sv->env.api_token != NULL)
-		lim.max_body = WFAPI_BODY_MAX;
+		lim.max_body = mcp_body > WFAPI_BODY_MAX ? mcp_body :
+		    WFAPI_BODY_MAX;
 	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, &lim, err,
 	    errlen)) == NULL)
 		return -1;
 	/* before the HTTP server's: its stop ends the event streams the
 	   server would otherwise wait for */
 	if (start_ui(sv, err, errlen) == -1)
+		return -1;
+	if (start_mcp(sv, err, errlen) == -1)
 		return -1;
 	http_subsys(sv->hs, &sv->subs[sv->nsubs++]);
 	if (start_api(sv, err, errlen) == -1)
@@ -393,6 +440,7 @@ teardown(struct serve *sv)
 	wfapi_free(sv->api);	/* after the server: its exchanges are
 				   orphans by now */
 	ui_free(sv->ui);
+	mcphttp_free(sv->mcp);	/* before the router: it cancels calls */
 	health_free(sv->rt);
 	engine_free(sv->eng);
 	router_free(sv->r);

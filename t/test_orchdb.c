@@ -253,12 +253,12 @@ START_TEST(migrate_cli)
 	free(out);
 	free(err);
 	ck_assert_int_eq(RUN(&out, &err, "migrate", "up"), 0);
-	ck_assert_msg(strncmp(out, "applied 2 migration(s) from ", 28) == 0 &&
+	ck_assert_msg(strncmp(out, "applied 3 migration(s) from ", 28) == 0 &&
 	    strstr(out, "/migrations\n"), "%s", out);
 	free(out);
 	free(err);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM schema_migrations"),
-	    2);
+	    3);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM information_schema."
 	    "tables WHERE table_name = 'mcp_tool_calls'"), 1);
 	/* Re-run: a no-op (the default command is up). */
@@ -303,7 +303,7 @@ START_TEST(migrate_twice_at_once)
 	for (i = 0; i < 2; i++) {
 		ck_assert_msg(ot_reap_afu9(&p[i], &out[i], &err[i]) == 0, "%s",
 		    err[i]);
-		applied += strncmp(out[i], "applied 2 migration(s)", 22) == 0;
+		applied += strncmp(out[i], "applied 3 migration(s)", 22) == 0;
 		uptodate += strncmp(out[i], "up to date", 10) == 0;
 		free(out[i]);
 		free(err[i]);
@@ -311,7 +311,7 @@ START_TEST(migrate_twice_at_once)
 	ck_assert_int_eq(applied, 1);
 	ck_assert_int_eq(uptodate, 1);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM schema_migrations"),
-	    2);
+	    3);
 	free(ci);
 }
 END_TEST
@@ -481,7 +481,7 @@ START_TEST(database_stops_mid_run)
 	gw_init(&a);
 	json_decref(wait_ready(&a, "up", 200, 10000));
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM schema_migrations"),
-	    2);
+	    3);
 	for (i = 1; i <= 5; i++)
 		gw_add(&a, i);
 	q_wait(ci, "SELECT count(*) FROM mcp_tool_calls", 5, 10000);

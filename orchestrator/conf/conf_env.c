@@ -38,6 +38,45 @@ env_ms(const char *v, unsigned max, unsigned *out)
 	return 0;
 }
 
+/* An AFU9_MCP_* number within [min, max] into *out (left 0 when unset). */
+static int
+env_mcp(const char *name, unsigned min, unsigned max, unsigned *out,
+    char *err, size_t errlen)
+{
+	const char *v = env_str(name);
+
+	if (v == NULL)
+		return 0;
+	if (env_ms(v, max, out) == -1 || *out < min) {
+		snprintf(err, errlen, "%s must be a number from %u to %u", name,
+		    min, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+env_mcp_all(struct config_env *e, char *err, size_t errlen)
+{
+	e->mcp.allowed_hosts = env_str("AFU9_MCP_ALLOWED_HOSTS");
+	e->mcp.allowed_origins = env_str("AFU9_MCP_ALLOWED_ORIGINS");
+	e->mcp.resource = env_str("AFU9_MCP_RESOURCE");
+	e->mcp.auth_servers = env_str("AFU9_MCP_AUTHORIZATION_SERVERS");
+	return env_mcp("AFU9_MCP_MAX_SESSIONS", 1, CONFIG_MCP_COUNT_MAX,
+	    &e->mcp.max_sessions, err, errlen) == -1 ||
+	    env_mcp("AFU9_MCP_SESSION_REQUESTS", 1, CONFIG_MCP_COUNT_MAX,
+	    &e->mcp.session_requests, err, errlen) == -1 ||
+	    env_mcp("AFU9_MCP_MAX_STREAMS", 1, CONFIG_MCP_COUNT_MAX,
+	    &e->mcp.max_streams, err, errlen) == -1 ||
+	    env_mcp("AFU9_MCP_MAX_MESSAGE_BYTES", CONFIG_MCP_MESSAGE_MIN,
+	    CONFIG_MCP_MESSAGE_MAX, &e->mcp.max_message, err, errlen) == -1 ||
+	    env_mcp("AFU9_MCP_IDLE_S", CONFIG_MCP_IDLE_MIN, CONFIG_MCP_IDLE_MAX,
+	    &e->mcp.idle_s, err, errlen) == -1 ||
+	    env_mcp("AFU9_MCP_HEARTBEAT_MS", CONFIG_MCP_HEARTBEAT_MIN,
+	    CONFIG_MCP_HEARTBEAT_MAX, &e->mcp.heartbeat_ms, err, errlen) == -1 ?
+	    -1 : 0;
+}
+
 int
 config_env_read(struct config_env *e, char *err, size_t errlen)
 {
@@ -93,7 +132,7 @@ config_env_read(struct config_env *e, char *err, size_t errlen)
 		    CONFIG_API_TOKEN_MIN);
 		return -1;
 	}
-	return 0;
+	return env_mcp_all(e, err, errlen);
 }
 
 int

@@ -25,6 +25,14 @@
 #define CONFIG_CONCURRENCY_MAX		10000
 #define CONFIG_API_TOKEN_MIN		16	/* bytes of AFU9_API_TOKEN */
 #define CONFIG_WORKFLOW_ENV_MAX		64	/* names in AFU9_WORKFLOW_ENV */
+/* remote MCP (/mcp): bounds of the AFU9_MCP_* numbers */
+#define CONFIG_MCP_COUNT_MAX		1000000	/* sessions, requests, streams */
+#define CONFIG_MCP_MESSAGE_MIN		4096
+#define CONFIG_MCP_MESSAGE_MAX		(64u << 20)
+#define CONFIG_MCP_IDLE_MIN		1
+#define CONFIG_MCP_IDLE_MAX		604800	/* a week */
+#define CONFIG_MCP_HEARTBEAT_MIN	100
+#define CONFIG_MCP_HEARTBEAT_MAX	600000
 
 struct config_env {
 	const char	*database_url;	/* DATABASE_URL; NULL: unset or "" */
@@ -45,13 +53,27 @@ struct config_env {
 	const char	*workflow_env;	/* AFU9_WORKFLOW_ENV: names, commas */
 	const char	*api_token;	/* AFU9_API_TOKEN; NULL: unset (the
 					   /v1 routes answer 404) */
+	/* remote MCP (api/mcphttp.h); 0 / NULL: unset (the defaults) */
+	struct {
+		const char	*allowed_hosts;	/* AFU9_MCP_ALLOWED_HOSTS */
+		const char	*allowed_origins; /* AFU9_MCP_ALLOWED_ORIGINS */
+		const char	*resource;	/* AFU9_MCP_RESOURCE */
+		const char	*auth_servers;	/* AFU9_MCP_AUTHORIZATION_SERVERS */
+		unsigned	 max_sessions;	/* AFU9_MCP_MAX_SESSIONS */
+		unsigned	 session_requests; /* AFU9_MCP_SESSION_REQUESTS */
+		unsigned	 max_streams;	/* AFU9_MCP_MAX_STREAMS */
+		unsigned	 max_message;	/* AFU9_MCP_MAX_MESSAGE_BYTES */
+		unsigned	 idle_s;	/* AFU9_MCP_IDLE_S */
+		unsigned	 heartbeat_ms;	/* AFU9_MCP_HEARTBEAT_MS */
+	} mcp;
 };
 
 /*
  * Fill e from the environment.  0, or -1 with the first bad value named
  * in err (AFU9_AUDIT_LINGER_MS not 0..10000 digits, AFU9_AUDIT_SYNC_COMMIT
  * not on/off, AFU9_LEASE_TTL_MS or AFU9_ENGINE_CONCURRENCY out of range,
- * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN); the values are
+ * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN, an AFU9_MCP_* number
+ * out of its range); the values are
  * never shown.
  */
 int	config_env_read(struct config_env *e, char *err, size_t errlen);
