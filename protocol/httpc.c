@@ -57,7 +57,9 @@ enum req_fail {
 	RF_NONE,
 	RF_BODY_BOUND,	/* body passed max_response */
 	RF_HEADER_BOUND,	/* header block passed its bounds */
-	RF_NOMEM
+	RF_NOMEM,
+	RF_IDLE,	/* no byte for idle_timeout_ms */
+	RF_READER	/* on_data asked to stop */
 };
 
 struct httpc_sock {
@@ -72,11 +74,18 @@ struct httpc_req {
 	CURL			*easy;
 	struct curl_slist	*hdrs;
 	httpc_done_fn		 done;
+	httpc_data_fn		 on_data;	/* NULL: collect */
 	void			*arg;
 	enum req_state		 state;
 	enum req_fail		 fail;
 	size_t			 max_response;
 	struct buf		 body;		/* bound: max_response + NUL */
+	long			 status;	/* of the response being read,
+						   0: not known yet */
+	size_t			 streamed;	/* bytes given to on_data */
+	ev_timer		 idle;		/* idle_timeout_ms, when set */
+	long			 idle_ms;
+	ev_tstamp		 last;		/* last byte received */
 	struct httpc_header	*rh;		/* response headers */
 	size_t			 nrh;
 	size_t			 caprh;
@@ -219,9 +228,11 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	size_t len = size * nmemb, n = len;
 	const char *p = data;
 
+	r->last = ev_now(r->h->loop);
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		headers_clear(r);
 		buf_reset(&r->body);
+		r->status = 0;
 		return len;
 	}
 	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
@@ -241,16 +252,32 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
-/* CURLOPT_WRITEFUNCTION: collect the (decoded) body within its bound. */
+/*
+ * CURLOPT_WRITEFUNCTION: collect the (decoded) body within its bound, or
+ * hand a 2xx body to on_data.
+ */
 static size_t
 write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct httpc_req *r = arg;
 	size_t len = size * nmemb;
 
-	if (len > r->max_response - buf_used(&r->body)) {
+	r->last = ev_now(r->h->loop);
+	if (r->on_data != NULL && r->status == 0 &&
+	    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status) !=
+	    CURLE_OK)
+		r->status = 0;
+	if (len > r->max_response - buf_used(&r->body) - r->streamed) {
 		r->fail = RF_BODY_BOUND;
 		return 0;
+	}
+	if (r->on_data != NULL && r->status >= 200 && r->status < 300) {
+		r->streamed += len;
+		if (len > 0 && r->on_data(r, data, len, r->arg) != 0) {
+			r->fail = RF_READER;
+			return 0;
+		}
+		return len;
 	}
 	if (buf_append(&r->body, data, len) == -1) {
 		r->fail = RF_NOMEM;
@@ -291,6 +318,7 @@ req_detach(struct httpc_req *r)
 	struct httpc *h = r->h;
 
 	req_count_connects(r);
+	ev_timer_stop(h->loop, &r->idle);
 	TAILQ_REMOVE(&h->reqs, r, entry);
 	h->nactive--;
 	curl_multi_remove_handle(h->multi, r->easy);
@@ -320,6 +348,19 @@ req_error(struct httpc_req *r, CURLcode res, struct httpc_response *resp)
 		snprintf(r->errtext, sizeof(r->errtext),
 		    "out of memory reading response from %s", r->origin);
 		resp->error = CURLE_OUT_OF_MEMORY;
+		resp->error_text = r->errtext;
+		return;
+	case RF_IDLE:
+		snprintf(r->errtext, sizeof(r->errtext),
+		    "request to %s failed: no data for %ld ms (idle timeout)",
+		    r->origin, r->idle_ms);
+		resp->error = CURLE_OPERATION_TIMEDOUT;
+		resp->error_text = r->errtext;
+		return;
+	case RF_READER:
+		snprintf(r->errtext, sizeof(r->errtext),
+		    "response from %s stopped by its reader", r->origin);
+		resp->error = CURLE_WRITE_ERROR;
 		resp->error_text = r->errtext;
 		return;
 	case RF_NONE:
@@ -352,6 +393,7 @@ req_finish(struct httpc_req *r, CURLcode res)
 
 	memset(&resp, 0, sizeof(resp));
 	resp.body = "";
+	resp.streamed_len = r->streamed;
 	curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &resp.total_s);
 	if (res == CURLE_OK && r->fail == RF_NONE &&
 	    buf_append(&r->body, "", 1) == -1)
@@ -365,6 +407,8 @@ req_finish(struct httpc_req *r, CURLcode res)
 		resp.body_len = buf_used(&r->body) - 1;
 		resp.headers = r->rh;
 		resp.nheaders = r->nrh;
+		resp.streamed = r->on_data != NULL &&
+		    resp.status >= 200 && resp.status < 300;
 	}
 	req_detach(r);
 	r->state = RQ_CALLBACK;
@@ -427,6 +471,33 @@ timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	httpc_dispatch(h);
+}
+
+/*
+ * A request's idle timer: the timer runs for idle_ms from the start and
+ * is pushed back lazily (the bytes only note when they came, the timer
+ * is re-armed for what is left when it fires), so a fast stream costs no
+ * timer operation per read.  When nothing came for idle_ms the request
+ * finishes here, outside any curl callback, as a timeout.
+ */
+static void
+idle_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct httpc_req *r = t->data;
+	struct httpc *h = r->h;
+	ev_tstamp left;
+
+	left = r->last + (double)r->idle_ms / 1000.0 - ev_now(loop);
+	if (left > 0.0005) {
+		ev_timer_set(t, left, 0.);
+		ev_timer_start(loop, t);
+		return;
+	}
+	h->dispatching++;
+	r->fail = RF_IDLE;
+	req_finish(r, CURLE_OPERATION_TIMEDOUT);
+	if (--h->dispatching == 0 && h->dying)
+		httpc_destroy(h);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: keep one ev_io per socket in step with curl. */
@@ -799,10 +870,27 @@ httpc_request(struct httpc *h, const char *method, const char *url,
     const char *const *headers, const void *body, size_t body_len,
     long timeout_ms, httpc_done_fn done, void *arg)
 {
-	struct httpc_req *r;
+	struct httpc_reqopts o = { .timeout_ms = timeout_ms };
 
+	return httpc_request_opts(h, method, url, headers, body, body_len, &o,
+	    done, arg);
+}
+
+struct httpc_req *
+httpc_request_opts(struct httpc *h, const char *method, const char *url,
+    const char *const *headers, const void *body, size_t body_len,
+    const struct httpc_reqopts *o, httpc_done_fn done, void *arg)
+{
+	static const struct httpc_reqopts none;
+	struct httpc_req *r;
+	long timeout_ms;
+
+	if (o == NULL)
+		o = &none;
+	timeout_ms = o->timeout_ms;
 	if (h == NULL || h->dying || method == NULL || url == NULL ||
-	    done == NULL || timeout_ms < 0 || (body == NULL && body_len > 0) ||
+	    done == NULL || timeout_ms < 0 || o->idle_timeout_ms < 0 ||
+	    (body == NULL && body_len > 0) ||
 	    !method_ok(method) ||
 	    strnlen(url, HTTPC_MAX_URL + 1) > HTTPC_MAX_URL)
 		return NULL;
@@ -810,7 +898,11 @@ httpc_request(struct httpc *h, const char *method, const char *url,
 		return NULL;
 	r->h = h;
 	r->done = done;
+	r->on_data = o->on_data;
 	r->arg = arg;
+	r->idle_ms = o->idle_timeout_ms;
+	ev_init(&r->idle, idle_cb);
+	r->idle.data = r;
 	r->max_response = h->max_response;
 	buf_init(&r->body, h->max_response + 1);
 	if (origin_of(url, r->origin, sizeof(r->origin)) == -1 ||
@@ -825,6 +917,11 @@ httpc_request(struct httpc *h, const char *method, const char *url,
 	r->state = RQ_RUNNING;
 	TAILQ_INSERT_TAIL(&h->reqs, r, entry);
 	h->nactive++;
+	if (r->idle_ms > 0) {
+		r->last = ev_now(h->loop);
+		ev_timer_set(&r->idle, (double)r->idle_ms / 1000.0, 0.);
+		ev_timer_start(h->loop, &r->idle);
+	}
 	return r;
 }
 

@@ -45,11 +45,44 @@ struct httpc_response {
 	int			 error;		/* CURLcode; 0 = none */
 	const char		*error_text;
 	double			 total_s;
+	int			 streamed;	/* the body went to on_data */
+	size_t			 streamed_len;	/* bytes given to on_data */
 };
 
 /* Called once per request unless cancelled; response borrowed. */
 typedef void (*httpc_done_fn)(struct httpc_req *, const struct httpc_response *,
 	    void *arg);
+/*
+ * Body bytes of a 2xx response as they arrive (decoded), for streams
+ * (text/event-stream): data borrowed for the call.  Return 0 to go on;
+ * anything else stops the transfer, and done then runs with error
+ * CURLE_WRITE_ERROR ("... stopped by its reader").  It must not start,
+ * cancel or free requests of this client (it runs inside libcurl).
+ */
+typedef int (*httpc_data_fn)(struct httpc_req *, const char *data,
+	    size_t len, void *arg);
+
+/* Per-request options of httpc_request_opts(); zero: the default. */
+struct httpc_reqopts {
+	long		 timeout_ms;	/* total; 0: the client's */
+	/*
+	 * No byte of the response (head or body) for this long, from the
+	 * start or since the last one: the request fails with error
+	 * CURLE_OPERATION_TIMEDOUT ("... no data for N ms"), its
+	 * connection closed.  For streams that stall, where a total
+	 * timeout long enough for the whole answer is much too long to
+	 * notice.  0: none.
+	 */
+	long		 idle_timeout_ms;
+	/*
+	 * NULL: the body is collected and given to done.  Else a 2xx body
+	 * goes to on_data instead (done's response then has an empty body
+	 * and streamed set); other statuses' bodies are collected as
+	 * usual (an error's JSON is small and read whole).  The response
+	 * bound (max_response) counts streamed bytes too.
+	 */
+	httpc_data_fn	 on_data;
+};
 
 struct httpc *httpc_new(struct ev_loop *, const struct httpc_opts *);
 /* Cancels every request (no callbacks) and frees. */
@@ -64,6 +97,14 @@ void	httpc_free(struct httpc *);
 struct httpc_req *httpc_request(struct httpc *, const char *method,
 	    const char *url, const char *const *headers, const void *body,
 	    size_t body_len, long timeout_ms, httpc_done_fn, void *arg);
+/*
+ * httpc_request() with options (NULL: none): a per-request idle timeout,
+ * a body streamed to a callback.  Same rules otherwise.
+ */
+struct httpc_req *httpc_request_opts(struct httpc *, const char *method,
+	    const char *url, const char *const *headers, const void *body,
+	    size_t body_len, const struct httpc_reqopts *, httpc_done_fn,
+	    void *arg);
 /* Abort a transfer in flight; the callback does not run.  Safe anywhere
    except inside that request's own callback. */
 void	httpc_cancel(struct httpc_req *);

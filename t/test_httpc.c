@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "httpc.h"
 #include "testutil.h"
 
@@ -289,6 +290,40 @@ respond_hold(struct srv *s, int fd)
 	return -1;
 }
 
+/*
+ * /drip/N/MS: a chunked 200 of N chunks "dN\n", MS ms apart; /stall:
+ * the head and one chunk, then nothing until the client hangs up
+ * (counted in held / held_gone, as /hold).
+ */
+static int
+respond_drip(struct srv *s, int fd, int n, int ms)
+{
+	char line[64];
+	int i, l;
+
+	if (send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream"
+	    "\r\nTransfer-Encoding: chunked\r\n\r\n") == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && srv_wait(s, -1, ms))
+			return -1;
+		l = snprintf(line, sizeof(line), "%x\r\nd%d\n\r\n",
+		    (unsigned)snprintf(NULL, 0, "d%d\n", i), i);
+		if (send_all(fd, line, (size_t)l) == -1)
+			return -1;
+	}
+	return send_str(fd, "0\r\n\r\n");
+}
+
+static int
+respond_stall(struct srv *s, int fd)
+{
+	if (send_str(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n3\r\nd0\n\r\n") == -1)
+		return -1;
+	return respond_hold(s, fd);
+}
+
 static const char gz_body[] =
     "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xcb\x48\xcd\xc9\xc9\xd7"
     "\x51\x48\xaf\xca\x2c\x50\x28\xcf\x2f\xca\x49\xe1\x02\x00\xe0\x7b"
@@ -356,6 +391,11 @@ handle(struct sconn *c, struct sreq *q)
 	}
 	if (strcmp(p, "/hold") == 0)
 		return respond_hold(c->s, fd);
+	if (strncmp(p, "/drip/", 6) == 0)
+		return respond_drip(c->s, fd, atoi(p + 6),
+		    strchr(p + 6, '/') ? atoi(strchr(p + 6, '/') + 1) : 0);
+	if (strcmp(p, "/stall") == 0)
+		return respond_stall(c->s, fd);
 	if (strncmp(p, "/gate/", 6) == 0)
 		return respond_gate(c->s, fd, atoi(p + 6));
 	return respond(fd, 404, NULL, "no route", 8);
@@ -493,6 +533,9 @@ struct got {
 	struct got		*next_got;
 	const char		*next_url;
 	int			 free_h;	/* httpc_free() in the callback */
+	int			 streamed;
+	size_t			 streamed_len;
+	void			*stream;	/* on_data's (struct stream) */
 };
 
 static void
@@ -551,6 +594,18 @@ on_done(struct httpc_req *r, const struct httpc_response *resp, void *arg)
 	}
 	if (g->free_h)
 		httpc_free(g->h);
+}
+
+/* on_done, and what a streamed response adds. */
+static void
+on_stream_done(struct httpc_req *r, const struct httpc_response *resp,
+    void *arg)
+{
+	struct got *g = arg;
+
+	on_done(r, resp, arg);
+	g->streamed = resp->streamed;
+	g->streamed_len = resp->streamed_len;
 }
 
 static void
@@ -1120,6 +1175,194 @@ START_TEST(cancel_in_flight)
 }
 END_TEST
 
+/* ---- streamed bodies, idle timeouts ---- */
+
+struct stream {
+	struct buf	 got;		/* the bytes on_data saw */
+	int		 calls;
+	int		 stop_after;	/* > 0: stop on that call */
+};
+
+static int
+on_data(struct httpc_req *r, const char *data, size_t len, void *arg)
+{
+	struct got *g = arg;
+	struct stream *st = g->stream;
+
+	ck_assert_uint_gt(len, 0);
+	st->calls++;
+	ck_assert_int_eq(buf_append(&st->got, data, len), 0);
+	return st->stop_after > 0 && st->calls >= st->stop_after;
+}
+
+/* One streamed request, run to completion; on_data fills st. */
+static void
+stream_fetch(struct ev_loop *loop, struct httpc *h, const char *u,
+    long idle_ms, struct got *g, struct stream *st)
+{
+	struct httpc_reqopts o = { .idle_timeout_ms = idle_ms,
+	    .on_data = on_data };
+
+	memset(g, 0, sizeof(*g));
+	g->stream = st;
+	ck_assert_ptr_nonnull(httpc_request_opts(h, "GET", u, NULL, NULL, 0,
+	    &o, on_stream_done, g));
+	ck_assert_msg(run_until(loop, got_done, g, 10000), "no response");
+	ck_assert_int_eq(g->calls, 1);
+}
+
+START_TEST(stream_body_to_callback)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct srv *s = srv_start();
+	struct httpc *h = httpc_new(loop, NULL);
+	struct stream st;
+	struct got g;
+
+	memset(&st, 0, sizeof(st));
+	buf_init(&st.got, 1 << 20);
+	stream_fetch(loop, h, url(s, "/drip/5/1"), 0, &g, &st);
+	ck_assert_int_eq(g.status, 200);
+	ck_assert_int_eq(g.error, 0);
+	ck_assert(g.streamed);
+	ck_assert_uint_eq(g.streamed_len, 15);
+	ck_assert_uint_eq(g.body_len, 0);	/* nothing collected */
+	ck_assert_uint_eq(buf_used(&st.got), 15);
+	ck_assert(memcmp(buf_data(&st.got), "d0\nd1\nd2\nd3\nd4\n", 15) == 0);
+	ck_assert_str_eq(httpc_header(&g.view, "Content-Type"),
+	    "text/event-stream");
+	got_reset(&g);
+
+	/* an error status is collected whole, on_data never called */
+	buf_reset(&st.got);
+	st.calls = 0;
+	stream_fetch(loop, h, url(s, "/status/503"), 0, &g, &st);
+	ck_assert_int_eq(g.status, 503);
+	ck_assert(!g.streamed);
+	ck_assert_str_eq(g.body, "status");
+	ck_assert_int_eq(st.calls, 0);
+	got_reset(&g);
+	buf_free(&st.got);
+	httpc_free(h);
+	assert_loop_idle(loop);
+	srv_stop(s);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(stream_reader_stops)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct srv *s = srv_start();
+	struct httpc *h = httpc_new(loop, NULL);
+	struct stream st;
+	struct got g;
+
+	memset(&st, 0, sizeof(st));
+	buf_init(&st.got, 1 << 20);
+	st.stop_after = 1;
+	stream_fetch(loop, h, url(s, "/drip/50/20"), 0, &g, &st);
+	ck_assert_int_eq(g.status, 0);
+	ck_assert_int_eq(g.error, CURLE_WRITE_ERROR);
+	ck_assert_msg(strstr(g.error_text, "stopped by its reader") != NULL,
+	    "%s", g.error_text);
+	ck_assert_int_eq(st.calls, 1);
+	ck_assert_uint_eq(g.streamed_len, 3);
+	got_reset(&g);
+	buf_free(&st.got);
+	httpc_free(h);
+	srv_stop(s);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(stream_bound)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct srv *s = srv_start();
+	struct httpc_opts ho = { .max_response = 1000 };
+	struct httpc *h = httpc_new(loop, &ho);
+	struct stream st;
+	struct got g;
+
+	memset(&st, 0, sizeof(st));
+	buf_init(&st.got, 1 << 20);
+	stream_fetch(loop, h, url(s, "/big/1001"), 0, &g, &st);
+	ck_assert_int_eq(g.error, CURLE_FILESIZE_EXCEEDED);
+	ck_assert_uint_le(buf_used(&st.got), 1000);
+	got_reset(&g);
+	buf_free(&st.got);
+	httpc_free(h);
+	srv_stop(s);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(idle_timeout_stalled_stream)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct srv *s = srv_start();
+	struct httpc *h = httpc_new(loop, NULL);
+	struct stream st;
+	struct got g;
+	char want[128];
+
+	memset(&st, 0, sizeof(st));
+	buf_init(&st.got, 1 << 20);
+	/* the head and a chunk came, then nothing: fails, connection closed */
+	stream_fetch(loop, h, url(s, "/stall"), 200, &g, &st);
+	ck_assert_int_eq(g.status, 0);
+	ck_assert_int_eq(g.error, CURLE_OPERATION_TIMEDOUT);
+	snprintf(want, sizeof(want), "request to http://127.0.0.1:%d failed: "
+	    "no data for 200 ms (idle timeout)", s->port);
+	ck_assert_str_eq(g.error_text, want);
+	ck_assert_uint_eq(g.streamed_len, 3);
+	wait_counter(loop, s, &s->held_gone, 1);
+	got_reset(&g);
+
+	/* no answer at all */
+	stream_fetch(loop, h, url(s, "/hold"), 200, &g, &st);
+	ck_assert_int_eq(g.error, CURLE_OPERATION_TIMEDOUT);
+	ck_assert_uint_eq(g.streamed_len, 0);
+	wait_counter(loop, s, &s->held_gone, 2);
+	got_reset(&g);
+	ck_assert_uint_eq(httpc_active(h), 0);
+	buf_free(&st.got);
+	httpc_free(h);
+	assert_loop_idle(loop);
+	srv_stop(s);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+/* A stream slower in total than its idle timeout, but never idle that
+   long, is not cut: the timeout is per gap, not per request. */
+START_TEST(idle_timeout_spans_gaps_only)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct srv *s = srv_start();
+	struct httpc *h = httpc_new(loop, NULL);
+	struct stream st;
+	struct got g;
+	long idle = 600 * t_slow();
+	double t0;
+
+	memset(&st, 0, sizeof(st));
+	buf_init(&st.got, 1 << 20);
+	t0 = t_now_ms();
+	stream_fetch(loop, h, url(s, "/drip/12/100"), idle, &g, &st);
+	ck_assert_msg(g.error == 0, "%s", g.error_text);
+	ck_assert_int_eq(g.status, 200);
+	ck_assert_uint_eq(buf_used(&st.got), 10 * 3 + 2 * 4);
+	ck_assert_double_gt(t_now_ms() - t0, (double)idle);
+	got_reset(&g);
+	buf_free(&st.got);
+	httpc_free(h);
+	srv_stop(s);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 START_TEST(callback_starts_and_cancels)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -1322,6 +1565,11 @@ main(void)
 	tcase_add_test(tc, body_bound);
 	tcase_add_test(tc, header_bound);
 	tcase_add_test(tc, cancel_in_flight);
+	tcase_add_test(tc, stream_body_to_callback);
+	tcase_add_test(tc, stream_reader_stops);
+	tcase_add_test(tc, stream_bound);
+	tcase_add_test(tc, idle_timeout_stalled_stream);
+	tcase_add_test(tc, idle_timeout_spans_gaps_only);
 	tcase_add_test(tc, callback_starts_and_cancels);
 	tcase_add_test(tc, free_with_pending_transfers);
 	tcase_add_test(tc, free_from_callback);
