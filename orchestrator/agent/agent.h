@@ -35,8 +35,8 @@
  * "budget: ..." naming it, and the result says what was done so far.
  *
  * Ownership: agent_start() copies everything it is given (strings, JSON,
- * patterns); the env's loop, httpc, router and recorder are borrowed and
- * must outlive the run.  Whatever a callback is handed is borrowed for the
+ * patterns); the env's loop, httpc, router, recorder and events, and the
+ * provider's price table, are borrowed and must outlive the run.  Whatever a callback is handed is borrowed for the
  * call.
  */
 #ifndef AFU9_AGENT_H
@@ -124,7 +124,9 @@ struct agent_recorder {
 	 * once it is committed, or done(arg, -1, reason) when it could not
 	 * be: the run then fails ("recording: reason") without a tool call.
 	 * The loop makes no tool call before done(0) (the audit rows of the
-	 * calls name the row).  done may run from inside begin.
+	 * calls name the row).  done may run from inside begin, and must
+	 * run exactly once, also after the run has ended or been freed
+	 * (arg stays valid for it).
 	 */
 	void	(*begin)(void *self, const struct agent_run_meta *,
 		    void (*done)(void *arg, int rc, const char *err),
@@ -153,13 +155,16 @@ struct agent_recorder {
 struct agent_provider {
 	enum prov_kind	 kind;
 	const char	*base_url;	/* "https://api.openai.com": the
-					   path (prov_path()) is appended */
+					   path (prov_path()) is appended;
+					   a trailing "/v1" (the SDKs'
+					   OPENAI_BASE_URL) is not doubled */
 	const char	*api_key;	/* NULL: none (OpenAI-compatible
 					   local servers only) */
 	const char	*model;
 	int		 max_completion_tokens;	/* see struct prov_opts */
-	/* Prices (NULL: the built-in table).  A model with no price costs
-	   0, and max_cost_micro then refuses to start the run. */
+	/* Prices (NULL: the built-in table; borrowed: it must outlive the
+	   run).  A model with no price costs 0, and max_cost_micro then
+	   refuses to start the run. */
 	const struct prov_prices *prices;
 };
 
@@ -184,9 +189,9 @@ struct agent_params {
 	unsigned	  max_retries;	/* per request; 0: default */
 	long		  idle_timeout_ms; /* no byte for this long: the
 					      request failed; 0: default */
-	long		  request_timeout_ms; /* one request, total; 0: the
-						 wall budget's rest, else
-						 httpc's default */
+	long		  request_timeout_ms; /* one request, total; 0: 10
+						 minutes; never past the
+						 wall budget's rest */
 	int		  no_stream;	/* ask for whole replies */
 	const char	 *run_id;	/* NULL: a new uuid */
 	const char	 *execution_id;	/* the workflow step's, or NULL */
@@ -204,6 +209,9 @@ struct agent_params {
 	const json_t	 *resume;
 	const char	 *resumed_from;
 	const struct agent_totals *resume_totals;
+	/* Backoff of the retries (httpc_backoff() base, full jitter, capped
+	   at 30 s) when the provider gives no retry-after; 0: 500 ms. */
+	long		  retry_base_ms;
 };
 
 /*
