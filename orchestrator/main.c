@@ -20,6 +20,7 @@ static const struct {
 	{ "migrate", cli_migrate },
 	{ "audit", cli_audit },
 	{ "workflow", cli_workflow },
+	{ "token", cli_token },
 	{ "health", cli_health },
 	{ "version", cli_version },
 };
@@ -49,6 +50,9 @@ usage(FILE *f)
 	    "           approve|reject|list-executions ...\n"
 	    "        workflow definitions and executions (DATABASE_URL);\n"
 	    "        afu9 workflow --help lists them\n"
+	    "  token create|list|revoke ...\n"
+	    "        API tokens for /v1, /mcp and the console (DATABASE_URL);\n"
+	    "        afu9 token --help lists them\n"
 	    "  health [URL]\n"
 	    "        GET URL (default http://127.0.0.1:8080/health); exit 0 on 200\n"
 	    "  version\n"

@@ -46,6 +46,7 @@
 #include "store/migrate.h"
 #include "mcp/router.h"
 #include "api/health.h"
+#include "api/auth.h"
 #include "api/wfapi.h"
 #include "api/mcphttp.h"
 #include "ui/ui.h"
@@ -66,9 +67,13 @@ struct serve {
 	struct engine		*eng;		/* NULL: no engine here */
 	struct http_server	*hs;
 	struct health		*rt;
-	struct wfapi		*api;		/* NULL: no AFU9_API_TOKEN */
+	struct auth		*auth;		/* NULL: no DATABASE_URL and
+						   no AFU9_API_TOKEN */
+	struct wfapi		*api;		/* NULL: no auth */
 	struct ui		*ui;		/* the console; same */
 	struct mcphttp		*mcp;		/* remote MCP at /mcp; same */
+	struct http_server	*mhs;		/* AFU9_METRICS_LISTEN; NULL */
+	struct health		*mrt;		/* its routes */
 	struct gateway		*gw;
 	struct subsys		 subs[SUBSYS_MAX];	/* in wiring order */
 	size_t			 nsubs;
@@ -196,8 +201,31 @@ settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* ---- set-up ---- */
 
 /*
- * The workflow API (api/wfapi.h) only with AFU9_API_TOKEN: without it no
- * /v1 route exists.  Its subsystem comes before health_new(), which
+ * The token check (api/auth.h) for everything reachable from outside:
+ * with DATABASE_URL (the tokens table) or AFU9_API_TOKEN (the bootstrap
+ * admin token); without either, none, and no /v1 route exists.
+ */
+static int
+start_auth(struct serve *sv, char *err, size_t errlen)
+{
+	struct auth_opts ao;
+
+	if (sv->env.api_token == NULL && sv->env.database_url == NULL)
+		return 0;
+	memset(&ao, 0, sizeof(ao));
+	ao.bootstrap = sv->env.api_token;
+	ao.conninfo = sv->env.database_url;
+	ao.password = sv->env.pgpassword;
+	ao.trust_forwarded = sv->env.trust_forwarded;
+	if ((sv->auth = auth_new(sv->loop, &ao, err, errlen)) == NULL)
+		return -1;
+	auth_subsys(sv->auth, &sv->subs[sv->nsubs++]);
+	return 0;
+}
+
+/*
+ * The workflow API (api/wfapi.h) only with the token check: without it
+ * no /v1 route exists.  Its subsystem comes before health_new(), which
  * takes the list as it is then.
  */
 static int
@@ -205,10 +233,10 @@ start_api(struct serve *sv, char *err, size_t errlen)
 {
 	struct wfapi_opts wo;
 
-	if (sv->env.api_token == NULL)
+	if (sv->auth == NULL)
 		return 0;
 	memset(&wo, 0, sizeof(wo));
-	wo.token = sv->env.api_token;
+	wo.auth = sv->auth;
 	wo.conninfo = sv->env.database_url;
 	wo.password = sv->env.pgpassword;
 	if ((sv->api = wfapi_new(sv->loop, sv->hs, &wo, err, errlen)) == NULL)
@@ -287,17 +315,20 @@ start_http(struct serve *sv, char *err, size_t errlen)
 {
 	struct http_limits lim;
 	size_t mcp_body;
+	enum health_metrics hm;
 
 	/* the API's bodies carry an input of up to WFSQL_INPUT_MAX bytes,
 	   /mcp's a message of up to its bound */
 	memset(&lim, 0, sizeof(lim));
 	mcp_body = sv->env.mcp.max_message ? sv->env.mcp.max_message :
 	    MCPHTTP_MAX_MESSAGE;
-	if (sv->env.api_token != NULL)
+	if (sv->env.api_token != NULL || sv->env.database_url != NULL)
 		lim.max_body = mcp_body > WFAPI_BODY_MAX ? mcp_body :
 		    WFAPI_BODY_MAX;
 	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, &lim, err,
 	    errlen)) == NULL)
+		return -1;
+	if (start_auth(sv, err, errlen) == -1)
 		return -1;
 	/* before the HTTP server's: its stop ends the event streams the
 	   server would otherwise wait for */
@@ -308,9 +339,26 @@ start_http(struct serve *sv, char *err, size_t errlen)
 	http_subsys(sv->hs, &sv->subs[sv->nsubs++]);
 	if (start_api(sv, err, errlen) == -1)
 		return -1;
-	if ((sv->rt = health_new(sv->hs, sv->subs, sv->nsubs, err, errlen)) ==
-	    NULL)
+	/* /metrics: open only where asked (AFU9_METRICS=open, or on the
+	   address of AFU9_METRICS_LISTEN), else behind a token */
+	hm = sv->env.metrics_open ? HEALTH_METRICS_OPEN : sv->auth ?
+	    HEALTH_METRICS_TOKEN : HEALTH_METRICS_OFF;
+	if ((sv->rt = health_new(sv->hs, sv->subs, sv->nsubs, hm, sv->auth,
+	    err, errlen)) == NULL)
 		return -1;
+	if (sv->env.metrics_listen != NULL) {
+		if ((sv->mhs = http_server_new(sv->loop,
+		    sv->env.metrics_listen, NULL, err, errlen)) == NULL ||
+		    (sv->mrt = health_new(sv->mhs, sv->subs, sv->nsubs,
+		    HEALTH_METRICS_OPEN, NULL, err, errlen)) == NULL)
+			return -1;
+		log_info("http: /metrics without a token on %s (port %d)",
+		    sv->env.metrics_listen, http_server_port(sv->mhs));
+	}
+	if (hm == HEALTH_METRICS_OFF && sv->mhs == NULL)
+		log_warnx("http: no /metrics: it needs a token and there are "
+		    "none (set DATABASE_URL or AFU9_API_TOKEN), or "
+		    "AFU9_METRICS_LISTEN, or AFU9_METRICS=open");
 	log_emit(LOG_LVL_INFO, NULL, NULL, "http: listening on %s (port %d)",
 	    sv->cfg->listen, http_server_port(sv->hs));
 	return 0;
@@ -437,11 +485,15 @@ teardown(struct serve *sv)
 	gateway_free(sv->gw);
 	if (sv->hs)
 		http_server_free(sv->hs);
+	if (sv->mhs)
+		http_server_free(sv->mhs);
 	wfapi_free(sv->api);	/* after the server: its exchanges are
 				   orphans by now */
 	ui_free(sv->ui);
 	mcphttp_free(sv->mcp);	/* before the router: it cancels calls */
+	auth_free(sv->auth);	/* after its users */
 	health_free(sv->rt);
+	health_free(sv->mrt);
 	engine_free(sv->eng);
 	router_free(sv->r);
 	store_free(sv->st);

@@ -24,7 +24,7 @@
 
 #include "buf.h"
 
-#define SUBSYS_MAX	8
+#define SUBSYS_MAX	16	/* serve wires 7 today; room for more */
 
 struct subsys {
 	const char	*name;		/* for logs: "router", "store", "http" */

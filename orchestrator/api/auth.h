@@ -44,7 +44,8 @@
  *    Retry-After, before its token is looked at (a budget refilled at
  *    one failure per AUTH_FAIL_REFILL_S; every client together has
  *    AUTH_ALL_BURST, refilled at one per AUTH_ALL_REFILL_S, so varying
- *    the address does not help a guesser much).  Only 401s spend it.
+ *    the address does not help a guesser much).  Only a wrong token
+ *    spends it (a request without any guesses nothing).
  *  - the database down, or the statement not answered within
  *    op_timeout_ms: 503 with Retry-After: 1 (the bootstrap token still
  *    works).

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "metrics.h"
+#include "api/auth.h"
 #include "api/health.h"
 
 #define METRICS_MAX	(8u * 1024 * 1024)
@@ -188,11 +189,20 @@ h_metrics(const struct http_request *req, struct http_exchange *x, void *arg)
 	buf_free(&b);
 }
 
+static void
+h_metrics_auth(const struct http_request *req, struct http_exchange *x,
+    const struct auth_result *who, void *arg)
+{
+	h_metrics(req, x, arg);
+}
+
 struct health *
 health_new(struct http_server *hs, const struct subsys *subs, size_t nsubs,
-    char *err, size_t errlen)
+    enum health_metrics metrics, struct auth *auth, char *err, size_t errlen)
 {
+	static const struct auth_need need = { AUTH_READ, NULL };
 	struct health *rt;
+	int r = 0;
 
 	if ((rt = calloc(1, sizeof(*rt))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -204,9 +214,15 @@ health_new(struct http_server *hs, const struct subsys *subs, size_t nsubs,
 	if (http_server_route(hs, "GET", "/health", HTTP_ROUTE_EXACT,
 	    h_health, rt) == -1 ||
 	    http_server_route(hs, "GET", "/ready", HTTP_ROUTE_EXACT,
-	    h_ready, rt) == -1 ||
-	    http_server_route(hs, "GET", "/metrics", HTTP_ROUTE_EXACT,
-	    h_metrics, rt) == -1) {
+	    h_ready, rt) == -1)
+		r = -1;
+	else if (metrics == HEALTH_METRICS_OPEN)
+		r = http_server_route(hs, "GET", "/metrics", HTTP_ROUTE_EXACT,
+		    h_metrics, rt);
+	else if (metrics == HEALTH_METRICS_TOKEN)
+		r = auth == NULL ? -1 : auth_route(auth, hs, "GET", "/metrics",
+		    HTTP_ROUTE_EXACT, &need, h_metrics_auth, rt);
+	if (r == -1) {
 		snprintf(err, errlen, "cannot add HTTP routes");
 		free(rt);
 		return NULL;

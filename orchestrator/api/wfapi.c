@@ -31,6 +31,7 @@
 #include "engine/wfsql.h"
 #include "store/pgq.h"
 #include "store/store.h"
+#include "api/auth.h"
 #include "api/wfapi.h"
 
 #define UUID_LEN	36
@@ -49,17 +50,22 @@ enum route {
 	R_COUNT
 };
 
+/* What each route needs (doc/api.md): reading is read, acting on
+   executions is run; the rest of /v1 answers 404/405 to any token. */
 static const struct {
 	const char	*method;
 	const char	*pattern;
+	enum auth_scope	 scope;
 } routes[R_COUNT] = {
-	[R_CREATE] = { "POST", "/v1/workflows/{name}/executions" },
-	[R_GET] = { "GET", "/v1/executions/{id}" },
-	[R_LIST] = { "GET", "/v1/executions" },
-	[R_CANCEL] = { "POST", "/v1/executions/{id}/cancel" },
-	[R_APPROVE] = { "POST", "/v1/executions/{id}/steps/{step}/approve" },
-	[R_REJECT] = { "POST", "/v1/executions/{id}/steps/{step}/reject" },
-	[R_OTHER] = { NULL, "other" },
+	[R_CREATE] = { "POST", "/v1/workflows/{name}/executions", AUTH_RUN },
+	[R_GET] = { "GET", "/v1/executions/{id}", AUTH_READ },
+	[R_LIST] = { "GET", "/v1/executions", AUTH_READ },
+	[R_CANCEL] = { "POST", "/v1/executions/{id}/cancel", AUTH_RUN },
+	[R_APPROVE] = { "POST", "/v1/executions/{id}/steps/{step}/approve",
+	    AUTH_RUN },
+	[R_REJECT] = { "POST", "/v1/executions/{id}/steps/{step}/reject",
+	    AUTH_RUN },
+	[R_OTHER] = { NULL, "other", AUTH_READ },
 };
 
 static const struct pgq_stmt stmts[] = {
@@ -96,6 +102,9 @@ struct wreq {
 	char			 name[NAME_MAX_ + 1];	/* workflow */
 	char			 step[DEFN_ID_MAX + 1];
 	char			 key[WFAPI_KEY_MAX + 1]; /* "": none */
+	char			 who[4 + AUTH_NAME_MAX + 1];	/* "api:NAME":
+						   triggered_by, cancelled_by,
+						   decided_by */
 	int			 approve;
 	unsigned		 limit;
 	json_t			*input;		/* create */
@@ -113,10 +122,9 @@ struct dcache {
 struct wfapi {
 	struct ev_loop		*loop;
 	struct pgq		*db;		/* NULL: no DATABASE_URL */
+	struct auth		*auth;		/* borrowed */
 	struct wroute		 wr[R_COUNT];
 	struct http_routes	 own;		/* the real routes, for 405 */
-	unsigned char		 hkey[crypto_generichash_KEYBYTES];
-	unsigned char		 digest[crypto_generichash_BYTES];
 	TAILQ_HEAD(, wreq)	 reqs;
 	struct dcache		 cache[WFAPI_DEFN_CACHE];
 	size_t			 cache_next;
@@ -124,8 +132,6 @@ struct wfapi {
 				    HTTP_STATUS_MIN + 1];
 	struct metrics_hist	 dur[R_COUNT];
 };
-
-static const char challenge[] = "WWW-Authenticate: Bearer realm=\"afu9\"";
 
 static double
 mono_s(void)
@@ -338,38 +344,6 @@ header_count(const struct http_request *req, const char *name,
 				*first = &req->headers[i];
 		}
 	return n;
-}
-
-/*
- * Exactly one "Authorization: Bearer TOKEN" whose token is the
- * configured one.  Both are hashed with the process's random key and
- * the digests compared in constant time: what is compared always has
- * the same length, whatever was sent.
- */
-static int
-authorised(const struct wfapi *api, const struct http_request *req)
-{
-	unsigned char got[crypto_generichash_BYTES];
-	const struct http_header *h;
-	const char *p;
-	size_t n;
-
-	if (header_count(req, "authorization", &h) != 1)
-		return 0;
-	p = h->value.p;
-	n = h->value.len;
-	if (n < 7 || strncasecmp(p, "Bearer ", 7) != 0)
-		return 0;
-	p += 7;
-	n -= 7;
-	while (n > 0 && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
-	}
-	if (n == 0 || crypto_generichash(got, sizeof(got),
-	    (const unsigned char *)p, n, api->hkey, sizeof(api->hkey)) != 0)
-		return 0;
-	return sodium_memcmp(got, api->digest, sizeof(got)) == 0;
 }
 
 /*
@@ -654,7 +628,7 @@ latest_done(struct wreq *q, const PGresult *res)
 	p[0] = id;
 	p[1] = q->input_s;
 	p[2] = q->key[0] ? q->key : NULL;
-	p[3] = "api";
+	p[3] = q->who;
 	db_exec(q, "api_create", 4, p, create_done);
 }
 
@@ -972,7 +946,7 @@ h_cancel(struct wreq *q, const struct http_request *req)
 	}
 	json_decref(body);
 	p[0] = q->id;
-	p[1] = "api";
+	p[1] = q->who;
 	db_exec(q, "api_cancel", 2, p, cancel_done);
 }
 
@@ -1028,7 +1002,7 @@ h_decide(struct wreq *q, const struct http_request *req)
 	p[0] = q->id;
 	p[1] = q->step;
 	p[2] = q->approve ? "true" : "false";
-	p[3] = "api";
+	p[3] = q->who;
 	p[4] = q->comment;
 	db_exec(q, "api_decide", 5, p, decide_done);
 }
@@ -1054,7 +1028,8 @@ h_other(struct wreq *q, const struct http_request *req)
 /* ---- dispatch ---- */
 
 static void
-h_entry(const struct http_request *req, struct http_exchange *x, void *arg)
+h_entry(const struct http_request *req, struct http_exchange *x,
+    const struct auth_result *who, void *arg)
 {
 	static void (*const fn[R_COUNT])(struct wreq *,
 	    const struct http_request *) = {
@@ -1074,11 +1049,7 @@ h_entry(const struct http_request *req, struct http_exchange *x, void *arg)
 	q->r = wr->r;
 	q->t0 = mono_s();
 	TAILQ_INSERT_TAIL(&q->api->reqs, q, entry);
-	if (!authorised(q->api, req)) {
-		reply_err(q, 401, challenge, NULL, "this endpoint needs "
-		    "Authorization: Bearer with the API token (AFU9_API_TOKEN)");
-		return;
-	}
+	snprintf(q->who, sizeof(q->who), "api:%s", who->name);
 	fn[q->r](q, req);
 }
 
@@ -1096,8 +1067,10 @@ wfapi_new(struct ev_loop *loop, struct http_server *hs,
 	struct wfapi *api;
 	int r;
 
-	if (o == NULL || o->token == NULL || *o->token == '\0') {
-		snprintf(err, errlen, "the API needs a token");
+	struct auth_need need;
+
+	if (o == NULL || o->auth == NULL) {
+		snprintf(err, errlen, "the API needs its token check");
 		return NULL;
 	}
 	if (sodium_init() < 0 || (api = calloc(1, sizeof(*api))) == NULL) {
@@ -1105,11 +1078,8 @@ wfapi_new(struct ev_loop *loop, struct http_server *hs,
 		return NULL;
 	}
 	api->loop = loop;
+	api->auth = o->auth;
 	TAILQ_INIT(&api->reqs);
-	randombytes_buf(api->hkey, sizeof(api->hkey));
-	crypto_generichash(api->digest, sizeof(api->digest),
-	    (const unsigned char *)o->token, strlen(o->token), api->hkey,
-	    sizeof(api->hkey));
 	if (o->conninfo != NULL) {
 		memset(&po, 0, sizeof(po));
 		po.name = "api";
@@ -1132,17 +1102,22 @@ wfapi_new(struct ev_loop *loop, struct http_server *hs,
 		api->wr[r].r = (enum route)r;
 		if (r == R_OTHER)
 			continue;
-		if (http_server_route(hs, routes[r].method, routes[r].pattern,
-		    HTTP_ROUTE_EXACT, h_entry, &api->wr[r]) == -1 ||
+		need.scope = routes[r].scope;
+		need.challenge = NULL;
+		if (auth_route(api->auth, hs, routes[r].method,
+		    routes[r].pattern, HTTP_ROUTE_EXACT, &need, h_entry,
+		    &api->wr[r]) == -1 ||
 		    http_routes_add(&api->own, routes[r].method,
 		    routes[r].pattern, HTTP_ROUTE_EXACT, h_none, NULL, NULL,
 		    NULL) == -1)
 			goto fail;
 	}
-	if (http_server_route(hs, NULL, "/v1/", HTTP_ROUTE_PREFIX, h_entry,
-	    &api->wr[R_OTHER]) == -1 ||
-	    http_server_route(hs, NULL, "/v1", HTTP_ROUTE_EXACT, h_entry,
-	    &api->wr[R_OTHER]) == -1)
+	need.scope = routes[R_OTHER].scope;
+	need.challenge = NULL;
+	if (auth_route(api->auth, hs, NULL, "/v1/", HTTP_ROUTE_PREFIX, &need,
+	    h_entry, &api->wr[R_OTHER]) == -1 ||
+	    auth_route(api->auth, hs, NULL, "/v1", HTTP_ROUTE_EXACT, &need,
+	    h_entry, &api->wr[R_OTHER]) == -1)
 		goto fail;
 	return api;
 fail:
@@ -1170,7 +1145,6 @@ wfapi_free(struct wfapi *api)
 	for (i = 0; i < WFAPI_DEFN_CACHE; i++)
 		defn_free(api->cache[i].d);
 	http_routes_free(&api->own);
-	sodium_memzero(api->digest, sizeof(api->digest));
 	free(api);
 }
 

@@ -1,23 +1,22 @@
 /*
- * api/wfapi: the HTTP JSON API of the workflow engine (doc/workflows.md,
- * "HTTP API", has every route with its bodies and status codes).
+ * api/wfapi: the HTTP JSON API of the workflow engine (doc/api.md has
+ * every route with its scope, bodies and status codes).
  *
- *   POST /v1/workflows/{name}/executions         start an execution
- *   GET  /v1/executions/{id}                      one, with its steps
- *   GET  /v1/executions?status=&workflow=&limit=&cursor=   newest first
- *   POST /v1/executions/{id}/cancel
- *   POST /v1/executions/{id}/steps/{step}/approve
- *   POST /v1/executions/{id}/steps/{step}/reject
+ *   POST /v1/workflows/{name}/executions         start an execution   run
+ *   GET  /v1/executions/{id}                      one, with its steps  read
+ *   GET  /v1/executions?status=&workflow=&limit=&cursor=  newest first read
+ *   POST /v1/executions/{id}/cancel                                   run
+ *   POST /v1/executions/{id}/steps/{step}/approve                     run
+ *   POST /v1/executions/{id}/steps/{step}/reject                      run
  *
- * The routes exist only when AFU9_API_TOKEN is set (serve does not call
- * wfapi_new() otherwise, and every /v1 path is the HTTP server's 404).
- * Every request under /v1/ needs "Authorization: Bearer TOKEN": both the
- * token sent and the one configured are hashed (crypto_generichash) and
- * the digests compared with sodium_memcmp(), so neither the comparison
- * nor its time tells anything about the token's length or bytes.  No
- * token, or a wrong one: 401 with WWW-Authenticate: Bearer realm="afu9",
- * before anything else of the request is looked at.  The token is never
- * logged or echoed.
+ * The routes exist when serve has a token check (api/auth.h: tokens in
+ * the database, or AFU9_API_TOKEN); without one every /v1 path is the
+ * HTTP server's 404.  Every request under /v1/ goes through auth_route()
+ * with the scope above (the rest of /v1/: read) before anything else of
+ * it is looked at: no valid token is 401, too low a scope 403, as
+ * auth.h says.  Who acted is recorded as "api:NAME", NAME the token's
+ * ("api:bootstrap" for AFU9_API_TOKEN), in triggered_by, cancelled_by
+ * and decided_by.
  *
  * Every answer is JSON (Content-Type: application/json, Cache-Control:
  * no-store); an error is {"error": "..."} with a message that says what
@@ -73,10 +72,12 @@
 					   500 that says so */
 
 struct wfapi;
+struct auth;
 
 struct wfapi_opts {
-	const char	*token;		/* AFU9_API_TOKEN (required; copied
-					   as a digest only) */
+	struct auth	*auth;		/* the token check (required;
+					   borrowed: it must outlive the
+					   API) */
 	const char	*conninfo;	/* DATABASE_URL; NULL: every route
 					   answers 503 */
 	const char	*password;	/* PGPASSWORD, to redact; NULL */

@@ -16,6 +16,9 @@
  *                 cancel|approve|reject|list-executions ...
  *                               definitions and executions on
  *                               DATABASE_URL (cli_workflow.c)
+ *   afu9 token create|list|revoke ...
+ *                               API tokens on DATABASE_URL
+ *                               (cli_token.c)
  *   afu9 health [URL]           default http://127.0.0.1:PORT/health,
  *                               PORT from $AFU9_HTTP_LISTEN, else 8080
  *   afu9 version
@@ -38,7 +41,9 @@
  * argument (execution id, status, number, name, KEY=VALUE), an input the
  * workflow's inputs schema refuses or one over WFSQL_INPUT_MAX, or
  * DATABASE_URL unset; 3 (`apply`) a definition refused while a server
- * had not started.
+ * had not started.  `token`: 0 done; 1 refused or failed (a name
+ * taken, no live token of that name, a database error); 2 usage or
+ * DATABASE_URL unset.
  *
  * Audit: with DATABASE_URL set, `call` writes its mcp_tool_calls row
  * (caller "cli") and waits up to 5 s for it to be written before exiting
@@ -57,6 +62,7 @@ int	cli_migrate(int argc, char **argv);
 int	cli_audit(int argc, char **argv);
 int	cli_workflow(int argc, char **argv);
 int	cli_health(int argc, char **argv);
+int	cli_token(int argc, char **argv);
 int	cli_version(int argc, char **argv);
 
 /*

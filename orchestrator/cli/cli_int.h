@@ -6,6 +6,7 @@
  *                 command, arguments coerced by the tool's schema
  *   cli_db.c      `migrate` and `audit`, on DATABASE_URL
  *   cli_health.c  `health`
+ *   cli_token.c   `token`: API tokens on DATABASE_URL
  *   cli_workflow.c `workflow`: definitions validated against the
  *                 servers of cli_call.c, executions on DATABASE_URL
  */

@@ -132,6 +132,28 @@ config_env_read(struct config_env *e, char *err, size_t errlen)
 		    CONFIG_API_TOKEN_MIN);
 		return -1;
 	}
+	/* the front door (api/auth.h, doc/api.md) */
+	e->metrics_open = 0;
+	if ((v = env_str("AFU9_METRICS")) != NULL) {
+		if (strcmp(v, "open") == 0)
+			e->metrics_open = 1;
+		else if (strcmp(v, "token") != 0) {
+			snprintf(err, errlen, "AFU9_METRICS must be token or "
+			    "open");
+			return -1;
+		}
+	}
+	e->metrics_listen = env_str("AFU9_METRICS_LISTEN");
+	e->trust_forwarded = 0;
+	if ((v = env_str("AFU9_TRUST_FORWARDED")) != NULL) {
+		if (strcmp(v, "1") == 0)
+			e->trust_forwarded = 1;
+		else if (strcmp(v, "0") != 0) {
+			snprintf(err, errlen, "AFU9_TRUST_FORWARDED must be 0 "
+			    "or 1");
+			return -1;
+		}
+	}
 	return env_mcp_all(e, err, errlen);
 }
 

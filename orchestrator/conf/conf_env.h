@@ -52,7 +52,7 @@ struct config_env {
 	unsigned	 concurrency;	/* AFU9_ENGINE_CONCURRENCY, 1..MAX */
 	const char	*workflow_env;	/* AFU9_WORKFLOW_ENV: names, commas */
 	const char	*api_token;	/* AFU9_API_TOKEN; NULL: unset (the
-					   /v1 routes answer 404) */
+					   bootstrap admin token, api/auth.h) */
 	/* remote MCP (api/mcphttp.h); 0 / NULL: unset (the defaults) */
 	struct {
 		const char	*allowed_hosts;	/* AFU9_MCP_ALLOWED_HOSTS */
@@ -66,6 +66,17 @@ struct config_env {
 		unsigned	 idle_s;	/* AFU9_MCP_IDLE_S */
 		unsigned	 heartbeat_ms;	/* AFU9_MCP_HEARTBEAT_MS */
 	} mcp;
+	/* the front door (doc/api.md) */
+	int		 metrics_open;	/* AFU9_METRICS: "open" 1, "token"
+					   (the default) 0: /metrics on the
+					   main address needs a token */
+	const char	*metrics_listen; /* AFU9_METRICS_LISTEN: a second
+					   address serving /metrics (and
+					   /health, /ready) without a
+					   token; NULL: none */
+	int		 trust_forwarded; /* AFU9_TRUST_FORWARDED=1: the
+					   client is the last address of
+					   X-Forwarded-For */
 };
 
 /*
@@ -73,7 +84,8 @@ struct config_env {
  * in err (AFU9_AUDIT_LINGER_MS not 0..10000 digits, AFU9_AUDIT_SYNC_COMMIT
  * not on/off, AFU9_LEASE_TTL_MS or AFU9_ENGINE_CONCURRENCY out of range,
  * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN, an AFU9_MCP_* number
- * out of its range); the values are
+ * out of its range, AFU9_METRICS not token/open, AFU9_TRUST_FORWARDED not
+ * 0/1); the values are
  * never shown.
  */
 int	config_env_read(struct config_env *e, char *err, size_t errlen);
