@@ -43,6 +43,8 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 sed "s|@SERVER@|$server|g" "$tdir/orch/gateway.json.in" >"$tmp/gateway.json"
 
+# the client reads /metrics without a token (doc/api.md, "Metrics")
+export AFU9_METRICS=open
 # shellcheck disable=SC2086  # the wrapper is a command line, split on purpose
 "$node" "$tdir/interop/orch-sdk-client.mjs" -- ${AFU9_TEST_WRAPPER:-} \
     "$afu9" serve --stdio --config "$tmp/gateway.json"
