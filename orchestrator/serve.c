@@ -38,6 +38,7 @@
 
 #include <jansson.h>
 
+#include "agent/agentrec.h"
 #include "mcp/gateway.h"
 #include "http/http.h"
 #include "log.h"
@@ -65,6 +66,8 @@ struct serve {
 	struct router		*r;
 	struct store		*st;
 	struct engine		*eng;		/* NULL: no engine here */
+	struct agentrec		*rec;		/* agent runs' recorder; NULL:
+						   no database */
 	struct http_server	*hs;
 	struct health		*rt;
 	struct auth		*auth;		/* NULL: no DATABASE_URL and
@@ -405,6 +408,29 @@ setup_engine(struct serve *sv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The recorder of agent runs (agent/agentrec.h), with a database and
+ * not in gateway mode.  Its subsystem follows the store's: it stops after
+ * the engine and the router, once the runs have ended and their last
+ * writes are queued, and waits up to shutdownGraceMs for them.
+ */
+static int
+setup_agents(struct serve *sv, char *err, size_t errlen)
+{
+	struct agentrec_opts ro;
+
+	if (sv->env.database_url == NULL || sv->stdio)
+		return 0;
+	memset(&ro, 0, sizeof(ro));
+	ro.password = sv->env.pgpassword;
+	if ((sv->rec = agentrec_new(sv->loop, sv->env.database_url, &ro, err,
+	    errlen)) == NULL)
+		return -1;
+	agentrec_subsys(sv->rec, sv->cfg->shutdown_grace_ms,
+	    &sv->subs[sv->nsubs++]);
+	return 0;
+}
+
 /* Migrate (unless told not to) and open the store. */
 static int
 setup_db(struct serve *sv, char *err, size_t errlen)
@@ -433,6 +459,8 @@ setup_db(struct serve *sv, char *err, size_t errlen)
 	router_set_store(sv->r, sv->st, 1);
 	store_subsys(sv->st, sv->cfg->shutdown_grace_ms,
 	    &sv->subs[sv->nsubs++]);
+	if (setup_agents(sv, err, errlen) == -1)
+		return -1;
 	return setup_engine(sv, err, errlen);
 }
 
@@ -495,6 +523,7 @@ teardown(struct serve *sv)
 	health_free(sv->rt);
 	health_free(sv->mrt);
 	engine_free(sv->eng);
+	agentrec_free(sv->rec);
 	router_free(sv->r);
 	store_free(sv->st);
 	config_free(sv->cfg);

@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "later.h"
+#include "store/param.h"
 #include "store/store.h"
 
 #define OPS_MAX		128	/* statements in flight on the pipeline */
@@ -147,16 +148,7 @@ void	 store_kick(struct store *);
 /* Count a dropped audit row and warn (rate-limited); returns 1. */
 int	 store_drop_row(struct store *);
 
-/* ---- param.c: parameter text; malloc'd, NULL on ENOMEM ---- */
-
-/* s redacted, then cleaned to UTF-8 and cut to max bytes. */
-char	*param_text(const char *s, size_t max);
-/* Compact JSON text of v for a jsonb parameter (\u0000 made \ufffd). */
-char	*param_json(const json_t *v);
-char	*param_printf(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
-/* Free p[0..n) and set each to NULL. */
-void	 param_free(char **p, size_t n);
+/* ---- param.c: parameter text (store/param.h) ---- */
 
 /* ---- queued audit rows (audit.c builds them) ---- */
 
