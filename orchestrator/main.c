@@ -21,6 +21,7 @@ static const struct {
 	{ "audit", cli_audit },
 	{ "workflow", cli_workflow },
 	{ "token", cli_token },
+	{ "agent", cli_agent },
 	{ "health", cli_health },
 	{ "version", cli_version },
 };
@@ -53,6 +54,11 @@ usage(FILE *f)
 	    "  token create|list|revoke ...\n"
 	    "        API tokens for /v1, /mcp and the console (DATABASE_URL);\n"
 	    "        afu9 token --help lists them\n"
+	    "  agent run --task TEXT [--tools PATTERNS] [--provider P --model M]\n"
+	    "            [--max-turns N --max-tokens N --max-cost USD --max-wall-ms N]\n"
+	    "            [--output-schema FILE]\n"
+	    "        one agent run on the servers' tools, turns shown as they\n"
+	    "        happen; exit 0 succeeded, 1 failed, 4 cancelled\n"
 	    "  health [URL]\n"
 	    "        GET URL (default http://127.0.0.1:8080/health); exit 0 on 200\n"
 	    "  version\n"

@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "mcp/router.h"
 #include "agent/agent.h"
 #include "faultclient.h"
+#include "orchtest.h"
 #include "testutil.h"
 
 #define WAIT_MS	(20000 * t_slow())
@@ -374,19 +376,36 @@ router_is_ready(void)
 	return router_ready(r);
 }
 
-static void
-setup(void)
+/* The configuration: t/conformance-server as "conf", with its ledger
+   (and so one tool that is not read-only). */
+static const char *
+conf_path(void)
 {
-	char path[128], err[512];
-	FILE *f;
+	static char path[128];
 
 	snprintf(path, sizeof(path), "%s/c.json", tmpdir);
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	return path;
+}
+
+static int
+write_conf(void)
+{
+	FILE *f;
+
+	if ((f = fopen(conf_path(), "w")) == NULL)
+		return -1;
 	fprintf(f, "{\"mcpServers\": {\"conf\": {\"command\": \"%s\", "
 	    "\"args\": [\"--ledger\", \"%s/ledger\"]}}}",
 	    t_builddir("t/conformance-server"), tmpdir);
-	fclose(f);
-	cfg = config_load_file(path, NULL, err, sizeof(err));
+	return fclose(f);
+}
+
+static void
+setup(void)
+{
+	char err[512];
+
+	cfg = config_load_file(conf_path(), NULL, err, sizeof(err));
 	ck_assert_msg(cfg != NULL, "%s", err);
 	loop = ev_default_loop(0);
 	r = router_new(loop, cfg, NULL, NULL, NULL, err, sizeof(err));
@@ -641,6 +660,7 @@ START_TEST(retries)
 	struct agent_params pa;
 	struct outcome o;
 	double t0 = t_now_ms();
+	json_t *rep;
 
 	llm_load("agent-openai-retries.json");
 	provider_of(&pv, PROV_OPENAI);
@@ -657,8 +677,14 @@ START_TEST(retries)
 	llm_check(1);
 	outcome_free(&o);
 
-	/* the same faults with one retry allowed: given up, saying why */
-	llm_load("agent-openai-retries.json");
+	/* two 5xx with one retry allowed: given up, saying why */
+	rep = llm_cmd(json_pack("{s:s, s:{s:s, s:s, s:s, s:[{s:{s:s, s:i}}, "
+	    "{s:{s:s, s:i}}]}}", "cmd", "load", "conversation", "provider",
+	    "openai", "api_key", "sk-test-agent-0001", "model", "gpt-test",
+	    "turns", "fault", "kind", "status", "status", 503, "fault", "kind",
+	    "status", "status", 500));
+	ck_assert(json_is_true(json_object_get(rep, "ok")));
+	json_decref(rep);
 	pa.max_retries = 1;
 	run(&pv, &pa, NULL, &o);
 	ck_assert_int_eq(o.status, AGENT_FAILED);
@@ -1090,12 +1116,186 @@ START_TEST(default_tools_read_only)
 }
 END_TEST
 
+/* ---- afu9 agent run ---- */
+
+static void
+cli_env_clear(void)
+{
+	static const char *const vars[] = { "OPENAI_API_KEY",
+	    "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+	    "AFU9_AGENT_PROVIDER", "AFU9_AGENT_MODEL", "AFU9_AGENT_PRICES",
+	    "DATABASE_URL", "AFU9_CONFIG" };
+	size_t i;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+}
+
+static void
+cli_openai(void)
+{
+	char url[96];
+
+	cli_env_clear();
+	snprintf(url, sizeof(url), "%s/v1", llm_url);
+	setenv("OPENAI_BASE_URL", url, 1);	/* the SDKs' form */
+	setenv("OPENAI_API_KEY", "sk-test-agent-0001", 1);
+	setenv("AFU9_AGENT_MODEL", "gpt-test", 1);
+}
+
+static void
+has(const char *text, const char *want)
+{
+	ck_assert_msg(strstr(text, want) != NULL, "'%s' not in:\n%s", want,
+	    text);
+}
+
+START_TEST(cli_run)
+{
+	const char *args[] = { "agent", "run", "--config", conf_path(),
+	    "--task", "Echo alpha and add 2 and 3.", "--tools",
+	    "conf.echo,conf.add", NULL };
+	char *out, *err;
+
+	llm_load("agent-openai-parallel.json");
+	cli_openai();
+	ck_assert_int_eq(ot_run_afu9(args, &out, &err), 0);
+	ck_assert_str_eq(out, "alpha, and 2 + 3 = 5.\n");
+	has(err, "openai gpt-test");
+	has(err, "turn 1: 300 in, 40 out, 0 cached tokens; $0.000000 so far; "
+	    "2 tool calls");
+	has(err, "  conf.echo ok (");
+	has(err, "  conf.add ok (");
+	has(err, "succeeded: 2 turns, 2 tool calls, 680 tokens in, 52 out");
+	has(err, "nothing recorded");
+	llm_check(1);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(cli_budget)
+{
+	const char *args[] = { "agent", "run", "--config", conf_path(),
+	    "--task", "Five steps.", "--max-cost", "0.003", NULL };
+	const char *turns[] = { "agent", "run", "--config", conf_path(),
+	    "--task", "Five steps.", "--max-turns", "1", NULL };
+	char *out, *err;
+
+	llm_load("agent-openai-steps.json");
+	cli_openai();
+	setenv("AFU9_AGENT_PRICES", "{\"gpt-test\": {\"input\": 1, "
+	    "\"output\": 2, \"cache_read\": 0.1, \"cache_write\": 1}}", 1);
+	ck_assert_int_eq(ot_run_afu9(args, &out, &err), 1);
+	ck_assert_str_eq(out, "");
+	has(err, "turn 3: 1000 in, 100 out, 0 cached tokens; $0.003600 so "
+	    "far");
+	has(err, "afu9: budget: max_cost_usd (0.003000) used up: $0.003600");
+	free(out);
+	free(err);
+	llm_load("agent-openai-steps.json");
+	ck_assert_int_eq(ot_run_afu9(turns, &out, &err), 1);
+	has(err, "afu9: budget: max_turns (1) reached");
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(cli_output_schema)
+{
+	const char *args[] = { "agent", "run", "--config", conf_path(),
+	    "--task", "What is 3 + 4?", "--model", "claude-test",
+	    "--output-schema", NULL, NULL };
+	char path[128], *out, *err;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/schema.json", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("{\"type\": \"object\", \"properties\": {\"answer\": "
+	    "{\"type\": \"integer\"}}, \"required\": [\"answer\"]}", f);
+	fclose(f);
+	args[9] = path;
+	llm_load("agent-anthropic-schema.json");
+	cli_env_clear();
+	setenv("ANTHROPIC_BASE_URL", llm_url, 1);
+	setenv("ANTHROPIC_API_KEY", "sk-ant-test-agent-0001", 1);
+	ck_assert_int_eq(ot_run_afu9(args, &out, &err), 0);
+	ck_assert_str_eq(out, "{\n  \"answer\": 7\n}\n");
+	llm_check(1);
+	unlink(path);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(cli_sigterm)
+{
+	const char *args[] = { "agent", "run", "--config", conf_path(),
+	    "--task", "Go.", NULL };
+	struct tproc p;
+	char *out, *err;
+	double until;
+
+	llm_load("agent-openai-slow.json");
+	cli_openai();
+	ot_spawn_afu9(&p, args);
+	until = t_now_ms() + WAIT_MS;
+	while (llm_nrequests() < 1 && t_now_ms() < until)
+		usleep(20000);
+	ck_assert_uint_eq(llm_nrequests(), 1);
+	ck_assert_int_eq(kill(p.pid, SIGTERM), 0);
+	ck_assert_int_eq(ot_reap_afu9(&p, &out, &err), 4);
+	has(err, "cancelled: 0 turns");
+	has(err, "afu9: cancelled: SIGTERM");
+	llm_wait_closed(1);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(cli_usage_and_keys)
+{
+	const char *noprov[] = { "agent", "run", "--task", "x", NULL };
+	const char *notask[] = { "agent", "run", NULL };
+	const char *cost[] = { "agent", "run", "--task", "x", "--max-cost",
+	    "0.1234567", NULL };
+	const char *run[] = { "agent", "run", "--config", conf_path(),
+	    "--task", "Go.", "--model", "claude-test", NULL };
+	char *out, *err;
+
+	cli_env_clear();
+	ck_assert_int_eq(ot_run_afu9(noprov, &out, &err), 2);
+	has(err, "afu9: no model provider: set ANTHROPIC_API_KEY");
+	free(out);
+	free(err);
+	ck_assert_int_eq(ot_run_afu9(notask, &out, &err), 2);
+	has(err, "--task is required");
+	free(out);
+	free(err);
+	ck_assert_int_eq(ot_run_afu9(cost, &out, &err), 2);
+	has(err, "--max-cost: dollars, at most 6 decimals");
+	free(out);
+	free(err);
+	/* a wrong key: the provider's 401, the key itself nowhere */
+	llm_load("agent-anthropic-plain.json");
+	setenv("ANTHROPIC_BASE_URL", llm_url, 1);
+	setenv("ANTHROPIC_API_KEY", "sk-ant-wrong-key-4242", 1);
+	ck_assert_int_eq(ot_run_afu9(run, &out, &err), 1);
+	has(err, "afu9: provider: 401 ");
+	ck_assert_ptr_null(strstr(err, "wrong-key-4242"));
+	ck_assert_ptr_null(strstr(out, "wrong-key-4242"));
+	free(out);
+	free(err);
+}
+END_TEST
+
 int
 main(void)
 {
 	Suite *s = suite_create("agent");
 	TCase *unit = tcase_create("text");
 	TCase *tc = tcase_create("runs");
+	TCase *cli = tcase_create("cli");
 	char *line, path[128];
 	int rc;
 
@@ -1113,6 +1313,8 @@ main(void)
 	}
 	free(line);
 	snprintf(llm_url, sizeof(llm_url), "http://127.0.0.1:%d", llm_port);
+	if (write_conf() == -1)
+		return 99;
 
 	tcase_add_test(unit, patterns);
 	tcase_add_test(unit, select_tools);
@@ -1141,6 +1343,15 @@ main(void)
 	tcase_add_test(tc, recorder_refuses);
 	tcase_add_test(tc, default_tools_read_only);
 	suite_add_tcase(s, tc);
+
+	tcase_set_timeout(cli, 120);
+	tcase_add_test(cli, cli_run);
+	tcase_add_test(cli, cli_budget);
+	tcase_add_test(cli, cli_output_schema);
+	tcase_add_test(cli, cli_sigterm);
+	tcase_add_test(cli, cli_usage_and_keys);
+	suite_add_tcase(s, cli);
+	signal(SIGPIPE, SIG_IGN);
 	rc = t_run(s);
 	close(llm.in);
 	t_finish(&llm, 10000);

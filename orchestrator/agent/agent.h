@@ -288,6 +288,30 @@ const char	*agent_run_id(const struct agent *);
 /* The totals so far. */
 void		 agent_totals(const struct agent *, struct agent_totals *);
 
+/*
+ * The provider from the environment (conf/conf_env.h, "agent"; doc/
+ * agents.md, "Configuration"): name "openai" | "anthropic", or NULL for
+ * AFU9_AGENT_PROVIDER, else anthropic when ANTHROPIC_API_KEY is set,
+ * else openai when OPENAI_API_KEY or OPENAI_BASE_URL is; model, or NULL
+ * for AFU9_AGENT_MODEL; base URLs OPENAI_BASE_URL (default
+ * https://api.openai.com/v1) and ANTHROPIC_BASE_URL (default
+ * https://api.anthropic.com); keys OPENAI_API_KEY (may be unset: a local
+ * server) and ANTHROPIC_API_KEY (required).  out's strings are borrowed
+ * from e, name and model; prices left NULL.  0, or -1 with err naming
+ * what is missing (never a key's value).
+ */
+struct config_env;
+int		 agent_provider_env(const struct config_env *e,
+		    const char *name, const char *model,
+		    struct agent_provider *out, char *err, size_t errlen);
+/*
+ * The price table of AFU9_AGENT_PRICES (JSON text, prov_prices_parse()'s
+ * form) into t; unset: t empty (the built-in table serves).  0, or -1
+ * with err.
+ */
+int		 agent_prices_env(const struct config_env *e,
+		    struct prov_prices *t, char *err, size_t errlen);
+
 /* The default system prompt. */
 const char	*agent_default_system(void);
 

@@ -19,6 +19,13 @@
  *   afu9 token create|list|revoke ...
  *                               API tokens on DATABASE_URL
  *                               (cli_token.c)
+ *   afu9 agent run --task TEXT [--tools PATTERNS] [--provider P]
+ *                  [--model M] [--max-turns N] [--max-tokens N]
+ *                  [--max-cost USD] [--max-wall-ms N]
+ *                  [--output-schema FILE] [--config FILE]
+ *                               one agent run on the configured servers
+ *                               (cli_agent.c), its provider from the
+ *                               environment (agent_provider_env())
  *   afu9 health [URL]           default http://127.0.0.1:PORT/health,
  *                               PORT from $AFU9_HTTP_LISTEN, else 8080
  *   afu9 version
@@ -45,6 +52,13 @@
  * taken, no live token of that name, a database error); 2 usage or
  * DATABASE_URL unset.
  *
+ * `agent run`: 0 the run succeeded (its answer, or its structured
+ * output as JSON, on stdout; its turns on stderr as they come); 1 it
+ * failed (a budget, the provider, a loop: the reason on stderr); 2 usage
+ * or configuration (no provider, key or model, a bad schema, a pattern
+ * matching no tool); 3 the servers could not be started; 4 cancelled
+ * (SIGINT, SIGTERM).
+ *
  * Audit: with DATABASE_URL set, `call` writes its mcp_tool_calls row
  * (caller "cli") and waits up to 5 s for it to be written before exiting
  * (the store logs a row it could not write).  `tools` makes no tool call
@@ -61,6 +75,7 @@ int	cli_call(int argc, char **argv);
 int	cli_migrate(int argc, char **argv);
 int	cli_audit(int argc, char **argv);
 int	cli_workflow(int argc, char **argv);
+int	cli_agent(int argc, char **argv);
 int	cli_health(int argc, char **argv);
 int	cli_token(int argc, char **argv);
 int	cli_version(int argc, char **argv);

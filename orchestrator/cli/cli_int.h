@@ -9,6 +9,7 @@
  *   cli_token.c   `token`: API tokens on DATABASE_URL
  *   cli_workflow.c `workflow`: definitions validated against the
  *                 servers of cli_call.c, executions on DATABASE_URL
+ *   cli_agent.c   `agent`: a run on the servers of cli_call.c
  */
 #ifndef AFU9_CLI_INT_H
 #define AFU9_CLI_INT_H

@@ -154,6 +154,20 @@ config_env_read(struct config_env *e, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	e->agent.provider = env_str("AFU9_AGENT_PROVIDER");
+	e->agent.model = env_str("AFU9_AGENT_MODEL");
+	e->agent.prices = env_str("AFU9_AGENT_PRICES");
+	e->agent.openai_key = env_str("OPENAI_API_KEY");
+	e->agent.openai_url = env_str("OPENAI_BASE_URL");
+	e->agent.anthropic_key = env_str("ANTHROPIC_API_KEY");
+	e->agent.anthropic_url = env_str("ANTHROPIC_BASE_URL");
+	if (e->agent.provider != NULL &&
+	    strcmp(e->agent.provider, "openai") != 0 &&
+	    strcmp(e->agent.provider, "anthropic") != 0) {
+		snprintf(err, errlen, "AFU9_AGENT_PROVIDER must be openai or "
+		    "anthropic");
+		return -1;
+	}
 	return env_mcp_all(e, err, errlen);
 }
 

@@ -77,6 +77,18 @@ struct config_env {
 	int		 trust_forwarded; /* AFU9_TRUST_FORWARDED=1: the
 					   client is the last address of
 					   X-Forwarded-For */
+	/* agent runs (agent/agent.h, agent_provider_env()); NULL: unset
+	   or "" */
+	struct {
+		const char	*provider;	/* AFU9_AGENT_PROVIDER: "openai"
+						   or "anthropic" (checked) */
+		const char	*model;		/* AFU9_AGENT_MODEL */
+		const char	*prices;	/* AFU9_AGENT_PRICES: JSON */
+		const char	*openai_key;	/* OPENAI_API_KEY */
+		const char	*openai_url;	/* OPENAI_BASE_URL */
+		const char	*anthropic_key;	/* ANTHROPIC_API_KEY */
+		const char	*anthropic_url;	/* ANTHROPIC_BASE_URL */
+	} agent;
 };
 
 /*
@@ -85,8 +97,8 @@ struct config_env {
  * not on/off, AFU9_LEASE_TTL_MS or AFU9_ENGINE_CONCURRENCY out of range,
  * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN, an AFU9_MCP_* number
  * out of its range, AFU9_METRICS not token/open, AFU9_TRUST_FORWARDED not
- * 0/1); the values are
- * never shown.
+ * 0/1, AFU9_AGENT_PROVIDER neither openai nor anthropic); the values
+ * are never shown.
  */
 int	config_env_read(struct config_env *e, char *err, size_t errlen);
 
