@@ -20,6 +20,7 @@
 
 #include <ev.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "httpc.h"
 #include "later.h"
@@ -29,6 +30,7 @@
 #include "agent/agent.h"
 #include "faultclient.h"
 #include "orchtest.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 #define WAIT_MS	(20000 * t_slow())
@@ -1167,7 +1169,7 @@ START_TEST(cli_run)
 	has(err, "  conf.echo ok (");
 	has(err, "  conf.add ok (");
 	has(err, "succeeded: 2 turns, 2 tool calls, 680 tokens in, 52 out");
-	has(err, "nothing recorded");
+	has(err, "nothing recorded (DATABASE_URL is not set)");
 	llm_check(1);
 	free(out);
 	free(err);
@@ -1289,6 +1291,53 @@ START_TEST(cli_usage_and_keys)
 }
 END_TEST
 
+/* With a database: the row, the transcript and the audit rows of the
+   calls, which name the run. */
+START_TEST(cli_recorded)
+{
+	const char *mig[] = { "migrate", "up", NULL };
+	const char *args[] = { "agent", "run", "--config", conf_path(),
+	    "--task", "Echo alpha and add 2 and 3.", "--tools",
+	    "conf.echo,conf.add", NULL };
+	struct pgtest *pg = pgt_start_db("agentcli");
+	char *ci = pgt_conninfo(pg, "agentcli"), *out, *err, *id;
+	PGconn *db;
+	PGresult *res;
+
+	llm_load("agent-openai-parallel.json");
+	cli_openai();
+	setenv("DATABASE_URL", ci, 1);
+	ck_assert_int_eq(ot_run_afu9(mig, &out, &err), 0);
+	free(out);
+	free(err);
+	ck_assert_int_eq(ot_run_afu9(args, &out, &err), 0);
+	has(err, "(recorded in agent_runs)");
+	ck_assert_ptr_nonnull(id = strstr(err, "run "));
+	id = strndup(id + 4, 36);
+	llm_check(1);
+	db = PQconnectdb(ci);
+	ck_assert_int_eq(PQstatus(db), CONNECTION_OK);
+	res = PQexecParams(db, "SELECT r.status || ' ' || r.turns || ' ' || "
+	    "r.tool_calls || ' ' || r.provider || ' ' || r.model || ' ' || "
+	    "(SELECT count(*) FROM agent_messages m WHERE m.run_id = r.id) "
+	    "|| ' ' || (SELECT count(*) FROM mcp_tool_calls c WHERE "
+	    "c.agent_run_id = r.id AND c.caller = 'agent') FROM agent_runs r "
+	    "WHERE r.id = $1::uuid", 1, NULL, (const char *const *)&id, NULL,
+	    NULL, 0);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) == 1, "%s", PQerrorMessage(db));
+	ck_assert_str_eq(PQgetvalue(res, 0, 0), "succeeded 2 2 openai "
+	    "gpt-test 6 2");
+	PQclear(res);
+	PQfinish(db);
+	free(id);
+	free(out);
+	free(err);
+	free(ci);
+	pgt_stop(pg);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1350,6 +1399,7 @@ main(void)
 	tcase_add_test(cli, cli_output_schema);
 	tcase_add_test(cli, cli_sigterm);
 	tcase_add_test(cli, cli_usage_and_keys);
+	tcase_add_test(cli, cli_recorded);
 	suite_add_tcase(s, cli);
 	signal(SIGPIPE, SIG_IGN);
 	rc = t_run(s);

@@ -25,7 +25,9 @@
  *                  [--output-schema FILE] [--config FILE]
  *                               one agent run on the configured servers
  *                               (cli_agent.c), its provider from the
- *                               environment (agent_provider_env())
+ *                               environment (agent_provider_env());
+ *                               recorded (agentrec.h) and its calls
+ *                               audited when DATABASE_URL is set
  *   afu9 health [URL]           default http://127.0.0.1:PORT/health,
  *                               PORT from $AFU9_HTTP_LISTEN, else 8080
  *   afu9 version

@@ -19,12 +19,14 @@
 #include "httpc.h"
 #include "utf8.h"
 #include "agent/agent.h"
+#include "agent/agentrec.h"
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 
 #define EX_CANCELLED		4
 #define SCHEMA_FILE_MAX		(1u << 20)
 #define SHOW_MAX		160	/* bytes of a text shown on one line */
+#define DRAIN_MS		10000	/* the recorder's last writes */
 
 struct run {
 	struct ev_loop	*loop;
@@ -114,6 +116,26 @@ run_done(struct agent *a, const struct agent_result *res, void *arg)
 	r->output = res->output ? json_deep_copy(res->output) : NULL;
 	r->totals = res->totals;
 	ev_break(r->loop, EVBREAK_ALL);
+}
+
+static void
+drained(void *arg)
+{
+	*(int *)arg = 1;
+}
+
+/* The recorder's writes done (or given up after DRAIN_MS), then free. */
+static void
+rec_down(struct ev_loop *loop, struct agentrec *rec)
+{
+	int done = 0;
+
+	if (rec == NULL)
+		return;
+	agentrec_drain(rec, DRAIN_MS, drained, &done);
+	while (!done)
+		ev_run(loop, EVRUN_ONCE);
+	agentrec_free(rec);
 }
 
 static void
@@ -303,6 +325,8 @@ agent_run(int argc, char **argv)
 	struct opts o;
 	struct run r;
 	struct httpc *http = NULL;
+	struct agentrec *rec = NULL;
+	struct agentrec_opts ro;
 	struct cli c;
 	json_t *schema = NULL;
 	char err[1024], *pat = NULL, **patterns = NULL;
@@ -330,15 +354,30 @@ agent_run(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
-	if ((rc = cli_boot(&c, o.config, NULL, 0)) != 0) {
+	/* with a database: the run recorded, its tool calls audited */
+	if ((rc = cli_boot(&c, o.config, NULL, ce.database_url != NULL)) !=
+	    0) {
 		cli_down(&c);
 		goto out;
 	}
 	cli_report_down(&c);
-	fprintf(stderr, "afu9: nothing recorded: this build has no "
-	    "recorder of runs\n");
+	if (ce.database_url == NULL)
+		fprintf(stderr, "afu9: nothing recorded (DATABASE_URL is not "
+		    "set)\n");
+	else {
+		memset(&ro, 0, sizeof(ro));
+		ro.password = ce.pgpassword;
+		if ((rec = agentrec_new(c.loop, ce.database_url, &ro, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "afu9: %s\n", err);
+			cli_down(&c);
+			rc = EX_USAGE;
+			goto out;
+		}
+	}
 	if ((http = httpc_new(c.loop, NULL)) == NULL) {
 		fprintf(stderr, "afu9: cannot start the HTTP client\n");
+		rec_down(c.loop, rec);
 		cli_down(&c);
 		rc = EX_UNAVAILABLE;
 		goto out;
@@ -352,6 +391,7 @@ agent_run(int argc, char **argv)
 	env.loop = c.loop;
 	env.http = http;
 	env.router = c.r;
+	env.rec = rec ? agentrec_recorder(rec) : NULL;
 	env.events = &events;
 	memset(&r, 0, sizeof(r));
 	r.loop = c.loop;
@@ -359,12 +399,14 @@ agent_run(int argc, char **argv)
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "afu9: %s\n", err);
 		httpc_free(http);
+		rec_down(c.loop, rec);
 		cli_down(&c);
 		rc = EX_USAGE;
 		goto out;
 	}
-	fprintf(stderr, "run %s: %s %s\n", agent_run_id(r.a),
-	    pv.kind == PROV_OPENAI ? "openai" : "anthropic", pv.model);
+	fprintf(stderr, "run %s: %s %s%s\n", agent_run_id(r.a),
+	    pv.kind == PROV_OPENAI ? "openai" : "anthropic", pv.model,
+	    rec ? " (recorded in agent_runs)" : "");
 	ev_signal_init(&r.sigint, sig_cb, SIGINT);
 	ev_signal_init(&r.sigterm, sig_cb, SIGTERM);
 	r.sigint.data = r.sigterm.data = &r;
@@ -376,6 +418,7 @@ agent_run(int argc, char **argv)
 	ev_signal_stop(c.loop, &r.sigterm);
 	agent_free(r.a);
 	httpc_free(http);
+	rec_down(c.loop, rec);
 	cli_down(&c);
 
 	if (r.output != NULL) {
