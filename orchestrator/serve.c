@@ -183,6 +183,7 @@ on_message(struct router *r, const char *server, const json_t *params,
 
 	if (sv->gw_open)
 		gateway_message(sv->gw, server, params);
+	mcphttp_message(sv->mcp, server, params);
 	if (level && log_level_parse(level, &lvl) == -1)
 		lvl = strcmp(level, "debug") == 0 ? LOG_LVL_DEBUG :
 		    strcmp(level, "notice") == 0 ? LOG_LVL_INFO : LOG_LVL_ERROR;
@@ -302,6 +303,7 @@ start_mcp(struct serve *sv, char *err, size_t errlen)
 	mo.max_message = sv->env.mcp.max_message;
 	mo.idle_s = sv->env.mcp.idle_s;
 	mo.heartbeat_ms = sv->env.mcp.heartbeat_ms;
+	mo.bare = sv->env.gateway_bare;
 	if ((sv->mcp = mcphttp_new(sv->loop, sv->hs, sv->r, &mo, err,
 	    errlen)) == NULL)
 		return -1;
@@ -546,7 +548,8 @@ run_stdio(struct serve *sv)
 		ev_run(sv->loop, 0);
 	if (!sv->stopping) {
 		if ((sv->gw = gateway_new(sv->loop, sv->r, 0, 1,
-		    sv->cfg->shutdown_grace_ms, err, sizeof(err))) == NULL) {
+		    sv->cfg->shutdown_grace_ms, sv->env.gateway_bare, err,
+		    sizeof(err))) == NULL) {
 			log_error("gateway: %s", err);
 			status = 1;
 		} else {

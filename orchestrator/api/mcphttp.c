@@ -95,6 +95,7 @@ struct mhreq {
 	json_t			*progress;	/* progressToken; NULL */
 	struct http_exchange	*x;		/* REQ_JSON */
 	struct mhout		*out;		/* REQ_SSE */
+	char			 server[40];	/* REQ_SSE: the tool's server */
 	char			*answer;	/* REQ_CAPTURE */
 	size_t			 answer_len;
 };
@@ -122,6 +123,8 @@ struct mhses {
 	char			 level[16];	/* as stored */
 	TAILQ_HEAD(, mhreq)	 reqs;
 	struct mhfol		*get;		/* its GET stream, held here */
+	struct mhreq		*log_to;	/* a server's log message goes
+						   to this request's stream */
 	unsigned		 refs;
 	double			 used;
 	int			 ended;
@@ -139,6 +142,7 @@ struct mh {
 	size_t			 norigins;
 	char			*resource;	/* NULL: from Host */
 	json_t			*auth_servers;	/* array */
+	char			*bare;		/* NULL: none */
 	unsigned		 max_sessions, session_requests, max_streams;
 	size_t			 max_message;
 	unsigned		 idle_s, heartbeat_ms;
@@ -874,6 +878,10 @@ ses_send(void *arg, const char *msg, size_t len, int response)
 			req_deliver(s, q, msg, len, 0);
 		return 0;
 	}
+	if (s->log_to != NULL) {
+		req_deliver(s, s->log_to, msg, len, 0);
+		return 0;
+	}
 	if (s->mh->db == NULL || (copy = strndup(msg, len)) == NULL)
 		return 0;
 	p[0] = s->sid;
@@ -916,7 +924,7 @@ ses_new(struct mh *mh, const char *sid)
 	snprintf(s->level, sizeof(s->level), "info");
 	TAILQ_INIT(&s->reqs);
 	if ((s->ses = mcp_session_new(&so, &io)) == NULL ||
-	    (s->gt = gateway_tools_new(mh->r, s->ses)) == NULL) {
+	    (s->gt = gateway_tools_new(mh->r, s->ses, mh->bare)) == NULL) {
 		mcp_session_free(s->ses);
 		free(s);
 		return NULL;
@@ -1181,6 +1189,10 @@ stream_opened(const PGresult *res, const struct pgq_err *err, void *arg)
 	o->mh = c->mh;
 	o->stream = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	q->out = o;
+	if (gateway_tools_server(c->s->gt, json_string_value(json_object_get(
+	    c->m.params, "name")) ? json_string_value(json_object_get(
+	    c->m.params, "name")) : "", q->server, sizeof(q->server)) == NULL)
+		q->server[0] = '\0';
 	TAILQ_INSERT_TAIL(&c->mh->outs, o, entry);
 	if (http_stream_sse(c->x, h) == -1)
 		http_stream_end(c->x);	/* gone: the call runs all the same */
@@ -1921,6 +1933,43 @@ beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- life ---- */
 
+/*
+ * A server's log message goes to a remote client only when it can be
+ * told whose it is: when one session alone has calls in flight on that
+ * server, to the stream of its oldest such call.  Otherwise it is
+ * dropped (it stays in afu9's own log): a message not tied to a session
+ * must not reach another client.
+ */
+void
+mcphttp_message(struct mcphttp *m, const char *server, const json_t *params)
+{
+	struct mh *mh = (struct mh *)m;
+	struct mhses *s, *one = NULL;
+	struct mhreq *q, *first = NULL, *mine;
+
+	if (mh == NULL)
+		return;
+	TAILQ_FOREACH(s, &mh->sessions, entry) {
+		mine = NULL;
+		TAILQ_FOREACH(q, &s->reqs, entry)
+			if (q->mode == REQ_SSE && strcmp(q->server, server) == 0) {
+				mine = q;
+				break;
+			}
+		if (mine == NULL || s->ended)
+			continue;
+		if (one != NULL)
+			return;		/* two sessions: whose is it? */
+		one = s;
+		first = mine;
+	}
+	if (one == NULL)
+		return;
+	one->log_to = first;
+	gateway_tools_message(one->gt, server, params);
+	one->log_to = NULL;
+}
+
 void
 mcphttp_sync(struct mcphttp *m)
 {
@@ -1973,6 +2022,7 @@ mcphttp_free(struct mcphttp *m)
 	for (i = 0; i < mh->norigins; i++)
 		free(mh->origins[i]);
 	free(mh->resource);
+	free(mh->bare);
 	json_decref(mh->auth_servers);
 	free(mh);
 }
@@ -2003,8 +2053,8 @@ lists(struct mh *mh, const struct mcphttp_opts *o, char *err, size_t errlen)
 			free(servers[i]);
 		}
 	}
-	if (o->resource != NULL && (mh->resource = strdup(o->resource)) ==
-	    NULL)
+	if ((o->resource != NULL && (mh->resource = strdup(o->resource)) ==
+	    NULL) || (o->bare != NULL && (mh->bare = strdup(o->bare)) == NULL))
 		goto nomem;
 	return 0;
 nomem:

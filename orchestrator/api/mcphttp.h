@@ -63,6 +63,8 @@
 #include <stddef.h>
 #include <ev.h>
 
+#include <jansson.h>
+
 #include "http/http.h"
 #include "mcp/router.h"
 #include "subsys.h"
@@ -88,6 +90,7 @@ struct mcphttp_opts {
 	const char	*resource;	/* this resource's URL; NULL: from
 					   Host ("http://HOST/mcp") */
 	const char	*auth_servers;	/* comma list, for the metadata */
+	const char	*bare;		/* gateway_tools_new()'s; NULL */
 	unsigned	 max_sessions;	/* 0: the defaults above */
 	unsigned	 session_requests;
 	unsigned	 max_streams;
@@ -107,6 +110,10 @@ struct mcphttp	*mcphttp_new(struct ev_loop *, struct http_server *hs,
 /* The router's tool list changed: every session here syncs its tools
    and, when they changed, tells its client. */
 void		 mcphttp_sync(struct mcphttp *);
+/* A child's notifications/message (params borrowed): to the one
+   session with calls in flight on that server, if there is one. */
+void		 mcphttp_message(struct mcphttp *, const char *server,
+		    const json_t *params);
 /* Cancel the calls, end the streams, close the connection, free.  NULL
    is fine. */
 void		 mcphttp_free(struct mcphttp *);

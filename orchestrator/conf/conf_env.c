@@ -58,6 +58,14 @@ env_mcp(const char *name, unsigned min, unsigned max, unsigned *out,
 static int
 env_mcp_all(struct config_env *e, char *err, size_t errlen)
 {
+	if ((e->gateway_bare = env_str("AFU9_GATEWAY_BARE_SERVER")) != NULL &&
+	    (strlen(e->gateway_bare) > 32 || strspn(e->gateway_bare,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+	    != strlen(e->gateway_bare))) {
+		snprintf(err, errlen, "AFU9_GATEWAY_BARE_SERVER must be a server "
+		    "name ([A-Za-z0-9_-]{1,32})");
+		return -1;
+	}
 	e->mcp.allowed_hosts = env_str("AFU9_MCP_ALLOWED_HOSTS");
 	e->mcp.allowed_origins = env_str("AFU9_MCP_ALLOWED_ORIGINS");
 	e->mcp.resource = env_str("AFU9_MCP_RESOURCE");

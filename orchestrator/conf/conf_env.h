@@ -53,6 +53,9 @@ struct config_env {
 	const char	*workflow_env;	/* AFU9_WORKFLOW_ENV: names, commas */
 	const char	*api_token;	/* AFU9_API_TOKEN; NULL: unset (the
 					   bootstrap admin token, api/auth.h) */
+	const char	*gateway_bare;	/* AFU9_GATEWAY_BARE_SERVER: a server
+					   whose tools the gateways offer
+					   under their own names; NULL */
 	/* remote MCP (api/mcphttp.h); 0 / NULL: unset (the defaults) */
 	struct {
 		const char	*allowed_hosts;	/* AFU9_MCP_ALLOWED_HOSTS */
@@ -97,8 +100,9 @@ struct config_env {
  * not on/off, AFU9_LEASE_TTL_MS or AFU9_ENGINE_CONCURRENCY out of range,
  * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN, an AFU9_MCP_* number
  * out of its range, AFU9_METRICS not token/open, AFU9_TRUST_FORWARDED not
- * 0/1, AFU9_AGENT_PROVIDER neither openai nor anthropic); the values
- * are never shown.
+ * 0/1, AFU9_AGENT_PROVIDER neither openai nor anthropic,
+ * AFU9_GATEWAY_BARE_SERVER not a server name); the values are never
+ * shown.
  */
 int	config_env_read(struct config_env *e, char *err, size_t errlen);
 

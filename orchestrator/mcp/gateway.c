@@ -24,6 +24,9 @@ struct gateway_tools {
 	struct router		*r;
 	struct mcp_session	*ses;
 	json_t			*reg;	/* name -> listing registered */
+	char			*bare;	/* server offered under its own
+					   names; NULL: none */
+	json_t			*qual;	/* bare name -> server.tool */
 };
 
 struct gateway {
@@ -110,7 +113,7 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 	struct router_origin o = { .caller = AUDIT_GATEWAY };
 	struct router_err e;
 	struct gwcall *gc;
-	const char *raw;
+	const char *raw, *name;
 	size_t len = 0;
 	char *text = NULL;
 
@@ -134,7 +137,10 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 	}
 	/* The id as the client sent it, for the audit row (if any). */
 	o.rpc_id_text = mcp_call_id(call);
-	gc->rc = router_call_raw(gt->r, mcp_call_tool(call), raw, len, &o,
+	if ((name = json_string_value(json_object_get(gt->qual,
+	    mcp_call_tool(call)))) == NULL)
+		name = mcp_call_tool(call);
+	gc->rc = router_call_raw(gt->r, name, raw, len, &o,
 	    gw_done, mcp_call_has_progress(call) ? gw_progress : NULL, gc, &e);
 	free(text);
 	if (gc->rc == NULL) {
@@ -152,11 +158,11 @@ gw_tool(struct mcp_call *call, const json_t *args, void *udata)
 static void
 sync_tools(struct gateway_tools *gw, int notify)
 {
-	json_t *now, *want, *t;
+	json_t *now, *want, *t, *c;
 	const char *name;
 	char err[256];
 	void *tmp;
-	size_t i;
+	size_t i, bl = gw->bare ? strlen(gw->bare) : 0;
 	int changed = 0;
 
 	if ((now = router_tools(gw->r)) == NULL || (want = json_object())
@@ -164,9 +170,21 @@ sync_tools(struct gateway_tools *gw, int notify)
 		json_decref(now);
 		return;
 	}
-	json_array_foreach(now, i, t)
-		json_object_set(want, json_string_value(json_object_get(t,
-		    "name")), t);
+	json_object_clear(gw->qual);
+	json_array_foreach(now, i, t) {
+		name = json_string_value(json_object_get(t, "name"));
+		if (name == NULL)
+			continue;
+		if (bl == 0 || strncmp(name, gw->bare, bl) != 0 ||
+		    name[bl] != '.' || (c = json_copy(t)) == NULL) {
+			json_object_set(want, name, t);
+			continue;
+		}
+		/* the bare server's tool under its own name */
+		json_object_set_new(gw->qual, name + bl + 1, json_string(name));
+		json_object_set_new(c, "name", json_string(name + bl + 1));
+		json_object_set_new(want, name + bl + 1, c);
+	}
 	json_object_foreach_safe(gw->reg, tmp, name, t) {
 		if (json_equal(t, json_object_get(want, name)))
 			continue;
@@ -192,12 +210,19 @@ sync_tools(struct gateway_tools *gw, int notify)
 }
 
 struct gateway_tools *
-gateway_tools_new(struct router *r, struct mcp_session *ses)
+gateway_tools_new(struct router *r, struct mcp_session *ses,
+    const char *bare)
 {
 	struct gateway_tools *gt;
 
 	if ((gt = calloc(1, sizeof(*gt))) == NULL ||
-	    (gt->reg = json_object()) == NULL) {
+	    (gt->reg = json_object()) == NULL ||
+	    (gt->qual = json_object()) == NULL ||
+	    (bare != NULL && (gt->bare = strdup(bare)) == NULL)) {
+		if (gt != NULL) {
+			json_decref(gt->reg);
+			json_decref(gt->qual);
+		}
 		free(gt);
 		return NULL;
 	}
@@ -219,6 +244,8 @@ gateway_tools_free(struct gateway_tools *gt)
 	if (gt == NULL)
 		return;
 	json_decref(gt->reg);
+	json_decref(gt->qual);
+	free(gt->bare);
 	free(gt);
 }
 
@@ -229,7 +256,8 @@ gateway_sync(struct gateway *gw)
 }
 
 void
-gateway_message(struct gateway *gw, const char *server, const json_t *params)
+gateway_tools_message(struct gateway_tools *gt, const char *server,
+    const json_t *params)
 {
 	const char *level = json_string_value(json_object_get(params,
 	    "level"));
@@ -241,13 +269,36 @@ gateway_message(struct gateway *gw, const char *server, const json_t *params)
 		snprintf(logger, sizeof(logger), "%s/%s", server, lg);
 	else
 		snprintf(logger, sizeof(logger), "%s", server);
-	(void)mcp_server_log(gw->srv, level ? level : "info", logger,
+	(void)mcp_session_log(gt->ses, level ? level : "info", logger,
 	    data ? json_incref(data) : NULL);
+}
+
+/* The server of a tool name as a client of gt calls it, or NULL. */
+const char *
+gateway_tools_server(const struct gateway_tools *gt, const char *tool,
+    char *buf, size_t len)
+{
+	const char *q = json_string_value(json_object_get(gt->qual, tool));
+	const char *dot;
+
+	if (q == NULL)
+		q = tool;
+	if ((dot = strchr(q, '.')) == NULL || (size_t)(dot - q) >= len)
+		return NULL;
+	memcpy(buf, q, (size_t)(dot - q));
+	buf[dot - q] = '\0';
+	return buf;
+}
+
+void
+gateway_message(struct gateway *gw, const char *server, const json_t *params)
+{
+	gateway_tools_message(gw->gt, server, params);
 }
 
 struct gateway *
 gateway_new(struct ev_loop *loop, struct router *r, int in_fd, int out_fd,
-    unsigned grace_ms, char *err, size_t errlen)
+    unsigned grace_ms, const char *bare, char *err, size_t errlen)
 {
 	struct mcp_server_opts o = {
 		.name = "afu9",
@@ -262,7 +313,8 @@ gateway_new(struct ev_loop *loop, struct router *r, int in_fd, int out_fd,
 
 	if ((gw = calloc(1, sizeof(*gw))) == NULL ||
 	    (gw->srv = mcp_server_new(loop, &o, in_fd, out_fd)) == NULL ||
-	    (gw->gt = gateway_tools_new(r, mcp_server_session(gw->srv))) ==
+	    (gw->gt = gateway_tools_new(r, mcp_server_session(gw->srv),
+	    bare)) ==
 	    NULL) {
 		if (gw)
 			mcp_server_free(gw->srv);

@@ -782,6 +782,13 @@ def mcp_host_snippets_are_valid():
     for b in blocks:
         servers = b.get("mcpServers") or b.get("servers")
         assert servers, "a snippet without servers"
+        remote = [s for s in servers.values() if s.get("type") == "http"]
+        for s in remote:
+            # the remote section: afu9's /mcp with a bearer token
+            assert s["url"].endswith("/mcp"), s["url"]
+            assert s["headers"]["Authorization"].startswith("Bearer "), s
+        if remote:
+            continue
         for name, s in servers.items():
             assert s["command"] in binaries, s["command"]
             if "servers" in b:
