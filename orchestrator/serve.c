@@ -278,19 +278,19 @@ start_ui(struct serve *sv, char *err, size_t errlen)
 }
 
 /*
- * Remote MCP (api/mcphttp.h) at /mcp, also only with AFU9_API_TOKEN, its
- * bearer credential until scoped tokens exist.  Before the HTTP server's
- * subsystem: its stop ends the SSE responses the server would wait for.
+ * Remote MCP (api/mcphttp.h) at /mcp, only with the token check.  Before
+ * the HTTP server's subsystem: its stop ends the SSE responses the
+ * server would otherwise wait for.
  */
 static int
 start_mcp(struct serve *sv, char *err, size_t errlen)
 {
 	struct mcphttp_opts mo;
 
-	if (sv->env.api_token == NULL)
+	if (sv->auth == NULL)
 		return 0;
 	memset(&mo, 0, sizeof(mo));
-	mo.token = sv->env.api_token;
+	mo.auth = sv->auth;
 	mo.conninfo = sv->env.database_url;
 	mo.password = sv->env.pgpassword;
 	mo.allowed_hosts = sv->env.mcp.allowed_hosts;

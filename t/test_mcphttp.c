@@ -545,6 +545,8 @@ START_TEST(edges)
 	int i;
 
 	setenv("AFU9_MCP_MAX_MESSAGE_BYTES", "65536", 1);
+	q_do(ci, "DO $$ BEGIN IF to_regclass('api_tokens') IS NOT NULL THEN "
+	    "DELETE FROM api_tokens; END IF; END $$");
 	start_serve(&a);
 
 	/* Host, Origin: 403 before anything else */
@@ -553,20 +555,28 @@ START_TEST(edges)
 	    ACCEPT JSONCT, INIT, 403, "Origin");
 	refused(a.port, NULL, "Origin: http://localhost.evil\r\n" ACCEPT
 	    JSONCT, INIT, 403, "Origin");
-	/* the token: every way of not having it, then its scope */
-	refused(a.port, NULL, ACCEPT JSONCT, INIT, 401, "Bearer");
-	refused(a.port, NULL, "Authorization: Bearer " TOKEN2 "\r\n" ACCEPT
-	    JSONCT, INIT, 401, "Bearer");
-	refused(a.port, NULL, "Authorization: Basic " TOKEN "\r\n" ACCEPT
-	    JSONCT, INIT, 401, "Bearer");
-	req(a.port, "POST", NULL, ACCEPT JSONCT, INIT, &r);
-	ck_assert_ptr_nonnull(v = header(&r, "WWW-Authenticate"));
+	/* the token (api/auth.h): every way of not having it gets the same
+	   401, whose challenge names the RFC 9728 metadata */
 	snprintf(sql, sizeof(sql), "Bearer realm=\"afu9\", resource_metadata="
 	    "\"http://127.0.0.1:%d/.well-known/oauth-protected-resource/mcp\"",
 	    a.port);
-	ck_assert_str_eq(v, sql);
-	free(v);
-	resp_free(&r);
+	{
+		static const char *const bad[] = { ACCEPT JSONCT,
+		    "Authorization: Bearer " TOKEN2 "\r\n" ACCEPT JSONCT,
+		    "Authorization: Basic " TOKEN "\r\n" ACCEPT JSONCT };
+
+		for (i = 0; i < 3; i++) {
+			req(a.port, "POST", NULL, bad[i], INIT, &r);
+			ck_assert_msg(r.status == 401, "%d: %s", r.status,
+			    r.body);
+			ck_assert_ptr_nonnull(v = header(&r,
+			    "WWW-Authenticate"));
+			ck_assert_str_eq(v, sql);
+			ck_assert_msg(!strstr(r.body, TOKEN), "echoed");
+			free(v);
+			resp_free(&r);
+		}
+	}
 	/* the metadata document (RFC 9728) */
 	ck_assert_int_eq(ot_http_get(a.port, "/.well-known/oauth-protected-"
 	    "resource/mcp", &data), 200);
@@ -638,6 +648,43 @@ START_TEST(edges)
 	ck_assert_ptr_nonnull(strstr(r.head, "Content-Type: application/json"));
 	ck_assert_msg(strstr(r.body, "\"name\":\"conf.echo\""), "%s", r.body);
 	resp_free(&r);
+	/* a token of scope read lists but may not call, and the session
+	   of another token is not its */
+	{
+		const char *args[] = { "token", "create", "--name", "reader",
+		    "--scope", "read", NULL };
+		char *out, *err, *rh;
+
+		ck_assert_msg(ot_run_afu9(args, &out, &err) == 0, "%s", err);
+		out[strcspn(out, "\n")] = '\0';
+		ck_assert_int_ne(asprintf(&rh, "Authorization: Bearer %s\r\n"
+		    ACCEPT JSONCT, out), -1);
+		req(a.port, "POST", NULL, rh, INIT, &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_ptr_nonnull(v = header(&r, "Mcp-Session-Id"));
+		resp_free(&r);
+		free(rh);
+		ck_assert_int_ne(asprintf(&rh, "Authorization: Bearer %s\r\n"
+		    ACCEPT JSONCT "Mcp-Session-Id: %s\r\n", out, v), -1);
+		refused(a.port, NULL, rh, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+		    "\"method\":\"tools/call\",\"params\":{\"name\":"
+		    "\"conf.echo\",\"arguments\":{\"text\":\"x\"}}}", 403,
+		    "scope run");
+		req(a.port, "POST", NULL, rh, "{\"jsonrpc\":\"2.0\",\"id\":2,"
+		    "\"method\":\"tools/list\"}", &r);
+		ck_assert_int_eq(r.status, 200);
+		resp_free(&r);
+		free(rh);
+		free(v);
+		ck_assert_int_ne(asprintf(&rh, "Authorization: Bearer %s\r\n"
+		    ACCEPT JSONCT "Mcp-Session-Id: %s\r\n", out, sid), -1);
+		refused(a.port, NULL, rh, "{\"jsonrpc\":\"2.0\",\"id\":3,"
+		    "\"method\":\"ping\"}", 404, "no such session");
+		free(rh);
+		free(out);
+		free(err);
+		q_do(ci, "DELETE FROM mcp_sessions WHERE principal = 'reader'");
+	}
 	/* a response from the client: 202 too */
 	post(a.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":{}}",
 	    202, &r);

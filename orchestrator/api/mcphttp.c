@@ -47,6 +47,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "api/auth.h"
 #include "api/mcphttp.h"
 #include "http/http_stream.h"
 #include "json_scan.h"
@@ -64,15 +65,13 @@
 #define ENTRY_MAX	255	/* bytes of one */
 #define FETCH_MAX	256	/* events per replay query */
 #define CLIENT_FIELD_MAX 255
-#define PRINCIPAL	"api-token"	/* AFU9_API_TOKEN's sessions */
+#define CHALLENGES_MAX	64	/* 401 challenges kept, one per Host */
 #define LOCAL_IDLE_S	60.	/* an unused session stays in memory */
 #define SWEEP_S		30.	/* expired sessions removed this often */
 
 static const char *const versions[] = {
 	MCP_LATEST_VERSION, "2025-06-18", "2025-03-26", "2024-11-05",
 };
-
-enum scope { SCOPE_READ, SCOPE_RUN, SCOPE_ADMIN };
 
 struct mh;
 struct mhses;
@@ -133,9 +132,14 @@ struct mhses {
 struct mh {
 	struct ev_loop		*loop;
 	struct router		*r;
+	struct auth		*auth;		/* borrowed */
 	struct pgq		*db;
-	unsigned char		 hkey[crypto_generichash_KEYBYTES];
-	unsigned char		 digest[crypto_generichash_BYTES];
+	/* WWW-Authenticate of a 401, by Host (auth borrows them until it
+	   answers, so they are never freed before mcphttp_free()); the
+	   configured resource's in [0] alone */
+	char			*chal_host[CHALLENGES_MAX];
+	char			*chal[CHALLENGES_MAX];
+	size_t			 nchal;
 	char			*hosts[LIST_MAX];
 	size_t			 nhosts;
 	char			*origins[LIST_MAX];
@@ -169,6 +173,7 @@ struct mhctx {
 	struct mhses		*s;		/* held (refs) */
 	char			 sid[DIGEST_HEX + 1];
 	char			 sid_text[SID_LEN + 1];	/* initialize */
+	char			 principal[AUTH_NAME_MAX + 1];
 	char			*body;
 	size_t			 body_len;
 	struct rpc_msg		 m;
@@ -454,38 +459,6 @@ resource_url(struct mh *mh, const struct http_request *req, char *buf,
 }
 
 /*
- * The scope the request's bearer token grants and its principal, or -1
- * (no token, a wrong one).  Both tokens are hashed with the process's
- * random key and the digests compared in constant time.
- */
-static int
-token_scope(struct mh *mh, const struct http_request *req)
-{
-	unsigned char got[crypto_generichash_BYTES];
-	const struct http_header *h;
-	const char *p;
-	size_t n;
-
-	if (header_count(req, "authorization", &h) != 1)
-		return -1;
-	p = h->value.p;
-	n = h->value.len;
-	if (n < 7 || strncasecmp(p, "Bearer ", 7) != 0)
-		return -1;
-	p += 7;
-	n -= 7;
-	while (n > 0 && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
-	}
-	if (n == 0 || crypto_generichash(got, sizeof(got),
-	    (const unsigned char *)p, n, mh->hkey, sizeof(mh->hkey)) != 0)
-		return -1;
-	return sodium_memcmp(got, mh->digest, sizeof(got)) == 0 ?
-	    SCOPE_ADMIN : -1;
-}
-
-/*
  * The RFC 9728 metadata URL of the resource at url: the well-known path
  * inserted between its authority and its path
  * ("https://h/mcp" -> "https://h/.well-known/oauth-protected-resource/mcp").
@@ -504,31 +477,57 @@ metadata_url(const char *url, char *buf, size_t len)
 		    (int)(path - url), url, strcmp(path, "/") == 0 ? "" : path);
 }
 
-/* 0 when the token grants need; else -1 after the 401 or 403. */
-static int
-check_auth(struct mh *mh, const struct http_request *req,
-    struct http_exchange *x, enum scope need)
+/*
+ * The WWW-Authenticate value of a 401 for req: Bearer with the RFC 9728
+ * resource_metadata of this resource.  Kept by Host when the resource
+ * is not configured (the Host passed the allow-list); past
+ * CHALLENGES_MAX of them, the first is given.  NULL on ENOMEM.
+ */
+static const char *
+challenge_for(struct mh *mh, const struct http_request *req)
 {
-	char url[600], meta[700], hdr[800];
-	int got = token_scope(mh, req);
+	const struct http_header *h;
+	char url[600], meta[700], v[800], *host;
+	size_t i;
 
-	if (got < 0) {
-		mh->refused++;
-		metadata_url(resource_url(mh, req, url, sizeof(url)), meta,
-		    sizeof(meta));
-		snprintf(hdr, sizeof(hdr), "WWW-Authenticate: Bearer realm="
-		    "\"afu9\", resource_metadata=\"%s\"", meta);
-		refuse(x, 401, hdr, "/mcp needs Authorization: Bearer with an "
-		    "afu9 API token");
-		return -1;
+	if (header_count(req, "host", &h) != 1)
+		return mh->nchal > 0 ? mh->chal[0] : NULL;
+	if (mh->resource == NULL)
+		for (i = 0; i < mh->nchal; i++)
+			if (strlen(mh->chal_host[i]) == h->value.len &&
+			    memcmp(mh->chal_host[i], h->value.p, h->value.len)
+			    == 0)
+				return mh->chal[i];
+	if (mh->nchal > 0 && (mh->resource != NULL || mh->nchal ==
+	    CHALLENGES_MAX))
+		return mh->chal[0];
+	metadata_url(resource_url(mh, req, url, sizeof(url)), meta,
+	    sizeof(meta));
+	snprintf(v, sizeof(v), "Bearer realm=\"afu9\", resource_metadata="
+	    "\"%s\"", meta);
+	if ((host = strndup(h->value.p, h->value.len)) == NULL ||
+	    (mh->chal[mh->nchal] = strdup(v)) == NULL) {
+		free(host);
+		return mh->nchal > 0 ? mh->chal[0] : NULL;
 	}
-	if ((int)need > got) {
-		mh->refused++;
-		refuse(x, 403, NULL, "this token's scope does not allow %s",
-		    need == SCOPE_RUN ? "calling tools" : "this");
-		return -1;
-	}
-	return 0;
+	mh->chal_host[mh->nchal++] = host;
+	return mh->chal[mh->nchal - 1];
+}
+
+/*
+ * Origin and Host, then the token (api/auth.h) for read; fn runs with
+ * the result when it is granted.
+ */
+static void
+authorise(struct mh *mh, const struct http_request *req,
+    struct http_exchange *x, auth_handler_fn fn)
+{
+	struct auth_need need = { AUTH_READ, NULL };
+
+	if (check_origin(mh, req, x) == -1)
+		return;
+	need.challenge = challenge_for(mh, req);
+	auth_request(mh->auth, req, x, &need, fn, mh);
 }
 
 /* MCP-Protocol-Version, when sent, must be a revision afu9 speaks. */
@@ -1311,7 +1310,7 @@ ses_lookup(struct mhctx *c, pgq_done_fn done)
 
 	snprintf(idle, sizeof(idle), "%u", c->mh->idle_s);
 	p[0] = c->sid;
-	p[1] = PRINCIPAL;
+	p[1] = c->principal;
 	p[2] = idle;
 	if ((c->s = ses_find(c->mh, c->sid)) != NULL)
 		c->s->refs++;
@@ -1406,7 +1405,7 @@ post_initialize(struct mhctx *c)
 	snprintf(idle, sizeof(idle), "%u", c->mh->idle_s);
 	snprintf(max, sizeof(max), "%u", c->mh->max_sessions);
 	p[0] = c->sid;
-	p[1] = PRINCIPAL;
+	p[1] = c->principal;
 	p[2] = mcp_session_version(c->s->ses);
 	p[3] = client_field(c->m.params, "name");
 	p[4] = client_field(c->m.params, "version");
@@ -1437,7 +1436,8 @@ is_json_type(const struct http_request *req)
 }
 
 static void
-h_post(const struct http_request *req, struct http_exchange *x, void *arg)
+post_authed(const struct http_request *req, struct http_exchange *x,
+    const struct auth_result *ar, void *arg)
 {
 	struct mh *mh = arg;
 	struct rpc_err e;
@@ -1445,14 +1445,6 @@ h_post(const struct http_request *req, struct http_exchange *x, void *arg)
 	char sid[DIGEST_HEX + 1];
 	int has;
 
-	if (check_origin(mh, req, x) == -1)
-		return;
-	/* the scope needs the method: read it after the body is checked,
-	   but refuse a missing token first */
-	if (token_scope(mh, req) < 0) {
-		(void)check_auth(mh, req, x, SCOPE_READ);
-		return;
-	}
 	if (!is_json_type(req)) {
 		refuse(x, 415, NULL, "a POST to /mcp is one JSON-RPC message "
 		    "with Content-Type: application/json");
@@ -1493,9 +1485,13 @@ h_post(const struct http_request *req, struct http_exchange *x, void *arg)
 		return;
 	}
 	c->have_msg = 1;
-	if (check_auth(mh, req, x, c->m.kind == RPC_REQUEST &&
-	    strcmp(c->m.method, "tools/call") == 0 ? SCOPE_RUN : SCOPE_READ) ==
-	    -1) {
+	snprintf(c->principal, sizeof(c->principal), "%s", ar->name);
+	if (c->m.kind == RPC_REQUEST && strcmp(c->m.method, "tools/call") ==
+	    0 && ar->scope < AUTH_RUN) {
+		mh->refused++;
+		refuse(x, 403, "WWW-Authenticate: Bearer realm=\"afu9\", "
+		    "error=\"insufficient_scope\", scope=\"run\"", "calling "
+		    "tools needs a token of scope run");
 		c->x = NULL;
 		ctx_free(c);
 		return;
@@ -1530,6 +1526,12 @@ h_post(const struct http_request *req, struct http_exchange *x, void *arg)
 	}
 	c->x = NULL;
 	ctx_free(c);
+}
+
+static void
+h_post(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	authorise(arg, req, x, post_authed);
 }
 
 /* ---- GET ---- */
@@ -1677,7 +1679,8 @@ parse_event_id(const char *p, size_t n, long long *stream, long long *ev)
 }
 
 static void
-h_get(const struct http_request *req, struct http_exchange *x, void *arg)
+get_authed(const struct http_request *req, struct http_exchange *x,
+    const struct auth_result *ar, void *arg)
 {
 	struct mh *mh = arg;
 	const struct http_header *h;
@@ -1686,15 +1689,6 @@ h_get(const struct http_request *req, struct http_exchange *x, void *arg)
 	size_t n;
 	int has;
 
-	if (req->method.len == 4 && memcmp(req->method.p, "HEAD", 4) == 0) {
-		const char *al[] = { "Allow: GET, POST, DELETE", NULL };
-
-		http_respond(x, 405, al, NULL, 0);
-		return;
-	}
-	if (check_origin(mh, req, x) == -1 || check_auth(mh, req, x,
-	    SCOPE_READ) == -1)
-		return;
 	if (!accepts(req, "text/event-stream")) {
 		refuse(x, 406, NULL, "a GET of /mcp must accept "
 		    "text/event-stream");
@@ -1723,6 +1717,7 @@ h_get(const struct http_request *req, struct http_exchange *x, void *arg)
 		return;
 	}
 	snprintf(c->sid, sizeof(c->sid), "%s", sid);
+	snprintf(c->principal, sizeof(c->principal), "%s", ar->name);
 	if ((n = header_count(req, "last-event-id", &h)) > 0 && (n > 1 ||
 	    parse_event_id(h->value.p, h->value.len, &c->stream, &c->last) ==
 	    -1)) {
@@ -1734,6 +1729,18 @@ h_get(const struct http_request *req, struct http_exchange *x, void *arg)
 	}
 	c->is_get = 1;
 	ses_lookup(c, get_got);
+}
+
+static void
+h_get(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	if (req->method.len == 4 && memcmp(req->method.p, "HEAD", 4) == 0) {
+		const char *al[] = { "Allow: GET, POST, DELETE", NULL };
+
+		http_respond(x, 405, al, NULL, 0);
+		return;
+	}
+	authorise(arg, req, x, get_authed);
 }
 
 /* ---- DELETE ---- */
@@ -1758,7 +1765,8 @@ del_done(const PGresult *res, const struct pgq_err *err, void *arg)
 }
 
 static void
-h_delete(const struct http_request *req, struct http_exchange *x, void *arg)
+delete_authed(const struct http_request *req, struct http_exchange *x,
+    const struct auth_result *ar, void *arg)
 {
 	struct mh *mh = arg;
 	struct mhctx *c;
@@ -1766,8 +1774,7 @@ h_delete(const struct http_request *req, struct http_exchange *x, void *arg)
 	const char *p[2];
 	int has;
 
-	if (check_origin(mh, req, x) == -1 || check_auth(mh, req, x,
-	    SCOPE_READ) == -1 || check_version(mh, req, x) == -1)
+	if (check_version(mh, req, x) == -1)
 		return;
 	if ((has = session_digest(mh, req, sid)) <= 0) {
 		if (has == 0)
@@ -1783,13 +1790,20 @@ h_delete(const struct http_request *req, struct http_exchange *x, void *arg)
 		return;
 	}
 	snprintf(c->sid, sizeof(c->sid), "%s", sid);
+	snprintf(c->principal, sizeof(c->principal), "%s", ar->name);
 	p[0] = c->sid;
-	p[1] = PRINCIPAL;
+	p[1] = c->principal;
 	if (db_exec(mh, "mh_ses_end", 2, p, del_done, c) == NULL) {
 		refuse(x, 503, "Retry-After: 1", "the database is busy");
 		c->x = NULL;
 		ctx_free(c);
 	}
+}
+
+static void
+h_delete(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	authorise(arg, req, x, delete_authed);
 }
 
 /* ---- RFC 9728 metadata ---- */
@@ -2017,6 +2031,10 @@ mcphttp_free(struct mcphttp *m)
 		TAILQ_REMOVE(&mh->outs, o, entry);
 		free(o);
 	}
+	for (i = 0; i < mh->nchal; i++) {
+		free(mh->chal_host[i]);
+		free(mh->chal[i]);
+	}
 	for (i = 0; i < mh->nhosts; i++)
 		free(mh->hosts[i]);
 	for (i = 0; i < mh->norigins; i++)
@@ -2069,8 +2087,8 @@ mcphttp_new(struct ev_loop *loop, struct http_server *hs, struct router *r,
 	struct pgq_opts po;
 	struct mh *mh;
 
-	if (o == NULL || o->token == NULL || *o->token == '\0') {
-		snprintf(err, errlen, "/mcp needs a token");
+	if (o == NULL || o->auth == NULL) {
+		snprintf(err, errlen, "/mcp needs the token check");
 		return NULL;
 	}
 	if (sodium_init() < 0 || (mh = calloc(1, sizeof(*mh))) == NULL) {
@@ -2079,6 +2097,7 @@ mcphttp_new(struct ev_loop *loop, struct http_server *hs, struct router *r,
 	}
 	mh->loop = loop;
 	mh->r = r;
+	mh->auth = o->auth;
 	TAILQ_INIT(&mh->sessions);
 	TAILQ_INIT(&mh->outs);
 	TAILQ_INIT(&mh->fols);
@@ -2093,10 +2112,6 @@ mcphttp_new(struct ev_loop *loop, struct http_server *hs, struct router *r,
 	mh->idle_s = o->idle_s ? o->idle_s : MCPHTTP_IDLE_S;
 	mh->heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms :
 	    MCPHTTP_HEARTBEAT_MS;
-	randombytes_buf(mh->hkey, sizeof(mh->hkey));
-	crypto_generichash(mh->digest, sizeof(mh->digest),
-	    (const unsigned char *)o->token, strlen(o->token), mh->hkey,
-	    sizeof(mh->hkey));
 	if (lists(mh, o, err, errlen) == -1) {
 		mcphttp_free((struct mcphttp *)mh);
 		return NULL;

@@ -36,8 +36,10 @@
  *
  * Refusals, in the order checked (bodies are JSON-RPC errors, id null):
  *   Host not in the allow-list, or an Origin sent and not in it   403
- *   no or a wrong bearer token (WWW-Authenticate with RFC 9728
- *     resource_metadata); a token without the scope: 403           401
+ *   the token (api/auth.h): none, malformed, unknown, revoked or
+ *     expired 401 (WWW-Authenticate with RFC 9728 resource_metadata);
+ *     a peer that failed too often 429; for tools/call a token below
+ *     run 403 (error="insufficient_scope")
  *   POST: Content-Type not application/json 415; Accept without
  *     both application/json and text/event-stream 406 (GET: without
  *     text/event-stream); a body over max_message 413; not one
@@ -49,8 +51,8 @@
  *     flight for the session 429; max_streams SSE responses open on
  *     this task 503; the database down 503 (Retry-After: 1)
  *
- * Scope: tools/call needs "run", everything else "read".  Until scoped
- * tokens exist the one credential is AFU9_API_TOKEN, which has all.
+ * Scope: tools/call needs "run", everything else "read".  A session
+ * belongs to the token (by name) that opened it.
  *
  * Idle sessions (no request and no open stream for idle_s) expire; the
  * rows and event logs of expired and deleted sessions are removed.
@@ -79,10 +81,11 @@
 #define MCPHTTP_DB_TIMEOUT_MS	5000
 
 struct mcphttp;
+struct auth;
 
 struct mcphttp_opts {
-	const char	*token;		/* AFU9_API_TOKEN (required; kept
-					   as a digest only) */
+	struct auth	*auth;		/* the token check (required;
+					   borrowed, outlives the result) */
 	const char	*conninfo;	/* DATABASE_URL; NULL: 503 */
 	const char	*password;	/* PGPASSWORD, to redact; NULL */
 	const char	*allowed_hosts;	/* comma list; NULL: loopback */
