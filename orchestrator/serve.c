@@ -255,18 +255,18 @@ start_api(struct serve *sv, char *err, size_t errlen)
 }
 
 /*
- * The console (ui/ui.h) under /ui/, also only with AFU9_API_TOKEN: the
- * token is its login until the console has accounts of its own.
+ * The console (ui/ui.h) under /ui/, also only with the token check: any
+ * token logs in.
  */
 static int
 start_ui(struct serve *sv, char *err, size_t errlen)
 {
 	struct ui_opts uo;
 
-	if (sv->env.api_token == NULL)
+	if (sv->auth == NULL)
 		return 0;
 	memset(&uo, 0, sizeof(uo));
-	uo.token = sv->env.api_token;
+	uo.auth = sv->auth;
 	uo.conninfo = sv->env.database_url;
 	uo.password = sv->env.pgpassword;
 	if ((sv->ui = ui_new(sv->loop, sv->hs, sv->r, &uo, err,

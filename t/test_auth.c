@@ -7,7 +7,8 @@
  * expiry; one answer for malformed, unknown, revoked and expired
  * tokens; failures rate-limited per peer (429 + Retry-After); last_used
  * written at most once a minute; the bootstrap token; the database down
- * (503); /metrics behind a token, open, or on its own address; no token
+ * (503); /metrics behind a token, open, or on its own address; the
+ * console's login and a session ended by revoking its token; no token
  * in any log line.
  */
 #include "config.h"
@@ -279,8 +280,9 @@ read_resp(int fd, struct resp *r)
 	    (size_t)(sep + 4 - buf)));
 }
 
-/* method path on fd (keep-alive) with the token tok (NULL: none) and
-   the extra header lines (each with CRLF; NULL: none). */
+/* method path on fd (keep-alive) with the token tok (NULL: none), the
+   extra header lines (each with CRLF; NULL: none) and body (JSON unless
+   extra names a Content-Type; NULL: none); one response into *r. */
 static void
 kreq(int fd, const char *method, const char *path, const char *tok,
     const char *extra, const char *body, struct resp *r)
@@ -291,7 +293,8 @@ kreq(int fd, const char *method, const char *path, const char *tok,
 	    "%s%s%s%s%s%zu\r\n\r\n%s", method, path,
 	    tok ? "Authorization: Bearer " : "", tok ? tok : "",
 	    tok ? "\r\n" : "", extra ? extra : "",
-	    body ? "Content-Type: application/json\r\nContent-Length: " :
+	    body && !(extra && strcasestr(extra, "content-type:")) ?
+	    "Content-Type: application/json\r\nContent-Length: " :
 	    "Content-Length: ", body ? strlen(body) : 0, body ? body : ""),
 	    -1);
 	ck_assert_int_eq(t_write(fd, head, strlen(head)), 0);
@@ -754,6 +757,55 @@ START_TEST(metrics_listen)
 }
 END_TEST
 
+/* The console: any token logs in; its session ends when the token is
+   revoked (checked again at every page). */
+START_TEST(console_session)
+{
+	char *ci = use_db("console"), *t, *log, body[128], origin[128],
+	    sid[80], cookie[128], *p;
+	struct afu9 a;
+	struct resp r;
+
+	t = tok_new("viewer", "read");
+	start_serve(&a);
+	snprintf(body, sizeof(body), "token=%s", t);
+	snprintf(origin, sizeof(origin), "Origin: http://t\r\nContent-Type: "
+	    "application/x-www-form-urlencoded\r\n");
+	/* a wrong token first: the form again */
+	req(a.port, "POST", "/ui/login", NULL, origin, "token=afu9_nope", &r);
+	ck_assert_msg(r.status == 401 && strstr(r.body, "not a valid token"),
+	    "%d %s", r.status, r.body);
+	resp_free(&r);
+	req(a.port, "POST", "/ui/login", NULL, origin, body, &r);
+	ck_assert_msg(r.status == 303, "%d %s %s", r.status, r.head, r.body);
+	ck_assert_ptr_nonnull(p = strstr(r.head, "afu9_session="));
+	snprintf(sid, sizeof(sid), "%.*s", (int)strcspn(p + 13, ";\r"),
+	    p + 13);
+	resp_free(&r);
+	snprintf(cookie, sizeof(cookie), "Cookie: afu9_session=%s\r\n", sid);
+	req(a.port, "GET", "/ui/servers", NULL, cookie, NULL, &r);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.head);
+	resp_free(&r);
+	tok_revoke("viewer");
+	req(a.port, "GET", "/ui/servers", NULL, cookie, NULL, &r);
+	ck_assert_msg(r.status == 303 && strstr(r.head, "\r\nLocation: "
+	    "/ui/login"), "%d %s", r.status, r.head);
+	resp_free(&r);
+	/* and it stays ended */
+	req(a.port, "GET", "/ui/", NULL, cookie, NULL, &r);
+	ck_assert_int_eq(r.status, 303);
+	resp_free(&r);
+	log = end_serve(&a);
+	ck_assert_msg(strstr(log, "ui: login with token viewer (scope read)")
+	    && strstr(log, "(console session) from 127.0.0.1 refused (401): "
+	    "revoked (token viewer"), "%s", log);
+	ck_assert_msg(!strstr(log, t) && !strstr(log, sid), "%s", log);
+	free(log);
+	free(t);
+	free(ci);
+}
+END_TEST
+
 static Suite *
 auth_suite(void)
 {
@@ -769,6 +821,7 @@ auth_suite(void)
 	tcase_add_test(tc, rate_limit);
 	tcase_add_test(tc, database_down);
 	tcase_add_test(tc, metrics_listen);
+	tcase_add_test(tc, console_session);
 	suite_add_tcase(s, tc);
 	return s;
 }

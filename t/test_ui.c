@@ -3,8 +3,9 @@
  *
  * ui/html.h: HTML escaping (the five characters, invalid UTF-8, NUL and
  * controls, a full buffer), URL components, form and query parsing,
- * the Cookie header.  ui/uiauth.h: the token check, session ids (form,
- * randomness, expiry, logout, the table full), the failed-login budget.
+ * the Cookie header.  ui/uiauth.h: session ids (form, randomness,
+ * expiry, logout, the table full, who logged in).  api/auth.h without a
+ * database: the bootstrap token's check and the failure budgets.
  * Then the login through the afu9 binary (AFU9_API_TOKEN, no database):
  * no token no /ui/; the redirect to the login; the form and its
  * headers; a wrong token, a form from elsewhere, a body too large; the
@@ -29,6 +30,7 @@
 #include "buf.h"
 #include "ui/html.h"
 #include "ui/uiauth.h"
+#include "api/auth.h"
 #include "orchtest.h"
 #include "testutil.h"
 
@@ -181,21 +183,78 @@ START_TEST(cookie_parse)
 }
 END_TEST
 
-START_TEST(auth_token)
-{
-	static struct uiauth a;
+/* What auth_token() found, for the checks below. */
+static struct auth_result got;
 
-	ck_assert_int_eq(uiauth_init(&a, "", 0), -1);
-	ck_assert_int_eq(uiauth_init(&a, TOKEN, 0), 0);
-	ck_assert(uiauth_token_ok(&a, TOKEN, strlen(TOKEN)));
-	ck_assert(!uiauth_token_ok(&a, TOKEN, strlen(TOKEN) - 1));
-	ck_assert(!uiauth_token_ok(&a, TOKEN "x", strlen(TOKEN) + 1));
-	ck_assert(!uiauth_token_ok(&a, "", 0));
-	ck_assert(!uiauth_token_ok(&a, "uitok-Hq8Zr2Lm5Vx9Kc3w",
-	    strlen(TOKEN)));
+static void
+got_cb(const struct auth_result *r, void *arg)
+{
+	got = *r;
+	(*(int *)arg)++;
+}
+
+/* The check of tok by peer for need (answered at once without a
+   database); its status. */
+static int
+check(struct auth *au, const char *tok, const char *peer,
+    enum auth_scope need)
+{
+	struct auth_need n = { need, NULL };
+	int calls = 0;
+
+	ck_assert_ptr_null(auth_token(au, tok, tok ? strlen(tok) : 0, peer,
+	    "test", &n, got_cb, &calls));
+	ck_assert_int_eq(calls, 1);
+	return got.status;
+}
+
+START_TEST(auth_bootstrap)
+{
+	struct auth_opts o;
+	struct auth *au;
+	char e[256];
+
+	memset(&o, 0, sizeof(o));
+	ck_assert_ptr_null(auth_new(ev_default_loop(0), &o, e, sizeof(e)));
+	ck_assert_msg(strstr(e, "AFU9_API_TOKEN"), "%s", e);
+	o.bootstrap = TOKEN;
+	ck_assert_ptr_nonnull(au = auth_new(ev_default_loop(0), &o, e,
+	    sizeof(e)));
+	ck_assert_int_eq(check(au, TOKEN, "p", AUTH_ADMIN), 0);
+	ck_assert_str_eq(got.name, "bootstrap");
+	ck_assert_int_eq(got.scope, AUTH_ADMIN);
+	ck_assert(got.bootstrap);
+	ck_assert_int_eq(check(au, TOKEN "x", "p", AUTH_READ), 401);
+	ck_assert_str_eq(got.reason, "malformed");
+	ck_assert_int_eq(check(au, "uitok-Hq8Zr2Lm5Vx9Kc3w", "p", AUTH_READ),
+	    401);
+	ck_assert_int_eq(check(au, NULL, "p", AUTH_READ), 401);
+	ck_assert_str_eq(got.reason, "no token");
+	ck_assert_int_eq(check(au, "afu9_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAA", "p", AUTH_READ), 401);
+	ck_assert_str_eq(got.reason, "unknown token");
 	/* nothing of the token is kept as text */
-	ck_assert_ptr_null(memmem(&a, sizeof(a), TOKEN, strlen(TOKEN)));
-	uiauth_clear(&a);
+	ck_assert_ptr_null(memmem(au, 4096, TOKEN, strlen(TOKEN)));
+	ck_assert_int_eq(auth_scope_parse("run", 3), AUTH_RUN);
+	ck_assert_int_eq(auth_scope_parse("runs", 4), AUTH_NONE);
+	ck_assert_str_eq(auth_scope_name(AUTH_READ), "read");
+	auth_free(au);
+}
+END_TEST
+
+START_TEST(auth_new_tokens)
+{
+	char t1[AUTH_TOKEN_LEN + 1], t2[AUTH_TOKEN_LEN + 1];
+	unsigned char d1[AUTH_DIGEST_LEN], d2[AUTH_DIGEST_LEN];
+
+	ck_assert_int_eq(auth_token_new(t1, d1), 0);
+	ck_assert_int_eq(auth_token_new(t2, d2), 0);
+	ck_assert_uint_eq(strlen(t1), AUTH_TOKEN_LEN);
+	ck_assert(strncmp(t1, "afu9_", 5) == 0);
+	ck_assert_str_ne(t1, t2);
+	ck_assert(memcmp(d1, d2, sizeof(d1)) != 0);
+	auth_token_digest(t1, strlen(t1), d2);
+	ck_assert(memcmp(d1, d2, sizeof(d1)) == 0);
 }
 END_TEST
 
@@ -205,20 +264,29 @@ START_TEST(auth_sessions)
 	char s1[UIAUTH_SID_HEX + 1], s2[UIAUTH_SID_HEX + 1], bad[80];
 	size_t i;
 
-	ck_assert_int_eq(uiauth_init(&a, TOKEN, 100), 0);
-	uiauth_open(&a, 1000, s1);
-	uiauth_open(&a, 1000, s2);
+	struct uiauth_who who;
+
+	memset(&who, 0, sizeof(who));
+	who.scope = AUTH_RUN;
+	snprintf(who.name, sizeof(who.name), "ops");
+	ck_assert_int_eq(uiauth_init(&a, 100), 0);
+	uiauth_open(&a, 1000, &who, s1);
+	uiauth_open(&a, 1000, NULL, s2);
 	ck_assert_uint_eq(strlen(s1), UIAUTH_SID_HEX);
 	ck_assert_uint_eq(strspn(s1, "0123456789abcdef"), UIAUTH_SID_HEX);
 	ck_assert_str_ne(s1, s2);
 	ck_assert(uiauth_check(&a, s1, 1050));
 	ck_assert(uiauth_check(&a, s2, 1050));
+	/* who logged in, remembered */
+	ck_assert_int_eq(uiauth_check(&a, s1, 1050)->who.scope, AUTH_RUN);
+	ck_assert_str_eq(uiauth_check(&a, s1, 1050)->who.name, "ops");
+	ck_assert_int_eq(uiauth_check(&a, s2, 1050)->who.scope, 0);
 	/* the id itself is not in the table */
 	ck_assert_ptr_null(memmem(&a, sizeof(a), s1, UIAUTH_SID_HEX));
 	/* expiry */
 	ck_assert(!uiauth_check(&a, s1, 1100));
 	/* form: upper case, short, long, not hex, NULL */
-	uiauth_open(&a, 2000, s1);
+	uiauth_open(&a, 2000, NULL, s1);
 	snprintf(bad, sizeof(bad), "%s", s1);
 	for (i = 0; bad[i]; i++)
 		if (bad[i] >= 'a')
@@ -231,7 +299,7 @@ START_TEST(auth_sessions)
 	ck_assert(!uiauth_check(&a, NULL, 2001));
 	ck_assert(!uiauth_check(&a, TOKEN, 2001));
 	/* logout ends that session only */
-	uiauth_open(&a, 2000, s2);
+	uiauth_open(&a, 2000, NULL, s2);
 	uiauth_close(&a, s1);
 	ck_assert(!uiauth_check(&a, s1, 2001));
 	ck_assert(uiauth_check(&a, s2, 2001));
@@ -246,58 +314,50 @@ START_TEST(auth_table_full)
 	char first[UIAUTH_SID_HEX + 1], last[UIAUTH_SID_HEX + 1];
 	size_t i;
 
-	ck_assert_int_eq(uiauth_init(&a, TOKEN, 100000), 0);
-	uiauth_open(&a, 0, first);
+	ck_assert_int_eq(uiauth_init(&a, 100000), 0);
+	uiauth_open(&a, 0, NULL, first);
 	for (i = 1; i < UIAUTH_SESSIONS_MAX; i++)
-		uiauth_open(&a, (double)i, last);
+		uiauth_open(&a, (double)i, NULL, last);
 	ck_assert(uiauth_check(&a, first, 2000));
 	/* one more: the one closest to expiring (the first) goes */
-	uiauth_open(&a, 2000, last);
+	uiauth_open(&a, 2000, NULL, last);
 	ck_assert(!uiauth_check(&a, first, 2001));
 	ck_assert(uiauth_check(&a, last, 2001));
 	uiauth_clear(&a);
 }
 END_TEST
 
+/* The failure budgets: a peer's, everyone's; no token spends none;
+   a spent budget refuses the right token too. */
 START_TEST(auth_rate_limit)
 {
-	static struct uiauth a;
+	struct auth_opts o;
+	struct auth *au;
+	char e[256], p[32];
 	int i;
 
-	ck_assert_int_eq(uiauth_init(&a, TOKEN, 0), 0);
-	for (i = 0; i < UIAUTH_FAIL_BURST; i++) {
-		ck_assert(uiauth_peer_wait(&a, "10.0.0.1", 100) == 0);
-		uiauth_peer_failed(&a, "10.0.0.1", 100);
-	}
-	ck_assert(uiauth_peer_wait(&a, "10.0.0.1", 100) > 0);
-	ck_assert(uiauth_peer_wait(&a, "10.0.0.1", 100) <=
-	    UIAUTH_FAIL_REFILL_S);
+	memset(&o, 0, sizeof(o));
+	o.bootstrap = TOKEN;
+	ck_assert_ptr_nonnull(au = auth_new(ev_default_loop(0), &o, e,
+	    sizeof(e)));
+	for (i = 0; i < 3 * AUTH_FAIL_BURST; i++)
+		ck_assert_int_eq(check(au, NULL, "10.0.0.1", AUTH_READ), 401);
+	for (i = 0; i < AUTH_FAIL_BURST; i++)
+		ck_assert_int_eq(check(au, "wrong", "10.0.0.1", AUTH_READ),
+		    401);
+	ck_assert_int_eq(check(au, "wrong", "10.0.0.1", AUTH_READ), 429);
+	ck_assert(got.retry_after >= 1 && got.retry_after <=
+	    (unsigned)AUTH_FAIL_REFILL_S + 1);
+	ck_assert_int_eq(check(au, TOKEN, "10.0.0.1", AUTH_READ), 429);
 	/* another peer is not held up */
-	ck_assert(uiauth_peer_wait(&a, "10.0.0.2", 100) == 0);
-	/* one attempt back after the refill time */
-	ck_assert(uiauth_peer_wait(&a, "10.0.0.1",
-	    100 + UIAUTH_FAIL_REFILL_S) == 0);
-	uiauth_peer_failed(&a, "10.0.0.1", 100 + UIAUTH_FAIL_REFILL_S);
-	ck_assert(uiauth_peer_wait(&a, "10.0.0.1",
-	    100 + UIAUTH_FAIL_REFILL_S) > 0);
-	/* every client together: a larger budget, refilled faster */
-	for (i = 0; i < UIAUTH_ALL_BURST; i++) {
-		ck_assert(uiauth_peer_wait(&a, UIAUTH_ALL, 50) == 0);
-		uiauth_peer_failed(&a, UIAUTH_ALL, 50);
+	ck_assert_int_eq(check(au, TOKEN, "10.0.0.2", AUTH_READ), 0);
+	/* every client together: held up after AUTH_ALL_BURST */
+	for (i = 0; i < AUTH_ALL_BURST; i++) {
+		snprintf(p, sizeof(p), "192.0.2.%d", i % 200);
+		(void)check(au, "wrong", p, AUTH_READ);
 	}
-	ck_assert(uiauth_peer_wait(&a, UIAUTH_ALL, 50) > 0);
-	ck_assert(uiauth_peer_wait(&a, UIAUTH_ALL, 50 +
-	    UIAUTH_ALL_REFILL_S) == 0);
-	/* many peers: the table stays bounded and keeps working */
-	for (i = 0; i < 3 * UIAUTH_PEERS_MAX; i++) {
-		char p[32];
-
-		snprintf(p, sizeof(p), "192.0.2.%d", i);
-		uiauth_peer_failed(&a, p, 200 + i);
-	}
-	ck_assert(uiauth_peer_wait(&a, "192.0.2.5", 200 + 3 *
-	    UIAUTH_PEERS_MAX) == 0);
-	uiauth_clear(&a);
+	ck_assert_int_eq(check(au, TOKEN, "198.51.100.1", AUTH_READ), 429);
+	auth_free(au);
 }
 END_TEST
 
@@ -470,7 +530,7 @@ START_TEST(login_flow)
 	free(r);
 	/* a wrong token: the form again with its error */
 	ck_assert_int_eq(login(a.port, "token=nope", origin(a.port), &r), 401);
-	ck_assert(strstr(r, "That is not the token"));
+	ck_assert(strstr(r, "That is not a valid token"));
 	ck_assert(!strstr(r, "Set-Cookie"));
 	free(r);
 	/* posted from elsewhere, or from nowhere said */
@@ -564,7 +624,7 @@ START_TEST(login_limits)
 	memcpy(big, "token=", 6);
 	ck_assert_int_eq(login(a.port, big, origin(a.port), &r), 413);
 	free(r);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < AUTH_FAIL_BURST; i++) {
 		ck_assert_int_eq(login(a.port, "token=wrong", origin(a.port),
 		    &r), 401);
 		free(r);
@@ -594,7 +654,8 @@ main(void)
 	tcase_add_test(tc, form_parse);
 	tcase_add_test(tc, cookie_parse);
 	suite_add_tcase(s, tc);
-	tcase_add_test(ta, auth_token);
+	tcase_add_test(ta, auth_bootstrap);
+	tcase_add_test(ta, auth_new_tokens);
 	tcase_add_test(ta, auth_sessions);
 	tcase_add_test(ta, auth_table_full);
 	tcase_add_test(ta, auth_rate_limit);

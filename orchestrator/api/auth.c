@@ -102,6 +102,7 @@ struct auth_op {
 	struct pgq_op		*op;
 	char			 hex[2 * AUTH_DIGEST_LEN + 1];
 	int			 malformed;	/* not of the token's form */
+	int			 nobudget;	/* auth_digest(): spends none */
 	char			 peer[AUTH_PEER_MAX];
 	char			 what[WHAT_MAX];
 	struct auth_need	 need;
@@ -268,7 +269,7 @@ peer_failed(struct auth *a, const char *name, double now)
    refusal. */
 static void
 conclude(struct auth *a, enum result res, const char *peer,
-    const char *what, struct auth_result *r)
+    const char *what, int nobudget, struct auth_result *r)
 {
 	double now;
 
@@ -276,7 +277,7 @@ conclude(struct auth *a, enum result res, const char *peer,
 	r->reason = results[res].reason;
 	a->count[res]++;
 	/* a guess spends the budget; sending nothing guesses nothing */
-	if (r->status == 401 && res != RES_NO_TOKEN) {
+	if (r->status == 401 && res != RES_NO_TOKEN && !nobudget) {
 		now = mono_s();
 		peer_failed(a, peer, now);
 		peer_failed(a, AUTH_ALL, now);
@@ -316,11 +317,11 @@ check_local(struct auth *a, const char *tok, size_t n, int bad,
 		w = w2;
 	if (w > 0) {
 		r->retry_after = (unsigned)ceil(w);
-		conclude(a, RES_LIMITED, peer, what, r);
+		conclude(a, RES_LIMITED, peer, what, 0, r);
 		return 1;
 	}
 	if (tok == NULL) {
-		conclude(a, RES_NO_TOKEN, peer, what, r);
+		conclude(a, RES_NO_TOKEN, peer, what, 0, r);
 		return 1;
 	}
 	if (a->has_boot) {
@@ -328,23 +329,24 @@ check_local(struct auth *a, const char *tok, size_t n, int bad,
 		    bad ? a->key_bad : a->key, sizeof(a->key));
 		if (sodium_memcmp(d, a->boot, sizeof(d)) == 0) {
 			r->scope = AUTH_ADMIN;
+			r->bootstrap = 1;
 			snprintf(r->name, sizeof(r->name), "bootstrap");
 			conclude(a, r->scope >= need->scope ? RES_GRANTED :
-			    RES_SCOPE, peer, what, r);
+			    RES_SCOPE, peer, what, 0, r);
 			return 1;
 		}
 	}
 	*malformed = bad || !token_form(tok, n);
 	if (a->db == NULL) {
 		conclude(a, *malformed ? RES_MALFORMED : RES_UNKNOWN, peer,
-		    what, r);
+		    what, 0, r);
 		return 1;
 	}
 	why = pgq_last_error(a->db);
 	if ((!pgq_up(a->db) && strcmp(why, "connecting") != 0) ||
 	    a->nops >= AUTH_PENDING_MAX) {
 		r->retry_after = 1;
-		conclude(a, RES_UNAVAILABLE, peer, what, r);
+		conclude(a, RES_UNAVAILABLE, peer, what, 0, r);
 		return 1;
 	}
 	if (bad)
@@ -388,7 +390,7 @@ check_row(struct auth_op *o, const PGresult *res, const struct pgq_err *err,
 		else
 			rr = RES_GRANTED;
 	}
-	conclude(a, rr, o->peer, o->what, r);
+	conclude(a, rr, o->peer, o->what, o->nobudget, r);
 }
 
 /* ---- answers ---- */
@@ -597,7 +599,7 @@ auth_request(struct auth *a, const struct http_request *req,
 	if (lookup(a, o) == -1) {
 		memset(&r, 0, sizeof(r));
 		r.retry_after = 1;
-		conclude(a, RES_UNAVAILABLE, "-", "lookup queue", &r);
+		conclude(a, RES_UNAVAILABLE, "-", "lookup queue", 0, &r);
 		refuse(need, x, &r);
 	}
 }
@@ -632,7 +634,44 @@ auth_token(struct auth *a, const char *token, size_t len, const char *peer,
 	if (lookup(a, o) == -1) {
 		memset(&r, 0, sizeof(r));
 		r.retry_after = 1;
-		conclude(a, RES_UNAVAILABLE, peer, what, &r);
+		conclude(a, RES_UNAVAILABLE, peer, what, 0, &r);
+		done(&r, arg);
+		return NULL;
+	}
+	return o;
+}
+
+struct auth_op *
+auth_digest(struct auth *a, const unsigned char *digest, const char *peer,
+    const char *what, const struct auth_need *need, auth_done_fn done,
+    void *arg)
+{
+	struct auth_result r;
+	struct auth_op *o;
+
+	memset(&r, 0, sizeof(r));
+	if (a->db == NULL || (!pgq_up(a->db) && strcmp(pgq_last_error(a->db),
+	    "connecting") != 0) || a->nops >= AUTH_PENDING_MAX ||
+	    (o = calloc(1, sizeof(*o))) == NULL) {
+		r.status = 503;
+		r.retry_after = 1;
+		r.reason = results[RES_UNAVAILABLE].reason;
+		a->count[RES_UNAVAILABLE]++;
+		done(&r, arg);
+		return NULL;
+	}
+	snprintf(o->peer, sizeof(o->peer), "%s", peer);
+	snprintf(o->what, sizeof(o->what), "%s", what);
+	o->need = *need;
+	o->nobudget = 1;
+	sodium_bin2hex(o->hex, sizeof(o->hex), digest, AUTH_DIGEST_LEN);
+	o->done = done;
+	o->done_arg = arg;
+	if (lookup(a, o) == -1) {
+		r.status = 503;
+		r.retry_after = 1;
+		r.reason = results[RES_UNAVAILABLE].reason;
+		a->count[RES_UNAVAILABLE]++;
 		done(&r, arg);
 		return NULL;
 	}

@@ -131,6 +131,7 @@ struct auth_result {
 	unsigned	 retry_after;	/* s, with 429 and 503 */
 	char		 name[AUTH_NAME_MAX + 1]; /* the token's ("bootstrap"),
 					   when one was found; else "" */
+	int		 bootstrap;	/* it was AFU9_API_TOKEN */
 	const char	*reason;	/* static, for logs only: "granted",
 					   "no token", "malformed", "unknown
 					   token", "revoked", "expired",
@@ -197,6 +198,19 @@ void		 auth_request(struct auth *, const struct http_request *req,
  */
 typedef void	(*auth_done_fn)(const struct auth_result *r, void *arg);
 struct auth_op	*auth_token(struct auth *, const char *token, size_t len,
+		    const char *peer, const char *what,
+		    const struct auth_need *need, auth_done_fn done,
+		    void *arg);
+/*
+ * The check again for a token known by its digest (AUTH_DIGEST_LEN
+ * bytes, auth_token_digest()): a console session keeps the digest of
+ * the token it was opened with, not the token, and is checked against
+ * the table at every page, so a revoked token ends its sessions too.
+ * No failure budget is asked or spent (a digest is no guess).  done as
+ * for auth_token(); a digest that was the bootstrap token's is unknown
+ * here (the bootstrap token has no row).
+ */
+struct auth_op	*auth_digest(struct auth *, const unsigned char *digest,
 		    const char *peer, const char *what,
 		    const struct auth_need *need, auth_done_fn done,
 		    void *arg);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "utf8.h"
+#include "api/auth.h"
 #include "http/http_stream.h"
 #include "store/pgq.h"
 #include "store/store.h"
@@ -110,6 +111,14 @@ struct ureq {
 	char			 id[UUID_LEN + 1];
 	struct html_form	 q;		/* the query's filters */
 	struct buf		 b;		/* the page */
+	/* the token check (api/auth.h) of a login or of a session */
+	struct auth_op		*aop;
+	const struct http_request *held;	/* the request, kept by x
+						   while the session's token
+						   is checked again */
+	char			 sid[UIAUTH_SID_HEX + 1];
+	int			 tls;		/* login: came through TLS */
+	unsigned char		 digest[UIAUTH_DIGEST_LEN]; /* login */
 };
 
 /* A status check after a notification (no exchange). */
@@ -131,6 +140,7 @@ struct ui {
 	struct router		*r;
 	struct pgq		*db;
 	struct uroute		 ur[P_COUNT];
+	struct auth		*check;		/* tokens (borrowed) */
 	struct uiauth		 auth;
 	TAILQ_HEAD(, ureq)	 reqs;
 	TAILQ_HEAD(, ucheck)	 checks;
@@ -163,6 +173,9 @@ ureq_free(struct ureq *q)
 {
 	TAILQ_REMOVE(&q->ui->reqs, q, entry);
 	pgq_op_forget(q->op);
+	auth_op_forget(q->aop);
+	sodium_memzero(q->sid, sizeof(q->sid));
+	sodium_memzero(q->digest, sizeof(q->digest));
 	buf_free(&q->b);
 	free(q);
 }
@@ -424,13 +437,13 @@ session_cookie(const struct http_request *req, char *sid)
 	return found ? 0 : -1;
 }
 
-static int
-signed_in(struct ui *ui, const struct http_request *req)
+/* The session of req's cookie (its id into sid), or NULL. */
+static const struct uiauth_sess *
+session(struct ui *ui, const struct http_request *req, char *sid)
 {
-	char sid[UIAUTH_SID_HEX + 1];
-
-	return session_cookie(req, sid) == 0 &&
-	    uiauth_check(&ui->auth, sid, mono_s());
+	if (session_cookie(req, sid) == -1)
+		return NULL;
+	return uiauth_check(&ui->auth, sid, mono_s());
 }
 
 /*
@@ -460,34 +473,6 @@ same_origin(const struct http_request *req)
 	return 0;
 }
 
-/*
- * Who failed logins are counted against: the client the load balancer
- * names last in X-Forwarded-For (the one entry it appends itself), else
- * the connection's peer.
- */
-static void
-peer_name(const struct http_request *req, struct http_exchange *x,
-    char *out, size_t len)
-{
-	const struct http_header *h;
-	const char *p, *e, *c;
-	size_t n;
-
-	if ((h = header(req, "x-forwarded-for", &n)) != NULL && n >= 1) {
-		p = h->value.p;
-		e = p + h->value.len;
-		for (c = e; c > p && c[-1] != ','; c--)
-			;
-		while (c < e && (*c == ' ' || *c == '\t'))
-			c++;
-		if (c < e && (size_t)(e - c) < len) {
-			snprintf(out, len, "%.*s", (int)(e - c), c);
-			return;
-		}
-	}
-	http_exchange_peer(x, out, len);
-}
-
 /* ---- login ---- */
 
 static void
@@ -504,9 +489,11 @@ login_form(struct ureq *q, int status, const char *msg)
 	    "class=\"login\"><label for=\"token\">API token</label><input "
 	    "type=\"password\" id=\"token\" name=\"token\" required "
 	    "autocomplete=\"current-password\" autofocus><button "
-	    "type=\"submit\">Log in</button></form><p class=\"note\">The "
-	    "token is AFU9_API_TOKEN. A login holds on this afu9 task only: "
-	    "another task behind the same address asks again.</p>");
+	    "type=\"submit\">Log in</button></form><p class=\"note\">Any "
+	    "API token logs in (afu9 token create, or AFU9_API_TOKEN); the "
+	    "console shows what its scope may see. A login holds on this "
+	    "afu9 task only: another task behind the same address asks "
+	    "again.</p>");
 	foot(&q->b, 0);
 	reply(q, status, NULL, NULL);
 }
@@ -514,11 +501,66 @@ login_form(struct ureq *q, int status, const char *msg)
 static void
 h_login(struct ureq *q, const struct http_request *req)
 {
-	if (signed_in(q->ui, req)) {
+	if (session(q->ui, req, q->sid) != NULL) {
 		redirect(q, "/ui/", NULL);
 		return;
 	}
 	login_form(q, 200, NULL);
+}
+
+static const struct auth_need need_read = { AUTH_READ, NULL };
+
+/* The login's token checked: a session, or the form again. */
+static void
+login_done(const struct auth_result *r, void *arg)
+{
+	struct ureq *q = arg;
+	struct ui *ui = q->ui;
+	struct uiauth_who who;
+	char sid[UIAUTH_SID_HEX + 1], cookie[256], wait[64];
+
+	q->aop = NULL;
+	switch (r->status) {
+	case 0:
+		break;
+	case 429:
+		ui->logins_limited++;
+		snprintf(wait, sizeof(wait), "Retry-After: %u",
+		    r->retry_after);
+		buf_reset(&q->b);
+		head(&q->b, "Log in", 0, NULL);
+		buf_printf(&q->b, "<p class=\"error\" role=\"alert\">Too many "
+		    "failed logins: try again in %u s.</p>", r->retry_after);
+		foot(&q->b, 0);
+		reply(q, 429, wait, NULL);
+		return;
+	case 503:
+		login_form(q, 503, "The tokens cannot be checked now (the "
+		    "database is unavailable): try again.");
+		return;
+	default:
+		ui->logins_failed++;
+		login_form(q, 401, "That is not a valid token.");
+		return;
+	}
+	memset(&who, 0, sizeof(who));
+	who.scope = (int)r->scope;
+	snprintf(who.name, sizeof(who.name), "%s", r->name);
+	if (!r->bootstrap) {
+		who.db = 1;
+		memcpy(who.digest, q->digest, sizeof(who.digest));
+	}
+	uiauth_open(&ui->auth, mono_s(), &who, sid);
+	sodium_memzero(&who, sizeof(who));
+	snprintf(cookie, sizeof(cookie), "Set-Cookie: afu9_session=%s; "
+	    "Path=/ui/; HttpOnly; SameSite=Strict; Max-Age=%.0f%s", sid,
+	    ui->auth.ttl, q->tls ? "; Secure" : "");
+	sodium_memzero(sid, sizeof(sid));
+	ui->logins_ok++;
+	log_info("ui: login with token %s (scope %s)", r->name,
+	    auth_scope_name(r->scope));
+	redirect(q, "/ui/", cookie);
+	sodium_memzero(cookie, sizeof(cookie));
 }
 
 static void
@@ -526,11 +568,10 @@ h_login_post(struct ureq *q, const struct http_request *req)
 {
 	struct ui *ui = q->ui;
 	const struct http_header *ct;
-	char peer[UIAUTH_PEER_MAX], sid[UIAUTH_SID_HEX + 1], cookie[256],
-	    wait[64];
+	char peer[AUTH_PEER_MAX];
 	struct html_form f;
+	struct auth_op *op;
 	const char *tok;
-	double now = mono_s(), w;
 	size_t n;
 	int dup;
 
@@ -550,39 +591,18 @@ h_login_post(struct ureq *q, const struct http_request *req)
 		login_form(q, 413, "The form is larger than a login.");
 		return;
 	}
-	peer_name(req, q->x, peer, sizeof(peer));
-	if ((w = uiauth_peer_wait(&ui->auth, peer, now)) > 0 ||
-	    (w = uiauth_peer_wait(&ui->auth, UIAUTH_ALL, now)) > 0) {
-		ui->logins_limited++;
-		snprintf(wait, sizeof(wait), "Retry-After: %.0f", w + 0.5);
-		buf_reset(&q->b);
-		head(&q->b, "Log in", 0, NULL);
-		buf_printf(&q->b, "<p class=\"error\" role=\"alert\">Too many "
-		    "failed logins: try again in %.0f s.</p>", w + 0.5);
-		foot(&q->b, 0);
-		reply(q, 429, wait, NULL);
-		return;
-	}
+	auth_peer(ui->check, req, q->x, peer, sizeof(peer));
+	q->tls = via_tls(req);
 	if (html_form_parse(&f, req->body, req->body_len) == -1 ||
-	    (tok = html_form_get(&f, "token", &dup)) == NULL ||
-	    !uiauth_token_ok(&ui->auth, tok, strlen(tok))) {
-		sodium_memzero(&f, sizeof(f));
-		ui->logins_failed++;
-		uiauth_peer_failed(&ui->auth, peer, now);
-		uiauth_peer_failed(&ui->auth, UIAUTH_ALL, now);
-		log_info("ui: failed login from %s", peer);
-		login_form(q, 401, "That is not the token.");
-		return;
-	}
+	    (tok = html_form_get(&f, "token", &dup)) == NULL)
+		tok = "";
+	auth_token_digest(tok, strlen(tok), q->digest);
+	/* done may run (and free q) before this returns */
+	op = auth_token(ui->check, *tok ? tok : NULL, strlen(tok), peer,
+	    "POST /ui/login", &need_read, login_done, q);
 	sodium_memzero(&f, sizeof(f));
-	uiauth_open(&ui->auth, now, sid);
-	snprintf(cookie, sizeof(cookie), "Set-Cookie: afu9_session=%s; "
-	    "Path=/ui/; HttpOnly; SameSite=Strict; Max-Age=%.0f%s", sid,
-	    ui->auth.ttl, via_tls(req) ? "; Secure" : "");
-	sodium_memzero(sid, sizeof(sid));
-	ui->logins_ok++;
-	redirect(q, "/ui/", cookie);
-	sodium_memzero(cookie, sizeof(cookie));
+	if (op != NULL)
+		q->aop = op;
 }
 
 static void
@@ -596,6 +616,7 @@ h_logout(struct ureq *q, const struct http_request *req)
 	}
 	if (session_cookie(req, sid) == 0)
 		uiauth_close(&q->ui->auth, sid);
+	sodium_memzero(sid, sizeof(sid));
 	redirect(q, "/ui/login", "Set-Cookie: afu9_session=; Path=/ui/; "
 	    "HttpOnly; SameSite=Strict; Max-Age=0");
 }
@@ -1625,21 +1646,57 @@ h_other(struct ureq *q, const struct http_request *req)
 	fail(q, 404, "There is no such page in the console.");
 }
 
+static void (*const page_fn[P_COUNT])(struct ureq *,
+    const struct http_request *) = {
+	[P_LOGIN] = h_login, [P_LOGIN_POST] = h_login_post,
+	[P_LOGOUT] = h_logout, [P_OVERVIEW] = h_overview,
+	[P_SERVERS] = h_servers, [P_EXECUTIONS] = h_executions,
+	[P_EXECUTION] = h_execution, [P_STEPS] = h_steps,
+	[P_EVENTS] = h_events, [P_RUN] = h_run, [P_AUDIT] = h_audit,
+	[P_WEBHOOKS] = h_webhooks, [P_CSS] = h_static,
+	[P_JS] = h_static, [P_OTHER] = h_other,
+};
+
+/* No session (any more): to the login, or 401 for what a page fetches. */
+static void
+to_login(struct ureq *q)
+{
+	if (q->p == P_STEPS || q->p == P_EVENTS) {
+		fail(q, 401, "Log in again.");
+		return;
+	}
+	redirect(q, "/ui/login", NULL);
+}
+
+/* The session's token checked again: the page, or the login. */
+static void
+recheck_done(const struct auth_result *r, void *arg)
+{
+	struct ureq *q = arg;
+
+	q->aop = NULL;
+	if (r->status == 0) {
+		page_fn[q->p](q, q->held);
+		return;
+	}
+	if (r->status == 503) {
+		fail(q, 503, "The tokens cannot be checked now (the database "
+		    "is unavailable): try again.");
+		return;
+	}
+	/* revoked, expired or gone: so is every session it opened */
+	uiauth_close(&q->ui->auth, q->sid);
+	to_login(q);
+}
+
 static void
 h_entry(const struct http_request *req, struct http_exchange *x, void *arg)
 {
-	static void (*const fn[P_COUNT])(struct ureq *,
-	    const struct http_request *) = {
-		[P_LOGIN] = h_login, [P_LOGIN_POST] = h_login_post,
-		[P_LOGOUT] = h_logout, [P_OVERVIEW] = h_overview,
-		[P_SERVERS] = h_servers, [P_EXECUTIONS] = h_executions,
-		[P_EXECUTION] = h_execution, [P_STEPS] = h_steps,
-		[P_EVENTS] = h_events, [P_RUN] = h_run, [P_AUDIT] = h_audit,
-		[P_WEBHOOKS] = h_webhooks, [P_CSS] = h_static,
-		[P_JS] = h_static, [P_OTHER] = h_other,
-	};
 	struct uroute *ur = arg;
+	const struct uiauth_sess *sess;
+	struct auth_op *op;
 	struct ureq *q;
+	char peer[AUTH_PEER_MAX], what[160];
 
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
 		http_respond(x, 500, NULL, "out of memory\n", 14);
@@ -1655,16 +1712,31 @@ h_entry(const struct http_request *req, struct http_exchange *x, void *arg)
 	case P_LOGIN: case P_LOGIN_POST: case P_LOGOUT: case P_CSS: case P_JS:
 		break;
 	default:
-		if (!signed_in(q->ui, req)) {
-			if (q->p == P_STEPS || q->p == P_EVENTS) {
-				fail(q, 401, "Log in again.");
-				return;
-			}
-			redirect(q, "/ui/login", NULL);
+		if ((sess = session(q->ui, req, q->sid)) == NULL) {
+			to_login(q);
 			return;
 		}
+		if (!sess->who.db)
+			break;
+		/* a token of the database: still valid? (per page, as the
+		   API checks per request) */
+		if ((q->held = http_exchange_hold(x, req)) == NULL) {
+			fail(q, 500, "Out of memory.");
+			return;
+		}
+		auth_peer(q->ui->check, req, x, peer, sizeof(peer));
+		snprintf(what, sizeof(what), "%.*s %.*s (console session)",
+		    (int)(req->method.len > 16 ? 16 : req->method.len),
+		    req->method.p, (int)(req->path.len > 120 ? 120 :
+		    req->path.len), req->path.p);
+		/* done may run (and free q) before this returns */
+		op = auth_digest(q->ui->check, sess->who.digest, peer, what,
+		    &need_read, recheck_done, q);
+		if (op != NULL)
+			q->aop = op;
+		return;
 	}
-	fn[q->p](q, req);
+	page_fn[q->p](q, req);
 }
 
 struct ui *
@@ -1684,12 +1756,13 @@ ui_new(struct ev_loop *loop, struct http_server *hs, struct router *r,
 	TAILQ_INIT(&ui->reqs);
 	TAILQ_INIT(&ui->checks);
 	LIST_INIT(&ui->streams);
-	if (o == NULL || uiauth_init(&ui->auth, o->token,
+	if (o == NULL || o->auth == NULL || uiauth_init(&ui->auth,
 	    o->session_ttl_s) == -1) {
-		snprintf(err, errlen, "the console needs a token");
+		snprintf(err, errlen, "the console needs the token check");
 		free(ui);
 		return NULL;
 	}
+	ui->check = o->auth;
 	if (o->conninfo != NULL) {
 		memset(&po, 0, sizeof(po));
 		po.name = "ui";

@@ -17,10 +17,15 @@
  *   GET  /ui/webhooks                  webhook deliveries
  *   GET  /ui/static/console.css, /ui/static/console.js
  *
- * serve installs it only with AFU9_API_TOKEN (the login's token);
- * without it every /ui/ path is the HTTP server's 404.  Every page but
- * the login and the static files needs a session (ui/uiauth.h): without
- * one a GET is redirected (303) to /ui/login.
+ * serve installs it whenever there is a token check (api/auth.h: the
+ * tokens of the database, or AFU9_API_TOKEN); without one every /ui/
+ * path is the HTTP server's 404.  Any valid token of any scope logs in;
+ * the session remembers the token's name and scope.  Every page but the
+ * login and the static files needs a session (ui/uiauth.h), whose token
+ * (one of the database's) is checked again at every page: without one,
+ * or once its token is revoked or expired, a GET is redirected (303) to
+ * /ui/login.  The console has no actions yet; those it gets will need
+ * the run scope.
  *
  * The database: one pgq connection of its own, which also LISTENs on
  * afu9_step (afu9_advance() notifies it with the execution's id when a
@@ -45,10 +50,11 @@
 #define UI_PAGE_MAX		(8u << 20)	/* bytes of one page */
 
 struct ui;
+struct auth;
 
 struct ui_opts {
-	const char	*token;		/* AFU9_API_TOKEN (required; only its
-					   keyed hash is kept) */
+	struct auth	*auth;		/* the token check (required;
+					   borrowed: must outlive the ui) */
 	const char	*conninfo;	/* DATABASE_URL; NULL: pages that
 					   need it answer 503 */
 	const char	*password;	/* PGPASSWORD, to redact; NULL */

@@ -1,5 +1,5 @@
 /*
- * ui/uiauth: token, sessions and the login rate limit (see ui/uiauth.h).
+ * ui/uiauth: the console's sessions (see ui/uiauth.h).
  */
 #include "config.h"
 
@@ -9,15 +9,12 @@
 #include "ui/uiauth.h"
 
 int
-uiauth_init(struct uiauth *a, const char *token, double ttl)
+uiauth_init(struct uiauth *a, double ttl)
 {
 	memset(a, 0, sizeof(*a));
-	if (token == NULL || *token == '\0' || sodium_init() < 0)
+	if (sodium_init() < 0)
 		return -1;
 	randombytes_buf(a->key, sizeof(a->key));
-	crypto_generichash(a->token, sizeof(a->token),
-	    (const unsigned char *)token, strlen(token), a->key,
-	    sizeof(a->key));
 	a->ttl = ttl > 0 ? ttl : UIAUTH_TTL_S;
 	return 0;
 }
@@ -26,17 +23,6 @@ void
 uiauth_clear(struct uiauth *a)
 {
 	sodium_memzero(a, sizeof(*a));
-}
-
-int
-uiauth_token_ok(const struct uiauth *a, const char *s, size_t n)
-{
-	unsigned char h[crypto_generichash_BYTES];
-
-	if (n == 0 || crypto_generichash(h, sizeof(h),
-	    (const unsigned char *)s, n, a->key, sizeof(a->key)) != 0)
-		return 0;
-	return sodium_memcmp(h, a->token, sizeof(h)) == 0;
 }
 
 /* The keyed hash of a well-formed id into h; -1 when it is not one. */
@@ -58,7 +44,8 @@ sid_hash(const struct uiauth *a, const char *sid, unsigned char *h)
 }
 
 void
-uiauth_open(struct uiauth *a, double now, char *sid)
+uiauth_open(struct uiauth *a, double now, const struct uiauth_who *who,
+    char *sid)
 {
 	unsigned char raw[UIAUTH_SID_HEX / 2];
 	struct uiauth_sess *slot = &a->s[0];
@@ -78,6 +65,10 @@ uiauth_open(struct uiauth *a, double now, char *sid)
 	}
 	sid_hash(a, sid, slot->h);
 	slot->expires = now + a->ttl;
+	if (who != NULL)
+		slot->who = *who;
+	else
+		memset(&slot->who, 0, sizeof(slot->who));
 }
 
 static struct uiauth_sess *
@@ -95,10 +86,10 @@ find(const struct uiauth *a, const char *sid, double now)
 	return NULL;
 }
 
-int
+const struct uiauth_sess *
 uiauth_check(const struct uiauth *a, const char *sid, double now)
 {
-	return find(a, sid, now) != NULL;
+	return find(a, sid, now);
 }
 
 void
@@ -108,55 +99,4 @@ uiauth_close(struct uiauth *a, const char *sid)
 
 	if (s != NULL)
 		memset(s, 0, sizeof(*s));
-}
-
-/* The entry of peer with its budget brought to now, or NULL. */
-static struct uiauth_peer *
-peer_get(struct uiauth *a, const char *peer, double now, int make)
-{
-	struct uiauth_peer *p, *old = &a->p[0];
-	int all = strcmp(peer, UIAUTH_ALL) == 0;
-	double burst = all ? UIAUTH_ALL_BURST : UIAUTH_FAIL_BURST;
-	double refill = all ? UIAUTH_ALL_REFILL_S : UIAUTH_FAIL_REFILL_S;
-	size_t i;
-
-	for (i = 0; i < UIAUTH_PEERS_MAX; i++) {
-		p = &a->p[i];
-		if (p->name[0] != '\0' && strncmp(p->name, peer,
-		    sizeof(p->name) - 1) == 0) {
-			p->tokens += (now - p->at) / refill;
-			if (p->tokens > burst)
-				p->tokens = burst;
-			p->at = now;
-			return p;
-		}
-		if (p->name[0] == '\0' ? old->name[0] != '\0' :
-		    old->name[0] != '\0' && p->at < old->at)
-			old = p;
-	}
-	if (!make)
-		return NULL;
-	snprintf(old->name, sizeof(old->name), "%s", peer);
-	old->tokens = burst;
-	old->at = now;
-	return old;
-}
-
-double
-uiauth_peer_wait(struct uiauth *a, const char *peer, double now)
-{
-	struct uiauth_peer *p = peer_get(a, peer, now, 0);
-
-	if (p == NULL || p->tokens >= 1)
-		return 0;
-	return (1 - p->tokens) * (strcmp(peer, UIAUTH_ALL) == 0 ?
-	    UIAUTH_ALL_REFILL_S : UIAUTH_FAIL_REFILL_S);
-}
-
-void
-uiauth_peer_failed(struct uiauth *a, const char *peer, double now)
-{
-	struct uiauth_peer *p = peer_get(a, peer, now, 1);
-
-	p->tokens = p->tokens >= 1 ? p->tokens - 1 : 0;
 }

@@ -208,7 +208,7 @@ try {
 	[r] = await Promise.all([page.waitForResponse((x) => x.url().endsWith('/ui/login') && x.request().method() === 'POST'),
 	    page.click('button[type=submit]')]);
 	ok(r.status() === 401, 'a wrong token: 401', r.status());
-	ok((await text('.error')).includes('not the token'), 'a wrong token: the form says so');
+	ok((await text('.error')).includes('not a valid token'), 'a wrong token: the form says so');
 	problems.length = 0;	// the 401 itself is logged by Chromium
 	await page.fill('#token', TOKEN);
 	await Promise.all([page.waitForURL(`${base}/ui/`), page.click('button[type=submit]')]);
