@@ -600,9 +600,6 @@ meta_check(const struct agent_run_meta *m, char ids[4][37])
 	if (m->model == NULL || (n = strlen(m->model)) < 1 ||
 	    !u8_valid(m->model, n) || u8_chars(m->model, n) > MODEL_MAX)
 		return "the model's name is not 1 to 255 characters of UTF-8";
-	if (m->task != NULL && (m->task[0] == '\0' ||
-	    strlen(m->task) > AGENT_TASK_MAX))
-		return "the task is empty or longer than AGENT_TASK_MAX";
 	if (uuid_param(m->execution_id, ids[1]) == -1)
 		return "the execution id is not a uuid";
 	if (uuid_param(m->step_id, ids[2]) == -1)
@@ -662,7 +659,8 @@ rec_begin(void *self, const struct agent_run_meta *m,
 	r->done_arg = arg;
 	pr = m->params ? redact_json(m->params) : NULL;
 	if ((m->params != NULL && pr == NULL) ||
-	    text_param(m->task, AGENT_TASK_MAX, &task) == -1 ||
+	    text_param(m->task && *m->task ? m->task : NULL, AGENT_TASK_MAX,
+	    &task) == -1 ||
 	    (r->bp[0] = strdup(ids[0])) == NULL ||
 	    (r->bp[1] = strdup(m->provider)) == NULL ||
 	    (r->bp[2] = param_text(m->model, 1024)) == NULL ||

@@ -12,7 +12,9 @@
  *  - begin: the INSERT is sent at once; done(arg, 0, NULL) runs once it
  *    has committed, so the router's audit rows of the run's calls, which
  *    reference the row, are never refused.  Messages, progress and finish
- *    that come before that are held and sent after it, in order.  begin
+ *    that come before that are held and sent after it, in order (a task
+ *    "" is none, as for a run resuming another; one longer than
+ *    AGENT_TASK_MAX once redacted is cut at a character).  begin
  *    fails (done(arg, -1, reason), maybe from inside the call) on
  *    arguments out of form, a run id already being recorded, a refusal
  *    by the database (an execution or step that does not exist), a full
