@@ -49,6 +49,7 @@
 #include "api/health.h"
 #include "api/auth.h"
 #include "api/wfapi.h"
+#include "api/agentapi.h"
 #include "api/mcphttp.h"
 #include "ui/ui.h"
 #include "serve.h"
@@ -73,6 +74,7 @@ struct serve {
 	struct auth		*auth;		/* NULL: no DATABASE_URL and
 						   no AFU9_API_TOKEN */
 	struct wfapi		*api;		/* NULL: no auth */
+	struct agentapi		*agentapi;	/* the same */
 	struct ui		*ui;		/* the console; same */
 	struct mcphttp		*mcp;		/* remote MCP at /mcp; same */
 	struct http_server	*mhs;		/* AFU9_METRICS_LISTEN; NULL */
@@ -254,6 +256,26 @@ start_api(struct serve *sv, char *err, size_t errlen)
 	return 0;
 }
 
+/* The recorded agent runs' routes (api/agentapi.h), with the workflow
+   API's token check. */
+static int
+start_agentapi(struct serve *sv, char *err, size_t errlen)
+{
+	struct agentapi_opts ao;
+
+	if (sv->auth == NULL)
+		return 0;
+	memset(&ao, 0, sizeof(ao));
+	ao.auth = sv->auth;
+	ao.conninfo = sv->env.database_url;
+	ao.password = sv->env.pgpassword;
+	if ((sv->agentapi = agentapi_new(sv->loop, sv->hs, &ao, err,
+	    errlen)) == NULL)
+		return -1;
+	agentapi_subsys(sv->agentapi, &sv->subs[sv->nsubs++]);
+	return 0;
+}
+
 /*
  * The console (ui/ui.h) under /ui/, also only with the token check: any
  * token logs in.
@@ -343,6 +365,8 @@ start_http(struct serve *sv, char *err, size_t errlen)
 		return -1;
 	http_subsys(sv->hs, &sv->subs[sv->nsubs++]);
 	if (start_api(sv, err, errlen) == -1)
+		return -1;
+	if (start_agentapi(sv, err, errlen) == -1)
 		return -1;
 	/* /metrics: open only where asked (AFU9_METRICS=open, or on the
 	   address of AFU9_METRICS_LISTEN), else behind a token */
@@ -517,6 +541,7 @@ teardown(struct serve *sv)
 		http_server_free(sv->hs);
 	if (sv->mhs)
 		http_server_free(sv->mhs);
+	agentapi_free(sv->agentapi);
 	wfapi_free(sv->api);	/* after the server: its exchanges are
 				   orphans by now */
 	ui_free(sv->ui);

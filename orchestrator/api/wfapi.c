@@ -31,12 +31,13 @@
 #include "engine/wfsql.h"
 #include "store/pgq.h"
 #include "store/store.h"
+#include "api/apiutil.h"
 #include "api/auth.h"
 #include "api/wfapi.h"
 
-#define UUID_LEN	36
+#define UUID_LEN	API_UUID_LEN
 #define NAME_MAX_	128	/* bytes of a workflow name */
-#define CURSOR_TS_LEN	27	/* YYYY-MM-DDTHH:MM:SS.ffffffZ */
+#define CURSOR_TS_LEN	API_CURSOR_TS_LEN
 #define MSG_MAX		1024	/* bytes of an error message */
 
 enum route {
@@ -218,50 +219,6 @@ reply_err(struct wreq *q, int status, const char *extra, json_t *more,
 
 /* ---- input ---- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Percent-decode p[n] into out[outlen] (NUL-terminated).  Strict: '%'
- * takes exactly two hex digits, %00 is refused, and so is a result that
- * does not fit.  0, or -1.
- */
-static int
-pct_decode(const char *p, size_t n, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	int hi, lo, c;
-
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)p[i];
-		if (c == '%') {
-			if (n - i < 3)
-				return -1;
-			if ((hi = hexval(p[i + 1])) < 0 ||
-			    (lo = hexval(p[i + 2])) < 0)
-				return -1;
-			c = hi << 4 | lo;
-			i += 2;
-		}
-		if (c == '\0' || o + 1 >= outlen)
-			return -1;
-		out[o++] = (char)c;
-	}
-	if (outlen == 0)
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
 /* ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$, as workflows_name_check. */
 static int
 name_ok(const char *s)
@@ -284,20 +241,6 @@ step_ok(const char *s)
 	    "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-/* A UUID (store_uuid_ok(): 8-4-4-4-12 hex digits, either case),
-   lowered in place so messages show it as the database does. */
-static int
-uuid_ok(char *s)
-{
-	size_t i;
-
-	if (!store_uuid_ok(s))
-		return 0;
-	for (i = 0; i < UUID_LEN; i++)
-		s[i] = (char)tolower((unsigned char)s[i]);
-	return 1;
-}
-
 /*
  * The path parameter `what` of x decoded into out[outlen]; 0, or -1
  * after answering 400.
@@ -307,7 +250,7 @@ param(struct wreq *q, const char *what, char *out, size_t outlen)
 {
 	const struct http_span *v = http_exchange_param(q->x, what);
 
-	if (v == NULL || pct_decode(v->p, v->len, out, outlen) == -1) {
+	if (v == NULL || api_pct_decode(v->p, v->len, out, outlen) == -1) {
 		reply_err(q, 400, NULL, NULL, "the %s in the path is not "
 		    "validly percent-encoded, holds %%00 or is too long", what);
 		return -1;
@@ -321,7 +264,7 @@ param_id(struct wreq *q)
 {
 	if (param(q, "id", q->id, sizeof(q->id)) == -1)
 		return -1;
-	if (!uuid_ok(q->id)) {
+	if (!api_uuid_ok(q->id)) {
 		reply_err(q, 400, NULL, NULL, "an execution id is a UUID "
 		    "(8-4-4-4-12 hexadecimal digits)");
 		return -1;
@@ -803,79 +746,21 @@ status_ok(const char *s)
 	return 0;
 }
 
-/*
- * A cursor ("YYYY-MM-DDTHH:MM:SS.ffffffZ/UUID", as next_cursor gives)
- * split into ts[CURSOR_TS_LEN + 1] and id.  0, or -1.
- */
-static int
-cursor_parse(const char *s, char *ts, char *id)
-{
-	static const char form[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
-	double t;
-	size_t i;
-
-	if (strlen(s) != CURSOR_TS_LEN + 1 + UUID_LEN ||
-	    s[CURSOR_TS_LEN] != '/')
-		return -1;
-	for (i = 0; i < CURSOR_TS_LEN; i++)
-		if (form[i] == 'd' ? !isdigit((unsigned char)s[i]) :
-		    s[i] != form[i])
-			return -1;
-	memcpy(ts, s, CURSOR_TS_LEN);
-	ts[CURSOR_TS_LEN] = '\0';
-	if (defn_time_parse(ts, &t) == -1)	/* a real time: no 13th month */
-		return -1;
-	memcpy(id, s + CURSOR_TS_LEN + 1, UUID_LEN + 1);
-	return uuid_ok(id) ? 0 : -1;
-}
-
 static void
 h_list(struct wreq *q, const struct http_request *req)
 {
 	static const char *const names[] = { "status", "workflow", "limit",
 	    "cursor" };
-	char val[4][128], key[16], lim[16], ts[CURSOR_TS_LEN + 1],
-	    cid[UUID_LEN + 1];
-	const char *p = req->query.p, *end = p + req->query.len, *amp, *eq,
-	    *prm[5];
-	int seen[4] = { 0 }, i;
+	char val[4][API_VALUE_MAX], lim[16], ts[CURSOR_TS_LEN + 1],
+	    cid[UUID_LEN + 1], why[MSG_MAX];
+	const char *prm[5];
+	int seen[4];
 	char *e;
 	unsigned long n;
 
-	while (req->query.len > 0 && p <= end) {
-		amp = memchr(p, '&', (size_t)(end - p));
-		if (amp == NULL)
-			amp = end;
-		eq = memchr(p, '=', (size_t)(amp - p));
-		if (eq == NULL || eq == p) {
-			reply_err(q, 400, NULL, NULL, "the query string is "
-			    "name=value pairs joined by &");
-			return;
-		}
-		if (pct_decode(p, (size_t)(eq - p), key, sizeof(key)) == -1)
-			key[0] = '\0';
-		for (i = 0; i < 4; i++)
-			if (strcmp(key, names[i]) == 0)
-				break;
-		if (i == 4) {
-			reply_err(q, 400, NULL, NULL, "unknown query "
-			    "parameter: the list takes status, workflow, limit "
-			    "and cursor");
-			return;
-		}
-		if (seen[i]++) {
-			reply_err(q, 400, NULL, NULL, "query parameter %s "
-			    "given twice", names[i]);
-			return;
-		}
-		if (pct_decode(eq + 1, (size_t)(amp - eq - 1), val[i],
-		    sizeof(val[i])) == -1 || val[i][0] == '\0') {
-			reply_err(q, 400, NULL, NULL, "query parameter %s: "
-			    "empty, too long, or not validly percent-encoded",
-			    names[i]);
-			return;
-		}
-		p = amp + 1;
+	if (api_query(req, names, 4, val, seen, why, sizeof(why)) == -1) {
+		reply_err(q, 400, NULL, NULL, "%s", why);
+		return;
 	}
 	if (seen[0] && !status_ok(val[0])) {
 		reply_err(q, 400, NULL, NULL, "unknown status '%s' (one of: "
@@ -898,7 +783,7 @@ h_list(struct wreq *q, const struct http_request *req)
 		}
 		q->limit = (unsigned)n;
 	}
-	if (seen[3] && cursor_parse(val[3], ts, cid) == -1) {
+	if (seen[3] && api_cursor_parse(val[3], ts, cid) == -1) {
 		reply_err(q, 400, NULL, NULL, "cursor: not one this API gave "
 		    "(next_cursor)");
 		return;

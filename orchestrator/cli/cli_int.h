@@ -10,12 +10,16 @@
  *   cli_workflow.c `workflow`: definitions validated against the
  *                 servers of cli_call.c, executions on DATABASE_URL
  *   cli_agent.c   `agent`: a run on the servers of cli_call.c
+ *   cli_agentrec.c `agent show|list`: recorded runs on DATABASE_URL
  */
 #ifndef AFU9_CLI_INT_H
 #define AFU9_CLI_INT_H
 
+#include <stdio.h>
+
 #include <ev.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "conf/conf_env.h"
 #include "mcp/router.h"
@@ -65,5 +69,56 @@ int	cli_boot(struct cli *c, const char *path, const char *server,
 void	cli_down(struct cli *c);
 /* Print each wanted server that is not ready to stderr; their count. */
 int	cli_report_down(struct cli *c);
+
+/*
+ * What cli_workflow.c gives the other commands on DATABASE_URL
+ * (cli_agentrec.c): one blocking connection, messages, printing.
+ */
+struct wf {
+	const char		*cmd;	/* "afu9 workflow run": messages */
+	const char		*ctx;	/* NULL, or what the next message
+					   is about (a file) */
+	struct config_env	 env;
+	PGconn			*conn;
+	char			 state[6];	/* SQLSTATE of the last
+						   failure, "" if none */
+};
+
+/* "CMD: message" on stderr, with every registered secret redacted. */
+void	 wf_err(const struct wf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Read the environment and connect: 0, or the exit status (2: no
+   DATABASE_URL, 1: the connection failed) with the reason on stderr. */
+int	 wf_open(struct wf *, const char *cmd);
+void	 wf_close(struct wf *);
+/* The one jsonb value of a one-column query (a new reference), or NULL:
+   *rc is 0 for no row or SQL NULL, else the exit status (the reason on
+   stderr). */
+json_t	*wf_json(struct wf *, const char *sql, int n, const char *const *p,
+	    int *rc);
+/* A decimal number lo..hi (digits only) into *out: 0, or -1. */
+int	 num_ok(const char *s, unsigned long lo, unsigned long hi,
+	    unsigned long *out);
+/* A cursor "TIME/UUID" as the listings print it, split: 0, or -1. */
+int	 cursor_ok(const char *s, char *ts, size_t tslen, const char **id);
+/* The string member key of o (borrowed), "" when none. */
+const char *jstr(const json_t *o, const char *key);
+/* Compact JSON text of v (malloc'd); "null" for NULL. */
+char	*jtext(const json_t *v);
+/* s on one line (newlines as \n), cut to max bytes (0: all) with a note
+   of its size. */
+void	 print_trim(FILE *f, const char *s, size_t max);
+/* Seconds between two afu9_ts() texts (-1: either missing); a span as
+   "12 ms", "3.4 s", "5 min 2 s" into buf. */
+double	 span_s(const char *from, const char *to);
+const char *fmt_span(double s, char *buf, size_t len);
+
+/*
+ * `afu9 agent show RUN [--full] [--json]` and `afu9 agent list [--status
+ * S] [--execution ID] [--limit N] [--after CURSOR] [--json]`
+ * (cli_agentrec.c): argv[0] is "show" or "list"; the exit status.
+ */
+int	 cli_agent_show(int argc, char **argv);
+int	 cli_agent_list(int argc, char **argv);
 
 #endif

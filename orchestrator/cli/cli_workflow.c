@@ -52,23 +52,10 @@
 #define WF_WHO		"cli"		/* triggered_by, cancelled_by,
 					   decided_by */
 
-struct wf {
-	const char		*cmd;	/* "afu9 workflow run": messages */
-	const char		*ctx;	/* NULL, or what the next message
-					   is about (a file) */
-	struct config_env	 env;
-	PGconn			*conn;
-	char			 state[6];	/* SQLSTATE of the last
-						   failure, "" if none */
-};
-
 /* ---- messages ---- */
 
-static void	wf_err(const struct wf *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
 /* "CMD: message" on stderr, with every registered secret redacted. */
-static void
+void
 wf_err(const struct wf *w, const char *fmt, ...)
 {
 	char buf[4096], *r;
@@ -138,7 +125,7 @@ status_ok(const char *s)
 }
 
 /* A decimal number lo..hi (digits only) into *out: 0, or -1. */
-static int
+int
 num_ok(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
 	unsigned long v = 0;
@@ -195,7 +182,7 @@ exec_arg(const struct wf *w, const char *s)
  * reason on stderr: 2 for the environment (DATABASE_URL unset), 1 when
  * the connection failed (the conninfo redacted).
  */
-static int
+int
 wf_open(struct wf *w, const char *cmd)
 {
 	char err[MIG_ERR_MAX];
@@ -218,7 +205,7 @@ wf_open(struct wf *w, const char *cmd)
 	return 0;
 }
 
-static void
+void
 wf_close(struct wf *w)
 {
 	if (w->conn != NULL)
@@ -277,7 +264,7 @@ cell_json(const PGresult *r, int row, int col)
  * or NULL: *rc is then 0 when the answer was no row or SQL NULL, else
  * the exit status (the reason on stderr).
  */
-static json_t *
+json_t *
 wf_json(struct wf *w, const char *sql, int n, const char *const *p, int *rc)
 {
 	PGresult *r;
@@ -318,7 +305,7 @@ wf_show(struct wf *w, const char *name, const char *version, int *rc)
 
 /* ---- printing ---- */
 
-static const char *
+const char *
 jstr(const json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -327,7 +314,7 @@ jstr(const json_t *o, const char *key)
 }
 
 /* Compact JSON text of v (malloc'd); "null" for NULL. */
-static char *
+char *
 jtext(const json_t *v)
 {
 	if (v == NULL)
@@ -340,7 +327,7 @@ jtext(const json_t *v)
  * (max 0: all of it) with a note of its full size, newlines as "\n" so
  * one value stays on one line.
  */
-static void
+void
 print_trim(FILE *f, const char *s, size_t max)
 {
 	size_t len = strlen(s), n = len, i;
@@ -364,7 +351,7 @@ print_trim(FILE *f, const char *s, size_t max)
 }
 
 /* Seconds between two afu9_ts() texts, or -1 when either is missing. */
-static double
+double
 span_s(const char *from, const char *to)
 {
 	double a, b;
@@ -375,7 +362,7 @@ span_s(const char *from, const char *to)
 }
 
 /* "12 ms", "3.4 s", "5 min 2 s", "2 h 1 min" into buf. */
-static const char *
+const char *
 fmt_span(double s, char *buf, size_t len)
 {
 	if (s < 0)
@@ -1510,7 +1497,7 @@ lx_usage(void)
 
 /* A cursor "TIME/UUID" as list-executions prints it: its two parts
    into ts and id.  0, or -1. */
-static int
+int
 cursor_ok(const char *s, char *ts, size_t tslen, const char **id)
 {
 	const char *slash = strrchr(s, '/');
