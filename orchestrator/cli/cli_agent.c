@@ -48,7 +48,10 @@ agent_usage(FILE *f)
 	    "                      [--model M] [--max-turns N] "
 	    "[--max-tokens N] [--max-cost USD]\n"
 	    "                      [--max-wall-ms N] [--output-schema FILE] "
-	    "[--config FILE]\n");
+	    "[--config FILE]\n"
+	    "       afu9 agent show RUN [--full] [--json]\n"
+	    "       afu9 agent list [--status S] [--execution ID] [--limit N] "
+	    "[--after CURSOR] [--json]\n");
 }
 
 /* One line of s: its first line, cut to SHOW_MAX bytes, made UTF-8. */
@@ -459,6 +462,10 @@ cli_agent(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return agent_run(argc, argv);
+	if (strcmp(argv[1], "show") == 0)
+		return cli_agent_show(argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return cli_agent_list(argc - 1, argv + 1);
 	fprintf(stderr, "afu9: unknown agent command %s\n", argv[1]);
 	agent_usage(stderr);
 	return EX_USAGE;

@@ -1291,6 +1291,75 @@ h_steps(struct ureq *q, const struct http_request *req)
 
 /* ---- one agent run ---- */
 
+static json_int_t
+jint(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/*
+ * The transcript (agent_messages rows as UISQL_AGENT_RUN gives them, at
+ * most 201: the first 200 shown): one row per message, its text cut as
+ * text() cuts, an assistant's tool calls with their arguments.
+ */
+static void
+transcript(struct buf *b, const json_t *msgs, json_int_t dropped)
+{
+	const json_t *m, *c, *k, *calls;
+	size_t i, j;
+
+	buf_printf(b, "<table class=\"list transcript\"><thead><tr><th>#"
+	    "</th><th>Role</th><th>Tokens in / out</th><th>Content</th></tr>"
+	    "</thead><tbody>");
+	json_array_foreach(msgs, i, m) {
+		if (i == 200)
+			break;
+		c = json_object_get(m, "content");
+		buf_printf(b, "<tr><td class=\"num\">%" JSON_INTEGER_FORMAT
+		    "</td><td>", jint(m, "seq"));
+		html_str(b, jstr(m, "role"));
+		if (jstr(c, "tool")) {
+			buf_printf(b, " <code>");
+			html_str(b, jstr(c, "tool"));
+			buf_printf(b, "</code>");
+		}
+		if (json_is_true(json_object_get(c, "is_error")))
+			badge(b, "tool-error");
+		buf_printf(b, "</td><td class=\"num\">");
+		if (json_is_integer(json_object_get(m, "input_tokens")))
+			buf_printf(b, "%" JSON_INTEGER_FORMAT " / %"
+			    JSON_INTEGER_FORMAT, jint(m, "input_tokens"),
+			    jint(m, "output_tokens"));
+		buf_printf(b, "</td><td>");
+		if (jstr(c, "omitted"))
+			text(b, jstr(c, "omitted"));
+		else
+			text(b, jstr(c, "text") ? jstr(c, "text") : "");
+		calls = json_object_get(c, "tool_calls");
+		json_array_foreach(calls, j, k) {
+			buf_printf(b, "<div class=\"call\">\xe2\x86\x92 <code>");
+			html_str(b, jstr(k, "tool") ? jstr(k, "tool") :
+			    jstr(k, "name"));
+			buf_printf(b, "</code> ");
+			value(b, json_object_get(k, "arguments"));
+			buf_printf(b, "</div>");
+		}
+		buf_printf(b, "</td></tr>");
+	}
+	if (json_array_size(msgs) == 0)
+		buf_printf(b, "<tr><td colspan=\"4\">No messages recorded."
+		    "</td></tr>");
+	buf_printf(b, "</tbody></table>");
+	if (json_array_size(msgs) > 200)
+		buf_printf(b, "<p class=\"note\">The first 200 messages are "
+		    "shown: <code>afu9 agent show</code> and GET "
+		    "/v1/agent-runs/{id} have them all.</p>");
+	if (dropped > 0)
+		buf_printf(b, "<p class=\"note\">%" JSON_INTEGER_FORMAT
+		    " more message(s) could not be recorded (the database was "
+		    "away).</p>", dropped);
+}
+
 static void
 run_done(struct ureq *q, json_t *v)
 {
@@ -1314,10 +1383,13 @@ run_done(struct ureq *q, json_t *v)
 	buf_printf(b, "</dd><dt>Status</dt><dd>");
 	badge(b, jstr(r, "status"));
 	buf_printf(b, "</dd><dt>Tokens</dt><dd id=\"tokens\">%"
-	    JSON_INTEGER_FORMAT " in, %" JSON_INTEGER_FORMAT " out</dd><dt>"
-	    "Cost</dt><dd id=\"cost\">$", json_integer_value(json_object_get(r,
-	    "input_tokens")), json_integer_value(json_object_get(r,
-	    "output_tokens")));
+	    JSON_INTEGER_FORMAT " in, %" JSON_INTEGER_FORMAT " out, %"
+	    JSON_INTEGER_FORMAT " cache read, %" JSON_INTEGER_FORMAT " cache "
+	    "write</dd><dt>Turns</dt><dd id=\"turns\">%" JSON_INTEGER_FORMAT
+	    ", %" JSON_INTEGER_FORMAT " tool call(s)</dd><dt>Cost</dt><dd "
+	    "id=\"cost\">$", jint(r, "input_tokens"), jint(r,
+	    "output_tokens"), jint(r, "cache_read_tokens"), jint(r,
+	    "cache_write_tokens"), jint(r, "turns"), jint(r, "tool_calls"));
 	html_str(b, jstr(r, "cost_usd") ? jstr(r, "cost_usd") : "0");
 	buf_printf(b, "</dd><dt>Started</dt><dd>");
 	cell_time(b, jstr(r, "started_at"));
@@ -1325,10 +1397,10 @@ run_done(struct ureq *q, json_t *v)
 	ms(b, json_object_get(r, "duration_ms"));
 	buf_printf(b, "</dd><dt>Error</dt><dd>");
 	text(b, jstr(r, "error"));
-	buf_printf(b, "</dd></dl><section><h2>Transcript</h2><p class="
-	    "\"note\">Transcripts are not recorded yet: this run's tokens, "
-	    "cost and tool calls are what is stored.</p></section><section>"
-	    "<h2>Tool calls</h2>");
+	buf_printf(b, "</dd></dl><section><h2>Transcript</h2>");
+	transcript(b, json_object_get(v, "messages"), jint(r,
+	    "messages_dropped"));
+	buf_printf(b, "</section><section><h2>Tool calls</h2>");
 	calls_table(b, json_object_get(v, "calls"), 0);
 	buf_printf(b, "</section>");
 	foot(b, 0);

@@ -65,7 +65,10 @@
 	"jsonb_build_object('id', a.id, 'execution_id', a.execution_id, " \
 	"'step_id', a.step_id, 'provider', a.provider, 'model', a.model, " \
 	"'status', a.status, 'input_tokens', a.input_tokens, " \
-	"'output_tokens', a.output_tokens, 'cost_usd', a.cost_usd::text, " \
+	"'output_tokens', a.output_tokens, 'cache_read_tokens', " \
+	"a.cache_read_tokens, 'cache_write_tokens', a.cache_write_tokens, " \
+	"'turns', a.turns, 'tool_calls', a.tool_calls, 'messages_dropped', " \
+	"a.messages_dropped, 'cost_usd', a.cost_usd::text, " \
 	"'error', a.error, 'started_at', afu9_ts(a.started_at), " \
 	"'finished_at', afu9_ts(a.finished_at), 'duration_ms', " \
 	"round(extract(epoch FROM a.finished_at - a.started_at) * 1000))"
@@ -92,12 +95,18 @@
 #define UISQL_STATUS \
 	"SELECT status FROM workflow_executions WHERE id = $1::uuid"
 
-/* $1 agent run: the run with its step's name, and its first 200 tool
-   calls. */
+/* $1 agent run: the run with its step's name, the first 200 messages
+   of its transcript (agent_messages, migration 003; 201 fetched: are
+   there more?) and its first 200 tool calls. */
 #define UISQL_AGENT_RUN \
 	"SELECT jsonb_build_object('run', (SELECT " UISQL_RUN " || " \
 	"jsonb_build_object('step', s.step_name) FROM agent_runs a LEFT " \
 	"JOIN workflow_steps s ON s.id = a.step_id WHERE a.id = $1::uuid), " \
+	"'messages', (SELECT coalesce(jsonb_agg(jsonb_build_object('seq', " \
+	"m.seq, 'role', m.role, 'content', m.content, 'input_tokens', " \
+	"m.input_tokens, 'output_tokens', m.output_tokens) ORDER BY m.seq), " \
+	"'[]') FROM (SELECT * FROM agent_messages WHERE run_id = $1::uuid " \
+	"ORDER BY seq LIMIT 201) m), " \
 	"'calls', (SELECT coalesce(jsonb_agg(c ORDER BY k), '[]') FROM " \
 	"(SELECT " UISQL_CALL " AS c, row_number() OVER (ORDER BY " \
 	"m.started_at, m.id) AS k FROM mcp_tool_calls m WHERE " \

@@ -150,6 +150,14 @@ INSERT INTO agent_runs (id, execution_id, step_id, provider, model, status,
 SELECT '${RUN1}', s.execution_id, s.id, 'anthropic', 'claude-model-${hostile}',
     'succeeded', 1200, 340, 1.25, now(), now() + interval '3 seconds'
 FROM workflow_steps s WHERE s.execution_id = '${EXEC1}';
+INSERT INTO agent_messages (run_id, seq, role, content, input_tokens,
+    output_tokens, cache_read_tokens, cache_write_tokens) VALUES
+  ('${RUN1}', 0, 'user', jsonb_build_object('text', 'Fix ${hostile}'),
+    NULL, NULL, NULL, NULL),
+  ('${RUN1}', 1, 'assistant', jsonb_build_object('text', 'Reading it.',
+    'tool_calls', jsonb_build_array(jsonb_build_object('id', 'c1', 'tool',
+    'conf.echo', 'arguments', jsonb_build_object('text', '${hostile}')))),
+    1200, 340, 0, 0);
 INSERT INTO mcp_tool_calls (server, tool, caller, arguments, status,
     result_summary, duration_ms, execution_id, step_id, agent_run_id, started_at)
 SELECT 'conf', CASE WHEN k = 1 THEN 'echo' ELSE 'add' END,
@@ -286,6 +294,8 @@ try {
 	ok((await text('#tokens')).includes('1200 in, 340 out'), 'agent run: tokens');
 	ok((await text('#cost')) === '$1.250000', 'agent run: cost');
 	ok((await text('dl.facts')).includes(`claude-model-${HOSTILE}`), 'agent run: the model name as text');
+	ok((await text('table.transcript')).includes(`Fix ${HOSTILE}`), 'agent run: the transcript, as text');
+	ok((await text('table.transcript')).includes('conf.echo'), 'agent run: a tool call in the transcript');
 	await noInjection('agent run');
 	await shot('run');
 
