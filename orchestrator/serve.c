@@ -51,6 +51,7 @@
 #include "api/wfapi.h"
 #include "api/agentapi.h"
 #include "api/mcphttp.h"
+#include "api/webhook.h"
 #include "ui/ui.h"
 #include "serve.h"
 #include "store/store.h"
@@ -79,6 +80,7 @@ struct serve {
 	struct mcphttp		*mcp;		/* remote MCP at /mcp; same */
 	struct http_server	*mhs;		/* AFU9_METRICS_LISTEN; NULL */
 	struct health		*mrt;		/* its routes */
+	struct webhook		*wh;		/* NULL: no webhook secret */
 	struct gateway		*gw;
 	struct subsys		 subs[SUBSYS_MAX];	/* in wiring order */
 	size_t			 nsubs;
@@ -277,6 +279,40 @@ start_agentapi(struct serve *sv, char *err, size_t errlen)
 }
 
 /*
+ * GitHub webhooks (api/webhook.h) only with AFU9_GITHUB_WEBHOOK_SECRET:
+ * without it the route does not exist.  Deliveries are handled on this
+ * task too (with the engine's lease owner name for its claims).
+ */
+static int
+start_webhooks(struct serve *sv, char *err, size_t errlen)
+{
+	struct webhook_opts wo;
+
+	if (sv->env.webhook_secret == NULL)
+		return 0;
+	if (redact_add_secret(sv->env.webhook_secret) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&wo, 0, sizeof(wo));
+	wo.secret = sv->env.webhook_secret;
+	wo.conninfo = sv->env.database_url;
+	wo.password = sv->env.pgpassword;
+	wo.rules = sv->cfg->webhooks;
+	wo.owner = sv->eng ? engine_owner(sv->eng) : NULL;
+	if ((sv->wh = webhook_new(sv->loop, sv->hs, &wo, err, errlen)) ==
+	    NULL)
+		return -1;
+	webhook_subsys(sv->wh, &sv->subs[sv->nsubs++]);
+	if (sv->env.database_url == NULL)
+		log_warnx("webhooks: DATABASE_URL is not set: deliveries are "
+		    "answered 503");
+	else
+		log_info("webhooks: POST %s is on", WEBHOOK_PATH);
+	return 0;
+}
+
+/*
  * The console (ui/ui.h) under /ui/, also only with the token check: any
  * token logs in.
  */
@@ -367,6 +403,8 @@ start_http(struct serve *sv, char *err, size_t errlen)
 	if (start_api(sv, err, errlen) == -1)
 		return -1;
 	if (start_agentapi(sv, err, errlen) == -1)
+		return -1;
+	if (start_webhooks(sv, err, errlen) == -1)
 		return -1;
 	/* /metrics: open only where asked (AFU9_METRICS=open, or on the
 	   address of AFU9_METRICS_LISTEN), else behind a token */
@@ -546,6 +584,7 @@ teardown(struct serve *sv)
 				   orphans by now */
 	ui_free(sv->ui);
 	mcphttp_free(sv->mcp);	/* before the router: it cancels calls */
+	webhook_free(sv->wh);
 	auth_free(sv->auth);	/* after its users */
 	health_free(sv->rt);
 	health_free(sv->mrt);

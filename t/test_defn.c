@@ -400,7 +400,12 @@ START_TEST(common_fields)
 	    "step 'a': field 'if': unexpected end of the expression");
 	REFUSE("{'id':'a','type':'sleep','duration_ms':0,'if':"
 	    "'process.env'}", "step 'a': field 'if': unknown name 'process' "
-	    "(references start with inputs, steps, execution or env)");
+	    "(references start with inputs, steps, execution, env or, in "
+	    "webhook rules, event)");
+	REFUSE("{'id':'a','type':'sleep','duration_ms':0,'if':"
+	    "'event.payload.action'}", "step 'a': field 'if': 'event' is for "
+	    "webhook rules (the configuration's afu9.webhooks); a workflow "
+	    "gets what a rule puts in its inputs");
 	/* retry */
 	ACCEPT(DEPLOY("a", ",'retry':{'max_attempts':1,'initial_interval_ms':"
 	    "0,'backoff_coefficient':1,'max_interval_ms':0}"));
@@ -793,7 +798,8 @@ START_TEST(wait_and_sleep)
 	    "step 'w': field 'until': missing");
 	REFUSE(WAIT(",'interval_ms':10,'timeout_ms':1,'until':'a =='"),
 	    "step 'w': field 'until': unknown name 'a' (references start "
-	    "with inputs, steps, execution or env)");
+	    "with inputs, steps, execution, env or, in webhook rules, "
+	    "event)");
 	REFUSE("{'id':'w','type':'wait','interval_ms':10,'timeout_ms':1,"
 	    "'until':'true'}", "step 'w': field 'tool': missing");
 	REFUSE(WAIT(",'interval_ms':10,'timeout_ms':1,'until':'true',"

@@ -25,7 +25,7 @@
 #define TABLES	"workflows", "workflow_executions", "workflow_steps", \
 		"mcp_servers", "repositories", "agent_runs", "mcp_tool_calls", \
 		"agent_messages", "api_tokens", "mcp_sessions", "mcp_streams", \
-		"mcp_events"
+		"mcp_events", "webhook_events"
 
 static struct pgtest	*pg;		/* one server for the whole suite */
 static PGconn		*db;		/* a fresh schema per test, as the
@@ -301,7 +301,7 @@ START_TEST(test_up_from_empty)
 
 	ck_assert_msg(mig_up(db, realdir(), &applied, err, sizeof(err)) == 0,
 	    "%s", err);
-	ck_assert_int_eq(applied, 5);
+	ck_assert_int_eq(applied, 6);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		ck_assert_msg(table_exists(tables[i]), "%s", tables[i]);
 	/* Exactly these tables and schema_migrations, nothing else. */
@@ -309,16 +309,17 @@ START_TEST(test_up_from_empty)
 	    "FROM pg_tables WHERE schemaname = current_schema()",
 	    "agent_messages,agent_runs,api_tokens,mcp_events,mcp_servers,"
 	    "mcp_sessions,mcp_streams,mcp_tool_calls,repositories,"
-	    "schema_migrations,workflow_executions,workflow_steps,workflows");
+	    "schema_migrations,webhook_events,workflow_executions,"
+	    "workflow_steps,workflows");
 	snprintf(path, sizeof(path), "%s/001_initial_schema.sql", realdir());
 	sql = slurp(path);
 	sum = server_sha(sql);
-	ck_q1("SELECT count(*) FROM schema_migrations", "5");
+	ck_q1("SELECT count(*) FROM schema_migrations", "6");
 	ck_q1("SELECT string_agg(version || ' ' || name, ',' ORDER BY "
 	    "version) FROM schema_migrations",
 	    "1 001_initial_schema.sql,2 002_workflow_engine.sql,"
 	    "3 003_agent_runs.sql,4 004_api_tokens.sql,"
-	    "6 006_mcp_sessions.sql");
+	    "5 005_webhook_events.sql,6 006_mcp_sessions.sql");
 	/* The agent runs' functions (003). */
 	ck_q1("SELECT count(*) FROM pg_proc WHERE proname IN ("
 	    "'afu9_agent_run_json', 'afu9_agent_runs_json')", "2");
@@ -358,7 +359,7 @@ START_TEST(test_rerun_noop)
 	after = q1("SELECT applied_at FROM schema_migrations "
 	    "WHERE version = 1");
 	ck_assert_str_eq(before, after);
-	ck_q1("SELECT count(*) FROM schema_migrations", "5");
+	ck_q1("SELECT count(*) FROM schema_migrations", "6");
 	/* The lock is released: another session can take it at once. */
 	ck_q1("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0");
 	free(before);
@@ -566,11 +567,11 @@ START_TEST(test_concurrent_up)
 		ck_assert_int_eq(waitpid(kids[i], &st[i], 0), kids[i]);
 		ck_assert(WIFEXITED(st[i]));
 	}
-	/* Both succeeded; exactly one applied the (five) migrations. */
-	ck_assert_int_eq(WEXITSTATUS(st[0]) + WEXITSTATUS(st[1]), 25);
+	/* Both succeeded; exactly one applied the (six) migrations. */
+	ck_assert_int_eq(WEXITSTATUS(st[0]) + WEXITSTATUS(st[1]), 26);
 	ck_assert_int_ne(WEXITSTATUS(st[0]), 1);
 	ck_assert_int_ne(WEXITSTATUS(st[1]), 1);
-	ck_q1("SELECT count(*) FROM schema_migrations", "5");
+	ck_q1("SELECT count(*) FROM schema_migrations", "6");
 	ck_assert_int_eq(table_exists("mcp_tool_calls"), 1);
 	PQfinish(holder);
 }

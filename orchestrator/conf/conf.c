@@ -377,7 +377,7 @@ static int
 parse_afu9(struct ctx *c, const json_t *o, struct afu9_config *cfg)
 {
 	static const char *const keys[] = {
-		"http", "shutdownGraceMs", "secrets", NULL
+		"http", "shutdownGraceMs", "secrets", "webhooks", NULL
 	};
 	const json_t *v;
 	unsigned long long n;
@@ -401,6 +401,12 @@ parse_afu9(struct ctx *c, const json_t *o, struct afu9_config *cfg)
 	if ((v = json_object_get(o, "secrets")) != NULL) {
 		at = path_key(c, "secrets");
 		if (parse_secret_names(c, v, cfg) == -1)
+			return -1;
+		path_pop(c, at);
+	}
+	if ((v = json_object_get(o, "webhooks")) != NULL) {
+		at = path_key(c, "webhooks");
+		if (config_parse_webhooks(c, v, cfg) == -1)
 			return -1;
 		path_pop(c, at);
 	}
@@ -662,6 +668,7 @@ config_free(struct afu9_config *cfg)
 	free(cfg->source);
 	free(cfg->listen);
 	strv_free(cfg->secrets);
+	json_decref(cfg->webhooks);
 	free(cfg);
 }
 

@@ -42,10 +42,22 @@
  *                                       $AFU9_HTTP_LISTEN, else
  *                                       "0.0.0.0:8080"
  *       "shutdownGraceMs": 20000,       0..3600000, SIGTERM to SIGKILL
- *       "secrets": ["MY_API_KEY"]       variable names (at most 64) whose
+ *       "secrets": ["MY_API_KEY"],      variable names (at most 64) whose
  *                                       values are kept out of logs
+ *       "webhooks": {                   GitHub deliveries -> workflows
+ *         "rules": [RULE],              for every repository (at most 64)
+ *         "repositories": {             OWNER/NAME: its own rules, which
+ *           "o/r": [RULE]               replace "rules" (at most 1000)
+ *         }
+ *       }
  *     }
  *   }
+ * RULE (doc/webhooks.md):
+ *   {"event": "issues",                 required, [a-z][a-z0-9_]{0,63}
+ *    "action": "labeled",               optional: only this action
+ *    "if": "${{ expr }}",               optional condition on `event`
+ *    "workflow": "issue_to_pr",         required, a workflow name
+ *    "input": {templates}}              optional object ({})
  * The database is not configured here: DATABASE_URL is read where used.
  *
  * Refused: unknown keys (a typo is a bug), wrong types, numbers out of
@@ -108,6 +120,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "frame.h"
 #include "conf/conf_env.h"
 #include "proc/supervisor.h"
@@ -123,6 +137,8 @@
 #define CONFIG_VAR_MAX		128		/* bytes of a variable name */
 #define CONFIG_MS_MAX		3600000u
 #define CONFIG_MAX_MSG_MAX	(1024u * 1024 * 1024)
+#define CONFIG_MAX_RULES	64		/* webhook rules in one list */
+#define CONFIG_MAX_RULE_REPOS	1000		/* afu9.webhooks.repositories */
 
 #define CONFIG_DEFAULT_LISTEN		"0.0.0.0:8080"
 #define CONFIG_DEFAULT_GRACE_MS		20000u
@@ -161,6 +177,8 @@ struct afu9_config {
 	size_t			  nsecrets;
 	struct config_server	 *servers;	/* in file order */
 	size_t			  nservers;
+	json_t			 *webhooks;	/* afu9.webhooks as checked;
+						   NULL: none */
 };
 
 /*

@@ -176,6 +176,13 @@ config_env_read(struct config_env *e, char *err, size_t errlen)
 		    "anthropic");
 		return -1;
 	}
+	if ((e->webhook_secret = env_str("AFU9_GITHUB_WEBHOOK_SECRET")) !=
+	    NULL && strlen(e->webhook_secret) < CONFIG_WEBHOOK_SECRET_MIN) {
+		snprintf(err, errlen, "AFU9_GITHUB_WEBHOOK_SECRET must be at "
+		    "least %d bytes (a random secret: openssl rand -hex 32)",
+		    CONFIG_WEBHOOK_SECRET_MIN);
+		return -1;
+	}
 	return env_mcp_all(e, err, errlen);
 }
 

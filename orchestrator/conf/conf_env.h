@@ -33,6 +33,7 @@
 #define CONFIG_MCP_IDLE_MAX		604800	/* a week */
 #define CONFIG_MCP_HEARTBEAT_MIN	100
 #define CONFIG_MCP_HEARTBEAT_MAX	600000
+#define CONFIG_WEBHOOK_SECRET_MIN	16	/* bytes of the webhook secret */
 
 struct config_env {
 	const char	*database_url;	/* DATABASE_URL; NULL: unset or "" */
@@ -92,6 +93,8 @@ struct config_env {
 		const char	*anthropic_key;	/* ANTHROPIC_API_KEY */
 		const char	*anthropic_url;	/* ANTHROPIC_BASE_URL */
 	} agent;
+	const char	*webhook_secret; /* AFU9_GITHUB_WEBHOOK_SECRET; NULL:
+					   unset (no webhook route) */
 };
 
 /*
@@ -101,7 +104,8 @@ struct config_env {
  * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN, an AFU9_MCP_* number
  * out of its range, AFU9_METRICS not token/open, AFU9_TRUST_FORWARDED not
  * 0/1, AFU9_AGENT_PROVIDER neither openai nor anthropic,
- * AFU9_GATEWAY_BARE_SERVER not a server name); the values are never
+ * AFU9_GATEWAY_BARE_SERVER not a server name, AFU9_GITHUB_WEBHOOK_SECRET
+ * shorter than CONFIG_WEBHOOK_SECRET_MIN); the values are never
  * shown.
  */
 int	config_env_read(struct config_env *e, char *err, size_t errlen);

@@ -97,4 +97,10 @@ int	 config_parse_servers(struct ctx *c, const json_t *o,
 int	 config_builtin_server(struct ctx *c, struct config_server *s,
 	    const char *name, const char *prog, const char *exe_dir);
 
+/* ---- conf_webhooks.c ---- */
+
+/* afu9.webhooks (the object o) checked, and a copy in cfg->webhooks. */
+int	 config_parse_webhooks(struct ctx *c, const json_t *o,
+	    struct afu9_config *cfg);
+
 #endif

@@ -450,6 +450,10 @@ ref_check(const char *root, const char *first, void *arg)
 		return vfail(c, "field '%s': unknown execution field '%s' "
 		    "(execution.id)", c->field, show(first, buf, sizeof(buf)));
 	}
+	if (strcmp(root, "event") == 0)
+		return vfail(c, "field '%s': 'event' is for webhook rules "
+		    "(the configuration's afu9.webhooks); a workflow gets "
+		    "what a rule puts in its inputs", c->field);
 	return 0;			/* env: resolved at run time */
 }
 

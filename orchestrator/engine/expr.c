@@ -234,7 +234,7 @@ static struct expr *
 p_ref(struct parser *ps, char *first, const char *start)
 {
 	static const char *const roots[] = { "inputs", "steps", "execution",
-	    "env" };
+	    "env", "event" };
 	struct expr *e;
 	struct seg *sg;
 	size_t i, v;
@@ -244,7 +244,8 @@ p_ref(struct parser *ps, char *first, const char *start)
 			break;
 	if (i == sizeof(roots) / sizeof(roots[0])) {
 		perr(ps, "unknown name '%s' (references start with inputs, "
-		    "steps, execution or env)", first);
+		    "steps, execution, env or, in webhook rules, event)",
+		    first);
 		free(first);
 		return NULL;
 	}

@@ -7,6 +7,8 @@
  *  "execution":{"id":...}, "env":{...only the allowed names...}}:
  *     inputs.x   steps.ID.output.a.b[0]   steps.ID.status
  *     execution.id   env.NAME
+ * (and, in the webhook rules of api/webhook.h only, event.payload.x:
+ * their context is {"event": {...}} instead)
  * A condition combines them: == != < > <= >= && || ! ( ), string
  * ('...' or "...", backslash escapes \\ \' \" \n \t), number, true,
  * false and null literals, contains(haystack, needle) (substring, or an
@@ -48,7 +50,7 @@ struct expr	*expr_parse(const char *text, char *err, size_t errlen);
 void		 expr_free(struct expr *);
 /*
  * Call fn(root, first, arg) for every reference of e, where root is
- * "inputs", "steps", "execution" or "env" and first its next segment
+ * "inputs", "steps", "execution", "env" or "event" and first its next segment
  * ("ID" for steps.ID...; NULL when there is none).  Stops at and returns
  * fn's first non-zero value; 0 when every call returned 0.
  */

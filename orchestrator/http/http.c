@@ -926,6 +926,18 @@ body_ready(struct http_conn *c, const struct http_request *req, size_t head)
 	return 0;
 }
 
+/* The body bound of req's route: its own, else the server's. */
+static uint64_t
+body_bound(const struct http_server *srv, const struct http_request *req)
+{
+	const struct http_route *r;
+	struct http_params params;
+	char allow[256];
+
+	r = http_routes_find(&srv->routes, req, &params, allow, sizeof(allow));
+	return r != NULL && r->max_body > 0 ? r->max_body : srv->lim.max_body;
+}
+
 /*
  * Parse and dispatch every complete request buffered, while the pipeline
  * and output bounds allow.  Leaves the state IDLE/HEAD/BODY, or CLOSING /
@@ -958,10 +970,13 @@ conn_process(struct http_conn *c)
 			conn_fail(c, req.status, req.error);
 			return;
 		}
-		if (req.content_length > lim->max_body) {
+		if (req.content_length > body_bound(c->srv, &req)) {
 			conn_fail(c, 413, "request body too large");
 			return;
 		}
+		/* a route's bound may be above the server's */
+		if (c->in.max < (size_t)r + (size_t)req.content_length)
+			c->in.max = (size_t)r + (size_t)req.content_length;
 		c->head_len = (size_t)r;
 		c->body_len = (size_t)req.content_length;
 		if (!body_ready(c, &req, (size_t)r))
@@ -1545,6 +1560,30 @@ http_server_route_auth(struct http_server *srv, const char *method,
 {
 	return http_routes_add(&srv->routes, method, path, flags, fn, arg,
 	    auth, auth_arg);
+}
+
+int
+http_server_route_body(struct http_server *srv, const char *method,
+    const char *path, size_t max_body)
+{
+	struct http_route *r;
+	size_t i;
+
+	if (max_body == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < srv->routes.n; i++) {
+		r = &srv->routes.r[i];
+		if (strcmp(r->pattern, path) == 0 && (method == NULL ?
+		    r->method == NULL : r->method != NULL &&
+		    strcmp(r->method, method) == 0)) {
+			r->max_body = max_body;
+			return 0;
+		}
+	}
+	errno = ENOENT;
+	return -1;
 }
 
 const struct http_span *

@@ -16,8 +16,9 @@
  * Limits (struct http_limits) and what a client sees:
  *  - request line > max_line                       414, close
  *  - head > max_head, or > max_headers fields      431, close
- *  - Content-Length > max_body (checked before
- *    any body byte is read)                        413, close
+ *  - Content-Length > max_body, or the route's own
+ *    bound (http_server_route_body(); checked
+ *    before any body byte is read)                 413, close
  *  - malformed request                             400, close
  *  - chunked body 411, other transfer coding 501, version other than
  *    1.0/1.1 505, unknown Expect 417               all close
@@ -128,6 +129,16 @@ int	http_server_route(struct http_server *, const char *method,
 int	http_server_route_auth(struct http_server *, const char *method,
 	    const char *path, int flags, http_handler_fn fn, void *arg,
 	    http_auth_fn auth, void *auth_arg);
+/*
+ * Give the route added for exactly `method` and `path` its own request
+ * body bound, above or below the server's max_body (GitHub's webhook
+ * deliveries are up to 25 MB; no other route should make the server
+ * buffer that much).  The route is found from the head, so a body over
+ * its bound is refused with 413 before any of it is read, as above.
+ * 0, or -1 with errno ENOENT (no such route) or EINVAL (max_body 0).
+ */
+int	http_server_route_body(struct http_server *, const char *method,
+	    const char *path, size_t max_body);
 /* In a handler: the value of path parameter `name` of its route, still
    percent-encoded (borrowed for the handler call), or NULL. */
 const struct http_span *http_exchange_param(const struct http_exchange *x,

@@ -53,6 +53,8 @@ struct http_route {
 	void		*arg;
 	http_auth_fn	 auth;		/* NULL: open */
 	void		*auth_arg;
+	size_t		 max_body;	/* request body bound; 0: the
+					   server's max_body */
 };
 
 /* The parameters of one match: spans into the request's path. */

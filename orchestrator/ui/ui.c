@@ -79,6 +79,7 @@ static const struct pgq_stmt stmts[] = {
 	{ "ui_status", UISQL_STATUS, 1 },
 	{ "ui_run", UISQL_AGENT_RUN, 1 },
 	{ "ui_audit", UISQL_AUDIT, 8 },
+	{ "ui_webhooks", UISQL_WEBHOOKS, 6 },
 };
 
 /* What every page and fragment carries. */
@@ -1508,15 +1509,121 @@ h_audit(struct ureq *q, const struct http_request *req)
 /* ---- webhooks ---- */
 
 static void
+webhooks_done(struct ureq *q, json_t *rows)
+{
+	struct buf *b = &q->b;
+	const char *cur = NULL;
+	json_t *w, *ex, *e;
+	size_t i, k;
+
+	if (json_array_size(rows) > UI_PAGE_ROWS) {
+		cur = jstr(json_array_get(rows, UI_PAGE_ROWS - 1), "cursor");
+		json_array_remove(rows, UI_PAGE_ROWS);
+	}
+	if (json_array_size(rows) == 0 && q->q.n == 0) {
+		buf_printf(b, "<p id=\"no-webhooks\">No webhook deliveries are "
+		    "recorded yet. GitHub sends them to POST "
+		    "/v1/webhooks/github once a hook is configured "
+		    "(doc/webhooks.md).</p>");
+		foot(b, 0);
+		reply(q, 200, NULL, NULL);
+		return;
+	}
+	buf_printf(b, "<table class=\"list\" id=\"webhooks\"><thead><tr><th>"
+	    "Received</th><th>Delivery</th><th>Event</th><th>Repository</th>"
+	    "<th>Outcome</th><th>Executions</th><th>Detail</th></tr></thead>"
+	    "<tbody>");
+	json_array_foreach(rows, i, w) {
+		buf_printf(b, "<tr><td>");
+		cell_time(b, jstr(w, "received_at"));
+		buf_printf(b, "</td><td><code>");
+		html_str(b, jstr(w, "delivery_id"));
+		buf_printf(b, "</code>");
+		if (json_integer_value(json_object_get(w, "redeliveries")) > 0)
+			buf_printf(b, " <span class=\"more\">(+%"
+			    JSON_INTEGER_FORMAT " redelivered)</span>",
+			    json_integer_value(json_object_get(w,
+			    "redeliveries")));
+		buf_printf(b, "</td><td><code>");
+		html_str(b, jstr(w, "event"));
+		if (jstr(w, "action")) {
+			buf_printf(b, ".");
+			html_str(b, jstr(w, "action"));
+		}
+		buf_printf(b, "</code></td><td>");
+		text(b, jstr(w, "repository"));
+		buf_printf(b, "</td><td>");
+		badge(b, jstr(w, "outcome"));
+		buf_printf(b, "</td><td>");
+		ex = json_object_get(w, "executions");
+		json_array_foreach(ex, k, e) {
+			if (k > 0)
+				buf_printf(b, " ");
+			link_id(b, "executions", json_string_value(e));
+		}
+		if (json_array_size(ex) == 0)
+			buf_printf(b, "<span class=\"none\">\xe2\x80\x94</span>");
+		buf_printf(b, "</td><td>");
+		text(b, jstr(w, "detail"));
+		buf_printf(b, "</td></tr>");
+	}
+	if (json_array_size(rows) == 0)
+		buf_printf(b, "<tr><td colspan=\"7\">No deliveries match."
+		    "</td></tr>");
+	buf_printf(b, "</tbody></table>");
+	if (cur != NULL)
+		next_link(b, q, "/ui/webhooks", cur);
+	foot(b, 0);
+	reply(q, 200, NULL, NULL);
+}
+
+static void
 h_webhooks(struct ureq *q, const struct http_request *req)
 {
-	head(&q->b, "Webhook deliveries", 1, "/ui/webhooks");
-	buf_printf(&q->b, "<p id=\"no-webhooks\">No webhook deliveries are "
-	    "recorded yet: afu9 does not receive webhooks in this version. "
-	    "Their table, and this list, come with the webhook receiver."
-	    "</p>");
-	foot(&q->b, 0);
-	reply(q, 200, NULL, NULL);
+	static const char *const allowed[] = { "outcome", "event",
+	    "repository", "after", NULL };
+	char ts[28], cid[UUID_LEN + 1], lim[16];
+	const char *oc, *ev, *repo, *after, *p[6];
+	struct buf *b = &q->b;
+
+	if (query(q, req, allowed) == -1)
+		return;
+	oc = qv(q, "outcome");
+	ev = qv(q, "event");
+	repo = qv(q, "repository");
+	after = qv(q, "after");
+	if (oc && strcmp(oc, "pending") && strcmp(oc, "started") &&
+	    strcmp(oc, "woke") && strcmp(oc, "ignored") &&
+	    strcmp(oc, "failed")) {
+		fail(q, 400, "An outcome is pending, started, woke, ignored or "
+		    "failed.");
+		return;
+	}
+	if ((ev && strlen(ev) > 64) || (repo && strlen(repo) > 255)) {
+		fail(q, 400, "An event name is at most 64 bytes, a repository "
+		    "255.");
+		return;
+	}
+	if (after && !cursor_ok(after, ts, cid)) {
+		fail(q, 400, "That is not a page cursor of this console.");
+		return;
+	}
+	head(b, "Webhook deliveries", 1, "/ui/webhooks");
+	buf_printf(b, "<form method=\"get\" action=\"/ui/webhooks\" "
+	    "class=\"filters\">");
+	select_of(b, "outcome", "Outcome", "pending started woke ignored "
+	    "failed", oc);
+	input_of(b, "event", "Event", ev, "issues");
+	input_of(b, "repository", "Repository", repo, "owner/name");
+	buf_printf(b, "<button type=\"submit\">Filter</button></form>");
+	snprintf(lim, sizeof(lim), "%d", UI_PAGE_ROWS + 1);
+	p[0] = oc;
+	p[1] = ev;
+	p[2] = repo;
+	p[3] = after ? ts : NULL;
+	p[4] = after ? cid : NULL;
+	p[5] = lim;
+	db_exec(q, "ui_webhooks", 6, p, webhooks_done);
 }
 
 /* ---- static files ---- */

@@ -128,4 +128,28 @@
 	"(m.started_at, m.id) < ($6, $7::uuid)) ORDER BY m.started_at " \
 	"DESC, m.id DESC LIMIT $8::integer) m"
 
+/*
+ * Webhook deliveries (migrations/005_webhook_events.sql), newest first:
+ * $1 outcome ('pending': not handled yet), $2 event, $3 repository
+ * (OWNER/NAME, any case), $4 received_at and $5 id of the previous page's
+ * last row, $6 rows.
+ */
+#define UISQL_WEBHOOKS \
+	"SELECT coalesce(jsonb_agg(jsonb_build_object('id', w.id, " \
+	"'delivery_id', w.delivery_id, 'event', w.event, 'action', " \
+	"w.action, 'repository', w.repository, 'payload_bytes', " \
+	"w.payload_bytes, 'received_at', afu9_ts(w.received_at), " \
+	"'redeliveries', w.redeliveries, 'outcome', coalesce(w.outcome, " \
+	"'pending'), 'detail', left(w.detail, 1000), 'attempts', " \
+	"w.attempts, 'executions', to_jsonb(w.executions), 'cursor', " \
+	"to_char(w.received_at AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '/' || w.id) ORDER BY " \
+	"w.received_at DESC, w.id DESC), '[]') FROM (SELECT * FROM " \
+	"webhook_events w WHERE ($1::text IS NULL OR coalesce(w.outcome, " \
+	"'pending') = $1) AND ($2::text IS NULL OR w.event = $2) AND " \
+	"($3::text IS NULL OR lower(w.repository) = lower($3)) AND " \
+	"($4::timestamptz IS NULL OR (w.received_at, w.id) < ($4, " \
+	"$5::uuid)) ORDER BY w.received_at DESC, w.id DESC " \
+	"LIMIT $6::integer) w"
+
 #endif /* AFU9_UI_UISQL_H */
