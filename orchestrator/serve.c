@@ -459,6 +459,9 @@ setup_engine(struct serve *sv, char *err, size_t errlen)
 	eo.workflows_dir = mig_workflows_dir(NULL, sv->env.workflows_dir, dir,
 	    sizeof(dir));
 	eo.password = sv->env.pgpassword;
+	/* its agent steps' runs are recorded by the recorder (set up
+	   before it, stopped after it) */
+	eo.agent_rec = sv->rec != NULL ? agentrec_recorder(sv->rec) : NULL;
 	sv->eng = engine_new(sv->loop, sv->env.database_url, sv->r, &eo, err,
 	    errlen);
 	json_decref(env);

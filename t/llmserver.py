@@ -44,6 +44,9 @@ nothing.
 
 TURN:
   name       optional label
+  new_run    true: this turn's request begins another conversation (the
+             client's next run, as a workflow's second agent step): the
+             history so far is forgotten before it is checked
   expect     optional checks on the request (a failed one is a 400 whose
              message starts "llmserver: expectation"):
                stream      true | false
@@ -176,7 +179,7 @@ def split3(s):
 
 KEYS = {
     "conversation": ("provider", "api_key", "model", "turns"),
-    "turn": ("name", "expect", "response", "fault", "delay_ms",
+    "turn": ("name", "new_run", "expect", "response", "fault", "delay_ms",
              "event_delay_ms"),
     "expect": ("stream", "model", "tools", "tool_choice", "body", "headers",
                "system_contains", "contains", "tool_results"),
@@ -225,6 +228,8 @@ def load_conversation(conv):
     for t, turn in enumerate(turns):
         where = "turns[%d]" % t
         known(turn, "turn", where)
+        if not isinstance(turn.get("new_run", False), bool):
+            raise FixtureError(where + ".new_run must be true or false")
         check_ms(turn, "delay_ms", where)
         check_ms(turn, "event_delay_ms", where)
         exp = turn.get("expect")
@@ -1175,6 +1180,9 @@ def handle(req):
         return error_answer(prov, 400, msg)
     t = STATE.turn
     turn = conv["turns"][t]
+    if turn.get("new_run"):
+        STATE.prefix = []
+        STATE.produced = []
     bad = check_history(prov, body, req) + \
         check_expect(prov, turn.get("expect"), body, headers)
     if bad:

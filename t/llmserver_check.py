@@ -793,6 +793,26 @@ def features(srv):
     w2 = srv.cmd(cmd="wait", done=True, timeout_ms=10000)
     ok(w["ok"] and not w1["ok"] and w2["ok"],
        "wait: requests counted; done once every turn is used", [w, w1, w2])
+    srv.load({"provider": "anthropic", "api_key": AN_KEY, "turns": [
+        {"response": {"text": "first run"}},
+        {"new_run": True, "response": {"text": "second run"}}]})
+    an(srv, an_simple())
+    r = an(srv, an_simple())
+    ok(r.status == 200 and srv.requests()["violations"] == [],
+       "new_run: a turn may begin another conversation", r.body)
+    srv.load({"provider": "anthropic", "api_key": AN_KEY, "turns": [
+        {"response": {"text": "first run"}},
+        {"response": {"text": "not a new run"}}]})
+    an(srv, an_simple())
+    r = an(srv, an_simple())
+    ok(r.status == 400 and "history" in r.body.decode(),
+       "without new_run, a request that drops the history is refused",
+       r.body)
+    bad = srv.cmd(cmd="load", conversation={
+        "provider": "anthropic", "api_key": "k", "turns": [
+            {"new_run": 1, "response": {"text": "x"}}]})
+    ok(not bad["ok"] and "new_run must be true or false" in bad["error"],
+       "load: new_run is a boolean", bad)
     srv.load("anthropic-tool-use.json")
     an(srv, an_turn0())
     srv.cmd(cmd="reset")

@@ -348,12 +348,12 @@ START_TEST(step_shape)
 	    "step 2: field 'id': must match ^[A-Za-z_][A-Za-z0-9_-]{0,63}$");
 	REFUSE("{'id':'a'}", "step 'a': field 'type': missing");
 	REFUSE("{'id':'a','type':'script'}", "step 'a': field 'type': "
-	    "unknown step type 'script' (tool, approval, sleep, wait)");
+	    "unknown step type 'script' (tool, approval, sleep, wait, "
+	    "agent)");
 	REFUSE("{'id':'a','type':5}", "step 'a': field 'type': must be a "
 	    "string");
 	REFUSE("{'id':'r','type':'agent','prompt':'fix it'}",
-	    "step 'r': type 'agent' needs the agent runner, which this "
-	    "version does not have");
+	    "step 'r': unknown field 'prompt'");
 	REFUSE("{'id':'x','type':'tool','tool':'deploy.updateService',"
 	    "'argments':{}}", "step 'x': unknown field 'argments'");
 	REFUSE("{'id':'s','type':'sleep','duration_ms':0,'tool':'a.b'}",
@@ -1088,10 +1088,166 @@ START_TEST(names)
 	ck_assert_str_eq(defn_stype_name(STEP_APPROVAL), "approval");
 	ck_assert_str_eq(defn_stype_name(STEP_SLEEP), "sleep");
 	ck_assert_str_eq(defn_stype_name(STEP_WAIT), "wait");
+	ck_assert_str_eq(defn_stype_name(STEP_AGENT), "agent");
 	ck_assert_str_eq(defn_stype_name((enum defn_stype)9), "unknown");
 }
 END_TEST
 
+
+/* The agent step: what the parse keeps, the defaults, every refusal. */
+START_TEST(agent_step)
+{
+	char err[DEFN_ERR_MAX];
+	const struct defn_step *s;
+	struct defn *d;
+	json_t *doc;
+
+	doc = doc_of("{'id':'w','type':'agent','task':'Fix ${{ "
+	    "inputs.service }} in ${{ inputs.cluster }}','tools':["
+	    "'github.get_issue','deploy.*'],'budget':{'max_turns':12,"
+	    "'max_tokens':200000,'max_cost_usd':0.5,'max_wall_ms':60000},"
+	    "'output_schema':{'type':'object','properties':{'files':{'type':"
+	    "'array'}},'required':['files']},'provider':'anthropic','model':"
+	    "'claude-x','retry':{'max_attempts':2},'on_error':'continue',"
+	    "'if':'${{ inputs.n > 1 }}'},"
+	    "{'id':'plain','type':'agent','task':'${{ steps.w.output.files }}'}");
+	d = defn_parse(doc, lookup, &lookups, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	json_decref(doc);
+	s = &d->steps[0];
+	ck_assert_int_eq(s->type, STEP_AGENT);
+	ck_assert_str_eq(json_string_value(s->task), "Fix ${{ inputs.service "
+	    "}} in ${{ inputs.cluster }}");
+	ck_assert_str_eq(s->tools[0], "github.get_issue");
+	ck_assert_str_eq(s->tools[1], "deploy.*");
+	ck_assert_ptr_null(s->tools[2]);
+	ck_assert_uint_eq(s->budget.max_turns, 12);
+	ck_assert_uint_eq(s->budget.max_tokens, 200000);
+	ck_assert_uint_eq(s->budget.max_cost_micro, 500000);
+	ck_assert_uint_eq(s->budget.max_wall_ms, 60000);
+	ck_assert_ptr_nonnull(json_object_get(s->output_schema, "required"));
+	ck_assert_str_eq(s->provider, "anthropic");
+	ck_assert_str_eq(s->model, "claude-x");
+	ck_assert_uint_eq(s->retry.max_attempts, 2);
+	ck_assert_int_eq(s->on_error, ONERR_CONTINUE);
+	/* the defaults: read-only tools, a turn and time bound, the
+	   configured provider and model */
+	s = &d->steps[1];
+	ck_assert_ptr_null(s->tools);
+	ck_assert_uint_eq(s->budget.max_turns, DEFN_TURNS_DEFAULT);
+	ck_assert_uint_eq(s->budget.max_wall_ms, DEFN_WALL_DEFAULT);
+	ck_assert_uint_eq(s->budget.max_tokens, 0);
+	ck_assert_uint_eq(s->budget.max_cost_micro, 0);
+	ck_assert_ptr_null(s->output_schema);
+	ck_assert_ptr_null(s->provider);
+	ck_assert_ptr_null(s->model);
+	defn_free(d);
+
+#define AGENT(extra) "{'id':'a','type':'agent','task':'t'" extra "}"
+	REFUSE("{'id':'a','type':'agent'}", "step 'a': field 'task': missing");
+	REFUSE("{'id':'a','type':'agent','task':''}",
+	    "step 'a': field 'task': must not be empty");
+	REFUSE("{'id':'a','type':'agent','task':['x']}",
+	    "step 'a': field 'task': must be a string");
+	REFUSE("{'id':'a','type':'agent','task':'${{ steps.a.output }}'}",
+	    "step 'a': field 'task': reference to step 'a', which does not "
+	    "come earlier");
+	REFUSE("{'id':'a','type':'agent','task':'${{ inputs.nope }}'}",
+	    "step 'a': field 'task': reference to input 'nope', which the "
+	    "inputs schema does not declare");
+	REFUSE(AGENT(",'tools':[]"), "step 'a': field 'tools': must be an "
+	    "array of 1 to 64 tool patterns (\"server.tool\", '*' for any run "
+	    "of bytes)");
+	REFUSE(AGENT(",'tools':'github.*'"), "step 'a': field 'tools': must "
+	    "be an array of 1 to 64 tool patterns (\"server.tool\", '*' for "
+	    "any run of bytes)");
+	REFUSE(AGENT(",'tools':['github.*','git hub']"), "step 'a': field "
+	    "'tools[1]': must be a pattern of 1 to 128 bytes of "
+	    "[A-Za-z0-9_.*-]");
+	REFUSE(AGENT(",'tools':['github.get_isue']"), "step 'a': field "
+	    "'tools[0]': unknown tool 'github.get_isue'");
+	/* without the servers' tools, a name is not looked up */
+	ACCEPT_DOC(doc_of(AGENT(",'tools':['github.get_isue']")), 0);
+	REFUSE(AGENT(",'budget':5"), "step 'a': field 'budget': must be an "
+	    "object");
+	REFUSE(AGENT(",'budget':{'turns':5}"), "step 'a': unknown field "
+	    "'budget.turns' (max_turns, max_tokens, max_cost_usd, "
+	    "max_wall_ms)");
+	REFUSE(AGENT(",'budget':{'max_turns':0}"), "step 'a': field "
+	    "'budget.max_turns': must be an integer from 1 to 1000");
+	REFUSE(AGENT(",'budget':{'max_tokens':1000000001}"), "step 'a': "
+	    "field 'budget.max_tokens': must be an integer from 1 to "
+	    "1000000000");
+	REFUSE(AGENT(",'budget':{'max_cost_usd':0}"), "step 'a': field "
+	    "'budget.max_cost_usd': must be a number of dollars above 0, at "
+	    "most 10000");
+	REFUSE(AGENT(",'budget':{'max_cost_usd':'1'}"), "step 'a': field "
+	    "'budget.max_cost_usd': must be a number of dollars above 0, at "
+	    "most 10000");
+	REFUSE(AGENT(",'budget':{'max_wall_ms':604800001}"), "step 'a': "
+	    "field 'budget.max_wall_ms': must be an integer from 1 to "
+	    "604800000");
+	REFUSE(AGENT(",'output_schema':[]"), "step 'a': field "
+	    "'output_schema': must be a JSON Schema object");
+	REFUSE(AGENT(",'output_schema':{'type':'thing'}"), "step 'a': field "
+	    "'output_schema': schema /type: unknown type 'thing'");
+	REFUSE(AGENT(",'provider':'gemini'"), "step 'a': field 'provider': "
+	    "must be \"openai\" or \"anthropic\"");
+	REFUSE(AGENT(",'model':''"), "step 'a': field 'model': must be 1 to "
+	    "255 bytes");
+	REFUSE(AGENT(",'tool':'github.merge'"), "step 'a': field 'tool': not "
+	    "a field of a agent step");
+	REFUSE(AGENT(",'timeout_ms':5"), "step 'a': field 'timeout_ms': not a "
+	    "field of a agent step");
+	REFUSE(DEPLOY("t", ",'task':'x'"), "step 't': field 'task': not a "
+	    "field of a tool step");
+#undef AGENT
+}
+END_TEST
+
+/* An input's default must pass its own schema. */
+START_TEST(input_defaults)
+{
+	ACCEPT_DOC(jq("{'name':'w','inputs':{'type':'object','properties':"
+	    "{'n':{'type':'integer','minimum':0,'maximum':5,'default':3}}},"
+	    "'steps':[" SLEEP("a") "]}"), 1);
+	REFUSE_DOC(jq("{'name':'w','inputs':{'type':'object','properties':"
+	    "{'n':{'type':'integer','maximum':5,'default':7}}},"
+	    "'steps':[" SLEEP("a") "]}"), 1, "field 'inputs': the default of "
+	    "'n' does not pass its schema: argument 'n': must be <= 5 "
+	    "(maximum)");
+}
+END_TEST
+
+/* fail_if: tool and wait steps, its own output in sight. */
+START_TEST(fail_if)
+{
+	char err[DEFN_ERR_MAX];
+	struct defn *d;
+	json_t *doc;
+
+	doc = doc_of(DEPLOY("t", ",'fail_if':'${{ steps.t.output.state != "
+	    "`ok` }}'") ",{'id':'w','type':'wait','tool':'deploy.getStatus',"
+	    "'arguments':{'cluster':'c'},'interval_ms':10,'timeout_ms':100,"
+	    "'until':'${{ steps.w.output.done }}','fail_if':'${{ "
+	    "steps.w.output.failed || steps.t.output.x }}'}");
+	d = defn_parse(doc, lookup, &lookups, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	json_decref(doc);
+	ck_assert_ptr_nonnull(d->steps[0].fail_if);
+	ck_assert_ptr_nonnull(d->steps[1].fail_if);
+	ck_assert_ptr_null(d->steps[1].cond);
+	defn_free(d);
+	REFUSE(DEPLOY("t", ",'fail_if':'${{ steps.u.output }}'") ","
+	    SLEEP("u"), "step 't': field 'fail_if': reference to step 'u', "
+	    "which does not come earlier");
+	REFUSE(DEPLOY("t", ",'fail_if':'${{ ( }}'"), "step 't': field "
+	    "'fail_if': unexpected end of the expression");
+	REFUSE("{'id':'s','type':'sleep','duration_ms':0,'fail_if':'${{ "
+	    "true }}'}", "step 's': field 'fail_if': not a field of a sleep "
+	    "step");
+}
+END_TEST
 
 int
 main(void)
@@ -1113,6 +1269,9 @@ main(void)
 	tcase_add_test(tc, backoff);
 	tcase_add_test(tc, retry_default_max);
 	tcase_add_test(tc, names);
+	tcase_add_test(tc, agent_step);
+	tcase_add_test(tc, fail_if);
+	tcase_add_test(tc, input_defaults);
 	tcase_add_test(tc, time_parse);
 	suite_add_tcase(s, tc);
 	return t_run(s);

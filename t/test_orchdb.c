@@ -772,8 +772,8 @@ START_TEST(workflow_runs)
 	st = end_serve(&a, SIGTERM, &log);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
 	    st, log);
-	ck_assert_msg(strstr(log, "issue_to_pr.json: step 'issue': field "
-	    "'tool': unknown tool 'github.getIssue'"), "%s", log);
+	ck_assert_msg(strstr(log, "issue_to_pr.json: step 'write': field "
+	    "'tools[0]': unknown tool 'github.getIssue'"), "%s", log);
 	free(log);
 	free(id);
 	free(id2);

@@ -39,12 +39,16 @@
 #define ATTEMPTS_MAX	100ull
 #define RETRY_IVL_MAX	86400000ull		/* 1 day */
 #define COEFF_MAX	100.0
+#define TURNS_MAX	1000ull
+#define TOKENS_MAX	1000000000ull
+#define COST_MAX	10000.0			/* dollars */
 
 #define T_TOOL		(1u << STEP_TOOL)
 #define T_APPROVAL	(1u << STEP_APPROVAL)
 #define T_SLEEP		(1u << STEP_SLEEP)
 #define T_WAIT		(1u << STEP_WAIT)
-#define T_ALL		(T_TOOL | T_APPROVAL | T_SLEEP | T_WAIT)
+#define T_AGENT		(1u << STEP_AGENT)
+#define T_ALL		(T_TOOL | T_APPROVAL | T_SLEEP | T_WAIT | T_AGENT)
 
 static const char *const ekind_names[] = {
 	"tool", "protocol", "timeout", "unavailable", "expression",
@@ -54,9 +58,9 @@ _Static_assert(sizeof(ekind_names) / sizeof(ekind_names[0]) == EK_COUNT,
     "a name for every enum defn_ekind");
 
 static const char *const stype_names[] = {
-	"tool", "approval", "sleep", "wait",
+	"tool", "approval", "sleep", "wait", "agent",
 };
-_Static_assert(sizeof(stype_names) / sizeof(stype_names[0]) == STEP_WAIT + 1,
+_Static_assert(sizeof(stype_names) / sizeof(stype_names[0]) == DEFN_STYPES,
     "a name for every enum defn_stype");
 
 /* The fields of a step, and the step types that take each. */
@@ -69,7 +73,14 @@ static const struct {
 	{ "timeout_ms", T_TOOL | T_WAIT }, { "tool", T_TOOL | T_WAIT },
 	{ "arguments", T_TOOL | T_WAIT }, { "interval_ms", T_WAIT },
 	{ "until", T_WAIT | T_SLEEP }, { "duration_ms", T_SLEEP },
-	{ "message", T_APPROVAL },
+	{ "message", T_APPROVAL }, { "fail_if", T_TOOL | T_WAIT },
+	{ "task", T_AGENT }, { "tools", T_AGENT }, { "budget", T_AGENT },
+	{ "output_schema", T_AGENT }, { "provider", T_AGENT },
+	{ "model", T_AGENT },
+};
+
+static const char *const budget_fields[] = {
+	"max_turns", "max_tokens", "max_cost_usd", "max_wall_ms",
 };
 
 static const char *const top_fields[] = {
@@ -877,6 +888,157 @@ step_wait(struct vctx *c, const json_t *o, struct defn_step *s)
 	return step_tool(c, o, s);
 }
 
+/* ---- agent ---- */
+
+/* A tool pattern: [A-Za-z0-9_.*-]{1,DEFN_QNAME_MAX}. */
+static int
+pattern_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > DEFN_QNAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!cclass(s[i], "_.*-"))
+			return 0;
+	return 1;
+}
+
+static int
+step_tools(struct vctx *c, const json_t *v, struct defn_step *s)
+{
+	char buf[SHOW_MAX + 8];
+	const json_t *p;
+	const char *t;
+	size_t i, n = json_array_size(v);
+
+	if (!json_is_array(v) || n == 0 || n > DEFN_PATTERNS_MAX)
+		return vfail(c, "field 'tools': must be an array of 1 to %d "
+		    "tool patterns (\"server.tool\", '*' for any run of "
+		    "bytes)", DEFN_PATTERNS_MAX);
+	if ((s->tools = calloc(n + 1, sizeof(*s->tools))) == NULL)
+		return oom(c);
+	json_array_foreach(v, i, p) {
+		if (!json_is_string(p) || !pattern_ok(json_string_value(p),
+		    json_string_length(p)))
+			return vfail(c, "field 'tools[%zu]': must be a pattern "
+			    "of 1 to %d bytes of [A-Za-z0-9_.*-]", i,
+			    DEFN_QNAME_MAX);
+		t = json_string_value(p);
+		/* a name without '*' is one tool: a typo is caught here */
+		if (c->tool != NULL && strchr(t, '*') == NULL &&
+		    c->tool(t, c->arg) == NULL)
+			return vfail(c, "field 'tools[%zu]': unknown tool "
+			    "'%s'", i, show(t, buf, sizeof(buf)));
+		if ((s->tools[i] = strdup(t)) == NULL)
+			return oom(c);
+	}
+	return 0;
+}
+
+static int
+step_budget(struct vctx *c, const json_t *b, struct defn_budget *bu)
+{
+	char buf[SHOW_MAX + 8];
+	const json_t *v;
+	const char *k;
+	uint64_t n = 0;
+	double d;
+	size_t i;
+
+	bu->max_turns = DEFN_TURNS_DEFAULT;
+	bu->max_wall_ms = DEFN_WALL_DEFAULT;
+	if (b == NULL)
+		return 0;
+	if (!json_is_object(b))
+		return vfail(c, "field 'budget': must be an object");
+	json_object_foreach((json_t *)b, k, v) {
+		for (i = 0; i < sizeof(budget_fields) /
+		    sizeof(budget_fields[0]); i++)
+			if (strcmp(k, budget_fields[i]) == 0)
+				break;
+		if (i == sizeof(budget_fields) / sizeof(budget_fields[0]))
+			return vfail(c, "unknown field 'budget.%s' (max_turns, "
+			    "max_tokens, max_cost_usd, max_wall_ms)",
+			    show(k, buf, sizeof(buf)));
+	}
+	if ((v = json_object_get(b, "max_turns")) != NULL) {
+		if (int_field(c, v, "budget.max_turns", 1, TURNS_MAX, &n) == -1)
+			return -1;
+		bu->max_turns = (unsigned)n;
+	}
+	if ((v = json_object_get(b, "max_tokens")) != NULL &&
+	    int_field(c, v, "budget.max_tokens", 1, TOKENS_MAX,
+	    &bu->max_tokens) == -1)
+		return -1;
+	if ((v = json_object_get(b, "max_cost_usd")) != NULL) {
+		d = json_number_value(v);
+		if (!json_is_number(v) || !(d > 0 && d <= COST_MAX))
+			return vfail(c, "field 'budget.max_cost_usd': must be "
+			    "a number of dollars above 0, at most %g",
+			    COST_MAX);
+		/* rounded up: a budget never grows by the conversion */
+		bu->max_cost_micro = (uint64_t)ceil(d * 1e6);
+	}
+	if ((v = json_object_get(b, "max_wall_ms")) != NULL &&
+	    int_field(c, v, "budget.max_wall_ms", 1, TIMEOUT_MAX,
+	    &bu->max_wall_ms) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+step_agent(struct vctx *c, const json_t *o, struct defn_step *s)
+{
+	char why[DEFN_ERR_MAX];
+	const json_t *v;
+	const char *p;
+
+	if ((v = json_object_get(o, "task")) == NULL)
+		return vfail(c, "field 'task': missing");
+	if (str_field(c, v, "task") == -1)
+		return -1;
+	if (json_string_length(v) == 0)
+		return vfail(c, "field 'task': must not be empty");
+	s->task = json_incref((json_t *)v);
+	if (tpl_field(c, v, "task") == -1)
+		return -1;
+	if ((v = json_object_get(o, "tools")) != NULL &&
+	    step_tools(c, v, s) == -1)
+		return -1;
+	if (step_budget(c, json_object_get(o, "budget"), &s->budget) == -1)
+		return -1;
+	if ((v = json_object_get(o, "output_schema")) != NULL) {
+		if (!json_is_object(v))
+			return vfail(c, "field 'output_schema': must be a "
+			    "JSON Schema object");
+		if (jschema_check(v, why, sizeof(why)) == -1)
+			return errno == ENOMEM ? oom(c) :
+			    why_fail(c, "output_schema", why);
+		s->output_schema = json_incref((json_t *)v);
+	}
+	if ((v = json_object_get(o, "provider")) != NULL) {
+		p = json_string_value(v);
+		if (p == NULL || (strcmp(p, "openai") != 0 &&
+		    strcmp(p, "anthropic") != 0))
+			return vfail(c, "field 'provider': must be \"openai\" "
+			    "or \"anthropic\"");
+		if ((s->provider = strdup(p)) == NULL)
+			return oom(c);
+	}
+	if ((v = json_object_get(o, "model")) != NULL) {
+		if (str_field(c, v, "model") == -1)
+			return -1;
+		if (json_string_length(v) == 0 || json_string_length(v) >
+		    DEFN_MODEL_MAX)
+			return vfail(c, "field 'model': must be 1 to %d bytes",
+			    DEFN_MODEL_MAX);
+		if ((s->model = strdup(json_string_value(v))) == NULL)
+			return oom(c);
+	}
+	return 0;
+}
+
 /* The fields of this step's type; the others refused by name. */
 static int
 step_keys(struct vctx *c, const json_t *o, enum defn_stype t)
@@ -916,11 +1078,8 @@ step_type(struct vctx *c, const json_t *v, enum defn_stype *t)
 			*t = (enum defn_stype)i;
 			return 0;
 		}
-	if (strcmp(json_string_value(v), "agent") == 0)
-		return vfail(c, "type 'agent' needs the agent runner, which "
-		    "this version does not have");
 	return vfail(c, "field 'type': unknown step type '%s' (tool, "
-	    "approval, sleep, wait)", show(json_string_value(v), buf,
+	    "approval, sleep, wait, agent)", show(json_string_value(v), buf,
 	    sizeof(buf)));
 }
 
@@ -930,6 +1089,7 @@ step_parse(struct vctx *c, const json_t *o)
 {
 	struct defn_step *s = &c->d->steps[c->cur];
 	const json_t *v;
+	int rc;
 
 	snprintf(c->where, sizeof(c->where), "step '%s': ", s->id);
 	if (step_type(c, json_object_get(o, "type"), &s->type) == -1 ||
@@ -952,7 +1112,16 @@ step_parse(struct vctx *c, const json_t *o)
 	if ((v = json_object_get(o, "on_error")) != NULL &&
 	    step_on_error(c, v, s) == -1)
 		return -1;
+	if ((v = json_object_get(o, "fail_if")) != NULL) {
+		c->self_ok = 1;
+		rc = expr_field(c, v, "fail_if", &s->fail_if);
+		c->self_ok = 0;
+		if (rc == -1)
+			return -1;
+	}
 	switch (s->type) {
+	case STEP_AGENT:
+		return step_agent(c, o, s);
 	case STEP_TOOL:
 		return step_tool(c, o, s);
 	case STEP_WAIT:
@@ -1050,6 +1219,28 @@ top_fields_parse(struct vctx *c, const json_t *doc)
 		return vfail(c, "field 'inputs': the input is an object "
 		    "(\"type\": \"object\")");
 	d->inputs = json_incref((json_t *)v);
+	/* a default stands in for a missing input: it must be one */
+	json_object_foreach(json_object_get(v, "properties"), k, t) {
+		const json_t *dv = json_object_get(t, "default");
+		json_t *one, *sch;
+		int rc;
+
+		if (dv == NULL)
+			continue;
+		one = json_pack("{s:O}", k, (json_t *)dv);
+		sch = json_pack("{s:s, s:{s:O}}", "type", "object",
+		    "properties", k, (json_t *)t);
+		rc = one && sch ? jschema_validate(sch, one, why, sizeof(why)) :
+		    -2;
+		json_decref(one);
+		json_decref(sch);
+		if (rc == -2)
+			return oom(c);
+		if (rc == -1)
+			return vfail(c, "field 'inputs': the default of '%s' "
+			    "does not pass its schema: %s", show(k, buf,
+			    sizeof(buf)), why);
+	}
 	addl = json_object_get(v, "additionalProperties");
 	if ((c->props = json_object_get(v, "properties")) != NULL &&
 	    addl != NULL && !json_is_false(addl))
@@ -1137,7 +1328,7 @@ void
 defn_free(struct defn *d)
 {
 	struct defn_step *s;
-	size_t i;
+	size_t i, j;
 
 	if (d == NULL)
 		return;
@@ -1149,6 +1340,14 @@ defn_free(struct defn *d)
 		expr_free(s->until);
 		free(s->until_text);
 		json_decref(s->message);
+		expr_free(s->fail_if);
+		json_decref(s->task);
+		for (j = 0; s->tools != NULL && s->tools[j] != NULL; j++)
+			free(s->tools[j]);
+		free(s->tools);
+		json_decref(s->output_schema);
+		free(s->provider);
+		free(s->model);
 	}
 	free(d->description);
 	json_decref(d->inputs);

@@ -8,7 +8,10 @@
  *    "description": "...",                 optional string
  *    "inputs": {JSON Schema of the input object}, optional; jschema
  *                                          subset; "type", if given,
- *                                          "object"
+ *                                          "object"; a property's
+ *                                          "default" (valid against it)
+ *                                          is what inputs.NAME gives
+ *                                          when the input lacks NAME
  *    "steps": [ step, ... ],               1..DEFN_STEPS_MAX, required
  *    "output": any JSON with templates}    optional
  * A step:
@@ -39,16 +42,44 @@
  *                                          1970), optional .fraction
  *                                          (1-9 digits), then Z or
  *                                          +HH:MM / -HH:MM
+ *    -- tool and wait:
+ *    "fail_if": "${{ expr }}"             optional: after the tool
+ *                                          answered (and, for a wait,
+ *                                          `until` held), the attempt
+ *                                          fails (kind "tool") when it
+ *                                          holds; it sees the answer as
+ *                                          steps.ID.output
  *    -- approval:
- *    "message": string with templates (optional)}
+ *    "message": string with templates (optional)
+ *    -- agent:
+ *    "task": string with templates,        required, the first user
+ *                                          message
+ *    "tools": ["server.tool" pattern, ...] optional, 1..DEFN_PATTERNS_MAX,
+ *                                          each [A-Za-z0-9_.*-]{1,128}
+ *                                          ('*': any run of bytes); one
+ *                                          without '*' must name a
+ *                                          known tool; absent: the
+ *                                          read-only tools
+ *    "budget": {"max_turns": 1..1000, "max_tokens": 1..1000000000,
+ *               "max_cost_usd": a number > 0 and <= 10000,
+ *               "max_wall_ms": 1..604800000}  optional; max_turns
+ *                                          DEFN_TURNS_DEFAULT and
+ *                                          max_wall_ms DEFN_WALL_DEFAULT
+ *                                          when not given (never
+ *                                          unbounded)
+ *    "output_schema": {JSON Schema},       optional (jschema subset):
+ *                                          the run's answer must be
+ *                                          JSON valid against it
+ *    "provider": "openai" | "anthropic",   optional
+ *    "model": "...",                       optional, 1..255 bytes}
  * A field a step's type does not take is refused, as an unknown one is.
  *
  * Validation (defn_parse()) refuses, each with a message naming the step
  * and the field ("step 'deploy': field 'tool': unknown tool
  * 'deploy.updateServce'"; "step 3: ..." counting from 1 for a step
  * without a valid id; no step for the top-level fields): unknown or
- * missing fields of the wrong type, an unknown step type, "agent" (the
- * agent runner does not exist yet), a duplicate or invalid step id, an
+ * missing fields of the wrong type, an unknown step type, a duplicate or
+ * invalid step id, an
  * expression or template that does not parse, a string holding a NUL
  * byte, a reference that cannot resolve (below), an unknown server.tool
  * (when a tool lookup is given), literal arguments that fail the tool's
@@ -56,9 +87,10 @@
  * unknown step or one that does not come later (a jump back is a cycle),
  * unknown error kinds in non_retryable, a definition over DEFN_TEXT_MAX.
  *
- * References, in `if`, `until`, and the templates of arguments, message
- * and output: steps.ID names a step that comes earlier (a wait step's
- * `until` may also name the step itself; the output any step); a bare
+ * References, in `if`, `until`, `fail_if`, and the templates of
+ * arguments, message, task and output: steps.ID names a step that comes
+ * earlier (a wait step's `until` and a step's `fail_if` may also name
+ * the step itself; the output any step); a bare
  * `steps` is refused.  inputs.NAME names a property of the `inputs`
  * schema when it declares properties and its additionalProperties is
  * absent or false (else any name).  execution.id is the one execution
@@ -104,7 +136,14 @@ enum defn_stype {
 	STEP_APPROVAL,
 	STEP_SLEEP,
 	STEP_WAIT,
+	STEP_AGENT,
 };
+#define DEFN_STYPES		(STEP_AGENT + 1)
+
+#define DEFN_PATTERNS_MAX	64	/* tool patterns of an agent step */
+#define DEFN_MODEL_MAX		255	/* bytes of a model name */
+#define DEFN_TURNS_DEFAULT	50	/* an agent step's max_turns */
+#define DEFN_WALL_DEFAULT	3600000ull /* ... and max_wall_ms */
 
 enum defn_ekind {
 	EK_TOOL = 0,
@@ -124,6 +163,15 @@ enum defn_onerr {
 	ONERR_FAIL = 0,
 	ONERR_CONTINUE,
 	ONERR_GOTO,
+};
+
+/* An agent step's budget (defn.h top): every field set, defaults
+   filled in for max_turns and max_wall_ms; 0: no such bound. */
+struct defn_budget {
+	unsigned	 max_turns;
+	uint64_t	 max_tokens;
+	uint64_t	 max_cost_micro;	/* max_cost_usd in micro-dollars */
+	uint64_t	 max_wall_ms;
 };
 
 struct defn_retry {
@@ -158,6 +206,17 @@ struct defn_step {
 	char		*until_text;	/* sleep: a literal ISO 8601 time */
 	/* approval */
 	json_t		*message;	/* string template, or NULL */
+	/* tool, wait */
+	struct expr	*fail_if;	/* the answer means failure; NULL */
+	/* agent */
+	json_t		*task;		/* string template */
+	char		**tools;	/* patterns, NULL-terminated; NULL:
+					   the read-only tools */
+	struct defn_budget budget;
+	json_t		*output_schema;	/* or NULL */
+	char		*provider;	/* "openai" | "anthropic"; NULL: the
+					   configured default */
+	char		*model;		/* NULL: the configured default */
 };
 
 struct defn {
@@ -219,7 +278,8 @@ int		 defn_ekind_parse(const char *);
  * since the epoch in *out.  0, or -1 when s is not one.
  */
 int		 defn_time_parse(const char *s, double *out);
-/* "tool", "approval", "sleep", "wait" ("unknown" out of range). */
+/* "tool", "approval", "sleep", "wait", "agent" ("unknown" out of
+   range). */
 const char	*defn_stype_name(enum defn_stype);
 
 #endif /* AFU9_DEFN_H */

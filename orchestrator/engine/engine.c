@@ -32,9 +32,11 @@
 
 #include <sodium.h>
 
+#include "agent/agent.h"
 #include "engine/defn.h"
 #include "engine/engine.h"
 #include "engine/expr.h"
+#include "httpc.h"
 #include "later.h"
 #include "log.h"
 #include "mcp/router.h"
@@ -54,10 +56,27 @@ enum xstate {
 	XS_DB,		/* a statement in flight */
 	XS_CALL,	/* a tool call in flight */
 	XS_TIMER,	/* a delay */
+	XS_AGENT,	/* an agent run */
 };
 
 struct exec;
+struct engine;
 typedef void (*xnext_fn)(struct exec *, const PGresult *);
+
+/*
+ * An agent step's run.  It outlives its execution when the engine gives
+ * the execution up (cancelled, fenced, shut down): the run is cancelled
+ * then, and its done callback, which always comes, frees it (x NULL,
+ * on the engine's orphans list meanwhile), so the recorder writes how
+ * it ended.
+ */
+struct ahold {
+	TAILQ_ENTRY(ahold) link;
+	struct engine	*e;
+	struct exec	*x;		/* NULL: an orphan */
+	struct agent	*a;
+};
+TAILQ_HEAD(aholdq, ahold);
 
 struct exec {
 	TAILQ_ENTRY(exec) link;
@@ -89,6 +108,10 @@ struct exec {
 	size_t		 to;		/* next step */
 	int		 final;		/* 1 succeeded, 2 failed */
 	int		 retry_after;	/* commit of a failure to retry */
+	struct ahold	*agent;		/* the agent step's run, or NULL */
+	json_t		*fail_out;	/* fail_if: the answer kept with the
+					   failure (owned), or NULL */
+	char		 gone[160];	/* why it is given up, for its run */
 };
 
 TAILQ_HEAD(execq, exec);
@@ -128,9 +151,16 @@ struct engine {
 	struct wfm	 wfm[ENGINE_WORKFLOWS_MAX];
 	size_t		 nwfm;
 	uint64_t	 wfm_other[3];
-	struct metrics_hist step_h[4];	/* by enum defn_stype */
+	struct metrics_hist step_h[DEFN_STYPES];	/* by enum defn_stype */
 	struct metrics_hist claim_h;
 	char		 err[ERR_KEEP];
+	/* agent steps */
+	struct httpc	*http;
+	int		 own_http;
+	const struct agent_recorder *arec;
+	char		*ag_provider, *ag_model;
+	char		*oa_key, *oa_url, *an_key, *an_url;
+	struct aholdq	 orphans;
 };
 
 static void	run(struct exec *);
@@ -162,12 +192,27 @@ static const struct pgq_stmt stmts[] = {
 	{ "wf_release", "SELECT afu9_release($1)", 1 },
 	{ "wf_apply", "SELECT id, version, created FROM "
 	    "afu9_workflow_apply($1, $2, $3, $4)", 4 },
+	/*
+	 * The latest agent run of an agent step's attempt (a resume), with
+	 * its transcript and totals (the recorder closes a row left
+	 * running when the run resuming it begins).
+	 */
+	{ "wf_agent_last", "SELECT l.id, l.status, l.result, (SELECT "
+	    "coalesce(jsonb_agg(jsonb_build_object('role', m.role, 'content', "
+	    "m.content) ORDER BY m.seq), '[]') FROM agent_messages m WHERE "
+	    "m.run_id = l.id), l.input_tokens, l.output_tokens, "
+	    "l.cache_read_tokens, l.cache_write_tokens, ceil(coalesce("
+	    "l.cost_usd, 0) * 1000000), l.turns, l.tool_calls FROM agent_runs "
+	    "l WHERE l.step_id = $1 ORDER BY l.started_at DESC, l.id DESC "
+	    "LIMIT 1", 1 },
 };
 
 /* ---- small helpers ---- */
 
 static const char *const kind_names[] = { "tool", "approval", "sleep",
-	"wait" };
+	"wait", "agent" };
+_Static_assert(sizeof(kind_names) / sizeof(kind_names[0]) == DEFN_STYPES,
+    "a kind for every step type");
 
 static double
 now_s(const struct engine *e)
@@ -257,6 +302,38 @@ jtext(const json_t *v)
 }
 
 /*
+ * A step's output from v (stolen; NULL: out of memory): redacted, and
+ * over ENGINE_OUTPUT_MAX bytes of JSON a note of its size.  A new
+ * reference or NULL.
+ */
+static json_t *
+bound_output(json_t *v)
+{
+	json_t *r;
+	char *text;
+	size_t len;
+
+	if (v == NULL)
+		return NULL;
+	r = redact_json(v);
+	json_decref(v);
+	if (r == NULL)
+		return NULL;
+	if ((text = jtext(r)) == NULL) {
+		json_decref(r);
+		return NULL;
+	}
+	len = strlen(text);
+	free(text);
+	if (len > ENGINE_OUTPUT_MAX) {
+		json_decref(r);
+		r = json_pack("{s:b,s:I}", "truncated", 1, "bytes",
+		    (json_int_t)len);
+	}
+	return r;
+}
+
+/*
  * A step's output from a tools/call result: structuredContent when the
  * tool gave it; else the text of a single text item when it is JSON,
  * that value; else the text of every text item joined by newlines.
@@ -267,10 +344,9 @@ result_output(const json_t *res)
 {
 	const json_t *sc = json_object_get(res, "structuredContent");
 	const json_t *content = json_object_get(res, "content"), *it;
-	json_t *v = NULL, *r;
-	size_t i, n = 0, len, total = 0;
+	json_t *v = NULL;
+	size_t i, n = 0, total = 0;
 	struct buf b;
-	char *text;
 
 	if (sc != NULL && !json_is_null(sc))
 		v = json_deep_copy(sc);
@@ -316,24 +392,7 @@ result_output(const json_t *res)
 			    buf_used(&b));
 		buf_free(&b);
 	}
-	if (v == NULL)
-		return NULL;
-	r = redact_json(v);
-	json_decref(v);
-	if (r == NULL)
-		return NULL;
-	if ((text = jtext(r)) == NULL) {
-		json_decref(r);
-		return NULL;
-	}
-	len = strlen(text);
-	free(text);
-	if (len > ENGINE_OUTPUT_MAX) {
-		json_decref(r);
-		r = json_pack("{s:b,s:I}", "truncated", 1, "bytes",
-		    (json_int_t)len);
-	}
-	return r;
+	return bound_output(v);
 }
 
 /* The text of a result's content items, for an isError failure. */
@@ -362,11 +421,15 @@ result_text(const json_t *res, char *out, size_t len)
 
 /* ---- leaving an execution ---- */
 
+static void	agent_orphan(struct exec *);
+
 static void
 x_free(struct exec *x)
 {
 	struct engine *e = x->e;
 
+	if (x->agent != NULL)
+		agent_orphan(x);
 	if (x->call != NULL)
 		router_call_cancel(x->call, "workflow engine gave up the step");
 	if (x->op != NULL)
@@ -378,6 +441,7 @@ x_free(struct exec *x)
 	json_decref(x->ctx);
 	json_decref(x->resume);
 	json_decref(x->args);
+	json_decref(x->fail_out);
 	free(x);
 	e->st.held = e->nheld;
 	if (!e->stopping)
@@ -390,6 +454,7 @@ x_free(struct exec *x)
 static void
 drop(struct exec *x, const char *why)
 {
+	errfmt(x->gone, sizeof(x->gone), "%s", why);
 	x->e->st.dropped++;
 	log_warnx("workflow engine: execution %s dropped: %s", x->id, why);
 	x_free(x);
@@ -660,42 +725,47 @@ retryable(const struct defn_step *s, enum defn_ekind k, unsigned attempt)
  */
 static void
 flow_error(struct exec *x, enum cmode mode, enum defn_ekind k,
-    const char *msg)
+    const char *msg, const json_t *out)
 {
 	const struct defn_step *s = cur_step(x);
 	char xerr[MSG_MAX + 160];
 
 	switch (s->on_error) {
 	case ONERR_CONTINUE:
-		commit(x, mode, "failed", NULL, msg, k, x->cur + 1, 0, NULL);
+		commit(x, mode, "failed", out, msg, k, x->cur + 1, 0, NULL);
 		return;
 	case ONERR_GOTO:
-		commit(x, mode, "failed", NULL, msg, k, s->goto_index, 0, NULL);
+		commit(x, mode, "failed", out, msg, k, s->goto_index, 0, NULL);
 		return;
 	case ONERR_FAIL:
 		break;
 	}
 	snprintf(xerr, sizeof(xerr), "step '%s' failed (%s, attempt %u): %s",
 	    s->id, defn_ekind_name(k), x->attempt, msg);
-	commit(x, mode, "failed", NULL, msg, k, x->cur, 2, xerr);
+	commit(x, mode, "failed", out, msg, k, x->cur, 2, xerr);
 }
 
-/* The current attempt failed with kind k. */
+/*
+ * The current attempt failed with kind k.  The row keeps x->fail_out as
+ * its output (a fail_if's answer), if any.
+ */
 static void
 outcome_fail(struct exec *x, enum defn_ekind k, const char *msg)
 {
 	const struct defn_step *s = cur_step(x);
 	enum cmode mode = x->step[0] ? CM_ROW : CM_INSERT;
+	json_t *out = x->fail_out;
 	char m[MSG_MAX];
 
+	x->fail_out = NULL;
 	errfmt(m, sizeof(m), "%s", msg);
-	ctx_step(x, s->id, "failed", NULL, m);
+	ctx_step(x, s->id, "failed", out, m);
 	if (retryable(s, k, x->attempt)) {
 		x->retry_after = 1;
-		commit(x, mode, "failed", NULL, m, k, x->cur, 0, NULL);
-		return;
-	}
-	flow_error(x, mode, k, m);
+		commit(x, mode, "failed", out, m, k, x->cur, 0, NULL);
+	} else
+		flow_error(x, mode, k, m, out);
+	json_decref(out);
 }
 
 /* ---- tool calls ---- */
@@ -777,6 +847,23 @@ call_done(struct router_call *c, const json_t *result,
 				return;
 			}
 			x_delay(x, s->interval_ms / 1000., poll_cb);
+			return;
+		}
+	}
+	if (s->fail_if != NULL) {
+		ctx_step(x, s->id, "running", out, NULL);
+		if ((t = expr_test(s->fail_if, x->ctx, eb, sizeof(eb))) == -1) {
+			json_decref(out);
+			outcome_fail(x, EK_EXPRESSION, eb);
+			return;
+		}
+		if (t == 1) {
+			snprintf(msg, sizeof(msg), "fail_if held: %s",
+			    json_string_value(json_object_get(json_array_get(
+			    json_object_get(x->def->doc, "steps"), x->cur),
+			    "fail_if")));
+			x->fail_out = out;
+			outcome_fail(x, EK_TOOL, msg);
 			return;
 		}
 	}
@@ -906,6 +993,11 @@ sleep_until(struct exec *x, double t)
 
 /* ---- beginning an attempt ---- */
 
+static void	agent_go(struct exec *, const json_t *resume,
+		    const char *resumed_from, const struct agent_totals *);
+static int	agent_args(struct exec *);
+static void	agent_resume(struct exec *, const PGresult *);
+
 static void
 after_begin(struct exec *x, const PGresult *res)
 {
@@ -927,6 +1019,9 @@ after_begin(struct exec *x, const PGresult *res)
 		return;
 	case STEP_APPROVAL:
 		park(x, INFINITY, x->step);
+		return;
+	case STEP_AGENT:
+		agent_go(x, NULL, NULL, NULL);
 		return;
 	}
 }
@@ -1070,6 +1165,11 @@ start_attempt(struct exec *x, unsigned attempt)
 		begin(x, in);
 		json_decref(in);
 		return;
+	case STEP_AGENT:
+		if (agent_args(x) == -1)
+			return;
+		begin(x, x->args);
+		return;
 	}
 }
 
@@ -1084,6 +1184,7 @@ resume_running(struct exec *x, const json_t *row)
 	double started = json_number_value(json_object_get(row,
 	    "started_ms")) / 1000.;
 	char msg[MSG_MAX];
+	const char *p[1];
 
 	snprintf(x->step, sizeof(x->step), "%s", json_string_value(
 	    json_object_get(row, "id")) ? json_string_value(
@@ -1119,6 +1220,12 @@ resume_running(struct exec *x, const json_t *row)
 		return;
 	case STEP_APPROVAL:
 		park(x, INFINITY, x->step);
+		return;
+	case STEP_AGENT:
+		if (agent_args(x) == -1)
+			return;
+		p[0] = x->step;
+		x_db(x, "wf_agent_last", 1, p, agent_resume);
 		return;
 	}
 }
@@ -1177,10 +1284,256 @@ run(struct exec *x)
 			flow_error(x, CM_NONE, k, json_string_value(
 			    json_object_get(row, "error")) ?
 			    json_string_value(json_object_get(row, "error")) :
-			    "failed");
+			    "failed", NULL);
 	} else
 		drop(x, "its current step was cancelled");
 	json_decref(row);
+}
+
+/* ---- agent steps ---- */
+
+/* Give the run up with its execution: cancelled, freed when it ends. */
+static void
+agent_orphan(struct exec *x)
+{
+	struct ahold *h = x->agent;
+
+	x->agent = NULL;
+	h->x = NULL;
+	TAILQ_INSERT_TAIL(&x->e->orphans, h, link);
+	agent_cancel(h->a, x->gone[0] ? x->gone : "the workflow engine gave "
+	    "up the step");
+}
+
+/*
+ * The attempt's input, in x->args: the task resolved, and what the run
+ * is given.  0, or -1 after failing the attempt.
+ */
+static int
+agent_args(struct exec *x)
+{
+	const struct defn_step *s = cur_step(x);
+	char eb[EXPR_ERR_MAX];
+	json_t *task, *tools = NULL, *a;
+	size_t i;
+
+	json_decref(x->args);
+	x->args = NULL;
+	if (expr_template(s->task, x->ctx, &task, eb, sizeof(eb)) == -1) {
+		outcome_fail(x, EK_EXPRESSION, eb);
+		return -1;
+	}
+	if (!json_is_string(task)) {
+		json_decref(task);
+		outcome_fail(x, EK_EXPRESSION, "task: not a string");
+		return -1;
+	}
+	if (s->tools != NULL && (tools = json_array()) != NULL)
+		for (i = 0; s->tools[i] != NULL; i++)
+			json_array_append_new(tools, json_string(s->tools[i]));
+	a = json_pack("{s:o, s:o, s:s?, s:s?, s:{s:I, s:I, s:I, s:I}}",
+	    "task", task, "tools", tools ? tools : json_null(),
+	    "provider", s->provider, "model", s->model, "budget",
+	    "max_turns", (json_int_t)s->budget.max_turns,
+	    "max_tokens", (json_int_t)s->budget.max_tokens,
+	    "max_cost_micro", (json_int_t)s->budget.max_cost_micro,
+	    "max_wall_ms", (json_int_t)s->budget.max_wall_ms);
+	if (a == NULL) {
+		outcome_fail(x, EK_INTERNAL, "out of memory");
+		return -1;
+	}
+	x->args = a;
+	return 0;
+}
+
+/* The provider of step s: its own, or the configured default. */
+static int
+agent_provider_of(const struct engine *e, const struct defn_step *s,
+    struct agent_provider *pv, char *err, size_t errlen)
+{
+	const char *p = s->provider ? s->provider : e->ag_provider;
+
+	memset(pv, 0, sizeof(*pv));
+	if (p == NULL)
+		p = e->an_key ? "anthropic" : e->oa_key ? "openai" : NULL;
+	if (p == NULL)
+		return errfmt(err, errlen, "no model provider is configured "
+		    "for agent steps: set ANTHROPIC_API_KEY or OPENAI_API_KEY "
+		    "(doc/workflows.md, Agent steps)");
+	if ((pv->model = s->model ? s->model : e->ag_model) == NULL)
+		return errfmt(err, errlen, "no model: the step names none and "
+		    "AFU9_AGENT_MODEL is not set");
+	if (strcmp(p, "anthropic") == 0) {
+		if (e->an_key == NULL)
+			return errfmt(err, errlen, "the step uses anthropic, "
+			    "and ANTHROPIC_API_KEY is not set");
+		pv->kind = PROV_ANTHROPIC;
+		pv->base_url = e->an_url;
+		pv->api_key = e->an_key;
+	} else {
+		pv->kind = PROV_OPENAI;
+		pv->base_url = e->oa_url;
+		pv->api_key = e->oa_key;	/* none: a local server */
+	}
+	return 0;
+}
+
+/*
+ * The step's output from how its run ended (borrowed): the structured
+ * result when the step has an output schema, else {"text": ...}.  New,
+ * bounded, or NULL.
+ */
+static json_t *
+agent_output(const struct agent_result *r)
+{
+	if (r->output != NULL)
+		return bound_output(json_deep_copy(r->output));
+	return bound_output(json_pack("{s:s}", "text", r->text ? r->text :
+	    ""));
+}
+
+static void
+agent_done(struct agent *a, const struct agent_result *r, void *arg)
+{
+	struct ahold *h = arg;
+	struct exec *x = h->x;
+	enum agent_status st = r->status;
+	char msg[MSG_MAX];
+	json_t *out = NULL;
+
+	if (x == NULL) {		/* its execution was given up */
+		TAILQ_REMOVE(&h->e->orphans, h, link);
+		agent_free(a);
+		free(h);
+		return;
+	}
+	x->agent = NULL;
+	x->state = XS_RUN;
+	if (st == AGENT_SUCCEEDED)
+		out = agent_output(r);
+	else
+		snprintf(msg, sizeof(msg), "agent run %s: %s", r->run_id,
+		    r->error ? r->error : agent_status_name(st));
+	agent_free(a);			/* r is gone from here on */
+	free(h);
+	if (st == AGENT_SUCCEEDED && out == NULL)
+		outcome_fail(x, EK_INTERNAL, "out of memory");
+	else if (st == AGENT_SUCCEEDED) {
+		outcome_ok(x, out);
+		json_decref(out);
+	} else
+		outcome_fail(x, st == AGENT_CANCELLED ? EK_CANCELLED : EK_TOOL,
+		    msg);
+}
+
+/*
+ * Start the attempt's run: new, or (resume) from the transcript of an
+ * earlier run of the same attempt, which counts against the budget with
+ * its totals.
+ */
+static void
+agent_go(struct exec *x, const json_t *resume, const char *resumed_from,
+    const struct agent_totals *tot)
+{
+	const struct defn_step *s = cur_step(x);
+	struct engine *e = x->e;
+	struct agent_provider pv;
+	struct agent_params ap;
+	struct agent_env env;
+	struct ahold *h;
+	char err[MSG_MAX];
+
+	if (agent_provider_of(e, s, &pv, err, sizeof(err)) == -1) {
+		outcome_fail(x, EK_UNAVAILABLE, err);
+		return;
+	}
+	memset(&ap, 0, sizeof(ap));
+	ap.task = json_string_value(json_object_get(x->args, "task"));
+	ap.tools = (const char *const *)s->tools;
+	ap.budget.max_turns = s->budget.max_turns;
+	ap.budget.max_tokens = s->budget.max_tokens;
+	ap.budget.max_cost_micro = s->budget.max_cost_micro;
+	ap.budget.max_wall_ms = (long)s->budget.max_wall_ms;
+	ap.output_schema = s->output_schema;
+	ap.execution_id = x->id;
+	ap.step_id = x->step;
+	ap.resume = resume;
+	ap.resumed_from = resumed_from;
+	ap.resume_totals = tot;
+	memset(&env, 0, sizeof(env));
+	env.loop = e->loop;
+	env.http = e->http;
+	env.router = e->r;
+	env.rec = e->arec;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		outcome_fail(x, EK_INTERNAL, "out of memory");
+		return;
+	}
+	h->e = e;
+	h->x = x;
+	x->agent = h;
+	x->state = XS_AGENT;
+	if ((h->a = agent_start(&env, &pv, &ap, agent_done, h, err,
+	    sizeof(err))) == NULL) {
+		x->agent = NULL;
+		x->state = XS_RUN;
+		free(h);
+		outcome_fail(x, EK_INTERNAL, err);
+	}
+}
+
+/*
+ * The latest run of a running agent attempt whose task stopped: one
+ * that succeeded gives the step its output (its outcome was all that was
+ * lost); else a new run goes on from its transcript; none recorded
+ * (the task stopped before the row committed): a new run.
+ */
+static void
+agent_resume(struct exec *x, const PGresult *res)
+{
+	struct agent_totals tot;
+	json_t *tr, *result, *out;
+	const char *id;
+
+	if (PQntuples(res) != 1) {
+		agent_go(x, NULL, NULL, NULL);
+		return;
+	}
+	id = PQgetvalue(res, 0, 0);
+	if (strcmp(PQgetvalue(res, 0, 1), "succeeded") == 0 &&
+	    (result = json_loads(PQgetvalue(res, 0, 2), 0, NULL)) != NULL) {
+		out = cur_step(x)->output_schema != NULL ?
+		    json_incref(json_object_get(result, "output")) :
+		    json_pack("{s:O?}", "text", json_object_get(result,
+		    "text"));
+		json_decref(result);
+		if (out != NULL) {
+			log_info("workflow engine: execution %s step %s: agent "
+			    "run %s had succeeded; its result is the outcome",
+			    x->id, cur_step(x)->id, id);
+			outcome_ok(x, out);
+			json_decref(out);
+			return;
+		}
+	}
+	memset(&tot, 0, sizeof(tot));
+	tot.usage.input = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
+	tot.usage.output = strtoull(PQgetvalue(res, 0, 5), NULL, 10);
+	tot.usage.cache_read = strtoull(PQgetvalue(res, 0, 6), NULL, 10);
+	tot.usage.cache_write = strtoull(PQgetvalue(res, 0, 7), NULL, 10);
+	tot.cost_micro = strtoull(PQgetvalue(res, 0, 8), NULL, 10);
+	tot.turns = (unsigned)strtoul(PQgetvalue(res, 0, 9), NULL, 10);
+	tot.tool_calls = (unsigned)strtoul(PQgetvalue(res, 0, 10), NULL, 10);
+	if ((tr = json_loads(PQgetvalue(res, 0, 3), 0, NULL)) == NULL) {
+		outcome_fail(x, EK_INTERNAL, "the transcript to resume from "
+		    "is not JSON, or memory ran out");
+		return;
+	}
+	log_info("workflow engine: execution %s step %s: resuming agent run "
+	    "%s (%s, %zu messages, %u turns)", x->id, cur_step(x)->id, id,
+	    PQgetvalue(res, 0, 1), json_array_size(tr), tot.turns);
+	agent_go(x, tr, id, &tot);
+	json_decref(tr);
 }
 
 /* ---- claiming ---- */
@@ -1208,6 +1561,26 @@ fail_undefined(struct exec *x, const char *why)
 	p[14] = xerr;
 	x->final = 2;
 	x_db(x, "wf_advance", NPARAM_ADVANCE, p, after_advance);
+}
+
+/*
+ * The defaults of the inputs schema's properties for the inputs the
+ * execution lacks, in its context only (the stored input stays as it
+ * was given).
+ */
+static void
+inputs_defaults(struct exec *x)
+{
+	json_t *in = json_object_get(x->ctx, "inputs"), *p, *d;
+	const char *k;
+
+	if (!json_is_object(in))
+		return;
+	json_object_foreach(json_object_get(x->def->inputs, "properties"), k,
+	    p)
+		if ((d = json_object_get(p, "default")) != NULL &&
+		    json_object_get(in, k) == NULL)
+			json_object_set(in, k, d);
 }
 
 static void
@@ -1264,6 +1637,7 @@ claim_row(struct engine *e, const PGresult *res, int i, double sent)
 		return;
 	}
 	x->wfm = wfm_index(e, x->def->name);
+	inputs_defaults(x);
 	json_array_foreach(steps, j, el) {
 		const char *name = json_string_value(json_object_get(el,
 		    "name"));
@@ -1460,6 +1834,8 @@ notify_cb(struct pgq *q, const char *channel, const char *payload, void *arg)
 		if (payload != NULL && (x = held_find(e, payload)) != NULL) {
 			log_info("workflow engine: execution %s cancelled",
 			    x->id);
+			snprintf(x->gone, sizeof(x->gone), "the workflow "
+			    "execution was cancelled");
 			x_free(x);
 		}
 		return;
@@ -1705,6 +2081,69 @@ engine_shutdown(struct engine *e, unsigned grace_ms, void (*done)(void *),
 	ev_timer_start(e->loop, &e->grace);
 }
 
+int
+engine_agent_env(struct engine_agent_conf *c, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->provider = getenv("AFU9_AGENT_PROVIDER");
+	c->model = getenv("AFU9_AGENT_MODEL");
+	c->openai_key = getenv("OPENAI_API_KEY");
+	c->openai_url = getenv("OPENAI_BASE_URL");
+	c->anthropic_key = getenv("ANTHROPIC_API_KEY");
+	c->anthropic_url = getenv("ANTHROPIC_BASE_URL");
+	if (c->provider != NULL && *c->provider == '\0')
+		c->provider = NULL;
+	if (c->provider != NULL && strcmp(c->provider, "openai") != 0 &&
+	    strcmp(c->provider, "anthropic") != 0)
+		return errfmt(err, errlen, "AFU9_AGENT_PROVIDER must be openai "
+		    "or anthropic");
+	return 0;
+}
+
+/* A copy of s (NULL or "": NULL).  0, or -1 on ENOMEM. */
+static int
+conf_copy(char **out, const char *s)
+{
+	*out = NULL;
+	if (s == NULL || *s == '\0')
+		return 0;
+	return (*out = strdup(s)) == NULL ? -1 : 0;
+}
+
+/* The agent steps' configuration; the keys registered as secrets. */
+static int
+agent_conf(struct engine *e, const struct engine_opts *o, char *err,
+    size_t errlen)
+{
+	struct engine_agent_conf env;
+	const struct engine_agent_conf *c = o->agents;
+
+	if (c == NULL) {
+		if (engine_agent_env(&env, err, errlen) == -1)
+			return -1;
+		c = &env;
+	}
+	if (conf_copy(&e->ag_provider, c->provider) == -1 ||
+	    conf_copy(&e->ag_model, c->model) == -1 ||
+	    conf_copy(&e->oa_key, c->openai_key) == -1 ||
+	    conf_copy(&e->an_key, c->anthropic_key) == -1 ||
+	    conf_copy(&e->oa_url, c->openai_url ? c->openai_url :
+	    "https://api.openai.com") == -1 ||
+	    conf_copy(&e->an_url, c->anthropic_url ? c->anthropic_url :
+	    "https://api.anthropic.com") == -1 ||
+	    (e->oa_key && redact_add_secret(e->oa_key) == -1) ||
+	    (e->an_key && redact_add_secret(e->an_key) == -1))
+		return errfmt(err, errlen, "out of memory");
+	e->arec = o->agent_rec;
+	if ((e->http = o->http) == NULL) {
+		if ((e->http = httpc_new(e->loop, NULL)) == NULL)
+			return errfmt(err, errlen, "the agent steps' HTTP "
+			    "client could not be set up");
+		e->own_http = 1;
+	}
+	return 0;
+}
+
 struct engine *
 engine_new(struct ev_loop *loop, const char *conninfo, struct router *r,
     const struct engine_opts *o, char *err, size_t errlen)
@@ -1729,6 +2168,7 @@ engine_new(struct ev_loop *loop, const char *conninfo, struct router *r,
 	e->loop = loop;
 	e->r = r;
 	TAILQ_INIT(&e->held);
+	TAILQ_INIT(&e->orphans);
 	e->ttl_ms = o->lease_ttl_ms ? o->lease_ttl_ms : 10000;
 	if (e->ttl_ms < 100)
 		e->ttl_ms = 100;
@@ -1750,6 +2190,10 @@ engine_new(struct ev_loop *loop, const char *conninfo, struct router *r,
 	e->wfdir = o->workflows_dir ? strdup(o->workflows_dir) : NULL;
 	if (e->env == NULL || (o->workflows_dir && e->wfdir == NULL)) {
 		errfmt(err, errlen, "out of memory");
+		engine_free(e);
+		return NULL;
+	}
+	if (agent_conf(e, o, err, errlen) == -1) {
 		engine_free(e);
 		return NULL;
 	}
@@ -1788,6 +2232,7 @@ void
 engine_free(struct engine *e)
 {
 	struct exec *x;
+	struct ahold *h;
 
 	if (e == NULL)
 		return;
@@ -1798,6 +2243,24 @@ engine_free(struct engine *e)
 		x->call = NULL;
 		x_free(x);
 	}
+	/* runs still ending: abandoned (no callback, nothing recorded) */
+	while ((h = TAILQ_FIRST(&e->orphans)) != NULL) {
+		TAILQ_REMOVE(&e->orphans, h, link);
+		agent_free(h->a);
+		free(h);
+	}
+	if (e->own_http)
+		httpc_free(e->http);
+	free(e->ag_provider);
+	free(e->ag_model);
+	if (e->oa_key != NULL)
+		sodium_memzero(e->oa_key, strlen(e->oa_key));
+	if (e->an_key != NULL)
+		sodium_memzero(e->an_key, strlen(e->an_key));
+	free(e->oa_key);
+	free(e->oa_url);
+	free(e->an_key);
+	free(e->an_url);
 	if (e->db != NULL) {
 		later_cancel(&e->kick);
 		ev_timer_stop(e->loop, &e->poll);
@@ -1886,7 +2349,7 @@ es_metrics(const void *self, struct buf *b)
 	rc |= metrics_head(b, "afu9_workflow_step_duration_seconds",
 	    "histogram", "Step attempts from their start to their committed "
 	    "outcome, by step kind.");
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < DEFN_STYPES; k++) {
 		snprintf(lab, sizeof(lab), "kind=\"%s\"", kind_names[k]);
 		rc |= metrics_hist_write(b,
 		    "afu9_workflow_step_duration_seconds", lab, &e->step_h[k]);

@@ -60,6 +60,24 @@
 struct engine;
 struct router;
 struct subsys;
+struct httpc;
+struct agent_recorder;
+
+/*
+ * The model providers agent steps may use (doc/workflows.md, "Agent
+ * steps").  Strings borrowed for engine_new(), which copies them.
+ */
+struct engine_agent_conf {
+	const char	*provider;	/* a step's default: "openai" or
+					   "anthropic"; NULL: the one with a
+					   key, Anthropic first */
+	const char	*model;		/* a step's default; NULL: a step
+					   must name one */
+	const char	*openai_key;
+	const char	*openai_url;	/* NULL: https://api.openai.com */
+	const char	*anthropic_key;
+	const char	*anthropic_url;	/* NULL: https://api.anthropic.com */
+};
 
 struct engine_opts {
 	const char	*owner;		/* lease owner; NULL: host:pid:random */
@@ -75,7 +93,23 @@ struct engine_opts {
 	const char	*workflows_dir;	/* built-in definitions applied on
 					   start (*.json); NULL: none */
 	const char	*password;	/* of the conninfo, to redact */
+	/* agent steps */
+	struct httpc	*http;		/* their provider requests (borrowed);
+					   NULL: the engine's own */
+	const struct agent_recorder *agent_rec;	/* borrowed; NULL: the
+					   runs are not recorded (tests) */
+	const struct engine_agent_conf *agents;	/* NULL: from the
+					   environment (engine_agent_env()) */
 };
+
+/*
+ * The agent configuration from the environment: AFU9_AGENT_PROVIDER,
+ * AFU9_AGENT_MODEL, OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY,
+ * ANTHROPIC_BASE_URL.  The pointers are getenv()'s.  0, or -1 with err
+ * (AFU9_AGENT_PROVIDER neither openai nor anthropic).
+ */
+int		 engine_agent_env(struct engine_agent_conf *out, char *err,
+		    size_t errlen);
 
 struct engine_stats {
 	uint64_t	 claimed;	/* claims of an execution */
