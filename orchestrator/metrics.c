@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <time.h>
+
 #include "metrics.h"
 
 const double metrics_le[METRICS_NBUCKETS] = { 0.005, 0.01, 0.025, 0.05,
@@ -69,4 +71,13 @@ metrics_hist_write(struct buf *out, const char *name, const char *labels,
 		    (unsigned long long)h->n);
 	return buf_printf(out, "%s_sum %.6f\n%s_count %llu\n", name, h->sum,
 	    name, (unsigned long long)h->n);
+}
+
+double
+metrics_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }

@@ -28,6 +28,8 @@ struct metrics_hist {
 
 /* Count one observation of `seconds`. */
 void	metrics_observe(struct metrics_hist *, double seconds);
+/* The monotonic clock in seconds, for the durations observed. */
+double	metrics_now_s(void);
 
 /* "# HELP name help\n# TYPE name type\n". */
 int	metrics_head(struct buf *, const char *name, const char *type,

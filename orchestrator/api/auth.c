@@ -136,15 +136,6 @@ struct auth {
 
 static const char default_challenge[] = "Bearer realm=\"afu9\"";
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- scopes and tokens ---- */
 
 const char *
@@ -278,7 +269,7 @@ conclude(struct auth *a, enum result res, const char *peer,
 	a->count[res]++;
 	/* a guess spends the budget; sending nothing guesses nothing */
 	if (r->status == 401 && res != RES_NO_TOKEN && !nobudget) {
-		now = mono_s();
+		now = metrics_now_s();
 		peer_failed(a, peer, now);
 		peer_failed(a, AUTH_ALL, now);
 	}
@@ -307,7 +298,7 @@ check_local(struct auth *a, const char *tok, size_t n, int bad,
     struct auth_result *r, char *hex, int *malformed)
 {
 	unsigned char d[crypto_generichash_BYTES];
-	double w, w2, now = mono_s();
+	double w, w2, now = metrics_now_s();
 	const char *why;
 
 	memset(r, 0, sizeof(*r));

@@ -28,15 +28,6 @@ struct health {
 static const char *const json_hdr[] = {
 	"Content-Type: application/json", "Cache-Control: no-store", NULL };
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Answer x with the compact JSON of v (stolen). */
 static void
 respond_json(struct http_exchange *x, int status, json_t *v)
@@ -66,7 +57,7 @@ h_health(const struct http_request *req, struct http_exchange *x, void *arg)
 	 */
 	n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"service\":"
 	    "\"afu9\",\"version\":\"%s\",\"uptime_s\":%lld}", AFU9_VERSION,
-	    (long long)(mono_s() - rt->started));
+	    (long long)(metrics_now_s() - rt->started));
 	if (n < 0 || (size_t)n >= sizeof(body)) {
 		http_respond(x, 500, NULL, "internal error\n", 15);
 		return;
@@ -210,7 +201,7 @@ health_new(struct http_server *hs, const struct subsys *subs, size_t nsubs,
 	}
 	rt->subs = subs;
 	rt->nsubs = nsubs;
-	rt->started = mono_s();
+	rt->started = metrics_now_s();
 	if (http_server_route(hs, "GET", "/health", HTTP_ROUTE_EXACT,
 	    h_health, rt) == -1 ||
 	    http_server_route(hs, "GET", "/ready", HTTP_ROUTE_EXACT,

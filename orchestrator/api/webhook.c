@@ -139,15 +139,6 @@ struct webhook {
 	struct metrics_hist	 answer;
 };
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- the signature ---- */
 
 int
@@ -201,7 +192,7 @@ reply(struct wreq *q, int status, json_t *v, const char *extra)
 		status = 500;
 	free(s);
 	q->wh->count[status - HTTP_STATUS_MIN]++;
-	metrics_observe(&q->wh->answer, mono_s() - q->t0);
+	metrics_observe(&q->wh->answer, metrics_now_s() - q->t0);
 	q->x = NULL;
 	wreq_free(q);
 }
@@ -320,7 +311,7 @@ h_github(const struct http_request *req, struct http_exchange *x, void *arg)
 	}
 	q->wh = wh;
 	q->x = x;
-	q->t0 = mono_s();
+	q->t0 = metrics_now_s();
 	TAILQ_INSERT_TAIL(&wh->reqs, q, entry);
 	/* The signature first: nothing of an unsigned body is looked at. */
 	n = header_count(req, "x-hub-signature-256", &h);

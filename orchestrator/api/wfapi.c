@@ -134,15 +134,6 @@ struct wfapi {
 	struct metrics_hist	 dur[R_COUNT];
 };
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- answers ---- */
 
 static void
@@ -172,7 +163,7 @@ reply(struct wreq *q, int status, const char *body, size_t len,
 		status = 500;	/* the server sent its own 500 */
 	if (status >= HTTP_STATUS_MIN && status <= HTTP_STATUS_MAX)
 		api->count[q->r][status - HTTP_STATUS_MIN]++;
-	metrics_observe(&api->dur[q->r], mono_s() - q->t0);
+	metrics_observe(&api->dur[q->r], metrics_now_s() - q->t0);
 	q->x = NULL;
 	wreq_free(q);
 }
@@ -932,7 +923,7 @@ h_entry(const struct http_request *req, struct http_exchange *x,
 	q->api = wr->api;
 	q->x = x;
 	q->r = wr->r;
-	q->t0 = mono_s();
+	q->t0 = metrics_now_s();
 	TAILQ_INSERT_TAIL(&q->api->reqs, q, entry);
 	snprintf(q->who, sizeof(q->who), "api:%s", who->name);
 	fn[q->r](q, req);

@@ -158,15 +158,6 @@ struct ui {
 	struct metrics_hist	 dur[P_COUNT];
 };
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- answers ---- */
 
 static void
@@ -186,7 +177,7 @@ count(struct ui *ui, enum page p, int status, double t0)
 {
 	if (status >= HTTP_STATUS_MIN && status <= HTTP_STATUS_MAX)
 		ui->count[p][status - HTTP_STATUS_MIN]++;
-	metrics_observe(&ui->dur[p], mono_s() - t0);
+	metrics_observe(&ui->dur[p], metrics_now_s() - t0);
 }
 
 /*
@@ -444,7 +435,7 @@ session(struct ui *ui, const struct http_request *req, char *sid)
 {
 	if (session_cookie(req, sid) == -1)
 		return NULL;
-	return uiauth_check(&ui->auth, sid, mono_s());
+	return uiauth_check(&ui->auth, sid, metrics_now_s());
 }
 
 /*
@@ -551,7 +542,7 @@ login_done(const struct auth_result *r, void *arg)
 		who.db = 1;
 		memcpy(who.digest, q->digest, sizeof(who.digest));
 	}
-	uiauth_open(&ui->auth, mono_s(), &who, sid);
+	uiauth_open(&ui->auth, metrics_now_s(), &who, sid);
 	sodium_memzero(&who, sizeof(who));
 	snprintf(cookie, sizeof(cookie), "Set-Cookie: afu9_session=%s; "
 	    "Path=/ui/; HttpOnly; SameSite=Strict; Max-Age=%.0f%s", sid,
@@ -1884,7 +1875,7 @@ h_entry(const struct http_request *req, struct http_exchange *x, void *arg)
 	q->ui = ur->ui;
 	q->x = x;
 	q->p = ur->p;
-	q->t0 = mono_s();
+	q->t0 = metrics_now_s();
 	buf_init(&q->b, UI_PAGE_MAX);
 	TAILQ_INSERT_TAIL(&q->ui->reqs, q, entry);
 	switch (q->p) {
