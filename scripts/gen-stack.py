@@ -35,6 +35,8 @@ DB_SECRET = "arn:aws:secretsmanager:%s:%s:secret:afu9/database" % (
     REGION, ACCOUNT)
 GH_SECRET = "arn:aws:secretsmanager:%s:%s:secret:afu9/github-token" % (
     REGION, ACCOUNT)
+WH_SECRET = "arn:aws:secretsmanager:%s:%s:secret:afu9/github-webhook-secret" \
+    % (REGION, ACCOUNT)
 
 # Whole values first (exact match), then the parts of a longer string, in
 # this order.
@@ -43,8 +45,10 @@ WHOLE = {
         "${Image}",
     "/ecs/afu9": "${LogGroup}",
     GH_SECRET: "${GitHubTokenSecret}",
+    WH_SECRET: "${WebhookSecret}",
 }
 PARTS = [
+    (WH_SECRET + "-??????", "${WebhookSecret}"),
     (GH_SECRET + "-??????", "${GitHubTokenSecret}"),
     (DB_SECRET + "-AbCdEf", "${Database.MasterUserSecret.SecretArn}"),
     (DB_SECRET + "-??????", "${Database.MasterUserSecret.SecretArn}"),
