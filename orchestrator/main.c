@@ -22,6 +22,7 @@ static const struct {
 	{ "workflow", cli_workflow },
 	{ "token", cli_token },
 	{ "agent", cli_agent },
+	{ "webhooks", cli_webhooks },
 	{ "health", cli_health },
 	{ "version", cli_version },
 };
@@ -63,6 +64,12 @@ usage(FILE *f)
 	    "  agent list [--status S] [--execution ID] [--limit N] [--json]\n"
 	    "        a recorded run and its transcript; runs newest first\n"
 	    "        (DATABASE_URL)\n"
+	    "  webhooks list [--since T] [--outcome O] [--limit N] [--json]\n"
+	    "        the GitHub deliveries afu9 recorded, newest first (DATABASE_URL)\n"
+	    "  webhooks redeliver --failed --since T (--repo OWNER/REPO | --org ORG)\n"
+	    "                     --hook ID [--dry-run]\n"
+	    "        ask GitHub to send again what failed (GITHUB_TOKEN); exit 0\n"
+	    "        all accepted, 1 GitHub failed or refused, 2 usage\n"
 	    "  health [URL]\n"
 	    "        GET URL (default http://127.0.0.1:8080/health); exit 0 on 200\n"
 	    "  version\n"

@@ -28,6 +28,13 @@
  *                               environment (agent_provider_env());
  *                               recorded (agentrec.h) and its calls
  *                               audited when DATABASE_URL is set
+ *   afu9 webhooks list [--since T] [--outcome O] [--limit N]
+ *                 [--after CURSOR] [--json]
+ *   afu9 webhooks redeliver --failed --since T (--repo OWNER/REPO |
+ *                 --org ORG) --hook ID [--dry-run]
+ *                               recorded deliveries on DATABASE_URL; a
+ *                               hook's failed deliveries redelivered by
+ *                               GitHub (cli_webhooks.c)
  *   afu9 health [URL]           default http://127.0.0.1:PORT/health,
  *                               PORT from $AFU9_HTTP_LISTEN, else 8080
  *   afu9 version
@@ -53,6 +60,14 @@
  * had not started.  `token`: 0 done; 1 refused or failed (a name
  * taken, no live token of that name, a database error); 2 usage or
  * DATABASE_URL unset.
+ *
+ * `webhooks`: 0 done (`redeliver`: every redelivery asked for was
+ * accepted, or none was needed, or --dry-run); 1 the database or GitHub
+ * failed or refused (listing the deliveries, or one redelivery: the
+ * others are still asked for unless GitHub refuses the token or limits
+ * the rate); 2 usage, a malformed argument (a --since that is neither
+ * RFC 3339 nor a span, --app), no usable GITHUB_TOKEN or DATABASE_URL
+ * unset (`list`).
  *
  * `agent run`: 0 the run succeeded (its answer, or its structured
  * output as JSON, on stdout; its turns on stderr as they come); 1 it
@@ -80,6 +95,7 @@ int	cli_workflow(int argc, char **argv);
 int	cli_agent(int argc, char **argv);
 int	cli_health(int argc, char **argv);
 int	cli_token(int argc, char **argv);
+int	cli_webhooks(int argc, char **argv);
 int	cli_version(int argc, char **argv);
 
 /*

@@ -11,6 +11,8 @@
  *                 servers of cli_call.c, executions on DATABASE_URL
  *   cli_agent.c   `agent`: a run on the servers of cli_call.c
  *   cli_agentrec.c `agent show|list`: recorded runs on DATABASE_URL
+ *   cli_webhooks.c `webhooks list|redeliver`: webhook_events on
+ *                 DATABASE_URL, a hook's deliveries on GitHub
  */
 #ifndef AFU9_CLI_INT_H
 #define AFU9_CLI_INT_H
