@@ -498,6 +498,16 @@ START_TEST(recorded_deliveries_skipped)
 	    "%s", err);
 	free(out);
 	free(err);
+
+	/* nothing failed: the table is not asked */
+	fc_reset();
+	page(HOOK "/deliveries?per_page=100", json_pack("[o]", dl(8,
+	    "guid-c", "2025-06-01T10:08:00Z", 200, "OK", 0)), NULL);
+	st = redeliver(&out, &err);
+	ck_assert_msg(st == 0, "status %d: %s%s", st, out, err);
+	ck_assert_msg(strstr(out, "0 failed: 0 redelivered"), "%s", out);
+	free(out);
+	free(err);
 	free(ci);
 }
 END_TEST

@@ -327,8 +327,10 @@ struct rd {
 	json_t		*recorded;	/* guid -> outcome; NULL: no table */
 };
 
+/* 1..max of [A-Za-z0-9._-], not "." or "..": a guid as webhook_events
+   takes it, GitHub's owner, repository and organization names. */
 static int
-guid_ok(const char *s)
+name_ok(const char *s, size_t max)
 {
 	size_t i;
 
@@ -337,7 +339,8 @@ guid_ok(const char *s)
 		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
 		    strchr("._-", s[i]) != NULL))
 			return 0;
-	return i >= 1 && i <= WH_GUID_MAX;
+	return i >= 1 && i <= max && strcmp(s, ".") != 0 &&
+	    strcmp(s, "..") != 0;
 }
 
 /*
@@ -356,7 +359,7 @@ dl_parse(const json_t *o, struct dl *d, const char **why)
 	if (!json_is_integer(id) || json_integer_value(id) <= 0)
 		return (*why = "no id"), -1;
 	d->id = json_integer_value(id);
-	if (!guid_ok(jstr(o, "guid")))
+	if (!name_ok(jstr(o, "guid"), WH_GUID_MAX))
 		return (*why = "no guid, or not 1..100 of [A-Za-z0-9._-]"), -1;
 	snprintf(d->guid, sizeof(d->guid), "%s", jstr(o, "guid"));
 	if (strlen(at) >= sizeof(d->at) || defn_time_parse(at, &d->t) == -1)
@@ -622,6 +625,17 @@ dl_ok(const struct rd *r, long long id)
 	return 0;
 }
 
+static int
+any_failed(const struct rd *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nd; i++)
+		if (!r->d[i].ok)
+			return 1;
+	return 0;
+}
+
 static void
 rd_report(struct rd *r, int dry_run)
 {
@@ -672,22 +686,8 @@ rd_report(struct rd *r, int dry_run)
 		    "tried\n", done, skipped, refused, untried);
 }
 
-/* OWNER/REPO, or ORG: GitHub's names ([A-Za-z0-9._-], owner 1..39,
-   repository 1..100). */
-static int
-gh_name_ok(const char *s, size_t max)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
-		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		    strchr("._-", s[i]) != NULL))
-			return 0;
-	return i >= 1 && i <= max && strcmp(s, ".") != 0 &&
-	    strcmp(s, "..") != 0;
-}
-
+/* OWNER/REPO (owner 1..39, repository 1..100) split into owner and
+   name. */
 static int
 repo_ok(const char *s, char *owner, char *name)
 {
@@ -697,7 +697,7 @@ repo_ok(const char *s, char *owner, char *name)
 		return 0;
 	snprintf(owner, 40, "%.*s", (int)(sl - s), s);
 	snprintf(name, 101, "%s", sl + 1);
-	return gh_name_ok(owner, 39) && gh_name_ok(name, 100);
+	return name_ok(owner, 39) && name_ok(name, 100);
 }
 
 /* A hook id: 1 to 18 digits, not 0. */
@@ -789,7 +789,7 @@ cli_webhooks_redeliver(int argc, char **argv)
 		    "letters, digits, '.', '_', '-')", repo);
 		return EX_USAGE;
 	}
-	if (org != NULL && !gh_name_ok(org, 39)) {
+	if (org != NULL && !name_ok(org, 39)) {
 		wf_err(&r.w, "--org %.100s: not an organization name", org);
 		return EX_USAGE;
 	}
@@ -847,7 +847,8 @@ cli_webhooks_redeliver(int argc, char **argv)
 		ev_run(r.loop, 0);
 	if ((rc = r.rc) != 0)
 		goto out;
-	if (env.database_url != NULL) {
+	/* the table is asked only about failed deliveries, when any */
+	if (env.database_url != NULL && any_failed(&r)) {
 		if ((rc = wf_open(&r.w, r.w.cmd)) != 0 ||
 		    (rc = rd_recorded(&r)) != 0) {
 			wf_err(&r.w, "(unset DATABASE_URL to redeliver "
