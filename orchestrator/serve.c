@@ -388,6 +388,8 @@ start_http(struct serve *sv, char *err, size_t errlen)
 	if (sv->env.api_token != NULL || sv->env.database_url != NULL)
 		lim.max_body = mcp_body > WFAPI_BODY_MAX ? mcp_body :
 		    WFAPI_BODY_MAX;
+	/* bodies being received on all connections together */
+	lim.max_body_total = (size_t)sv->env.http_body_total;
 	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, &lim, err,
 	    errlen)) == NULL)
 		return -1;

@@ -1218,6 +1218,34 @@ START_TEST(env_engine_values)
 }
 END_TEST
 
+/* AFU9_HTTP_BODY_TOTAL: unset 0 (http.h's default), bytes in range. */
+START_TEST(env_http_body_total)
+{
+	static const char *const bad[] = { "1048575", "17179869185", "64M",
+	    "-1", " 1048576", "99999999999999999999999", NULL };
+	struct config_env e;
+	size_t i;
+
+	unsetenv("AFU9_HTTP_BODY_TOTAL");
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_uint_eq(e.http_body_total, 0);
+	setenv("AFU9_HTTP_BODY_TOTAL", "1048576", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_uint_eq(e.http_body_total, 1048576);
+	setenv("AFU9_HTTP_BODY_TOTAL", "17179869184", 1);
+	ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+	ck_assert_uint_eq(e.http_body_total, 17179869184ull);
+	for (i = 0; bad[i] != NULL; i++) {
+		setenv("AFU9_HTTP_BODY_TOTAL", bad[i], 1);
+		ck_assert_msg(config_env_read(&e, err, sizeof(err)) == -1,
+		    "%s", bad[i]);
+		ck_assert_str_eq(err, "AFU9_HTTP_BODY_TOTAL must be a number "
+		    "of bytes from 1048576 to 17179869184");
+	}
+	unsetenv("AFU9_HTTP_BODY_TOTAL");
+}
+END_TEST
+
 /* config_open(): the path given, else AFU9_CONFIG, else built in; and
    whether the HTTP address was chosen (file or variable) or defaulted. */
 START_TEST(open_and_listen_explicit)
@@ -1428,6 +1456,7 @@ main(void)
 	tcase_add_test(tc, listen_from_env);
 	tcase_add_test(tc, env_read_values);
 	tcase_add_test(tc, env_engine_values);
+	tcase_add_test(tc, env_http_body_total);
 	tcase_add_test(tc, open_and_listen_explicit);
 	tcase_add_test(tc, exe_dir_of_self);
 	tcase_add_test(tc, build_env_exact);

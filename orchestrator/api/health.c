@@ -205,7 +205,10 @@ health_new(struct http_server *hs, const struct subsys *subs, size_t nsubs,
 	if (http_server_route(hs, "GET", "/health", HTTP_ROUTE_EXACT,
 	    h_health, rt) == -1 ||
 	    http_server_route(hs, "GET", "/ready", HTTP_ROUTE_EXACT,
-	    h_ready, rt) == -1)
+	    h_ready, rt) == -1 ||
+	    /* the load balancer's checks, answered past the connection cap */
+	    http_server_route_reserve(hs, "GET", "/health") == -1 ||
+	    http_server_route_reserve(hs, "GET", "/ready") == -1)
 		r = -1;
 	else if (metrics == HEALTH_METRICS_OPEN)
 		r = http_server_route(hs, "GET", "/metrics", HTTP_ROUTE_EXACT,

@@ -38,6 +38,28 @@ env_ms(const char *v, unsigned max, unsigned *out)
 	return 0;
 }
 
+/* A number of bytes within [min, max] into *out (left 0 when unset). */
+static int
+env_bytes(const char *name, unsigned long long min, unsigned long long max,
+    unsigned long long *out, char *err, size_t errlen)
+{
+	const char *v = env_str(name), *p;
+	unsigned long long n = 0;
+
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	for (p = v; *p >= '0' && *p <= '9' && n <= max; p++)
+		n = n * 10 + (unsigned long long)(*p - '0');
+	if (*p != '\0' || n < min || n > max) {
+		snprintf(err, errlen, "%s must be a number of bytes from %llu "
+		    "to %llu", name, min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
 /* An AFU9_MCP_* number within [min, max] into *out (left 0 when unset). */
 static int
 env_mcp(const char *name, unsigned min, unsigned max, unsigned *out,
@@ -162,6 +184,9 @@ config_env_read(struct config_env *e, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (env_bytes("AFU9_HTTP_BODY_TOTAL", CONFIG_HTTP_BODY_TOTAL_MIN,
+	    CONFIG_HTTP_BODY_TOTAL_MAX, &e->http_body_total, err, errlen) == -1)
+		return -1;
 	e->agent.provider = env_str("AFU9_AGENT_PROVIDER");
 	e->agent.model = env_str("AFU9_AGENT_MODEL");
 	e->agent.prices = env_str("AFU9_AGENT_PRICES");

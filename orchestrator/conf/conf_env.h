@@ -34,6 +34,9 @@
 #define CONFIG_MCP_HEARTBEAT_MIN	100
 #define CONFIG_MCP_HEARTBEAT_MAX	600000
 #define CONFIG_WEBHOOK_SECRET_MIN	16	/* bytes of the webhook secret */
+/* AFU9_HTTP_BODY_TOTAL: request body bytes buffered, all connections */
+#define CONFIG_HTTP_BODY_TOTAL_MIN	(1ull << 20)
+#define CONFIG_HTTP_BODY_TOTAL_MAX	(16ull << 30)
 
 struct config_env {
 	const char	*database_url;	/* DATABASE_URL; NULL: unset or "" */
@@ -81,6 +84,9 @@ struct config_env {
 	int		 trust_forwarded; /* AFU9_TRUST_FORWARDED=1: the
 					   client is the last address of
 					   X-Forwarded-For */
+	unsigned long long http_body_total; /* AFU9_HTTP_BODY_TOTAL, MIN..MAX
+					   bytes; 0: unset (http.h's
+					   default) */
 	/* agent runs (agent/agent.h, agent_provider_env()); NULL: unset
 	   or "" */
 	struct {
@@ -103,7 +109,8 @@ struct config_env {
  * not on/off, AFU9_LEASE_TTL_MS or AFU9_ENGINE_CONCURRENCY out of range,
  * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN, an AFU9_MCP_* number
  * out of its range, AFU9_METRICS not token/open, AFU9_TRUST_FORWARDED not
- * 0/1, AFU9_AGENT_PROVIDER neither openai nor anthropic,
+ * 0/1, AFU9_HTTP_BODY_TOTAL not a number of bytes in range,
+ * AFU9_AGENT_PROVIDER neither openai nor anthropic,
  * AFU9_GATEWAY_BARE_SERVER not a server name, AFU9_GITHUB_WEBHOOK_SECRET
  * shorter than CONFIG_WEBHOOK_SECRET_MIN); the values are never
  * shown.

@@ -94,6 +94,10 @@ struct http_conn {
 	ev_tstamp		 last_write;	/* last output progress */
 	ev_tstamp		 linger_start;
 	unsigned long		 served;	/* requests taken */
+	int			 reserve;	/* a reserve slot: health
+						   checks only, one request */
+	size_t			 body_held;	/* of srv->body_held: the
+						   body being received */
 	struct buf		 in, out;
 	struct http_parser	 parser;
 	size_t			 head_len, body_len;	/* in CONN_BODY */
@@ -118,6 +122,9 @@ struct http_server {
 	ev_timer		 accept_pause;
 	struct http_routes	 routes;
 	LIST_HEAD(, http_conn)	 conns;
+	size_t			 nreserve;	/* of st.open, in reserve */
+	size_t			 body_held;	/* request body bytes being
+						   received, all connections */
 	struct http_header	*hdrs;	/* shared by the parsers */
 	struct buf		 scratch;	/* one response head */
 	TAILQ_HEAD(, http_exchange) freex;	/* cached, at most
@@ -745,9 +752,13 @@ respond_error(struct http_exchange *x, int status, const char *detail,
 	http_respond(x, status, hdrs, body, (size_t)n);
 }
 
-/* A fatal request error: answer it after the queued ones, then close. */
+/*
+ * A fatal request error: answer it after the queued ones, then close.
+ * `hdr` is one more header line ("Retry-After: 1") or NULL.
+ */
 static void
-conn_fail(struct http_conn *c, int status, const char *detail)
+conn_fail(struct http_conn *c, int status, const char *detail,
+    const char *hdr)
 {
 	struct http_exchange *x;
 
@@ -756,7 +767,7 @@ conn_fail(struct http_conn *c, int status, const char *detail)
 		c->state = CONN_DEAD;
 		return;
 	}
-	respond_error(x, status, detail, NULL);
+	respond_error(x, status, detail, hdr);
 }
 
 /* ---- routing ---- */
@@ -875,7 +886,7 @@ dispatch(struct http_conn *c, struct http_request *req)
 	else
 		keep = (req->flags & HTTP_REQ_KEEPALIVE) &&
 		    !(req->flags & HTTP_REQ_CLOSE);
-	if (!keep || srv->stopping)
+	if (!keep || srv->stopping || c->reserve)
 		c->state = CONN_CLOSING;
 	else if (req->minor == 0)
 		x->ka10 = 1;
@@ -926,16 +937,85 @@ body_ready(struct http_conn *c, const struct http_request *req, size_t head)
 	return 0;
 }
 
-/* The body bound of req's route: its own, else the server's. */
-static uint64_t
-body_bound(const struct http_server *srv, const struct http_request *req)
+/* The route of req, or NULL (404 or 405 later). */
+static const struct http_route *
+route_of(const struct http_server *srv, const struct http_request *req)
 {
-	const struct http_route *r;
 	struct http_params params;
 	char allow[256];
 
-	r = http_routes_find(&srv->routes, req, &params, allow, sizeof(allow));
-	return r != NULL && r->max_body > 0 ? r->max_body : srv->lim.max_body;
+	return http_routes_find(&srv->routes, req, &params, allow,
+	    sizeof(allow));
+}
+
+/* What a reserve connection may be served: a health check. */
+static int
+reserve_ok(const struct http_route *r, const struct http_request *req)
+{
+	return r != NULL && r->reserve && req->content_length == 0 &&
+	    ((req->method.len == 3 && memcmp(req->method.p, "GET", 3) == 0) ||
+	    (req->method.len == 4 && memcmp(req->method.p, "HEAD", 4) == 0));
+}
+
+/*
+ * Admit the body of the request whose head was just parsed: its bytes
+ * count toward max_body_total from now until it has been handled, so
+ * slow uploads on many connections cannot make the server buffer more.
+ * 0, or -1 with the connection failed (413, or 503 when others' bodies
+ * hold the total now).  Called again for the same request while its
+ * body arrives: admitted once.
+ */
+static int
+body_admit(struct http_conn *c, const struct http_route *r,
+    const struct http_request *req)
+{
+	struct http_server *srv = c->srv;
+	uint64_t bound = r != NULL && r->max_body > 0 ? r->max_body :
+	    srv->lim.max_body;
+
+	if (req->content_length > bound ||
+	    req->content_length > srv->lim.max_body_total) {
+		conn_fail(c, 413, "request body too large", NULL);
+		return -1;
+	}
+	if (c->body_held > 0 || req->content_length == 0)
+		return 0;
+	if (req->content_length > srv->lim.max_body_total - srv->body_held) {
+		srv->st.body_refused++;
+		conn_fail(c, 503, "too many request bodies being received: "
+		    "retry later", "Retry-After: 1");
+		return -1;
+	}
+	c->body_held = (size_t)req->content_length;
+	srv->body_held += c->body_held;
+	return 0;
+}
+
+static void
+body_release(struct http_conn *c)
+{
+	INVARIANT(c->srv->body_held >= c->body_held);
+	c->srv->body_held -= c->body_held;
+	c->body_held = 0;
+}
+
+/*
+ * After a request: a buffer grown for a large body goes back to its
+ * usual bound and size, so a connection kept alive after a 25 MB upload
+ * does not keep 25 MB.
+ */
+static void
+in_trim(struct http_conn *c)
+{
+	size_t base = c->srv->lim.max_head + c->srv->lim.max_body;
+
+	if (buf_used(&c->in) > 0)
+		return;
+	if (c->in.cap > 4 * HTTP_BODY_CHUNK) {
+		buf_free(&c->in);
+		buf_init(&c->in, base);
+	}
+	c->in.max = base;
 }
 
 /*
@@ -947,6 +1027,7 @@ static void
 conn_process(struct http_conn *c)
 {
 	const struct http_limits *lim = &c->srv->lim;
+	const struct http_route *rt;
 	struct http_request req;
 	int r;
 
@@ -967,13 +1048,18 @@ conn_process(struct http_conn *c)
 			break;
 		}
 		if (r == HTTP_PARSE_ERROR) {
-			conn_fail(c, req.status, req.error);
+			conn_fail(c, req.status, req.error, NULL);
 			return;
 		}
-		if (req.content_length > body_bound(c->srv, &req)) {
-			conn_fail(c, 413, "request body too large");
+		rt = route_of(c->srv, &req);
+		if (c->reserve && !reserve_ok(rt, &req)) {
+			c->srv->st.rejected++;
+			conn_fail(c, 503, "too many connections: only health "
+			    "checks are served now", "Retry-After: 1");
 			return;
 		}
+		if (body_admit(c, rt, &req) == -1)
+			return;
 		/* a route's bound may be above the server's */
 		if (c->in.max < (size_t)r + (size_t)req.content_length)
 			c->in.max = (size_t)r + (size_t)req.content_length;
@@ -989,6 +1075,8 @@ conn_process(struct http_conn *c)
 			    req.body, req.body_len);
 		dispatch(c, &req);
 		buf_consume(&c->in, c->head_len + c->body_len);
+		body_release(c);
+		in_trim(c);
 		http_parser_reset(&c->parser);
 		c->req_start = 0;
 	}
@@ -1085,6 +1173,7 @@ conn_deadlines(const struct http_conn *c, ev_tstamp *wd, ev_tstamp *rd,
     ev_tstamp *id)
 {
 	const struct http_limits *lim = &c->srv->lim;
+	double rt = c->reserve ? lim->reserve_timeout : lim->request_timeout;
 
 	*wd = *rd = *id = 0;
 	if (c->state == CONN_LINGER) {
@@ -1094,10 +1183,9 @@ conn_deadlines(const struct http_conn *c, ev_tstamp *wd, ev_tstamp *rd,
 	if (buf_used(&c->out) > 0)
 		*wd = c->last_write + lim->write_timeout;
 	if (c->state == CONN_HEAD || c->state == CONN_BODY)
-		*rd = c->req_start + lim->request_timeout;
+		*rd = c->req_start + rt;
 	else if (c->state == CONN_IDLE && c->nq == 0 && *wd == 0)
-		*id = c->last_io + (c->served ? lim->idle_timeout :
-		    lim->request_timeout);
+		*id = c->last_io + (c->served ? lim->idle_timeout : rt);
 }
 
 static void
@@ -1115,7 +1203,7 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		c->state = CONN_DEAD;
 	} else if (rd && now >= rd) {
 		srv->st.request_timeouts++;
-		conn_fail(c, 408, "request not received in time");
+		conn_fail(c, 408, "request not received in time", NULL);
 	} else if (id && now >= id) {
 		if (c->state != CONN_LINGER)
 			srv->st.idle_timeouts++;
@@ -1174,8 +1262,11 @@ conn_free(struct http_conn *c)
 	}
 	buf_free(&c->in);
 	buf_free(&c->out);
+	body_release(c);
 	LIST_REMOVE(c, link);
 	srv->st.open--;
+	if (c->reserve)
+		srv->nreserve--;
 	free(c);
 	if (srv->stopping && LIST_EMPTY(&srv->conns) && !srv->done_scheduled &&
 	    !srv->freeing) {
@@ -1245,7 +1336,7 @@ conn_update(struct http_conn *c)
 /* ---- accepting ---- */
 
 static void
-conn_new(struct http_server *srv, int fd)
+conn_new(struct http_server *srv, int fd, int reserve)
 {
 	struct http_conn *c;
 	int one = 1;
@@ -1258,6 +1349,11 @@ conn_new(struct http_server *srv, int fd)
 	c->srv = srv;
 	c->fd = fd;
 	c->state = CONN_IDLE;
+	c->reserve = reserve;
+	if (reserve) {
+		srv->nreserve++;
+		srv->st.reserved++;
+	}
 	c->last_io = ev_now(srv->loop);
 	buf_init(&c->in, srv->lim.max_head + srv->lim.max_body);
 	buf_init(&c->out, srv->out_max);
@@ -1279,7 +1375,8 @@ static void
 reject(struct http_server *srv, int fd)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	    "Content-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n"
+	    "\r\n";
 	ssize_t n;
 
 	n = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1324,10 +1421,14 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		srv->st.accepted++;
-		if (srv->st.open >= srv->lim.max_connections)
-			reject(srv, fd);
+		/* Past the cap, a few more slots take health checks, so a
+		   load balancer does not see a flooded task as dead. */
+		if (srv->st.open - srv->nreserve < srv->lim.max_connections)
+			conn_new(srv, fd, 0);
+		else if (srv->nreserve < srv->lim.reserve_connections)
+			conn_new(srv, fd, 1);
 		else
-			conn_new(srv, fd);
+			reject(srv, fd);
 	}
 }
 
@@ -1458,10 +1559,13 @@ limits_default(struct http_limits *l)
 	DEF(max_headers, HTTP_DEFAULT_MAX_HEADERS);
 	DEF(max_body, 1024 * 1024);
 	DEF(max_connections, 1024);
+	DEF(reserve_connections, 8);
+	DEF(max_body_total, 64 * 1024 * 1024);
 	DEF(max_pipeline, 16);
 	DEF(out_high_water, 256 * 1024);
 	DEF(max_response, 64 * 1024 * 1024);
 	DEF(request_timeout, 10.0);
+	DEF(reserve_timeout, 2.0);
 	DEF(idle_timeout, 75.0);
 	DEF(write_timeout, 30.0);
 	DEF(linger_timeout, 2.0);
@@ -1562,28 +1666,50 @@ http_server_route_auth(struct http_server *srv, const char *method,
 	    auth, auth_arg);
 }
 
+/* The route added for exactly method and path; NULL with ENOENT. */
+static struct http_route *
+route_added(struct http_server *srv, const char *method, const char *path)
+{
+	struct http_route *r;
+	size_t i;
+
+	for (i = 0; i < srv->routes.n; i++) {
+		r = &srv->routes.r[i];
+		if (strcmp(r->pattern, path) == 0 && (method == NULL ?
+		    r->method == NULL : r->method != NULL &&
+		    strcmp(r->method, method) == 0))
+			return r;
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
 int
 http_server_route_body(struct http_server *srv, const char *method,
     const char *path, size_t max_body)
 {
 	struct http_route *r;
-	size_t i;
 
 	if (max_body == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	for (i = 0; i < srv->routes.n; i++) {
-		r = &srv->routes.r[i];
-		if (strcmp(r->pattern, path) == 0 && (method == NULL ?
-		    r->method == NULL : r->method != NULL &&
-		    strcmp(r->method, method) == 0)) {
-			r->max_body = max_body;
-			return 0;
-		}
-	}
-	errno = ENOENT;
-	return -1;
+	if ((r = route_added(srv, method, path)) == NULL)
+		return -1;
+	r->max_body = max_body;
+	return 0;
+}
+
+int
+http_server_route_reserve(struct http_server *srv, const char *method,
+    const char *path)
+{
+	struct http_route *r;
+
+	if ((r = route_added(srv, method, path)) == NULL)
+		return -1;
+	r->reserve = 1;
+	return 0;
 }
 
 const struct http_span *
@@ -1660,6 +1786,7 @@ http_server_stats(const struct http_server *srv, struct http_stats *st)
 	const struct http_exchange *x;
 
 	*st = srv->st;
+	st->body_buffered = srv->body_held;
 	st->out_buffered = 0;
 	LIST_FOREACH(c, &srv->conns, link) {
 		st->out_buffered += buf_used(&c->out);
@@ -1689,6 +1816,12 @@ http_server_metrics(const struct http_server *srv, struct buf *out)
 	    "afu9_http_connections_accepted_total %llu\n"
 	    "# TYPE afu9_http_connections_rejected_total counter\n"
 	    "afu9_http_connections_rejected_total %llu\n"
+	    "# TYPE afu9_http_connections_reserved_total counter\n"
+	    "afu9_http_connections_reserved_total %llu\n"
+	    "# TYPE afu9_http_body_refused_total counter\n"
+	    "afu9_http_body_refused_total %llu\n"
+	    "# TYPE afu9_http_body_buffered_bytes gauge\n"
+	    "afu9_http_body_buffered_bytes %llu\n"
 	    "# TYPE afu9_http_timeouts_total counter\n"
 	    "afu9_http_timeouts_total{kind=\"request\"} %llu\n"
 	    "afu9_http_timeouts_total{kind=\"idle\"} %llu\n"
@@ -1699,6 +1832,9 @@ http_server_metrics(const struct http_server *srv, struct buf *out)
 	    "afu9_http_output_buffered_bytes %llu\n",
 	    (unsigned long long)st.open, (unsigned long long)st.accepted,
 	    (unsigned long long)st.rejected,
+	    (unsigned long long)st.reserved,
+	    (unsigned long long)st.body_refused,
+	    (unsigned long long)st.body_buffered,
 	    (unsigned long long)st.request_timeouts,
 	    (unsigned long long)st.idle_timeouts,
 	    (unsigned long long)st.write_timeouts,

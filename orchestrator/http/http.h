@@ -17,8 +17,13 @@
  *  - request line > max_line                       414, close
  *  - head > max_head, or > max_headers fields      431, close
  *  - Content-Length > max_body, or the route's own
- *    bound (http_server_route_body(); checked
- *    before any body byte is read)                 413, close
+ *    bound (http_server_route_body()), or
+ *    > max_body_total (checked before any body
+ *    byte is read)                                 413, close
+ *  - the bodies being received on all connections
+ *    plus this one's Content-Length would pass
+ *    max_body_total (checked before any of it
+ *    is read)                                      503 + Retry-After, close
  *  - malformed request                             400, close
  *  - chunked body 411, other transfer coding 501, version other than
  *    1.0/1.1 505, unknown Expect 417               all close
@@ -28,8 +33,13 @@
  *    (slowloris)                                   408, close
  *  - keep-alive connection idle for idle_timeout   closed silently
  *  - no output progress for write_timeout          closed
- *  - max_connections open: a new connection gets a best-effort
- *    "503" and is closed at once (counted as rejected)
+ *  - max_connections open: the next reserve_connections are reserve
+ *    slots, for the load balancer's health checks: one request each,
+ *    which must be a GET or HEAD of a route marked with
+ *    http_server_route_reserve() (/health, /ready), else 503 +
+ *    Retry-After and close; reserve_timeout to send it.  Past the
+ *    reserve, a new connection gets a best-effort 503 + Retry-After and
+ *    is closed at once.  Both refusals count as rejected.
  *  - max_pipeline requests unanswered on one connection, or more than
  *    out_high_water bytes queued to it: the server stops reading that
  *    connection until the backlog drains (back-pressure; a client that
@@ -59,11 +69,15 @@ struct http_limits {
 	size_t	 max_head;		/* head bytes [16384] */
 	size_t	 max_headers;		/* header fields [64] */
 	size_t	 max_body;		/* request body bytes [1 MiB] */
+	size_t	 max_body_total;	/* request body bytes being received,
+					   all connections [64 MiB] */
 	size_t	 max_connections;	/* open at once [1024] */
+	size_t	 reserve_connections;	/* health checks past it [8] */
 	size_t	 max_pipeline;		/* unanswered per connection [16] */
 	size_t	 out_high_water;	/* queued output before reads stop [256 KiB] */
 	size_t	 max_response;		/* one response body [64 MiB] */
 	double	 request_timeout;	/* s, first byte to whole request [10] */
+	double	 reserve_timeout;	/* s, the same on a reserve slot [2] */
 	double	 idle_timeout;		/* s, keep-alive idle [75] */
 	double	 write_timeout;		/* s, without output progress [30] */
 	double	 linger_timeout;	/* s, draining input after an error [2] */
@@ -78,7 +92,13 @@ struct http_stats {
 	uint64_t	 responses[HTTP_STATUS_MAX - HTTP_STATUS_MIN + 1];
 					/* by status code - 100 */
 	uint64_t	 accepted;	/* connections accepted (incl. rejected) */
-	uint64_t	 rejected;	/* closed at once: over max_connections */
+	uint64_t	 rejected;	/* refused over max_connections: past
+					   the reserve, or not a health
+					   check on a reserve slot */
+	uint64_t	 reserved;	/* taken into a reserve slot */
+	uint64_t	 body_refused;	/* 503: max_body_total reached */
+	uint64_t	 body_buffered;	/* request body bytes being received
+					   now (admitted) */
 	uint64_t	 open;		/* connections open now */
 	uint64_t	 request_timeouts;	/* 408 sent */
 	uint64_t	 idle_timeouts;
@@ -139,6 +159,13 @@ int	http_server_route_auth(struct http_server *, const char *method,
  */
 int	http_server_route_body(struct http_server *, const char *method,
 	    const char *path, size_t max_body);
+/*
+ * Serve the route added for exactly `method` and `path` (a GET route:
+ * HEAD too) also on the reserve slots past max_connections: health
+ * checks.  0, or -1 with errno ENOENT.
+ */
+int	http_server_route_reserve(struct http_server *, const char *method,
+	    const char *path);
 /* In a handler: the value of path parameter `name` of its route, still
    percent-encoded (borrowed for the handler call), or NULL. */
 const struct http_span *http_exchange_param(const struct http_exchange *x,

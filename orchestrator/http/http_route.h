@@ -55,6 +55,8 @@ struct http_route {
 	void		*auth_arg;
 	size_t		 max_body;	/* request body bound; 0: the
 					   server's max_body */
+	int		 reserve;	/* served on reserve slots too
+					   (http_server_route_reserve) */
 };
 
 /* The parameters of one match: spans into the request's path. */

@@ -128,6 +128,12 @@ scan(struct http_parser *ps, const char *buf, size_t len,
 			    "header section too large") : fail(req, 414,
 			    "request line too long");
 		if (c == '\n') {
+			/* A bare LF is a line end to some parsers and part of
+			   a value to others: a proxy in front and this server
+			   could then see different fields (smuggling). */
+			if (!ps->cr)
+				return fail(req, 400, "bare LF: lines must "
+				    "end with CRLF");
 			if ((r = scan_lf(ps, i, req)) != 0) {
 				ps->pos = i + 1;
 				return r < 0 ? r : (int)(i + 1);
@@ -307,8 +313,12 @@ content_length(struct http_request *req, const struct http_header *h)
 			return fail(req, 400, "invalid Content-Length");
 		v = v * 10 + (uint64_t)(h->value.p[i] - '0');
 	}
+	/* RFC 9112 6.3 lets a recipient merge identical values; refusing
+	   them too leaves nothing for a proxy in front to read otherwise. */
 	if ((req->flags & HTTP_REQ_HAS_LENGTH) && v != req->content_length)
 		return fail(req, 400, "conflicting Content-Length fields");
+	if (req->flags & HTTP_REQ_HAS_LENGTH)
+		return fail(req, 400, "more than one Content-Length field");
 	req->flags |= HTTP_REQ_HAS_LENGTH;
 	req->content_length = v;
 	return 0;

@@ -19,9 +19,11 @@
  *        resynchronised: answer and close.
  *
  * Decisions (RFC 9110 / RFC 9112):
- *  - Line ends: CRLF, and a bare LF is accepted as RFC 9112 2.2 allows
- *    (some hand-written clients send it).  A CR not followed by LF is an
- *    error anywhere (400).  Empty lines before the request line are skipped.
+ *  - Line ends: CRLF only.  RFC 9112 2.2 allows taking a bare LF as a
+ *    line end, but a proxy in front that does not would see other fields
+ *    than this server (request smuggling): a bare LF is 400, and so is a
+ *    CR not followed by LF, anywhere.  Empty lines (CRLF) before the
+ *    request line are skipped.
  *  - Request line: method = token, exactly one SP, request-target, exactly
  *    one SP, "HTTP/" DIGIT "." DIGIT.  Only HTTP/1.0 and HTTP/1.1 are
  *    served; any other well-formed version gets 505.
@@ -37,8 +39,11 @@
  *    starting with SP or HTAB) is 400.  NUL and other control bytes are
  *    400 as soon as they are seen, so binary garbage (say, a TLS
  *    ClientHello) is refused at once, not after a timeout.
- *  - Content-Length: 1*DIGIT (at most 15 digits); repeated fields must all
- *    carry the same value, else 400; a comma list is 400.
+ *  - Content-Length: 1*DIGIT (at most 15 digits), else 400 (no sign, no
+ *    hex, no inner space, no comma list).  A second Content-Length field
+ *    is 400 even with the same value: RFC 9112 6.3 allows merging
+ *    identical ones, refusing them leaves a proxy in front nothing to
+ *    read differently.
  *  - Transfer-Encoding is not supported for requests (the API takes small
  *    JSON bodies with a Content-Length): "chunked" gets 411 Length
  *    Required, any other coding 501, in an HTTP/1.0 request 400, and
