@@ -20,7 +20,10 @@
  *                   alone;
  *   agent           R runs of T turns (T - 1 tool turns and the answer);
  *   long            one run of L turns (the conversation grows to L
- *                   turns: each request carries all of it).
+ *                   turns: each request carries all of it), each turn's
+ *                   clocks read (the agent's turn event), so that its last
+ *                   tenth, turns 0.9 L to L, is measured on its own: the
+ *                   loop's cost when the conversation is long.
  * Wall time and this process's CPU time (getrusage: the loop, httpc, the
  * router's client side; not the children) per operation; the loop's
  * overhead per turn is the agent's per turn less the baselines' share (a
@@ -388,11 +391,29 @@ run_done(struct agent *a, const struct agent_result *res, void *arg)
 	    "");
 }
 
-/* One run to its end; its turns. */
-static unsigned
-one_run(const struct agent_provider *pv, const char *const *patterns)
+/* The long run's clocks at each turn (wall, CPU), from turn_cb. */
+static double	*at_wall, *at_cpu;
+static unsigned	 at_n, at_cap;
+
+static void
+turn_cb(void *arg, unsigned turn, const struct prov_reply *r,
+    const struct agent_totals *t)
 {
-	struct agent_env env = { .loop = loop, .http = http, .router = rt };
+	if (at_n < at_cap) {
+		at_wall[at_n] = bu_now_us();
+		at_cpu[at_n++] = cpu_us();
+	}
+}
+
+static const struct agent_events turn_events = { .turn = turn_cb };
+
+/* One run to its end; its turns.  timed: each turn's clocks kept. */
+static unsigned
+one_run(const struct agent_provider *pv, const char *const *patterns,
+    int timed)
+{
+	struct agent_env env = { .loop = loop, .http = http, .router = rt,
+	    .events = timed ? &turn_events : NULL };
 	struct agent_params pa;
 	struct agent *a;
 	struct run r;
@@ -453,11 +474,13 @@ main(int argc, char **argv)
 	char cfgpath[] = "/tmp/afu9-agentbench.XXXXXX", err[512], url[96];
 	char base[64], **headers, *body;
 	struct agent_provider pv;
-	struct result rh, rt_, ra, rl;
+	struct result rh, rt_, ra, rl, late;
 	struct afu9_config *cfg;
 	json_t *all, *sel;
 	long rss[11], i, j, turns = 0, port_l, lo, hi, rss_long = 0;
 	double t0, c0, over_wall, over_cpu, share;
+	double late_over_wall = 0, late_over_cpu = 0;
+	unsigned late_n = 0, k;
 	pid_t prov, provl = 0;
 	ev_timer tick;
 	int fd, port;
@@ -510,7 +533,7 @@ main(int argc, char **argv)
 	pv.model = "bench";
 
 	/* warm up: connections, caches */
-	one_run(&pv, patterns);
+	one_run(&pv, patterns, 0);
 	snprintf(url, sizeof(url), "%s/v1/chat/completions", base);
 	if ((headers = prov_headers(PROV_OPENAI, NULL, 1, err,
 	    sizeof(err))) == NULL)
@@ -525,7 +548,7 @@ main(int argc, char **argv)
 	t0 = bu_now_us();
 	c0 = cpu_us();
 	for (i = 0, j = 1; i < opt_runs; i++) {
-		turns += one_run(&pv, patterns);
+		turns += one_run(&pv, patterns, 0);
 		if ((i + 1) * 10 >= j * opt_runs && j <= 10)
 			rss[j++] = rss_kib();
 	}
@@ -538,7 +561,12 @@ main(int argc, char **argv)
 	over_cpu = ra.cpu_us - rh.cpu_us - share * rt_.cpu_us;
 
 	memset(&rl, 0, sizeof(rl));
+	memset(&late, 0, sizeof(late));
 	if (opt_long > 0) {
+		at_cap = (unsigned)opt_long + 1;
+		if ((at_wall = calloc(at_cap, sizeof(double))) == NULL ||
+		    (at_cpu = calloc(at_cap, sizeof(double))) == NULL)
+			bu_die("out of memory");
 		kill(prov, SIGKILL);
 		waitpid(prov, NULL, 0);
 		provl = provider_start(opt_long, &port);
@@ -546,9 +574,21 @@ main(int argc, char **argv)
 		snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
 		t0 = bu_now_us();
 		c0 = cpu_us();
-		port_l = one_run(&pv, patterns);
+		port_l = one_run(&pv, patterns, 1);
 		rl.wall_us = (bu_now_us() - t0) / (double)port_l;
 		rl.cpu_us = (cpu_us() - c0) / (double)port_l;
+		/* the last tenth of its turns (each carrying 90 to 100% of
+		   the conversation), less a request and a tool call */
+		late_n = at_n / 10;
+		if (late_n > 0) {
+			k = at_n - 1;
+			late.wall_us = (at_wall[k] - at_wall[k - late_n]) /
+			    (double)late_n;
+			late.cpu_us = (at_cpu[k] - at_cpu[k - late_n]) /
+			    (double)late_n;
+			late_over_wall = late.wall_us - rh.wall_us - rt_.wall_us;
+			late_over_cpu = late.cpu_us - rh.cpu_us - rt_.cpu_us;
+		}
 		rss_long = rss_kib();
 		prov = provl;
 	}
@@ -567,13 +607,19 @@ main(int argc, char **argv)
 		    "  \"turn_wall_us\": %.1f,\n  \"turn_cpu_us\": %.1f,\n"
 		    "  \"overhead_wall_us\": %.1f,\n  \"overhead_cpu_us\": %.1f,\n"
 		    "  \"long_turns\": %ld,\n  \"long_turn_wall_us\": %.1f,\n"
-		    "  \"long_turn_cpu_us\": %.1f,\n  \"rss_start_kib\": %ld,\n"
+		    "  \"long_turn_cpu_us\": %.1f,\n"
+		    "  \"late_turns\": %u,\n  \"late_turn_wall_us\": %.1f,\n"
+		    "  \"late_turn_cpu_us\": %.1f,\n"
+		    "  \"late_overhead_wall_us\": %.1f,\n"
+		    "  \"late_overhead_cpu_us\": %.1f,\n"
+		    "  \"rss_start_kib\": %ld,\n"
 		    "  \"rss_first_kib\": %ld,\n  \"rss_min_kib\": %ld,\n"
 		    "  \"rss_max_kib\": %ld,\n  \"rss_last_kib\": %ld,\n"
 		    "  \"rss_long_kib\": %ld\n}\n", opt_runs, turns, rh.wall_us,
 		    rh.cpu_us, rt_.wall_us, rt_.cpu_us, ra.wall_us, ra.cpu_us,
 		    over_wall, over_cpu, opt_long, rl.wall_us, rl.cpu_us,
-		    rss[0], rss[1], lo, hi, rss[10], rss_long);
+		    late_n, late.wall_us, late.cpu_us, late_over_wall,
+		    late_over_cpu, rss[0], rss[1], lo, hi, rss[10], rss_long);
 	else {
 		printf("per operation           wall us    cpu us (this "
 		    "process)\n");
@@ -589,12 +635,21 @@ main(int argc, char **argv)
 			printf("agent turn (1 x %ld)  %8.1f  %8.1f  (the "
 			    "conversation grows; rss after it %ld KiB)\n",
 			    opt_long, rl.wall_us, rl.cpu_us, rss_long);
+		if (late_n > 0) {
+			printf("  its last %u turns    %8.1f  %8.1f\n", late_n,
+			    late.wall_us, late.cpu_us);
+			printf("  loop overhead        %8.1f  %8.1f  (turn - "
+			    "request - tool call)\n", late_over_wall,
+			    late_over_cpu);
+		}
 		printf("rss KiB before the runs %ld, after each tenth:", rss[0]);
 		for (i = 1; i <= 10; i++)
 			printf(" %ld", rss[i]);
 		printf("\nrss growth over the runs: %ld KiB (first tenth to "
 		    "last)\n", rss[10] - rss[1]);
 	}
+	free(at_wall);
+	free(at_cpu);
 	free(body);
 	strv_free(headers);
 	json_decref(sel);

@@ -394,6 +394,106 @@ START_TEST(request_anthropic)
 }
 END_TEST
 
+/*
+ * prov_request_text() against json_dumps(prov_request()): the same bytes
+ * for every option set, asked after each message so that what is kept
+ * from one request to the next is what the next one sends.
+ */
+static void
+same_text(struct prov_conv *c)
+{
+	static const struct prov_opts opts[] = {
+		{ PROV_OPENAI, "gpt-4o", 1024, 1, 0 },
+		{ PROV_OPENAI, "gpt-\"5\"\u00e9", 0, 0, 0 },
+		{ PROV_OPENAI, "o3", 77, 0, 1 },
+		{ PROV_ANTHROPIC, "claude-sonnet-4-5", 2048, 1, 0 },
+		{ PROV_ANTHROPIC, "claude", 1, 0, 0 },
+	};
+	char err[256], err2[256], *want, *got;
+	json_t *body;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		body = prov_request(c, &opts[i], err, sizeof(err));
+		got = prov_request_text(c, &opts[i], &len, err2, sizeof(err2));
+		if (body == NULL) {
+			ck_assert_ptr_null(got);
+			ck_assert_str_eq(err2, err);
+			continue;
+		}
+		want = json_dumps(body, JSON_COMPACT);
+		ck_assert_msg(got != NULL, "%s", err2);
+		ck_assert_uint_eq(len, strlen(got));
+		ck_assert_msg(strcmp(got, want) == 0, "opts %zu: got\n%s\nwant\n"
+		    "%s", i, got, want);
+		free(want);
+		free(got);
+		json_decref(body);
+	}
+}
+
+START_TEST(request_text)
+{
+	static const char *const calls[] = {
+		"call_1", "github__getIssue", "{\"owner\":\"octo\",\"number\":7}",
+		"call_2", "github__getFileContents", "{\"path\":",
+		"call_3", "github__getIssue", "{\"x\":[1.5,null,\"\\u2028\"]}",
+	};
+	struct prov_conv c;
+	char err[256];
+
+	prov_conv_init(&c);
+	tools_of(&c, TOOLS);
+	ck_assert(prov_conv_add_system(&c, "You are afu9.", err,
+	    sizeof(err)) == 0);
+	same_text(&c);			/* no message: refused alike */
+	/* an assistant turn first: Anthropic refuses it, every time */
+	reply_calls(&c, "Hello.", 0, NULL);
+	same_text(&c);
+	same_text(&c);
+	prov_conv_free(&c);
+
+	prov_conv_init(&c);
+	ck_assert(prov_conv_add_user(&c, "Fix issue 7: \"crash\" \\ \t\x01 "
+	    "\xe2\x80\xae.", err, sizeof(err)) == 0);
+	same_text(&c);			/* no system, no tools */
+	tools_of(&c, TOOLS);
+	ck_assert(prov_conv_add_system(&c, "You are afu9.", err,
+	    sizeof(err)) == 0);
+	same_text(&c);
+	ck_assert(prov_conv_add_user(&c, "Both of them.", err,
+	    sizeof(err)) == 0);
+	same_text(&c);			/* two user messages: one turn */
+	reply_calls(&c, "Reading it.", 2, calls);
+	same_text(&c);
+	ck_assert(prov_conv_add_result(&c, "call_1", "{\"title\":\"crash\"}", 0,
+	    err, sizeof(err)) == 0);
+	same_text(&c);
+	ck_assert(prov_conv_add_result(&c, "call_2", "", 1, err,
+	    sizeof(err)) == 0);
+	same_text(&c);
+	reply_calls(&c, "", 0, NULL);	/* an empty turn: skipped */
+	same_text(&c);
+	ck_assert(prov_conv_add_user(&c, "Be brief.", err, sizeof(err)) == 0);
+	same_text(&c);
+	reply_calls(&c, "", 1, calls + 6);
+	ck_assert(prov_conv_add_result(&c, "call_3", "ok", 0, err,
+	    sizeof(err)) == 0);
+	/* the system and the tools change after messages were kept */
+	ck_assert(prov_conv_add_system(&c, "Repository: octo/hello.", err,
+	    sizeof(err)) == 0);
+	same_text(&c);
+	tools_of(&c, "[{\"name\":\"conf.echo\",\"inputSchema\":{\"type\":"
+	    "\"object\"}}]");
+	same_text(&c);
+	tools_of(&c, "[]");
+	same_text(&c);
+	reply_calls(&c, "Done.", 0, NULL);
+	same_text(&c);
+	prov_conv_free(&c);
+}
+END_TEST
+
 START_TEST(request_refused)
 {
 	struct prov_opts o = { PROV_ANTHROPIC, "claude-sonnet-4-5", 0, 0, 0 };
@@ -1167,6 +1267,7 @@ suite(void)
 	tcase_add_test(tc, names_bound);
 	tcase_add_test(tc, request_openai);
 	tcase_add_test(tc, request_anthropic);
+	tcase_add_test(tc, request_text);
 	tcase_add_test(tc, request_refused);
 	tcase_add_test(tc, headers);
 	tcase_add_test(tc, stream_openai_tools);

@@ -404,7 +404,7 @@ start_request(struct agent *a)
 	struct prov_opts o;
 	struct httpc_reqopts ro;
 	char err[512], *body;
-	json_t *req;
+	size_t blen;
 	long rest;
 
 	if (a->rec_state == -1) {
@@ -419,14 +419,11 @@ start_request(struct agent *a)
 	o.max_tokens = a->max_output;
 	o.stream = a->stream;
 	o.max_completion_tokens = a->max_completion_tokens;
-	if ((req = prov_request(&a->conv, &o, err, sizeof(err))) == NULL) {
+	/* the conversation's serialised prefix is kept: a turn serialises
+	   only what it added (a long run would otherwise grow quadratic) */
+	if ((body = prov_request_text(&a->conv, &o, &blen, err,
+	    sizeof(err))) == NULL) {
 		finish(a, AGENT_FAILED, "request: %s", err);
-		return;
-	}
-	body = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (body == NULL) {
-		finish(a, AGENT_FAILED, "request: out of memory");
 		return;
 	}
 	memset(&ro, 0, sizeof(ro));
@@ -451,7 +448,7 @@ start_request(struct agent *a)
 	}
 	a->state = AS_REQUEST;
 	a->req = httpc_request_opts(a->env.http, "POST", a->url,
-	    (const char *const *)a->headers, body, strlen(body), &ro,
+	    (const char *const *)a->headers, body, blen, &ro,
 	    http_done, a);
 	free(body);
 	if (a->req == NULL) {

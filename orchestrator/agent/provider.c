@@ -83,11 +83,24 @@ tools_free(struct prov_tool *t, size_t n)
 	free(t);
 }
 
+static void
+ser_free(struct prov_ser *z)
+{
+	if (z == NULL)
+		return;
+	buf_free(&z->sys);
+	buf_free(&z->tools);
+	buf_free(&z->msgs);
+	buf_free(&z->turn);
+	free(z);
+}
+
 void
 prov_conv_free(struct prov_conv *c)
 {
 	size_t i;
 
+	ser_free(c->ser);
 	for (i = 0; i < c->nsystem; i++)
 		free(c->system[i]);
 	free(c->system);
@@ -171,6 +184,8 @@ prov_conv_add_system(struct prov_conv *c, const char *text, char *err,
 	}
 	v[c->nsystem++] = s;
 	c->system = v;
+	if (c->ser != NULL)
+		c->ser->sys_ok = 0;
 	return 0;
 }
 
@@ -474,6 +489,8 @@ prov_conv_add_tools(struct prov_conv *c, const json_t *tools, char *err,
 	tools_free(c->tools, c->ntools);
 	c->tools = t;
 	c->ntools = n;
+	if (c->ser != NULL)
+		c->ser->tools_ok = 0;
 	return 0;
 fail:
 	free(simple);
@@ -512,6 +529,30 @@ prov_path(enum prov_kind k)
 	return k == PROV_ANTHROPIC ? "/v1/messages" : "/v1/chat/completions";
 }
 
+/* What a request needs of c and o; 0, or -1 with err. */
+static int
+request_ok(const struct prov_conv *c, const struct prov_opts *o, char *err,
+    size_t errlen)
+{
+	if (o->model == NULL || *o->model == '\0' || strlen(o->model) > 256) {
+		prov_seterr(err, errlen, "request: no model, or a name of more "
+		    "than 256 bytes");
+		return -1;
+	}
+	if (o->max_tokens < 0 || o->max_tokens > 10000000 ||
+	    (o->kind == PROV_ANTHROPIC && o->max_tokens == 0)) {
+		prov_seterr(err, errlen, "request: max_tokens %ld out of range "
+		    "(1..10000000%s)", o->max_tokens,
+		    o->kind == PROV_ANTHROPIC ? "" : ", 0: not sent");
+		return -1;
+	}
+	if (c->nmsgs == 0) {
+		prov_seterr(err, errlen, "request: no message");
+		return -1;
+	}
+	return 0;
+}
+
 json_t *
 prov_request(const struct prov_conv *c, const struct prov_opts *o, char *err,
     size_t errlen)
@@ -519,22 +560,8 @@ prov_request(const struct prov_conv *c, const struct prov_opts *o, char *err,
 	json_t *body;
 	int rc;
 
-	if (o->model == NULL || *o->model == '\0' || strlen(o->model) > 256) {
-		prov_seterr(err, errlen, "request: no model, or a name of more "
-		    "than 256 bytes");
+	if (request_ok(c, o, err, errlen) == -1)
 		return NULL;
-	}
-	if (o->max_tokens < 0 || o->max_tokens > 10000000 ||
-	    (o->kind == PROV_ANTHROPIC && o->max_tokens == 0)) {
-		prov_seterr(err, errlen, "request: max_tokens %ld out of range "
-		    "(1..10000000%s)", o->max_tokens,
-		    o->kind == PROV_ANTHROPIC ? "" : ", 0: not sent");
-		return NULL;
-	}
-	if (c->nmsgs == 0) {
-		prov_seterr(err, errlen, "request: no message");
-		return NULL;
-	}
 	if ((body = json_object()) == NULL) {
 		prov_seterr(err, errlen, "request: out of memory");
 		return NULL;
@@ -548,6 +575,109 @@ prov_request(const struct prov_conv *c, const struct prov_opts *o, char *err,
 		return NULL;
 	}
 	return body;
+}
+
+/* ---- the body as text, its serialised pieces kept ---- */
+
+/* A bound no body reaches (PROV_MAX_MESSAGES of PROV_MAX_TEXT is less). */
+#define SER_MAX		((size_t)-1 / 4)
+
+void
+prov_ser_reset(struct prov_ser *z)
+{
+	buf_reset(&z->sys);
+	buf_reset(&z->tools);
+	buf_reset(&z->msgs);
+	buf_reset(&z->turn);
+	z->sys_ok = z->tools_ok = 0;
+	z->done = 0;
+	z->role = -1;
+}
+
+static int
+put_cb(const char *s, size_t n, void *arg)
+{
+	return buf_append(arg, s, n);
+}
+
+int
+prov_ser_put(struct buf *b, int comma, json_t *v)
+{
+	size_t len = b->len;
+	int rc;
+
+	if (v == NULL)
+		return -1;
+	rc = comma && buf_used(b) > 0 ? buf_append(b, ",", 1) : 0;
+	if (rc == 0)
+		rc = json_dump_callback(v, put_cb, b, JSON_COMPACT |
+		    JSON_ENCODE_ANY);
+	json_decref(v);
+	if (rc != 0)
+		b->len = len;	/* the pieces are never consumed: off is 0 */
+	return rc != 0 ? -1 : 0;
+}
+
+char *
+prov_ser_str(const char *str)
+{
+	json_t *v = json_string(str);
+	char *s;
+
+	s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	json_decref(v);
+	return s;
+}
+
+char *
+prov_ser_join(const char *const *p, const size_t *n, size_t np, size_t *len)
+{
+	size_t i, total = 0;
+	char *s, *q;
+
+	for (i = 0; i < np; i++)
+		if (p[i] != NULL)
+			total += n[i];
+	if ((s = q = malloc(total + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < np; i++)
+		if (p[i] != NULL && n[i] > 0) {
+			memcpy(q, p[i], n[i]);
+			q += n[i];
+		}
+	*q = '\0';
+	*len = total;
+	return s;
+}
+
+char *
+prov_request_text(struct prov_conv *c, const struct prov_opts *o, size_t *len,
+    char *err, size_t errlen)
+{
+	struct prov_ser *z = c->ser;
+
+	if (request_ok(c, o, err, errlen) == -1)
+		return NULL;
+	if (z == NULL) {
+		if ((z = calloc(1, sizeof(*z))) == NULL) {
+			prov_seterr(err, errlen, "request: out of memory");
+			return NULL;
+		}
+		buf_init(&z->sys, SER_MAX);
+		buf_init(&z->tools, SER_MAX);
+		buf_init(&z->msgs, SER_MAX);
+		buf_init(&z->turn, SER_MAX);
+		z->kind = o->kind;
+		z->role = -1;
+		c->ser = z;
+	}
+	if (z->kind != o->kind) {
+		prov_ser_reset(z);
+		z->kind = o->kind;
+	}
+	if (o->kind == PROV_ANTHROPIC)
+		return prov_anthropic_text(c, o, len, err, errlen);
+	return prov_openai_text(c, o, len, err, errlen);
 }
 
 static int

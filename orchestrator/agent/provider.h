@@ -80,6 +80,13 @@ struct prov_tool {
 	json_t	*schema;	/* inputSchema, an object */
 };
 
+struct prov_ser;
+
+/*
+ * Messages are never changed once added (nothing here changes one; a
+ * caller must not either): that is what lets prov_request_text() keep
+ * their serialised form.
+ */
 struct prov_conv {
 	char			**system;	/* blocks */
 	size_t			  nsystem;
@@ -87,6 +94,7 @@ struct prov_conv {
 	size_t			  nmsgs, capmsgs;
 	struct prov_tool	 *tools;
 	size_t			  ntools;
+	struct prov_ser		 *ser;		/* prov_request_text()'s */
 };
 
 void	prov_conv_init(struct prov_conv *);
@@ -148,6 +156,18 @@ const char *prov_path(enum prov_kind);
  */
 json_t	*prov_request(const struct prov_conv *, const struct prov_opts *,
 	    char *err, size_t errlen);
+/*
+ * The same body as text, byte for byte what json_dumps(prov_request(),
+ * JSON_COMPACT) gives, with its length in *len (malloc'd; NULL with err
+ * as above).  The serialised system, tools and messages are kept in the
+ * conversation (an append-only log): the next request serialises only
+ * the messages added since, so a run's request costs what its new
+ * messages cost plus a copy, not a walk of the whole conversation.
+ * Adding system blocks or replacing the tools serialises those again;
+ * another provider kind starts over.
+ */
+char	*prov_request_text(struct prov_conv *, const struct prov_opts *,
+	    size_t *len, char *err, size_t errlen);
 /*
  * The request headers, "Name: value" strings in a NULL-terminated vector
  * (strv_free() it: it wipes them): content-type, and Authorization:

@@ -175,6 +175,136 @@ prov_anthropic_request(const struct prov_conv *c, const struct prov_opts *o,
 	return 0;
 }
 
+/* The open turn of z into its turns before; 0, or -1 (ENOMEM). */
+static int
+turn_close(struct prov_ser *z)
+{
+	if (z->role == -1)
+		return 0;
+	if ((buf_used(&z->msgs) > 0 && buf_append(&z->msgs, ",", 1) == -1) ||
+	    buf_printf(&z->msgs, "{\"role\":\"%s\",\"content\":[",
+	    z->role ? "assistant" : "user") == -1 ||
+	    buf_append(&z->msgs, buf_data(&z->turn), buf_used(&z->turn)) ==
+	    -1 || buf_append(&z->msgs, "]}", 2) == -1)
+		return -1;
+	buf_reset(&z->turn);
+	z->role = -1;
+	return 0;
+}
+
+/* Message m into z: a new turn when its role changes.  0, -1 (ENOMEM). */
+static int
+turn_add(struct prov_ser *z, const struct prov_msg *m, int role)
+{
+	json_t *content;
+	size_t i;
+
+	if (z->role != role && turn_close(z) == -1)
+		return -1;
+	z->role = role;
+	if ((content = json_array()) == NULL || blocks(m, content) == -1) {
+		json_decref(content);
+		return -1;
+	}
+	for (i = 0; i < json_array_size(content); i++)
+		if (prov_ser_put(&z->turn, 1, json_incref(json_array_get(
+		    content, i))) == -1) {
+			json_decref(content);
+			return -1;
+		}
+	json_decref(content);
+	return 0;
+}
+
+/*
+ * The same body as prov_anthropic_request()'s, as text: the system
+ * blocks, the tools and the turns serialised once (c->ser); the last turn
+ * is kept open, as a message of its role may come next.
+ */
+char *
+prov_anthropic_text(struct prov_conv *c, const struct prov_opts *o,
+    size_t *len, char *err, size_t errlen)
+{
+	struct prov_ser *z = c->ser;
+	const struct prov_msg *m;
+	const char *p[16];
+	size_t n[16], np = 0;
+	char *model = NULL, tail[64], *s;
+	int role;
+
+	if (!z->sys_ok) {
+		buf_reset(&z->sys);
+		if (c->nsystem > 0 &&
+		    prov_ser_put(&z->sys, 0, system_blocks(c)) == -1)
+			goto nomem;
+		z->sys_ok = 1;
+	}
+	if (!z->tools_ok) {
+		buf_reset(&z->tools);
+		if (c->ntools > 0 && prov_ser_put(&z->tools, 0, tools(c)) == -1)
+			goto nomem;
+		z->tools_ok = 1;
+	}
+	for (; z->done < c->nmsgs; z->done++) {
+		m = &c->msgs[z->done];
+		role = m->kind == PROV_MSG_ASSISTANT;
+		if (role && *m->text == '\0' && m->ncalls == 0)
+			continue;	/* an empty turn: nothing to send */
+		if (role && z->role == -1 && buf_used(&z->msgs) == 0) {
+			prov_seterr(err, errlen, "request: the conversation "
+			    "must start with a user message");
+			return NULL;
+		}
+		if (turn_add(z, m, role) == -1)
+			goto nomem;
+	}
+	if ((model = prov_ser_str(o->model)) == NULL)
+		goto nomem;
+	PIECE_LIT("{\"messages\":[");
+	p[np] = buf_data(&z->msgs);
+	n[np++] = buf_used(&z->msgs);
+	if (z->role != -1) {
+		if (buf_used(&z->msgs) > 0)
+			PIECE_LIT(",");
+		if (z->role)
+			PIECE_LIT("{\"role\":\"assistant\",\"content\":[");
+		else
+			PIECE_LIT("{\"role\":\"user\",\"content\":[");
+		p[np] = buf_data(&z->turn);
+		n[np++] = buf_used(&z->turn);
+		PIECE_LIT("]}");
+	}
+	PIECE_LIT("],\"model\":");
+	p[np] = model;
+	n[np++] = strlen(model);
+	snprintf(tail, sizeof(tail), ",\"max_tokens\":%ld", o->max_tokens);
+	p[np] = tail;
+	n[np++] = strlen(tail);
+	if (buf_used(&z->sys) > 0) {
+		PIECE_LIT(",\"system\":");
+		p[np] = buf_data(&z->sys);
+		n[np++] = buf_used(&z->sys);
+	}
+	if (buf_used(&z->tools) > 0) {
+		PIECE_LIT(",\"tools\":");
+		p[np] = buf_data(&z->tools);
+		n[np++] = buf_used(&z->tools);
+	}
+	if (o->stream)
+		PIECE_LIT(",\"stream\":true");
+	PIECE_LIT("}");
+	s = prov_ser_join(p, n, np, len);
+	free(model);
+	if (s == NULL)
+		goto nomem;
+	return s;
+nomem:
+	free(model);
+	prov_ser_reset(z);
+	prov_seterr(err, errlen, "request: out of memory");
+	return NULL;
+}
+
 static enum prov_stop
 stop_of(const char *s)
 {

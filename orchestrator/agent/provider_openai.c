@@ -157,6 +157,87 @@ nomem:
 	return -1;
 }
 
+/*
+ * The same body as prov_openai_request()'s, as text: the system message,
+ * the tools and the messages serialised once (c->ser), the rest here.
+ */
+char *
+prov_openai_text(struct prov_conv *c, const struct prov_opts *o, size_t *len,
+    char *err, size_t errlen)
+{
+	struct prov_ser *z = c->ser;
+	const char *p[12];
+	size_t n[12], np = 0;
+	char *sys, *model = NULL, tail[96], *s;
+	int tl;
+
+	if (!z->sys_ok) {
+		buf_reset(&z->sys);
+		if (c->nsystem > 0) {
+			if ((sys = system_text(c)) == NULL)
+				goto nomem;
+			if (prov_ser_put(&z->sys, 0, json_pack("{s:s, s:s}",
+			    "role", "system", "content", sys)) == -1) {
+				free(sys);
+				goto nomem;
+			}
+			free(sys);
+		}
+		z->sys_ok = 1;
+	}
+	if (!z->tools_ok) {
+		buf_reset(&z->tools);
+		if (c->ntools > 0 && prov_ser_put(&z->tools, 0, tools(c)) == -1)
+			goto nomem;
+		z->tools_ok = 1;
+	}
+	for (; z->done < c->nmsgs; z->done++)
+		if (prov_ser_put(&z->msgs, 1, message(&c->msgs[z->done])) == -1)
+			goto nomem;
+	if ((model = prov_ser_str(o->model)) == NULL)
+		goto nomem;
+	PIECE_LIT("{\"model\":");
+	p[np] = model;
+	n[np++] = strlen(model);
+	PIECE_LIT(",\"messages\":[");
+	if (buf_used(&z->sys) > 0) {
+		p[np] = buf_data(&z->sys);
+		n[np++] = buf_used(&z->sys);
+		if (buf_used(&z->msgs) > 0) {
+			PIECE_LIT(",");
+		}
+	}
+	p[np] = buf_data(&z->msgs);
+	n[np++] = buf_used(&z->msgs);
+	PIECE_LIT("]");
+	if (c->ntools > 0) {
+		PIECE_LIT(",\"tools\":");
+		p[np] = buf_data(&z->tools);
+		n[np++] = buf_used(&z->tools);
+		PIECE_LIT(",\"tool_choice\":\"auto\"");
+	}
+	tl = 0;
+	if (o->max_tokens > 0)
+		tl = snprintf(tail, sizeof(tail), ",\"%s\":%ld",
+		    o->max_completion_tokens ? "max_completion_tokens" :
+		    "max_tokens", o->max_tokens);
+	snprintf(tail + tl, sizeof(tail) - (size_t)tl, "%s}", o->stream ?
+	    ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" :
+	    "");
+	p[np] = tail;
+	n[np++] = strlen(tail);
+	s = prov_ser_join(p, n, np, len);
+	free(model);
+	if (s == NULL)
+		goto nomem;
+	return s;
+nomem:
+	free(model);
+	prov_ser_reset(z);
+	prov_seterr(err, errlen, "request: out of memory");
+	return NULL;
+}
+
 static enum prov_stop
 stop_of(const char *s)
 {
