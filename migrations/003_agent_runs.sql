@@ -202,11 +202,3 @@ BEGIN
 	RETURN r;
 END
 $$;
-
--- Steps: the kind of a workflow step that runs an agent (the engine's
--- agent step, doc/workflows.md "Agent steps"; its runs name the step's
--- row in agent_runs.step_id).
-ALTER TABLE workflow_steps
-	DROP CONSTRAINT workflow_steps_kind_check,
-	ADD CONSTRAINT workflow_steps_kind_check
-		CHECK (kind IN ('tool', 'approval', 'sleep', 'wait', 'agent'));

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -35,6 +36,8 @@ static char		 tmp[256];	/* a scratch migrations dir, or "" */
 static char		 err[MIG_ERR_MAX];
 
 static const char *sqlstate(PGconn *, const char *);
+static void	put(const char *, const char *);
+static char	*slurp(const char *);
 
 static void
 pg_up(void)
@@ -112,6 +115,57 @@ scratch(void)
 		ck_assert_ptr_nonnull(mkdtemp(tmp));
 	}
 	return tmp;
+}
+
+/*
+ * The migrations of dir as mig_up() takes them (mig_parse_name()), in
+ * version order: their count, and "VERSION NAME,..." in *list
+ * (malloc'd).  Counted here so that a new migration needs no change to
+ * these tests.
+ */
+static int
+migrations_of(const char *dir, char **list)
+{
+	struct dirent **v;
+	long long ver;
+	size_t len = 0;
+	FILE *fp;
+	int i, n, count = 0;
+
+	ck_assert_int_ge(n = scandir(dir, &v, NULL, alphasort), 0);
+	ck_assert_ptr_nonnull(fp = open_memstream(list, &len));
+	for (i = 0; i < n; i++) {
+		if (mig_parse_name(v[i]->d_name, &ver) == 0)
+			fprintf(fp, "%s%lld %s", count++ ? "," : "", ver,
+			    v[i]->d_name);
+		free(v[i]);
+	}
+	free(v);
+	fclose(fp);
+	return count;
+}
+
+/* Copy the real migrations up to version last into the scratch dir. */
+static void
+put_real_upto(long long last)
+{
+	char path[512], *sql;
+	struct dirent **v;
+	long long ver;
+	int i, n;
+
+	ck_assert_int_ge(n = scandir(realdir(), &v, NULL, alphasort), 0);
+	for (i = 0; i < n; i++) {
+		if (mig_parse_name(v[i]->d_name, &ver) == 0 && ver <= last) {
+			snprintf(path, sizeof(path), "%s/%s", realdir(),
+			    v[i]->d_name);
+			sql = slurp(path);
+			put(v[i]->d_name, sql);
+			free(sql);
+		}
+		free(v[i]);
+	}
+	free(v);
 }
 
 static void
@@ -295,13 +349,16 @@ END_TEST
 START_TEST(test_up_from_empty)
 {
 	static const char *const tables[] = { TABLES };
-	char path[512], *sql, *sum;
-	int applied = -1;
+	char path[512], *sql, *sum, *list, count[16];
+	int applied = -1, nmig;
 	size_t i;
 
+	nmig = migrations_of(realdir(), &list);
+	ck_assert_int_ge(nmig, 7);
+	snprintf(count, sizeof(count), "%d", nmig);
 	ck_assert_msg(mig_up(db, realdir(), &applied, err, sizeof(err)) == 0,
 	    "%s", err);
-	ck_assert_int_eq(applied, 6);
+	ck_assert_int_eq(applied, nmig);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		ck_assert_msg(table_exists(tables[i]), "%s", tables[i]);
 	/* Exactly these tables and schema_migrations, nothing else. */
@@ -314,12 +371,13 @@ START_TEST(test_up_from_empty)
 	snprintf(path, sizeof(path), "%s/001_initial_schema.sql", realdir());
 	sql = slurp(path);
 	sum = server_sha(sql);
-	ck_q1("SELECT count(*) FROM schema_migrations", "6");
+	ck_q1("SELECT count(*) FROM schema_migrations", count);
 	ck_q1("SELECT string_agg(version || ' ' || name, ',' ORDER BY "
-	    "version) FROM schema_migrations",
-	    "1 001_initial_schema.sql,2 002_workflow_engine.sql,"
-	    "3 003_agent_runs.sql,4 004_api_tokens.sql,"
-	    "5 005_webhook_events.sql,6 006_mcp_sessions.sql");
+	    "version) FROM schema_migrations", list);
+	ck_assert_ptr_nonnull(strstr(list, "1 001_initial_schema.sql,"
+	    "2 002_workflow_engine.sql,3 003_agent_runs.sql,"
+	    "4 004_api_tokens.sql,5 005_webhook_events.sql,"
+	    "6 006_mcp_sessions.sql,7 007_agent_step_kind.sql"));
 	/* The agent runs' functions (003). */
 	ck_q1("SELECT count(*) FROM pg_proc WHERE proname IN ("
 	    "'afu9_agent_run_json', 'afu9_agent_runs_json')", "2");
@@ -341,13 +399,17 @@ START_TEST(test_up_from_empty)
 	    "tgfoid = 'afu9_set_updated_at'::regproc", "7");
 	free(sql);
 	free(sum);
+	free(list);
 }
 END_TEST
 
 START_TEST(test_rerun_noop)
 {
-	char *before, *after;
+	char *before, *after, *list, count[16];
 	int applied = -1;
+
+	snprintf(count, sizeof(count), "%d", migrations_of(realdir(), &list));
+	free(list);
 
 	ck_assert_msg(mig_up(db, realdir(), &applied, err, sizeof(err)) == 0,
 	    "%s", err);
@@ -359,11 +421,62 @@ START_TEST(test_rerun_noop)
 	after = q1("SELECT applied_at FROM schema_migrations "
 	    "WHERE version = 1");
 	ck_assert_str_eq(before, after);
-	ck_q1("SELECT count(*) FROM schema_migrations", "6");
+	ck_q1("SELECT count(*) FROM schema_migrations", count);
 	/* The lock is released: another session can take it at once. */
 	ck_q1("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0");
 	free(before);
 	free(after);
+}
+END_TEST
+
+/*
+ * 007: the 'agent' step kind.  Up to 006 a step of kind 'agent' is
+ * refused (003 is as it first landed), after 007 it is taken; 007 run a
+ * second time (as over a database whose edited 003 had done it already)
+ * changes nothing.
+ */
+START_TEST(test_agent_step_kind)
+{
+	static const char step[] = "INSERT INTO workflow_steps (execution_id, "
+	    "step_index, step_name, kind) VALUES ((SELECT id FROM "
+	    "workflow_executions LIMIT 1), %d, 's', '%s')";
+	char path[512], sql[512], *mig;
+	int applied;
+
+	put_real_upto(6);
+	ck_assert_msg(mig_up(db, scratch(), &applied, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_int_eq(applied, 6);
+	ck_sql_ok("INSERT INTO workflows (name, version, definition) VALUES "
+	    "('w', 1, '{}')");
+	ck_sql_ok("INSERT INTO workflow_executions (workflow_id) SELECT id "
+	    "FROM workflows");
+	snprintf(sql, sizeof(sql), step, 0, "agent");
+	ck_assert_str_eq(sqlstate(db, sql), "23514");
+	snprintf(sql, sizeof(sql), step, 0, "wait");
+	ck_sql_ok(sql);
+
+	put_real_upto(7);
+	ck_assert_msg(mig_up(db, scratch(), &applied, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_int_eq(applied, 1);
+	snprintf(sql, sizeof(sql), step, 1, "agent");
+	ck_sql_ok(sql);
+	snprintf(sql, sizeof(sql), step, 2, "bogus");
+	ck_assert_str_eq(sqlstate(db, sql), "23514");
+
+	snprintf(path, sizeof(path), "%s/007_agent_step_kind.sql", realdir());
+	mig = slurp(path);
+	ck_sql_ok(mig);
+	ck_sql_ok(mig);
+	snprintf(sql, sizeof(sql), step, 3, "agent");
+	ck_sql_ok(sql);
+	snprintf(sql, sizeof(sql), step, 4, "bogus");
+	ck_assert_str_eq(sqlstate(db, sql), "23514");
+	ck_q1("SELECT count(*) FROM pg_constraint WHERE conname = "
+	    "'workflow_steps_kind_check' AND connamespace = "
+	    "current_schema()::regnamespace", "1");
+	free(mig);
 }
 END_TEST
 
@@ -529,13 +642,17 @@ up_child(void)
 
 START_TEST(test_concurrent_up)
 {
-	char key[32], *n;
+	char key[32], *n, *list, count[16];
 	const char *params[1] = { key };
 	PGconn *holder;
 	PGresult *r;
 	pid_t kids[2];
-	int st[2], i;
+	int st[2], i, nmig;
 	double deadline;
+
+	nmig = migrations_of(realdir(), &list);
+	free(list);
+	snprintf(count, sizeof(count), "%d", nmig);
 
 	/* Hold the lock so both children are sure to contend for it. */
 	ck_assert_int_eq(mig_connect(ci, &holder, err, sizeof(err)), 0);
@@ -567,11 +684,12 @@ START_TEST(test_concurrent_up)
 		ck_assert_int_eq(waitpid(kids[i], &st[i], 0), kids[i]);
 		ck_assert(WIFEXITED(st[i]));
 	}
-	/* Both succeeded; exactly one applied the (six) migrations. */
-	ck_assert_int_eq(WEXITSTATUS(st[0]) + WEXITSTATUS(st[1]), 26);
+	/* Both succeeded; exactly one applied all the migrations. */
+	ck_assert_int_eq(WEXITSTATUS(st[0]) + WEXITSTATUS(st[1]),
+	    20 + nmig);
 	ck_assert_int_ne(WEXITSTATUS(st[0]), 1);
 	ck_assert_int_ne(WEXITSTATUS(st[1]), 1);
-	ck_q1("SELECT count(*) FROM schema_migrations", "6");
+	ck_q1("SELECT count(*) FROM schema_migrations", count);
 	ck_assert_int_eq(table_exists("mcp_tool_calls"), 1);
 	PQfinish(holder);
 }
@@ -864,6 +982,7 @@ main(void)
 	tcase_add_test(db_tc, test_up_from_empty);
 	tcase_add_test(db_tc, test_rerun_noop);
 	tcase_add_test(db_tc, test_status);
+	tcase_add_test(db_tc, test_agent_step_kind);
 	tcase_add_test(db_tc, test_checksum_mismatch);
 	tcase_add_test(db_tc, test_bad_names);
 	tcase_add_test(db_tc, test_concurrent_up);
