@@ -1401,6 +1401,33 @@ START_TEST(connection_cap)
 }
 END_TEST
 
+/* A reserve slot has reserve_timeout, not request_timeout, to send its
+   health check: a head that stops there gets its 408 early. */
+START_TEST(reserve_timeout)
+{
+	struct http_limits l = { .max_connections = 1,
+	    .reserve_connections = 1, .reserve_timeout = 0.3,
+	    .request_timeout = 30 };
+	struct tsrv ts;
+	struct cli *a, *c;
+	struct resp r;
+
+	tsrv_start(&ts, "127.0.0.1:0", &l);
+	a = cli_open(ts.port);
+	expect(a, "GET /health HTTP/1.1\r\nHost: t\r\n\r\n", 200, NULL,
+	    "ok\n");
+	c = cli_open(ts.port);
+	SEND(c, "GET /health HTTP/1.1\r\nHo");
+	ck_assert_int_eq(cli_resp(c, &r, 10000, 0), 1);
+	ck_assert_int_eq(r.status, 408);
+	resp_free(&r);
+	ck_assert(cli_eof(c, 3000));
+	cli_close(c);
+	cli_close(a);
+	tsrv_stop(&ts);
+}
+END_TEST
+
 /*
  * max_body_total: a body that would take the bodies being received past
  * it is refused with 503 + Retry-After before any of it is read; one
@@ -1782,6 +1809,7 @@ main(void)
 	tcase_add_test(tc, hostile_timeouts);
 	tcase_add_test(tc, pipelined_bad_in_middle);
 	tcase_add_test(tc, body_total);
+	tcase_add_test(tc, reserve_timeout);
 	tcase_add_test(tc, async_after_timer);
 	tcase_add_test(tc, ipv6_listen);
 	tcase_add_test(tc, dual_stack_any);
