@@ -17,6 +17,9 @@
 #   6. bench/wfbench.sh: the workflow engine's durable steps against the
 #      same work as plain rows, on a private PostgreSQL (skipped without
 #      the PostgreSQL server binaries).
+#   7. bench/webhookbench.sh: signed webhook deliveries against
+#      afu9 serve on a private PostgreSQL, their answer beside GET /health
+#      (skipped likewise).
 # Builds nothing: the programs come from $BUILDDIR (default: the current
 # directory).
 #
@@ -202,5 +205,15 @@ elif [ $have_pg = 0 ] || ! command -v psql > /dev/null 2>&1; then
 	    "engine runs are skipped" >&2
 else
 	BUILDDIR=$B sh "$srcdir/bench/wfbench.sh" || failed=1
+fi
+echo
+if [ ! -x "$B/bench/webhookbench" ] || [ ! -x "$B/orchestrator/afu9" ]; then
+	echo "bench: bench/webhookbench or orchestrator/afu9 not built; the" \
+	    "webhook runs are skipped" >&2
+elif [ $have_pg = 0 ] || ! command -v psql > /dev/null 2>&1; then
+	echo "bench: no PostgreSQL server binaries or psql; the webhook" \
+	    "runs are skipped" >&2
+else
+	BUILDDIR=$B sh "$srcdir/bench/webhookbench.sh" || failed=1
 fi
 exit $failed

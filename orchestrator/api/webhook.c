@@ -2,9 +2,16 @@
  * api/webhook: GitHub webhook deliveries, received and handled (see
  * api/webhook.h).
  *
- * Two halves on one pgq connection.  The receiver: one struct wreq per
- * request, from its handler to the answer of its one statement
- * (afu9_webhook_record()).  The handler: a claim statement at a time;
+ * Two halves on connections of their own.  The receiver: one struct
+ * wreq per request, from its handler to the answer of its one statement
+ * (afu9_webhook_record()), on the least busy of WEBHOOK_RECV_CONNS pgq
+ * connections.  Not the handler's: pgq answers in order, so on one
+ * shared connection an answer waited behind the claims (up to
+ * WEBHOOK_CLAIM_BATCH payloads of up to 25 MB each) and finishes in
+ * flight before it; and not one only: one backend commits its
+ * statements one after the other, a WAL flush each, where several
+ * backends committing at once share flushes (bench/webhookbench.sh,
+ * doc/performance.md).  The handler: a claim statement at a time;
  * each delivery claimed becomes a struct wjob that goes through at most
  * two more statements (the workflows its rules name, then
  * afu9_webhook_finish()) and is freed after the last answer.
@@ -117,7 +124,11 @@ struct wjob {
 
 struct webhook {
 	struct ev_loop		*loop;
-	struct pgq		*db;		/* NULL: no DATABASE_URL */
+	struct pgq		*db;		/* the handler's; NULL: no
+						   DATABASE_URL */
+	struct pgq		*rdb[WEBHOOK_RECV_CONNS]; /* the receiver's
+						   (with db) */
+	size_t			 nrdb;
 	unsigned char		*key;		/* the secret */
 	size_t			 klen;
 	char			 owner[OWNER_MAX];
@@ -295,10 +306,33 @@ record_done(const PGresult *res, const struct pgq_err *err, void *arg)
 		    "delivery", q->delivery, "id", id, "duplicate", 0), NULL);
 }
 
+/*
+ * The receiver's connection for the next statement: of those up, the one
+ * with the fewest statements pending (several backends commit at once,
+ * so their WAL flushes are shared); else the first while it is still
+ * connecting for the first time (the statement waits for it); else NULL.
+ */
+static struct pgq *
+receiver_db(const struct webhook *wh)
+{
+	struct pgq *best = NULL;
+	size_t i;
+
+	for (i = 0; i < wh->nrdb; i++)
+		if (pgq_up(wh->rdb[i]) && (best == NULL ||
+		    pgq_pending(wh->rdb[i]) < pgq_pending(best)))
+			best = wh->rdb[i];
+	if (best == NULL && strcmp(pgq_last_error(wh->rdb[0]),
+	    "connecting") == 0)
+		best = wh->rdb[0];
+	return best;
+}
+
 static void
 h_github(const struct http_request *req, struct http_exchange *x, void *arg)
 {
 	struct webhook *wh = arg;
+	struct pgq *rdb;
 	const struct http_header *h;
 	const char *p[4], *v;
 	char event[65], hook[21], peer[64], *body;
@@ -365,10 +399,9 @@ h_github(const struct http_request *req, struct http_exchange *x, void *arg)
 		reply_err(q, 503, NULL, "no database: DATABASE_URL is not set");
 		return;
 	}
-	v = pgq_last_error(wh->db);
-	if (!pgq_up(wh->db) && strcmp(v, "connecting") != 0) {
+	if ((rdb = receiver_db(wh)) == NULL) {
 		reply_err(q, 503, "Retry-After: 1", "the database is "
-		    "unavailable: %s", v);
+		    "unavailable: %s", pgq_last_error(wh->rdb[0]));
 		return;
 	}
 	if ((body = malloc(req->body_len + 1)) == NULL) {
@@ -382,7 +415,7 @@ h_github(const struct http_request *req, struct http_exchange *x, void *arg)
 	p[1] = event;
 	p[2] = hook[0] ? hook : NULL;
 	p[3] = body;
-	q->op = pgq_exec(wh->db, "wh_record", 4, p, record_done, q);
+	q->op = pgq_exec(rdb, "wh_record", 4, p, record_done, q);
 	free(body);
 	if (q->op == NULL)
 		reply_err(q, 503, "Retry-After: 1", "%s", errno == ENOSPC ||
@@ -995,6 +1028,23 @@ webhook_new(struct ev_loop *loop, struct http_server *hs,
 			webhook_free(wh);
 			return NULL;
 		}
+		memset(&po, 0, sizeof(po));
+		po.name = "webhooks receiver";
+		po.op_timeout_ms = WEBHOOK_DB_TIMEOUT_MS;
+		po.password = o->password;
+		/* stmts[0]: wh_record alone */
+		while (wh->nrdb < WEBHOOK_RECV_CONNS) {
+			if ((wh->rdb[wh->nrdb] = pgq_new(loop, o->conninfo,
+			    &po, err, errlen)) == NULL) {
+				webhook_free(wh);
+				return NULL;
+			}
+			if (pgq_prepare_all(wh->rdb[wh->nrdb++], stmts, 1,
+			    err, errlen) == -1) {
+				webhook_free(wh);
+				return NULL;
+			}
+		}
 	}
 	if (http_server_route(hs, "POST", WEBHOOK_PATH, HTTP_ROUTE_EXACT,
 	    h_github, wh) == -1 || http_server_route_body(hs, "POST",
@@ -1011,6 +1061,7 @@ void
 webhook_free(struct webhook *wh)
 {
 	struct wreq *q;
+	size_t i;
 
 	if (wh == NULL)
 		return;
@@ -1026,6 +1077,8 @@ webhook_free(struct webhook *wh)
 	pgq_op_forget(wh->claim);
 	if (wh->db != NULL)
 		pgq_free(wh->db);
+	for (i = 0; i < wh->nrdb; i++)
+		pgq_free(wh->rdb[i]);
 	rules_free(wh);
 	if (wh->key != NULL) {
 		sodium_memzero(wh->key, wh->klen);
@@ -1076,12 +1129,19 @@ static json_t *
 ws_status(const void *self)
 {
 	const struct webhook *wh = self;
+	const struct pgq *down;
+	size_t i;
 
 	if (wh->db == NULL)
 		return json_pack("{s:s,s:s}", "database", "disabled", "error",
 		    "DATABASE_URL is not set");
-	return json_pack("{s:s,s:s?}", "database", pgq_up(wh->db) ? "up" :
-	    "down", "error", pgq_up(wh->db) ? NULL : pgq_last_error(wh->db));
+	/* down when any of its connections is (one database behind all) */
+	down = pgq_up(wh->db) ? NULL : wh->db;
+	for (i = 0; i < wh->nrdb; i++)
+		if (!pgq_up(wh->rdb[i]))
+			down = wh->rdb[i];
+	return json_pack("{s:s,s:s?}", "database", down ? "down" : "up",
+	    "error", down ? pgq_last_error(down) : NULL);
 }
 
 static int

@@ -78,6 +78,7 @@
 #define WEBHOOK_CLAIM_TTL_MS	30000	/* a claim's lease */
 #define WEBHOOK_POLL_MS		5000	/* claims without a NOTIFY */
 #define WEBHOOK_CLAIM_BATCH	16	/* deliveries claimed at once */
+#define WEBHOOK_RECV_CONNS	4	/* connections recording deliveries */
 #define WEBHOOK_ATTEMPTS_MAX	5	/* claims before giving up */
 #define WEBHOOK_DELIVERY_MAX	100	/* bytes of X-GitHub-Delivery */
 
