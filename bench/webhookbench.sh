@@ -1,6 +1,6 @@
 #!/bin/sh
 # The C list below is split into words on purpose.
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2317
 # bench/webhookbench.sh: the webhook answer against GET /health.
 #
 # On a private PostgreSQL (scripts/localdb.sh in a temporary state
@@ -77,7 +77,7 @@ if [ -f "$EXAMPLES" ]; then
 else
 	echo "webhookbench: $EXAMPLES missing (cd t && npm ci): the built-in" \
 	    "issues.labeled payload only" >&2
-	EX_ARGS= ex_what="the built-in issues.labeled payload"
+	EX_ARGS='' ex_what="the built-in issues.labeled payload"
 fi
 
 if ! DATABASE_URL=$(bash "$top/scripts/localdb.sh" start 2> "$tmp/localdb.log"); then

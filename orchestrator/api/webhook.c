@@ -12,9 +12,17 @@
  * statements one after the other, a WAL flush each, where several
  * backends committing at once share flushes (bench/webhookbench.sh,
  * doc/performance.md).  The handler: a claim statement at a time;
- * each delivery claimed becomes a struct wjob that goes through at most
- * two more statements (the workflows its rules name, then
- * afu9_webhook_finish()) and is freed after the last answer.
+ * each delivery claimed becomes a struct wjob whose payload is parsed
+ * off the loop (struct parser), then goes through at most two more
+ * statements (the workflows its rules name, then afu9_webhook_finish())
+ * and is freed after the last answer.
+ *
+ * The parser is one thread because jansson takes about 27 ms for a
+ * payload of 1 MiB (a push of 2,000 commits; GitHub's cap is 25 MB),
+ * and on the loop every request of every route waited that long.  It
+ * only runs json_loads(): a job is in its hands (queued or being parsed)
+ * with nothing else of it touched by the loop, and comes back through
+ * an ev_async with the tree, which the loop alone uses from then on.
  */
 #include "config.h"
 
@@ -23,6 +31,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +130,23 @@ struct wjob {
 						   arguments, or NULL */
 	struct buf		 detail;	/* why, for the row */
 	int			 failed;
+	/* for the parser: */
+	TAILQ_ENTRY(wjob)	 pentry;
+	char			*text;		/* the payload as stored */
+	json_t			*parsed;	/* json_loads() of it */
+	char			*repo_id, *branch;	/* of the claim */
+};
+
+TAILQ_HEAD(wjobs, wjob);
+
+struct parser {
+	pthread_t		 th;
+	int			 started;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct wjobs		 todo, done;	/* under mu */
+	int			 stop;		/* under mu */
+	ev_async		 async;		/* done has some */
 };
 
 struct webhook {
@@ -148,6 +175,7 @@ struct webhook {
 	uint64_t		 count[HTTP_STATUS_MAX - HTTP_STATUS_MIN + 1];
 	uint64_t		 handled[O_COUNT];
 	struct metrics_hist	 answer;
+	struct parser		 ps;
 };
 
 /* ---- the signature ---- */
@@ -544,6 +572,7 @@ rules_for(const struct webhook *wh, const char *repo)
 /* ---- handling ---- */
 
 static void claim(struct webhook *);
+static void parsed(struct wjob *);
 
 static void
 job_free(struct wjob *j)
@@ -565,6 +594,10 @@ job_free(struct wjob *j)
 	free(j->runs);
 	json_decref(j->checks);
 	buf_free(&j->detail);
+	free(j->text);
+	json_decref(j->parsed);
+	free(j->repo_id);
+	free(j->branch);
 	free(j);
 }
 
@@ -823,10 +856,6 @@ static void
 handle(struct webhook *wh, const PGresult *res, int row)
 {
 	struct wjob *j;
-	json_t *payload = NULL, *names;
-	const char *p[1];
-	char *s;
-	size_t i;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return;		/* the claim expires: handled later */
@@ -854,9 +883,39 @@ handle(struct webhook *wh, const PGresult *res, int row)
 		finish(j, O_FAILED);
 		return;
 	}
-	if (!PQgetisnull(res, row, 7))
-		payload = json_loads(PQgetvalue(res, row, 7), JSON_DECODE_ANY,
-		    NULL);
+	if (PQgetisnull(res, row, 7)) {
+		note(j, "the stored payload is not a JSON object");
+		j->failed = 1;
+		finish(j, O_FAILED);
+		return;
+	}
+	j->repo_id = col(res, row, 8);
+	j->branch = col(res, row, 9);
+	if ((j->text = strdup(PQgetvalue(res, row, 7))) == NULL ||
+	    (PQgetisnull(res, row, 8) == 0 && j->repo_id == NULL) ||
+	    (PQgetisnull(res, row, 9) == 0 && j->branch == NULL)) {
+		job_free(j);
+		return;
+	}
+	pthread_mutex_lock(&wh->ps.mu);
+	TAILQ_INSERT_TAIL(&wh->ps.todo, j, pentry);
+	pthread_cond_signal(&wh->ps.cv);
+	pthread_mutex_unlock(&wh->ps.mu);
+}
+
+/* Job j's payload is parsed: match it (the rest of handle()). */
+static void
+parsed(struct wjob *j)
+{
+	struct webhook *wh = j->wh;
+	json_t *payload = j->parsed, *names;
+	const char *p[1];
+	char *s;
+	size_t i;
+
+	j->parsed = NULL;
+	free(j->text);
+	j->text = NULL;
 	if (!json_is_object(payload)) {
 		json_decref(payload);
 		note(j, "the stored payload is not a JSON object");
@@ -870,9 +929,7 @@ handle(struct webhook *wh, const PGresult *res, int row)
 	    strcmp(j->event, "check_run") == 0) && j->action != NULL &&
 	    strcmp(j->action, "completed") == 0)
 		checks_of(j, payload);
-	j->ctx = context(j, payload, PQgetisnull(res, row, 8) ? NULL :
-	    PQgetvalue(res, row, 8), PQgetisnull(res, row, 9) ? NULL :
-	    PQgetvalue(res, row, 9));
+	j->ctx = context(j, payload, j->repo_id, j->branch);
 	if (j->ctx == NULL) {
 		job_free(j);
 		return;
@@ -898,6 +955,96 @@ handle(struct webhook *wh, const PGresult *res, int row)
 	    defs_done, j)) == NULL)
 		job_free(j);
 	free(s);
+}
+
+/* ---- the parser ---- */
+
+static void *
+parser_main(void *arg)
+{
+	struct parser *ps = arg;
+	struct wjob *j;
+	json_t *v;
+
+	pthread_mutex_lock(&ps->mu);
+	for (;;) {
+		while (!ps->stop && TAILQ_EMPTY(&ps->todo))
+			pthread_cond_wait(&ps->cv, &ps->mu);
+		if (ps->stop)
+			break;
+		j = TAILQ_FIRST(&ps->todo);
+		TAILQ_REMOVE(&ps->todo, j, pentry);
+		pthread_mutex_unlock(&ps->mu);
+		/* j->text is the parser's until j is on done */
+		v = json_loads(j->text, JSON_DECODE_ANY, NULL);
+		pthread_mutex_lock(&ps->mu);
+		j->parsed = v;
+		TAILQ_INSERT_TAIL(&ps->done, j, pentry);
+		ev_async_send(j->wh->loop, &ps->async);
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return NULL;
+}
+
+/* From the loop: the jobs parsed so far go on. */
+static void
+parser_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct webhook *wh = w->data;
+	struct wjobs ready;
+	struct wjob *j;
+
+	TAILQ_INIT(&ready);
+	pthread_mutex_lock(&wh->ps.mu);
+	TAILQ_CONCAT(&ready, &wh->ps.done, pentry);
+	pthread_mutex_unlock(&wh->ps.mu);
+	while ((j = TAILQ_FIRST(&ready)) != NULL) {
+		TAILQ_REMOVE(&ready, j, pentry);
+		parsed(j);
+	}
+}
+
+/* Start the thread (every signal blocked in it: they are the loop's). */
+static int
+parser_start(struct webhook *wh, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int e;
+
+	if (wh->ps.started)
+		return 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&wh->ps.th, NULL, parser_main, &wh->ps);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		snprintf(err, errlen, "webhooks: cannot start the payload "
+		    "parser: %s", strerror(e));
+		return -1;
+	}
+	wh->ps.started = 1;
+	ev_async_start(wh->loop, &wh->ps.async);
+	ev_unref(wh->loop);	/* it alone keeps no loop running */
+	return 0;
+}
+
+/* Stop and join the thread; what it held is the loop's again. */
+static void
+parser_stop(struct webhook *wh)
+{
+	if (!wh->ps.started)
+		return;
+	pthread_mutex_lock(&wh->ps.mu);
+	wh->ps.stop = 1;
+	pthread_cond_signal(&wh->ps.cv);
+	pthread_mutex_unlock(&wh->ps.mu);
+	pthread_join(wh->ps.th, NULL);
+	ev_ref(wh->loop);
+	ev_async_stop(wh->loop, &wh->ps.async);
+	wh->ps.started = 0;
+	/* the jobs on todo and done are on wh->jobs too: freed there */
+	TAILQ_INIT(&wh->ps.todo);
+	TAILQ_INIT(&wh->ps.done);
 }
 
 static void
@@ -987,6 +1134,12 @@ webhook_new(struct ev_loop *loop, struct http_server *hs,
 	wh->loop = loop;
 	TAILQ_INIT(&wh->reqs);
 	TAILQ_INIT(&wh->jobs);
+	TAILQ_INIT(&wh->ps.todo);
+	TAILQ_INIT(&wh->ps.done);
+	pthread_mutex_init(&wh->ps.mu, NULL);
+	pthread_cond_init(&wh->ps.cv, NULL);
+	ev_async_init(&wh->ps.async, parser_cb);
+	wh->ps.async.data = wh;
 	wh->ttl_ms = o->claim_ttl_ms ? o->claim_ttl_ms : WEBHOOK_CLAIM_TTL_MS;
 	ev_timer_init(&wh->poll, poll_cb, 0., (o->poll_ms ? o->poll_ms :
 	    WEBHOOK_POLL_MS) / 1000.);
@@ -1067,6 +1220,7 @@ webhook_free(struct webhook *wh)
 		return;
 	ev_timer_stop(wh->loop, &wh->poll);
 	later_cancel(&wh->stopped);
+	parser_stop(wh);
 	while ((q = TAILQ_FIRST(&wh->reqs)) != NULL) {
 		/* an orphan once the server is gone: this only frees it */
 		http_respond(q->x, 503, NULL, "stopping\n", 9);
@@ -1084,6 +1238,8 @@ webhook_free(struct webhook *wh)
 		sodium_memzero(wh->key, wh->klen);
 		free(wh->key);
 	}
+	pthread_cond_destroy(&wh->ps.cv);
+	pthread_mutex_destroy(&wh->ps.mu);
 	free(wh);
 }
 
@@ -1096,6 +1252,8 @@ ws_start(void *self, char *err, size_t errlen)
 
 	if (wh->db == NULL)
 		return 0;
+	if (parser_start(wh, err, errlen) == -1)
+		return -1;
 	wh->running = 1;
 	ev_timer_again(wh->loop, &wh->poll);
 	claim(wh);

@@ -32,8 +32,9 @@
  * A new delivery is recorded (afu9_webhook_record(),
  * migrations/005_webhook_events.sql) before it is answered; nothing else
  * happens on the request's path, so the answer takes one database round
- * trip whatever the event.  The payload is parsed by PostgreSQL there,
- * not on the loop.
+ * trip whatever the event, on one of WEBHOOK_RECV_CONNS connections of
+ * the receiver's own.  The payload is parsed by PostgreSQL there, not on
+ * the loop, and for handling by a thread of the handler's.
  *
  * Handling, from the table: each task with the route claims recorded
  * deliveries (afu9_webhook_claim(): FOR UPDATE SKIP LOCKED, a lease of
