@@ -461,6 +461,7 @@ setup_engine(struct serve *sv, char *err, size_t errlen)
 	eo.workflows_dir = mig_workflows_dir(NULL, sv->env.workflows_dir, dir,
 	    sizeof(dir));
 	eo.password = sv->env.pgpassword;
+	eo.agents = &sv->env;	/* the agent steps: agent_provider_env() */
 	/* its agent steps' runs are recorded by the recorder (set up
 	   before it, stopped after it) */
 	eo.agent_rec = sv->rec != NULL ? agentrec_recorder(sv->rec) : NULL;

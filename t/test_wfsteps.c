@@ -1862,6 +1862,75 @@ START_TEST(agent_cancel)
 }
 END_TEST
 
+#define OA_KEY	"sk-e2e-Oa5Kq8Zt2Wm7"
+
+/*
+ * The agent step finds its provider by the rule afu9 agent run follows
+ * (agent_provider_env()): no AFU9_AGENT_PROVIDER and no Anthropic key,
+ * so OpenAI at OPENAI_BASE_URL (the SDKs' form, ending in /v1), with the
+ * step's model; AFU9_AGENT_PRICES prices that model, which the step's
+ * max_cost_usd budget needs (a run with a cost budget and no price for
+ * its model is refused before a request), and the run's cost is the
+ * table's: 10 input tokens at $1,000 and 5 output at $2,000 per million.
+ */
+START_TEST(agent_env_rule)
+{
+	char url[96], *id, *st, *err;
+	const char *cfg;
+	struct afu9 a;
+	json_t *r;
+	int rc;
+
+	use_db("wfagent_env");
+	fc_reset();
+	llm_start("t/fixtures/llm/issue-to-pr.json");
+	r = fc_proc_cmd(&llm, "llmserver", json_pack("{s:s, s:{s:s, s:s, s:s, "
+	    "s:[{s:{s:s, s:{s:i, s:i}}}]}}", "cmd", "load", "conversation",
+	    "provider", "openai", "api_key", OA_KEY, "model", "local-e2e",
+	    "turns", "response", "text", "done", "usage", "prompt_tokens", 10,
+	    "completion_tokens", 5));
+	ck_assert_msg(json_is_true(json_object_get(r, "ok")), "%s",
+	    json_string_value(json_object_get(r, "error")));
+	json_decref(r);
+	cfg = itp_config();
+	unsetenv("ANTHROPIC_BASE_URL");
+	unsetenv("ANTHROPIC_API_KEY");
+	unsetenv("AFU9_AGENT_MODEL");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", llm_port);
+	setenv("OPENAI_BASE_URL", url, 1);
+	setenv("OPENAI_API_KEY", OA_KEY, 1);
+	setenv("AFU9_AGENT_PRICES", "{\"local-e2e\": {\"input\": 1000, "
+	    "\"output\": 2000, \"cache_read\": 0, \"cache_write\": 0}}", 1);
+	afu9_start(&a, cfg, "agent-env");
+	afu9_wait_schema();
+	wf_apply("{'name':'w_env','steps':[{'id':'think','type':'agent',"
+	    "'task':'Say done.','tools':['github.getIssue'],"
+	    "'model':'local-e2e','budget':{'max_turns':2,"
+	    "'max_cost_usd':1}}]}");
+	id = wf_start("w_env", "{}");
+	st = x_wait(id, 30000);
+	err = q("SELECT coalesce(error, '') FROM workflow_executions WHERE id "
+	    "= '%s'", id);
+	ck_assert_msg(strcmp(st, "succeeded") == 0, "%s (%s)", st, err);
+	llm_done();
+	Q_EQ("openai local-e2e succeeded 0.020000", "SELECT provider || ' ' || "
+	    "model || ' ' || status || ' ' || cost_usd FROM agent_runs WHERE "
+	    "execution_id = '%s'", id);
+	Q_EQ("done", "SELECT output->>'text' FROM workflow_steps WHERE "
+	    "execution_id = '%s'", id);
+	rc = afu9_stop(&a, SIGTERM);
+	ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "status %d", rc);
+	llm_stop();
+	itp_env_clear();
+	unsetenv("OPENAI_BASE_URL");
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("AFU9_AGENT_PRICES");
+	free(err);
+	free(st);
+	free(id);
+}
+END_TEST
+
 /* @SUITE@ */
 static Suite *
 wfsteps_suite(void)
@@ -1898,6 +1967,7 @@ wfsteps_suite(void)
 	tcase_add_test(tc, issue_to_pr);
 	tcase_add_test(tc, issue_to_pr_resume);
 	tcase_add_test(tc, agent_cancel);
+	tcase_add_test(tc, agent_env_rule);
 	suite_add_tcase(s, tc);
 	return s;
 }

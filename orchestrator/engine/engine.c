@@ -33,6 +33,7 @@
 #include <sodium.h>
 
 #include "agent/agent.h"
+#include "conf/conf_env.h"
 #include "engine/defn.h"
 #include "engine/engine.h"
 #include "engine/expr.h"
@@ -158,8 +159,10 @@ struct engine {
 	struct httpc	*http;
 	int		 own_http;
 	const struct agent_recorder *arec;
+	/* agent steps: the agent part of a config_env, copied */
 	char		*ag_provider, *ag_model;
 	char		*oa_key, *oa_url, *an_key, *an_url;
+	struct prov_prices prices;	/* AFU9_AGENT_PRICES */
 	struct aholdq	 orphans;
 };
 
@@ -1346,35 +1349,28 @@ agent_args(struct exec *x)
 	return 0;
 }
 
-/* The provider of step s: its own, or the configured default. */
+/*
+ * The provider of step s: its own provider and model, else the defaults,
+ * by agent_provider_env()'s rule (the one afu9 agent run follows), with
+ * the configured prices.
+ */
 static int
 agent_provider_of(const struct engine *e, const struct defn_step *s,
     struct agent_provider *pv, char *err, size_t errlen)
 {
-	const char *p = s->provider ? s->provider : e->ag_provider;
+	struct config_env ce;
 
-	memset(pv, 0, sizeof(*pv));
-	if (p == NULL)
-		p = e->an_key ? "anthropic" : e->oa_key ? "openai" : NULL;
-	if (p == NULL)
-		return errfmt(err, errlen, "no model provider is configured "
-		    "for agent steps: set ANTHROPIC_API_KEY or OPENAI_API_KEY "
-		    "(doc/workflows.md, Agent steps)");
-	if ((pv->model = s->model ? s->model : e->ag_model) == NULL)
-		return errfmt(err, errlen, "no model: the step names none and "
-		    "AFU9_AGENT_MODEL is not set");
-	if (strcmp(p, "anthropic") == 0) {
-		if (e->an_key == NULL)
-			return errfmt(err, errlen, "the step uses anthropic, "
-			    "and ANTHROPIC_API_KEY is not set");
-		pv->kind = PROV_ANTHROPIC;
-		pv->base_url = e->an_url;
-		pv->api_key = e->an_key;
-	} else {
-		pv->kind = PROV_OPENAI;
-		pv->base_url = e->oa_url;
-		pv->api_key = e->oa_key;	/* none: a local server */
-	}
+	memset(&ce, 0, sizeof(ce));
+	ce.agent.provider = e->ag_provider;
+	ce.agent.model = e->ag_model;
+	ce.agent.openai_key = e->oa_key;
+	ce.agent.openai_url = e->oa_url;
+	ce.agent.anthropic_key = e->an_key;
+	ce.agent.anthropic_url = e->an_url;
+	if (agent_provider_env(&ce, s->provider, s->model, pv, err,
+	    errlen) == -1)
+		return -1;
+	pv->prices = &e->prices;
 	return 0;
 }
 
@@ -2081,25 +2077,6 @@ engine_shutdown(struct engine *e, unsigned grace_ms, void (*done)(void *),
 	ev_timer_start(e->loop, &e->grace);
 }
 
-int
-engine_agent_env(struct engine_agent_conf *c, char *err, size_t errlen)
-{
-	memset(c, 0, sizeof(*c));
-	c->provider = getenv("AFU9_AGENT_PROVIDER");
-	c->model = getenv("AFU9_AGENT_MODEL");
-	c->openai_key = getenv("OPENAI_API_KEY");
-	c->openai_url = getenv("OPENAI_BASE_URL");
-	c->anthropic_key = getenv("ANTHROPIC_API_KEY");
-	c->anthropic_url = getenv("ANTHROPIC_BASE_URL");
-	if (c->provider != NULL && *c->provider == '\0')
-		c->provider = NULL;
-	if (c->provider != NULL && strcmp(c->provider, "openai") != 0 &&
-	    strcmp(c->provider, "anthropic") != 0)
-		return errfmt(err, errlen, "AFU9_AGENT_PROVIDER must be openai "
-		    "or anthropic");
-	return 0;
-}
-
 /* A copy of s (NULL or "": NULL).  0, or -1 on ENOMEM. */
 static int
 conf_copy(char **out, const char *s)
@@ -2115,25 +2092,26 @@ static int
 agent_conf(struct engine *e, const struct engine_opts *o, char *err,
     size_t errlen)
 {
-	struct engine_agent_conf env;
-	const struct engine_agent_conf *c = o->agents;
+	struct config_env env;
+	const struct config_env *c = o->agents;
+	char why[512];
 
 	if (c == NULL) {
-		if (engine_agent_env(&env, err, errlen) == -1)
-			return -1;
+		if (config_env_read(&env, why, sizeof(why)) == -1)
+			return errfmt(err, errlen, "%s", why);
 		c = &env;
 	}
-	if (conf_copy(&e->ag_provider, c->provider) == -1 ||
-	    conf_copy(&e->ag_model, c->model) == -1 ||
-	    conf_copy(&e->oa_key, c->openai_key) == -1 ||
-	    conf_copy(&e->an_key, c->anthropic_key) == -1 ||
-	    conf_copy(&e->oa_url, c->openai_url ? c->openai_url :
-	    "https://api.openai.com") == -1 ||
-	    conf_copy(&e->an_url, c->anthropic_url ? c->anthropic_url :
-	    "https://api.anthropic.com") == -1 ||
+	if (conf_copy(&e->ag_provider, c->agent.provider) == -1 ||
+	    conf_copy(&e->ag_model, c->agent.model) == -1 ||
+	    conf_copy(&e->oa_key, c->agent.openai_key) == -1 ||
+	    conf_copy(&e->an_key, c->agent.anthropic_key) == -1 ||
+	    conf_copy(&e->oa_url, c->agent.openai_url) == -1 ||
+	    conf_copy(&e->an_url, c->agent.anthropic_url) == -1 ||
 	    (e->oa_key && redact_add_secret(e->oa_key) == -1) ||
 	    (e->an_key && redact_add_secret(e->an_key) == -1))
 		return errfmt(err, errlen, "out of memory");
+	if (agent_prices_env(c, &e->prices, why, sizeof(why)) == -1)
+		return errfmt(err, errlen, "agent steps: %s", why);
 	e->arec = o->agent_rec;
 	if ((e->http = o->http) == NULL) {
 		if ((e->http = httpc_new(e->loop, NULL)) == NULL)
@@ -2261,6 +2239,7 @@ engine_free(struct engine *e)
 	free(e->oa_url);
 	free(e->an_key);
 	free(e->an_url);
+	prov_prices_free(&e->prices);
 	if (e->db != NULL) {
 		later_cancel(&e->kick);
 		ev_timer_stop(e->loop, &e->poll);

@@ -62,22 +62,7 @@ struct router;
 struct subsys;
 struct httpc;
 struct agent_recorder;
-
-/*
- * The model providers agent steps may use (doc/workflows.md, "Agent
- * steps").  Strings borrowed for engine_new(), which copies them.
- */
-struct engine_agent_conf {
-	const char	*provider;	/* a step's default: "openai" or
-					   "anthropic"; NULL: the one with a
-					   key, Anthropic first */
-	const char	*model;		/* a step's default; NULL: a step
-					   must name one */
-	const char	*openai_key;
-	const char	*openai_url;	/* NULL: https://api.openai.com */
-	const char	*anthropic_key;
-	const char	*anthropic_url;	/* NULL: https://api.anthropic.com */
-};
+struct config_env;
 
 struct engine_opts {
 	const char	*owner;		/* lease owner; NULL: host:pid:random */
@@ -98,18 +83,17 @@ struct engine_opts {
 					   NULL: the engine's own */
 	const struct agent_recorder *agent_rec;	/* borrowed; NULL: the
 					   runs are not recorded (tests) */
-	const struct engine_agent_conf *agents;	/* NULL: from the
-					   environment (engine_agent_env()) */
+	/*
+	 * The model providers of agent steps: the agent part of a
+	 * config_env (conf/conf_env.h: AFU9_AGENT_PROVIDER, _MODEL, _PRICES,
+	 * OPENAI_*, ANTHROPIC_*), read by the rule afu9 agent run follows
+	 * (agent_provider_env(), agent_prices_env()), a step's provider and
+	 * model before the defaults.  Borrowed for engine_new(), which
+	 * copies what it needs and refuses a price table that does not
+	 * parse.  NULL: config_env_read() of the environment.
+	 */
+	const struct config_env *agents;
 };
-
-/*
- * The agent configuration from the environment: AFU9_AGENT_PROVIDER,
- * AFU9_AGENT_MODEL, OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY,
- * ANTHROPIC_BASE_URL.  The pointers are getenv()'s.  0, or -1 with err
- * (AFU9_AGENT_PROVIDER neither openai nor anthropic).
- */
-int		 engine_agent_env(struct engine_agent_conf *out, char *err,
-		    size_t errlen);
 
 struct engine_stats {
 	uint64_t	 claimed;	/* claims of an execution */
