@@ -23,6 +23,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "pgquery.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -601,4 +602,125 @@ int
 pgt_server_start(struct pgtest *pg, char *err, size_t errlen)
 {
 	return server_ctl(pg, 'R', PQPING_OK, err, errlen);
+}
+
+char *
+pgt_use_db(const struct pgtest *pg, const char *db)
+{
+	char e[1024], *ci;
+
+	ck_assert_msg(pgt_createdb(pg, db, e, sizeof(e)) == 0, "%s", e);
+	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, db));
+	setenv("DATABASE_URL", ci, 1);
+	unsetenv("AFU9_MIGRATIONS_DIR");
+	unsetenv("AFU9_MIGRATE");
+	return ci;
+}
+
+PGresult *
+q_res(const char *ci, const char *sql)
+{
+	PGconn *c = PQconnectdb(ci);
+	PGresult *r;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK ||
+	    PQresultStatus(r) == PGRES_COMMAND_OK, "%.300s: %s", sql,
+	    PQresultErrorMessage(r));
+	PQfinish(c);
+	return r;
+}
+
+void
+q_do(const char *ci, const char *sql)
+{
+	PQclear(q_res(ci, sql));
+}
+
+char *
+q_str(const char *ci, const char *sql)
+{
+	PGresult *r = q_res(ci, sql);
+	char *s;
+
+	ck_assert_msg(PQntuples(r) == 1 && PQnfields(r) >= 1, "%.300s: %d rows",
+	    sql, PQntuples(r));
+	ck_assert_ptr_nonnull(s = strdup(PQgetvalue(r, 0, 0)));
+	PQclear(r);
+	return s;
+}
+
+long long
+q_int(const char *ci, const char *sql)
+{
+	char *s = q_str(ci, sql);
+	long long n = atoll(s);
+
+	free(s);
+	return n;
+}
+
+void
+q_wait(const char *ci, const char *sql, long long want, int deadline_ms)
+{
+	double end = t_now_ms() + deadline_ms * t_slow();
+	long long n;
+
+	while ((n = q_int(ci, sql)) != want) {
+		ck_assert_msg(t_now_ms() < end, "%.300s: %lld, want %lld", sql,
+		    n, want);
+		usleep(20000);
+	}
+}
+
+static char *
+vsql(const char *fmt, va_list ap)
+{
+	char *sql;
+
+	ck_assert_int_ne(vasprintf(&sql, fmt, ap), -1);
+	return sql;
+}
+
+void
+q_dof(const char *ci, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+
+	va_start(ap, fmt);
+	sql = vsql(fmt, ap);
+	va_end(ap);
+	q_do(ci, sql);
+	free(sql);
+}
+
+char *
+q_strf(const char *ci, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql, *s;
+
+	va_start(ap, fmt);
+	sql = vsql(fmt, ap);
+	va_end(ap);
+	s = q_str(ci, sql);
+	free(sql);
+	return s;
+}
+
+long long
+q_intf(const char *ci, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+	long long n;
+
+	va_start(ap, fmt);
+	sql = vsql(fmt, ap);
+	va_end(ap);
+	n = q_int(ci, sql);
+	free(sql);
+	return n;
 }

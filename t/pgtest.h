@@ -56,4 +56,12 @@ int		 pgt_createdb(const struct pgtest *pg, const char *db,
 int		 pgt_server_stop(struct pgtest *pg, char *err, size_t errlen);
 int		 pgt_server_start(struct pgtest *pg, char *err, size_t errlen);
 
+/*
+ * For Check tests: a fresh database db (pgt_createdb()), named by
+ * DATABASE_URL, with AFU9_MIGRATIONS_DIR and AFU9_MIGRATE unset so afu9
+ * migrates it from the source tree; its conninfo (malloc'd).  Failures
+ * abort the test.
+ */
+char		*pgt_use_db(const struct pgtest *pg, const char *db);
+
 #endif

@@ -13,22 +13,19 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 
+#include "httptest.h"
 #include "orchtest.h"
+#include "pgquery.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -59,14 +56,9 @@ static char *
 use_db(const char *db)
 {
 	const char *args[] = { "migrate", "up", NULL };
-	char e[1024], *ci, *out, *err;
+	char *ci = pgt_use_db(pg, db), *out, *err;
 	int st;
 
-	ck_assert_msg(pgt_createdb(pg, db, e, sizeof(e)) == 0, "%s", e);
-	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, db));
-	setenv("DATABASE_URL", ci, 1);
-	unsetenv("AFU9_MIGRATIONS_DIR");
-	unsetenv("AFU9_MIGRATE");
 	unsetenv("AFU9_API_TOKEN");
 	unsetenv("AFU9_METRICS");
 	unsetenv("AFU9_METRICS_LISTEN");
@@ -76,40 +68,6 @@ use_db(const char *db)
 	free(out);
 	free(err);
 	return ci;
-}
-
-static PGresult *
-q_res(const char *ci, const char *sql)
-{
-	PGconn *c = PQconnectdb(ci);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK ||
-	    PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
-	    PQresultErrorMessage(r));
-	PQfinish(c);
-	return r;
-}
-
-static void
-q_do(const char *ci, const char *sql)
-{
-	PQclear(q_res(ci, sql));
-}
-
-/* The one value of sql as text (malloc'd; "" for NULL). */
-static char *
-q_str(const char *ci, const char *sql)
-{
-	PGresult *r = q_res(ci, sql);
-	char *s;
-
-	ck_assert_msg(PQntuples(r) == 1, "%s: %d rows", sql, PQntuples(r));
-	ck_assert_ptr_nonnull(s = strdup(PQgetvalue(r, 0, 0)));
-	PQclear(r);
-	return s;
 }
 
 /* ---- afu9 token ---- */
@@ -211,119 +169,17 @@ end_serve(struct afu9 *a)
 	return log;
 }
 
-/* ---- HTTP on one connection ---- */
-
-struct resp {
-	int	 status;
-	char	*head;		/* status line and fields */
-	char	*body;
-};
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->head);
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
-
-static int
-dial(int port)
-{
-	struct sockaddr_in sa;
-	int fd;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-/* One response from fd (Content-Length framed) into *r. */
-static void
-read_resp(int fd, struct resp *r)
-{
-	char buf[65536], *sep, *cl;
-	size_t n = 0, need;
-	ssize_t k;
-	double end = t_now_ms() + 15000 * t_slow();
-
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	for (;;) {
-		buf[n] = '\0';
-		if ((sep = strstr(buf, "\r\n\r\n")) != NULL) {
-			*sep = '\0';
-			cl = strcasestr(buf, "\r\nContent-Length: ");
-			*sep = '\r';
-			need = (size_t)(sep + 4 - buf) + (cl ? strtoul(cl + 18,
-			    NULL, 10) : 0);
-			if (n >= need)
-				break;
-		}
-		ck_assert_msg(n < sizeof(buf) - 1, "response too large");
-		ck_assert_msg(t_now_ms() < end, "no response: %s", buf);
-		k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
-		if (k == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		ck_assert_msg(k > 0, "connection closed after %zu bytes: %s",
-		    n, buf);
-		n += (size_t)k;
-	}
-	sscanf(buf, "HTTP/1.1 %d", &r->status);
-	*sep = '\0';
-	ck_assert_ptr_nonnull(r->head = strdup(buf));
-	ck_assert_ptr_nonnull(r->body = strndup(sep + 4, need -
-	    (size_t)(sep + 4 - buf)));
-}
-
-/* method path on fd (keep-alive) with the token tok (NULL: none), the
-   extra header lines (each with CRLF; NULL: none) and body (JSON unless
-   extra names a Content-Type; NULL: none); one response into *r. */
-static void
-kreq(int fd, const char *method, const char *path, const char *tok,
-    const char *extra, const char *body, struct resp *r)
-{
-	char *head;
-
-	ck_assert_int_ne(asprintf(&head, "%s %s HTTP/1.1\r\nHost: t\r\n"
-	    "%s%s%s%s%s%zu\r\n\r\n%s", method, path,
-	    tok ? "Authorization: Bearer " : "", tok ? tok : "",
-	    tok ? "\r\n" : "", extra ? extra : "",
-	    body && !(extra && strcasestr(extra, "content-type:")) ?
-	    "Content-Type: application/json\r\nContent-Length: " :
-	    "Content-Length: ", body ? strlen(body) : 0, body ? body : ""),
-	    -1);
-	ck_assert_int_eq(t_write(fd, head, strlen(head)), 0);
-	free(head);
-	read_resp(fd, r);
-}
-
-/* The same on a connection of its own. */
-static void
-req(int port, const char *method, const char *path, const char *tok,
-    const char *extra, const char *body, struct resp *r)
-{
-	int fd = dial(port);
-
-	kreq(fd, method, path, tok, extra, body, r);
-	close(fd);
-}
-
 /* A request that must answer status. */
 static void
 want(int port, const char *method, const char *path, const char *tok,
     const char *body, int status)
 {
-	struct resp r;
+	struct ht_resp r;
 
-	req(port, method, path, tok, NULL, body, &r);
+	ht_req(port, method, path, tok, NULL, body, &r);
 	ck_assert_msg(r.status == status, "%s %s: %d, want %d: %s %s", method,
 	    path, r.status, status, r.head, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 #define WF_ANY "{\"name\":\"t_any\",\"steps\":[" \
@@ -449,7 +305,7 @@ START_TEST(scopes)
 {
 	char *ci = use_db("scopes"), *tr, *tn, *ta, *log;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	const char *post = "/v1/workflows/t_any/executions";
 
 	tr = tok_new("r", "read");
@@ -463,14 +319,14 @@ START_TEST(scopes)
 	want(a.port, "GET", "/v1/executions", ta, NULL, 200);
 	want(a.port, "GET", "/v1/nothing", tr, NULL, 404);
 	/* read cannot act: 403 naming the scope needed */
-	req(a.port, "POST", post, tr, NULL, "{\"input\":{}}", &r);
+	ht_req(a.port, "POST", post, tr, NULL, "{\"input\":{}}", &r);
 	ck_assert_msg(r.status == 403, "%d %s", r.status, r.body);
 	ck_assert_msg(strstr(r.head, "\r\nWWW-Authenticate: Bearer realm=\""
 	    "afu9\", error=\"insufficient_scope\", scope=\"run\""), "%s",
 	    r.head);
 	ck_assert_msg(strstr(r.body, "scope is read; this needs run"), "%s",
 	    r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	want(a.port, "POST", "/v1/executions/00000000-0000-0000-0000-"
 	    "000000000000/cancel", tr, NULL, 403);
 	want(a.port, "POST", "/v1/executions/00000000-0000-0000-0000-"
@@ -509,24 +365,24 @@ START_TEST(revoked_keepalive)
 {
 	char *ci = use_db("revoke"), *t, *log;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	int fd;
 
 	t = tok_new("short-lived", "read");
 	start_serve(&a);
-	fd = dial(a.port);
-	kreq(fd, "GET", "/v1/executions", t, NULL, NULL, &r);
+	fd = ht_dial(a.port);
+	ht_kreq(fd, "GET", "/v1/executions", t, NULL, NULL, &r);
 	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	tok_revoke("short-lived");
-	kreq(fd, "GET", "/v1/executions", t, NULL, NULL, &r);
+	ht_kreq(fd, "GET", "/v1/executions", t, NULL, NULL, &r);
 	ck_assert_msg(r.status == 401, "%d %s", r.status, r.body);
 	ck_assert_msg(strstr(r.head, "\r\nWWW-Authenticate: Bearer "
 	    "realm=\"afu9\""), "%s", r.head);
-	resp_free(&r);
-	kreq(fd, "GET", "/health", NULL, NULL, NULL, &r);
+	ht_resp_free(&r);
+	ht_kreq(fd, "GET", "/health", NULL, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	resp_free(&r);
+	ht_resp_free(&r);
 	close(fd);
 	log = end_serve(&a);
 	ck_assert_msg(strstr(log, "refused (401): revoked (token "
@@ -545,7 +401,7 @@ START_TEST(equal_answers)
 	char *ci = use_db("equal"), *tv, *tx, *tk, *lu, *lu2, *log;
 	const char *bad[6];
 	struct afu9 a;
-	struct resp r, first;
+	struct ht_resp r, first;
 	size_t i;
 	int fd;
 
@@ -562,29 +418,29 @@ START_TEST(equal_answers)
 	bad[4] = tx;
 	bad[5] = "afu9_" BOOT;
 	start_serve(&a);
-	req(a.port, "GET", "/v1/executions", bad[0], NULL, NULL, &first);
+	ht_req(a.port, "GET", "/v1/executions", bad[0], NULL, NULL, &first);
 	ck_assert_int_eq(first.status, 401);
 	for (i = 1; i < 6; i++) {
-		req(a.port, "GET", "/v1/executions", bad[i], NULL, NULL, &r);
+		ht_req(a.port, "GET", "/v1/executions", bad[i], NULL, NULL, &r);
 		ck_assert_msg(r.status == 401, "%zu: %d", i, r.status);
 		/* the same fields but Date, the same body */
 		ck_assert_str_eq(strstr(r.head, "\r\nContent-Length"),
 		    strstr(first.head, "\r\nContent-Length"));
 		ck_assert_str_eq(r.body, first.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
-	resp_free(&first);
+	ht_resp_free(&first);
 	/* a good token: last_used set, and left alone for a minute */
-	fd = dial(a.port);
-	kreq(fd, "GET", "/v1/executions", tk, NULL, NULL, &r);
+	fd = ht_dial(a.port);
+	ht_kreq(fd, "GET", "/v1/executions", tk, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	resp_free(&r);
+	ht_resp_free(&r);
 	lu = q_str(ci, "SELECT last_used FROM api_tokens WHERE name = 'good'");
 	ck_assert_str_ne(lu, "");
 	for (i = 0; i < 3; i++) {
-		kreq(fd, "GET", "/v1/executions", tk, NULL, NULL, &r);
+		ht_kreq(fd, "GET", "/v1/executions", tk, NULL, NULL, &r);
 		ck_assert_int_eq(r.status, 200);
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
 	close(fd);
 	lu2 = q_str(ci, "SELECT last_used FROM api_tokens WHERE name = "
@@ -617,7 +473,7 @@ START_TEST(rate_limit)
 {
 	char *ci = use_db("ratelimit"), *t, *log;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	int i, fd;
 
 	t = tok_new("ok", "read");
@@ -625,37 +481,37 @@ START_TEST(rate_limit)
 	start_serve(&a);
 	for (i = 0; i < 3 * FAIL_BURST; i++)
 		want(a.port, "GET", "/v1/executions", NULL, NULL, 401);
-	fd = dial(a.port);
+	fd = ht_dial(a.port);
 	for (i = 0; i < FAIL_BURST; i++) {
-		kreq(fd, "GET", "/v1/executions", FORM, "X-Forwarded-For: "
+		ht_kreq(fd, "GET", "/v1/executions", FORM, "X-Forwarded-For: "
 		    "198.51.100.7\r\n", NULL, &r);
 		ck_assert_msg(r.status == 401, "%d: %d", i, r.status);
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
-	kreq(fd, "GET", "/v1/executions", FORM, "X-Forwarded-For: "
+	ht_kreq(fd, "GET", "/v1/executions", FORM, "X-Forwarded-For: "
 	    "198.51.100.7\r\n", NULL, &r);
 	ck_assert_msg(r.status == 429, "%d %s", r.status, r.body);
 	ck_assert_msg(strstr(r.head, "\r\nRetry-After: "), "%s", r.head);
 	ck_assert_msg(strstr(r.body, "too many failed"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* the right token from that peer: held back too */
-	kreq(fd, "GET", "/v1/executions", t, "X-Forwarded-For: 10.0.0.1, "
+	ht_kreq(fd, "GET", "/v1/executions", t, "X-Forwarded-For: 10.0.0.1, "
 	    "198.51.100.7\r\n", NULL, &r);
 	ck_assert_int_eq(r.status, 429);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* the last address counts, not one the client wrote before it */
-	kreq(fd, "GET", "/v1/executions", t, "X-Forwarded-For: 198.51.100.7, "
-	    "203.0.113.9\r\n", NULL, &r);
+	ht_kreq(fd, "GET", "/v1/executions", t, "X-Forwarded-For: "
+	    "198.51.100.7, 203.0.113.9\r\n", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	resp_free(&r);
-	kreq(fd, "GET", "/v1/executions", FORM, "X-Forwarded-For: "
+	ht_resp_free(&r);
+	ht_kreq(fd, "GET", "/v1/executions", FORM, "X-Forwarded-For: "
 	    "203.0.113.9\r\n", NULL, &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* the server still serves everyone else */
-	kreq(fd, "GET", "/health", NULL, NULL, NULL, &r);
+	ht_kreq(fd, "GET", "/health", NULL, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	resp_free(&r);
+	ht_resp_free(&r);
 	close(fd);
 	want(a.port, "GET", "/v1/executions", t, NULL, 200);
 	log = end_serve(&a);
@@ -674,7 +530,7 @@ START_TEST(database_down)
 {
 	char *ci = use_db("down"), *t, e[1024], *log;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	double end;
 
 	t = tok_new("ops", "read");
@@ -684,32 +540,32 @@ START_TEST(database_down)
 	ck_assert_msg(pgt_server_stop(pg, e, sizeof(e)) == 0, "%s", e);
 	end = t_now_ms() + 30000 * t_slow();
 	for (;;) {
-		req(a.port, "GET", "/metrics", t, NULL, NULL, &r);
+		ht_req(a.port, "GET", "/metrics", t, NULL, NULL, &r);
 		if (r.status == 503)
 			break;
 		ck_assert_msg(r.status == 200 && t_now_ms() < end, "%d %s",
 		    r.status, r.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 		usleep(50000);
 	}
 	ck_assert_msg(strstr(r.head, "\r\nRetry-After: 1"), "%s", r.head);
 	ck_assert_msg(strstr(r.body, "unavailable"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	want(a.port, "GET", "/metrics", BOOT, NULL, 200);
 	ck_assert_msg(pgt_server_start(pg, e, sizeof(e)) == 0, "%s", e);
 	end = t_now_ms() + 30000 * t_slow();
 	for (;;) {
-		req(a.port, "GET", "/metrics", t, NULL, NULL, &r);
+		ht_req(a.port, "GET", "/metrics", t, NULL, NULL, &r);
 		if (r.status == 200)
 			break;
 		ck_assert_msg(r.status == 503 && t_now_ms() < end, "%d %s",
 		    r.status, r.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 		usleep(100000);
 	}
 	ck_assert_msg(strstr(r.body, "afu9_auth_checks_total{result="
 	    "\"unavailable\"} "), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	log = end_serve(&a);
 	ck_assert_msg(!strstr(log, t) && !strstr(log, BOOT), "%s", log);
 	free(log);
@@ -764,7 +620,7 @@ START_TEST(console_session)
 	char *ci = use_db("console"), *t, *log, body[128], origin[128],
 	    sid[80], cookie[128], *p;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 
 	t = tok_new("viewer", "read");
 	start_serve(&a);
@@ -772,29 +628,30 @@ START_TEST(console_session)
 	snprintf(origin, sizeof(origin), "Origin: http://t\r\nContent-Type: "
 	    "application/x-www-form-urlencoded\r\n");
 	/* a wrong token first: the form again */
-	req(a.port, "POST", "/ui/login", NULL, origin, "token=afu9_nope", &r);
+	ht_req(a.port, "POST", "/ui/login", NULL, origin, "token=afu9_nope",
+	    &r);
 	ck_assert_msg(r.status == 401 && strstr(r.body, "not a valid token"),
 	    "%d %s", r.status, r.body);
-	resp_free(&r);
-	req(a.port, "POST", "/ui/login", NULL, origin, body, &r);
+	ht_resp_free(&r);
+	ht_req(a.port, "POST", "/ui/login", NULL, origin, body, &r);
 	ck_assert_msg(r.status == 303, "%d %s %s", r.status, r.head, r.body);
 	ck_assert_ptr_nonnull(p = strstr(r.head, "afu9_session="));
 	snprintf(sid, sizeof(sid), "%.*s", (int)strcspn(p + 13, ";\r"),
 	    p + 13);
-	resp_free(&r);
+	ht_resp_free(&r);
 	snprintf(cookie, sizeof(cookie), "Cookie: afu9_session=%s\r\n", sid);
-	req(a.port, "GET", "/ui/servers", NULL, cookie, NULL, &r);
+	ht_req(a.port, "GET", "/ui/servers", NULL, cookie, NULL, &r);
 	ck_assert_msg(r.status == 200, "%d %s", r.status, r.head);
-	resp_free(&r);
+	ht_resp_free(&r);
 	tok_revoke("viewer");
-	req(a.port, "GET", "/ui/servers", NULL, cookie, NULL, &r);
+	ht_req(a.port, "GET", "/ui/servers", NULL, cookie, NULL, &r);
 	ck_assert_msg(r.status == 303 && strstr(r.head, "\r\nLocation: "
 	    "/ui/login"), "%d %s", r.status, r.head);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* and it stays ended */
-	req(a.port, "GET", "/ui/", NULL, cookie, NULL, &r);
+	ht_req(a.port, "GET", "/ui/", NULL, cookie, NULL, &r);
 	ck_assert_int_eq(r.status, 303);
-	resp_free(&r);
+	ht_resp_free(&r);
 	log = end_serve(&a);
 	ck_assert_msg(strstr(log, "ui: login with token viewer (scope read)")
 	    && strstr(log, "(console session) from 127.0.0.1 refused (401): "

@@ -19,23 +19,20 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 
+#include "httptest.h"
 #include "orchtest.h"
+#include "pgquery.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -94,8 +91,6 @@ pg_down(void)
 	pg = NULL;
 }
 
-static void q_do(const char *ci, const char *sql);
-
 /*
  * The one database of the suite (made and migrated by the first afu9
  * started: migrating takes seconds), emptied of sessions and audit rows;
@@ -123,56 +118,6 @@ use_db(void)
 	unsetenv("AFU9_MIGRATIONS_DIR");
 	unsetenv("AFU9_MIGRATE");
 	return ci;
-}
-
-static void
-q_do(const char *ci, const char *sql)
-{
-	PGconn *c = PQconnectdb(ci);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
-	    PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
-static PGresult *
-q_res(const char *ci, const char *sql)
-{
-	PGconn *c = PQconnectdb(ci);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-	    PQresultErrorMessage(r));
-	PQfinish(c);
-	return r;
-}
-
-static char *
-q_str(const char *ci, const char *sql)
-{
-	PGresult *r = q_res(ci, sql);
-	char *v;
-
-	ck_assert_msg(PQntuples(r) == 1, "%s: %d rows", sql, PQntuples(r));
-	v = strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return v;
-}
-
-static long long
-q_int(const char *ci, const char *sql)
-{
-	char *v = q_str(ci, sql);
-	long long n = atoll(v);
-
-	free(v);
-	return n;
 }
 
 struct afu9 {
@@ -252,16 +197,8 @@ struct conn {
 static void
 c_open(struct conn *c, int port)
 {
-	struct sockaddr_in sa;
-
 	memset(c, 0, sizeof(*c));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_ge(c->fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)),
-	    0);
+	c->fd = ht_dial(port);
 }
 
 static void
@@ -326,36 +263,6 @@ c_send(struct conn *c, const char *method, const char *host,
 	free(head);
 }
 
-struct resp {
-	int	 status;
-	char	*head;
-	char	*body;
-	json_t	*json;
-};
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->head);
-	free(r->body);
-	json_decref(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
-/* The header named name (with ": ") in the head, its value (malloc'd). */
-static char *
-header(const struct resp *r, const char *name)
-{
-	char pat[128], *at, *end;
-
-	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
-	if ((at = strcasestr(r->head, pat)) == NULL)
-		return NULL;
-	at += strlen(pat);
-	end = strstr(at, "\r\n");
-	return strndup(at, end ? (size_t)(end - at) : strlen(at));
-}
-
 static char hostbuf[64];
 
 static const char *
@@ -368,24 +275,15 @@ loopback(int port)
 /* One request, read to EOF. */
 static void
 req(int port, const char *method, const char *host, const char *extra,
-    const char *body, struct resp *r)
+    const char *body, struct ht_resp *r)
 {
 	struct conn c;
-	char *sep;
 
-	memset(r, 0, sizeof(*r));
 	c_open(&c, port);
 	c_send(&c, method, host ? host : loopback(port), extra, body);
 	(void)c_wait(&c, "\001never", 20000);
 	ck_assert_ptr_nonnull(c.buf);
-	sscanf(c.buf, "HTTP/1.1 %d", &r->status);
-	if ((sep = strstr(c.buf, "\r\n\r\n")) != NULL) {
-		r->body = strdup(sep + 4);
-		*sep = '\0';
-	} else
-		r->body = strdup("");
-	r->head = strdup(c.buf);
-	r->json = json_loads(r->body, 0, NULL);
+	ht_parse(c.buf, r);
 	c_close(&c);
 }
 
@@ -405,7 +303,7 @@ hdrs(const char *sid, const char *more)
 /* POST body with the usual headers; status want. */
 static void
 post(int port, const char *sid, const char *more, const char *body,
-    int want, struct resp *r)
+    int want, struct ht_resp *r)
 {
 	char *h = hdrs(sid, more);
 
@@ -420,7 +318,7 @@ static void
 refused(int port, const char *host, const char *extra, const char *body,
     int status, const char *want)
 {
-	struct resp r;
+	struct ht_resp r;
 	const char *m;
 
 	req(port, "POST", host, extra, body, &r);
@@ -433,7 +331,7 @@ refused(int port, const char *host, const char *extra, const char *body,
 	ck_assert_msg(json_is_null(json_object_get(r.json, "id")), "%s",
 	    r.body);
 	ck_assert_msg(!strstr(r.body, TOKEN), "the token echoed");
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 #define INIT "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"," \
@@ -444,19 +342,19 @@ refused(int port, const char *host, const char *extra, const char *body,
 static char *
 initialize(int port)
 {
-	struct resp r;
+	struct ht_resp r;
 	char *sid;
 
 	post(port, NULL, NULL, INIT, 200, &r);
-	ck_assert_ptr_nonnull(sid = header(&r, "Mcp-Session-Id"));
+	ck_assert_ptr_nonnull(sid = ht_header(&r, "Mcp-Session-Id"));
 	ck_assert_int_eq(strlen(sid), 43);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
 	    r.json, "result"), "protocolVersion")), "2025-11-25");
-	resp_free(&r);
+	ht_resp_free(&r);
 	post(port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"notifications/initialized\"}", 202, &r);
 	ck_assert_str_eq(r.body, "");
-	resp_free(&r);
+	ht_resp_free(&r);
 	return sid;
 }
 
@@ -540,7 +438,7 @@ START_TEST(edges)
 	char *ci = use_db(), *sid, *h, *v, *data, sql[512];
 	char id1[64], id2[64], id3[64];
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	struct conn c;
 	int i;
 
@@ -569,12 +467,12 @@ START_TEST(edges)
 			req(a.port, "POST", NULL, bad[i], INIT, &r);
 			ck_assert_msg(r.status == 401, "%d: %s", r.status,
 			    r.body);
-			ck_assert_ptr_nonnull(v = header(&r,
+			ck_assert_ptr_nonnull(v = ht_header(&r,
 			    "WWW-Authenticate"));
 			ck_assert_str_eq(v, sql);
 			ck_assert_msg(!strstr(r.body, TOKEN), "echoed");
 			free(v);
-			resp_free(&r);
+			ht_resp_free(&r);
 		}
 	}
 	/* the metadata document (RFC 9728) */
@@ -621,7 +519,7 @@ START_TEST(edges)
 	req(a.port, "PUT", NULL, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 405);
 	ck_assert_ptr_nonnull(strstr(r.head, "Allow: "));
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_sessions"), 0);
 
 	/* a session: the row keeps a digest of its id, not the id */
@@ -638,7 +536,7 @@ START_TEST(edges)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "{\"jsonrpc\":\"2.0\",\"id\":\"p\","
 	    "\"result\":{}}");
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(h);
 	h = hdrs(sid, NULL);
 	refused(a.port, NULL, h, INIT, 400, "without Mcp-Session-Id");
@@ -647,7 +545,7 @@ START_TEST(edges)
 	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}", 200, &r);
 	ck_assert_ptr_nonnull(strstr(r.head, "Content-Type: application/json"));
 	ck_assert_msg(strstr(r.body, "\"name\":\"conf.echo\""), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* a token of scope read lists but may not call, and the session
 	   of another token is not its */
 	{
@@ -661,8 +559,8 @@ START_TEST(edges)
 		    ACCEPT JSONCT, out), -1);
 		req(a.port, "POST", NULL, rh, INIT, &r);
 		ck_assert_int_eq(r.status, 200);
-		ck_assert_ptr_nonnull(v = header(&r, "Mcp-Session-Id"));
-		resp_free(&r);
+		ck_assert_ptr_nonnull(v = ht_header(&r, "Mcp-Session-Id"));
+		ht_resp_free(&r);
 		free(rh);
 		ck_assert_int_ne(asprintf(&rh, "Authorization: Bearer %s\r\n"
 		    ACCEPT JSONCT "Mcp-Session-Id: %s\r\n", out, v), -1);
@@ -673,7 +571,7 @@ START_TEST(edges)
 		req(a.port, "POST", NULL, rh, "{\"jsonrpc\":\"2.0\",\"id\":2,"
 		    "\"method\":\"tools/list\"}", &r);
 		ck_assert_int_eq(r.status, 200);
-		resp_free(&r);
+		ht_resp_free(&r);
 		free(rh);
 		free(v);
 		ck_assert_int_ne(asprintf(&rh, "Authorization: Bearer %s\r\n"
@@ -688,7 +586,7 @@ START_TEST(edges)
 	/* a response from the client: 202 too */
 	post(a.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":{}}",
 	    202, &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 
 	/* a tool call: SSE, primed, audited as the gateway's */
 	call_start(&c, a.port, sid, "7", "conf.echo", "{\"text\":\"hi\"}");
@@ -731,30 +629,30 @@ START_TEST(edges)
 	    "Last-Event-ID: 999999-0\r\n", sid), -1);
 	req(a.port, "GET", NULL, h, NULL, &r);
 	ck_assert_int_eq(r.status, 400);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(h);
 	ck_assert_int_ne(asprintf(&h, "Authorization: Bearer " TOKEN "\r\n"
 	    "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\n"
 	    "Last-Event-ID: x-1\r\n", sid), -1);
 	req(a.port, "GET", NULL, h, NULL, &r);
 	ck_assert_int_eq(r.status, 400);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(h);
 	ck_assert_int_ne(asprintf(&h, "Authorization: Bearer " TOKEN "\r\n"
 	    "Accept: application/json\r\nMcp-Session-Id: %s\r\n", sid), -1);
 	req(a.port, "GET", NULL, h, NULL, &r);
 	ck_assert_int_eq(r.status, 406);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(h);
 
 	/* the log level is the session's, in its row */
 	post(a.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
 	    "\"logging/setLevel\",\"params\":{\"level\":\"warning\"}}", 200,
 	    &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 	post(a.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
 	    "\"ping\"}", 200, &r);	/* after the update, in order */
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM mcp_sessions WHERE "
 	    "log_level = 'warning'"), 1);
 
@@ -762,10 +660,10 @@ START_TEST(edges)
 	h = hdrs(sid, NULL);
 	req(a.port, "DELETE", NULL, h, NULL, &r);
 	ck_assert_int_eq(r.status, 204);
-	resp_free(&r);
+	ht_resp_free(&r);
 	req(a.port, "DELETE", NULL, h, NULL, &r);
 	ck_assert_int_eq(r.status, 404);
-	resp_free(&r);
+	ht_resp_free(&r);
 	refused(a.port, NULL, h, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
 	    "\"ping\"}", 404, "no such session");
 	free(h);
@@ -841,7 +739,7 @@ START_TEST(two_tasks)
 	char *ci = use_db(), *sid, *data, id[64], last[64];
 	struct afu9 a, b;
 	struct conn c;
-	struct resp r;
+	struct ht_resp r;
 	int i;
 
 	start_serve(&a);
@@ -898,7 +796,7 @@ START_TEST(two_tasks)
 	c_close(&c);
 	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
 	    "\"tools/list\"}", 200, &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(sid);
 	end_ok(&b);
 	free(ci);

@@ -13,17 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "orchtest.h"
+#include "pgquery.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -45,65 +42,6 @@ pg_down(void)
 {
 	pgt_stop(pg);
 	pg = NULL;
-}
-
-/*
- * A fresh database db; DATABASE_URL names it; the other afu9 variables
- * are cleared.  The conninfo is returned (malloc'd).
- */
-static char *
-use_db(const char *db)
-{
-	char e[1024], *ci;
-
-	ck_assert_msg(pgt_createdb(pg, db, e, sizeof(e)) == 0, "%s", e);
-	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, db));
-	setenv("DATABASE_URL", ci, 1);
-	unsetenv("AFU9_MIGRATIONS_DIR");
-	unsetenv("AFU9_MIGRATE");
-	return ci;
-}
-
-/* One value of a one-row query (malloc'd; "" for NULL). */
-static char *
-q_text(const char *ci, const char *sql)
-{
-	PGconn *c = PQconnectdb(ci);
-	PGresult *r;
-	char *v;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1,
-	    "%s: %s", sql, PQresultErrorMessage(r));
-	v = strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	PQfinish(c);
-	return v;
-}
-
-static long long
-q_int(const char *ci, const char *sql)
-{
-	char *v = q_text(ci, sql);
-	long long n = atoll(v);
-
-	free(v);
-	return n;
-}
-
-/* Poll until sql gives want, or fail at the deadline. */
-static void
-q_wait(const char *ci, const char *sql, long long want, int deadline_ms)
-{
-	double end = t_now_ms() + deadline_ms * t_slow();
-	long long n;
-
-	while ((n = q_int(ci, sql)) != want) {
-		ck_assert_msg(t_now_ms() < end, "%s: %lld, want %lld", sql, n,
-		    want);
-		usleep(20000);
-	}
 }
 
 /* ---- afu9 ---- */
@@ -263,7 +201,7 @@ nmigrations(void)
 
 START_TEST(migrate_cli)
 {
-	char *ci = use_db("mig"), *out, *err, want[64];
+	char *ci = pgt_use_db(pg, "mig"), *out, *err, want[64];
 
 	snprintf(want, sizeof(want), "applied %d migration(s) from ",
 	    nmigrations());
@@ -313,7 +251,7 @@ END_TEST
 
 START_TEST(migrate_twice_at_once)
 {
-	char *ci = use_db("mig2"), *out[2], *err[2];
+	char *ci = pgt_use_db(pg, "mig2"), *out[2], *err[2];
 	const char *const args[] = { "migrate", "up", NULL };
 	struct tproc p[2];
 	int i, applied = 0, uptodate = 0;
@@ -341,7 +279,7 @@ END_TEST
 /* A migration that fails at `afu9 serve` start is fatal, redacted. */
 START_TEST(serve_migration_fails)
 {
-	char *ci = use_db("migbad"), dir[600], file[700], *out, *err;
+	char *ci = pgt_use_db(pg, "migbad"), dir[600], file[700], *out, *err;
 	const char *c = conf_config();
 	FILE *f;
 
@@ -369,7 +307,7 @@ END_TEST
 
 START_TEST(gateway_rows_and_secrets)
 {
-	char *ci = use_db("gw"), *l, *log, *out, *err, *v;
+	char *ci = pgt_use_db(pg, "gw"), *l, *log, *out, *err, *v;
 	struct afu9 a;
 	json_t *j;
 	int i, st;
@@ -401,7 +339,7 @@ START_TEST(gateway_rows_and_secrets)
 	    "1 AND 20 AND arguments->'b' = '1' AND (arguments->>'a')::int = "
 	    "rpc_id::text::int AND result_summary = '{\"sum\":' || "
 	    "(rpc_id::text::int + 1) || '}' AND NOT is_error"), 20);
-	v = q_text(ci, "SELECT rpc_id::text || ' ' || arguments::text || ' ' "
+	v = q_str(ci, "SELECT rpc_id::text || ' ' || arguments::text || ' ' "
 	    "|| result_summary FROM mcp_tool_calls WHERE tool = 'echo'");
 	ck_assert_str_eq(v, "\"s-1\" {\"text\": \"the key is [REDACTED]\"} "
 	    "the key is [REDACTED]");
@@ -416,7 +354,7 @@ START_TEST(gateway_rows_and_secrets)
 	ck_assert_ptr_null(strstr(log, SECRET));
 	ck_assert_ptr_null(strstr(log, pgt_password(pg)));
 	/* The supervisor's last report: stopped at shutdown. */
-	v = q_text(ci, "SELECT state || ' ' || restarts || ' ' || "
+	v = q_str(ci, "SELECT state || ' ' || restarts || ' ' || "
 	    "(command LIKE '%conformance-server') FROM mcp_servers WHERE "
 	    "name = 'conf'");
 	ck_assert_str_eq(v, "stopped 0 true");
@@ -459,7 +397,7 @@ END_TEST
 
 START_TEST(cli_call_rows)
 {
-	char *ci = use_db("cli"), *out, *err, *v;
+	char *ci = pgt_use_db(pg, "cli"), *out, *err, *v;
 	const char *c = conf_config();
 
 	ck_assert_int_eq(RUN(&out, &err, "migrate"), 0);
@@ -477,7 +415,7 @@ START_TEST(cli_call_rows)
 	free(out);
 	free(err);
 	/* Written before `afu9 call` exited. */
-	v = q_text(ci, "SELECT string_agg(tool || ' ' || caller || ' ' || "
+	v = q_str(ci, "SELECT string_agg(tool || ' ' || caller || ' ' || "
 	    "status || ' ' || arguments::text || ' ' || result_summary || ' ' "
 	    "|| (rpc_id IS NULL), ' | ' ORDER BY started_at) FROM "
 	    "mcp_tool_calls");
@@ -493,7 +431,7 @@ END_TEST
 
 START_TEST(database_stops_mid_run)
 {
-	char *ci = use_db("down"), e[1024], *log, *body;
+	char *ci = pgt_use_db(pg, "down"), e[1024], *log, *body;
 	struct afu9 a;
 	json_t *r;
 	int i, st;
@@ -593,32 +531,12 @@ END_TEST
 
 /* ---- the workflow engine ---- */
 
-/* Run sql (a command or a query) and check it worked. */
-static void
-q_do(const char *ci, const char *sql)
-{
-	PGconn *c = PQconnectdb(ci);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK ||
-	    PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
-	    PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
 /* Store definition def (JSON without single quotes) as workflow name. */
 static void
 wf_apply(const char *ci, const char *name, const char *def)
 {
-	char *sql;
-
-	ck_assert_int_ne(asprintf(&sql, "SELECT afu9_workflow_apply('%s', "
-	    "NULL, NULL, '%s'::jsonb)", name, def), -1);
-	q_do(ci, sql);
-	free(sql);
+	q_dof(ci, "SELECT afu9_workflow_apply('%s', NULL, NULL, "
+	    "'%s'::jsonb)", name, def);
 }
 
 /* A new execution of name with input (JSON); its id (malloc'd). */
@@ -632,21 +550,9 @@ wf_start(const char *ci, const char *name, const char *input,
 	    "(SELECT id FROM workflows WHERE name = '%s' ORDER BY version DESC "
 	    "LIMIT 1), '%s', %s%s%s, 'test')", name, input, key ? "'" : "",
 	    key ? key : "NULL", key ? "'" : ""), -1);
-	id = q_text(ci, sql);
+	id = q_str(ci, sql);
 	free(sql);
 	return id;
-}
-
-static long long
-q_intf(const char *ci, const char *fmt, const char *arg)
-{
-	char *sql;
-	long long n;
-
-	ck_assert_int_ne(asprintf(&sql, fmt, arg), -1);
-	n = q_int(ci, sql);
-	free(sql);
-	return n;
 }
 
 static void
@@ -658,17 +564,6 @@ q_waitf(const char *ci, const char *fmt, const char *arg, long long want,
 	ck_assert_int_ne(asprintf(&sql, fmt, arg), -1);
 	q_wait(ci, sql, want, deadline_ms);
 	free(sql);
-}
-
-static char *
-q_textf(const char *ci, const char *fmt, const char *arg)
-{
-	char *sql, *v;
-
-	ck_assert_int_ne(asprintf(&sql, fmt, arg), -1);
-	v = q_text(ci, sql);
-	free(sql);
-	return v;
 }
 
 #define WF_RUN "{\"name\":\"t_run\",\"inputs\":{\"type\":\"object\"," \
@@ -699,7 +594,8 @@ q_textf(const char *ci, const char *fmt, const char *arg)
  */
 START_TEST(workflow_runs)
 {
-	char *ci = use_db("wf1"), *id, *id2, *log, *v, sql[256], *out, *err;
+	char *ci = pgt_use_db(pg, "wf1"), *id, *id2, *log, *v, sql[256], *out,
+	    *err;
 	struct afu9 a;
 	json_t *r, *j;
 	int st;
@@ -716,18 +612,18 @@ START_TEST(workflow_runs)
 	q_do(ci, sql);
 	q_waitf(ci, "SELECT count(*) FROM workflow_executions WHERE id = '%s' "
 	    "AND status = 'succeeded'", id, 1, 20000);
-	v = q_textf(ci, "SELECT output::text FROM workflow_executions "
+	v = q_strf(ci, "SELECT output::text FROM workflow_executions "
 	    "WHERE id = '%s'", id);
 	ck_assert_str_eq(v, "{\"bad\": \"failed\", \"sum\": 5, \"said\": "
 	    "\"sum 5\"}");
 	free(v);
-	v = q_textf(ci, "SELECT string_agg(step_name || ':' || attempt || ':' "
+	v = q_strf(ci, "SELECT string_agg(step_name || ':' || attempt || ':' "
 	    "|| status, ',' ORDER BY step_index, attempt) FROM workflow_steps "
 	    "WHERE execution_id = '%s'", id);
 	ck_assert_str_eq(v, "add:1:succeeded,say:1:succeeded,skip:1:skipped,"
 	    "bad:1:failed,bad:2:failed,ok:1:succeeded");
 	free(v);
-	v = q_textf(ci, "SELECT error_kind || ' ' || decided_by FROM "
+	v = q_strf(ci, "SELECT error_kind || ' ' || decided_by FROM "
 	    "workflow_steps WHERE execution_id = '%s' AND step_name = 'ok'",
 	    id);
 	ck_assert_str_eq(v, "");	/* approved: no error kind */
@@ -797,7 +693,7 @@ END_TEST
  */
 START_TEST(workflow_takeover)
 {
-	char *ci = use_db("wf2"), *id, *log, *v, *body;
+	char *ci = pgt_use_db(pg, "wf2"), *id, *log, *v, *body;
 	struct afu9 a, b;
 	json_t *r;
 	int st;
@@ -818,11 +714,11 @@ START_TEST(workflow_takeover)
 	start_serve(&b, conf_config(), 0, NULL);
 	q_waitf(ci, "SELECT count(*) FROM workflow_executions WHERE id = '%s' "
 	    "AND finished_at IS NOT NULL", id, 1, 30000);
-	v = q_textf(ci, "SELECT status || ' ' || coalesce(output::text, error) "
+	v = q_strf(ci, "SELECT status || ' ' || coalesce(output::text, error) "
 	    "FROM workflow_executions WHERE id = '%s'", id);
 	ck_assert_str_eq(v, "succeeded 13");
 	free(v);
-	v = q_textf(ci, "SELECT string_agg(step_name || ':' || attempt || ':' "
+	v = q_strf(ci, "SELECT string_agg(step_name || ':' || attempt || ':' "
 	    "|| status, ',' ORDER BY step_index, attempt) || ' ' || "
 	    "(SELECT lease_token FROM workflow_executions WHERE id = '%1$s') "
 	    "FROM workflow_steps WHERE execution_id = '%1$s'", id);

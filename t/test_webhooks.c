@@ -23,17 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <sodium.h>
 
+#include "httptest.h"
 #include "orchtest.h"
+#include "pgquery.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -56,88 +54,11 @@ pg_up(void)
 	pg = pgt_start_db(NULL);
 }
 
-static void q_close(void);
-
 static void
 pg_down(void)
 {
-	q_close();
 	pgt_stop(pg);
 	pg = NULL;
-}
-
-static char *
-use_db(const char *db)
-{
-	char e[1024], *ci;
-
-	ck_assert_msg(pgt_createdb(pg, db, e, sizeof(e)) == 0, "%s", e);
-	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, db));
-	setenv("DATABASE_URL", ci, 1);
-	unsetenv("AFU9_MIGRATIONS_DIR");
-	unsetenv("AFU9_MIGRATE");
-	return ci;
-}
-
-/* One connection kept for the database in use (a test polls). */
-static PGconn *conn;
-static char *conn_ci;
-
-static void
-q_close(void)
-{
-	PQfinish(conn);
-	conn = NULL;
-	free(conn_ci);
-	conn_ci = NULL;
-}
-
-static PGresult *
-q_exec(const char *ci, const char *sql)
-{
-	PGresult *r;
-
-	if (conn_ci == NULL || strcmp(conn_ci, ci) != 0) {
-		q_close();
-		conn = PQconnectdb(ci);
-		ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s",
-		    PQerrorMessage(conn));
-		conn_ci = strdup(ci);
-	}
-	r = PQexec(conn, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK ||
-	    PQresultStatus(r) == PGRES_COMMAND_OK, "%.200s: %s", sql,
-	    PQresultErrorMessage(r));
-	return r;
-}
-
-static void
-q_do(const char *ci, const char *sql)
-{
-	PQclear(q_exec(ci, sql));
-}
-
-/* The one value of sql as text (malloc'd; "" for NULL). */
-static char *
-q_str(const char *ci, const char *sql)
-{
-	PGresult *r = q_exec(ci, sql);
-	char *s;
-
-	ck_assert_msg(PQntuples(r) == 1, "%s: %d rows", sql, PQntuples(r));
-	s = strdup(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return s;
-}
-
-static long long
-q_int(const char *ci, const char *sql)
-{
-	char *s = q_str(ci, sql);
-	long long n = atoll(s);
-
-	free(s);
-	return n;
 }
 
 /* Wait until no delivery is left unhandled but those claimed by others
@@ -145,14 +66,8 @@ q_int(const char *ci, const char *sql)
 static void
 wait_handled(const char *ci)
 {
-	double end = t_now_ms() + 30000. * t_slow();
-
-	while (q_int(ci, "SELECT count(*) FROM webhook_events WHERE "
-	    "processed_at IS NULL AND claimed_by IS DISTINCT FROM 'alive'") >
-	    0) {
-		ck_assert_msg(t_now_ms() < end, "deliveries left unhandled");
-		usleep(20000);
-	}
+	q_wait(ci, "SELECT count(*) FROM webhook_events WHERE processed_at IS "
+	    "NULL AND claimed_by IS DISTINCT FROM 'alive'", 0, 30000);
 }
 
 /* ---- afu9 serve ---- */
@@ -215,56 +130,6 @@ config(const char *rules)
 
 /* ---- HTTP ---- */
 
-struct resp {
-	int	 status;
-	char	*head;
-	char	*body;
-	json_t	*json;
-};
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->head);
-	free(r->body);
-	json_decref(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Send head (without its blank line) and body[blen], read to EOF. */
-static void
-raw(int port, const char *head, const char *body, size_t blen,
-    struct resp *r)
-{
-	struct sockaddr_in sa;
-	char *all, *sep;
-	int fd, eof;
-
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	(void)t_write(fd, head, strlen(head));
-	(void)t_write(fd, "\r\n", 2);
-	if (body)
-		(void)t_write(fd, body, blen);	/* may be refused early */
-	all = t_read_until(fd, "\001never", 15000 * t_slow(), &eof);
-	close(fd);
-	ck_assert_ptr_nonnull(all);
-	sscanf(all, "HTTP/1.1 %d", &r->status);
-	if ((sep = strstr(all, "\r\n\r\n")) != NULL) {
-		r->body = strdup(sep + 4);
-		*sep = '\0';
-	} else
-		r->body = strdup("");
-	r->head = all;
-	r->json = json_loads(r->body, 0, NULL);
-}
-
 /* "sha256=" and the hex HMAC-SHA256 of body under SECRET, into out. */
 static void
 sign(const char *body, size_t len, char out[72])
@@ -288,7 +153,7 @@ sign(const char *body, size_t len, char out[72])
  */
 static void
 deliver(int port, const char *event, const char *delivery, const char *body,
-    const char *sig, const char *extra, struct resp *r)
+    const char *sig, const char *extra, struct ht_resp *r)
 {
 	char mine[72], *head;
 	size_t len = strlen(body);
@@ -308,13 +173,13 @@ deliver(int port, const char *event, const char *delivery, const char *body,
 	{
 		char *h2;
 
-		ck_assert_int_ne(asprintf(&h2, "%s%s%s", head, extra ? extra :
-		    "", extra && strcasestr(extra, "content-type:") ? "" :
+		ck_assert_int_ne(asprintf(&h2, "%s%s%s\r\n", head, extra ?
+		    extra : "", extra && strcasestr(extra, "content-type:") ? "" :
 		    "Content-Type: application/json\r\n"), -1);
 		free(head);
 		head = h2;
 	}
-	raw(port, head, body, len, r);
+	ht_send(port, head, body, len, r);
 	free(head);
 }
 
@@ -324,7 +189,7 @@ deliver_ok(int port, const char *event, const char *delivery,
     const json_t *payload, int status)
 {
 	char *body = json_dumps(payload, JSON_COMPACT);
-	struct resp r;
+	struct ht_resp r;
 
 	ck_assert_ptr_nonnull(body);
 	deliver(port, event, delivery, body, NULL, NULL, &r);
@@ -332,7 +197,7 @@ deliver_ok(int port, const char *event, const char *delivery,
 	    delivery, r.status, status, r.body);
 	ck_assert_msg(strcasestr(r.head, "\r\nContent-Type: application/json"),
 	    "%s", r.head);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(body);
 }
 
@@ -357,7 +222,7 @@ example(const char *event, const char *action)
 START_TEST(route_off)
 {
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	char *out, *err;
 	const char *args[] = { "serve", "--check-config", NULL };
 
@@ -366,7 +231,7 @@ START_TEST(route_off)
 	start_serve(&a, config(NULL));
 	deliver(a.port, "ping", "d-1", "{}", NULL, NULL, &r);
 	ck_assert_msg(r.status == 404, "%d: %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	end_ok(&a);
 	/* a secret too short to be one stops afu9 at once */
 	setenv("AFU9_GITHUB_WEBHOOK_SECRET", "short", 1);
@@ -411,12 +276,8 @@ END_TEST
 static void
 apply(const char *ci, const char *name, const char *def)
 {
-	char *sql;
-
-	ck_assert_int_ne(asprintf(&sql, "SELECT afu9_workflow_apply('%s', "
-	    "NULL, NULL, '%s'::jsonb)", name, def), -1);
-	q_do(ci, sql);
-	free(sql);
+	q_dof(ci, "SELECT afu9_workflow_apply('%s', NULL, NULL, '%s'::jsonb)",
+	    name, def);
 }
 
 /* The outcome of delivery d ("" while pending). */
@@ -445,7 +306,7 @@ static void
 refusals(const char *ci, int port)
 {
 	char sig[72];
-	struct resp r;
+	struct ht_resp r;
 	const char *body = "{\"zen\":\"Keep it logically awesome.\"}";
 	char *two;
 
@@ -453,54 +314,54 @@ refusals(const char *ci, int port)
 	deliver(port, "ping", "d-none", body, "", NULL, &r);
 	ck_assert_msg(r.status == 401, "%d: %s", r.status, r.body);
 	ck_assert(strstr(r.body, "one X-Hub-Signature-256 header"));
-	resp_free(&r);
+	ht_resp_free(&r);
 	sign("{}", 2, sig);
 	deliver(port, "ping", "d-wrong", body, sig, NULL, &r);
 	ck_assert_msg(r.status == 401, "%d: %s", r.status, r.body);
 	ck_assert(strstr(r.body, "does not match the body"));
-	resp_free(&r);
+	ht_resp_free(&r);
 	sign(body, strlen(body), sig);
 	memcpy(sig, "sha1=", 5);
 	deliver(port, "ping", "d-sha1", body, sig, NULL, &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
+	ht_resp_free(&r);
 	sign(body, strlen(body), sig);
 	sig[70] = '\0';
 	deliver(port, "ping", "d-cut", body, sig, NULL, &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
+	ht_resp_free(&r);
 	sign(body, strlen(body), sig);
 	ck_assert_int_ne(asprintf(&two, "X-Hub-Signature-256: %s\r\n", sig),
 	    -1);
 	deliver(port, "ping", "d-two", body, NULL, two, &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(two);
 	/* signed, but out of form */
 	deliver(port, NULL, "d-noevent", body, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 400);
-	resp_free(&r);
+	ht_resp_free(&r);
 	deliver(port, "Ping!", "d-badevent", body, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 400);
-	resp_free(&r);
+	ht_resp_free(&r);
 	deliver(port, "ping", NULL, body, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 400);
-	resp_free(&r);
+	ht_resp_free(&r);
 	deliver(port, "ping", "d/../x", body, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 400);
-	resp_free(&r);
+	ht_resp_free(&r);
 	deliver(port, "ping", "d-form", "payload=%7B%7D", NULL,
 	    "Content-Type: application/x-www-form-urlencoded\r\n", &r);
 	ck_assert_msg(r.status == 415, "%d: %s", r.status, r.body);
 	ck_assert(strstr(r.body, "application/json"));
-	resp_free(&r);
+	ht_resp_free(&r);
 	deliver(port, "ping", "d-array", "[1,2]", NULL, NULL, &r);
 	ck_assert_msg(r.status == 400, "%d: %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	deliver(port, "ping", "d-notjson", "{\"a\":", NULL, NULL, &r);
 	ck_assert_msg(r.status == 400, "%d: %s", r.status, r.body);
 	ck_assert(strstr(r.body, "not a JSON object"));
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM webhook_events"), 0);
 }
 
@@ -531,14 +392,14 @@ static void
 console(int port)
 {
 	char *head, *sid, *end;
-	struct resp r;
+	struct ht_resp r;
 	const char *form = "token=" TOKEN;
 
 	ck_assert_int_ne(asprintf(&head, "POST /ui/login HTTP/1.1\r\nHost: "
 	    "127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\nContent-Type: "
-	    "application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n",
+	    "application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n",
 	    port, port, strlen(form)), -1);
-	raw(port, head, form, strlen(form), &r);
+	ht_send(port, head, form, strlen(form), &r);
 	free(head);
 	ck_assert_msg(r.status == 303, "%d: %s", r.status, r.head);
 	ck_assert_ptr_nonnull(sid = strstr(r.head, "afu9_session="));
@@ -546,9 +407,9 @@ console(int port)
 	*end = '\0';
 	ck_assert_int_ne(asprintf(&head, "GET /ui/webhooks?event=issues&"
 	    "outcome=started HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s"
-	    "\r\n", port, sid), -1);
-	resp_free(&r);
-	raw(port, head, NULL, 0, &r);
+	    "\r\n\r\n", port, sid), -1);
+	ht_resp_free(&r);
+	ht_send(port, head, NULL, 0, &r);
 	free(head);
 	ck_assert_msg(r.status == 200, "%d: %s", r.status, r.body);
 	ck_assert_msg(strstr(r.body, "<code>map-issue</code> <span "
@@ -556,14 +417,14 @@ console(int port)
 	    "<code>issues.labeled</code>") && strstr(r.body, "st-started") &&
 	    strstr(r.body, "href=\"/ui/executions/") && !strstr(r.body,
 	    "map-merged") && !strstr(r.body, "map-refused"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 START_TEST(deliveries)
 {
-	char *ci = use_db("wh_deliveries"), *s, big_d[] = "d-big";
+	char *ci = pgt_use_db(pg, "wh_deliveries"), *s, big_d[] = "d-big";
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	json_t *p;
 	char *body, *head;
 	size_t blen;
@@ -659,7 +520,7 @@ START_TEST(deliveries)
 	ck_assert(json_is_true(json_object_get(r.json, "duplicate")));
 	ck_assert_str_eq(json_string_value(json_object_get(r.json,
 	    "outcome")), "started");
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM workflow_executions "
 	    "WHERE idempotency_key LIKE 'webhook:map-issue:%'"), 1);
 	ck_assert_int_eq(q_int(ci, "SELECT redeliveries FROM webhook_events "
@@ -704,23 +565,23 @@ START_TEST(deliveries)
 	json_decref(p);
 	deliver(a.port, "issues", big_d, body, NULL, NULL, &r);
 	ck_assert_msg(r.status == 202, "%d: %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_int_gt(q_int(ci, "SELECT payload_bytes FROM webhook_events "
 	    "WHERE delivery_id = 'd-big'"), 2 << 20);
 	ck_assert_int_ne(asprintf(&head, "POST /v1/webhooks/github HTTP/1.1\r\n"
 	    "Host: t\r\nContent-Type: application/json\r\nX-GitHub-Event: "
 	    "issues\r\nX-GitHub-Delivery: d-huge\r\nContent-Length: "
-	    "25000001\r\n"), -1);
-	raw(a.port, head, NULL, 0, &r);
+	    "25000001\r\n\r\n"), -1);
+	ht_send(a.port, head, NULL, 0, &r);
 	ck_assert_msg(r.status == 413, "%d: %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(head);
 	ck_assert_int_ne(asprintf(&head, "POST /v1/other HTTP/1.1\r\nHost: t"
 	    "\r\nContent-Type: application/json\r\nContent-Length: "
-	    "24000000\r\n"), -1);
-	raw(a.port, head, NULL, 0, &r);
+	    "24000000\r\n\r\n"), -1);
+	ht_send(a.port, head, NULL, 0, &r);
 	ck_assert_msg(r.status == 413, "%d: %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(head);
 	free(body);
 	wait_handled(ci);
@@ -737,7 +598,7 @@ END_TEST
 
 START_TEST(takeover)
 {
-	char *ci = use_db("wh_takeover"), *s, *sql;
+	char *ci = pgt_use_db(pg, "wh_takeover"), *s, *sql;
 	struct afu9 a;
 	json_t *p;
 	char *body;

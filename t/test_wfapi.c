@@ -17,16 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "httptest.h"
 #include "orchtest.h"
+#include "pgquery.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -53,62 +52,12 @@ pg_down(void)
 	pg = NULL;
 }
 
-/* A fresh database db, named by DATABASE_URL; its conninfo (malloc'd). */
-static char *
-use_db(const char *db)
-{
-	char e[1024], *ci;
-
-	ck_assert_msg(pgt_createdb(pg, db, e, sizeof(e)) == 0, "%s", e);
-	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, db));
-	setenv("DATABASE_URL", ci, 1);
-	unsetenv("AFU9_MIGRATIONS_DIR");
-	unsetenv("AFU9_MIGRATE");
-	return ci;
-}
-
-static void
-q_do(const char *ci, const char *sql)
-{
-	PGconn *c = PQconnectdb(ci);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK ||
-	    PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
-	    PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
-static long long
-q_int(const char *ci, const char *sql)
-{
-	PGconn *c = PQconnectdb(ci);
-	PGresult *r;
-	long long n;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1,
-	    "%s: %s", sql, PQresultErrorMessage(r));
-	n = atoll(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	PQfinish(c);
-	return n;
-}
-
 /* Store definition def (JSON without single quotes) as workflow name. */
 static void
 wf_apply(const char *ci, const char *name, const char *def)
 {
-	char *sql;
-
-	ck_assert_int_ne(asprintf(&sql, "SELECT afu9_workflow_apply('%s', "
-	    "NULL, NULL, '%s'::jsonb)", name, def), -1);
-	q_do(ci, sql);
-	free(sql);
+	q_dof(ci, "SELECT afu9_workflow_apply('%s', NULL, NULL, "
+	    "'%s'::jsonb)", name, def);
 }
 
 /* ---- afu9 serve ---- */
@@ -175,84 +124,12 @@ end_ok(struct afu9 *a)
 
 /* ---- HTTP ---- */
 
-struct resp {
-	int	 status;
-	char	*head;		/* status line and fields */
-	char	*body;
-	json_t	*json;		/* the body parsed, or NULL */
-};
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->head);
-	free(r->body);
-	json_decref(r->json);
-	memset(r, 0, sizeof(*r));
-}
-
-/*
- * Send method path with the token tok (NULL: no Authorization), extra
- * header lines (each ending in \r\n; NULL: none) and body (NULL: none;
- * sent as application/json unless extra names a Content-Type), read the
- * answer to EOF.  Write errors are ignored: the server may refuse a
- * large body before it is all sent.
- */
-static void
-req(int port, const char *method, const char *path, const char *tok,
-    const char *extra, const char *body, struct resp *r)
-{
-	struct sockaddr_in sa;
-	char *head, *all, *sep;
-	size_t blen = body ? strlen(body) : 0;
-	int fd, eof;
-
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	ck_assert_int_ne(asprintf(&head, "%s %s HTTP/1.1\r\nHost: t\r\n"
-	    "Connection: close\r\n%s%s%s%s%s\r\n", method, path,
-	    tok ? "Authorization: Bearer " : "", tok ? tok : "",
-	    tok ? "\r\n" : "", extra ? extra : "",
-	    body && !(extra && strcasestr(extra, "content-type:")) ?
-	    "Content-Type: application/json\r\n" : ""), -1);
-	if (body) {
-		char cl[64];
-
-		snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n\r\n", blen);
-		head[strlen(head) - 2] = '\0';
-		ck_assert_int_ne(asprintf(&all, "%s%s", head, cl), -1);
-		free(head);
-		head = all;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	(void)t_write(fd, head, strlen(head));
-	if (body)
-		(void)t_write(fd, body, blen);
-	free(head);
-	all = t_read_until(fd, "\001never", 15000 * t_slow(), &eof);
-	close(fd);
-	ck_assert_ptr_nonnull(all);
-	sscanf(all, "HTTP/1.1 %d", &r->status);
-	if ((sep = strstr(all, "\r\n\r\n")) != NULL) {
-		r->body = strdup(sep + 4);
-		*sep = '\0';
-	} else
-		r->body = strdup("");
-	r->head = all;
-	r->json = json_loads(r->body, 0, NULL);
-}
-
 /* A request with the token that must answer status with a JSON body. */
 static void
 api(int port, const char *method, const char *path, const char *extra,
-    const char *body, int status, struct resp *r)
+    const char *body, int status, struct ht_resp *r)
 {
-	req(port, method, path, TOKEN, extra, body, r);
+	ht_req(port, method, path, TOKEN, extra, body, r);
 	ck_assert_msg(r->status == status, "%s %s: %d, want %d: %s", method,
 	    path, r->status, status, r->body);
 	ck_assert_msg(strcasestr(r->head, "\r\nContent-Type: "
@@ -266,7 +143,7 @@ static void
 api_err(int port, const char *method, const char *path, const char *extra,
     const char *body, int status, const char *want)
 {
-	struct resp r;
+	struct ht_resp r;
 	const char *e;
 
 	api(port, method, path, extra, body, status, &r);
@@ -274,7 +151,7 @@ api_err(int port, const char *method, const char *path, const char *extra,
 	ck_assert_msg(e && strstr(e, want), "%s %s: %s, want \"%s\"", method,
 	    path, r.body, want);
 	ck_assert_msg(!strstr(r.body, TOKEN), "the token echoed");
-	resp_free(&r);
+	ht_resp_free(&r);
 }
 
 static const char *
@@ -288,14 +165,14 @@ static char *
 create(int port, const char *wf, const char *input)
 {
 	char path[256], *body, *id;
-	struct resp r;
+	struct ht_resp r;
 
 	snprintf(path, sizeof(path), "/v1/workflows/%s/executions", wf);
 	ck_assert_int_ne(asprintf(&body, "{\"input\":%s}", input), -1);
 	api(port, "POST", path, NULL, body, 201, &r);
 	free(body);
 	ck_assert_ptr_nonnull(id = strdup(jstr(r.json, "id")));
-	resp_free(&r);
+	ht_resp_free(&r);
 	return id;
 }
 
@@ -305,7 +182,7 @@ wait_status(int port, const char *id, const char *want, int deadline_ms)
 {
 	double end = t_now_ms() + deadline_ms * t_slow();
 	char path[128];
-	struct resp r;
+	struct ht_resp r;
 	json_t *j;
 
 	snprintf(path, sizeof(path), "/v1/executions/%s", id);
@@ -313,12 +190,12 @@ wait_status(int port, const char *id, const char *want, int deadline_ms)
 		api(port, "GET", path, NULL, NULL, 200, &r);
 		if (strcmp(jstr(r.json, "status"), want) == 0) {
 			j = json_incref(r.json);
-			resp_free(&r);
+			ht_resp_free(&r);
 			return j;
 		}
 		ck_assert_msg(t_now_ms() < end, "%s: %s, want %s", id, r.body,
 		    want);
-		resp_free(&r);
+		ht_resp_free(&r);
 		usleep(20000);
 	}
 }
@@ -367,26 +244,26 @@ step_status(const json_t *x, const char *step)
    (t/test_auth), and that token is one of none. */
 START_TEST(no_token_no_routes)
 {
-	char *ci = use_db("notok");
+	char *ci = pgt_use_db(pg, "notok");
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 
 	unsetenv("AFU9_API_TOKEN");
 	start_serve(&a);
-	req(a.port, "GET", "/v1/executions", TOKEN, NULL, NULL, &r);
+	ht_req(a.port, "GET", "/v1/executions", TOKEN, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
-	req(a.port, "POST", "/v1/workflows/t_add/executions", TOKEN, NULL,
+	ht_resp_free(&r);
+	ht_req(a.port, "POST", "/v1/workflows/t_add/executions", TOKEN, NULL,
 	    "{\"input\":{}}", &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
-	req(a.port, "GET", "/v1/executions/00000000-0000-0000-0000-"
+	ht_resp_free(&r);
+	ht_req(a.port, "GET", "/v1/executions/00000000-0000-0000-0000-"
 	    "000000000000", NULL, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
-	req(a.port, "GET", "/health", NULL, NULL, NULL, &r);
+	ht_resp_free(&r);
+	ht_req(a.port, "GET", "/health", NULL, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	resp_free(&r);
+	ht_resp_free(&r);
 	end_ok(&a);
 	free(ci);
 }
@@ -410,9 +287,9 @@ START_TEST(token_required)
 	};
 	static const char *const paths[] = { "/v1/executions",
 	    "/v1/executions/not-a-uuid", "/v1/nothing/here", "/v1" };
-	char *ci = use_db("auth"), *log;
+	char *ci = pgt_use_db(pg, "auth"), *log;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	size_t i, k;
 	int st;
 
@@ -422,24 +299,24 @@ START_TEST(token_required)
 	for (k = 0; k < sizeof(paths) / sizeof(paths[0]); k++)
 		for (i = 0; i < (k == 0 ? sizeof(bad) / sizeof(bad[0]) : 1);
 		    i++) {
-			req(a.port, "GET", paths[k], NULL, bad[i], NULL, &r);
+			ht_req(a.port, "GET", paths[k], NULL, bad[i], NULL, &r);
 			ck_assert_msg(r.status == 401, "%s %zu: %d %s",
 			    paths[k], i, r.status, r.body);
 			ck_assert_msg(strstr(r.head, "\r\nWWW-Authenticate: "
 			    "Bearer realm=\"afu9\""), "%s", r.head);
 			ck_assert_msg(r.json && jstr(r.json, "error") &&
 			    !strstr(r.body, "apitok"), "%s", r.body);
-			resp_free(&r);
+			ht_resp_free(&r);
 		}
 	/* a case-insensitive scheme is fine; so is a POST refused first */
-	req(a.port, "GET", "/v1/executions", NULL, "Authorization: bearer "
+	ht_req(a.port, "GET", "/v1/executions", NULL, "Authorization: bearer "
 	    TOKEN "\r\n", NULL, &r);
 	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
-	resp_free(&r);
-	req(a.port, "POST", "/v1/workflows/x/executions", TOKEN2, NULL,
+	ht_resp_free(&r);
+	ht_req(a.port, "POST", "/v1/workflows/x/executions", TOKEN2, NULL,
 	    "{\"input\":{}}", &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* with the token: the rest of /v1 is a JSON 404 or 405 */
 	api_err(a.port, "GET", "/v1/nothing/here", NULL, NULL, 404,
 	    "no such endpoint");
@@ -448,11 +325,11 @@ START_TEST(token_required)
 	    "no such endpoint");
 	api(a.port, "DELETE", "/v1/executions", NULL, NULL, 405, &r);
 	ck_assert_msg(strstr(r.head, "\r\nAllow: GET, HEAD"), "%s", r.head);
-	resp_free(&r);
+	ht_resp_free(&r);
 	api(a.port, "GET", "/v1/executions/00000000-0000-0000-0000-"
 	    "000000000000/cancel", NULL, NULL, 405, &r);
 	ck_assert_msg(strstr(r.head, "\r\nAllow: POST"), "%s", r.head);
-	resp_free(&r);
+	ht_resp_free(&r);
 	st = end_serve(&a, &log);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%d: %s", st,
 	    log);
@@ -468,9 +345,9 @@ END_TEST
 /* An execution created through the API runs to its end. */
 START_TEST(create_and_run)
 {
-	char *ci = use_db("run"), *id, *id2, path[128];
+	char *ci = pgt_use_db(pg, "run"), *id, *id2, path[128];
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	json_t *x;
 
 	setenv("AFU9_API_TOKEN", TOKEN, 1);
@@ -483,7 +360,7 @@ START_TEST(create_and_run)
 	ck_assert(json_is_true(json_object_get(r.json, "created")));
 	snprintf(path, sizeof(path), "\r\nLocation: /v1/executions/%s", id);
 	ck_assert_msg(strstr(r.head, path), "%s", r.head);
-	resp_free(&r);
+	ht_resp_free(&r);
 	x = wait_status(a.port, id, "succeeded", 30000);
 	ck_assert_str_eq(step_status(x, "add"), "succeeded");
 	ck_assert_str_eq(step_status(x, "say"), "succeeded");
@@ -498,13 +375,13 @@ START_TEST(create_and_run)
 	    "Idempotency-Key: order-17/a\r\n", "{\"input\":{\"a\":4}}", 201,
 	    &r);
 	id2 = strdup(jstr(r.json, "id"));
-	resp_free(&r);
+	ht_resp_free(&r);
 	api(a.port, "POST", "/v1/workflows/t_add/executions",
 	    "Idempotency-Key: order-17/a\r\n", "{\"input\":{\"a\":4}}", 200,
 	    &r);
 	ck_assert_str_eq(jstr(r.json, "id"), id2);
 	ck_assert(json_is_false(json_object_get(r.json, "created")));
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM workflow_executions"),
 	    2);
 	/* a second definition version: the cache follows it */
@@ -526,10 +403,10 @@ END_TEST
 /* Every refusal of a create, and nothing stored for any of them. */
 START_TEST(create_refusals)
 {
-	char *ci = use_db("refuse"), *big, *key, hdr[400];
+	char *ci = pgt_use_db(pg, "refuse"), *big, *key, hdr[400];
 	const char *p = "/v1/workflows/t_add/executions";
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	size_t n;
 
 	setenv("AFU9_API_TOKEN", TOKEN, 1);
@@ -576,7 +453,7 @@ START_TEST(create_refusals)
 	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s\r\n", key);
 	free(create(a.port, "t_add", "{\"a\":1}"));	/* without a key */
 	api(a.port, "POST", p, hdr, "{\"input\":{\"a\":2}}", 201, &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(key);
 	api_err(a.port, "POST", p, "Idempotency-Key: a b\r\n",
 	    "{\"input\":{\"a\":2}}", 400, "printable");
@@ -611,9 +488,9 @@ START_TEST(create_refusals)
 	n = (size_t)snprintf(big, 64, "{\"input\":{\"a\":1,\"pad\":\"");
 	memset(big + n, 'x', BODY_MAX);
 	strcpy(big + n + BODY_MAX, "\"}}");
-	req(a.port, "POST", p, TOKEN, NULL, big, &r);
+	ht_req(a.port, "POST", p, TOKEN, NULL, big, &r);
 	ck_assert_msg(r.status == 413, "%d %s", r.status, r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(big);
 	/* nothing but the two accepted creates was stored */
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM workflow_executions"),
@@ -634,9 +511,9 @@ START_TEST(hostile_paths)
 	    "0000000g-0000-0000-0000-000000000000",
 	    "..", "%2e%2e", "%00", "00000000-0000-0000-0000-00000000000%30x",
 	    "'%3b--" };
-	char *ci = use_db("hostile"), path[9000], *id;
+	char *ci = pgt_use_db(pg, "hostile"), path[9000], *id;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	size_t i;
 
 	setenv("AFU9_API_TOKEN", TOKEN, 1);
@@ -644,15 +521,15 @@ START_TEST(hostile_paths)
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		snprintf(path, sizeof(path), "/v1/executions/%s", bad_ids[i]);
 		api(a.port, "GET", path, NULL, NULL, 400, &r);
-		resp_free(&r);
+		ht_resp_free(&r);
 		snprintf(path, sizeof(path), "/v1/executions/%s/cancel",
 		    bad_ids[i]);
 		api(a.port, "POST", path, NULL, NULL, 400, &r);
-		resp_free(&r);
+		ht_resp_free(&r);
 		snprintf(path, sizeof(path), "/v1/executions/%s/steps/ok/"
 		    "approve", bad_ids[i]);
 		api(a.port, "POST", path, NULL, NULL, 400, &r);
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
 	/* a well-formed id that is not there; upper case is the same id */
 	api_err(a.port, "GET", "/v1/executions/0000000A-0000-0000-0000-"
@@ -683,17 +560,17 @@ START_TEST(hostile_paths)
 	memset(path + 15, 'a', 7000);
 	path[7015] = '\0';
 	api(a.port, "GET", path, NULL, NULL, 400, &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* over the request line bound: the server's 414 */
 	memset(path + 15, 'a', 8500);
 	path[8515] = '\0';
-	req(a.port, "GET", path, TOKEN, NULL, NULL, &r);
+	ht_req(a.port, "GET", path, TOKEN, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 414);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* a bad escape: the parser's 400 */
-	req(a.port, "GET", "/v1/executions/%zz", TOKEN, NULL, NULL, &r);
+	ht_req(a.port, "GET", "/v1/executions/%zz", TOKEN, NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 400);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* and the server still answers */
 	wf_apply(ci, "t_any", WF_ANY);
 	id = create(a.port, "t_any", "{}");
@@ -707,9 +584,9 @@ END_TEST
 /* The list: newest first, filters, the cursor, strict query strings. */
 START_TEST(list_and_cursor)
 {
-	char *ci = use_db("list"), *ids[5], *ask, path[256], cur[200];
+	char *ci = pgt_use_db(pg, "list"), *ids[5], *ask, path[256], cur[200];
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	json_t *rows;
 	const char *nc;
 	int i, page, seen = 0;
@@ -756,13 +633,13 @@ START_TEST(list_and_cursor)
 		} else
 			ck_assert(json_is_null(json_object_get(r.json,
 			    "next_cursor")));
-		resp_free(&r);
+		ht_resp_free(&r);
 	}
 	ck_assert_int_eq(seen, 5);
 	api(a.port, "GET", "/v1/executions", NULL, NULL, 200, &r);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json,
 	    "executions")), 6);
-	resp_free(&r);
+	ht_resp_free(&r);
 	api(a.port, "GET", "/v1/executions?workflow=t_ask&status=waiting",
 	    NULL, NULL, 200, &r);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json,
@@ -770,17 +647,17 @@ START_TEST(list_and_cursor)
 	ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json,
 	    "executions"), 0), "id"), ask);
 	free(ask);
-	resp_free(&r);
+	ht_resp_free(&r);
 	api(a.port, "GET", "/v1/executions?workflow=t_ask", NULL, NULL, 200,
 	    &r);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json,
 	    "executions")), 1);
-	resp_free(&r);
+	ht_resp_free(&r);
 	api(a.port, "GET", "/v1/executions?workflow=nosuch", NULL, NULL, 200,
 	    &r);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json,
 	    "executions")), 0);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* refusals */
 	api_err(a.port, "GET", "/v1/executions?status=done", NULL, NULL, 400,
 	    "unknown status 'done'");
@@ -824,9 +701,9 @@ END_TEST
 /* Cancel in the middle of a step; again; after the end. */
 START_TEST(cancel_mid_run)
 {
-	char *ci = use_db("cancel"), *id, *done, path[160];
+	char *ci = pgt_use_db(pg, "cancel"), *id, *done, path[160];
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	json_t *x;
 	double end;
 
@@ -849,13 +726,13 @@ START_TEST(cancel_mid_run)
 	snprintf(path, sizeof(path), "/v1/executions/%s/cancel", id);
 	api(a.port, "POST", path, NULL, NULL, 200, &r);
 	ck_assert_str_eq(jstr(r.json, "status"), "cancelled");
-	resp_free(&r);
+	ht_resp_free(&r);
 	x = wait_status(a.port, id, "cancelled", 5000);
 	ck_assert_str_eq(step_status(x, "nap"), "cancelled");
 	ck_assert_ptr_null(step_status(x, "after"));
 	json_decref(x);
 	api(a.port, "POST", path, NULL, "{}", 200, &r);	/* again */
-	resp_free(&r);
+	ht_resp_free(&r);
 	api_err(a.port, "POST", path, NULL, "{\"why\":1}", 400, "no body");
 	done = create(a.port, "t_any", "{}");
 	json_decref(wait_status(a.port, done, "succeeded", 30000));
@@ -864,7 +741,7 @@ START_TEST(cancel_mid_run)
 	ck_assert_str_eq(jstr(r.json, "status"), "succeeded");
 	ck_assert_msg(strstr(jstr(r.json, "error"), "already succeeded"),
 	    "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM workflow_executions "
 	    "WHERE status = 'cancelled' AND cancelled_by = 'api:bootstrap'"),
 	    1);
@@ -878,9 +755,9 @@ END_TEST
 /* Approve with a comment, reject without one; deciding twice. */
 START_TEST(approve_and_reject)
 {
-	char *ci = use_db("decide"), *yes, *no, path[200];
+	char *ci = pgt_use_db(pg, "decide"), *yes, *no, path[200];
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	json_t *x, *s;
 	size_t i;
 
@@ -906,7 +783,7 @@ START_TEST(approve_and_reject)
 	    200, &r);
 	ck_assert_str_eq(jstr(r.json, "decision"), "approved");
 	ck_assert_str_eq(jstr(r.json, "step"), "ok");
-	resp_free(&r);
+	ht_resp_free(&r);
 	x = wait_status(a.port, yes, "succeeded", 30000);
 	json_array_foreach(json_object_get(x, "steps"), i, s)
 		if (strcmp(jstr(s, "step"), "ok") == 0) {
@@ -921,7 +798,7 @@ START_TEST(approve_and_reject)
 	snprintf(path, sizeof(path), "/v1/executions/%s/steps/ok/reject", no);
 	api(a.port, "POST", path, NULL, NULL, 200, &r);
 	ck_assert_str_eq(jstr(r.json, "decision"), "rejected");
-	resp_free(&r);
+	ht_resp_free(&r);
 	x = wait_status(a.port, no, "failed", 30000);
 	ck_assert_str_eq(step_status(x, "ok"), "failed");
 	ck_assert_ptr_null(step_status(x, "after"));
@@ -939,9 +816,9 @@ END_TEST
    the API's metrics. */
 START_TEST(database_down)
 {
-	char *ci = use_db("down"), e[1024], *id, *body;
+	char *ci = pgt_use_db(pg, "down"), e[1024], *id, *body;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	double end;
 
 	setenv("AFU9_API_TOKEN", TOKEN, 1);
@@ -954,24 +831,24 @@ START_TEST(database_down)
 	api(a.port, "POST", "/v1/workflows/t_any/executions",
 	    "Idempotency-Key: while-down\r\n", "{\"input\":{}}", 503, &r);
 	ck_assert_msg(strstr(jstr(r.json, "error"), "database"), "%s", r.body);
-	resp_free(&r);
+	ht_resp_free(&r);
 	api(a.port, "GET", "/v1/executions", NULL, NULL, 503, &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_msg(pgt_server_start(pg, e, sizeof(e)) == 0, "%s", e);
 	/* once the connection is back: the create goes through, once */
 	end = t_now_ms() + 30000 * t_slow();
 	for (;;) {
-		req(a.port, "POST", "/v1/workflows/t_any/executions", TOKEN,
+		ht_req(a.port, "POST", "/v1/workflows/t_any/executions", TOKEN,
 		    "Idempotency-Key: while-down\r\n", "{\"input\":{}}", &r);
 		if (r.status == 201)
 			break;
 		ck_assert_msg(r.status == 503 && t_now_ms() < end, "%d %s",
 		    r.status, r.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 		usleep(100000);
 	}
 	id = strdup(jstr(r.json, "id"));
-	resp_free(&r);
+	ht_resp_free(&r);
 	json_decref(wait_status(a.port, id, "succeeded", 30000));
 	free(id);
 	ck_assert_int_eq(q_int(ci, "SELECT count(*) FROM workflow_executions"),
@@ -996,11 +873,11 @@ END_TEST
  */
 START_TEST(database_hangs)
 {
-	char *ci = use_db("hang"), *id, path[128];
+	char *ci = pgt_use_db(pg, "hang"), *id, path[128];
 	PGconn *lk;
 	PGresult *res;
 	struct afu9 a;
-	struct resp r;
+	struct ht_resp r;
 	double t0, end;
 
 	setenv("AFU9_API_TOKEN", TOKEN, 1);
@@ -1021,20 +898,20 @@ START_TEST(database_hangs)
 	    t_now_ms() - t0, r.body);
 	ck_assert_msg(strstr(jstr(r.json, "error"), "database"), "%s", r.body);
 	ck_assert_msg(strstr(r.head, "\r\nRetry-After: 1"), "%s", r.head);
-	resp_free(&r);
+	ht_resp_free(&r);
 	PQfinish(lk);	/* the lock goes with the session */
 	end = t_now_ms() + 30000 * t_slow();
 	for (;;) {
-		req(a.port, "GET", path, TOKEN, NULL, NULL, &r);
+		ht_req(a.port, "GET", path, TOKEN, NULL, NULL, &r);
 		if (r.status == 200)
 			break;
 		ck_assert_msg(r.status == 503 && t_now_ms() < end, "%d %s",
 		    r.status, r.body);
-		resp_free(&r);
+		ht_resp_free(&r);
 		usleep(100000);
 	}
 	ck_assert_str_eq(jstr(r.json, "status"), "succeeded");
-	resp_free(&r);
+	ht_resp_free(&r);
 	free(id);
 	end_ok(&a);
 	free(ci);
