@@ -15,7 +15,9 @@
  *    stream is followed on B, B is killed with SIGKILL mid-call, the
  *    client resumes on A and gets every message once; then A is killed
  *    mid-call while B follows: B answers the orphaned request with an
- *    error, and serves the session on.
+ *    error, and serves the session on;
+ *  - cancel_across_tasks: a call on A cancelled by a notification sent
+ *    to B.
  */
 #include "config.h"
 
@@ -803,6 +805,87 @@ START_TEST(two_tasks)
 }
 END_TEST
 
+/*
+ * Cancellation across tasks: a call runs on A; the client's
+ * notifications/cancelled reaches B (sessions are served by any task).
+ * B tells A (NOTIFY afu9_mcp "c ..."), A cancels the call: the child
+ * gets notifications/cancelled (the audit row: cancelled by the caller,
+ * long before the call's 50 s), the call's SSE response on A and the
+ * copy B follows end without a response, and the stream is done, so
+ * that the session's one request in flight is free again.  Then the
+ * same with the call and its cancellation on one task.
+ */
+START_TEST(cancel_across_tasks)
+{
+	char *ci = use_db(), *sid, *data, prime[64], sql[256];
+	struct afu9 a, b;
+	struct conn c, f;
+	struct resp r;
+	long long stream;
+	double end;
+
+	setenv("AFU9_MCP_SESSION_REQUESTS", "1", 1);
+	start_serve(&a);
+	start_serve(&b);
+	sid = initialize(a.port);
+	/* a cancellation of nothing in flight is accepted and does nothing */
+	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/cancelled\",\"params\":{\"requestId\":42}}", 202,
+	    &r);
+	resp_free(&r);
+
+	stream = call_start(&c, a.port, sid, "\"long\\u0031\"", "conf.sleep",
+	    "{\"ms\":50000}");
+	snprintf(prime, sizeof(prime), "%lld-0", stream);
+	resume(&f, b.port, sid, prime);
+	/* the id spelled otherwise than in the request: the same id */
+	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/cancelled\",\"params\":{\"requestId\":\"long1\","
+	    "\"reason\":\"the user gave up\"}}", 202, &r);
+	resp_free(&r);
+	/* both copies of the stream end, neither with a response */
+	ck_assert_ptr_nonnull(c_wait(&c, "0\r\n\r\n", 20000));
+	ck_assert_msg(!strstr(c.buf, "\"result\"") && !strstr(c.buf,
+	    "\"error\""), "%s", c.buf);
+	ck_assert_ptr_nonnull(c_wait(&f, "0\r\n\r\n", 20000));
+	ck_assert_msg(!strstr(f.buf, "\"result\"") && !strstr(f.buf,
+	    "\"error\""), "%s", f.buf);
+	c_close(&c);
+	c_close(&f);
+	/* the child was told: the router's audit row says so */
+	end = t_now_ms() + 20000. * t_slow();
+	while (q_int(ci, "SELECT count(*) FROM mcp_tool_calls WHERE tool = "
+	    "'sleep' AND status = 'failed' AND error_message = 'cancelled by "
+	    "the caller'") != 1) {
+		ck_assert_msg(t_now_ms() < end, "no audit row of the cancel");
+		usleep(50000);
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM mcp_streams WHERE "
+	    "id = %lld AND done", stream);
+	ck_assert_int_eq(q_int(ci, sql), 1);
+	/* the same on the task running the call: its stream ends, its
+	   slot is free */
+	call_start(&c, b.port, sid, "3", "conf.sleep", "{\"ms\":50000}");
+	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/cancelled\",\"params\":{\"requestId\":3}}", 202,
+	    &r);
+	resp_free(&r);
+	ck_assert_ptr_nonnull(c_wait(&c, "0\r\n\r\n", 20000));
+	ck_assert_msg(!strstr(c.buf, "\"result\""), "%s", c.buf);
+	c_close(&c);
+	/* the session's one request in flight is free: a call on B */
+	call_start(&c, b.port, sid, "2", "conf.echo", "{\"text\":\"again\"}");
+	data = next_event(&c, prime, 20000);
+	ck_assert_msg(strstr(data, "\"text\":\"again\""), "%s", data);
+	free(data);
+	c_close(&c);
+	free(sid);
+	end_ok(&a);
+	end_ok(&b);
+	free(ci);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -814,6 +897,7 @@ suite(void)
 	tcase_add_test(tc, edges);
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, two_tasks);
+	tcase_add_test(tc, cancel_across_tasks);
 	suite_add_tcase(s, tc);
 	return s;
 }

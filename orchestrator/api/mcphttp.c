@@ -216,6 +216,15 @@ static const struct pgq_stmt stmts[] = {
 	{ "mh_get_open", "SELECT stream_id, last_event FROM "
 	    "afu9_mcp_get_open($1)", 1 },
 	{ "mh_pid", "SELECT pg_backend_pid()", 0 },
+	/* a cancelled call's stream: done without a response */
+	{ "mh_stream_cancel", "WITH u AS (UPDATE mcp_streams SET done = true "
+	    "WHERE id = $1::bigint AND NOT done RETURNING id) SELECT "
+	    "pg_notify('afu9_mcp', 's ' || id) FROM u", 1 },
+	/* a cancellation for the task running the call, while the session
+	   has a call in flight anywhere */
+	{ "mh_cancel", "SELECT pg_notify('afu9_mcp', 'c ' || $1 || ' ' || $2) "
+	    "WHERE EXISTS (SELECT 1 FROM mcp_streams WHERE session_id = $1 "
+	    "AND request_id IS NOT NULL AND NOT done)", 2 },
 };
 
 static const char orphan_msg[] = "the afu9 task running this request "
@@ -225,6 +234,7 @@ static const char orphan_msg[] = "the afu9 task running this request "
 static void fol_fetch(struct mhfol *);
 static void fol_end(struct mhfol *);
 static void ses_release(struct mhses *);
+static void ses_input(struct mhctx *, struct mhreq *);
 
 /* ---- small helpers ---- */
 
@@ -978,6 +988,132 @@ ses_end(struct mhses *s)
 		mcp_session_cancel_all(s->ses);
 }
 
+/* ---- cancellation ---- */
+
+/* The tools/call of s in flight on this task whose id is id (a JSON
+   value, as notifications/cancelled names it); NULL. */
+static struct mhreq *
+req_by_value(struct mhses *s, const json_t *id)
+{
+	struct mhreq *q;
+
+	TAILQ_FOREACH(q, &s->reqs, entry)
+		if (q->mode == REQ_SSE && rpc_id_equal(q->id_raw, id))
+			return q;
+	return NULL;
+}
+
+/*
+ * Cancel q, a call of s running on this task, with msg (a
+ * notifications/cancelled naming it).  The session cancels the call (its
+ * hook cancels the router call, the child gets notifications/cancelled)
+ * and sends no response, as MCP asks; so q is done here: its SSE
+ * response ends without one, and its stream is marked done, so that it
+ * no longer counts against session_requests and the task following it,
+ * if another, ends its copy too.
+ */
+static void
+ses_cancel(struct mhses *s, struct mhreq *q, const char *msg, size_t len)
+{
+	struct mhreq *t;
+	struct mhout *o;
+	char sb[24];
+	const char *p[1];
+
+	s->used = now_s(s->mh);
+	mcp_session_input(s->ses, msg, len);
+	TAILQ_FOREACH(t, &s->reqs, entry)
+		if (t == q)
+			break;
+	if (t == NULL)
+		return;		/* answered meanwhile */
+	TAILQ_REMOVE(&s->reqs, q, entry);
+	o = q->out;
+	req_free(q);
+	if (s->mh->db != NULL) {
+		/* after the appends before it: pgq runs them in order */
+		snprintf(sb, sizeof(sb), "%lld", o->stream);
+		p[0] = sb;
+		fire(s->mh, "mh_stream_cancel", 1, p);
+	}
+	o->final = 1;
+	out_maybe_free(o);
+}
+
+/*
+ * notifications/cancelled for a call in flight on another task (a
+ * session is served by any task, so the cancellation may reach one that
+ * is not running the call): NOTIFY afu9_mcp "c <session> <request id>",
+ * and the task running it cancels it (on_notify).  The request id is
+ * sent as compact JSON; rpc_id_equal() matches it however the client
+ * spelled it.  A cancellation that reaches the running task before the
+ * call itself did (the call's stream not yet open) is lost, as MCP
+ * allows: it is advisory.
+ */
+static void
+cancel_elsewhere(struct mhses *s, const json_t *id)
+{
+	const char *p[2];
+	char *text;
+
+	if ((!json_is_integer(id) && !json_is_string(id)) || s->mh->db == NULL)
+		return;
+	if ((text = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT)) == NULL)
+		return;
+	/* the bound of mcp_streams.request_id; NOTIFY payloads are < 8000 */
+	if (strlen(text) <= 1024) {
+		p[0] = s->sid;
+		p[1] = text;
+		fire(s->mh, "mh_cancel", 2, p);
+	}
+	free(text);
+}
+
+/* NOTIFY "c <session> <request id>": cancel it if it runs here. */
+static void
+cancel_notified(struct mh *mh, const char *sid, const char *idtext)
+{
+	struct mhses *s;
+	struct mhreq *q;
+	json_t *id, *msg;
+	char *text;
+
+	if ((s = ses_find(mh, sid)) == NULL)
+		return;
+	if ((id = json_loads(idtext, JSON_DECODE_ANY, NULL)) == NULL)
+		return;
+	if ((q = req_by_value(s, id)) == NULL) {
+		json_decref(id);
+		return;
+	}
+	msg = json_pack("{s:s, s:s, s:{s:o}}", "jsonrpc", "2.0", "method",
+	    "notifications/cancelled", "params", "requestId", id);
+	if (msg == NULL || (text = json_dumps(msg, JSON_COMPACT)) == NULL) {
+		json_decref(msg);
+		log_warnx("mcp: a cancellation: out of memory");
+		return;
+	}
+	ses_cancel(s, q, text, strlen(text));
+	free(text);
+	json_decref(msg);
+}
+
+/* A notifications/cancelled from the client (the session is known). */
+static void
+post_cancel(struct mhctx *c)
+{
+	const json_t *id = json_object_get(c->m.params, "requestId");
+	struct mhreq *q;
+
+	if (id != NULL && (q = req_by_value(c->s, id)) != NULL) {
+		ses_cancel(c->s, q, c->body, c->body_len);
+		return;
+	}
+	ses_input(c, NULL);	/* nothing of it here: ignored */
+	if (id != NULL)
+		cancel_elsewhere(c->s, id);
+}
+
 /* ---- followers (resumed streams, GET streams) ---- */
 
 static void
@@ -1220,7 +1356,11 @@ post_serve(struct mhctx *c)
 	if (c->m.kind != RPC_REQUEST) {
 		http_respond(c->x, 202, NULL, NULL, 0);
 		c->x = NULL;
-		ses_input(c, NULL);
+		if (c->m.kind == RPC_NOTIFICATION && strcmp(c->m.method,
+		    "notifications/cancelled") == 0)
+			post_cancel(c);
+		else
+			ses_input(c, NULL);
 		ctx_free(c);
 		return;
 	}
@@ -1865,6 +2005,13 @@ on_notify(struct pgq *db, const char *channel, const char *payload,
 				if (f->is_get && strncmp(f->sid, payload + 2,
 				    DIGEST_HEX) == 0)
 					fol_end(f);
+	} else if (payload[0] == 'c' && payload[1] == ' ' &&
+	    strlen(payload) > DIGEST_HEX + 3 && payload[DIGEST_HEX + 2] == ' ') {
+		char sid[DIGEST_HEX + 1];
+
+		memcpy(sid, payload + 2, DIGEST_HEX);
+		sid[DIGEST_HEX] = '\0';
+		cancel_notified(mh, sid, payload + DIGEST_HEX + 3);
 	} else if (payload[0] == 'x' && payload[1] == ' ') {
 		if ((s = ses_find(mh, payload + 2)) != NULL)
 			ses_end(s);

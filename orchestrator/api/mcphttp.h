@@ -34,6 +34,12 @@
  * instead, a JSON-RPC error saying the call's outcome is unknown, so no
  * client waits for ever.
  *
+ * Cancellation: a notifications/cancelled may reach a task other than
+ * the one running the call it names; that task NOTIFYs afu9_mcp
+ * "c <session> <request id>" and the task running it cancels it there.
+ * A cancelled call gets no response (MCP): its SSE answer ends and its
+ * stream is marked done, on every task following it.
+ *
  * Refusals, in the order checked (bodies are JSON-RPC errors, id null):
  *   Host not in the allow-list, or an Origin sent and not in it   403
  *   the token (api/auth.h): none, malformed, unknown, revoked or
