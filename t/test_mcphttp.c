@@ -820,7 +820,7 @@ START_TEST(cancel_across_tasks)
 	char *ci = use_db(), *sid, *data, prime[64], sql[256];
 	struct afu9 a, b;
 	struct conn c, f;
-	struct resp r;
+	struct ht_resp r;
 	long long stream;
 	double end;
 
@@ -832,7 +832,7 @@ START_TEST(cancel_across_tasks)
 	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"notifications/cancelled\",\"params\":{\"requestId\":42}}", 202,
 	    &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 
 	stream = call_start(&c, a.port, sid, "\"long\\u0031\"", "conf.sleep",
 	    "{\"ms\":50000}");
@@ -842,7 +842,7 @@ START_TEST(cancel_across_tasks)
 	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"notifications/cancelled\",\"params\":{\"requestId\":\"long1\","
 	    "\"reason\":\"the user gave up\"}}", 202, &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 	/* both copies of the stream end, neither with a response */
 	ck_assert_ptr_nonnull(c_wait(&c, "0\r\n\r\n", 20000));
 	ck_assert_msg(!strstr(c.buf, "\"result\"") && !strstr(c.buf,
@@ -869,7 +869,7 @@ START_TEST(cancel_across_tasks)
 	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"notifications/cancelled\",\"params\":{\"requestId\":3}}", 202,
 	    &r);
-	resp_free(&r);
+	ht_resp_free(&r);
 	ck_assert_ptr_nonnull(c_wait(&c, "0\r\n\r\n", 20000));
 	ck_assert_msg(!strstr(c.buf, "\"result\""), "%s", c.buf);
 	c_close(&c);
