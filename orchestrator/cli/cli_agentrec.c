@@ -27,17 +27,6 @@
 #define AG_LIMIT_DEFAULT 20
 #define AG_LIMIT_MAX	1000
 
-/* rc, or 1 when stdout could not be written. */
-static int
-out_done(const struct wf *w, int rc)
-{
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		wf_err(w, "writing the output: %s", strerror(errno));
-		return rc ? rc : AG_FAIL;
-	}
-	return rc;
-}
-
 static int
 run_arg(const struct wf *w, const char *s)
 {
@@ -244,7 +233,7 @@ cli_agent_show(int argc, char **argv)
 		}
 		json_decref(all);
 	}
-	return out_done(&w, rc);
+	return cli_out_done(w.cmd, rc);
 }
 
 /* ---- list ---- */
@@ -356,5 +345,5 @@ cli_agent_list(int argc, char **argv)
 		fprintf(stderr, "more may follow: --after %s\n",
 		    jstr(json_array_get(v, n - 1), "cursor"));
 	json_decref(v);
-	return out_done(&w, 0);
+	return cli_out_done(w.cmd, 0);
 }

@@ -110,6 +110,9 @@ char	*jtext(const json_t *v);
 /* s on one line (newlines as \n), cut to max bytes (0: all) with a note
    of its size. */
 void	 print_trim(FILE *f, const char *s, size_t max);
+/* rc once stdout is flushed; when it could not be written, the reason on
+   stderr (after cmd) and rc, or 1 when rc is 0. */
+int	 cli_out_done(const char *cmd, int rc);
 /* Seconds between two afu9_ts() texts (-1: either missing); a span as
    "12 ms", "3.4 s", "5 min 2 s" into buf. */
 double	 span_s(const char *from, const char *to);

@@ -111,17 +111,6 @@ tk_exec(PGconn *conn, const char *sql, int n, const char *const *p,
 	return NULL;
 }
 
-static int
-out_done(int rc)
-{
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, "%s: writing the output: %s\n", cmd,
-		    strerror(errno));
-		return rc ? rc : TK_FAIL;
-	}
-	return rc;
-}
-
 /* ---- create ---- */
 
 static int
@@ -211,7 +200,7 @@ tk_create(int argc, char **argv)
 		    "it is shown once, above\n", cmd, name, scope,
 		    PQgetvalue(r, 0, 0));
 	PQclear(r);
-	return out_done(0);
+	return cli_out_done(cmd, 0);
 }
 
 /* ---- list ---- */
@@ -278,7 +267,7 @@ tk_list(int argc, char **argv)
 			    PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
 	}
 	PQclear(r);
-	return out_done(0);
+	return cli_out_done(cmd, 0);
 oom:
 	PQclear(r);
 	fprintf(stderr, "%s: out of memory\n", cmd);
@@ -320,7 +309,7 @@ tk_revoke(int argc, char **argv)
 	fprintf(stderr, "%s: token %s (scope %s) revoked: it is refused from "
 	    "the next request on\n", cmd, argv[1], PQgetvalue(r, 0, 0));
 	PQclear(r);
-	return out_done(0);
+	return cli_out_done(cmd, 0);
 }
 
 static void
@@ -349,7 +338,7 @@ cli_token(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		tk_usage(stdout);
-		return out_done(0);
+		return cli_out_done(cmd, 0);
 	}
 	if (strcmp(argv[1], "create") == 0)
 		return tk_create(argc - 1, argv + 1);

@@ -92,17 +92,6 @@ wh_usage(void)
 	return wh_usage_to(stderr);
 }
 
-/* rc, or 1 when stdout could not be written. */
-static int
-out_done(const struct wf *w, int rc)
-{
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		wf_err(w, "writing the output: %s", strerror(errno));
-		return rc ? rc : WH_FAIL;
-	}
-	return rc;
-}
-
 static double
 now_s(void)
 {
@@ -285,7 +274,7 @@ cli_webhooks_list(int argc, char **argv)
 		fprintf(stderr, "more may follow: --after %s\n",
 		    jstr(json_array_get(v, n - 1), "cursor"));
 	json_decref(v);
-	return out_done(&w, 0);
+	return cli_out_done(w.cmd, 0);
 }
 
 /* ---- redeliver ---- */
@@ -879,7 +868,7 @@ out:
 	json_decref(r.recorded);
 	free(r.d);
 	free(r.todo);
-	return out_done(&r.w, rc);
+	return cli_out_done(r.w.cmd, rc);
 }
 
 int

@@ -395,16 +395,21 @@ now_ts(char *buf, size_t len)
 	return buf;
 }
 
-/* 0, or 1 when stdout could not be written. */
+int
+cli_out_done(const char *cmd, int rc)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "%s: writing the output: %s\n", cmd,
+		    strerror(errno));
+		return rc ? rc : 1;
+	}
+	return rc;
+}
+
 static int
 out_done(int rc)
 {
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, "afu9 workflow: writing the output: %s\n",
-		    strerror(errno));
-		return rc ? rc : WF_FAIL;
-	}
-	return rc;
+	return cli_out_done("afu9 workflow", rc);
 }
 
 /* ---- apply ---- */
