@@ -19,10 +19,10 @@
 
 #include <check.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "faultclient.h"
 #include "orchtest.h"
+#include "pgquery.h"
 #include "pgtest.h"
 #include "testutil.h"
 
@@ -77,29 +77,12 @@ pg_down(void)
 static char *
 use_db(const char *db)
 {
-	char e[1024], *ci, *out, *err;
+	char *ci = pgt_use_db(pg, db), *out, *err;
 
-	ck_assert_msg(pgt_createdb(pg, db, e, sizeof(e)) == 0, "%s", e);
-	ck_assert_ptr_nonnull(ci = pgt_conninfo(pg, db));
-	setenv("DATABASE_URL", ci, 1);
 	ck_assert_msg(RUN(&out, &err, "migrate") == 0, "%s", err);
 	free(out);
 	free(err);
 	return ci;
-}
-
-static void
-sql(const char *ci, const char *q)
-{
-	PGconn *c = PQconnectdb(ci);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, q);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", q,
-	    PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
 }
 
 /* One delivery as GitHub lists it (a new reference). */
@@ -470,7 +453,7 @@ START_TEST(recorded_deliveries_skipped)
 	env_up();
 	ci = use_db("recorded");
 	/* D reached afu9 after GitHub gave up on it */
-	sql(ci, "INSERT INTO webhook_events (delivery_id, event, action, "
+	q_do(ci, "INSERT INTO webhook_events (delivery_id, event, action, "
 	    "repository, hook_id, payload_bytes, processed_at, outcome, "
 	    "detail) VALUES ('guid-d', 'issues', 'labeled', 'acme/shop', 42, "
 	    "100, now(), 'started', 'rule 0')");
@@ -532,7 +515,7 @@ START_TEST(list_deliveries)
 
 	env_up();
 	ci = use_db("listing");
-	sql(ci, "INSERT INTO webhook_events (delivery_id, event, action, "
+	q_do(ci, "INSERT INTO webhook_events (delivery_id, event, action, "
 	    "repository, hook_id, payload_bytes, received_at, processed_at, "
 	    "outcome, detail) VALUES "
 	    "('d-old', 'issues', 'labeled', 'acme/shop', 42, 10, "
@@ -541,7 +524,7 @@ START_TEST(list_deliveries)
 	    "('d-mid', 'pull_request', 'closed', 'acme/shop', 42, 10, "
 	    "now() - interval '1 hour', now(), 'started', "
 	    "'rule 1: deploy started')");
-	sql(ci, "INSERT INTO webhook_events (delivery_id, event, hook_id, "
+	q_do(ci, "INSERT INTO webhook_events (delivery_id, event, hook_id, "
 	    "payload_bytes, payload, received_at) VALUES ('d-new', 'ping', "
 	    "NULL, 2, '{}', now() - interval '1 minute')");
 
