@@ -182,6 +182,14 @@ no_token_in(const char *out, const char *err)
 	    NULL, "the token was printed: %s%s", out, err);
 }
 
+/* Run redeliver for acme/shop hook 42 since 2025-06-01; its status. */
+static int
+redeliver(char **out, char **err)
+{
+	return RUN(out, err, "webhooks", "redeliver", "--failed", "--since",
+	    "2025-06-01T00:00:00Z", "--repo", "acme/shop", "--hook", "42");
+}
+
 START_TEST(pages_skips_and_redelivers)
 {
 	json_t *reqs, *r;
@@ -191,8 +199,7 @@ START_TEST(pages_skips_and_redelivers)
 	env_up();
 	script_two_pages();
 	attempts_accepted();
-	st = RUN(&out, &err, "webhooks", "redeliver", "--failed", "--since",
-	    "2025-06-01T00:00:00Z", "--repo", "acme/shop", "--hook", "42");
+	st = redeliver(&out, &err);
 	ck_assert_msg(st == 0, "status %d: %s%s", st, out, err);
 	reqs = fc_requests();
 	ck_assert_msg(json_array_size(reqs) == 4, "%zu requests: %s",
@@ -265,8 +272,7 @@ START_TEST(dry_run_asks_nothing)
 	fc_reset();
 	page(HOOK "/deliveries?per_page=100", json_pack("[o]", dl(8,
 	    "guid-c", "2025-06-01T10:08:00Z", 200, "OK", 0)), NULL);
-	st = RUN(&out, &err, "webhooks", "redeliver", "--failed", "--since",
-	    "2025-06-01T00:00:00Z", "--repo", "acme/shop", "--hook", "42");
+	st = redeliver(&out, &err);
 	ck_assert_msg(st == 0, "status %d: %s%s", st, out, err);
 	ck_assert_int_eq(fc_count(), 1);
 	ck_assert_msg(strstr(out, "0 failed: 0 redelivered"), "%s", out);
@@ -274,14 +280,6 @@ START_TEST(dry_run_asks_nothing)
 	free(err);
 }
 END_TEST
-
-/* Run redeliver for acme/shop hook 42 since 2025-06-01; its status. */
-static int
-redeliver(char **out, char **err)
-{
-	return RUN(out, err, "webhooks", "redeliver", "--failed", "--since",
-	    "2025-06-01T00:00:00Z", "--repo", "acme/shop", "--hook", "42");
-}
 
 START_TEST(github_refusals)
 {
