@@ -652,26 +652,30 @@ END_TEST
 
 /* Three requests in one write; the first is answered last by its
    handler, yet the responses come back in request order. */
+/* The next answer on c, whose body must be `body`. */
+static void
+expect_body(struct cli *c, const char *body)
+{
+	struct resp r;
+
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_str_eq(r.body, body);
+	resp_free(&r);
+}
+
 START_TEST(pipelined_in_order)
 {
 	struct tsrv ts;
 	struct cli *c;
-	struct resp r;
 
 	tsrv_start(&ts, "127.0.0.1:0", NULL);
 	c = cli_open(ts.port);
 	SEND(c, "GET /v1/one?delay HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /v1/two HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /v1/three HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_str_eq(r.body, "v1 /v1/one\n");
-	resp_free(&r);
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_str_eq(r.body, "v1 /v1/two\n");
-	resp_free(&r);
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_str_eq(r.body, "v1 /v1/three\n");
-	resp_free(&r);
+	expect_body(c, "v1 /v1/one\n");
+	expect_body(c, "v1 /v1/two\n");
+	expect_body(c, "v1 /v1/three\n");
 	cli_close(c);
 	tsrv_stop(&ts);
 }
@@ -1258,12 +1262,8 @@ START_TEST(pipelined_bad_in_middle)
 	    "GET /v1/bad HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
 	    "GET /v1/after HTTP/1.1\r\nHost: t\r\n\r\n");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_str_eq(r.body, "v1 /v1/one\n");
-	resp_free(&r);
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_str_eq(r.body, "v1 /v1/two\n");
-	resp_free(&r);
+	expect_body(c, "v1 /v1/one\n");
+	expect_body(c, "v1 /v1/two\n");
 	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
 	ck_assert_str_eq(r.body, "hi");
 	ck_assert_ptr_null(strstr(r.head, "Connection:"));
@@ -1691,9 +1691,7 @@ START_TEST(body_head_and_continue)
 	    "hello");
 	ck_assert(cli_fill(c, t_now_ms() + 100) == -1);
 	SEND(c, " world");
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_str_eq(r.body, "hello world");
-	resp_free(&r);
+	expect_body(c, "hello world");
 	/* Expect: 100-continue gets the interim response first. */
 	SEND(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
 	    "Expect: 100-continue\r\n\r\n");
@@ -1713,9 +1711,7 @@ START_TEST(body_head_and_continue)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.head, "\r\nContent-Length: 3\r\n"));
 	resp_free(&r);
-	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
-	ck_assert_str_eq(r.body, "ok\n");
-	resp_free(&r);
+	expect_body(c, "ok\n");
 	/* A handler's CR/LF in a header gets a 500, not a split response. */
 	SEND(c, "GET /badheader HTTP/1.1\r\nHost: t\r\n\r\n");
 	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
