@@ -838,6 +838,34 @@ START_TEST(cancel_across_tasks)
 	    "{\"ms\":50000}");
 	snprintf(prime, sizeof(prime), "%lld-0", stream);
 	resume(&f, b.port, sid, prime);
+	/* cancellations naming no call, and hostile NOTIFY payloads on the
+	   channel: accepted (a notification) and nothing cancelled */
+	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/cancelled\",\"params\":{\"requestId\":"
+	    "{\"id\":\"long1\"}}}", 202, &r);
+	ht_resp_free(&r);
+	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/cancelled\",\"params\":{}}", 202, &r);
+	ht_resp_free(&r);
+	{
+		char big[1200 + 128];
+
+		memset(big, 0, sizeof(big));
+		snprintf(big, sizeof(big), "{\"jsonrpc\":\"2.0\",\"method\":"
+		    "\"notifications/cancelled\",\"params\":{\"requestId\":"
+		    "\"%01200d\"}}", 0);
+		post(b.port, sid, NULL, big, 202, &r);
+		ht_resp_free(&r);
+	}
+	/* (the channel names a session by the digest it is stored under) */
+	q_do(ci, "SELECT pg_notify('afu9_mcp', 'c ' || id || ' not json'), "
+	    "pg_notify('afu9_mcp', 'c ' || id), pg_notify('afu9_mcp', "
+	    "'c short'), pg_notify('afu9_mcp', 'c ' || id || ' {\"a\":1}'), "
+	    "pg_notify('afu9_mcp', 'c ' || id || ' [\"long1\"]') "
+	    "FROM mcp_sessions");
+	usleep(300000);	/* a wrong cancel would have marked it by now */
+	ck_assert_int_eq(q_intf(ci, "SELECT count(*) FROM mcp_streams WHERE "
+	    "id = %lld AND NOT done", stream), 1);
 	/* the id spelled otherwise than in the request: the same id */
 	post(b.port, sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"notifications/cancelled\",\"params\":{\"requestId\":\"long1\","
