@@ -39,6 +39,11 @@ struct tsrv {
 	int			 port;
 	int			 stopped;	/* done callback ran */
 	int			 delayed;	/* /v1 answers waiting on a timer */
+	struct held_x {
+		struct http_exchange		*x;
+		const struct http_request	*req;
+	}			 held[8];	/* POST /hold, until /release */
+	int			 nheld;
 };
 
 struct delayed {
@@ -62,6 +67,37 @@ static void
 echo(const struct http_request *req, struct http_exchange *x, void *arg)
 {
 	http_respond(x, 200, plain, req->body, req->body_len);
+}
+
+/* POST /hold: kept (http_exchange_hold()) and not answered yet. */
+static void
+hold(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	struct tsrv *ts = arg;
+
+	ck_assert_int_lt(ts->nheld, (int)(sizeof(ts->held) /
+	    sizeof(ts->held[0])));
+	ts->held[ts->nheld].x = x;
+	ck_assert_ptr_nonnull(ts->held[ts->nheld].req =
+	    http_exchange_hold(x, req));
+	ck_assert_ptr_eq(http_exchange_hold(x, req), ts->held[ts->nheld].req);
+	ts->nheld++;
+}
+
+/* GET /release: each held request answered with its body, from the copy. */
+static void
+release(const struct http_request *req, struct http_exchange *x, void *arg)
+{
+	struct tsrv *ts = arg;
+	char body[32];
+	int i, n;
+
+	for (i = 0; i < ts->nheld; i++)
+		http_respond(ts->held[i].x, 200, plain, ts->held[i].req->body,
+		    ts->held[i].req->body_len);
+	n = snprintf(body, sizeof(body), "released %d\n", ts->nheld);
+	ts->nheld = 0;
+	http_respond(x, 200, plain, body, (size_t)n);
 }
 
 /* /items/{id}/parts/{part}: the parameters as the handler sees them. */
@@ -266,7 +302,7 @@ stats(const struct http_request *req, struct http_exchange *x, void *arg)
 	n = snprintf(body, sizeof(body), "open=%llu accepted=%llu "
 	    "rejected=%llu rtimeouts=%llu itimeouts=%llu buffered=%llu "
 	    "r200=%llu delayed=%d reserved=%llu brefused=%llu "
-	    "bbuffered=%llu\n", (unsigned long long)st.open,
+	    "bbuffered=%llu held=%d\n", (unsigned long long)st.open,
 	    (unsigned long long)st.accepted, (unsigned long long)st.rejected,
 	    (unsigned long long)st.request_timeouts,
 	    (unsigned long long)st.idle_timeouts,
@@ -274,7 +310,7 @@ stats(const struct http_request *req, struct http_exchange *x, void *arg)
 	    (unsigned long long)st.responses[200 - HTTP_STATUS_MIN],
 	    ts->delayed, (unsigned long long)st.reserved,
 	    (unsigned long long)st.body_refused,
-	    (unsigned long long)st.body_buffered);
+	    (unsigned long long)st.body_buffered, ts->nheld);
 	http_respond(x, 200, plain, body, (size_t)n);
 }
 
@@ -347,6 +383,10 @@ tsrv_start(struct tsrv *ts, const char *addr, const struct http_limits *l)
 	    -1);
 	ck_assert_int_eq(http_server_route(ts->srv, "POST", "/echo",
 	    HTTP_ROUTE_EXACT, echo, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "POST", "/hold",
+	    HTTP_ROUTE_EXACT, hold, ts), 0);
+	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/release",
+	    HTTP_ROUTE_EXACT, release, ts), 0);
 	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/big",
 	    HTTP_ROUTE_EXACT, big, ts), 0);
 	ck_assert_int_eq(http_server_route(ts->srv, "GET", "/stats",
@@ -593,6 +633,30 @@ stat_of(int port, const char *name)
 	v = atoll(p + strlen(key));
 	free(body);
 	return v;
+}
+
+/* Until the counter `name` of /stats is `want`; 1 if seen in time. */
+static int
+stat_until(int port, const char *name, long long want)
+{
+	double deadline = t_now_ms() + 5000 * t_slow();
+
+	while (stat_of(port, name) != want)
+		if (t_now_ms() > deadline)
+			return 0;
+	return 1;
+}
+
+/* Close c with a reset (SO_LINGER 0): the server's read fails. */
+static void
+cli_reset(struct cli *c)
+{
+	struct linger lg = { 1, 0 };
+
+	ck_assert_int_eq(setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)), 0);
+	close(c->fd);
+	free(c);
 }
 
 /* ---- tests ---- */
@@ -1493,6 +1557,82 @@ START_TEST(body_total)
 }
 END_TEST
 
+/*
+ * A request a handler holds (http_exchange_hold()) keeps its body's
+ * share of max_body_total until its copy is freed: while its connection
+ * waits, after the client has reset it (an orphan), and a copy that
+ * outlives the server is freed without touching it.
+ */
+START_TEST(body_total_held)
+{
+	struct http_limits l = { .max_body = 2000, .max_body_total = 1500 };
+	char body[1001], req[1200];
+	struct tsrv ts;
+	struct cli *a, *c;
+	struct resp r;
+	char *rel;
+	int n;
+
+	memset(body, 'h', 1000);
+	body[1000] = '\0';
+	tsrv_start(&ts, "127.0.0.1:0", &l);
+	a = cli_open(ts.port);
+	n = snprintf(req, sizeof(req), "POST /hold HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 1000\r\n\r\n%s", body);
+	cli_send(a, req, (size_t)n);
+	ck_assert(stat_until(ts.port, "held", 1));
+	ck_assert_int_eq(stat_of(ts.port, "bbuffered"), 1000);
+	/* 1000 held + 600 > 1500; 1000 + 500 fits */
+	FATAL(ts.port, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 600\r\n\r\n", 503);
+	c = cli_open(ts.port);
+	n = snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 500\r\n\r\n%.500s", body);
+	expect(c, req, 200, NULL, body + 500);
+	cli_close(c);
+	/* a resets: its request is an orphan, its copy still counted */
+	cli_reset(a);
+	ck_assert(stat_until(ts.port, "open", 1));
+	ck_assert_int_eq(stat_of(ts.port, "bbuffered"), 1000);
+	FATAL(ts.port, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 600\r\n\r\n", 503);
+	/* a second held request, answered from its copy on release */
+	c = cli_open(ts.port);
+	n = snprintf(req, sizeof(req), "POST /hold HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 400\r\n\r\n%.400s", body);
+	cli_send(c, req, (size_t)n);
+	ck_assert(stat_until(ts.port, "held", 2));
+	ck_assert_int_eq(stat_of(ts.port, "bbuffered"), 1400);
+	rel = get_once(ts.port, "/release");
+	ck_assert_str_eq(rel, "released 2\n");
+	free(rel);
+	ck_assert_int_eq(cli_resp(c, &r, 2000, 0), 1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 400);
+	ck_assert_int_eq(memcmp(r.body, body, 400), 0);
+	resp_free(&r);
+	cli_close(c);
+	ck_assert_int_eq(stat_of(ts.port, "bbuffered"), 0);
+	c = cli_open(ts.port);
+	n = snprintf(req, sizeof(req), "POST /echo HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 600\r\n\r\n%.600s", body);
+	expect(c, req, 200, NULL, body + 400);
+	cli_close(c);
+	/* an orphan's copy freed after the server (ASan, valgrind) */
+	c = cli_open(ts.port);
+	n = snprintf(req, sizeof(req), "POST /hold HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 300\r\n\r\n%.300s", body);
+	cli_send(c, req, (size_t)n);
+	ck_assert(stat_until(ts.port, "held", 1));
+	ck_assert_int_eq(stat_of(ts.port, "bbuffered"), 300);
+	cli_reset(c);
+	ck_assert(stat_until(ts.port, "open", 1));
+	tsrv_stop(&ts);
+	ck_assert_int_eq(http_respond(ts.held[0].x, 200, plain, "late", 4),
+	    0);
+}
+END_TEST
+
 START_TEST(async_after_timer)
 {
 	struct tsrv ts;
@@ -1805,6 +1945,7 @@ main(void)
 	tcase_add_test(tc, hostile_timeouts);
 	tcase_add_test(tc, pipelined_bad_in_middle);
 	tcase_add_test(tc, body_total);
+	tcase_add_test(tc, body_total_held);
 	tcase_add_test(tc, reserve_timeout);
 	tcase_add_test(tc, async_after_timer);
 	tcase_add_test(tc, ipv6_listen);

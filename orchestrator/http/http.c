@@ -70,12 +70,21 @@ struct http_exchange {
 	struct http_held	*held;	/* http_exchange_hold(); NULL */
 };
 
-/* A request kept past its handler's call: the bytes, then the fields. */
+/*
+ * A request kept past its handler's call: the bytes, then the fields.
+ * Its body still counts toward max_body_total (taken over from the
+ * connection that received it) until the copy is freed, so handlers
+ * that hold requests, with clients that pipeline or hang up, cannot
+ * make the server keep more bodies than a slow upload could.
+ */
 struct http_held {
 	struct http_request	 req;	/* spans into bytes */
 	struct http_header	*h;	/* req.nheaders of them */
 	char			*bytes;
 	size_t			 len;
+	struct http_server	*srv;	/* NULL once it is freed */
+	LIST_ENTRY(http_held)	 link;	/* srv->held */
+	size_t			 body_held;	/* of srv->body_held */
 };
 
 struct http_conn {
@@ -124,7 +133,9 @@ struct http_server {
 	LIST_HEAD(, http_conn)	 conns;
 	size_t			 nreserve;	/* of st.open, in reserve */
 	size_t			 body_held;	/* request body bytes being
-						   received, all connections */
+						   received, all connections,
+						   and held (http_held) */
+	LIST_HEAD(, http_held)	 held;	/* copies not yet freed */
 	struct http_header	*hdrs;	/* shared by the parsers */
 	struct buf		 scratch;	/* one response head */
 	TAILQ_HEAD(, http_exchange) freex;	/* cached, at most
@@ -222,12 +233,19 @@ date_update(struct http_server *srv)
 static void
 held_free(struct http_exchange *x)
 {
-	if (x->held != NULL) {
-		free(x->held->h);
-		free(x->held->bytes);
-		free(x->held);
-		x->held = NULL;
+	struct http_held *h = x->held;
+
+	if (h == NULL)
+		return;
+	if (h->srv != NULL) {
+		INVARIANT(h->srv->body_held >= h->body_held);
+		h->srv->body_held -= h->body_held;
+		LIST_REMOVE(h, link);
 	}
+	free(h->h);
+	free(h->bytes);
+	free(h);
+	x->held = NULL;
 }
 
 static void
@@ -337,6 +355,11 @@ http_exchange_hold(struct http_exchange *x, const struct http_request *req)
 	for (i = 0; i < x->params.n; i++)
 		x->params.value[i] = rebase(x->params.value[i], base, len,
 		    h->bytes);
+	/* the body's share of the total moves from c to the copy */
+	h->srv = c->srv;
+	h->body_held = c->body_held;
+	c->body_held = 0;
+	LIST_INSERT_HEAD(&c->srv->held, h, link);
 	x->held = h;
 	return &h->req;
 }
@@ -1558,8 +1581,8 @@ limits_default(struct http_limits *l)
 	DEF(max_head, HTTP_DEFAULT_MAX_HEAD);
 	DEF(max_headers, HTTP_DEFAULT_MAX_HEADERS);
 	DEF(max_body, 1024 * 1024);
-	DEF(max_connections, 1024);
-	DEF(reserve_connections, 8);
+	DEF(max_connections, HTTP_MAX_CONNECTIONS);
+	DEF(reserve_connections, HTTP_RESERVE_CONNECTIONS);
 	DEF(max_body_total, 64 * 1024 * 1024);
 	DEF(max_pipeline, 16);
 	DEF(out_high_water, 256 * 1024);
@@ -1623,6 +1646,7 @@ http_server_new(struct ev_loop *loop, const char *addr,
 	srv->drain.data = srv;
 	later_init(&srv->done_later, loop, done_cb, srv);
 	LIST_INIT(&srv->conns);
+	LIST_INIT(&srv->held);
 	TAILQ_INIT(&srv->freex);
 	srv->hdrs = calloc(srv->lim.max_headers, sizeof(*srv->hdrs));
 	if (srv->hdrs == NULL) {
@@ -1760,6 +1784,7 @@ void
 http_server_free(struct http_server *srv)
 {
 	struct http_exchange *x;
+	struct http_held *h;
 
 	if (srv == NULL)
 		return;
@@ -1769,6 +1794,11 @@ http_server_free(struct http_server *srv)
 	later_cancel(&srv->done_later);
 	while (!LIST_EMPTY(&srv->conns))
 		conn_free(LIST_FIRST(&srv->conns));
+	/* orphans' copies outlive the server: unlink them */
+	while ((h = LIST_FIRST(&srv->held)) != NULL) {
+		LIST_REMOVE(h, link);
+		h->srv = NULL;
+	}
 	while ((x = TAILQ_FIRST(&srv->freex)) != NULL) {
 		TAILQ_REMOVE(&srv->freex, x, q);
 		free(x);

@@ -20,8 +20,10 @@
  *    bound (http_server_route_body()), or
  *    > max_body_total (checked before any body
  *    byte is read)                                 413, close
- *  - the bodies being received on all connections
- *    plus this one's Content-Length would pass
+ *  - the bodies being received on all connections, and
+ *    those of requests handlers hold
+ *    (http_exchange_hold()), plus this one's
+ *    Content-Length would pass
  *    max_body_total (checked before any of it
  *    is read)                                      503 + Retry-After, close
  *  - malformed request                             400, close
@@ -63,14 +65,17 @@
 struct http_server;
 struct http_exchange;
 
+#define HTTP_MAX_CONNECTIONS	1024	/* the defaults of the caps */
+#define HTTP_RESERVE_CONNECTIONS	8
+
 /* Zero fields take the defaults in brackets. */
 struct http_limits {
 	size_t	 max_line;		/* request line bytes [8192] */
 	size_t	 max_head;		/* head bytes [16384] */
 	size_t	 max_headers;		/* header fields [64] */
 	size_t	 max_body;		/* request body bytes [1 MiB] */
-	size_t	 max_body_total;	/* request body bytes being received,
-					   all connections [64 MiB] */
+	size_t	 max_body_total;	/* request body bytes being received
+					   or held, all connections [64 MiB] */
 	size_t	 max_connections;	/* open at once [1024] */
 	size_t	 reserve_connections;	/* health checks past it [8] */
 	size_t	 max_pipeline;		/* unanswered per connection [16] */
@@ -98,7 +103,7 @@ struct http_stats {
 	uint64_t	 reserved;	/* taken into a reserve slot */
 	uint64_t	 body_refused;	/* 503: max_body_total reached */
 	uint64_t	 body_buffered;	/* request body bytes being received
-					   now (admitted) */
+					   (admitted) or held now */
 	uint64_t	 open;		/* connections open now */
 	uint64_t	 request_timeouts;	/* 408 sent */
 	uint64_t	 idle_timeouts;
@@ -191,8 +196,10 @@ int	http_respond(struct http_exchange *x, int status,
  * later whether to serve it, such as auth_request()): a copy of its
  * bytes owned by x, freed when x is released after http_respond().  The
  * copy's spans, and x's path parameters, point into it, so it can be
- * passed to another handler later.  Only during the handler's call with
- * that req; a second call returns the same copy.  NULL with errno
+ * passed to another handler later.  The body counts toward
+ * max_body_total until the copy is freed, also when the connection has
+ * gone.  Only during the handler's call with that req; a second call
+ * returns the same copy.  NULL with errno
  * ENOMEM, or EPIPE when the connection is gone.
  */
 const struct http_request *http_exchange_hold(struct http_exchange *x,
