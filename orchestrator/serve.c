@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 
@@ -373,6 +374,46 @@ start_mcp(struct serve *sv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Descriptors afu9 needs besides its HTTP connections: the children's
+ * pipes, PostgreSQL connections, listeners, the loop's own.
+ */
+#define SERVE_FD_HEADROOM	256
+
+/*
+ * Room in the open file limit for `conns` HTTP connections: the soft
+ * limit is raised toward the hard one as far as they and the rest need
+ * (a shell's soft limit is often 1024, below the default cap).  When
+ * the hard limit leaves less, say so: past it accept() fails with
+ * EMFILE and new connections wait in the listen backlog.
+ */
+static void
+fd_room(size_t conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conns + SERVE_FD_HEADROOM;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("http: getrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+	    rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("http: setrlimit(RLIMIT_NOFILE)");
+		return;
+	}
+	if (rl.rlim_cur < want)
+		log_warnx("http: the open file limit is %llu (its hard limit), "
+		    "below the %llu that %zu connections need: past it new "
+		    "connections wait to be accepted; raise it (ulimit -n, "
+		    "the task's nofile ulimit) or lower "
+		    "AFU9_HTTP_MAX_CONNECTIONS", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)want, conns);
+}
+
 static int
 start_http(struct serve *sv, char *err, size_t errlen)
 {
@@ -390,6 +431,12 @@ start_http(struct serve *sv, char *err, size_t errlen)
 		    WFAPI_BODY_MAX;
 	/* bodies being received on all connections together */
 	lim.max_body_total = (size_t)sv->env.http_body_total;
+	/* connections, and the slots past them kept for health checks */
+	lim.max_connections = sv->env.http_connections;
+	lim.reserve_connections = sv->env.http_reserve;
+	fd_room((lim.max_connections ? lim.max_connections :
+	    HTTP_MAX_CONNECTIONS) + (lim.reserve_connections ?
+	    lim.reserve_connections : HTTP_RESERVE_CONNECTIONS));
 	if ((sv->hs = http_server_new(sv->loop, sv->cfg->listen, &lim, err,
 	    errlen)) == NULL)
 		return -1;

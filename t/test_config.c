@@ -1246,6 +1246,50 @@ START_TEST(env_http_body_total)
 }
 END_TEST
 
+/* AFU9_HTTP_MAX_CONNECTIONS, AFU9_HTTP_RESERVE_CONNECTIONS: unset 0
+   (http.h's defaults), else counts in range. */
+START_TEST(env_http_connections)
+{
+	static const struct {
+		const char	*name, *max, *msg;
+	} v[] = {
+		{ "AFU9_HTTP_MAX_CONNECTIONS", "1000000",
+		    "AFU9_HTTP_MAX_CONNECTIONS must be a number from 1 to "
+		    "1000000" },
+		{ "AFU9_HTTP_RESERVE_CONNECTIONS", "1024",
+		    "AFU9_HTTP_RESERVE_CONNECTIONS must be a number from 1 to "
+		    "1024" },
+	};
+	static const char *const bad[] = { "0", "1000001", "-1", " 5", "5 ",
+	    "1e3", "0x10", "99999999999999999999", NULL };
+	struct config_env e;
+	size_t i, j;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		unsetenv(v[i].name);
+		ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+		ck_assert_uint_eq(i ? e.http_reserve : e.http_connections, 0);
+		setenv(v[i].name, "1", 1);
+		ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+		ck_assert_uint_eq(i ? e.http_reserve : e.http_connections, 1);
+		setenv(v[i].name, v[i].max, 1);
+		ck_assert_int_eq(config_env_read(&e, err, sizeof(err)), 0);
+		ck_assert_uint_eq(i ? e.http_reserve : e.http_connections,
+		    strtoul(v[i].max, NULL, 10));
+		for (j = 0; bad[j] != NULL; j++) {
+			setenv(v[i].name, bad[j], 1);
+			ck_assert_msg(config_env_read(&e, err, sizeof(err)) ==
+			    -1, "%s=%s", v[i].name, bad[j]);
+			ck_assert_str_eq(err, v[i].msg);
+		}
+		setenv(v[i].name, "1025", 1);
+		ck_assert_int_eq(config_env_read(&e, err, sizeof(err)),
+		    i ? -1 : 0);
+		unsetenv(v[i].name);
+	}
+}
+END_TEST
+
 /* config_open(): the path given, else AFU9_CONFIG, else built in; and
    whether the HTTP address was chosen (file or variable) or defaulted. */
 START_TEST(open_and_listen_explicit)
@@ -1457,6 +1501,7 @@ main(void)
 	tcase_add_test(tc, env_read_values);
 	tcase_add_test(tc, env_engine_values);
 	tcase_add_test(tc, env_http_body_total);
+	tcase_add_test(tc, env_http_connections);
 	tcase_add_test(tc, open_and_listen_explicit);
 	tcase_add_test(tc, exe_dir_of_self);
 	tcase_add_test(tc, build_env_exact);

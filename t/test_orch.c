@@ -13,12 +13,14 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <check.h>
 #include <jansson.h>
 
+#include "httptest.h"
 #include "orchtest.h"
 #include "testutil.h"
 
@@ -322,6 +324,95 @@ START_TEST(http_endpoints)
 }
 END_TEST
 
+/* The soft "Max open files" of pid, from /proc/PID/limits. */
+static long long
+nofile_soft(pid_t pid)
+{
+	char path[64], line[256];
+	long long soft = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Max open files", 14) == 0)
+			soft = atoll(line + 14);
+	fclose(f);
+	return soft;
+}
+
+/*
+ * AFU9_HTTP_MAX_CONNECTIONS and AFU9_HTTP_RESERVE_CONNECTIONS: with the
+ * two connections allowed open, the one reserve slot serves a health
+ * check and answers anything else 503; once one closes, everything is
+ * served again.  A low soft open file limit is raised for the cap.
+ */
+START_TEST(http_connection_env)
+{
+	const char *c = write_config("cap.json", "{\"mcpServers\":{"
+	    "\"conf\":{\"command\":\"@SERVER@\"}},"
+	    "\"afu9\":{\"http\":{\"listen\":\"127.0.0.1:0\"}}}");
+	double deadline;
+	struct rlimit rl, low;
+	struct ht_resp r;
+	struct afu9 a;
+	char *v;
+	int i1, i2, st;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	setenv("AFU9_HTTP_MAX_CONNECTIONS", "2", 1);
+	setenv("AFU9_HTTP_RESERVE_CONNECTIONS", "1", 1);
+	start_afu9(&a, c, 0);
+	unsetenv("AFU9_HTTP_MAX_CONNECTIONS");
+	unsetenv("AFU9_HTTP_RESERVE_CONNECTIONS");
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	/* 2 + 1 + 256 (valgrind keeps the process's limit to itself) */
+	if (getenv("AFU9_TEST_WRAPPER") == NULL)
+		ck_assert_int_eq(nofile_soft(a.p.pid), rl.rlim_max <
+		    259 ? (long long)rl.rlim_max : 259);
+	i1 = ht_dial(a.port);
+	ht_kreq(i1, "GET", "/health", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ht_resp_free(&r);
+	i2 = ht_dial(a.port);
+	ht_kreq(i2, "GET", "/health", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ht_resp_free(&r);
+	/* the reserve slot: not a health check, then one */
+	ht_req(a.port, "GET", "/metrics", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_ptr_nonnull(v = ht_header(&r, "Retry-After"));
+	ck_assert_str_eq(v, "1");
+	free(v);
+	ht_resp_free(&r);
+	ht_req(a.port, "GET", "/health", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ht_resp_free(&r);
+	close(i1);
+	deadline = t_now_ms() + 5000 * t_slow();
+	for (;;) {
+		ht_req(a.port, "GET", "/metrics", NULL, NULL, NULL, &r);
+		if (r.status == 200 || t_now_ms() > deadline)
+			break;
+		ht_resp_free(&r);
+		usleep(10000);
+	}
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strstr(r.body, "afu9_http_connections_rejected_total ") &&
+	    !strstr(r.body, "afu9_http_connections_rejected_total 0\n") &&
+	    !strstr(r.body, "afu9_http_connections_reserved_total 0\n") &&
+	    !strstr(r.body, "afu9_http_connections_reserved_total 1\n"),
+	    "%s", r.body);
+	ht_resp_free(&r);
+	close(i2);
+	st = stop_afu9(&a);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+END_TEST
+
 START_TEST(crash_loop_not_ready)
 {
 	const char *c = write_config("loop.json", "{\"mcpServers\":{"
@@ -617,6 +708,7 @@ orch_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, check_config_ok);
+	tcase_add_test(tc, http_connection_env);
 	tcase_add_test(tc, check_config_errors);
 	tcase_add_test(tc, cli_call_codes);
 	tcase_add_test(tc, cli_tools_list);

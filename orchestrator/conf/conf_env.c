@@ -60,9 +60,9 @@ env_bytes(const char *name, unsigned long long min, unsigned long long max,
 	return 0;
 }
 
-/* An AFU9_MCP_* number within [min, max] into *out (left 0 when unset). */
+/* A count within [min, max] into *out (left 0 when unset). */
 static int
-env_mcp(const char *name, unsigned min, unsigned max, unsigned *out,
+env_count(const char *name, unsigned min, unsigned max, unsigned *out,
     char *err, size_t errlen)
 {
 	const char *v = env_str(name);
@@ -92,17 +92,17 @@ env_mcp_all(struct config_env *e, char *err, size_t errlen)
 	e->mcp.allowed_origins = env_str("AFU9_MCP_ALLOWED_ORIGINS");
 	e->mcp.resource = env_str("AFU9_MCP_RESOURCE");
 	e->mcp.auth_servers = env_str("AFU9_MCP_AUTHORIZATION_SERVERS");
-	return env_mcp("AFU9_MCP_MAX_SESSIONS", 1, CONFIG_MCP_COUNT_MAX,
+	return env_count("AFU9_MCP_MAX_SESSIONS", 1, CONFIG_MCP_COUNT_MAX,
 	    &e->mcp.max_sessions, err, errlen) == -1 ||
-	    env_mcp("AFU9_MCP_SESSION_REQUESTS", 1, CONFIG_MCP_COUNT_MAX,
+	    env_count("AFU9_MCP_SESSION_REQUESTS", 1, CONFIG_MCP_COUNT_MAX,
 	    &e->mcp.session_requests, err, errlen) == -1 ||
-	    env_mcp("AFU9_MCP_MAX_STREAMS", 1, CONFIG_MCP_COUNT_MAX,
+	    env_count("AFU9_MCP_MAX_STREAMS", 1, CONFIG_MCP_COUNT_MAX,
 	    &e->mcp.max_streams, err, errlen) == -1 ||
-	    env_mcp("AFU9_MCP_MAX_MESSAGE_BYTES", CONFIG_MCP_MESSAGE_MIN,
+	    env_count("AFU9_MCP_MAX_MESSAGE_BYTES", CONFIG_MCP_MESSAGE_MIN,
 	    CONFIG_MCP_MESSAGE_MAX, &e->mcp.max_message, err, errlen) == -1 ||
-	    env_mcp("AFU9_MCP_IDLE_S", CONFIG_MCP_IDLE_MIN, CONFIG_MCP_IDLE_MAX,
+	    env_count("AFU9_MCP_IDLE_S", CONFIG_MCP_IDLE_MIN, CONFIG_MCP_IDLE_MAX,
 	    &e->mcp.idle_s, err, errlen) == -1 ||
-	    env_mcp("AFU9_MCP_HEARTBEAT_MS", CONFIG_MCP_HEARTBEAT_MIN,
+	    env_count("AFU9_MCP_HEARTBEAT_MS", CONFIG_MCP_HEARTBEAT_MIN,
 	    CONFIG_MCP_HEARTBEAT_MAX, &e->mcp.heartbeat_ms, err, errlen) == -1 ?
 	    -1 : 0;
 }
@@ -185,7 +185,12 @@ config_env_read(struct config_env *e, char *err, size_t errlen)
 		}
 	}
 	if (env_bytes("AFU9_HTTP_BODY_TOTAL", CONFIG_HTTP_BODY_TOTAL_MIN,
-	    CONFIG_HTTP_BODY_TOTAL_MAX, &e->http_body_total, err, errlen) == -1)
+	    CONFIG_HTTP_BODY_TOTAL_MAX, &e->http_body_total, err, errlen) == -1 ||
+	    env_count("AFU9_HTTP_MAX_CONNECTIONS", 1,
+	    CONFIG_HTTP_CONNECTIONS_MAX, &e->http_connections, err,
+	    errlen) == -1 ||
+	    env_count("AFU9_HTTP_RESERVE_CONNECTIONS", 1,
+	    CONFIG_HTTP_RESERVE_MAX, &e->http_reserve, err, errlen) == -1)
 		return -1;
 	e->agent.provider = env_str("AFU9_AGENT_PROVIDER");
 	e->agent.model = env_str("AFU9_AGENT_MODEL");

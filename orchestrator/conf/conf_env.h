@@ -37,6 +37,9 @@
 /* AFU9_HTTP_BODY_TOTAL: request body bytes buffered, all connections */
 #define CONFIG_HTTP_BODY_TOTAL_MIN	(1ull << 20)
 #define CONFIG_HTTP_BODY_TOTAL_MAX	(16ull << 30)
+/* AFU9_HTTP_MAX_CONNECTIONS, AFU9_HTTP_RESERVE_CONNECTIONS */
+#define CONFIG_HTTP_CONNECTIONS_MAX	1000000
+#define CONFIG_HTTP_RESERVE_MAX		1024
 
 struct config_env {
 	const char	*database_url;	/* DATABASE_URL; NULL: unset or "" */
@@ -87,6 +90,10 @@ struct config_env {
 	unsigned long long http_body_total; /* AFU9_HTTP_BODY_TOTAL, MIN..MAX
 					   bytes; 0: unset (http.h's
 					   default) */
+	unsigned	 http_connections; /* AFU9_HTTP_MAX_CONNECTIONS,
+					   1..MAX; 0: unset (http.h's) */
+	unsigned	 http_reserve;	/* AFU9_HTTP_RESERVE_CONNECTIONS,
+					   1..MAX; 0: unset (http.h's) */
 	/* agent runs (agent/agent.h, agent_provider_env()); NULL: unset
 	   or "" */
 	struct {
@@ -110,6 +117,7 @@ struct config_env {
  * AFU9_API_TOKEN shorter than CONFIG_API_TOKEN_MIN, an AFU9_MCP_* number
  * out of its range, AFU9_METRICS not token/open, AFU9_TRUST_FORWARDED not
  * 0/1, AFU9_HTTP_BODY_TOTAL not a number of bytes in range,
+ * AFU9_HTTP_MAX_CONNECTIONS or AFU9_HTTP_RESERVE_CONNECTIONS out of range,
  * AFU9_AGENT_PROVIDER neither openai nor anthropic,
  * AFU9_GATEWAY_BARE_SERVER not a server name, AFU9_GITHUB_WEBHOOK_SECRET
  * shorter than CONFIG_WEBHOOK_SECRET_MIN); the values are never
