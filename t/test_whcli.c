@@ -349,7 +349,8 @@ START_TEST(github_refusals)
 	page(HOOK "/deliveries?per_page=100", json_pack("[o, o, o]",
 	    dl(13, "guid-j", "2025-06-01T10:13:00Z", 500, "x", 0),
 	    dl(12, "guid-i", "2025-06-01T10:12:00Z", 500, "x", 0),
-	    dl(11, "guid-h", "2025-06-01T10:11:00Z", 500, "x", 0)), NULL);
+	    dl(11, "guid-h", "2025-06-01T10:11:00Z", 500,
+	    "x\033[2J\302\233\a", 0)), NULL);
 	fc_push(json_pack("{s:i, s:{s:s}, s:{s:s, s:s}}", "status", 422,
 	    "json", "message", "Validation Failed", "match", "method", "POST",
 	    "path", HOOK "/deliveries/11/attempts"));
@@ -361,6 +362,11 @@ START_TEST(github_refusals)
 	ck_assert_msg(st == 1, "status %d: %s%s", st, out, err);
 	ck_assert_int_eq(fc_count(), 4);
 	ck_assert_msg(strstr(out, "refused         11  guid-h"), "%s", out);
+	/* GitHub's status text: escaped, nothing a terminal acts on */
+	ck_assert_msg(strstr(out, "(was 500 x\\x1b[2J\\u009b\\x07)"), "%s",
+	    out);
+	ck_assert(strchr(out, '\033') == NULL && strchr(out, '\a') == NULL &&
+	    strstr(out, "\302\233") == NULL);
 	ck_assert_msg(strstr(out, "refused         12  guid-i"), "%s", out);
 	ck_assert_msg(strstr(out, "redelivered     13  guid-j"), "%s", out);
 	ck_assert_msg(strstr(out, "1 redelivered, 0 skipped, 2 refused, 0 "
@@ -525,6 +531,12 @@ START_TEST(list_deliveries)
 	q_do(ci, "INSERT INTO webhook_events (delivery_id, event, hook_id, "
 	    "payload_bytes, payload, received_at) VALUES ('d-new', 'ping', "
 	    "NULL, 2, '{}', now() - interval '1 minute')");
+	/* what a payload or a row may carry, shown escaped */
+	q_do(ci, "INSERT INTO webhook_events (delivery_id, event, action, "
+	    "repository, hook_id, payload_bytes, received_at, processed_at, "
+	    "outcome, detail) VALUES ('d-esc', 'issues', E'opened\\033[2J', "
+	    "E'acme/\\007shop', 42, 10, now() - interval '4 hours', now(), "
+	    "'ignored', E'red \\033[31m \\u009b tab\\there\\r\\nnext')");
 
 	st = RUN(&out, &err, "webhooks", "list");
 	ck_assert_msg(st == 0, "status %d: %s%s", st, out, err);
@@ -534,6 +546,11 @@ START_TEST(list_deliveries)
 	at(out, "pull_request.closed");
 	at(out, "pending");
 	at(out, "rule 0: no workflow \"x\"\n");
+	at(out, "issues.opened\\x1b[2J  acme/\\x07shop");
+	at(out, "red \\x1b[31m \\u009b tab\\there\\r\\nnext\n");
+	ck_assert(strchr(out, '\033') == NULL && strchr(out, '\a') == NULL &&
+	    strchr(out, '\t') == NULL && strchr(out, '\r') == NULL &&
+	    strstr(out, "\302\233") == NULL);
 	ck_assert_str_eq(err, "");
 	free(out);
 	free(err);
@@ -567,16 +584,16 @@ START_TEST(list_deliveries)
 	free(err);
 	st = RUN(&out, &err, "webhooks", "list", "--limit", "2", "--after",
 	    cursor);
-	ck_assert_msg(st == 0 && strstr(out, "d-old") && !strstr(out,
-	    "d-mid"), "%d: %s%s", st, out, err);
-	ck_assert_str_eq(err, "");
+	ck_assert_msg(st == 0 && strstr(out, "d-old") && strstr(out,
+	    "d-esc") && !strstr(out, "d-mid"), "%d: %s%s", st, out, err);
+	ck_assert_msg(strstr(err, "more may follow: --after "), "%s", err);
 	free(out);
 	free(err);
 
 	st = RUN(&out, &err, "webhooks", "list", "--json");
 	ck_assert_msg(st == 0, "%d: %s", st, err);
 	v = json_loads(out, 0, &je);
-	ck_assert_msg(json_is_array(v) && json_array_size(v) == 3, "%s", out);
+	ck_assert_msg(json_is_array(v) && json_array_size(v) == 4, "%s", out);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(v,
 	    0), "outcome")), "pending");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(v,

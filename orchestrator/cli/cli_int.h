@@ -107,8 +107,24 @@ int	 cursor_ok(const char *s, char *ts, size_t tslen, const char **id);
 const char *jstr(const json_t *o, const char *key);
 /* Compact JSON text of v (malloc'd); "null" for NULL. */
 char	*jtext(const json_t *v);
-/* s on one line (newlines as \n), cut to max bytes (0: all) with a note
-   of its size. */
+/*
+ * s[0..n) to f with nothing a terminal would act on: newline, CR and tab
+ * as \n \r \t; the other C0 controls, DEL and bytes that are not
+ * well-formed UTF-8 as \xNN; the C1 controls (U+0080..U+009F, which some
+ * terminals take as CSI and the like) as \u00NN.  What a row, a model or
+ * GitHub wrote is printed through it.
+ */
+void	 put_safe(FILE *f, const char *s, size_t n);
+/* s through put_safe(), cut to max bytes (0: all) at a character
+   boundary, "..." when cut. */
+void	 put_cut(FILE *f, const char *s, size_t max);
+/* s through put_safe(), malloc'd; NULL on ENOMEM. */
+char	*safe_dup(const char *s);
+/* s through put_safe(), padded to width bytes with spaces; when cut,
+   also cut to width at a character boundary ("?" when out of memory). */
+void	 put_col(FILE *f, const char *s, size_t width, int cut);
+/* s through put_safe(), cut to max bytes (0: all) with a note of its
+   size, then a newline. */
 void	 print_trim(FILE *f, const char *s, size_t max);
 /* rc once stdout is flushed; when it could not be written, the reason on
    stderr (after cmd) and rc, or 1 when rc is 0. */

@@ -134,19 +134,6 @@ since_parse(const struct wf *w, const char *s, double *out)
 	return -1;
 }
 
-/* s on stdout with control bytes as '?', cut to max bytes. */
-static void
-put_clean(const char *s, size_t max)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i < max; i++)
-		putchar((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
-		    s[i]);
-	if (s[i] != '\0')
-		fputs("...", stdout);
-}
-
 /* ---- list ---- */
 
 /*
@@ -176,17 +163,20 @@ static void
 print_events(const json_t *v)
 {
 	const json_t *e;
-	char ev[140], hook[24];
+	char ev[140], hook[24], *t;
 	size_t i, ew = 5, rw = 10;
 
+	/* widths of what is printed: the escaped text, at most 40 */
 	json_array_foreach(v, i, e) {
 		snprintf(ev, sizeof(ev), "%s%s%s", jstr(e, "event"),
 		    *jstr(e, "action") ? "." : "", jstr(e, "action"));
-		if (strlen(ev) > ew)
-			ew = strlen(ev) > 40 ? 40 : strlen(ev);
-		if (strlen(jstr(e, "repository")) > rw)
-			rw = strlen(jstr(e, "repository")) > 40 ? 40 :
-			    strlen(jstr(e, "repository"));
+		if ((t = safe_dup(ev)) != NULL && strlen(t) > ew)
+			ew = strlen(t) > 40 ? 40 : strlen(t);
+		free(t);
+		if ((t = safe_dup(jstr(e, "repository"))) != NULL &&
+		    strlen(t) > rw)
+			rw = strlen(t) > 40 ? 40 : strlen(t);
+		free(t);
 	}
 	printf("%-24s  %-36s  %-*s  %-*s  %-10s  %-8s  %s\n", "RECEIVED",
 	    "DELIVERY", (int)ew, "EVENT", (int)rw, "REPOSITORY", "HOOK",
@@ -199,10 +189,17 @@ print_events(const json_t *v)
 			    json_integer_value(json_object_get(e, "hook_id")));
 		else
 			snprintf(hook, sizeof(hook), "-");
-		printf("%-24s  %-36s  %-*.*s  %-*.*s  %-10s  %-8s  ",
-		    jstr(e, "received_at"), jstr(e, "delivery_id"), (int)ew,
-		    (int)ew, ev, (int)rw, (int)rw, *jstr(e, "repository") ?
-		    jstr(e, "repository") : "-", hook, jstr(e, "outcome"));
+		put_col(stdout, jstr(e, "received_at"), 24, 0);
+		fputs("  ", stdout);
+		put_col(stdout, jstr(e, "delivery_id"), 36, 0);
+		fputs("  ", stdout);
+		put_col(stdout, ev, ew, 1);
+		fputs("  ", stdout);
+		put_col(stdout, *jstr(e, "repository") ? jstr(e, "repository") :
+		    "-", rw, 1);
+		printf("  %-10s  ", hook);
+		put_col(stdout, jstr(e, "outcome"), 8, 0);
+		fputs("  ", stdout);
 		print_trim(stdout, *jstr(e, "detail") ? jstr(e, "detail") :
 		    "", 80);
 	}
@@ -462,14 +459,19 @@ rd_page(struct rd *r, const char *path)
 static void
 print_dl(const struct dl *d, const char *verb, const char *why)
 {
-	printf("%-15s %lld  %s  %s  %s  (was ", verb, d->id, d->guid, d->at,
-	    d->event);
+	printf("%-15s %lld  ", verb, d->id);
+	put_cut(stdout, d->guid, 0);
+	fputs("  ", stdout);
+	put_cut(stdout, d->at, 0);
+	fputs("  ", stdout);
+	put_cut(stdout, d->event, 0);
+	fputs("  (was ", stdout);
 	if (d->code > 0)
 		printf("%ld ", d->code);
-	put_clean(*d->status ? d->status : "no answer", WH_TEXT_MAX);
+	put_cut(stdout, *d->status ? d->status : "no answer", WH_TEXT_MAX);
 	printf(")%s", why ? ": " : "");
 	if (why)
-		put_clean(why, 300);
+		put_cut(stdout, why, 300);
 	putchar('\n');
 }
 

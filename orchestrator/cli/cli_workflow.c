@@ -323,28 +323,133 @@ jtext(const json_t *v)
 }
 
 /*
- * Print s to f, cut to at most max bytes at a UTF-8 character boundary
- * (max 0: all of it) with a note of its full size, newlines as "\n" so
- * one value stays on one line.
+ * The length of the well-formed UTF-8 character at s[0..n), n >= 1;
+ * 0 when it is not one (a stray or overlong byte, a surrogate, past
+ * U+10FFFF, cut short).  *cp gets its code point.
  */
-void
-print_trim(FILE *f, const char *s, size_t max)
+static size_t
+utf8_char(const unsigned char *s, size_t n, unsigned *cp)
 {
-	size_t len = strlen(s), n = len, i;
+	size_t len, i;
+	unsigned c, min;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0)
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+void
+put_safe(FILE *f, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+	unsigned cp;
+
+	while (i < n) {
+		if ((k = utf8_char(p + i, n - i, &cp)) == 0) {
+			fprintf(f, "\\x%02x", p[i++]);
+			continue;
+		}
+		if (cp == '\n')
+			fputs("\\n", f);
+		else if (cp == '\r')
+			fputs("\\r", f);
+		else if (cp == '\t')
+			fputs("\\t", f);
+		else if (cp < 0x20 || cp == 0x7f)
+			fprintf(f, "\\x%02x", cp);
+		else if (cp >= 0x80 && cp <= 0x9f)
+			fprintf(f, "\\u%04x", cp);
+		else
+			fwrite(p + i, 1, k, f);
+		i += k;
+	}
+}
+
+/* Where to cut s[0..len) to at most max bytes: a character boundary. */
+static size_t
+cut_at(const char *s, size_t len, size_t max)
+{
+	size_t n = len;
 
 	if (max > 0 && len > max) {
 		n = max;
 		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 			n--;
 	}
-	for (i = 0; i < n; i++) {
-		if (s[i] == '\n')
-			fputs("\\n", f);
-		else if (s[i] == '\r')
-			fputs("\\r", f);
-		else
-			fputc(s[i], f);
+	return n;
+}
+
+void
+put_cut(FILE *f, const char *s, size_t max)
+{
+	size_t len = strlen(s), n = cut_at(s, len, max);
+
+	put_safe(f, s, n);
+	if (n < len)
+		fputs("...", f);
+}
+
+char *
+safe_dup(const char *s)
+{
+	char *b = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&b, &n)) == NULL)
+		return NULL;
+	put_safe(f, s, strlen(s));
+	if (fclose(f) != 0) {
+		free(b);
+		return NULL;
 	}
+	return b;
+}
+
+void
+put_col(FILE *f, const char *s, size_t width, int cut)
+{
+	char *t = safe_dup(s);
+	const char *p = t != NULL ? t : "?";
+	size_t n = cut ? cut_at(p, strlen(p), width) : strlen(p);
+
+	fprintf(f, "%-*.*s", (int)width, (int)n, p);
+	free(t);
+}
+
+/*
+ * Print s to f, cut to at most max bytes at a UTF-8 character boundary
+ * (max 0: all of it) with a note of its full size, through put_safe() so
+ * one value stays on one line and nothing in it reaches the terminal as
+ * a control.
+ */
+void
+print_trim(FILE *f, const char *s, size_t max)
+{
+	size_t len = strlen(s), n = cut_at(s, len, max);
+
+	put_safe(f, s, n);
 	if (n < len)
 		fprintf(f, "... (%zu bytes; --full shows all)", len);
 	fputc('\n', f);
