@@ -109,10 +109,11 @@ const char *jstr(const json_t *o, const char *key);
 char	*jtext(const json_t *v);
 /*
  * s[0..n) to f with nothing a terminal would act on: newline, CR and tab
- * as \n \r \t; the other C0 controls, DEL and bytes that are not
- * well-formed UTF-8 as \xNN; the C1 controls (U+0080..U+009F, which some
- * terminals take as CSI and the like) as \u00NN.  What a row, a model or
- * GitHub wrote is printed through it.
+ * as \n \r \t; the other C0 controls and DEL as \xNN; the C1
+ * controls (U+0080..U+009F, which some terminals take as CSI and the
+ * like) as \u00NN; a byte that is not part of a well-formed character
+ * (utf8.h's u8_charlen()) as U+FFFD, utf8.h's one repair rule.  What a
+ * row, a model or GitHub wrote is printed through it.
  */
 void	 put_safe(FILE *f, const char *s, size_t n);
 /* s through put_safe(), cut to max bytes (0: all) at a character

@@ -33,6 +33,7 @@
 #include "redact.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "utf8.h"
 
 #define WF_FAIL		1		/* exit: refused or failed */
 #define WF_FILE_MAX	DEFN_TEXT_MAX	/* bytes of one definition file */
@@ -322,82 +323,39 @@ jtext(const json_t *v)
 	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-/*
- * The length of the well-formed UTF-8 character at s[0..n), n >= 1;
- * 0 when it is not one (a stray or overlong byte, a surrogate, past
- * U+10FFFF, cut short).  *cp gets its code point.
- */
-static size_t
-utf8_char(const unsigned char *s, size_t n, unsigned *cp)
-{
-	size_t len, i;
-	unsigned c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 void
 put_safe(FILE *f, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, k;
-	unsigned cp;
 
 	while (i < n) {
-		if ((k = utf8_char(p + i, n - i, &cp)) == 0) {
-			fprintf(f, "\\x%02x", p[i++]);
+		if ((k = u8_charlen(p + i, n - i)) == 0) {
+			fputs("\xef\xbf\xbd", f);	/* U+FFFD, utf8.h's rule */
+			i++;
 			continue;
 		}
-		if (cp == '\n')
+		if (p[i] == '\n')
 			fputs("\\n", f);
-		else if (cp == '\r')
+		else if (p[i] == '\r')
 			fputs("\\r", f);
-		else if (cp == '\t')
+		else if (p[i] == '\t')
 			fputs("\\t", f);
-		else if (cp < 0x20 || cp == 0x7f)
-			fprintf(f, "\\x%02x", cp);
-		else if (cp >= 0x80 && cp <= 0x9f)
-			fprintf(f, "\\u%04x", cp);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\x%02x", p[i]);
+		else if (k == 2 && p[i] == 0xc2 && p[i + 1] <= 0x9f)
+			fprintf(f, "\\u%04x", p[i + 1]);	/* C1 */
 		else
 			fwrite(p + i, 1, k, f);
 		i += k;
 	}
 }
 
-/* Where to cut s[0..len) to at most max bytes: a character boundary. */
+/* Where to cut s[0..len) to at most max bytes (0: no bound). */
 static size_t
 cut_at(const char *s, size_t len, size_t max)
 {
-	size_t n = len;
-
-	if (max > 0 && len > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	return n;
+	return max > 0 ? u8_cut(s, len, max) : len;
 }
 
 void
